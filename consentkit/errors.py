@@ -1,0 +1,57 @@
+"""Domain exceptions.
+
+They know nothing about HTTP: ``backend/errors.py`` maps each class to a status
+in one table. Clients switch on :attr:`ConsentKitError.code`, which is stable;
+the message is for people and may change or be translated.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ConsentKitError(Exception):
+    """Base class of every error consentkit raises on purpose."""
+
+    code = "consentkit-error"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = details or {}
+
+
+class NotFoundError(ConsentKitError):
+    """The thing asked for does not exist (or the caller may not know it does)."""
+
+    code = "not-found"
+
+
+class InvalidDataError(ConsentKitError):
+    """Input is malformed or fails validation; ``details`` says where."""
+
+    code = "invalid-data"
+
+
+class ConflictError(ConsentKitError):
+    """The request clashes with the current state (e.g. a published version)."""
+
+    code = "conflict"
+
+
+class EligibilityError(ConsentKitError):
+    """A domain precondition is not met (wrong age band, missing signature...)."""
+
+    code = "not-eligible"
+
+
+class DatabaseUnavailableError(ConsentKitError):
+    """The database cannot be reached; callers should retry later."""
+
+    code = "database-unavailable"
+
+
+class ConfigurationError(ConsentKitError):
+    """Configuration is missing or unsafe; raised at start-up, never mid-request."""
+
+    code = "configuration-error"
