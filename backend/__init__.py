@@ -1,0 +1,84 @@
+"""The consentkit web app: a thin flask-smorest layer over :mod:`consentkit.services`.
+
+Routes parse, authorise, call a consentkit service and serialise. No business
+rule lives here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from backend.config import load_config
+from backend.errors import register_error_handlers
+from backend.extensions import API_TITLE, API_VERSION, Api
+from backend.logs import configure_logging
+from consentkit import __version__
+from consentkit import db as database
+from consentkit.errors import DatabaseUnavailableError
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app; ``config`` overrides environment variables (tests pass TESTING=True).
+
+    Raises:
+        ConfigurationError: the configuration is unsafe or malformed.
+
+    """
+    settings = load_config(config)
+    app = Flask(__name__)
+    app.config.update(settings)
+    app.config.update(
+        API_TITLE=API_TITLE,
+        API_VERSION=API_VERSION,
+        OPENAPI_VERSION="3.1.0",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+        API_SPEC_OPTIONS={
+            "info": {
+                "description": "E-consent and assent for paediatric clinical trials. "
+                "Every error is a problem body with a stable `error` code.",
+                "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
+            },
+        },
+        JSON_SORT_KEYS=False,
+    )
+    configure_logging(app)
+    database.connect(app.config["MONGODB_URI"], db_name=app.config["MONGODB_DB"])
+    _ensure_indexes(app)
+
+    api = Api(app)
+    register_error_handlers(app)
+    from backend.resources import register_blueprints
+
+    register_blueprints(api)
+    log.info("consentkit %s ready (database %s)", __version__, database.current_uri())
+    return app
+
+
+def _ensure_indexes(app: Flask) -> None:
+    """Build indexes now, or on the first request after the database comes back.
+
+    A web process must start (and report 503 on health) even while its
+    database is down, so a failure here is logged, not fatal.
+    """
+    try:
+        database.ensure_indexes()
+        return
+    except DatabaseUnavailableError:
+        log.warning("database unreachable at start-up; indexes will be built when it answers")
+
+    state = {"done": False}
+
+    @app.before_request
+    def _retry_indexes() -> None:
+        if not state["done"]:
+            database.ensure_indexes()
+            state["done"] = True

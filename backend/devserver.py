@@ -1,0 +1,96 @@
+"""``make run``: the embedded database, the demo study and the dev server, in one command.
+
+Starts ``consentkit db serve`` as a child process unless a database already
+answers (then it is left alone), imports the demo study (idempotent), prints a
+banner and serves the app. Ctrl-C stops the server and the database it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from consentkit import db as database
+from consentkit import settings
+
+
+def _start_database(data_dir: Path) -> subprocess.Popen[bytes] | None:
+    """Start the embedded server unless a database already answers; return the child."""
+    uri = database.resolve_uri()
+    if settings.mongodb_uri() or database.server_answers(uri, timeout_ms=500):
+        return None
+    log_path = data_dir / "db.log"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log_file:
+        child = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "consentkit", "db", "serve", "--data-dir", str(data_dir / "db")],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        database.wait_until_ready(uri, timeout_s=60)
+    except Exception:
+        child.terminate()
+        print(f"The embedded database did not start; see {log_path}", file=sys.stderr)
+        raise
+    return child
+
+
+def _load_demo() -> str:
+    """Import the demo study if this version has the importer; return what happened."""
+    if importlib.util.find_spec("consentkit.services.importing") is None:
+        return "no demo study in this version"
+    importing = importlib.import_module("consentkit.services.importing")
+    return str(importing.import_demo_study().summary())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the development stack."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5000)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("CONSENTKIT_ENV", "development")
+    # Treat SIGTERM like Ctrl-C so the database we start is always stopped cleanly.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    data_dir = settings.data_dir()
+    child = _start_database(data_dir)
+    try:
+        from backend import create_app
+
+        app = create_app()
+        demo = _load_demo()
+        base = f"http://{args.host}:{args.port}"
+        bar = "=" * 66
+        print(
+            f"\n{bar}\n consentkit (development)\n"
+            f"   API docs      {base}/api/docs\n"
+            f"   OpenAPI       {base}/api/openapi.json\n"
+            f"   Health        {base}/api/v1/health\n"
+            f"   Database      {database.current_uri()}"
+            f"{' (embedded, started here)' if child else ''}\n"
+            f"   Data          {data_dir}\n"
+            f"   Demo study    {demo}\n"
+            f"   Stop          Ctrl-C\n{bar}\n",
+            flush=True,
+        )
+        app.run(host=args.host, port=args.port, debug=False, use_reloader=False)
+    finally:
+        if child is not None:
+            child.terminate()
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+            print("Embedded database stopped; data kept in", data_dir / "db")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,35 @@
+"""The ``consentkit`` command line.
+
+Each group of commands lives in its own module and is registered here.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from consentkit import __version__
+from consentkit.cli.database import db
+from consentkit.cli.doctor import doctor
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="consentkit")
+@click.option("-v", "--verbose", is_flag=True, help="Log more detail to stderr.")
+def main(verbose: bool) -> None:
+    """E-consent for paediatric clinical trials.
+
+    Without CONSENTKIT_MONGODB_URI, commands use the embedded database, which
+    must be running: start it with `consentkit db serve` (make run does this).
+    """
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("weasyprint", "fontTools"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+main.add_command(db)
+main.add_command(doctor)

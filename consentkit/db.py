@@ -1,0 +1,278 @@
+"""Connecting to MongoDB, or to the embedded SecantusDB server when none is configured.
+
+Production sets ``CONSENTKIT_MONGODB_URI`` to a MongoDB replica set. Without it,
+consentkit talks to an embedded SecantusDB server, which speaks the MongoDB
+wire protocol over WiredTiger storage. WiredTiger storage may be opened by one
+process only, so the embedded server always runs as its own process
+(``consentkit db serve``) and every other process -- the dev server, each
+gunicorn worker, CLI commands, tests -- reaches it over its socket exactly as it
+would reach MongoDB. Nothing above this module knows which one it talks to.
+
+SecantusDB is beta software. Every workaround for it lives in this module:
+
+* ``SecantusDBServer.uri`` ends with ``/``; appending a database name naively
+  gives ``//db``, which pymongo rejects (:func:`_with_db`).
+* The server class enables test-only commands (``configureFailPoint``) by
+  default; we turn them off (:func:`embedded_server`).
+* Without ``sync_on_commit`` an acknowledged write can be lost when the server
+  process is killed (seen with 0.7.0b3: 49 inserts and an update acknowledged,
+  then SIGKILL, then all gone after restart). Consent records must never be
+  lost, so the daemon fsyncs every commit; only throwaway test servers skip it.
+* WiredTiger's own lock did not stop a second process from starting on the
+  same directory after a crash left a zombie, so :func:`serve_embedded` holds an
+  ``flock`` on ``consentkit-db.lock``, which the kernel releases when the
+  process dies however it dies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import mongoengine
+from pymongo import MongoClient
+from pymongo.errors import PyMongoError
+
+from consentkit import settings
+from consentkit.errors import ConfigurationError, DatabaseUnavailableError
+
+log = logging.getLogger(__name__)
+
+ALIAS = "default"
+
+
+def embedded_uri(host: str | None = None, port: int | None = None) -> str:
+    """Return the URI of the embedded server configured for this machine."""
+    return f"mongodb://{host or settings.embedded_host()}:{port or settings.embedded_port()}/"
+
+
+def _with_db(uri: str, name: str) -> str:
+    """Return ``uri`` with ``name`` as its database path unless it already names one."""
+    parts = urlsplit(uri)
+    if parts.path.strip("/"):
+        return uri
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+
+
+def resolve_uri(uri: str | None = None, db_name: str | None = None) -> str:
+    """Return the URI to connect to: explicit, then ``CONSENTKIT_MONGODB_URI``, then embedded."""
+    chosen = uri or settings.mongodb_uri() or embedded_uri()
+    return _with_db(chosen, db_name or settings.db_name())
+
+
+def connect(uri: str | None = None, *, db_name: str | None = None) -> None:
+    """Register the default MongoEngine connection (idempotent for the same URI).
+
+    The connection is lazy: an unreachable server surfaces on the first query
+    as :class:`DatabaseUnavailableError` (see :func:`ping`), so a web process
+    can start before its database and recover when it comes back.
+    ``tz_aware=True`` makes every datetime read back aware UTC (STYLE: rule 4).
+    """
+    target = resolve_uri(uri, db_name)
+    with contextlib.suppress(mongoengine.ConnectionFailure):
+        current = mongoengine.get_connection(ALIAS)
+        if getattr(current, "_consentkit_uri", None) == target:
+            return
+        disconnect()
+    client = mongoengine.connect(
+        host=target,
+        alias=ALIAS,
+        tz_aware=True,
+        uuidRepresentation="standard",
+        serverSelectionTimeoutMS=settings.server_selection_timeout_ms(),
+        connectTimeoutMS=settings.server_selection_timeout_ms(),
+        appname="consentkit",
+    )
+    client._consentkit_uri = target
+
+
+def disconnect() -> None:
+    """Close the default connection, if any."""
+    mongoengine.disconnect(ALIAS)
+
+
+def current_uri() -> str | None:
+    """Return the URI the default connection was opened with (None when not connected)."""
+    try:
+        client = mongoengine.get_connection(ALIAS)
+    except mongoengine.ConnectionFailure:
+        return None
+    uri = getattr(client, "_consentkit_uri", None)
+    return uri if isinstance(uri, str) else None
+
+
+def ping() -> float:
+    """Round-trip to the database and return the latency in milliseconds.
+
+    Raises:
+        DatabaseUnavailableError: the server did not answer in time.
+
+    """
+    started = time.perf_counter()
+    try:
+        mongoengine.get_db(ALIAS).command("ping")
+    except (PyMongoError, mongoengine.ConnectionFailure) as exc:
+        raise DatabaseUnavailableError("The database is not reachable.") from exc
+    return (time.perf_counter() - started) * 1000
+
+
+def ensure_indexes() -> None:
+    """Create the indexes declared on every consentkit Document.
+
+    Documents declare ``auto_create_index: False`` so that index builds happen
+    here, once at start-up, and never in the middle of a request.
+    """
+    from consentkit.models import all_documents
+
+    try:
+        for document in all_documents():
+            document.ensure_indexes()
+    except PyMongoError as exc:
+        raise DatabaseUnavailableError("Could not create indexes: database unreachable.") from exc
+
+
+def is_listening(host: str, port: int, timeout: float = 0.5) -> bool:
+    """Return True when something accepts TCP connections on ``host:port``."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def server_answers(uri: str, timeout_ms: int = 1000) -> bool:
+    """Return True when a MongoDB-protocol server at ``uri`` answers ``ping``."""
+    client: MongoClient[dict[str, Any]] = MongoClient(
+        uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms
+    )
+    try:
+        client.admin.command("ping")
+        return True
+    except PyMongoError:
+        return False
+    finally:
+        client.close()
+
+
+def wait_until_ready(uri: str, timeout_s: float = 30.0) -> None:
+    """Block until the server at ``uri`` answers, or raise DatabaseUnavailableError."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server_answers(uri, timeout_ms=500):
+            return
+        time.sleep(0.2)
+    raise DatabaseUnavailableError(f"No database answered at {uri} within {timeout_s:.0f} s.")
+
+
+def _load_secantus() -> Any:
+    try:
+        from secantus import SecantusDBServer
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise ConfigurationError(
+            "The embedded database needs the optional 'embedded' extra: "
+            "pip install 'consentkit[embedded]', or set CONSENTKIT_MONGODB_URI."
+        ) from exc
+    return SecantusDBServer
+
+
+@contextlib.contextmanager
+def embedded_server(
+    storage_path: Path | str, host: str = "127.0.0.1", port: int = 0, *, durable: bool = True
+) -> Iterator[str]:
+    """Run an embedded server in this process for the ``with`` block; yield its URI.
+
+    For tests and one-off tools only: the storage directory is then locked by
+    this process. Long-lived deployments use :func:`serve_embedded` in its own
+    process instead. ``durable=False`` skips the per-commit fsync, for
+    throwaway test data only.
+    """
+    server_class = _load_secantus()
+    Path(storage_path).mkdir(parents=True, exist_ok=True)
+    server = server_class(
+        host=host,
+        port=port,
+        storage_path=str(storage_path),
+        enable_test_commands=False,
+        sync_on_commit=durable,
+    )
+    server.start()
+    try:
+        bound_host, bound_port = server.address
+        yield f"mongodb://{bound_host}:{bound_port}/"
+    finally:
+        server.stop()
+
+
+def lock_file(storage_path: Path) -> Path:
+    """Return the lock file that marks a data directory as served by one process."""
+    return storage_path / "consentkit-db.lock"
+
+
+@contextlib.contextmanager
+def _exclusive(storage_path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on the data directory for the ``with`` block.
+
+    Raises:
+        ConfigurationError: another process serves this directory.
+
+    """
+    path = lock_file(storage_path)
+    with path.open("a+") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise ConfigurationError(
+                f"Another consentkit database server (pid {holder}) uses {storage_path}."
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def serve_embedded(
+    storage_path: Path, host: str, port: int, *, ready: threading.Event | None = None
+) -> None:
+    """Serve the embedded database in the foreground until SIGINT or SIGTERM.
+
+    Refuses to start when another process serves the same directory or the
+    port is taken: two processes must never open the same WiredTiger directory.
+    """
+    storage_path.mkdir(parents=True, exist_ok=True)
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: object) -> None:
+        stop.set()
+
+    with _exclusive(storage_path):
+        if is_listening(host, port):
+            raise ConfigurationError(f"Port {port} on {host} is already in use.")
+        previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            with embedded_server(storage_path, host, port) as uri:
+                log.info("embedded database serving %s from %s", uri, storage_path)
+                if ready is not None:
+                    ready.set()
+                while not stop.wait(0.5):
+                    pass
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)

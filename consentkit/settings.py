@@ -1,0 +1,51 @@
+"""Library configuration read from ``CONSENTKIT_*`` environment variables.
+
+The library reads only what it needs to reach its database and data directory;
+the web app has its own settings in ``backend/config.py``. Every variable is
+listed in the README's configuration table.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: Where the embedded database, generated keys and rendered documents live.
+DEFAULT_DATA_DIR = "var"
+#: Port of the embedded SecantusDB server (MongoDB's 27017 + 100, to avoid a local mongod).
+DEFAULT_EMBEDDED_PORT = 27117
+DEFAULT_DB_NAME = "consentkit"
+
+
+def data_dir() -> Path:
+    """Return the data directory (``CONSENTKIT_DATA_DIR``, default ``./var``)."""
+    return Path(os.environ.get("CONSENTKIT_DATA_DIR", DEFAULT_DATA_DIR)).resolve()
+
+
+def mongodb_uri() -> str | None:
+    """Return ``CONSENTKIT_MONGODB_URI`` or None when the embedded server should be used."""
+    return os.environ.get("CONSENTKIT_MONGODB_URI") or None
+
+
+def db_name() -> str:
+    """Return the database name (``CONSENTKIT_MONGODB_DB``) used when the URI names none."""
+    return os.environ.get("CONSENTKIT_MONGODB_DB", DEFAULT_DB_NAME)
+
+
+def embedded_host() -> str:
+    """Return the embedded server's host (loopback unless deliberately changed)."""
+    return os.environ.get("CONSENTKIT_EMBEDDED_HOST", "127.0.0.1")
+
+
+def embedded_port() -> int:
+    """Return the embedded server's port (``CONSENTKIT_EMBEDDED_PORT``)."""
+    return int(os.environ.get("CONSENTKIT_EMBEDDED_PORT", str(DEFAULT_EMBEDDED_PORT)))
+
+
+def server_selection_timeout_ms() -> int:
+    """Return how long a query waits for an unreachable database before failing.
+
+    Short by default so that a request answers 503 quickly instead of hanging a
+    worker for pymongo's default 30 s.
+    """
+    return int(os.environ.get("CONSENTKIT_DB_TIMEOUT_MS", "3000"))
