@@ -48,3 +48,50 @@ class Confidence(StrEnum):
     VERIFIED = "V"
     SECONDARY = "S"
     UNKNOWN = "U"
+
+
+class VersionStatus(StrEnum):
+    """Life cycle of a form version (superseded is set when a newer one is published)."""
+
+    DRAFT = "draft"
+    APPROVED = "approved"
+    PUBLISHED = "published"
+    SUPERSEDED = "superseded"
+    RETIRED = "retired"
+
+
+class ChangeKind(StrEnum):
+    """How a version differs from the previous one.
+
+    ``major`` is material: participants who consented to an earlier version
+    must consent again; ``minor`` is editorial (FDA MyStudies' lesson, peers.md).
+    """
+
+    INITIAL = "initial"
+    MAJOR = "major"
+    MINOR = "minor"
+
+
+class SignerRole(StrEnum):
+    """Who signs a form."""
+
+    GUARDIAN = "guardian"
+    PARTICIPANT = "participant"
+    WITNESS = "witness"
+    INVESTIGATOR = "investigator"
+
+
+class ItemCode(StrEnum):
+    """Vocabulary of consent items (documented in docs/authoring-format.md)."""
+
+    PARTICIPATION = "participation"
+    RANDOMISATION = "randomisation"
+    SAMPLE_STORAGE = "sample-storage"
+    GENETIC_ANALYSIS = "genetic-analysis"
+    FUTURE_RESEARCH = "future-research"
+    #: CTR Art 28(2): a separate, independently revocable item.
+    DATA_USE_OUTSIDE_PROTOCOL = "data-use-outside-protocol"
+    RE_CONTACT = "re-contact"
+    REGISTRY_INCLUSION = "registry-inclusion"
+    CROSS_BORDER_DATA_SHARING = "cross-border-data-sharing"
+    IMAGING_SHARING = "imaging-sharing"
