@@ -171,3 +171,23 @@ def wait_for(predicate: Any, timeout: float = 20.0) -> Any:
             return result
         time.sleep(0.2)
     pytest.fail(f"condition not met within {timeout} s")
+
+
+@pytest.fixture
+def demo_study(clean_db: Any) -> Any:
+    """The shipped demo study DEMO-NBL-1, imported into the clean test database."""
+    from consentkit.services.importing import import_demo_study
+
+    return import_demo_study()
+
+
+@pytest.fixture
+def study_folder(tmp_path: Path) -> Path:
+    """A writable copy of the demo study folder, for tests that edit authoring files."""
+    import shutil
+
+    from consentkit.services.importing import DEMO_STUDY_DIR
+
+    target = tmp_path / "study"
+    shutil.copytree(DEMO_STUDY_DIR, target)
+    return target

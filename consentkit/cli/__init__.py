@@ -12,6 +12,8 @@ import click
 from consentkit import __version__
 from consentkit.cli.database import db
 from consentkit.cli.doctor import doctor
+from consentkit.cli.requirements import requirements
+from consentkit.cli.studies import import_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -33,3 +35,5 @@ def main(verbose: bool) -> None:
 
 main.add_command(db)
 main.add_command(doctor)
+main.add_command(import_command)
+main.add_command(requirements)

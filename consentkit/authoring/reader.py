@@ -1,0 +1,346 @@
+"""Read a study folder into plain data, collecting every problem before failing.
+
+Ethics committees and trial staff author studies as plain YAML files (see
+docs/authoring-format.md). A problem report names the file, the line where
+possible, and what to fix, so that one run of ``consentkit import`` lists all
+of them instead of the first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import marshmallow as ma
+from babel import Locale, UnknownLocaleError
+
+from consentkit.authoring.schemas import FormSchema, LocaleContentSchema, StudySchema
+from consentkit.authoring.yamlsource import line_of, load_yaml
+from consentkit.enums import FormKind, VersionStatus
+from consentkit.errors import InvalidDataError
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in the folder."""
+
+    file: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        """Render as ``file:line: message``, the form editors and CI understand."""
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.message}"
+
+
+@dataclass
+class VersionBundle:
+    """A form version as authored: metadata and content per locale (BCP 47)."""
+
+    meta: dict[str, Any]
+    content: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class FormBundle:
+    """A form as authored."""
+
+    meta: dict[str, Any]
+    versions: list[VersionBundle] = field(default_factory=list)
+
+
+@dataclass
+class StudyBundle:
+    """A whole study folder, validated."""
+
+    study: dict[str, Any]
+    forms: list[FormBundle]
+    study_sha256: str
+
+
+def canonical_json(data: Any) -> str:
+    """Serialise deterministically: the text whose SHA-256 identifies content."""
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def sha256_of(data: Any) -> str:
+    """Return the hex SHA-256 of :func:`canonical_json` of ``data``."""
+    return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
+
+
+def locale_from_filename(stem: str) -> str:
+    """Turn an on-disk locale (``fr``, ``fr_BE``) into BCP 47 (``fr-BE``).
+
+    Raises:
+        ValueError: Babel does not know the locale.
+
+    """
+    try:
+        parsed = Locale.parse(stem.replace("-", "_"))
+    except (UnknownLocaleError, ValueError) as exc:
+        raise ValueError(f"'{stem}' is not a known locale (use e.g. fr or fr_BE)") from exc
+    return f"{parsed.language}-{parsed.territory}" if parsed.territory else parsed.language
+
+
+class _Collector:
+    """Accumulates problems; loads and validates files against schemas."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.problems: list[Problem] = []
+
+    def rel(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+    def add(self, path: Path, line: int | None, message: str) -> None:
+        self.problems.append(Problem(self.rel(path), line, message))
+
+    def load(self, path: Path, schema: ma.Schema) -> tuple[Any, dict[str, Any] | None]:
+        """Return (raw data with line info, validated data or None)."""
+        if not path.is_file():
+            self.add(path, None, "file is missing.")
+            return None, None
+        try:
+            raw = load_yaml(path, self.rel(path))
+        except InvalidDataError as exc:
+            self.problems.append(Problem(self.rel(path), None, exc.message.split(": ", 1)[-1]))
+            return None, None
+        if not isinstance(raw, dict):
+            self.add(path, 1, "expected a mapping of keys to values at the top of the file.")
+            return raw, None
+        try:
+            return raw, schema.load(raw)
+        except ma.ValidationError as exc:
+            for location, message in _flatten(exc.messages):
+                line = line_of(raw, location)
+                where = ".".join(str(step) for step in location) or "(file)"
+                self.add(path, line, f"{where}: {message}")
+            return raw, None
+
+
+def _flatten(messages: Any, prefix: tuple[str | int, ...] = ()) -> list[tuple[Any, str]]:
+    if isinstance(messages, dict):
+        found: list[tuple[Any, str]] = []
+        for key, value in messages.items():
+            step: tuple[str | int, ...] = () if key == "_schema" else (key,)
+            found.extend(_flatten(value, prefix + step))
+        return found
+    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        return [(prefix, " ".join(messages))]
+    if isinstance(messages, list):
+        return [item for m in messages for item in _flatten(m, prefix)]
+    return [(prefix, str(messages))]
+
+
+def _structure(content: dict[str, Any]) -> dict[str, Any]:
+    """Return what must be identical across the locales of one version (ids, codes, answers)."""
+    return {
+        "sections": [s["id"] for s in content["sections"]],
+        "items": {i["id"]: (i["code"], i["required"]) for i in content["items"]},
+        "questions": {
+            q["id"]: ([o["id"] for o in q["options"]], q["correct"]) for q in content["questions"]
+        },
+        "media": {s["id"]: (s["media"] or {}).get("ref") for s in content["sections"]},
+        "roles": sorted(content["signature_meanings"]),
+    }
+
+
+def _compare_locales(
+    c: _Collector, folder: Path, reference: str, contents: dict[str, dict[str, Any]]
+) -> None:
+    """Report every id that differs from the reference locale, naming file and id."""
+    ref = _structure(contents[reference])
+    for locale, content in contents.items():
+        if locale == reference:
+            continue
+        path = folder / f"{locale.replace('-', '_')}.yaml"
+        ours = _structure(content)
+        ref_file = f"{reference.replace('-', '_')}.yaml"
+        if ours["sections"] != ref["sections"]:
+            missing = [s for s in ref["sections"] if s not in ours["sections"]]
+            extra = [s for s in ours["sections"] if s not in ref["sections"]]
+            detail = "; ".join(
+                part
+                for part in (
+                    f"missing section(s) {', '.join(missing)}" if missing else "",
+                    f"unknown section(s) {', '.join(extra)}" if extra else "",
+                    "sections are in a different order" if not (missing or extra) else "",
+                )
+                if part
+            )
+            c.add(path, None, f"sections differ from {ref_file}: {detail}.")
+        for item_id, spec in ref["items"].items():
+            if item_id not in ours["items"]:
+                c.add(path, None, f"item '{item_id}' is missing (it is in {ref_file}).")
+            elif ours["items"][item_id] != spec:
+                c.add(
+                    path,
+                    None,
+                    f"item '{item_id}' has a different code or required flag than in {ref_file}.",
+                )
+        for item_id in ours["items"].keys() - ref["items"].keys():
+            c.add(path, None, f"item '{item_id}' is not in {ref_file}.")
+        for q_id, spec in ref["questions"].items():
+            if q_id not in ours["questions"]:
+                c.add(path, None, f"question '{q_id}' is missing (it is in {ref_file}).")
+            elif ours["questions"][q_id] != spec:
+                c.add(
+                    path,
+                    None,
+                    f"question '{q_id}' has different options or answer than in {ref_file}.",
+                )
+        for q_id in ours["questions"].keys() - ref["questions"].keys():
+            c.add(path, None, f"question '{q_id}' is not in {ref_file}.")
+        if ours["media"] != ref["media"]:
+            c.add(path, None, f"media references differ from {ref_file}.")
+        if ours["roles"] != ref["roles"]:
+            c.add(path, None, f"signature_meanings roles differ from {ref_file}.")
+
+
+def _read_version(
+    c: _Collector, form_dir: Path, form: dict[str, Any], meta: dict[str, Any]
+) -> VersionBundle:
+    bundle = VersionBundle(meta=meta)
+    vdir = form_dir / f"v{meta['version']}"
+    if not vdir.is_dir():
+        c.add(
+            form_dir / "form.yaml",
+            None,
+            f"version {meta['version']} has no folder v{meta['version']}/.",
+        )
+        return bundle
+    for path in sorted(vdir.glob("*.yaml")):
+        try:
+            locale = locale_from_filename(path.stem)
+        except ValueError as exc:
+            c.add(path, None, f"{exc}.")
+            continue
+        _, content = c.load(path, LocaleContentSchema())
+        if content is None:
+            continue
+        missing_roles = [r for r in form["signer_roles"] if r not in content["signature_meanings"]]
+        if missing_roles:
+            c.add(path, None, f"signature_meanings has no text for: {', '.join(missing_roles)}.")
+            continue
+        comprehension = meta.get("comprehension")
+        if comprehension and comprehension["pass_mark"] > len(content["questions"]):
+            c.add(
+                form_dir / "form.yaml",
+                None,
+                f"version {meta['version']}: pass_mark "
+                f"{comprehension['pass_mark']} is more than the {len(content['questions'])} "
+                f"questions in {c.rel(path)}.",
+            )
+        bundle.content[locale] = content
+    if not bundle.content:
+        c.add(vdir, None, "no language file (e.g. en.yaml) in this version folder.")
+    elif len(bundle.content) > 1:
+        reference = "en" if "en" in bundle.content else sorted(bundle.content)[0]
+        _compare_locales(c, vdir, reference, bundle.content)
+    return bundle
+
+
+def _required_languages(study: dict[str, Any]) -> set[str]:
+    """Languages every published version must have: those of the active sites."""
+    return {lang for site in study["sites"] if site["active"] for lang in site["languages"]}
+
+
+def _check_study(c: _Collector, path: Path, raw: Any, study: dict[str, Any]) -> None:
+    codes = [s["code"] for s in study["sites"]]
+    for code in {code for code in codes if codes.count(code) > 1}:
+        c.add(path, None, f"site code {code} is used twice.")
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    for index, site in enumerate(study["sites"]):
+        try:
+            ZoneInfo(site["timezone"])
+        except (ZoneInfoNotFoundError, ValueError):
+            c.add(
+                path,
+                line_of(raw, ("sites", index, "timezone")),
+                f"site {site['code']}: unknown time zone '{site['timezone']}' "
+                "(use e.g. Europe/Paris).",
+            )
+
+
+def read_study_folder(folder: Path | str) -> StudyBundle:
+    """Read and validate a study folder.
+
+    Raises:
+        InvalidDataError: anything is wrong; ``details["errors"]`` lists every
+            problem as ``file:line: message``.
+
+    """
+    root = Path(folder).resolve()
+    if not (root / "study.yaml").is_file():
+        raise InvalidDataError(
+            f"{root} is not a study folder: it has no study.yaml.",
+            details={"errors": [f"{root}: no study.yaml"]},
+        )
+    c = _Collector(root)
+    study_path = root / "study.yaml"
+    raw_study, study = c.load(study_path, StudySchema())
+    if study is not None:
+        _check_study(c, study_path, raw_study, study)
+    forms: list[FormBundle] = []
+    form_dirs = sorted(p for p in (root / "forms").glob("*") if p.is_dir())
+    if not form_dirs:
+        c.add(root, None, "no forms: add forms/<form-id>/form.yaml.")
+    for form_dir in form_dirs:
+        form_path = form_dir / "form.yaml"
+        raw_form, form = c.load(form_path, FormSchema())
+        if form is None:
+            continue
+        if form["id"] != form_dir.name:
+            c.add(
+                form_path,
+                line_of(raw_form, ("id",)),
+                f"id '{form['id']}' must equal the folder name '{form_dir.name}'.",
+            )
+        numbers = [v["version"] for v in form["versions"]]
+        if numbers != sorted(set(numbers)):
+            c.add(
+                form_path,
+                line_of(raw_form, ("versions",)),
+                "versions must be listed once each, in increasing order.",
+            )
+        if form["kind"] == FormKind.CHILD_ASSENT and study is not None:
+            band_ids = {b["id"] for bands in study["age_bands"].values() for b in bands}
+            if form["age_band"] not in band_ids:
+                c.add(
+                    form_path,
+                    line_of(raw_form, ("age_band",)),
+                    f"child-assent forms need an age_band from study.yaml "
+                    f"({', '.join(sorted(band_ids)) or 'none defined'}).",
+                )
+        bundle = FormBundle(meta=form)
+        for meta in form["versions"]:
+            version = _read_version(c, form_dir, form, meta)
+            bundle.versions.append(version)
+            if study is not None and meta["status"] == VersionStatus.PUBLISHED and version.content:
+                missing = sorted(_required_languages(study) - set(version.content))
+                if missing:
+                    c.add(
+                        form_dir / f"v{meta['version']}",
+                        None,
+                        f"cannot publish version {meta['version']}: no text in "
+                        f"{', '.join(missing)}, required by active sites.",
+                    )
+        known = {f"v{n}" for n in numbers}
+        for stray in sorted(p.name for p in form_dir.glob("v*") if p.is_dir()):
+            if stray not in known:
+                c.add(
+                    form_dir / stray, None, f"folder {stray} is not listed in form.yaml versions."
+                )
+        forms.append(bundle)
+    if c.problems or study is None:
+        errors = [str(p) for p in c.problems]
+        raise InvalidDataError(
+            f"The study folder has {len(errors)} problem(s):\n" + "\n".join(errors),
+            details={"errors": errors},
+        )
+    return StudyBundle(study=study, forms=forms, study_sha256=sha256_of(study))

@@ -1,0 +1,324 @@
+"""Reading studies and forms: what a participant must see, in which language.
+
+Published content never changes, so the rendered form of a (version, locale)
+is cached in memory by its content SHA-256: the cache can never serve stale
+text, and a request costs a few indexed reads plus the policy decision.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from consentkit.enums import FormKind, VersionStatus
+from consentkit.errors import NotFoundError
+from consentkit.labels import label
+from consentkit.models.study import ConsentForm, FormVersion, Study
+from consentkit.policy.jurisdiction import AgeBand, RuleOverride, decide_requirements
+from consentkit.policy.locales import language_option, negotiate_locale
+from consentkit.policy.versions import display_status, version_in_force
+from consentkit.rendering.markdown import to_html
+
+_META_FIELDS = (
+    "trial_id",
+    "form_id",
+    "version",
+    "status",
+    "change",
+    "change_summary",
+    "ethics_reference",
+    "approved_date",
+    "effective_from",
+    "comprehension",
+    "content_sha256",
+)
+
+
+def get_study(trial_id: str) -> Study:
+    """Return the study.
+
+    Raises:
+        NotFoundError: no such study.
+    """
+    study: Study | None = Study.objects(trial_id=trial_id).first()
+    if study is None:
+        raise NotFoundError(f"Study {trial_id} was not found.")
+    return study
+
+
+def list_studies() -> list[Study]:
+    """Return all studies, by trial id."""
+    return list(Study.objects.order_by("trial_id"))
+
+
+def study_summary(study: Study, locale: str | None = None) -> dict[str, Any]:
+    """Return the JSON-able description of a study with its sites and languages."""
+    return {
+        "trial_id": study.trial_id,
+        "eu_ct_number": study.eu_ct_number,
+        "title": study.title,
+        "sponsor": study.sponsor,
+        "trial_type": study.trial_type,
+        "contact_point": study.contact_point,
+        "sites": [
+            {
+                "code": site.code,
+                "name": site.name,
+                "country": site.country,
+                "timezone": site.timezone,
+                "is_active": site.is_active,
+                "languages": [language_option(tag).to_dict() for tag in site.languages],
+            }
+            for site in study.sites
+        ],
+    }
+
+
+def _versions(trial_id: str, form_id: str | None = None) -> list[FormVersion]:
+    query = FormVersion.objects(trial_id=trial_id)
+    if form_id is not None:
+        query = query(form_id=form_id)
+    return list(query.only(*_META_FIELDS).order_by("form_id", "version"))
+
+
+def list_forms(trial_id: str, *, on: date, locale: str | None = None) -> list[dict[str, Any]]:
+    """Return every form of a study with its versions and their derived states on ``on``.
+
+    Raises:
+        NotFoundError: no such study.
+    """
+    get_study(trial_id)
+    versions = _versions(trial_id)
+    result = []
+    for form in ConsentForm.objects(trial_id=trial_id).order_by("form_id"):
+        own = [v for v in versions if v.form_id == form.form_id]
+        current = version_in_force(own, on)
+        result.append(
+            {
+                "form_id": form.form_id,
+                "kind": form.kind,
+                "kind_label": label("form_kind", form.kind, locale),
+                "age_band": form.age_band,
+                "signer_roles": list(form.signer_roles),
+                "version_in_force": current.version if current else None,
+                "versions": [_version_meta(v, own, on, locale) for v in own],
+            }
+        )
+    return result
+
+
+def _version_meta(
+    version: FormVersion, siblings: Sequence[FormVersion], on: date, locale: str | None
+) -> dict[str, Any]:
+    state = display_status(version, siblings, on)
+    return {
+        "version": version.version,
+        "status": state,
+        "status_label": label("version_status", state, locale),
+        "change": version.change,
+        "requires_reconsent": version.change == "major",
+        "change_summary": version.change_summary,
+        "ethics_reference": version.ethics_reference,
+        "approved_date": version.approved_date,
+        "effective_from": version.effective_from,
+        "locales": sorted(version.content_sha256),
+        "content_sha256": dict(version.content_sha256),
+    }
+
+
+@functools.lru_cache(maxsize=512)
+def _rendered(sha256: str, version_id: str, locale: str) -> dict[str, Any]:
+    """Return the display form of one version's content in one locale (cached by hash)."""
+    doc = FormVersion.objects(id=version_id).only(f"content.{locale}").first()
+    content = doc.content[locale]
+    return {
+        "title": content["title"],
+        "summary": content.get("summary"),
+        "sections": [
+            {
+                "id": s["id"],
+                "title": s["title"],
+                "summary": s.get("summary"),
+                "html": to_html(s["body"]),
+                "media": s.get("media"),
+            }
+            for s in content["sections"]
+        ],
+        # Correct answers and explanations stay on the server: the quiz is checked there.
+        "items": [
+            {"id": i["id"], "code": i["code"], "required": i["required"], "text": i["text"]}
+            for i in content["items"]
+        ],
+        "questions": [
+            {"id": q["id"], "text": q["text"], "options": q["options"]}
+            for q in content["questions"]
+        ],
+        "signature_meanings": content["signature_meanings"],
+    }
+
+
+def _form_view(
+    form: ConsentForm,
+    version: FormVersion,
+    *,
+    requested: str | None,
+    accept_language: str | None,
+    site_default: str | None,
+) -> dict[str, Any]:
+    available = sorted(version.content_sha256)
+    locale = negotiate_locale(
+        available, requested=requested, accept_language=accept_language, site_default=site_default
+    )
+    assert locale is not None  # a stored version always has at least one locale
+    sha = version.content_sha256[locale]
+    return {
+        "form_id": form.form_id,
+        "kind": form.kind,
+        "kind_label": label("form_kind", form.kind, locale),
+        "age_band": form.age_band,
+        "version": version.version,
+        "change": version.change,
+        "effective_from": version.effective_from,
+        "ethics_reference": version.ethics_reference,
+        "comprehension": dict(version.comprehension) or None,
+        "signer_roles": [
+            {"role": role, "label": label("signer_role", role, locale)}
+            for role in form.signer_roles
+        ],
+        "locale": locale,
+        "language": language_option(locale).to_dict(),
+        "available_languages": [language_option(tag).to_dict() for tag in available],
+        "content_sha256": sha,
+        **_rendered(sha, str(version.id), locale),
+    }
+
+
+def form_version_content(
+    trial_id: str,
+    form_id: str,
+    version: int,
+    *,
+    requested: str | None = None,
+    accept_language: str | None = None,
+    site_code: str | None = None,
+) -> dict[str, Any]:
+    """Return one version of a form in the best language for the reader.
+
+    Raises:
+        NotFoundError: no such study, site, form or version.
+    """
+    study = get_study(trial_id)
+    site_default = _site(study, site_code).languages[0] if site_code else None
+    form = ConsentForm.objects(trial_id=trial_id, form_id=form_id).first()
+    stored = (
+        FormVersion.objects(trial_id=trial_id, form_id=form_id, version=version)
+        .only(*_META_FIELDS)
+        .first()
+    )
+    if form is None or stored is None:
+        raise NotFoundError(f"Form {form_id} version {version} was not found in {trial_id}.")
+    return _form_view(
+        form,
+        stored,
+        requested=requested,
+        accept_language=accept_language,
+        site_default=site_default,
+    )
+
+
+def _site(study: Study, code: str) -> Any:
+    site = study.site(code)
+    if site is None:
+        raise NotFoundError(f"Site {code} is not a site of {study.trial_id}.")
+    return site
+
+
+def _bands_for(study: Study, country: str) -> list[AgeBand] | None:
+    bands = study.age_bands.get(country) or study.age_bands.get("default")
+    if bands is None:
+        return None
+    return [
+        AgeBand(id=b["id"], min_age=b["min_age"], max_age=b["max_age"], style=b.get("style"))
+        for b in bands
+    ]
+
+
+def _overrides(study: Study) -> list[RuleOverride]:
+    return [
+        RuleOverride(
+            country=o["country"],
+            field=o["field"],
+            value=o["value"],
+            reason=o["reason"],
+            reference=o["reference"],
+            trial_type=o.get("trial_type"),
+        )
+        for o in study.rule_overrides
+    ]
+
+
+def participant_forms(
+    trial_id: str,
+    *,
+    site_code: str,
+    birth_date: date,
+    on: date,
+    requested: str | None = None,
+    accept_language: str | None = None,
+) -> dict[str, Any]:
+    """Decide what a participant of this age at this site must read and sign, and return it.
+
+    The jurisdiction policy gives the form kinds and age band; for each, the
+    version in force on ``on`` is shown in the negotiated language.
+
+    Raises:
+        NotFoundError: no such study or site.
+        InvalidDataError: the birth date is after ``on``.
+    """
+    study = get_study(trial_id)
+    site = _site(study, site_code)
+    requirements = decide_requirements(
+        birth_date=birth_date,
+        country=site.country,
+        on=on,
+        trial_type=study.trial_type,
+        overrides=_overrides(study),
+        age_bands=_bands_for(study, site.country),
+    )
+    versions = [v for v in _versions(trial_id) if v.status == VersionStatus.PUBLISHED]
+    forms = {f.form_id: f for f in ConsentForm.objects(trial_id=trial_id)}
+    shown: list[dict[str, Any]] = []
+    missing: list[str] = []
+    for kind in requirements.form_kinds:
+        candidates = [
+            f
+            for f in forms.values()
+            if f.kind == kind
+            and (kind != FormKind.CHILD_ASSENT or f.age_band == requirements.age_band)
+        ]
+        found = False
+        for form in sorted(candidates, key=lambda f: f.form_id):
+            current = version_in_force([v for v in versions if v.form_id == form.form_id], on)
+            if current is not None:
+                shown.append(
+                    _form_view(
+                        form,
+                        current,
+                        requested=requested,
+                        accept_language=accept_language,
+                        site_default=site.languages[0],
+                    )
+                )
+                found = True
+        if not found:
+            missing.append(str(kind))
+    return {
+        "trial_id": trial_id,
+        "site": site.code,
+        "on": on,
+        "requirements": requirements.to_dict(),
+        "forms": shown,
+        "missing_form_kinds": missing,
+    }

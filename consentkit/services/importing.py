@@ -1,0 +1,258 @@
+"""Importing a study authoring folder into the database.
+
+Re-importing unchanged files changes nothing. Changing the text or approval of
+a published version is refused: published consent text is what people signed
+(STYLE rule 1), so a change needs a new version. The whole folder is checked
+before anything is written, so a refused import leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from consentkit.authoring.reader import (
+    FormBundle,
+    StudyBundle,
+    VersionBundle,
+    read_study_folder,
+    sha256_of,
+)
+from consentkit.clock import now_utc
+from consentkit.enums import VersionStatus
+from consentkit.errors import ConflictError
+from consentkit.models.study import ConsentForm, FormVersion, Site, Study
+from consentkit.paths import data_dir
+
+DEMO_STUDY_DIR = data_dir() / "demo-nbl-1"
+
+_VERSION_META = (
+    "status",
+    "change",
+    "change_summary",
+    "ethics_reference",
+    "approved_date",
+    "effective_from",
+    "comprehension",
+)
+_LOCKED = (VersionStatus.PUBLISHED, VersionStatus.RETIRED)
+
+
+@dataclass
+class ImportReport:
+    """What an import did, for people (``summary``) and programs (the lists)."""
+
+    trial_id: str
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        """Return True when anything was written."""
+        return bool(self.created or self.updated)
+
+    def summary(self) -> str:
+        """Return a one-line account of the import."""
+        if not self.changed:
+            return f"{self.trial_id}: already up to date ({len(self.unchanged)} items unchanged)"
+        return (
+            f"{self.trial_id}: {len(self.created)} created, {len(self.updated)} updated, "
+            f"{len(self.unchanged)} unchanged"
+        )
+
+
+@dataclass
+class _Plan:
+    report: ImportReport
+    writes: list[Any] = field(default_factory=list)  # callables run after every check passed
+    conflicts: list[str] = field(default_factory=list)
+
+
+def _version_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    return {key: meta.get(key) for key in _VERSION_META}
+
+
+def _stored_meta(version: FormVersion) -> dict[str, Any]:
+    stored = {key: getattr(version, key) for key in _VERSION_META}
+    stored["comprehension"] = dict(version.comprehension) or None
+    return stored
+
+
+def _plan_study(plan: _Plan, bundle: StudyBundle, now: datetime) -> None:
+    data = bundle.study
+    trial_id = data["trial_id"]
+    existing = Study.objects(trial_id=trial_id).first()
+    fields = {
+        "eu_ct_number": data["eu_ct_number"],
+        "title": data["title"],
+        "sponsor": data["sponsor"],
+        "trial_type": data["trial_type"],
+        "contact_point": data["contact_point"],
+        "sites": [
+            Site(
+                code=s["code"],
+                name=s["name"],
+                country=s["country"],
+                timezone=s["timezone"],
+                languages=s["languages"],
+                is_active=s["active"],
+            )
+            for s in data["sites"]
+        ],
+        "age_bands": data["age_bands"],
+        "rule_overrides": data["rule_overrides"],
+        "settings": data["settings"],
+        "source_sha256": bundle.study_sha256,
+        "updated_at": now,
+    }
+    label = f"study {trial_id}"
+    if existing is None:
+        plan.report.created.append(label)
+        plan.writes.append(lambda: Study(trial_id=trial_id, created_at=now, **fields).save())
+    elif existing.source_sha256 == bundle.study_sha256:
+        plan.report.unchanged.append(label)
+    else:
+        plan.report.updated.append(label)
+        plan.writes.append(lambda: existing.modify(**fields))
+
+
+def _plan_form(plan: _Plan, trial_id: str, form: FormBundle, now: datetime) -> None:
+    meta = form.meta
+    form_id = meta["id"]
+    wanted = {
+        "kind": meta["kind"],
+        "age_band": meta["age_band"],
+        "signer_roles": meta["signer_roles"],
+    }
+    existing = ConsentForm.objects(trial_id=trial_id, form_id=form_id).first()
+    label = f"form {form_id}"
+    if existing is None:
+        plan.report.created.append(label)
+        plan.writes.append(
+            lambda: ConsentForm(trial_id=trial_id, form_id=form_id, created_at=now, **wanted).save()
+        )
+    elif {k: getattr(existing, k) for k in wanted} == wanted:
+        plan.report.unchanged.append(label)
+    elif FormVersion.objects(trial_id=trial_id, form_id=form_id, status__in=_LOCKED).count():
+        plan.conflicts.append(
+            f"forms/{form_id}/form.yaml: kind, age_band and signer_roles cannot change once a "
+            "version is published; create a new form instead."
+        )
+    else:
+        plan.report.updated.append(label)
+        plan.writes.append(lambda: existing.modify(**wanted))
+    for version in form.versions:
+        _plan_version(plan, trial_id, form_id, version, now)
+
+
+def _plan_version(
+    plan: _Plan, trial_id: str, form_id: str, bundle: VersionBundle, now: datetime
+) -> None:
+    number = bundle.meta["version"]
+    label = f"{form_id} v{number}"
+    hashes = {locale: sha256_of(content) for locale, content in bundle.content.items()}
+    meta = _version_meta(bundle.meta)
+    published_at = now if meta["status"] in _LOCKED else None
+    existing = FormVersion.objects(trial_id=trial_id, form_id=form_id, version=number).first()
+    if existing is None:
+        plan.report.created.append(label)
+        plan.writes.append(
+            lambda: FormVersion(
+                trial_id=trial_id,
+                form_id=form_id,
+                version=number,
+                content=bundle.content,
+                content_sha256=hashes,
+                published_at=published_at,
+                created_at=now,
+                updated_at=now,
+                **meta,
+            ).save()
+        )
+        return
+    same_text = dict(existing.content_sha256) == hashes
+    same_meta = _stored_meta(existing) == meta
+    if same_text and same_meta:
+        plan.report.unchanged.append(label)
+        return
+    if existing.status in _LOCKED:
+        retiring = (
+            existing.status == VersionStatus.PUBLISHED
+            and meta["status"] == VersionStatus.RETIRED
+            and same_text
+        )
+        if retiring:
+            plan.report.updated.append(label)
+            plan.writes.append(
+                lambda: _conditional_update(
+                    existing, [VersionStatus.PUBLISHED], status="retired", updated_at=now
+                )
+            )
+            return
+        changed = sorted(
+            locale
+            for locale in hashes.keys() | existing.content_sha256.keys()
+            if hashes.get(locale) != existing.content_sha256.get(locale)
+        )
+        what = f"text in {', '.join(changed)}" if changed else "approval or status details"
+        plan.conflicts.append(
+            f"forms/{form_id}/v{number}: version {number} is {existing.status} and cannot "
+            f"change ({what} differs from what was published). Put the new text in a new "
+            f"version v{number + 1} and classify it as major or minor."
+        )
+        return
+    plan.report.updated.append(label)
+    plan.writes.append(
+        lambda: _conditional_update(
+            existing,
+            [VersionStatus.DRAFT, VersionStatus.APPROVED],
+            content=bundle.content,
+            content_sha256=hashes,
+            published_at=published_at,
+            updated_at=now,
+            **meta,
+        )
+    )
+
+
+def _conditional_update(version: FormVersion, allowed: list[str], **changes: Any) -> None:
+    """Update only while the stored status is still one of ``allowed`` (no lost publish)."""
+    updated = FormVersion.objects(id=version.id, status__in=allowed).update_one(
+        **{f"set__{key}": value for key, value in changes.items()}
+    )
+    if not updated:
+        raise ConflictError(
+            f"{version.form_id} v{version.version} changed while importing; import again."
+        )
+
+
+def import_study(folder: Path | str, *, now: datetime | None = None) -> ImportReport:
+    """Validate a study folder and load it; unchanged files are a no-op.
+
+    Raises:
+        InvalidDataError: the folder has problems (each named with file and line).
+        ConflictError: the folder would change a published version.
+
+    """
+    now = now or now_utc()
+    bundle = read_study_folder(folder)
+    plan = _Plan(report=ImportReport(trial_id=bundle.study["trial_id"]))
+    _plan_study(plan, bundle, now)
+    for form in bundle.forms:
+        _plan_form(plan, bundle.study["trial_id"], form, now)
+    if plan.conflicts:
+        raise ConflictError(
+            "Nothing was imported:\n" + "\n".join(plan.conflicts),
+            details={"errors": plan.conflicts},
+        )
+    for write in plan.writes:
+        write()
+    return plan.report
+
+
+def import_demo_study(*, now: datetime | None = None) -> ImportReport:
+    """Import the shipped fictional demo study DEMO-NBL-1 (idempotent)."""
+    return import_study(DEMO_STUDY_DIR, now=now)
