@@ -95,3 +95,46 @@ class ItemCode(StrEnum):
     REGISTRY_INCLUSION = "registry-inclusion"
     CROSS_BORDER_DATA_SHARING = "cross-border-data-sharing"
     IMAGING_SHARING = "imaging-sharing"
+
+
+class RecordState(StrEnum):
+    """State of a consent record, always derived from its events (never set by hand)."""
+
+    AWAITING_INFORMATION = "awaiting-information"
+    AWAITING_SIGNATURES = "awaiting-signatures"
+    CONSENTED = "consented"
+    DECLINED = "declined"
+    DISSENT = "dissent"
+    WITHDRAWN = "withdrawn"
+    SUPERSEDED = "superseded"
+    EXPIRED = "expired"
+    SUSPENDED_AWAITING_OWN_CONSENT = "suspended-awaiting-own-consent"
+
+
+class WithdrawalScope(StrEnum):
+    """Independently revocable parts of participation (regulations.md 6.3, PeRSEVERE).
+
+    Participation can stop, reduce or change; it is not just in or out.
+    """
+
+    STOP_IMP = "stop-imp"
+    STOP_STUDY_PROCEDURES = "stop-study-procedures"
+    ROUTINE_DATA_ONLY = "routine-data-only"
+    NO_NEW_DATA = "no-new-data"
+    SAMPLES_STOP_COLLECTION = "samples-stop-collection"
+    SAMPLES_DESTROY = "samples-destroy"
+    SAMPLES_ANONYMISE = "samples-anonymise"
+    SAMPLES_NO_FUTURE_USE = "samples-no-future-use"
+    NO_USE_OUTSIDE_PROTOCOL = "no-use-outside-protocol"
+    NO_FURTHER_CONTACT = "no-further-contact"
+    RANDOMISATION_REFUSAL = "randomisation-refusal"
+    FULL = "full"
+
+
+class Channel(StrEnum):
+    """How an expression of will reached the study team."""
+
+    APP = "app"
+    IN_PERSON = "in-person"
+    PHONE = "phone"
+    LETTER = "letter"

@@ -15,10 +15,15 @@ class ConsentKitError(Exception):
 
     code = "consentkit-error"
 
-    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, message: str, *, details: dict[str, Any] | None = None, code: str | None = None
+    ) -> None:
+        """Create the error; ``code`` refines the class's code (e.g. ``information-incomplete``)."""
         super().__init__(message)
         self.message = message
         self.details: dict[str, Any] = details or {}
+        if code is not None:
+            self.code = code
 
 
 class NotFoundError(ConsentKitError):

@@ -10,6 +10,7 @@ which keeps the indexes).
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -21,8 +22,14 @@ from typing import Any
 
 import mongoengine
 import pytest
+from cryptography.fernet import Fernet
 
 from consentkit import db as database
+
+# Keys for the suite: generated per run, never the developer's own var/ keys.
+os.environ.setdefault("CONSENTKIT_ENV", "testing")
+os.environ.setdefault("CONSENTKIT_IDENTITY_KEYS", Fernet.generate_key().decode())
+os.environ.setdefault("CONSENTKIT_AUDIT_KEY", secrets.token_urlsafe(48))
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

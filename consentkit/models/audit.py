@@ -1,0 +1,78 @@
+"""The append-only, hash-chained audit trail, and the record projection derived from it."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from mongoengine import DateTimeField, DictField, IntField, ListField, StringField
+
+from consentkit.models.base import BaseDocument
+
+
+class AuditEvent(BaseDocument):
+    """One state-changing action on a participant's consents.
+
+    Events of a participant form a chain: ``seq`` counts from 1 without gaps and
+    ``hash`` covers the event and ``prev_hash``. The unique (participant, seq)
+    index makes appending a compare-and-set: two writers cannot both take the
+    same place, so concurrent actions are serialised without transactions.
+    No code path updates or deletes an event.
+    """
+
+    meta: ClassVar[dict[str, Any]] = {
+        "collection": "audit_events",
+        "indexes": [
+            {"fields": ["participant_id", "seq"], "unique": True},
+            {"fields": ["record_id", "seq"]},
+            {"fields": ["trial_id", "type", "at"]},
+        ],
+    }
+
+    trial_id = StringField(required=True)
+    participant_id = StringField(required=True)
+    seq = IntField(required=True, min_value=1)
+    prev_hash = StringField(required=True)
+    hash = StringField(required=True)
+    type = StringField(required=True)
+    at = DateTimeField(required=True)
+    #: ``{"kind": "signer"|"staff"|"system", "id", "role", "on_behalf_of"?}``
+    actor = DictField(required=True)
+    record_id = StringField(null=True)
+    payload = DictField()
+    #: The record state before and after this event, where it concerns a record.
+    state_before = StringField(null=True)
+    state_after = StringField(null=True)
+
+
+class ConsentRecord(BaseDocument):
+    """Projection of one participant x form version: its derived state, for fast reads.
+
+    The events are the truth; this document is rebuilt from them and only ever
+    moved forward (``last_seq`` guards the update), so a lagging writer cannot
+    overwrite a newer state.
+    """
+
+    meta: ClassVar[dict[str, Any]] = {
+        "collection": "consent_records",
+        "indexes": [
+            {"fields": ["record_id"], "unique": True},
+            {"fields": ["participant_id"]},
+            {"fields": ["trial_id", "site_code", "state"]},
+            {"fields": ["trial_id", "form_id", "version", "state"]},
+        ],
+    }
+
+    record_id = StringField(required=True)
+    trial_id = StringField(required=True)
+    participant_id = StringField(required=True)
+    participant_code = StringField(required=True)
+    site_code = StringField(required=True)
+    form_id = StringField(required=True)
+    form_kind = StringField(required=True)
+    version = IntField(required=True)
+    locale = StringField(required=True)
+    state = StringField(required=True)
+    missing_signers = ListField(DictField())
+    last_seq = IntField(required=True)
+    opened_at = DateTimeField(required=True)
+    completed_at = DateTimeField(null=True)

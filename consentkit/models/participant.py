@@ -1,0 +1,54 @@
+"""Participants (pseudonymous) and signers (identifying data encrypted, kept apart)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from mongoengine import DateField, DateTimeField, DictField, StringField
+
+from consentkit.enums import SignerRole
+from consentkit.models.base import BaseDocument
+
+
+class Participant(BaseDocument):
+    """A child or adult in a study, known only by a study-scoped code.
+
+    The birth date, country and site decide the consent requirements; a change
+    of birth date is an audited event, not an edit of this document alone.
+    """
+
+    meta: ClassVar[dict[str, Any]] = {
+        "collection": "participants",
+        "indexes": [
+            {"fields": ["trial_id", "code"], "unique": True},
+            {"fields": ["trial_id", "site_code"]},
+        ],
+    }
+
+    trial_id = StringField(required=True)
+    code = StringField(required=True)
+    site_code = StringField(required=True)
+    country = StringField(required=True)
+    timezone = StringField(required=True)
+    birth_date = DateField(required=True)
+    preferred_language = StringField(null=True)
+    #: ``{"seq", "hash", "mac"}`` of the last audit event: detects a truncated chain.
+    chain_head = DictField()
+    created_at = DateTimeField(required=True)
+
+
+class Signer(BaseDocument):
+    """Someone who signs for or about a participant; identity encrypted at rest."""
+
+    meta: ClassVar[dict[str, Any]] = {
+        "collection": "signers",
+        "indexes": [{"fields": ["participant_id"]}],
+    }
+
+    trial_id = StringField(required=True)
+    participant_id = StringField(required=True)
+    role = StringField(required=True, choices=[r.value for r in SignerRole])
+    #: Fernet token of ``{"name", "email", "phone", ...}`` (consentkit.crypto).
+    identity = StringField(required=True)
+    preferred_language = StringField(null=True)
+    created_at = DateTimeField(required=True)

@@ -1,0 +1,345 @@
+"""Consent record states and the participation profile, derived from events alone.
+
+Nothing here reads the database or the clock: callers pass the events (plain
+dicts as stored in the audit trail) and the moment of the question. States are
+never set by hand (NCI Connect's hand-kept status flags drifted, peers.md), so
+the same events always give the same answer, now or in ten years.
+
+Event shapes (``payload`` keys) are documented with the service that writes them
+(:mod:`consentkit.services.records`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from consentkit.enums import FormKind, ItemCode, RecordState, SignerRole, WithdrawalScope
+
+#: Forms whose consent is what allows participation at all.
+PARTICIPATION_KINDS = {
+    FormKind.PARENTAL_CONSENT,
+    FormKind.ADULT_CONSENT,
+    FormKind.YOUNG_PERSON_CONSENT,
+}
+#: Forms by which a participant gives their own consent (needed on reaching competence).
+OWN_CONSENT_KINDS = {FormKind.ADULT_CONSENT, FormKind.YOUNG_PERSON_CONSENT}
+
+#: Optional items and the withdrawal scopes that revoke them (regulations.md 6.3).
+REVOKED_BY: dict[str, set[str]] = {
+    ItemCode.PARTICIPATION: {WithdrawalScope.FULL},
+    ItemCode.RANDOMISATION: {WithdrawalScope.RANDOMISATION_REFUSAL, WithdrawalScope.FULL},
+    ItemCode.SAMPLE_STORAGE: {
+        WithdrawalScope.SAMPLES_STOP_COLLECTION,
+        WithdrawalScope.SAMPLES_DESTROY,
+        WithdrawalScope.SAMPLES_ANONYMISE,
+        WithdrawalScope.SAMPLES_NO_FUTURE_USE,
+    },
+    ItemCode.GENETIC_ANALYSIS: {
+        WithdrawalScope.SAMPLES_DESTROY,
+        WithdrawalScope.SAMPLES_NO_FUTURE_USE,
+    },
+    ItemCode.FUTURE_RESEARCH: {
+        WithdrawalScope.SAMPLES_NO_FUTURE_USE,
+        WithdrawalScope.NO_USE_OUTSIDE_PROTOCOL,
+    },
+    ItemCode.DATA_USE_OUTSIDE_PROTOCOL: {WithdrawalScope.NO_USE_OUTSIDE_PROTOCOL},
+    ItemCode.RE_CONTACT: {WithdrawalScope.NO_FURTHER_CONTACT},
+    ItemCode.REGISTRY_INCLUSION: {WithdrawalScope.NO_NEW_DATA},
+    ItemCode.CROSS_BORDER_DATA_SHARING: {WithdrawalScope.NO_NEW_DATA},
+    ItemCode.IMAGING_SHARING: {WithdrawalScope.NO_NEW_DATA},
+}
+
+
+@dataclass
+class SignerProgress:
+    """How far one required signer has come through the ceremony."""
+
+    signer_id: str
+    role: str
+    sections_viewed: set[str] = field(default_factory=set)
+    first_viewed_at: datetime | None = None
+    comprehension_passed: bool = False
+    comprehension_attempts: int = 0
+    choices: dict[str, bool] | None = None
+    signed_at: datetime | None = None
+    declined: bool = False
+
+    def to_dict(self, section_ids: Sequence[str]) -> dict[str, Any]:
+        """Return the JSON form, with what is still to do."""
+        return {
+            "signer_id": self.signer_id,
+            "role": self.role,
+            "sections_viewed": len(self.sections_viewed & set(section_ids)),
+            "sections_total": len(section_ids),
+            "comprehension_passed": self.comprehension_passed,
+            "comprehension_attempts": self.comprehension_attempts,
+            "has_chosen_items": self.choices is not None,
+            "signed_at": self.signed_at,
+            "declined": self.declined,
+        }
+
+
+@dataclass
+class RecordStatus:
+    """Everything derived about one consent record."""
+
+    record_id: str
+    form_id: str
+    form_kind: str
+    version: int
+    state: RecordState
+    signers: dict[str, SignerProgress]
+    section_ids: list[str]
+    missing_signers: list[dict[str, str]]
+    withdrawn_scopes: list[str]
+    opened_at: datetime
+    completed_at: datetime | None
+    item_grants: dict[str, bool]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form."""
+        return {
+            "record_id": self.record_id,
+            "form_id": self.form_id,
+            "form_kind": self.form_kind,
+            "version": self.version,
+            "state": self.state.value,
+            "missing_signers": self.missing_signers,
+            "withdrawn_scopes": self.withdrawn_scopes,
+            "opened_at": self.opened_at,
+            "completed_at": self.completed_at,
+            "item_grants": self.item_grants,
+            "signers": [p.to_dict(self.section_ids) for p in self.signers.values()],
+        }
+
+
+def information_complete(progress: SignerProgress, section_ids: Sequence[str]) -> bool:
+    """Return True when the signer has seen every section (investigators need not)."""
+    if progress.role == SignerRole.INVESTIGATOR:
+        return True
+    return set(section_ids) <= progress.sections_viewed
+
+
+def record_status(
+    opened: dict[str, Any],
+    events: Iterable[dict[str, Any]],
+    *,
+    at: datetime,
+) -> RecordStatus:
+    """Derive a record's state from its ``record.opened`` event and the events after it.
+
+    ``events`` are the participant's events in chain order (other records'
+    events are ignored, participant-wide ones such as dissent and withdrawal
+    apply). ``at`` decides expiry.
+    """
+    payload = opened["payload"]
+    record_id = payload["record_id"]
+    section_ids: list[str] = payload["section_ids"]
+    signers = {
+        s["signer_id"]: SignerProgress(signer_id=s["signer_id"], role=s["role"])
+        for s in payload["required_signers"]
+    }
+    dissent = False
+    scopes: list[str] = []
+    completed_at: datetime | None = None
+    for event in events:
+        if event["seq"] <= opened["seq"]:
+            continue
+        kind, data = event["type"], event.get("payload", {})
+        if kind == "assent.dissent":
+            dissent = True
+        elif kind == "withdrawal.recorded":
+            scopes.extend(s for s in data["scopes"] if s not in scopes)
+        if event.get("record_id") != record_id:
+            continue
+        progress = signers.get(data.get("signer_id", ""))
+        if progress is None:
+            continue
+        if kind == "information.viewed":
+            progress.sections_viewed.update(s["id"] for s in data["sections"])
+            progress.first_viewed_at = progress.first_viewed_at or event["at"]
+        elif kind == "comprehension.answered":
+            progress.comprehension_attempts += 1
+            progress.comprehension_passed = progress.comprehension_passed or data["passed"]
+        elif kind == "items.chosen":
+            progress.choices = dict(data["choices"])
+        elif kind == "signature.added":
+            progress.signed_at = event["at"]
+            if all(p.signed_at for p in signers.values()):
+                completed_at = event["at"]
+        elif kind == "consent.declined":
+            progress.declined = True
+
+    missing = [
+        {"signer_id": p.signer_id, "role": p.role} for p in signers.values() if p.signed_at is None
+    ]
+    if dissent:
+        state = RecordState.DISSENT
+    elif WithdrawalScope.FULL in scopes:
+        state = RecordState.WITHDRAWN
+    elif any(p.declined for p in signers.values()):
+        state = RecordState.DECLINED
+    elif not missing:
+        state = RecordState.CONSENTED
+    elif at > opened["at"] + timedelta(days=payload["window_days"]):
+        state = RecordState.EXPIRED
+    elif any(
+        p.signed_at or (p.role != SignerRole.INVESTIGATOR and information_complete(p, section_ids))
+        for p in signers.values()
+    ):
+        state = RecordState.AWAITING_SIGNATURES
+    else:
+        state = RecordState.AWAITING_INFORMATION
+    return RecordStatus(
+        record_id=record_id,
+        form_id=payload["form_id"],
+        form_kind=payload["form_kind"],
+        version=payload["version"],
+        state=state,
+        signers=signers,
+        section_ids=section_ids,
+        missing_signers=missing,
+        withdrawn_scopes=scopes,
+        opened_at=opened["at"],
+        completed_at=completed_at if state == RecordState.CONSENTED else None,
+        item_grants=_item_grants(payload["items"], signers, scopes, state),
+    )
+
+
+def _item_grants(
+    items: Sequence[dict[str, Any]],
+    signers: dict[str, SignerProgress],
+    scopes: Sequence[str],
+    state: RecordState,
+) -> dict[str, bool]:
+    """Grant an item only if every signer who chose said yes and no scope revoked it.
+
+    Where several people must consent, one "no" is a no (regulations.md 6.2,
+    Graz EC: withdrawal by any one of them ends participation in that scope).
+    """
+    choosers = [p for p in signers.values() if p.choices is not None]
+    grants: dict[str, bool] = {}
+    for item in items:
+        granted = (
+            state == RecordState.CONSENTED
+            and bool(choosers)
+            and all(p.choices.get(item["id"], False) for p in choosers if p.choices is not None)
+            and not (REVOKED_BY.get(item["code"], set()) & set(scopes))
+        )
+        grants[item["code"]] = grants.get(item["code"], True) and granted
+    return grants
+
+
+def participant_records(
+    events: Sequence[dict[str, Any]], *, at: datetime, own_consent_due: bool = False
+) -> list[RecordStatus]:
+    """Derive every record of a participant, applying cross-record states.
+
+    A consented record is ``superseded`` once a later version of the same form
+    is consented. When ``own_consent_due`` (the participant has reached the age
+    of legal competence, CTR Art 32(3)) and no own consent is in place, consented
+    participation records become ``suspended-awaiting-own-consent``.
+    """
+    statuses = [
+        record_status(event, events, at=at) for event in events if event["type"] == "record.opened"
+    ]
+    for status in statuses:
+        if status.state != RecordState.CONSENTED:
+            continue
+        if any(
+            other.form_id == status.form_id
+            and other.version > status.version
+            and other.state == RecordState.CONSENTED
+            for other in statuses
+        ):
+            status.state = RecordState.SUPERSEDED
+    has_own = any(
+        s.form_kind in OWN_CONSENT_KINDS and s.state == RecordState.CONSENTED for s in statuses
+    )
+    if own_consent_due and not has_own:
+        for status in statuses:
+            if (
+                status.form_kind == FormKind.PARENTAL_CONSENT
+                and status.state == RecordState.CONSENTED
+            ):
+                status.state = RecordState.SUSPENDED_AWAITING_OWN_CONSENT
+    return statuses
+
+
+def participation_profile(
+    events: Sequence[dict[str, Any]], *, at: datetime, own_consent_due: bool = False
+) -> dict[str, Any]:
+    """Answer what is permitted for a participant at ``at``, from all records and events.
+
+    This is the one function other systems should call (treatment, visits,
+    data collection, samples, contact) instead of keeping status flags.
+    """
+    records = participant_records(events, at=at, own_consent_due=own_consent_due)
+    scopes = sorted({s for r in records for s in r.withdrawn_scopes})
+    dissent = any(e["type"] == "assent.dissent" for e in events)
+    active = [r for r in records if r.state == RecordState.CONSENTED]
+    participating = (
+        any(r.form_kind in PARTICIPATION_KINDS for r in active)
+        and not dissent
+        and WithdrawalScope.FULL not in scopes
+    )
+    grants: dict[str, bool] = {}
+    for record in active:
+        for code, granted in record.item_grants.items():
+            grants[code] = grants.get(code, True) and granted
+    participating = participating and grants.get(ItemCode.PARTICIPATION, True)
+    blocked: list[str] = []
+    if dissent:
+        blocked.append("dissent")
+    if WithdrawalScope.FULL in scopes:
+        blocked.append("withdrawn")
+    if any(r.state == RecordState.SUSPENDED_AWAITING_OWN_CONSENT for r in records):
+        blocked.append("awaiting-own-consent")
+    if not any(r.form_kind in PARTICIPATION_KINDS for r in active) and not blocked:
+        blocked.append("no-consent")
+    data_collection = (
+        "none"
+        if not participating or WithdrawalScope.NO_NEW_DATA in scopes
+        else "routine-care-only"
+        if WithdrawalScope.ROUTINE_DATA_ONLY in scopes
+        else "all"
+    )
+    samples_action = next(
+        (
+            s
+            for s in (WithdrawalScope.SAMPLES_DESTROY, WithdrawalScope.SAMPLES_ANONYMISE)
+            if s in scopes
+        ),
+        None,
+    )
+    return {
+        "participating": participating,
+        "blocked_by": blocked,
+        "withdrawn_scopes": scopes,
+        "permissions": {
+            "treatment": participating and WithdrawalScope.STOP_IMP not in scopes,
+            "randomisation": participating and grants.get(ItemCode.RANDOMISATION, False),
+            "study_procedures": participating
+            and not {
+                WithdrawalScope.STOP_STUDY_PROCEDURES,
+                WithdrawalScope.ROUTINE_DATA_ONLY,
+                WithdrawalScope.NO_NEW_DATA,
+            }
+            & set(scopes),
+            "data_collection": data_collection,
+            "sample_collection": participating and grants.get(ItemCode.SAMPLE_STORAGE, False),
+            "sample_future_use": participating and grants.get(ItemCode.FUTURE_RESEARCH, False),
+            "genetic_analysis": participating and grants.get(ItemCode.GENETIC_ANALYSIS, False),
+            "use_outside_protocol": participating
+            and grants.get(ItemCode.DATA_USE_OUTSIDE_PROTOCOL, False),
+            "contact": WithdrawalScope.NO_FURTHER_CONTACT not in scopes and not dissent,
+            "re_contact": grants.get(ItemCode.RE_CONTACT, False),
+        },
+        # Pre-withdrawal data stay usable (CTR Art 28(3), GDPR Art 7(3)); this says what to do
+        # with samples already held, which is never "delete the records".
+        "samples_action": samples_action,
+        "records": [r.to_dict() for r in records],
+    }

@@ -1,0 +1,255 @@
+"""Appending to and verifying the hash-chained audit trail.
+
+Every state-changing action on a participant's consents is one event. Events
+of a participant form a chain (each carries the previous event's hash); the
+chain head is sealed with an HMAC (consentkit.crypto) so truncating the chain
+is detected too. There is no update or delete function, by design (21 CFR
+11.10(e), EMA computerised-systems guideline: audit trails protected against
+change or deletion).
+
+Appending is a compare-and-set on the unique (participant, seq) index: a writer
+reads the chain, checks its preconditions against it, and inserts at the next
+position; if someone else took that position first, it re-reads and re-checks.
+Concurrent actions on one participant are thereby serialised, with no
+multi-document transaction and no lost update (STYLE rule 3).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from mongoengine import NotUniqueError
+
+from consentkit import crypto
+from consentkit.authoring.reader import canonical_json
+from consentkit.clock import now_utc
+from consentkit.errors import ConflictError
+from consentkit.models.audit import AuditEvent
+from consentkit.models.participant import Participant
+
+log = logging.getLogger(__name__)
+
+GENESIS = "0" * 64
+MAX_ATTEMPTS = 50
+
+
+@dataclass(frozen=True)
+class Draft:
+    """An event to append, built by a service from the current chain."""
+
+    type: str
+    actor: dict[str, Any]
+    payload: dict[str, Any]
+    record_id: str | None = None
+    state_before: str | None = None
+    state_after: str | None = None
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def event_hash(
+    *,
+    participant_id: str,
+    seq: int,
+    prev_hash: str,
+    type: str,
+    at: datetime,
+    actor: dict[str, Any],
+    record_id: str | None,
+    payload: dict[str, Any],
+    state_before: str | None,
+    state_after: str | None,
+) -> str:
+    """Return the SHA-256 that chains an event: every field plus the previous hash."""
+    body = {
+        "participant_id": participant_id,
+        "seq": seq,
+        "prev_hash": prev_hash,
+        "type": type,
+        "at": _iso(at),
+        "actor": actor,
+        "record_id": record_id,
+        "payload": payload,
+        "state_before": state_before,
+        "state_after": state_after,
+    }
+    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+
+
+def as_dict(event: AuditEvent) -> dict[str, Any]:
+    """Return an event as the plain dict the policy functions read."""
+    return {
+        "seq": event.seq,
+        "type": event.type,
+        "at": event.at,
+        "actor": dict(event.actor),
+        "record_id": event.record_id,
+        "payload": dict(event.payload),
+        "hash": event.hash,
+        "state_before": event.state_before,
+        "state_after": event.state_after,
+    }
+
+
+def chain(participant_id: str) -> list[AuditEvent]:
+    """Return a participant's events in chain order."""
+    return list(AuditEvent.objects(participant_id=participant_id).order_by("seq"))
+
+
+def _head_text(participant_id: str, seq: int, digest: str) -> str:
+    return f"{participant_id}:{seq}:{digest}"
+
+
+def append(
+    participant: Participant,
+    build: Callable[[list[dict[str, Any]]], Draft | AuditEvent],
+    *,
+    now: datetime | None = None,
+) -> AuditEvent:
+    """Append the event ``build`` makes from the current chain; retry if the chain moved.
+
+    ``build`` receives the chain as plain dicts, raises a ConsentKitError when
+    a precondition fails, and may return an existing event instead of a draft
+    (idempotent retries).
+
+    Raises:
+        ConflictError: the chain kept moving (pathological contention).
+    """
+    participant_id = str(participant.id)
+    for _ in range(MAX_ATTEMPTS):
+        stored = chain(participant_id)
+        result = build([as_dict(e) for e in stored])
+        if isinstance(result, AuditEvent):
+            return result
+        at = now or now_utc()
+        last = stored[-1] if stored else None
+        if last is not None and at < last.at:
+            at = last.at  # keep event times monotonic even if clocks disagree
+        seq = last.seq + 1 if last else 1
+        prev_hash = last.hash if last else GENESIS
+        fields: dict[str, Any] = {
+            "participant_id": participant_id,
+            "seq": seq,
+            "prev_hash": prev_hash,
+            "type": result.type,
+            "at": at,
+            "actor": result.actor,
+            "record_id": result.record_id,
+            "payload": result.payload,
+            "state_before": result.state_before,
+            "state_after": result.state_after,
+        }
+        event = AuditEvent(trial_id=participant.trial_id, hash=event_hash(**fields), **fields)
+        try:
+            event.save(force_insert=True)
+        except NotUniqueError:
+            continue  # another writer took this place: re-read and re-check
+        head = {
+            "seq": seq,
+            "hash": event.hash,
+            "mac": crypto.seal(_head_text(participant_id, seq, event.hash)),
+        }
+        Participant.objects(id=participant.id).filter(
+            __raw__={"$or": [{"chain_head.seq": {"$lt": seq}}, {"chain_head.seq": None}]}
+        ).update_one(set__chain_head=head)
+        return event
+    raise ConflictError("Too many simultaneous changes to this participant; try again.")
+
+
+@dataclass
+class ChainReport:
+    """Result of verifying one participant's chain."""
+
+    participant_id: str
+    participant_code: str
+    events: int
+    ok: bool
+    problem: str | None = None
+    broken_seq: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form."""
+        return {
+            "participant_id": self.participant_id,
+            "participant_code": self.participant_code,
+            "events": self.events,
+            "ok": self.ok,
+            "problem": self.problem,
+            "broken_seq": self.broken_seq,
+        }
+
+
+def verify_participant(participant: Participant) -> ChainReport:
+    """Re-walk a participant's chain and report the first broken link."""
+    participant_id = str(participant.id)
+    expected_prev = GENESIS
+    count = 0
+    report = ChainReport(participant_id, participant.code, 0, ok=True)
+    for count, event in enumerate(
+        AuditEvent.objects(participant_id=participant_id).order_by("seq").no_cache(), start=1
+    ):
+        report.events = count
+        if event.seq != count:
+            return _broken(report, count, f"event {count} is missing (found seq {event.seq})")
+        if event.prev_hash != expected_prev:
+            return _broken(
+                report, event.seq, f"event {event.seq} does not follow event {count - 1}"
+            )
+        recomputed = event_hash(
+            participant_id=participant_id,
+            seq=event.seq,
+            prev_hash=event.prev_hash,
+            type=event.type,
+            at=event.at,
+            actor=dict(event.actor),
+            record_id=event.record_id,
+            payload=dict(event.payload),
+            state_before=event.state_before,
+            state_after=event.state_after,
+        )
+        if recomputed != event.hash:
+            return _broken(
+                report,
+                event.seq,
+                f"event {event.seq} ({event.type}) was altered after it was written",
+            )
+        expected_prev = event.hash
+    head = dict(participant.chain_head or {})
+    if head:
+        if not crypto.seal_matches(
+            _head_text(participant_id, head["seq"], head["hash"]), head["mac"]
+        ):
+            return _broken(report, head.get("seq"), "the sealed chain head was altered")
+        if head["seq"] > count:
+            return _broken(
+                report, count + 1, f"events after {count} were removed (head is {head['seq']})"
+            )
+        if head["seq"] == count and head["hash"] != expected_prev:
+            return _broken(report, count, f"event {count} differs from the sealed chain head")
+    elif count:
+        return _broken(report, 1, "the chain has events but no sealed head")
+    return report
+
+
+def _broken(report: ChainReport, seq: int | None, problem: str) -> ChainReport:
+    report.ok = False
+    report.problem = problem
+    report.broken_seq = seq
+    return report
+
+
+def verify(trial_id: str | None = None, code: str | None = None) -> list[ChainReport]:
+    """Verify the chains of all participants (of a study, or the one with ``code``)."""
+    query = Participant.objects
+    if trial_id:
+        query = query(trial_id=trial_id)
+    if code:
+        query = query(code=code)
+    return [verify_participant(p) for p in query.order_by("trial_id", "code").no_cache()]

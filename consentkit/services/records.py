@@ -1,0 +1,940 @@
+"""Consent records: enrolment, the signing ceremony, dissent, withdrawal, and the profile.
+
+Every function here appends one event to the participant's audit chain
+(:mod:`consentkit.services.audit`) after checking its preconditions against
+that chain, and refreshes the record projection. States are derived from the
+events by :mod:`consentkit.policy.records`; nothing sets a state by hand, and
+nothing deletes or overwrites a signature, a record or an event.
+
+Event payloads (what each ``type`` stores):
+
+* ``participant.enrolled``: code, site, country, birth_date
+* ``participant.birth-date-changed``: before, after, reason
+* ``signer.added``: signer_id, role (identity is encrypted in ``signers``, never in events)
+* ``record.opened``: record_id, form_id, form_kind, version, locale, content_sha256 per
+  locale, section_ids, items, question_ids, comprehension, required_signers,
+  reflection_hours, window_days, requirements (the rule-pack decision snapshot)
+* ``information.viewed``: signer_id, locale, sections [{id, seconds}], client_at
+* ``comprehension.answered``: signer_id, locale, answers, score, passed
+* ``items.chosen``: signer_id, choices {item_id: bool}
+* ``signature.added``: the signature manifestation and binding (see :func:`sign`)
+* ``consent.declined``: signer_id, reason
+* ``assent.dissent``: expressed_by, channel, note (CTR Art 32(1)(c))
+* ``withdrawal.recorded``: scopes, expressed_by, channel, reason, reason_declined
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from mongoengine import NotUniqueError
+
+from consentkit import crypto
+from consentkit.authoring.reader import canonical_json
+from consentkit.clock import now_utc
+from consentkit.enums import Channel, FormKind, RecordState, SignerRole, WithdrawalScope
+from consentkit.errors import ConflictError, EligibilityError, InvalidDataError, NotFoundError
+from consentkit.models.audit import AuditEvent, ConsentRecord
+from consentkit.models.participant import Participant, Signer
+from consentkit.models.study import ConsentForm, FormVersion
+from consentkit.policy.age import local_date
+from consentkit.policy.jurisdiction import Requirements, decide_requirements
+from consentkit.policy.locales import negotiate_locale
+from consentkit.policy.records import (
+    information_complete,
+    participant_records,
+    participation_profile,
+    record_status,
+)
+from consentkit.policy.versions import version_in_force
+from consentkit.services import audit
+from consentkit.services.forms import _bands_for, _overrides, get_study
+from consentkit.services.signatures import Strokes, render_svg, validate_strokes
+
+#: A one-time code older than this is not "fresh" for signing (Part 11 11.200 step-up).
+FRESH_AUTH = timedelta(minutes=10)
+_CLOSED = {RecordState.DECLINED, RecordState.DISSENT, RecordState.WITHDRAWN, RecordState.EXPIRED}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who performs an action: a signer on their device, staff, or the system."""
+
+    kind: str
+    id: str
+    role: str
+    on_behalf_of: str | None = None
+    channel: str = Channel.APP
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form stored in events."""
+        data = {"kind": self.kind, "id": self.id, "role": self.role, "channel": self.channel}
+        if self.on_behalf_of:
+            data["on_behalf_of"] = self.on_behalf_of
+        return data
+
+
+SYSTEM = Actor(kind="system", id="consentkit", role="system")
+
+
+@dataclass(frozen=True)
+class AuthEvidence:
+    """How the signer proved who they are just before signing (Part 11 11.200)."""
+
+    factors: tuple[str, ...]
+    verified_at: datetime
+    method: str = "otp"
+
+    def check(self, now: datetime) -> None:
+        """Refuse stale or single-factor evidence."""
+        if len(set(self.factors)) < 2 or "otp" not in self.factors:
+            raise EligibilityError(
+                "Signing needs two distinct factors including a fresh one-time code.",
+                code="fresh-code-required",
+            )
+        if now - self.verified_at > FRESH_AUTH or self.verified_at > now + timedelta(minutes=1):
+            raise EligibilityError(
+                "The one-time code is no longer fresh; request a new one to sign.",
+                code="fresh-code-required",
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form stored with the signature."""
+        return {
+            "factors": list(self.factors),
+            "verified_at": self.verified_at.isoformat(timespec="milliseconds"),
+            "method": self.method,
+        }
+
+
+@dataclass
+class SignatureInput:
+    """What a signer submits with a signature."""
+
+    signer_id: str
+    locale: str
+    content_sha256: str
+    printed_name: str
+    strokes: Strokes
+    auth: AuthEvidence
+    idempotency_key: str
+    client_at: datetime | None = None
+    client_offset_minutes: int | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    early_signing_justification: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- participants and signers
+
+
+def enrol_participant(
+    *,
+    trial_id: str,
+    code: str,
+    site_code: str,
+    birth_date: date,
+    actor: Actor,
+    preferred_language: str | None = None,
+    now: datetime | None = None,
+) -> Participant:
+    """Enrol a pseudonymous participant at a site.
+
+    Raises:
+        NotFoundError: unknown study or site.
+        ConflictError: the code is taken in this study.
+        InvalidDataError: the birth date is in the future.
+    """
+    now = now or now_utc()
+    study = get_study(trial_id)
+    site = study.site(site_code)
+    if site is None:
+        raise NotFoundError(f"Site {site_code} is not a site of {trial_id}.")
+    if birth_date > local_date(now, site.timezone):
+        raise InvalidDataError("The birth date is in the future.")
+    participant = Participant(
+        trial_id=trial_id,
+        code=code,
+        site_code=site_code,
+        country=site.country,
+        timezone=site.timezone,
+        birth_date=birth_date,
+        preferred_language=preferred_language,
+        created_at=now,
+    )
+    try:
+        participant.save(force_insert=True)
+    except NotUniqueError as exc:
+        raise ConflictError(f"Participant code {code} already exists in {trial_id}.") from exc
+    audit.append(
+        participant,
+        lambda _events: audit.Draft(
+            type="participant.enrolled",
+            actor=actor.to_dict(),
+            payload={
+                "code": code,
+                "site": site_code,
+                "country": site.country,
+                "birth_date": birth_date.isoformat(),
+            },
+        ),
+        now=now,
+    )
+    return participant
+
+
+def get_participant(trial_id: str, code: str) -> Participant:
+    """Return a participant by study and code.
+
+    Raises:
+        NotFoundError: no such participant.
+    """
+    participant: Participant | None = Participant.objects(trial_id=trial_id, code=code).first()
+    if participant is None:
+        raise NotFoundError(f"Participant {code} was not found in {trial_id}.")
+    return participant
+
+
+def add_signer(
+    participant: Participant,
+    *,
+    role: SignerRole | str,
+    identity: dict[str, Any],
+    actor: Actor,
+    preferred_language: str | None = None,
+    now: datetime | None = None,
+) -> Signer:
+    """Register a signer; their identifying data is encrypted and kept out of the trail.
+
+    Raises:
+        InvalidDataError: unknown role or no printed name.
+    """
+    now = now or now_utc()
+    role = SignerRole(role)
+    if not str(identity.get("name", "")).strip():
+        raise InvalidDataError("A signer needs a name.", details={"errors": {"name": ["Missing"]}})
+    signer = Signer(
+        trial_id=participant.trial_id,
+        participant_id=str(participant.id),
+        role=role.value,
+        identity=crypto.encrypt_identity(identity),
+        preferred_language=preferred_language,
+        created_at=now,
+    )
+    signer.save(force_insert=True)
+    audit.append(
+        participant,
+        lambda _events: audit.Draft(
+            type="signer.added",
+            actor=actor.to_dict(),
+            payload={"signer_id": str(signer.id), "role": role.value},
+        ),
+        now=now,
+    )
+    return signer
+
+
+def signer_identity(signer: Signer) -> dict[str, Any]:
+    """Return a signer's decrypted identifying data."""
+    return crypto.decrypt_identity(signer.identity)
+
+
+def signers_of(participant: Participant) -> list[Signer]:
+    """Return a participant's signers in the order they were added."""
+    return list(Signer.objects(participant_id=str(participant.id)).order_by("created_at", "id"))
+
+
+def requirements_for(participant: Participant, on: date) -> Requirements:
+    """Return the jurisdiction decision for a participant on a date, with study overrides."""
+    study = get_study(participant.trial_id)
+    return decide_requirements(
+        birth_date=participant.birth_date,
+        country=participant.country,
+        on=on,
+        trial_type=study.trial_type,
+        overrides=_overrides(study),
+        age_bands=_bands_for(study, participant.country),
+    )
+
+
+# ---------------------------------------------------------------- records
+
+
+def _default_signers(
+    kind: str, signers: Sequence[Signer], requirements: Requirements
+) -> list[Signer]:
+    by_role: dict[str, list[Signer]] = {}
+    for signer in signers:
+        by_role.setdefault(signer.role, []).append(signer)
+    chosen: list[Signer] = []
+    if kind == FormKind.PARENTAL_CONSENT:
+        guardians = by_role.get(SignerRole.GUARDIAN, [])
+        needed = max(requirements.guardians_required, 1)
+        if len(guardians) < needed:
+            raise EligibilityError(
+                f"This consent needs {needed} parent(s) or guardian(s) "
+                f"({requirements.guardian_rule.value}); {len(guardians)} registered.",
+                code="signers-missing",
+            )
+        chosen.extend(guardians[:needed])
+    if kind in (FormKind.CHILD_ASSENT, FormKind.YOUNG_PERSON_CONSENT, FormKind.ADULT_CONSENT):
+        participants = by_role.get(SignerRole.PARTICIPANT, [])
+        if not participants:
+            raise EligibilityError(
+                "Register the participant as a signer first.", code="signers-missing"
+            )
+        chosen.append(participants[0])
+    investigators = by_role.get(SignerRole.INVESTIGATOR, [])
+    if not investigators:
+        # CTR Art 29(1): consent is signed by the person who conducted the interview too.
+        raise EligibilityError(
+            "Register the investigator who conducts the interview.", code="signers-missing"
+        )
+    chosen.append(investigators[0])
+    return chosen
+
+
+def open_record(
+    participant: Participant,
+    *,
+    form_id: str,
+    actor: Actor,
+    version: int | None = None,
+    signer_ids: Sequence[str] | None = None,
+    now: datetime | None = None,
+) -> ConsentRecord:
+    """Open a consent record for a form version (by default the one in force today).
+
+    The required signers follow the jurisdiction rules (e.g. both parents in
+    FR) unless ``signer_ids`` names them; the rule decision is snapshotted in
+    the record so it can be explained years later.
+
+    Raises:
+        NotFoundError: unknown form or version, or no version in force.
+        EligibilityError: required signers are not registered.
+        ConflictError: this participant already has an open record for that version.
+    """
+    now = now or now_utc()
+    today = local_date(now, participant.timezone)
+    study = get_study(participant.trial_id)
+    form = ConsentForm.objects(trial_id=participant.trial_id, form_id=form_id).first()
+    if form is None:
+        raise NotFoundError(f"Form {form_id} was not found in {participant.trial_id}.")
+    versions = list(FormVersion.objects(trial_id=participant.trial_id, form_id=form_id))
+    chosen = (
+        next((v for v in versions if v.version == version), None)
+        if version is not None
+        else version_in_force(versions, today)
+    )
+    if chosen is None or chosen.status != "published":
+        raise NotFoundError(f"No published version of {form_id} to sign.")
+    requirements = requirements_for(participant, today)
+    all_signers = signers_of(participant)
+    if signer_ids is None:
+        required = _default_signers(form.kind, all_signers, requirements)
+    else:
+        by_id = {str(s.id): s for s in all_signers}
+        unknown = [sid for sid in signer_ids if sid not in by_id]
+        if unknown:
+            raise NotFoundError(f"Unknown signer(s): {', '.join(unknown)}.")
+        required = [by_id[sid] for sid in signer_ids]
+    wrong = [s.role for s in required if s.role not in form.signer_roles]
+    if wrong:
+        raise EligibilityError(
+            f"{form_id} is not signed by: {', '.join(wrong)}.", code="wrong-signer-role"
+        )
+    site = study.site(participant.site_code)
+    locale = negotiate_locale(
+        sorted(chosen.content),
+        requested=participant.preferred_language,
+        site_default=site.languages[0] if site else None,
+    )
+    reference = chosen.content[locale or sorted(chosen.content)[0]]
+    record_id = uuid.uuid4().hex
+    payload = {
+        "record_id": record_id,
+        "form_id": form_id,
+        "form_kind": form.kind,
+        "version": chosen.version,
+        "locale": locale,
+        "content_sha256": dict(chosen.content_sha256),
+        "section_ids": [s["id"] for s in reference["sections"]],
+        "items": [
+            {"id": i["id"], "code": i["code"], "required": i["required"]}
+            for i in reference["items"]
+        ],
+        "question_ids": [q["id"] for q in reference["questions"]],
+        "comprehension": dict(chosen.comprehension) or None,
+        "required_signers": [{"signer_id": str(s.id), "role": s.role} for s in required],
+        "reflection_hours": int(study.settings.get("minimum_reflection_hours", 0)),
+        "window_days": int(study.settings.get("completion_window_days", 30)),
+        "requirements": requirements.to_dict(),
+    }
+
+    def build(events: list[dict[str, Any]]) -> audit.Draft:
+        for event in events:
+            if event["type"] != "record.opened":
+                continue
+            other = event["payload"]
+            if other["form_id"] == form_id and other["version"] == chosen.version:
+                state = record_status(event, events, at=now).state
+                if state not in _CLOSED:
+                    raise ConflictError(
+                        f"{participant.code} already has a {state.value} record for "
+                        f"{form_id} v{chosen.version}.",
+                        code="record-exists",
+                    )
+        return audit.Draft(
+            type="record.opened",
+            actor=actor.to_dict(),
+            payload=payload,
+            record_id=record_id,
+            state_after=RecordState.AWAITING_INFORMATION,
+        )
+
+    event = audit.append(participant, build, now=now)
+    record = ConsentRecord(
+        record_id=record_id,
+        trial_id=participant.trial_id,
+        participant_id=str(participant.id),
+        participant_code=participant.code,
+        site_code=participant.site_code,
+        form_id=form_id,
+        form_kind=form.kind,
+        version=chosen.version,
+        locale=locale,
+        state=RecordState.AWAITING_INFORMATION,
+        missing_signers=payload["required_signers"],
+        last_seq=event.seq,
+        opened_at=event.at,
+    )
+    record.save(force_insert=True)
+    _refresh_projection(participant, record_id)
+    return record
+
+
+def _opened(events: Sequence[dict[str, Any]], record_id: str) -> dict[str, Any]:
+    for event in events:
+        if event["type"] == "record.opened" and event["payload"]["record_id"] == record_id:
+            return event
+    raise NotFoundError(f"Record {record_id} was not found.")
+
+
+def _record_action(
+    participant: Participant,
+    record_id: str,
+    *,
+    type: str,
+    actor: Actor,
+    now: datetime | None,
+    check: Any,
+) -> AuditEvent:
+    """Append a record event after ``check(opened, events, status, at)`` returns its payload."""
+
+    def build(events: list[dict[str, Any]]) -> audit.Draft | AuditEvent:
+        at = now or now_utc()
+        opened = _opened(events, record_id)
+        before = record_status(opened, events, at=at)
+        payload = check(opened, events, before, at)
+        if isinstance(payload, AuditEvent):
+            return payload
+        pseudo = {
+            "seq": (events[-1]["seq"] + 1),
+            "type": type,
+            "at": at,
+            "record_id": record_id,
+            "payload": payload,
+        }
+        after = record_status(opened, [*events, pseudo], at=at)
+        return audit.Draft(
+            type=type,
+            actor=actor.to_dict(),
+            payload=payload,
+            record_id=record_id,
+            state_before=before.state.value,
+            state_after=after.state.value,
+        )
+
+    event = audit.append(participant, build, now=now)
+    _refresh_projection(participant, record_id)
+    return event
+
+
+def _require_open(status: Any, signer_id: str) -> Any:
+    if status.state in _CLOSED or status.state == RecordState.CONSENTED:
+        raise ConflictError(f"The record is {status.state.value}.", code="record-closed")
+    progress = status.signers.get(signer_id)
+    if progress is None:
+        raise EligibilityError("This person is not a signer of this record.", code="not-a-signer")
+    return progress
+
+
+def record_views(
+    participant: Participant,
+    record_id: str,
+    *,
+    signer_id: str,
+    locale: str,
+    sections: Sequence[dict[str, Any]],
+    actor: Actor,
+    client_at: datetime | None = None,
+    now: datetime | None = None,
+) -> AuditEvent:
+    """Record that a signer viewed sections (batched, with seconds spent; resumable).
+
+    Raises:
+        InvalidDataError: an unknown section id or a negative time.
+    """
+
+    def check(opened: dict[str, Any], _e: Any, status: Any, _at: datetime) -> dict[str, Any]:
+        _require_open(status, signer_id)
+        known = set(opened["payload"]["section_ids"])
+        bad = [s.get("id") for s in sections if s.get("id") not in known]
+        if bad or any(float(s.get("seconds", 0)) < 0 for s in sections):
+            raise InvalidDataError(
+                f"Unknown section(s) or negative time: {bad}.", code="unknown-section"
+            )
+        if locale not in opened["payload"]["content_sha256"]:
+            raise InvalidDataError(f"This form has no {locale} text.", code="unknown-locale")
+        return {
+            "signer_id": signer_id,
+            "locale": locale,
+            "sections": [
+                {"id": s["id"], "seconds": round(float(s.get("seconds", 0)), 1)} for s in sections
+            ],
+            "client_at": client_at.isoformat() if client_at else None,
+        }
+
+    return _record_action(
+        participant, record_id, type="information.viewed", actor=actor, now=now, check=check
+    )
+
+
+def answer_questions(
+    participant: Participant,
+    record_id: str,
+    *,
+    signer_id: str,
+    locale: str,
+    answers: dict[str, str],
+    actor: Actor,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Check comprehension answers; return score, pass, and explanations for wrong answers.
+
+    Raises:
+        EligibilityError: the information was not read yet (enforced order, 11.10(f)).
+    """
+    feedback: dict[str, Any] = {}
+
+    def check(opened: dict[str, Any], _e: Any, status: Any, _at: datetime) -> dict[str, Any]:
+        progress = _require_open(status, signer_id)
+        if not information_complete(progress, status.section_ids):
+            raise EligibilityError(
+                "Read every section before the questions.", code="information-incomplete"
+            )
+        data = opened["payload"]
+        version = (
+            FormVersion.objects(
+                trial_id=participant.trial_id, form_id=data["form_id"], version=data["version"]
+            )
+            .only("content")
+            .first()
+        )
+        if locale not in version.content:
+            raise InvalidDataError(f"This form has no {locale} text.", code="unknown-locale")
+        questions = {q["id"]: q for q in version.content[locale]["questions"]}
+        unknown = sorted(set(answers) - set(questions))
+        if unknown:
+            raise InvalidDataError(
+                f"Unknown question(s): {', '.join(unknown)}.", code="unknown-question"
+            )
+        results = [
+            {
+                "id": qid,
+                "correct": answers.get(qid) == q["correct"],
+                "explanation": None if answers.get(qid) == q["correct"] else q["explanation"],
+            }
+            for qid, q in questions.items()
+        ]
+        score = sum(r["correct"] for r in results)
+        pass_mark = (data["comprehension"] or {}).get("pass_mark", len(questions))
+        feedback.update(
+            score=score, passed=score >= pass_mark, pass_mark=pass_mark, results=results
+        )
+        return {
+            "signer_id": signer_id,
+            "locale": locale,
+            "answers": dict(answers),
+            "score": score,
+            "passed": score >= pass_mark,
+        }
+
+    _record_action(
+        participant, record_id, type="comprehension.answered", actor=actor, now=now, check=check
+    )
+    return feedback
+
+
+def choose_items(
+    participant: Participant,
+    record_id: str,
+    *,
+    signer_id: str,
+    choices: dict[str, bool],
+    actor: Actor,
+    now: datetime | None = None,
+) -> AuditEvent:
+    """Record a signer's yes/no for each consent item (all items must be answered).
+
+    Raises:
+        EligibilityError: information or required comprehension not complete.
+        InvalidDataError: an item is unknown or unanswered.
+    """
+
+    def check(opened: dict[str, Any], _e: Any, status: Any, _at: datetime) -> dict[str, Any]:
+        progress = _require_open(status, signer_id)
+        _require_prepared(progress, status, opened, need_items=False)
+        ids = {i["id"] for i in opened["payload"]["items"]}
+        if set(choices) != ids:
+            raise InvalidDataError(
+                "Answer every item: " + ", ".join(sorted(ids - set(choices)))
+                if ids - set(choices)
+                else "Unknown item(s): " + ", ".join(sorted(set(choices) - ids)),
+                code="items-incomplete",
+            )
+        return {"signer_id": signer_id, "choices": {k: bool(v) for k, v in choices.items()}}
+
+    return _record_action(
+        participant, record_id, type="items.chosen", actor=actor, now=now, check=check
+    )
+
+
+def _require_prepared(
+    progress: Any, status: Any, opened: dict[str, Any], *, need_items: bool
+) -> None:
+    """Enforce the ceremony order for a non-investigator: information, questions, items."""
+    if progress.role == SignerRole.INVESTIGATOR:
+        return
+    if not information_complete(progress, status.section_ids):
+        raise EligibilityError("Read every section first.", code="information-incomplete")
+    comprehension = opened["payload"]["comprehension"] or {}
+    if comprehension.get("required") and not progress.comprehension_passed:
+        raise EligibilityError(
+            "Answer the questions about the study first.", code="comprehension-required"
+        )
+    if need_items and opened["payload"]["items"] and progress.choices is None:
+        raise EligibilityError("Choose yes or no for each item first.", code="items-required")
+
+
+def sign(
+    participant: Participant,
+    record_id: str,
+    signature: SignatureInput,
+    *,
+    actor: Actor,
+    now: datetime | None = None,
+) -> AuditEvent:
+    """Add a signature, bound to the exact text, language, version and choices signed.
+
+    Submitting again with the same idempotency key returns the first signature.
+    The binding hash covers the content SHA-256, locale, version, item choices,
+    signer, printed name, meaning and time (21 CFR 11.50, 11.70).
+
+    Raises:
+        EligibilityError: ceremony order not followed, stale one-time code, a
+            required item refused, or signing inside the reflection time without
+            a justification. ``code`` says which, so an app can act on it.
+        ConflictError: the record is closed, the signer already signed, or the
+            content hash is not what this record shows in that language.
+        InvalidDataError: malformed strokes or an empty printed name.
+    """
+    validate_strokes(signature.strokes)
+    printed_name = signature.printed_name.strip()
+    if not printed_name:
+        raise InvalidDataError("Type your name as you sign.", code="printed-name-required")
+
+    def check(
+        opened: dict[str, Any], events: list[dict[str, Any]], status: Any, at: datetime
+    ) -> dict[str, Any] | AuditEvent:
+        for event in events:
+            if (
+                event["type"] == "signature.added"
+                and event["payload"].get("idempotency_key") == signature.idempotency_key
+            ):
+                if (
+                    event["record_id"] != record_id
+                    or event["payload"]["signer_id"] != signature.signer_id
+                ):
+                    raise ConflictError(
+                        "This idempotency key was used for another signature.",
+                        code="idempotency-key-reused",
+                    )
+                first: AuditEvent = AuditEvent.objects(
+                    participant_id=str(participant.id), seq=event["seq"]
+                ).get()
+                return first
+        progress = _require_open(status, signature.signer_id)
+        if progress.signed_at is not None:
+            raise ConflictError("This person has already signed.", code="already-signed")
+        data = opened["payload"]
+        if data["content_sha256"].get(signature.locale) != signature.content_sha256:
+            raise ConflictError(
+                "The text you were shown is not the text of this record; reload the form.",
+                code="content-mismatch",
+            )
+        _require_prepared(progress, status, opened, need_items=True)
+        signature.auth.check(at)
+        if progress.role == SignerRole.INVESTIGATOR:
+            if not any(
+                p.signed_at for p in status.signers.values() if p.role != SignerRole.INVESTIGATOR
+            ):
+                raise EligibilityError(
+                    "The investigator countersigns after the family.", code="countersign-too-early"
+                )
+        else:
+            refused = [
+                i["id"]
+                for i in data["items"]
+                if i["required"] and not (progress.choices or {}).get(i["id"])
+            ]
+            if refused:
+                raise EligibilityError(
+                    "A required item was answered no; decline instead of signing.",
+                    code="required-item-refused",
+                    details={"items": refused},
+                )
+            earliest = progress.first_viewed_at + timedelta(hours=data["reflection_hours"])
+            if at < earliest and not (signature.early_signing_justification or "").strip():
+                raise EligibilityError(
+                    f"The study asks for {data['reflection_hours']} hours to think before "
+                    "signing; give a reason to sign sooner.",
+                    code="reflection-time",
+                )
+        meaning = _meaning(participant, data, signature.locale, progress.role)
+        signed_at = at.isoformat(timespec="milliseconds")
+        binding = {
+            "trial_id": participant.trial_id,
+            "form_id": data["form_id"],
+            "version": data["version"],
+            "locale": signature.locale,
+            "content_sha256": signature.content_sha256,
+            "item_choices": progress.choices or {},
+            "signer_id": signature.signer_id,
+            "role": progress.role,
+            "printed_name": printed_name,
+            "meaning": meaning,
+            "signed_at": signed_at,
+        }
+        return {
+            **binding,
+            "binding_sha256": hashlib.sha256(canonical_json(binding).encode()).hexdigest(),
+            "strokes": signature.strokes,
+            "image_svg": render_svg(signature.strokes),
+            "client_at": signature.client_at.isoformat() if signature.client_at else None,
+            "client_offset_minutes": signature.client_offset_minutes,
+            "ip": signature.ip,
+            "user_agent": (signature.user_agent or "")[:500],
+            "auth": signature.auth.to_dict(),
+            "idempotency_key": signature.idempotency_key,
+            "early_signing_justification": signature.early_signing_justification,
+        }
+
+    return _record_action(
+        participant, record_id, type="signature.added", actor=actor, now=now, check=check
+    )
+
+
+def _meaning(participant: Participant, data: dict[str, Any], locale: str, role: str) -> str:
+    version = (
+        FormVersion.objects(
+            trial_id=participant.trial_id, form_id=data["form_id"], version=data["version"]
+        )
+        .only(f"content.{locale}")
+        .first()
+    )
+    meaning: str = version.content[locale]["signature_meanings"][role]
+    return meaning
+
+
+def decline(
+    participant: Participant,
+    record_id: str,
+    *,
+    signer_id: str,
+    actor: Actor,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> AuditEvent:
+    """Record that a signer declines (no reason needed, CTR Art 28(3))."""
+
+    def check(_o: Any, _e: Any, status: Any, _at: datetime) -> dict[str, Any]:
+        _require_open(status, signer_id)
+        return {"signer_id": signer_id, "reason": reason}
+
+    return _record_action(
+        participant, record_id, type="consent.declined", actor=actor, now=now, check=check
+    )
+
+
+# ---------------------------------------------------------------- participant-wide events
+
+
+def record_dissent(
+    participant: Participant,
+    *,
+    actor: Actor,
+    expressed_by: str | None = None,
+    note: str | None = None,
+    now: datetime | None = None,
+) -> AuditEvent:
+    """Record the child's refusal: it blocks participation at any age (CTR Art 32(1)(c))."""
+    event = audit.append(
+        participant,
+        lambda _events: audit.Draft(
+            type="assent.dissent",
+            actor=actor.to_dict(),
+            payload={"expressed_by": expressed_by, "channel": actor.channel, "note": note},
+        ),
+        now=now,
+    )
+    _refresh_all(participant)
+    return event
+
+
+def withdraw(
+    participant: Participant,
+    *,
+    scopes: Sequence[WithdrawalScope | str],
+    actor: Actor,
+    expressed_by: str | None = None,
+    reason: str | None = None,
+    reason_declined: bool = False,
+    now: datetime | None = None,
+) -> AuditEvent:
+    """Record a withdrawal in one or more scopes; nothing collected before is deleted.
+
+    Any entitled person may withdraw (a guardian, the child, the young adult, or
+    staff on their behalf with the channel recorded); the reason is optional and
+    may be explicitly declined (CTR Art 28(3), GDPR Art 7(3)).
+
+    Raises:
+        InvalidDataError: no scope or an unknown scope.
+    """
+    try:
+        chosen = sorted({WithdrawalScope(s).value for s in scopes})
+    except ValueError as exc:
+        raise InvalidDataError(f"Unknown withdrawal scope: {exc}.", code="unknown-scope") from exc
+    if not chosen:
+        raise InvalidDataError("Choose at least one scope.", code="unknown-scope")
+    event = audit.append(
+        participant,
+        lambda _events: audit.Draft(
+            type="withdrawal.recorded",
+            actor=actor.to_dict(),
+            payload={
+                "scopes": chosen,
+                "expressed_by": expressed_by,
+                "channel": actor.channel,
+                "reason": None if reason_declined else reason,
+                "reason_declined": reason_declined,
+            },
+        ),
+        now=now,
+    )
+    _refresh_all(participant)
+    return event
+
+
+def change_birth_date(
+    participant: Participant,
+    birth_date: date,
+    *,
+    reason: str,
+    actor: Actor,
+    now: datetime | None = None,
+) -> Requirements:
+    """Correct a birth date (an audited event) and return the re-evaluated requirements."""
+    now = now or now_utc()
+    before = participant.birth_date
+    audit.append(
+        participant,
+        lambda _events: audit.Draft(
+            type="participant.birth-date-changed",
+            actor=actor.to_dict(),
+            payload={
+                "before": before.isoformat(),
+                "after": birth_date.isoformat(),
+                "reason": reason,
+            },
+        ),
+        now=now,
+    )
+    Participant.objects(id=participant.id).update_one(set__birth_date=birth_date)
+    participant.birth_date = birth_date
+    return requirements_for(participant, local_date(now, participant.timezone))
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _events(participant: Participant) -> list[dict[str, Any]]:
+    return [audit.as_dict(e) for e in audit.chain(str(participant.id))]
+
+
+def _own_consent_due(participant: Participant, at: datetime) -> bool:
+    requirements = requirements_for(participant, local_date(at, participant.timezone))
+    return requirements.minor_role.value == "own-consent" and bool(
+        requirements.reconsent_at_competence
+    )
+
+
+def record_statuses(participant: Participant, *, at: datetime | None = None) -> list[Any]:
+    """Return every record of a participant with its derived state at ``at``."""
+    at = at or now_utc()
+    return participant_records(
+        _events(participant), at=at, own_consent_due=_own_consent_due(participant, at)
+    )
+
+
+def profile(participant: Participant, *, at: datetime | None = None) -> dict[str, Any]:
+    """Return what is permitted for the participant now (or at ``at``): the one call for others."""
+    at = at or now_utc()
+    result = participation_profile(
+        _events(participant), at=at, own_consent_due=_own_consent_due(participant, at)
+    )
+    return {"trial_id": participant.trial_id, "participant": participant.code, "at": at, **result}
+
+
+def history(participant: Participant) -> list[dict[str, Any]]:
+    """Return the complete event history of a participant, for inspectors (11.10(b))."""
+    return [
+        {**audit.as_dict(e), "prev_hash": e.prev_hash} for e in audit.chain(str(participant.id))
+    ]
+
+
+def _refresh_projection(participant: Participant, record_id: str) -> None:
+    """Move the record projection forward to the chain's state (never backwards)."""
+    events = _events(participant)
+    at = now_utc()
+    statuses = participant_records(events, at=at, own_consent_due=_own_consent_due(participant, at))
+    last_seq = events[-1]["seq"]
+    for status in statuses:
+        if record_id and status.record_id != record_id:
+            continue
+        ConsentRecord.objects(record_id=status.record_id, last_seq__lt=last_seq).update_one(
+            set__state=status.state.value,
+            set__missing_signers=status.missing_signers,
+            set__completed_at=status.completed_at,
+            set__last_seq=last_seq,
+        )
+
+
+def _refresh_all(participant: Participant) -> None:
+    _refresh_projection(participant, "")
