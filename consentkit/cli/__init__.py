@@ -10,6 +10,7 @@ import logging
 import click
 
 from consentkit import __version__
+from consentkit.cli.audit import audit
 from consentkit.cli.database import db
 from consentkit.cli.doctor import doctor
 from consentkit.cli.requirements import requirements
@@ -33,6 +34,7 @@ def main(verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+main.add_command(audit)
 main.add_command(db)
 main.add_command(doctor)
 main.add_command(import_command)

@@ -31,9 +31,9 @@ def test_import_demo_twice_reports_no_change(runner: CliRunner) -> None:
 def test_import_lists_every_problem_with_file_and_line(
     runner: CliRunner, study_folder: Path
 ) -> None:
-    study = study_folder / "study.yaml"
-    study.write_text(
-        study.read_text(encoding="utf-8").replace("trial_type: medicinal-product", "trial_type: x"),
+    form = study_folder / "forms" / "assent-10-13" / "form.yaml"
+    form.write_text(
+        form.read_text(encoding="utf-8").replace("change: initial", "change: major"),
         encoding="utf-8",
     )
     (study_folder / "forms" / "assent-6-9" / "v1" / "pl.yaml").unlink()
@@ -41,8 +41,8 @@ def test_import_lists_every_problem_with_file_and_line(
     result = runner.invoke(main, ["import", str(study_folder)])
 
     assert result.exit_code == 1
-    assert "study.yaml:" in result.output
-    assert "trial_type: Must be one of" in result.output
+    assert "forms/assent-10-13/form.yaml:" in result.output
+    assert "Version 1 is the initial version" in result.output
     assert "assent-6-9/v1: cannot publish version 1: no text in pl" in result.output
     assert "import refused" in result.output
 
