@@ -15,6 +15,7 @@ from flask import Flask
 from backend.config import load_config
 from backend.errors import register_error_handlers
 from backend.extensions import API_TITLE, API_VERSION, Api
+from backend.jsonio import IsoJSONProvider
 from backend.logs import configure_logging
 from consentkit import __version__
 from consentkit import db as database
@@ -32,6 +33,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """
     settings = load_config(config)
     app = Flask(__name__)
+    app.json_provider_class = IsoJSONProvider
+    app.json = IsoJSONProvider(app)
     app.config.update(settings)
     app.config.update(
         API_TITLE=API_TITLE,
@@ -48,7 +51,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                 "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
             },
         },
-        JSON_SORT_KEYS=False,
     )
     configure_logging(app)
     database.connect(app.config["MONGODB_URI"], db_name=app.config["MONGODB_DB"])

@@ -15,6 +15,7 @@ from consentkit.cli.database import db
 from consentkit.cli.doctor import doctor
 from consentkit.cli.requirements import requirements
 from consentkit.cli.studies import import_command
+from consentkit.cli.tasks import due
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -37,5 +38,6 @@ def main(verbose: bool) -> None:
 main.add_command(audit)
 main.add_command(db)
 main.add_command(doctor)
+main.add_command(due)
 main.add_command(import_command)
 main.add_command(requirements)

@@ -8,6 +8,7 @@ direction, so right-to-left languages can be laid out correctly.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -88,6 +89,7 @@ class LanguageOption:
         }
 
 
+@functools.lru_cache(maxsize=256)
 def language_option(tag: str) -> LanguageOption:
     """Describe ``tag`` in its own language, with its text direction."""
     try:

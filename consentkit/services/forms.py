@@ -1,14 +1,23 @@
 """Reading studies and forms: what a participant must see, in which language.
 
 Published content never changes, so the rendered form of a (version, locale)
-is cached in memory by its content SHA-256: the cache can never serve stale
-text, and a request costs a few indexed reads plus the policy decision.
+is cached in memory by its content SHA-256: that cache can never serve stale
+text. The catalog of a study (its sites, forms and version metadata) changes
+only when a study folder is imported; each process keeps it for
+``CONSENTKIT_CATALOG_TTL_S`` seconds (default 5), so a newly imported version
+is offered at most that long after the import, and a request needs no
+database round trip at all. Signing never reads this cache: it re-reads the
+version and checks the content hash (consentkit.services.records).
 """
 
 from __future__ import annotations
 
 import functools
+import os
+import threading
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -34,6 +43,52 @@ _META_FIELDS = (
     "comprehension",
     "content_sha256",
 )
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """A study with its forms and version metadata (content excluded), as cached."""
+
+    study: Study
+    forms: dict[str, ConsentForm]
+    versions: list[FormVersion]
+    loaded_at: float
+
+
+_CATALOGS: dict[str, Catalog] = {}
+_CATALOG_LOCK = threading.Lock()
+
+
+def catalog_ttl_s() -> float:
+    """Return how long a process may reuse a study catalog."""
+    return float(os.environ.get("CONSENTKIT_CATALOG_TTL_S", "5"))
+
+
+def catalog(trial_id: str) -> Catalog:
+    """Return the (briefly cached) catalog of a study.
+
+    Raises:
+        NotFoundError: no such study.
+    """
+    cached = _CATALOGS.get(trial_id)
+    if cached is not None and time.monotonic() - cached.loaded_at < catalog_ttl_s():
+        return cached
+    study = get_study(trial_id)
+    fresh = Catalog(
+        study=study,
+        forms={f.form_id: f for f in ConsentForm.objects(trial_id=trial_id)},
+        versions=_versions(trial_id),
+        loaded_at=time.monotonic(),
+    )
+    with _CATALOG_LOCK:
+        _CATALOGS[trial_id] = fresh
+    return fresh
+
+
+def forget_catalogs() -> None:
+    """Drop cached catalogs (after an import in this process)."""
+    with _CATALOG_LOCK:
+        _CATALOGS.clear()
 
 
 def get_study(trial_id: str) -> Study:
@@ -277,7 +332,8 @@ def participant_forms(
         NotFoundError: no such study or site.
         InvalidDataError: the birth date is after ``on``.
     """
-    study = get_study(trial_id)
+    cached = catalog(trial_id)
+    study = cached.study
     site = _site(study, site_code)
     requirements = decide_requirements(
         birth_date=birth_date,
@@ -287,16 +343,16 @@ def participant_forms(
         overrides=_overrides(study),
         age_bands=_bands_for(study, site.country),
     )
-    versions = [v for v in _versions(trial_id) if v.status == VersionStatus.PUBLISHED]
-    forms = {f.form_id: f for f in ConsentForm.objects(trial_id=trial_id)}
+    versions = [v for v in cached.versions if v.status == VersionStatus.PUBLISHED]
+    forms = cached.forms
     shown: list[dict[str, Any]] = []
     missing: list[str] = []
+    band_id = requirements.age_band.id if requirements.age_band else None
     for kind in requirements.form_kinds:
         candidates = [
             f
             for f in forms.values()
-            if f.kind == kind
-            and (kind != FormKind.CHILD_ASSENT or f.age_band == requirements.age_band)
+            if f.kind == kind and (kind != FormKind.CHILD_ASSENT or f.age_band == band_id)
         ]
         found = False
         for form in sorted(candidates, key=lambda f: f.form_id):

@@ -25,6 +25,8 @@ from consentkit.enums import VersionStatus
 from consentkit.errors import ConflictError
 from consentkit.models.study import ConsentForm, FormVersion, Site, Study
 from consentkit.paths import data_dir
+from consentkit.services.forms import forget_catalogs
+from consentkit.services.tasks import create_reconsent_tasks
 
 DEMO_STUDY_DIR = data_dir() / "demo-nbl-1"
 
@@ -69,6 +71,7 @@ class _Plan:
     report: ImportReport
     writes: list[Any] = field(default_factory=list)  # callables run after every check passed
     conflicts: list[str] = field(default_factory=list)
+    newly_published: list[tuple[str, int]] = field(default_factory=list)
 
 
 def _version_meta(meta: dict[str, Any]) -> dict[str, Any]:
@@ -157,6 +160,10 @@ def _plan_version(
     meta = _version_meta(bundle.meta)
     published_at = now if meta["status"] in _LOCKED else None
     existing = FormVersion.objects(trial_id=trial_id, form_id=form_id, version=number).first()
+    if meta["status"] == VersionStatus.PUBLISHED and (
+        existing is None or existing.status != VersionStatus.PUBLISHED
+    ):
+        plan.newly_published.append((form_id, number))
     if existing is None:
         plan.report.created.append(label)
         plan.writes.append(
@@ -250,6 +257,10 @@ def import_study(folder: Path | str, *, now: datetime | None = None) -> ImportRe
         )
     for write in plan.writes:
         write()
+    if plan.report.changed:
+        forget_catalogs()
+    for form_id, version in plan.newly_published:
+        create_reconsent_tasks(plan.report.trial_id, form_id, version, now=now)
     return plan.report
 
 

@@ -8,6 +8,7 @@ from flask import request
 from flask.views import MethodView
 
 from backend.extensions import Blueprint
+from backend.jsonio import json_response
 from backend.resources.studies.schemas import (
     FormContentQueryArgsSchema,
     FormContentSchema,
@@ -79,11 +80,13 @@ class ParticipantFormsViews(MethodView):
     @blp.response(200, ParticipantFormsSchema)
     def get(self, args: dict[str, Any], trial_id: str) -> Any:
         """Resolve the forms for a birth date and site: policy, versions in force, language."""
-        return form_service.participant_forms(
-            trial_id,
-            site_code=args["site"],
-            birth_date=args["birth_date"],
-            on=args.get("on") or today_utc(),
-            requested=args.get("lang"),
-            accept_language=request.headers.get("Accept-Language"),
+        return json_response(
+            form_service.participant_forms(
+                trial_id,
+                site_code=args["site"],
+                birth_date=args["birth_date"],
+                on=args.get("on") or today_utc(),
+                requested=args.get("lang"),
+                accept_language=request.headers.get("Accept-Language"),
+            )
         )

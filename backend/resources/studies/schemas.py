@@ -80,12 +80,12 @@ class FormContentSchema(ma.Schema):
     )
     title = ma.fields.String()
     summary = ma.fields.String(allow_none=True)
-    sections = ma.fields.List(
-        ma.fields.Dict(), metadata={"description": "id, title, summary, html (safe), media"}
-    )
-    items = ma.fields.List(ma.fields.Dict(), metadata={"description": "id, code, required, text"})
-    questions = ma.fields.List(ma.fields.Dict(), metadata={"description": "id, text, options"})
-    signature_meanings = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())
+    # Content is passed through as the service built it (a list of objects each): walking
+    # 35 KiB of text field by field in marshmallow cost more than the rest of the request.
+    sections = ma.fields.Raw(metadata={"description": "[{id, title, summary, html (safe), media}]"})
+    items = ma.fields.Raw(metadata={"description": "[{id, code, required, text}]"})
+    questions = ma.fields.Raw(metadata={"description": "[{id, text, options: [{id, text}]}]"})
+    signature_meanings = ma.fields.Raw(metadata={"description": "{role: meaning text}"})
 
 
 class FormContentQueryArgsSchema(ma.Schema):

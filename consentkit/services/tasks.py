@@ -1,0 +1,152 @@
+"""Creating consent tasks: re-consent after a major version, and age transitions.
+
+Both entry points are idempotent (a unique key per task), so the import and
+``consentkit due`` may run again, or on several machines at once, and still
+create each task exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from mongoengine import NotUniqueError
+
+from consentkit.clock import now_utc
+from consentkit.enums import FormKind, RecordState
+from consentkit.models.audit import ConsentRecord
+from consentkit.models.participant import Participant
+from consentkit.models.study import ConsentForm, FormVersion
+from consentkit.models.task import ConsentTask
+from consentkit.services import audit
+from consentkit.services.records import SYSTEM, requirements_for
+
+log = logging.getLogger(__name__)
+
+#: Reasons whose new requirement is a form the participant (not the parents) signs.
+_KIND_FOR_REASON = {
+    "age-band": FormKind.CHILD_ASSENT,
+    "minor-role": FormKind.YOUNG_PERSON_CONSENT,
+    "competence-age": FormKind.YOUNG_PERSON_CONSENT,
+}
+
+
+@dataclass
+class TaskReport:
+    """What a run created (and how many it found already there)."""
+
+    created: list[str] = field(default_factory=list)
+    existing: int = 0
+
+    def summary(self) -> str:
+        """Return a one-line account."""
+        return f"{len(self.created)} task(s) created, {self.existing} already existed"
+
+
+def _create(report: TaskReport, participant: Participant, *, now: datetime, **fields: Any) -> None:
+    task = ConsentTask(
+        trial_id=participant.trial_id,
+        participant_id=str(participant.id),
+        participant_code=participant.code,
+        site_code=participant.site_code,
+        created_at=now,
+        **fields,
+    )
+    try:
+        task.save(force_insert=True)
+    except NotUniqueError:
+        report.existing += 1
+        return
+    report.created.append(task.key)
+    audit.append(
+        participant,
+        lambda _events: audit.Draft(
+            type="task.created",
+            actor=SYSTEM.to_dict(),
+            payload={
+                "key": task.key,
+                "reason": task.reason,
+                "form_kind": task.form_kind,
+                "due_date": task.due_date.isoformat(),
+                "detail": task.detail,
+            },
+        ),
+        now=now,
+    )
+
+
+def create_reconsent_tasks(
+    trial_id: str, form_id: str, version: int, *, now: datetime | None = None
+) -> TaskReport:
+    """Ask everyone consented on an older version of a form to consent to ``version``.
+
+    Only for a ``major`` change (a ``minor`` one creates none, FDA MyStudies'
+    lesson in peers.md), and only at sites whose languages the new version has.
+    """
+    now = now or now_utc()
+    report = TaskReport()
+    new = (
+        FormVersion.objects(trial_id=trial_id, form_id=form_id, version=version)
+        .only("change", "content_sha256", "effective_from")
+        .first()
+    )
+    form = ConsentForm.objects(trial_id=trial_id, form_id=form_id).first()
+    if new is None or form is None or new.change != "major":
+        return report
+    locales = set(new.content_sha256)
+    for record in ConsentRecord.objects(
+        trial_id=trial_id, form_id=form_id, version__lt=version, state=RecordState.CONSENTED
+    ):
+        if record.locale not in locales and record.locale.split("-")[0] not in locales:
+            continue  # no approved text in the family's language yet: nothing to sign
+        participant = Participant.objects(id=record.participant_id).first()
+        if participant is None:
+            continue
+        _create(
+            report,
+            participant,
+            now=now,
+            key=f"reconsent:{record.participant_id}:{form_id}:{version}",
+            reason="reconsent",
+            form_kind=form.kind,
+            form_id=form_id,
+            version=str(version),
+            due_date=new.effective_from or now.date(),
+            detail=f"{form_id} v{version} is a major change; consented on v{record.version}",
+        )
+    return report
+
+
+def create_due_tasks(
+    *, on: date, horizon_days: int = 90, trial_id: str | None = None, now: datetime | None = None
+) -> TaskReport:
+    """Create tasks for participants whose requirements change within the horizon.
+
+    A new assent band, co-signing age or the age of legal competence (CTR Art
+    32(3)) each become a task due on that date; on the competence date itself
+    participation is derived as ``suspended-awaiting-own-consent`` until the
+    young person signs (consentkit.policy.records).
+    """
+    now = now or now_utc()
+    report = TaskReport()
+    until = on + timedelta(days=horizon_days)
+    query = Participant.objects(trial_id=trial_id) if trial_id else Participant.objects
+    for participant in query.no_cache():
+        requirements = requirements_for(participant, on)
+        transition = requirements.next_transition
+        if transition is None or transition.date > until:
+            continue
+        reason = transition.reason.value
+        _create(
+            report,
+            participant,
+            now=now,
+            key=f"transition:{participant.id}:{reason}:{transition.date.isoformat()}",
+            reason=reason,
+            form_kind=_KIND_FOR_REASON.get(reason, FormKind.CHILD_ASSENT).value,
+            due_date=transition.date,
+            detail=f"requirements change on {transition.date.isoformat()} ({reason})",
+        )
+    return report

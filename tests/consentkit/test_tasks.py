@@ -1,0 +1,84 @@
+"""Tasks created by a major version and by age transitions, exactly once."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from consentkit.models.task import ConsentTask
+from consentkit.services import records
+from consentkit.services.importing import import_study
+from consentkit.services.tasks import create_due_tasks
+from tests.consentkit.records_helpers import STAFF, T0, make_family, prepare, sign
+
+
+def _set_version(folder: Path, form: str, index: int, **changes: Any) -> None:
+    path = folder / "forms" / form / "form.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["versions"][index].update(changes)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
+def _consent_on_v1(code: str) -> Any:
+    family = make_family(code)
+    record = records.open_record(
+        family.participant, form_id="parental-consent", actor=STAFF, now=T0
+    )
+    for guardian in family.guardians:
+        prepare(family, record, guardian, at=T0)
+    for signer in (family.guardians[0], family.investigator, family.guardians[1]):
+        sign(family, record, signer, at=T0 + timedelta(hours=25))
+    return family
+
+
+def test_publishing_a_major_version_asks_consented_families_once(
+    clean_db: Any, study_folder: Path
+) -> None:
+    _set_version(study_folder, "parental-consent", 1, status="approved")
+    import_study(study_folder)
+    _consent_on_v1("P-MAJ")
+    _set_version(study_folder, "parental-consent", 1, status="published")
+
+    import_study(study_folder)
+    import_study(study_folder)
+
+    tasks = list(ConsentTask.objects(reason="reconsent"))
+    assert [(t.participant_code, t.form_id, t.version) for t in tasks] == [
+        ("P-MAJ", "parental-consent", "2")
+    ]
+
+
+def test_publishing_a_minor_version_creates_no_task(clean_db: Any, study_folder: Path) -> None:
+    _set_version(study_folder, "parental-consent", 1, status="approved", change="minor")
+    import_study(study_folder)
+    _consent_on_v1("P-MIN")
+    _set_version(study_folder, "parental-consent", 1, status="published")
+
+    import_study(study_folder)
+
+    assert ConsentTask.objects(reason="reconsent").count() == 0
+
+
+def test_due_creates_an_age_band_task_once(demo_study: Any) -> None:
+    # Turns 10 on 2026-04-01: leaves the 6-9 pictorial band for the 10-13 one.
+    make_family("P-BAND", birth_date=date(2016, 4, 1))
+
+    first = create_due_tasks(on=date(2026, 3, 2), horizon_days=90)
+    again = create_due_tasks(on=date(2026, 3, 2), horizon_days=90)
+
+    [task] = ConsentTask.objects(participant_code="P-BAND")
+    assert task.reason == "age-band"
+    assert task.due_date == date(2026, 4, 1)
+    assert len(first.created) == 1
+    assert again.created == [] and again.existing == 1
+
+
+def test_due_ignores_transitions_beyond_the_horizon(demo_study: Any) -> None:
+    make_family("P-FAR", birth_date=date(2016, 12, 1))
+
+    report = create_due_tasks(on=date(2026, 3, 2), horizon_days=30)
+
+    assert report.created == []
