@@ -13,6 +13,7 @@ from consentkit import __version__
 from consentkit.cli.audit import audit
 from consentkit.cli.database import db
 from consentkit.cli.doctor import doctor
+from consentkit.cli.participants import history, profile
 from consentkit.cli.requirements import requirements
 from consentkit.cli.studies import import_command
 from consentkit.cli.tasks import due
@@ -39,5 +40,7 @@ main.add_command(audit)
 main.add_command(db)
 main.add_command(doctor)
 main.add_command(due)
+main.add_command(history)
 main.add_command(import_command)
+main.add_command(profile)
 main.add_command(requirements)

@@ -115,3 +115,22 @@ def test_audit_verify_command_reports_and_exits_nonzero_on_tampering(
     assert broken.exit_code == 1
     assert "P-AUD" in broken.output
     assert "event 2" in broken.output
+
+
+def test_history_command_shows_every_event_readably(
+    demo_study: Any, connected: str, db_name: str, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("CONSENTKIT_MONGODB_URI", connected)
+    monkeypatch.setenv("CONSENTKIT_MONGODB_DB", db_name)
+    family = _consented_family("P-HIST")
+
+    result = CliRunner().invoke(
+        main, ["history", "--study", "DEMO-NBL-1", "--participant", "P-HIST"]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "Ελένη Παπαδοπούλου" in result.output  # printed name as signed, Greek intact
+    assert "[awaiting-signatures -> consented]" in result.output
+    assert result.output.count("signature.added") == 3
+    lines = [line for line in result.output.splitlines() if line[:4].strip().isdigit()]
+    assert len(lines) == len(audit.chain(str(family.participant.id)))
