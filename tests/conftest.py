@@ -66,6 +66,9 @@ def connected(mongodb_uri: str, db_name: str) -> Iterator[str]:
 def clean_db(connected: str, db_name: str) -> Iterator[Any]:
     """An empty database (documents removed, indexes kept) for one test."""
     database.connect(connected, db_name=db_name)  # a test may have pointed it elsewhere
+    from consentkit.services.forms import forget_catalogs
+
+    forget_catalogs()
     db = mongoengine.get_db()
     for name in db.list_collection_names():
         if not name.startswith("system."):

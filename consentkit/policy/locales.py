@@ -28,7 +28,7 @@ def parse_accept_language(header: str | None) -> list[str]:
         if not tag or tag == "*":
             continue
         quality = 1.0
-        params = params.strip()
+        params = params.strip().lower()  # the HTTP grammar is case-insensitive ("Q=0.5")
         if params.startswith("q="):
             try:
                 quality = float(params[2:])

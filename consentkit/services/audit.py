@@ -99,8 +99,45 @@ def as_dict(event: AuditEvent) -> dict[str, Any]:
 
 
 def chain(participant_id: str) -> list[AuditEvent]:
-    """Return a participant's events in chain order."""
+    """Return a participant's events in chain order, as Documents."""
     return list(AuditEvent.objects(participant_id=participant_id).order_by("seq"))
+
+
+_FIELDS = (
+    "seq",
+    "type",
+    "at",
+    "actor",
+    "record_id",
+    "payload",
+    "hash",
+    "prev_hash",
+    "state_before",
+    "state_after",
+)
+
+
+def chain_dicts(participant_id: str) -> list[dict[str, Any]]:
+    """Return a participant's events in chain order as plain dicts (fast: no Documents)."""
+    cursor = AuditEvent._get_collection().find(
+        {"participant_id": participant_id}, {name: 1 for name in _FIELDS}, sort=[("seq", 1)]
+    )
+    return [_plain(raw) for raw in cursor]
+
+
+def _plain(raw: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "seq": raw["seq"],
+        "type": raw["type"],
+        "at": raw["at"],
+        "actor": raw.get("actor") or {},
+        "record_id": raw.get("record_id"),
+        "payload": raw.get("payload") or {},
+        "hash": raw["hash"],
+        "prev_hash": raw["prev_hash"],
+        "state_before": raw.get("state_before"),
+        "state_after": raw.get("state_after"),
+    }
 
 
 def _head_text(participant_id: str, seq: int, digest: str) -> str:
@@ -113,7 +150,19 @@ def append(
     *,
     now: datetime | None = None,
 ) -> AuditEvent:
+    """Append the event ``build`` makes from the current chain (see :func:`append_to_chain`)."""
+    return append_to_chain(participant, build, now=now)[0]
+
+
+def append_to_chain(
+    participant: Participant,
+    build: Callable[[list[dict[str, Any]]], Draft | AuditEvent],
+    *,
+    now: datetime | None = None,
+) -> tuple[AuditEvent, list[dict[str, Any]]]:
     """Append the event ``build`` makes from the current chain; retry if the chain moved.
+
+    Returns the event and the chain including it (so callers need not read it again).
 
     ``build`` receives the chain as plain dicts, raises a ConsentKitError when
     a precondition fails, and may return an existing event instead of a draft
@@ -124,16 +173,16 @@ def append(
     """
     participant_id = str(participant.id)
     for _ in range(MAX_ATTEMPTS):
-        stored = chain(participant_id)
-        result = build([as_dict(e) for e in stored])
+        stored = chain_dicts(participant_id)
+        result = build(stored)
         if isinstance(result, AuditEvent):
-            return result
+            return result, stored
         at = now or now_utc()
         last = stored[-1] if stored else None
-        if last is not None and at < last.at:
-            at = last.at  # keep event times monotonic even if clocks disagree
-        seq = last.seq + 1 if last else 1
-        prev_hash = last.hash if last else GENESIS
+        if last is not None and at < last["at"]:
+            at = last["at"]  # keep event times monotonic even if clocks disagree
+        seq = last["seq"] + 1 if last else 1
+        prev_hash = last["hash"] if last else GENESIS
         fields: dict[str, Any] = {
             "participant_id": participant_id,
             "seq": seq,
@@ -159,7 +208,7 @@ def append(
         Participant.objects(id=participant.id).filter(
             __raw__={"$or": [{"chain_head.seq": {"$lt": seq}}, {"chain_head.seq": None}]}
         ).update_one(set__chain_head=head)
-        return event
+        return event, [*stored, {**fields, "hash": event.hash}]
     raise ConflictError("Too many simultaneous changes to this participant; try again.")
 
 
@@ -192,35 +241,22 @@ def verify_participant(participant: Participant) -> ChainReport:
     expected_prev = GENESIS
     count = 0
     report = ChainReport(participant_id, participant.code, 0, ok=True)
-    for count, event in enumerate(
-        AuditEvent.objects(participant_id=participant_id).order_by("seq").no_cache(), start=1
-    ):
+    for count, event in enumerate(chain_dicts(participant_id), start=1):
         report.events = count
-        if event.seq != count:
-            return _broken(report, count, f"event {count} is missing (found seq {event.seq})")
-        if event.prev_hash != expected_prev:
-            return _broken(
-                report, event.seq, f"event {event.seq} does not follow event {count - 1}"
-            )
+        seq = event["seq"]
+        if seq != count:
+            return _broken(report, count, f"event {count} is missing (found seq {seq})")
+        if event["prev_hash"] != expected_prev:
+            return _broken(report, seq, f"event {seq} does not follow event {count - 1}")
         recomputed = event_hash(
             participant_id=participant_id,
-            seq=event.seq,
-            prev_hash=event.prev_hash,
-            type=event.type,
-            at=event.at,
-            actor=dict(event.actor),
-            record_id=event.record_id,
-            payload=dict(event.payload),
-            state_before=event.state_before,
-            state_after=event.state_after,
+            **{k: v for k, v in event.items() if k != "hash"},
         )
-        if recomputed != event.hash:
+        if recomputed != event["hash"]:
             return _broken(
-                report,
-                event.seq,
-                f"event {event.seq} ({event.type}) was altered after it was written",
+                report, seq, f"event {seq} ({event['type']}) was altered after it was written"
             )
-        expected_prev = event.hash
+        expected_prev = event["hash"]
     head = dict(participant.chain_head or {})
     if head:
         if not crypto.seal_matches(

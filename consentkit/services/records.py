@@ -53,7 +53,7 @@ from consentkit.policy.records import (
 )
 from consentkit.policy.versions import version_in_force
 from consentkit.services import audit
-from consentkit.services.forms import _bands_for, _overrides, get_study
+from consentkit.services.forms import _bands_for, _overrides, catalog, get_study
 from consentkit.services.signatures import Strokes, render_svg, validate_strokes
 
 #: A one-time code older than this is not "fresh" for signing (Part 11 11.200 step-up).
@@ -252,7 +252,7 @@ def signers_of(participant: Participant) -> list[Signer]:
 
 def requirements_for(participant: Participant, on: date) -> Requirements:
     """Return the jurisdiction decision for a participant on a date, with study overrides."""
-    study = get_study(participant.trial_id)
+    study = catalog(participant.trial_id).study
     return decide_requirements(
         birth_date=participant.birth_date,
         country=participant.country,
@@ -461,8 +461,8 @@ def _record_action(
             state_after=after.state.value,
         )
 
-    event = audit.append(participant, build, now=now)
-    _refresh_projection(participant, record_id)
+    event, events = audit.append_to_chain(participant, build, now=now)
+    _refresh_projection(participant, record_id, events)
     return event
 
 
@@ -795,7 +795,7 @@ def record_dissent(
     now: datetime | None = None,
 ) -> AuditEvent:
     """Record the child's refusal: it blocks participation at any age (CTR Art 32(1)(c))."""
-    event = audit.append(
+    event, events = audit.append_to_chain(
         participant,
         lambda _events: audit.Draft(
             type="assent.dissent",
@@ -804,7 +804,7 @@ def record_dissent(
         ),
         now=now,
     )
-    _refresh_all(participant)
+    _refresh_projection(participant, "", events)
     return event
 
 
@@ -833,7 +833,7 @@ def withdraw(
         raise InvalidDataError(f"Unknown withdrawal scope: {exc}.", code="unknown-scope") from exc
     if not chosen:
         raise InvalidDataError("Choose at least one scope.", code="unknown-scope")
-    event = audit.append(
+    event, events = audit.append_to_chain(
         participant,
         lambda _events: audit.Draft(
             type="withdrawal.recorded",
@@ -848,7 +848,7 @@ def withdraw(
         ),
         now=now,
     )
-    _refresh_all(participant)
+    _refresh_projection(participant, "", events)
     return event
 
 
@@ -885,7 +885,7 @@ def change_birth_date(
 
 
 def _events(participant: Participant) -> list[dict[str, Any]]:
-    return [audit.as_dict(e) for e in audit.chain(str(participant.id))]
+    return audit.chain_dicts(str(participant.id))
 
 
 def _own_consent_due(participant: Participant, at: datetime) -> bool:
@@ -914,14 +914,14 @@ def profile(participant: Participant, *, at: datetime | None = None) -> dict[str
 
 def history(participant: Participant) -> list[dict[str, Any]]:
     """Return the complete event history of a participant, for inspectors (11.10(b))."""
-    return [
-        {**audit.as_dict(e), "prev_hash": e.prev_hash} for e in audit.chain(str(participant.id))
-    ]
+    return audit.chain_dicts(str(participant.id))
 
 
-def _refresh_projection(participant: Participant, record_id: str) -> None:
+def _refresh_projection(
+    participant: Participant, record_id: str, events: list[dict[str, Any]] | None = None
+) -> None:
     """Move the record projection forward to the chain's state (never backwards)."""
-    events = _events(participant)
+    events = events if events is not None else _events(participant)
     at = now_utc()
     statuses = participant_records(events, at=at, own_consent_due=_own_consent_due(participant, at))
     last_seq = events[-1]["seq"]
@@ -934,7 +934,3 @@ def _refresh_projection(participant: Participant, record_id: str) -> None:
             set__completed_at=status.completed_at,
             set__last_seq=last_seq,
         )
-
-
-def _refresh_all(participant: Participant) -> None:
-    _refresh_projection(participant, "")
