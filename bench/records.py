@@ -77,6 +77,7 @@ def bench_signing() -> None:
         prepared.append((family, record))
     timings: list[float] = []
     started = time.perf_counter()
+    # Throughput includes building each client's submission (a read of the form text).
     for family, record in prepared:
         threads = [
             threading.Thread(target=_sign, args=(family, record, g, at, timings))

@@ -107,8 +107,17 @@ def decrypt_identity(token: str) -> dict[str, Any]:
 
 
 def rotate_token(token: str) -> str:
-    """Re-encrypt a token with the newest key (for key rotation)."""
-    return _fernet().rotate(token.encode()).decode()
+    """Re-encrypt a token with the newest key (for key rotation).
+
+    Raises:
+        ConfigurationError: no configured key can decrypt it.
+    """
+    try:
+        return _fernet().rotate(token.encode()).decode()
+    except InvalidToken as exc:
+        raise ConfigurationError(
+            "Identifying data cannot be decrypted with the configured keys."
+        ) from exc
 
 
 def seal(text: str) -> str:

@@ -43,6 +43,7 @@ REVOKED_BY: dict[str, set[str]] = {
     },
     ItemCode.FUTURE_RESEARCH: {
         WithdrawalScope.SAMPLES_NO_FUTURE_USE,
+        WithdrawalScope.SAMPLES_DESTROY,
         WithdrawalScope.NO_USE_OUTSIDE_PROTOCOL,
     },
     ItemCode.DATA_USE_OUTSIDE_PROTOCOL: {WithdrawalScope.NO_USE_OUTSIDE_PROTOCOL},

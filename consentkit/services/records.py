@@ -250,11 +250,16 @@ def signers_of(participant: Participant) -> list[Signer]:
     return list(Signer.objects(participant_id=str(participant.id)).order_by("created_at", "id"))
 
 
-def requirements_for(participant: Participant, on: date) -> Requirements:
-    """Return the jurisdiction decision for a participant on a date, with study overrides."""
+def requirements_for(
+    participant: Participant, on: date, *, birth_date: date | None = None
+) -> Requirements:
+    """Return the jurisdiction decision for a participant on a date, with study overrides.
+
+    ``birth_date`` evaluates a corrected birth date before it is stored.
+    """
     study = catalog(participant.trial_id).study
     return decide_requirements(
-        birth_date=participant.birth_date,
+        birth_date=birth_date or participant.birth_date,
         country=participant.country,
         on=on,
         trial_type=study.trial_type,
@@ -307,6 +312,7 @@ def open_record(
     actor: Actor,
     version: int | None = None,
     signer_ids: Sequence[str] | None = None,
+    fewer_guardians_justification: str | None = None,
     now: datetime | None = None,
 ) -> ConsentRecord:
     """Open a consent record for a form version (by default the one in force today).
@@ -344,6 +350,26 @@ def open_record(
         if unknown:
             raise NotFoundError(f"Unknown signer(s): {', '.join(unknown)}.")
         required = [by_id[sid] for sid in signer_ids]
+    guardians = sum(1 for s in required if s.role == SignerRole.GUARDIAN)
+    if (
+        form.kind == FormKind.PARENTAL_CONSENT
+        and guardians < requirements.guardians_required
+        and not (fewer_guardians_justification or "").strip()
+    ):
+        # e.g. FR CSP L1122-2 II allows one parent alone only under stated conditions.
+        raise EligibilityError(
+            f"The rules of {participant.country} need {requirements.guardians_required} "
+            f"parent(s) or guardian(s) ({requirements.guardian_rule.value}); "
+            "record why fewer will sign.",
+            code="guardians-missing",
+        )
+    if SignerRole.INVESTIGATOR in form.signer_roles and not any(
+        s.role == SignerRole.INVESTIGATOR for s in required
+    ):
+        raise EligibilityError(
+            "The person who conducts the interview signs too (CTR Art 29(1)).",
+            code="investigator-missing",
+        )
     wrong = [s.role for s in required if s.role not in form.signer_roles]
     if wrong:
         raise EligibilityError(
@@ -375,6 +401,7 @@ def open_record(
         "reflection_hours": int(study.settings.get("minimum_reflection_hours", 0)),
         "window_days": int(study.settings.get("completion_window_days", 30)),
         "requirements": requirements.to_dict(),
+        "fewer_guardians_justification": fewer_guardians_justification,
     }
 
     def build(events: list[dict[str, Any]]) -> audit.Draft:
@@ -415,7 +442,6 @@ def open_record(
         opened_at=event.at,
     )
     record.save(force_insert=True)
-    _refresh_projection(participant, record_id)
     return record
 
 
@@ -462,7 +488,7 @@ def _record_action(
         )
 
     event, events = audit.append_to_chain(participant, build, now=now)
-    _refresh_projection(participant, record_id, events)
+    _refresh_projection(participant, events)
     return event
 
 
@@ -804,7 +830,7 @@ def record_dissent(
         ),
         now=now,
     )
-    _refresh_projection(participant, "", events)
+    _refresh_projection(participant, events)
     return event
 
 
@@ -848,7 +874,7 @@ def withdraw(
         ),
         now=now,
     )
-    _refresh_projection(participant, "", events)
+    _refresh_projection(participant, events)
     return event
 
 
@@ -863,6 +889,11 @@ def change_birth_date(
     """Correct a birth date (an audited event) and return the re-evaluated requirements."""
     now = now or now_utc()
     before = participant.birth_date
+    if birth_date > local_date(now, participant.timezone):
+        raise InvalidDataError("The birth date is in the future.")
+    requirements = requirements_for(
+        participant, local_date(now, participant.timezone), birth_date=birth_date
+    )
     audit.append(
         participant,
         lambda _events: audit.Draft(
@@ -878,7 +909,7 @@ def change_birth_date(
     )
     Participant.objects(id=participant.id).update_one(set__birth_date=birth_date)
     participant.birth_date = birth_date
-    return requirements_for(participant, local_date(now, participant.timezone))
+    return requirements
 
 
 # ---------------------------------------------------------------- reading
@@ -917,20 +948,29 @@ def history(participant: Participant) -> list[dict[str, Any]]:
     return audit.chain_dicts(str(participant.id))
 
 
-def _refresh_projection(
-    participant: Participant, record_id: str, events: list[dict[str, Any]] | None = None
-) -> None:
-    """Move the record projection forward to the chain's state (never backwards)."""
-    events = events if events is not None else _events(participant)
-    at = now_utc()
-    statuses = participant_records(events, at=at, own_consent_due=_own_consent_due(participant, at))
-    last_seq = events[-1]["seq"]
+def _refresh_projection(participant: Participant, events: list[dict[str, Any]]) -> None:
+    """Move every record projection of the participant forward to the chain's state.
+
+    All records, because one event can change another record's state (a new
+    version consented supersedes the old one; a withdrawal applies to all).
+    The state is as of the last event; expiry, which depends only on time, is
+    derived when read. ``last_seq`` keeps a lagging writer from moving it back.
+    """
+    last = events[-1]
+    statuses = participant_records(
+        events, at=last["at"], own_consent_due=_own_consent_due(participant, last["at"])
+    )
     for status in statuses:
-        if record_id and status.record_id != record_id:
-            continue
-        ConsentRecord.objects(record_id=status.record_id, last_seq__lt=last_seq).update_one(
-            set__state=status.state.value,
+        state = status.state
+        if state == RecordState.EXPIRED:
+            state = (
+                RecordState.AWAITING_SIGNATURES
+                if status.signers and any(p.signed_at for p in status.signers.values())
+                else RecordState.AWAITING_INFORMATION
+            )
+        ConsentRecord.objects(record_id=status.record_id, last_seq__lt=last["seq"]).update_one(
+            set__state=state.value,
             set__missing_signers=status.missing_signers,
             set__completed_at=status.completed_at,
-            set__last_seq=last_seq,
+            set__last_seq=last["seq"],
         )

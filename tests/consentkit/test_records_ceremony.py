@@ -553,13 +553,6 @@ def test_record_statuses_consent_to_v2_supersedes_the_consented_v1(demo_study: A
     assert (_state(family, v1, at=at), _state(family, v2, at=at)) == ("superseded", "consented")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: sign() refreshes only the signed record's projection, so the v1 "
-    "ConsentRecord stays 'consented' and tasks.create_reconsent_tasks asks this family "
-    "to re-consent again (consentkit/services/records.py, _record_action/_refresh_projection)",
-)
 def test_consent_record_projection_of_v1_is_superseded_once_v2_is_consented(
     demo_study: Any,
 ) -> None:
@@ -646,12 +639,6 @@ def test_change_birth_date_returns_the_re_evaluated_requirements(demo_study: Any
     assert records.get_participant("DEMO-NBL-1", "P-001").birth_date == date(2008, 12, 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: change_birth_date appends the event and saves the date before "
-    "requirements_for rejects it (consentkit/services/records.py, change_birth_date)",
-)
 def test_change_birth_date_in_the_future_is_refused_and_changes_nothing(
     demo_study: Any,
 ) -> None:

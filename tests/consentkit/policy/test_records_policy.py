@@ -464,12 +464,6 @@ def test_participation_profile_samples_destroy_stops_sample_collection_and_genet
     assert permissions["treatment"] is True
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: REVOKED_BY[future-research] lacks samples-destroy, so sample_future_use "
-    "stays True for samples the family asked to destroy (consentkit/policy/records.py)",
-)
 def test_participation_profile_samples_destroy_ends_future_use_of_the_samples() -> None:
     trail = Trail()
     trail.consent()
