@@ -44,7 +44,7 @@ importlint: install
 	$(BIN)/lint-imports
 
 pytest: install check-system
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 test: lint typecheck importlint pytest
 

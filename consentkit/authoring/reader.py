@@ -8,6 +8,7 @@ of them instead of the first.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -267,15 +268,36 @@ def _check_study(c: _Collector, path: Path, raw: Any, study: dict[str, Any]) -> 
             )
 
 
+def _fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:
+    """Identify the folder's state by each file's path, size and modification time."""
+    return tuple(
+        (str(path), stat.st_size, stat.st_mtime_ns)
+        for path in sorted(root.rglob("*.yaml"))
+        for stat in (path.stat(),)
+    )
+
+
+_PARSED: dict[Path, tuple[tuple[tuple[str, int, int], ...], StudyBundle]] = {}
+
+
 def read_study_folder(folder: Path | str) -> StudyBundle:
-    """Read and validate a study folder.
+    """Read and validate a study folder (an unchanged valid folder is parsed once per process).
 
     Raises:
         InvalidDataError: anything is wrong; ``details["errors"]`` lists every
             problem as ``file:line: message``.
-
     """
     root = Path(folder).resolve()
+    fingerprint = _fingerprint(root)
+    cached = _PARSED.get(root)
+    if cached is not None and cached[0] == fingerprint:
+        return copy.deepcopy(cached[1])
+    bundle = _read_study_folder(root)
+    _PARSED[root] = (fingerprint, bundle)
+    return copy.deepcopy(bundle)
+
+
+def _read_study_folder(root: Path) -> StudyBundle:
     if not (root / "study.yaml").is_file():
         raise InvalidDataError(
             f"{root} is not a study folder: it has no study.yaml.",
