@@ -22,7 +22,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from cryptography.fernet import Fernet
@@ -122,7 +122,7 @@ def bench_verify() -> None:
             site_code="FR-01",
             country="FR",
             timezone="Europe/Paris",
-            birth_date=datetime(2015, 1, 1).date(),
+            birth_date=date(2015, 1, 1),
             created_at=start,
         )
         participant.save()
