@@ -57,7 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=5000)
     args = parser.parse_args(argv)
     os.environ.setdefault("CONSENTKIT_ENV", "development")
-    # Treat SIGTERM like Ctrl-C so the database we start is always stopped cleanly.
+    # Ctrl-C and SIGTERM both stop the server and the database we start, even when
+    # launched in a way that ignores SIGINT (a background job of a script).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     data_dir = settings.data_dir()
     child = _start_database(data_dir)
