@@ -13,6 +13,7 @@ from consentkit import __version__
 from consentkit.cli.audit import audit
 from consentkit.cli.database import db
 from consentkit.cli.doctor import doctor
+from consentkit.cli.documents import documents, verify_pdf
 from consentkit.cli.participants import history, profile
 from consentkit.cli.requirements import requirements
 from consentkit.cli.studies import import_command
@@ -39,8 +40,10 @@ def main(verbose: bool) -> None:
 main.add_command(audit)
 main.add_command(db)
 main.add_command(doctor)
+main.add_command(documents)
 main.add_command(due)
 main.add_command(history)
 main.add_command(import_command)
 main.add_command(profile)
 main.add_command(requirements)
+main.add_command(verify_pdf)

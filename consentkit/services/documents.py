@@ -1,0 +1,627 @@
+"""Sealed PDF copies of consent records and withdrawals: render once, store, verify.
+
+Each signer receives a copy of what they signed (CTR Art 29(1), ICH E6(R3)
+2.8.10, 21 CFR 50.27), in the language they signed in; the trial master file
+keeps it verifiable for 25 years (CTR Art 58).
+
+Choice of generation: on first request, under a lock held in the database
+(the unique ``StoredDocument.key``), so signing never waits for a PDF and two
+requests -- on one machine or many -- never render the same document twice.
+``consentkit documents render-pending`` renders ahead of time from cron or a
+worker on any number of machines, with the same lock. A stale lock (a renderer
+that died) is taken over after :data:`STALE_LOCK`.
+
+A document is fixed by what it covers: a consent record as of the event that
+completed it, a withdrawal as of its event. The machine-readable record
+attached to the PDF is rebuilt from the database to verify it, so verification
+proves the PDF still says what the audit trail says.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import gridfs
+import mongoengine
+from babel.dates import format_datetime
+from mongoengine import NotUniqueError
+from pypdf import PdfReader
+
+from consentkit.authoring.reader import canonical_json
+from consentkit.clock import now_utc
+from consentkit.errors import ConflictError, InvalidDataError, NotFoundError
+from consentkit.labels import label
+from consentkit.models.document import StoredDocument
+from consentkit.models.participant import Participant
+from consentkit.models.study import FormVersion
+from consentkit.policy.locales import language_option
+from consentkit.policy.records import record_status
+from consentkit.rendering import pdf as pdf_rendering
+from consentkit.rendering import seal as sealing
+from consentkit.rendering.markdown import to_html
+from consentkit.services import audit
+from consentkit.services.forms import catalog
+
+ATTACHMENT_NAME = "consent-record.json"
+RECORD_FORMAT = "consentkit.record/1"
+STALE_LOCK = timedelta(minutes=2)
+WAIT_FOR_OTHER_RENDERER_S = 60.0
+
+
+def _fs() -> gridfs.GridFS:
+    return gridfs.GridFS(mongoengine.get_db(), collection="document_files")
+
+
+# ---------------------------------------------------------------- the machine-readable record
+
+
+def _completion_seq(events: list[dict[str, Any]], record_id: str) -> int | None:
+    for event in events:
+        if (
+            event.get("record_id") == record_id
+            and event.get("state_after") == "consented"
+            and (event.get("state_before") != "consented")
+        ):
+            return int(event["seq"])
+    return None
+
+
+def consent_record_payload(
+    participant: Participant, record_id: str, locale: str, as_of_seq: int
+) -> dict[str, Any]:
+    """Return the machine-readable consent record as of an event (deterministic).
+
+    Raises:
+        NotFoundError: no such record.
+    """
+    events = [e for e in audit.chain_dicts(str(participant.id)) if e["seq"] <= as_of_seq]
+    opened = next(
+        (
+            e
+            for e in events
+            if e["type"] == "record.opened" and e["payload"]["record_id"] == record_id
+        ),
+        None,
+    )
+    if opened is None:
+        raise NotFoundError(f"Record {record_id} was not found.")
+    status = record_status(opened, events, at=events[-1]["at"])
+    data = opened["payload"]
+    signatures = [
+        {
+            k: e["payload"][k]
+            for k in (
+                "signer_id",
+                "role",
+                "printed_name",
+                "meaning",
+                "locale",
+                "content_sha256",
+                "binding_sha256",
+                "signed_at",
+            )
+        }
+        | {"seq": e["seq"], "auth_factors": e["payload"]["auth"]["factors"]}
+        for e in events
+        if e["type"] == "signature.added" and e["record_id"] == record_id
+    ]
+    return {
+        "format": RECORD_FORMAT,
+        "trial_id": participant.trial_id,
+        "participant_code": participant.code,
+        "site_code": participant.site_code,
+        "record_id": record_id,
+        "form_id": data["form_id"],
+        "form_kind": data["form_kind"],
+        "version": data["version"],
+        "locale": locale,
+        "content_sha256": data["content_sha256"].get(locale),
+        "state": status.state.value,
+        "item_grants": status.item_grants,
+        "signatures": signatures,
+        "requirements": {
+            k: data["requirements"].get(k)
+            for k in ("country", "guardian_rule", "minor_role", "rule_pack_version")
+        },
+        "as_of_seq": as_of_seq,
+        "events": [
+            {
+                "seq": e["seq"],
+                "type": e["type"],
+                "at": e["at"].isoformat(timespec="milliseconds"),
+                "hash": e["hash"],
+            }
+            for e in events
+            if e.get("record_id") in (record_id, None)
+        ],
+    }
+
+
+def verification_code(record_sha256: str) -> str:
+    """Return a short code people can read over the phone (from the record's SHA-256)."""
+    code = base64.b32encode(bytes.fromhex(record_sha256)[:8]).decode()[:12]
+    return "-".join(code[i : i + 4] for i in range(0, 12, 4))
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def _local(moment: datetime, tz: str, locale: str) -> str:
+    return format_datetime(
+        moment, format="long", tzinfo=ZoneInfo(tz), locale=locale.replace("-", "_")
+    )
+
+
+def _svg_data_uri(svg: str) -> str:
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+
+
+def _consent_html(
+    participant: Participant, payload: dict[str, Any], seal_is_dev: bool, record_sha256: str
+) -> str:
+    locale = payload["locale"]
+    study = catalog(participant.trial_id).study
+    version = FormVersion.objects(
+        trial_id=participant.trial_id, form_id=payload["form_id"], version=payload["version"]
+    ).first()
+    content = version.content[locale]
+    events = [e for e in audit.chain_dicts(str(participant.id)) if e["seq"] <= payload["as_of_seq"]]
+    signer_labels: dict[str, str] = {}
+    for event in events:
+        if event["type"] == "signer.added":
+            role = event["payload"]["role"]
+            count = sum(1 for v in signer_labels.values() if v.startswith(role)) + 1
+            signer_labels[event["payload"]["signer_id"]] = f"{role} {count}"
+    choices: dict[str, dict[str, bool]] = {}
+    for event in events:
+        if event["type"] == "items.chosen" and event["record_id"] == payload["record_id"]:
+            choices[event["payload"]["signer_id"]] = event["payload"]["choices"]
+    signature_events = {e["seq"]: e for e in events if e["type"] == "signature.added"}
+    doc = {
+        "lang": locale,
+        "direction": language_option(locale).direction,
+        "title": content["title"],
+        "summary": content.get("summary"),
+        "study_title": study.title,
+        "trial_id": study.trial_id,
+        "eu_ct_number": study.eu_ct_number,
+        "sponsor": study.sponsor,
+        "participant_code": participant.code,
+        "site_code": participant.site_code,
+        "form_id": payload["form_id"],
+        "version": payload["version"],
+        "locale": locale,
+        "ethics_reference": version.ethics_reference,
+        "approved_date": version.approved_date,
+        "content_sha256": payload["content_sha256"],
+        "state": payload["state"],
+        "is_development_seal": seal_is_dev,
+        "verification_code": verification_code(record_sha256),
+        "record_sha256": record_sha256,
+        "sections": [
+            {
+                "title": s["title"],
+                "summary": s.get("summary"),
+                "media": s.get("media"),
+                "html": to_html(s["body"]),
+            }
+            for s in content["sections"]
+        ],
+        "consent_items": [
+            {
+                "text": item["text"],
+                "required": item["required"],
+                "choices": [
+                    {"signer": signer_labels.get(sid, sid), "value": c.get(item["id"])}
+                    for sid, c in choices.items()
+                ],
+            }
+            for item in content["items"]
+        ],
+        "signatures": [
+            {
+                "role_label": label("signer_role", s["role"], locale),
+                "printed_name": s["printed_name"],
+                "meaning": s["meaning"],
+                "image_data_uri": _svg_data_uri(signature_events[s["seq"]]["payload"]["image_svg"]),
+                "signed_at_utc": s["signed_at"],
+                "signed_at_local": _local(
+                    datetime.fromisoformat(s["signed_at"]), participant.timezone, locale
+                ),
+                "locale": s["locale"],
+                "content_sha256": s["content_sha256"],
+                "authentication": ", ".join(s["auth_factors"]),
+                "binding_sha256": s["binding_sha256"],
+            }
+            for s in payload["signatures"]
+        ],
+        "events": [
+            {
+                "seq": e["seq"],
+                "at": e["at"].astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+                "type": e["type"],
+                "state": e.get("state_after")
+                if e.get("state_after") != e.get("state_before")
+                else None,
+                "by": f"{e['actor'].get('kind')}:{e['actor'].get('role')}",
+                "hash": e["hash"][:20],
+            }
+            for e in events
+            if e.get("record_id") in (payload["record_id"], None)
+        ],
+    }
+    return pdf_rendering.render_html("consent_record.html", doc)
+
+
+def render_consent_pdf(participant: Participant, payload: dict[str, Any]) -> bytes:
+    """Render and seal the PDF of a consent record payload."""
+    record_json = canonical_json(payload)
+    record_sha256 = hashlib.sha256(record_json.encode()).hexdigest()
+    material = sealing.seal_material()
+    html = _consent_html(participant, payload, material.is_development, record_sha256)
+    unsealed = pdf_rendering.write_pdf(
+        html,
+        attachment_json=record_json,
+        attachment_name=ATTACHMENT_NAME,
+        title=payload["form_id"],
+        created=datetime.fromisoformat(payload["events"][-1]["at"]),
+    )
+    return sealing.seal_pdf(unsealed)
+
+
+# ---------------------------------------------------------------- render once, store, read
+
+
+@dataclass
+class DocumentResult:
+    """A stored document and its bytes."""
+
+    document: StoredDocument
+    content: bytes = field(repr=False)
+
+
+def _render_once(key: str, base: dict[str, Any], render: Any, now: datetime) -> DocumentResult:
+    owner = uuid.uuid4().hex
+    deadline = time.monotonic() + WAIT_FOR_OTHER_RENDERER_S
+    while True:
+        existing = StoredDocument.objects(key=key).first()
+        if existing is not None and existing.status == "ready":
+            return DocumentResult(existing, _read(existing))
+        if existing is None:
+            try:
+                StoredDocument(
+                    key=key,
+                    status="rendering",
+                    lock_owner=owner,
+                    lock_at=now_utc(),
+                    created_at=now,
+                    **base,
+                ).save(force_insert=True)
+                break
+            except NotUniqueError:
+                continue
+        if existing.lock_at and now_utc() - existing.lock_at > STALE_LOCK:
+            taken = StoredDocument.objects(
+                key=key, status="rendering", lock_owner=existing.lock_owner
+            ).update_one(set__lock_owner=owner, set__lock_at=now_utc())
+            if taken:
+                break
+        if time.monotonic() > deadline:
+            raise ConflictError(
+                "The document is still being prepared; try again shortly.", code="document-pending"
+            )
+        time.sleep(0.2)
+    content = render()
+    digest = hashlib.sha256(content).hexdigest()
+    file_id = _fs().put(content, filename=f"{key}.pdf", content_type="application/pdf")
+    extra = _attached_record_summary(content)
+    updated = StoredDocument.objects(key=key, lock_owner=owner, status="rendering").update_one(
+        set__status="ready",
+        set__file_id=str(file_id),
+        set__sha256=digest,
+        set__size=len(content),
+        set__ready_at=now_utc(),
+        set__record_sha256=extra[0],
+        set__verification_code=extra[1],
+    )
+    if not updated:  # our lock was taken over: keep the other renderer's document
+        _fs().delete(file_id)
+        return _render_once(key, base, render, now)
+    return DocumentResult(StoredDocument.objects.get(key=key), content)
+
+
+def _read(document: StoredDocument) -> bytes:
+    from bson import ObjectId
+
+    content: bytes = _fs().get(ObjectId(document.file_id)).read()
+    if hashlib.sha256(content).hexdigest() != document.sha256:
+        raise ConflictError(
+            "A stored document does not match its recorded SHA-256.", code="document-corrupt"
+        )
+    return content
+
+
+def _attached_record_summary(pdf: bytes) -> tuple[str, str]:
+    record_json = extract_record_json(pdf)
+    digest = hashlib.sha256(record_json.encode()).hexdigest()
+    return digest, verification_code(digest)
+
+
+def consent_document(
+    participant: Participant,
+    record_id: str,
+    *,
+    locale: str | None = None,
+    now: datetime | None = None,
+) -> DocumentResult:
+    """Return the sealed PDF of a completed consent record in one signer's language.
+
+    The language defaults to the record's; each signer may ask for the language
+    they signed in, so two guardians get the text each read.
+
+    Raises:
+        NotFoundError: no such record.
+        ConflictError: the record is not complete yet (``record-incomplete``).
+        InvalidDataError: the record has no text in that language.
+    """
+    now = now or now_utc()
+    events = audit.chain_dicts(str(participant.id))
+    opened = next(
+        (
+            e
+            for e in events
+            if e["type"] == "record.opened" and e["payload"]["record_id"] == record_id
+        ),
+        None,
+    )
+    if opened is None:
+        raise NotFoundError(f"Record {record_id} was not found.")
+    locale = locale or opened["payload"]["locale"]
+    if locale not in opened["payload"]["content_sha256"]:
+        raise InvalidDataError(f"This form has no {locale} text.", code="unknown-locale")
+    as_of = _completion_seq(events, record_id)
+    if as_of is None:
+        raise ConflictError(
+            "The consent is not complete yet; its document comes after the last signature.",
+            code="record-incomplete",
+        )
+    payload = consent_record_payload(participant, record_id, locale, as_of)
+    base = {
+        "kind": "consent-record",
+        "trial_id": participant.trial_id,
+        "participant_id": str(participant.id),
+        "record_id": record_id,
+        "locale": locale,
+        "as_of_seq": as_of,
+    }
+    return _render_once(
+        f"consent-record:{record_id}:{locale}",
+        base,
+        lambda: render_consent_pdf(participant, payload),
+        now,
+    )
+
+
+def withdrawal_payload(participant: Participant, seq: int, locale: str) -> dict[str, Any]:
+    """Return the machine-readable withdrawal confirmation for the event at ``seq``.
+
+    Raises:
+        NotFoundError: no withdrawal at that position.
+    """
+    event = next((e for e in audit.chain_dicts(str(participant.id)) if e["seq"] == seq), None)
+    if event is None or event["type"] != "withdrawal.recorded":
+        raise NotFoundError(f"No withdrawal is recorded at event {seq}.")
+    data = event["payload"]
+    return {
+        "format": "consentkit.withdrawal/1",
+        "trial_id": participant.trial_id,
+        "participant_code": participant.code,
+        "site_code": participant.site_code,
+        "record_id": None,
+        "locale": locale,
+        "as_of_seq": seq,
+        "scopes": data["scopes"],
+        "channel": data["channel"],
+        "reason": data["reason"],
+        "reason_declined": data["reason_declined"],
+        "actor": {k: event["actor"].get(k) for k in ("kind", "role", "on_behalf_of")},
+        "at": event["at"].isoformat(timespec="milliseconds"),
+        "event_hash": event["hash"],
+    }
+
+
+def withdrawal_document(
+    participant: Participant,
+    seq: int,
+    *,
+    locale: str | None = None,
+    now: datetime | None = None,
+) -> DocumentResult:
+    """Return the sealed confirmation of the withdrawal recorded at event ``seq``.
+
+    Raises:
+        NotFoundError: no withdrawal at that position.
+    """
+    now = now or now_utc()
+    site = catalog(participant.trial_id).study.site(participant.site_code)
+    locale = locale or participant.preferred_language or (site.languages[0] if site else "en")
+    payload = withdrawal_payload(participant, seq, locale)
+
+    def render() -> bytes:
+        record_json = canonical_json(payload)
+        digest = hashlib.sha256(record_json.encode()).hexdigest()
+        material = sealing.seal_material()
+        study = catalog(participant.trial_id).study
+        at = datetime.fromisoformat(payload["at"])
+        doc = {
+            "lang": locale,
+            "direction": language_option(locale).direction,
+            "study_title": study.title,
+            "trial_id": study.trial_id,
+            "eu_ct_number": study.eu_ct_number,
+            "participant_code": participant.code,
+            "site_code": participant.site_code,
+            "at_utc": payload["at"],
+            "at_local": _local(at, participant.timezone, locale),
+            "channel": payload["channel"],
+            "recorded_by": f"{payload['actor']['kind']}:{payload['actor']['role']}",
+            "scopes": payload["scopes"],
+            "reason": payload["reason"],
+            "reason_declined": payload["reason_declined"],
+            "event_hash": payload["event_hash"],
+            "record_sha256": digest,
+            "verification_code": verification_code(digest),
+            "is_development_seal": material.is_development,
+        }
+        html = pdf_rendering.render_html("withdrawal.html", doc)
+        return sealing.seal_pdf(
+            pdf_rendering.write_pdf(
+                html,
+                attachment_json=record_json,
+                attachment_name=ATTACHMENT_NAME,
+                title="withdrawal",
+                created=at,
+            )
+        )
+
+    base = {
+        "kind": "withdrawal-confirmation",
+        "trial_id": participant.trial_id,
+        "participant_id": str(participant.id),
+        "record_id": None,
+        "locale": locale,
+        "as_of_seq": seq,
+    }
+    return _render_once(f"withdrawal:{participant.id}:{seq}:{locale}", base, render, now)
+
+
+def render_pending(*, limit: int = 100, now: datetime | None = None) -> int:
+    """Render documents of completed records that have none yet (for cron or a worker)."""
+    from consentkit.models.audit import ConsentRecord
+
+    rendered = 0
+    for record in ConsentRecord.objects(state="consented").no_cache():
+        if rendered >= limit:
+            break
+        key = f"consent-record:{record.record_id}:{record.locale}"
+        if StoredDocument.objects(key=key).count():
+            continue
+        participant = Participant.objects(id=record.participant_id).first()
+        if participant is not None:
+            consent_document(participant, record.record_id, now=now)
+            rendered += 1
+    return rendered
+
+
+# ---------------------------------------------------------------- verification
+
+
+def extract_record_json(pdf: bytes) -> str:
+    """Return the machine-readable record attached to a consentkit PDF.
+
+    Raises:
+        InvalidDataError: no consentkit record is attached.
+    """
+    import io
+
+    try:
+        reader = PdfReader(io.BytesIO(pdf))
+        attachments = reader.attachments
+    except Exception as exc:
+        raise InvalidDataError(f"Not a readable PDF: {exc}.", code="not-a-pdf") from exc
+    found = attachments.get(ATTACHMENT_NAME)
+    if not found:
+        raise InvalidDataError("This PDF carries no consentkit record.", code="no-record")
+    return bytes(found[0]).decode("utf-8")
+
+
+@dataclass
+class VerificationReport:
+    """The answer to "is this PDF a genuine, unaltered consentkit record?"."""
+
+    ok: bool
+    seal: dict[str, Any]
+    record_matches: bool
+    problems: list[str]
+    record: dict[str, Any] | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form."""
+        return {
+            "ok": self.ok,
+            "seal": self.seal,
+            "record_matches": self.record_matches,
+            "problems": self.problems,
+            "record": {
+                k: self.record.get(k)
+                for k in (
+                    "trial_id",
+                    "participant_code",
+                    "record_id",
+                    "form_id",
+                    "version",
+                    "locale",
+                    "state",
+                    "as_of_seq",
+                )
+            }
+            if self.record
+            else None,
+        }
+
+
+def verify_pdf(pdf: bytes) -> VerificationReport:
+    """Check the seal, then that the attached record matches the audit trail in the database."""
+    report = sealing.check_seal(pdf)
+    seal = {
+        "sealed": report.sealed,
+        "intact": report.intact,
+        "trusted": report.trusted,
+        "covers_whole_file": report.covers_whole_file,
+        "signer": report.signer,
+        "signed_at": report.signed_at.isoformat() if report.signed_at else None,
+    }
+    problems = [report.problem] if report.problem else []
+    record: dict[str, Any] | None = None
+    matches = False
+    try:
+        record = json.loads(extract_record_json(pdf))
+    except (InvalidDataError, ValueError) as exc:
+        problems.append(getattr(exc, "message", str(exc)))
+    if record is not None:
+        participant = Participant.objects(
+            trial_id=record.get("trial_id"), code=record.get("participant_code")
+        ).first()
+        if participant is None:
+            problems.append("the participant in this document is not in this database")
+        else:
+            try:
+                if record.get("format") == "consentkit.withdrawal/1":
+                    expected = withdrawal_payload(
+                        participant, record["as_of_seq"], record["locale"]
+                    )
+                else:
+                    expected = consent_record_payload(
+                        participant, record["record_id"], record["locale"], record["as_of_seq"]
+                    )
+            except (NotFoundError, KeyError):
+                problems.append("the record in this document is not in this database")
+            else:
+                matches = canonical_json(expected) == canonical_json(record)
+                if not matches:
+                    problems.append("the record in this document differs from the audit trail")
+    return VerificationReport(
+        ok=report.ok and matches,
+        seal=seal,
+        record_matches=matches,
+        problems=problems,
+        record=record,
+    )
