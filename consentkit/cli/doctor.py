@@ -13,8 +13,8 @@ import click
 #: Latin, Greek and Cyrillic for consent texts in every supported language.
 APT_PACKAGES = ("libpango-1.0-0", "libpangoft2-1.0-0", "libharfbuzz-subset0", "fontconfig")
 FONT_PACKAGES = ("fonts-dejavu-core",)
-#: fontconfig language tags a PDF must be able to render.
-REQUIRED_FONT_LANGS = ("en", "el", "ru", "lt", "pl")
+#: fontconfig language tags a PDF must be able to render (Latin, Greek, Cyrillic, Arabic, Hebrew).
+REQUIRED_FONT_LANGS = ("en", "el", "ru", "bg", "lt", "pl", "ar", "he")
 
 
 def _weasyprint_problem() -> str | None:
@@ -73,7 +73,10 @@ def doctor() -> None:
     """
     found, packages = problems()
     if not found:
-        click.echo("System check: Pango and fonts for Latin, Greek and Cyrillic are installed.")
+        click.echo(
+            "System check: Pango and fonts for Latin, Greek, Cyrillic, Arabic and Hebrew "
+            "are installed."
+        )
         return
     for problem in found:
         click.echo(f"System check failed: {problem}", err=True)
