@@ -17,9 +17,7 @@ from __future__ import annotations
 import os
 import secrets
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -33,8 +31,9 @@ os.environ.setdefault("CONSENTKIT_IDENTITY_KEYS", Fernet.generate_key().decode()
 os.environ.setdefault("CONSENTKIT_AUDIT_KEY", secrets.token_urlsafe(48))
 
 import mongoengine
+from support import running_database
 
-from consentkit import crypto, db
+from consentkit import crypto
 from consentkit.models.audit import AuditEvent
 from consentkit.models.participant import Participant
 from consentkit.services import audit, records
@@ -159,35 +158,10 @@ def bench_verify() -> None:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        port = 27996
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "consentkit",
-                "db",
-                "serve",
-                "--data-dir",
-                f"{tmp}/db",
-                "--port",
-                str(port),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            uri = f"mongodb://127.0.0.1:{port}/"
-            db.wait_until_ready(uri)
-            db.connect(uri, db_name="bench")
-            db.ensure_indexes()
-            import_demo_study()
-            bench_signing()
-            bench_verify()
-        finally:
-            db.disconnect()
-            server.terminate()
-            server.wait(timeout=20)
+    with running_database(27996):
+        import_demo_study()
+        bench_signing()
+        bench_verify()
 
 
 if __name__ == "__main__":

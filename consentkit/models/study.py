@@ -78,6 +78,18 @@ class ConsentForm(BaseDocument):
     created_at = DateTimeField(required=True)
 
 
+#: A version's approval and life-cycle fields (what an import compares besides the text).
+VERSION_META_FIELDS = (
+    "status",
+    "change",
+    "change_summary",
+    "ethics_reference",
+    "approved_date",
+    "effective_from",
+    "comprehension",
+)
+
+
 class FormVersion(BaseDocument):
     """One version of a form with its content in every language.
 

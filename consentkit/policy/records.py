@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from consentkit.enums import FormKind, ItemCode, RecordState, SignerRole, WithdrawalScope
+from consentkit.errors import NotFoundError
 
 #: Forms whose consent is what allows participation at all.
 PARTICIPATION_KINDS = {
@@ -115,6 +116,18 @@ class RecordStatus:
             "item_grants": self.item_grants,
             "signers": [p.to_dict(self.section_ids) for p in self.signers.values()],
         }
+
+
+def opened_event(events: Iterable[dict[str, Any]], record_id: str) -> dict[str, Any]:
+    """Return the ``record.opened`` event of a record.
+
+    Raises:
+        NotFoundError: the record is not in these events.
+    """
+    for event in events:
+        if event["type"] == "record.opened" and event["payload"]["record_id"] == record_id:
+            return event
+    raise NotFoundError(f"Record {record_id} was not found.")
 
 
 def information_complete(progress: SignerProgress, section_ids: Sequence[str]) -> bool:

@@ -43,7 +43,7 @@ from consentkit.models.document import StoredDocument
 from consentkit.models.participant import Participant
 from consentkit.models.study import FormVersion
 from consentkit.policy.locales import language_option
-from consentkit.policy.records import record_status
+from consentkit.policy.records import opened_event, record_status
 from consentkit.rendering import pdf as pdf_rendering
 from consentkit.rendering import seal as sealing
 from consentkit.rendering.markdown import to_html
@@ -83,16 +83,7 @@ def consent_record_payload(
         NotFoundError: no such record.
     """
     events = [e for e in audit.chain_dicts(str(participant.id)) if e["seq"] <= as_of_seq]
-    opened = next(
-        (
-            e
-            for e in events
-            if e["type"] == "record.opened" and e["payload"]["record_id"] == record_id
-        ),
-        None,
-    )
-    if opened is None:
-        raise NotFoundError(f"Record {record_id} was not found.")
+    opened = opened_event(events, record_id)
     status = record_status(opened, events, at=events[-1]["at"])
     data = opened["payload"]
     signatures = [
@@ -374,16 +365,7 @@ def consent_document(
     """
     now = now or now_utc()
     events = audit.chain_dicts(str(participant.id))
-    opened = next(
-        (
-            e
-            for e in events
-            if e["type"] == "record.opened" and e["payload"]["record_id"] == record_id
-        ),
-        None,
-    )
-    if opened is None:
-        raise NotFoundError(f"Record {record_id} was not found.")
+    opened = opened_event(events, record_id)
     locale = locale or opened["payload"]["locale"]
     if locale not in opened["payload"]["content_sha256"]:
         raise InvalidDataError(f"This form has no {locale} text.", code="unknown-locale")

@@ -24,25 +24,13 @@ from typing import Any
 from consentkit.enums import FormKind, VersionStatus
 from consentkit.errors import NotFoundError
 from consentkit.labels import label
-from consentkit.models.study import ConsentForm, FormVersion, Study
+from consentkit.models.study import VERSION_META_FIELDS, ConsentForm, FormVersion, Study
 from consentkit.policy.jurisdiction import AgeBand, RuleOverride, decide_requirements
 from consentkit.policy.locales import language_option, negotiate_locale
 from consentkit.policy.versions import display_status, version_in_force
 from consentkit.rendering.markdown import to_html
 
-_META_FIELDS = (
-    "trial_id",
-    "form_id",
-    "version",
-    "status",
-    "change",
-    "change_summary",
-    "ethics_reference",
-    "approved_date",
-    "effective_from",
-    "comprehension",
-    "content_sha256",
-)
+_META_FIELDS = ("trial_id", "form_id", "version", *VERSION_META_FIELDS, "content_sha256")
 
 
 @dataclass(frozen=True)

@@ -23,22 +23,13 @@ from consentkit.authoring.reader import (
 from consentkit.clock import now_utc
 from consentkit.enums import VersionStatus
 from consentkit.errors import ConflictError
-from consentkit.models.study import ConsentForm, FormVersion, Site, Study
+from consentkit.models.study import VERSION_META_FIELDS, ConsentForm, FormVersion, Site, Study
 from consentkit.paths import data_dir
 from consentkit.services.forms import forget_catalogs
 from consentkit.services.tasks import create_reconsent_tasks
 
 DEMO_STUDY_DIR = data_dir() / "demo-nbl-1"
 
-_VERSION_META = (
-    "status",
-    "change",
-    "change_summary",
-    "ethics_reference",
-    "approved_date",
-    "effective_from",
-    "comprehension",
-)
 _LOCKED = (VersionStatus.PUBLISHED, VersionStatus.RETIRED)
 
 
@@ -75,11 +66,11 @@ class _Plan:
 
 
 def _version_meta(meta: dict[str, Any]) -> dict[str, Any]:
-    return {key: meta.get(key) for key in _VERSION_META}
+    return {key: meta.get(key) for key in VERSION_META_FIELDS}
 
 
 def _stored_meta(version: FormVersion) -> dict[str, Any]:
-    stored = {key: getattr(version, key) for key in _VERSION_META}
+    stored = {key: getattr(version, key) for key in VERSION_META_FIELDS}
     stored["comprehension"] = dict(version.comprehension) or None
     return stored
 

@@ -47,6 +47,7 @@ from consentkit.policy.jurisdiction import Requirements, decide_requirements
 from consentkit.policy.locales import negotiate_locale
 from consentkit.policy.records import (
     information_complete,
+    opened_event,
     participant_records,
     participation_profile,
     record_status,
@@ -445,13 +446,6 @@ def open_record(
     return record
 
 
-def _opened(events: Sequence[dict[str, Any]], record_id: str) -> dict[str, Any]:
-    for event in events:
-        if event["type"] == "record.opened" and event["payload"]["record_id"] == record_id:
-            return event
-    raise NotFoundError(f"Record {record_id} was not found.")
-
-
 def _record_action(
     participant: Participant,
     record_id: str,
@@ -465,7 +459,7 @@ def _record_action(
 
     def build(events: list[dict[str, Any]]) -> audit.Draft | AuditEvent:
         at = now or now_utc()
-        opened = _opened(events, record_id)
+        opened = opened_event(events, record_id)
         before = record_status(opened, events, at=at)
         payload = check(opened, events, before, at)
         if isinstance(payload, AuditEvent):

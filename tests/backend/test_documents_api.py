@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -10,21 +9,14 @@ import pytest
 from click.testing import CliRunner
 
 from consentkit.cli import main
-from consentkit.services import documents, records
-from tests.consentkit.records_helpers import STAFF, T0, make_family, prepare, sign
+from consentkit.services import documents
+from tests.consentkit.records_helpers import consented_family
 
 
 @pytest.fixture
 def sealed_pdf(demo_study: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> bytes:
     monkeypatch.setenv("CONSENTKIT_DATA_DIR", str(tmp_path))
-    family = make_family("P-PDF")
-    record = records.open_record(
-        family.participant, form_id="parental-consent", actor=STAFF, now=T0
-    )
-    for guardian in family.guardians:
-        prepare(family, record, guardian, at=T0)
-    for signer in (family.guardians[0], family.investigator, family.guardians[1]):
-        sign(family, record, signer, at=T0 + timedelta(hours=25))
+    family, record = consented_family("P-PDF")
     return documents.consent_document(family.participant, record.record_id).content
 
 

@@ -141,3 +141,16 @@ def sign(family: Family, record: Any, signer: Signer, *, at: datetime, **kwargs:
         actor=signer_actor(signer),
         now=at,
     )
+
+
+def consented_family(code: str = "P-001", **kwargs: Any) -> tuple[Family, Any]:
+    """Return a family whose parental consent is complete (both guardians and investigator)."""
+    family = make_family(code, **kwargs)
+    record = records.open_record(
+        family.participant, form_id="parental-consent", actor=STAFF, now=T0
+    )
+    for guardian in family.guardians:
+        prepare(family, record, guardian, at=T0)
+    for signer in (family.guardians[0], family.investigator, family.guardians[1]):
+        sign(family, record, signer, at=T0 + timedelta(hours=25))
+    return family, record

@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from click.testing import CliRunner
 
 from consentkit.cli import main
-from consentkit.services import audit, records
-from tests.consentkit.records_helpers import STAFF, T0, make_family, prepare, sign
+from consentkit.services import audit
+from tests.consentkit.records_helpers import consented_family
 
 
 def _consented_family(code: str = "P-AUD") -> Any:
-    family = make_family(code)
-    record = records.open_record(
-        family.participant, form_id="parental-consent", actor=STAFF, now=T0
-    )
-    for guardian in family.guardians:
-        prepare(family, record, guardian, at=T0)
-    for signer in (family.guardians[0], family.investigator, family.guardians[1]):
-        sign(family, record, signer, at=T0 + timedelta(hours=25))
-    return family
+    return consented_family(code)[0]
 
 
 def test_verify_accepts_an_untouched_chain(demo_study: Any) -> None:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from consentkit.models.task import ConsentTask
-from consentkit.services import records
 from consentkit.services.importing import import_study
 from consentkit.services.tasks import create_due_tasks
-from tests.consentkit.records_helpers import STAFF, T0, make_family, prepare, sign
+from tests.consentkit.records_helpers import consented_family, make_family
 
 
 def _set_version(folder: Path, form: str, index: int, **changes: Any) -> None:
@@ -23,15 +22,7 @@ def _set_version(folder: Path, form: str, index: int, **changes: Any) -> None:
 
 
 def _consent_on_v1(code: str) -> Any:
-    family = make_family(code)
-    record = records.open_record(
-        family.participant, form_id="parental-consent", actor=STAFF, now=T0
-    )
-    for guardian in family.guardians:
-        prepare(family, record, guardian, at=T0)
-    for signer in (family.guardians[0], family.investigator, family.guardians[1]):
-        sign(family, record, signer, at=T0 + timedelta(hours=25))
-    return family
+    return consented_family(code)[0]
 
 
 def test_publishing_a_major_version_asks_consented_families_once(
