@@ -90,7 +90,6 @@ def main() -> None:
                 html,
                 attachment_json=record_json,
                 attachment_name="r.json",
-                title="t",
                 created=events[-1]["at"],
             )
             started = time.perf_counter()

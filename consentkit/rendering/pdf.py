@@ -121,7 +121,6 @@ def write_pdf(
     *,
     attachment_json: str,
     attachment_name: str,
-    title: str,
     created: datetime,
     fetcher: DataOnlyFetcher | None = None,
 ) -> bytes:

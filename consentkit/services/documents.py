@@ -262,7 +262,6 @@ def render_consent_pdf(participant: Participant, payload: dict[str, Any]) -> byt
         html,
         attachment_json=record_json,
         attachment_name=ATTACHMENT_NAME,
-        title=payload["form_id"],
         created=datetime.fromisoformat(payload["events"][-1]["at"]),
     )
     return sealing.seal_pdf(unsealed)
@@ -310,7 +309,12 @@ def _render_once(key: str, base: dict[str, Any], render: Any, now: datetime) -> 
                 "The document is still being prepared; try again shortly.", code="document-pending"
             )
         time.sleep(0.2)
-    content = render()
+    try:
+        content = render()
+    except BaseException:
+        # Release the lock so the next request renders again instead of waiting for us.
+        StoredDocument.objects(key=key, lock_owner=owner, status="rendering").delete()
+        raise
     digest = hashlib.sha256(content).hexdigest()
     file_id = _fs().put(content, filename=f"{key}.pdf", content_type="application/pdf")
     extra = _attached_record_summary(content)
@@ -469,7 +473,6 @@ def withdrawal_document(
                 html,
                 attachment_json=record_json,
                 attachment_name=ATTACHMENT_NAME,
-                title="withdrawal",
                 created=at,
             )
         )
@@ -494,8 +497,12 @@ def render_pending(*, limit: int = 100, now: datetime | None = None) -> int:
         if rendered >= limit:
             break
         key = f"consent-record:{record.record_id}:{record.locale}"
-        if StoredDocument.objects(key=key).count():
-            continue
+        existing = StoredDocument.objects(key=key).first()
+        if existing is not None and (
+            existing.status == "ready"
+            or (existing.lock_at and now_utc() - existing.lock_at <= STALE_LOCK)
+        ):
+            continue  # done, or being rendered right now; an abandoned lock is retried
         participant = Participant.objects(id=record.participant_id).first()
         if participant is not None:
             consent_document(participant, record.record_id, now=now)
@@ -560,6 +567,19 @@ class VerificationReport:
         }
 
 
+def _well_formed(record: Any) -> bool:
+    """Return True when an attached record has the shape verification relies on."""
+    return (
+        isinstance(record, dict)
+        and isinstance(record.get("trial_id"), str)
+        and isinstance(record.get("participant_code"), str)
+        and isinstance(record.get("locale"), str)
+        and isinstance(record.get("as_of_seq"), int)
+        and not isinstance(record.get("as_of_seq"), bool)
+        and (record.get("record_id") is None or isinstance(record.get("record_id"), str))
+    )
+
+
 def verify_pdf(pdf: bytes) -> VerificationReport:
     """Check the seal, then that the attached record matches the audit trail in the database."""
     report = sealing.check_seal(pdf)
@@ -575,7 +595,10 @@ def verify_pdf(pdf: bytes) -> VerificationReport:
     record: dict[str, Any] | None = None
     matches = False
     try:
-        record = json.loads(extract_record_json(pdf))
+        parsed = json.loads(extract_record_json(pdf))
+        if not _well_formed(parsed):
+            raise InvalidDataError("The attached record is malformed.", code="bad-record")
+        record = parsed
     except (InvalidDataError, ValueError) as exc:
         problems.append(getattr(exc, "message", str(exc)))
     if record is not None:
@@ -599,7 +622,12 @@ def verify_pdf(pdf: bytes) -> VerificationReport:
             else:
                 matches = canonical_json(expected) == canonical_json(record)
                 if not matches:
-                    problems.append("the record in this document differs from the audit trail")
+                    chain = audit.verify_participant(participant)
+                    problems.append(
+                        "the record in this document differs from the audit trail"
+                        if chain.ok
+                        else f"the audit trail in the database is broken: {chain.problem}"
+                    )
     return VerificationReport(
         ok=report.ok and matches,
         seal=seal,
