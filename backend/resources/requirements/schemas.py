@@ -5,11 +5,16 @@ from __future__ import annotations
 import marshmallow as ma
 
 from consentkit.enums import TrialType
+from consentkit.policy.jurisdiction import supported_countries
 
 
 class RequirementsQueryArgsSchema(ma.Schema):
     country = ma.fields.String(
-        required=True, metadata={"description": "ISO 3166-1 alpha-2 or GB-ENG/GB-WLS/GB-NIR/GB-SCT"}
+        required=True,
+        metadata={
+            "description": "ISO 3166-1 alpha-2 or GB-ENG/GB-WLS/GB-NIR/GB-SCT (any case)",
+            "enum": supported_countries(),
+        },
     )
     birth_date = ma.fields.Date(required=True)
     on = ma.fields.Date(metadata={"description": "Date of the decision [default: today, UTC]"})
