@@ -57,6 +57,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _ensure_indexes(app)
 
     api = Api(app)
+    api.spec.components.security_scheme(
+        "bearerAuth",
+        {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "Access token from POST /api/v1/auth/challenges/{id}/verify",
+        },
+    )
     register_error_handlers(app)
     from backend.resources import register_blueprints
 

@@ -29,6 +29,8 @@ STATUS_BY_ERROR: dict[type[ck.ConsentKitError], HTTPStatus] = {
     ck.ConflictError: HTTPStatus.CONFLICT,
     ck.EligibilityError: HTTPStatus.CONFLICT,
     ck.DatabaseUnavailableError: HTTPStatus.SERVICE_UNAVAILABLE,
+    ck.AuthenticationError: HTTPStatus.UNAUTHORIZED,
+    ck.RateLimitedError: HTTPStatus.TOO_MANY_REQUESTS,
     ck.ConfigurationError: HTTPStatus.INTERNAL_SERVER_ERROR,
     ck.ConsentKitError: HTTPStatus.BAD_REQUEST,
 }
@@ -92,7 +94,12 @@ def _handle_domain_error(exc: ck.ConsentKitError) -> Response:
         log.error("domain error answered %d: %s", status, exc.code, exc_info=exc)
         message = None if status != HTTPStatus.SERVICE_UNAVAILABLE else exc.message
         return problem(status, exc.code, message, headers=_retry_after(status))
-    return problem(status, exc.code, exc.message, exc.details.get("errors"))
+    headers = {}
+    if isinstance(exc, ck.RateLimitedError):
+        headers["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, ck.AuthenticationError):
+        headers["WWW-Authenticate"] = 'Bearer realm="consentkit"'
+    return problem(status, exc.code, exc.message, exc.details.get("errors"), headers)
 
 
 def _retry_after(status: int) -> dict[str, str]:

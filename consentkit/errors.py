@@ -60,3 +60,20 @@ class ConfigurationError(ConsentKitError):
     """Configuration is missing or unsafe; raised at start-up, never mid-request."""
 
     code = "configuration-error"
+
+
+class AuthenticationError(ConsentKitError):
+    """Who is asking could not be established; the message never says why in detail."""
+
+    code = "authentication-failed"
+
+
+class RateLimitedError(ConsentKitError):
+    """Too many attempts; ``retry_after`` says how many seconds to wait."""
+
+    code = "too-many-attempts"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        """Create the error with the wait in seconds."""
+        super().__init__(message, details={"retry_after": retry_after})
+        self.retry_after = retry_after

@@ -6,7 +6,16 @@ language; the keys are the stable values clients switch on.
 
 from __future__ import annotations
 
-from consentkit.enums import FormKind, GuardianRule, MinorRole, SignerRole, VersionStatus
+from consentkit.enums import (
+    Channel,
+    FormKind,
+    GuardianRule,
+    MinorRole,
+    RecordState,
+    SignerRole,
+    VersionStatus,
+    WithdrawalScope,
+)
 from consentkit.i18n import N_, gettext
 
 LABELS: dict[str, dict[str, str]] = {
@@ -56,6 +65,43 @@ LABELS: dict[str, dict[str, str]] = {
     "item": {
         "required": N_("Required"),
         "optional": N_("Optional"),
+    },
+    "record_state": {
+        RecordState.AWAITING_INFORMATION: N_("Waiting for the information to be read"),
+        RecordState.AWAITING_SIGNATURES: N_("Waiting for signatures"),
+        RecordState.CONSENTED: N_("Consent given"),
+        RecordState.DECLINED: N_("Declined"),
+        RecordState.DISSENT: N_("The child said no"),
+        RecordState.WITHDRAWN: N_("Withdrawn"),
+        RecordState.SUPERSEDED: N_("Replaced by a newer version"),
+        RecordState.EXPIRED: N_("Expired before it was completed"),
+        RecordState.SUSPENDED_AWAITING_OWN_CONSENT: N_(
+            "Paused until the young person gives their own consent"
+        ),
+    },
+    "withdrawal_scope": {
+        WithdrawalScope.STOP_IMP: N_("Stop the study medicine"),
+        WithdrawalScope.STOP_STUDY_PROCEDURES: N_(
+            "Stop the study visits, tests and questionnaires"
+        ),
+        WithdrawalScope.ROUTINE_DATA_ONLY: N_(
+            "No more study contact; data from routine care may still be collected"
+        ),
+        WithdrawalScope.NO_NEW_DATA: N_("No new data of any kind"),
+        WithdrawalScope.SAMPLES_STOP_COLLECTION: N_("No more samples"),
+        WithdrawalScope.SAMPLES_DESTROY: N_("Destroy the stored samples"),
+        WithdrawalScope.SAMPLES_ANONYMISE: N_("Make the stored samples anonymous"),
+        WithdrawalScope.SAMPLES_NO_FUTURE_USE: N_("No future research with the samples"),
+        WithdrawalScope.NO_USE_OUTSIDE_PROTOCOL: N_("No use of the data outside this study"),
+        WithdrawalScope.NO_FURTHER_CONTACT: N_("No further contact"),
+        WithdrawalScope.RANDOMISATION_REFUSAL: N_("No randomisation"),
+        WithdrawalScope.FULL: N_("Stop taking part completely"),
+    },
+    "channel": {
+        Channel.APP: N_("In the app"),
+        Channel.IN_PERSON: N_("In person"),
+        Channel.PHONE: N_("By phone"),
+        Channel.LETTER: N_("By letter"),
     },
 }
 

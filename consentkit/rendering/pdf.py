@@ -71,6 +71,8 @@ LABELS = {
         "collected in the scopes above."
     ),
     "recorded_by": N_("Recorded by"),
+    "expressed_utc": N_("Expressed (UTC)"),
+    "expressed_local": N_("Expressed (local time)"),
     "channel": N_("How it was expressed"),
 }
 

@@ -165,12 +165,19 @@ def _consent_html(
     ).first()
     content = version.content[locale]
     events = [e for e in audit.chain_dicts(str(participant.id)) if e["seq"] <= payload["as_of_seq"]]
-    signer_labels: dict[str, str] = {}
-    for event in events:
-        if event["type"] == "signer.added":
-            role = event["payload"]["role"]
-            count = sum(1 for v in signer_labels.values() if v.startswith(role)) + 1
-            signer_labels[event["payload"]["signer_id"]] = f"{role} {count}"
+    # Name each chooser as they signed; before signing, by their role.
+    signer_labels = {
+        e["payload"]["signer_id"]: label("signer_role", e["payload"]["role"], locale)
+        for e in events
+        if e["type"] == "signer.added"
+    }
+    signer_labels.update(
+        {
+            e["payload"]["signer_id"]: e["payload"]["printed_name"]
+            for e in events
+            if e["type"] == "signature.added"
+        }
+    )
     choices: dict[str, dict[str, bool]] = {}
     for event in events:
         if event["type"] == "items.chosen" and event["record_id"] == payload["record_id"]:
@@ -193,7 +200,7 @@ def _consent_html(
         "ethics_reference": version.ethics_reference,
         "approved_date": version.approved_date,
         "content_sha256": payload["content_sha256"],
-        "state": payload["state"],
+        "state": label("record_state", payload["state"], locale),
         "is_development_seal": seal_is_dev,
         "verification_code": verification_code(record_sha256),
         "record_sha256": record_sha256,
@@ -457,9 +464,9 @@ def withdrawal_document(
             "site_code": participant.site_code,
             "at_utc": payload["at"],
             "at_local": _local(at, participant.timezone, locale),
-            "channel": payload["channel"],
+            "channel": label("channel", payload["channel"], locale),
             "recorded_by": f"{payload['actor']['kind']}:{payload['actor']['role']}",
-            "scopes": payload["scopes"],
+            "scopes": [label("withdrawal_scope", scope, locale) for scope in payload["scopes"]],
             "reason": payload["reason"],
             "reason_declined": payload["reason_declined"],
             "event_hash": payload["event_hash"],

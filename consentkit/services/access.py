@@ -1,0 +1,382 @@
+"""How signers get in: invitations, one-time codes, device sessions, and attempt limits.
+
+The library owns the rules (expiry, attempts, single use, replay, rotation,
+limits); the code algorithm is passed in (:class:`OtpAlgorithm`), so the web
+layer can use pyotp while consentkit stays free of it. Failure messages are
+generic: they never say whether a code, an invitation or a contact exists.
+Lockouts are audited events on the participant's chain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from mongoengine import NotUniqueError
+
+from consentkit import crypto
+from consentkit.clock import now_utc
+from consentkit.errors import AuthenticationError, RateLimitedError
+from consentkit.models.access import (
+    Invitation,
+    OtpChallenge,
+    RateCounter,
+    RetiredRefreshToken,
+    SignerSession,
+)
+from consentkit.models.participant import Participant, Signer
+from consentkit.notify import Sender
+from consentkit.services import audit
+from consentkit.services.records import SYSTEM, Actor, AuthEvidence, signer_identity
+
+#: Unambiguous characters: no 0/O, 1/I/L (read aloud, typed from paper, scanned from a QR).
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+INVITATION_LENGTH = 10
+INVITATION_TTL = timedelta(days=14)
+OTP_TTL = timedelta(minutes=5)
+OTP_ATTEMPTS = 5
+SESSION_TTL = timedelta(days=30)
+#: (limit, window in seconds) per kind of key.
+LIMITS = {
+    "redeem-ip": (20, 600),
+    "redeem-invitation": (5, 3600),
+    "verify-ip": (30, 600),
+    "step-up-session": (5, 600),
+}
+GENERIC = "The code is not valid. Check it and try again, or ask the study team."
+
+
+class OtpAlgorithm(Protocol):
+    """Makes one-time codes (the web layer implements it with pyotp's HOTP)."""
+
+    def new_secret(self) -> str:
+        """Return a fresh random secret."""
+        ...
+
+    def code(self, secret: str, counter: int) -> str:
+        """Return the code for ``counter``."""
+        ...
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def normalise_code(code: str) -> str:
+    """Uppercase and drop spaces and dashes, so ``abcd-efgh 23`` is ``ABCDEFGH23``."""
+    return "".join(ch for ch in code.upper() if ch.isalnum())
+
+
+def hit(key: str, *, now: datetime | None = None) -> None:
+    """Count one attempt for ``key`` (``kind:value``) and refuse when over its limit.
+
+    Raises:
+        RateLimitedError: over the limit; ``retry_after`` is the rest of the window.
+    """
+    now = now or now_utc()
+    limit, seconds = LIMITS[key.split(":", 1)[0]]
+    window = int(now.timestamp()) // seconds
+    counter = RateCounter.objects(key=key, window=window).modify(
+        upsert=True,
+        new=True,
+        inc__count=1,
+        set_on_insert__expires_at=now + timedelta(seconds=2 * seconds),
+    )
+    if counter.count > limit:
+        retry_after = seconds - int(now.timestamp()) % seconds
+        raise RateLimitedError(
+            "Too many attempts. Please wait and try again.", retry_after=max(retry_after, 1)
+        )
+
+
+# ---------------------------------------------------------------- invitations
+
+
+def create_invitation(
+    participant: Participant, signer: Signer, *, actor: Actor, now: datetime | None = None
+) -> str:
+    """Create an invitation for one signer and return its code (shown once, stored hashed)."""
+    now = now or now_utc()
+    while True:
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(INVITATION_LENGTH))
+        try:
+            Invitation(
+                code_sha256=_sha256(code),
+                trial_id=participant.trial_id,
+                participant_id=str(participant.id),
+                signer_id=str(signer.id),
+                created_at=now,
+                expires_at=now + INVITATION_TTL,
+            ).save(force_insert=True)
+            break
+        except NotUniqueError:
+            continue
+    audit.append(
+        participant,
+        lambda _e: audit.Draft(
+            type="invitation.created",
+            actor=actor.to_dict(),
+            payload={"signer_id": str(signer.id), "expires_at": (now + INVITATION_TTL).isoformat()},
+        ),
+        now=now,
+    )
+    return code
+
+
+def invitation_link(code: str) -> str:
+    """Return the deep link (and QR payload) that opens the app with the code."""
+    return f"consentkit://invite/{code}"
+
+
+@dataclass(frozen=True)
+class ChallengeSent:
+    """Where a one-time code went and until when it is valid."""
+
+    challenge_id: str
+    destination: str
+    expires_at: datetime
+
+
+def _new_challenge(
+    signer: Signer,
+    purpose: str,
+    otp: OtpAlgorithm,
+    sender: Sender,
+    now: datetime,
+    session_id: str | None = None,
+) -> ChallengeSent:
+    secret = otp.new_secret()
+    counter = secrets.randbelow(2**31)
+    challenge = OtpChallenge(
+        challenge_id=uuid.uuid4().hex,
+        signer_id=str(signer.id),
+        purpose=purpose,
+        secret=crypto.encrypt_identity({"secret": secret}),
+        counter=counter,
+        created_at=now,
+        expires_at=now + OTP_TTL,
+        session_id=session_id,
+    )
+    challenge.save(force_insert=True)
+    destination = sender.send_code(
+        signer_identity(signer),
+        otp.code(secret, counter),
+        minutes=int(OTP_TTL.total_seconds() // 60),
+        locale=signer.preferred_language,
+    )
+    return ChallengeSent(challenge.challenge_id, destination, challenge.expires_at)
+
+
+def redeem_invitation(
+    code: str, *, otp: OtpAlgorithm, sender: Sender, ip: str, now: datetime | None = None
+) -> ChallengeSent:
+    """Exchange an invitation code for a one-time code sent to the signer's contact.
+
+    Raises:
+        RateLimitedError: too many tries from this address or for this invitation.
+        AuthenticationError: unknown, expired or revoked code (one generic message).
+    """
+    now = now or now_utc()
+    hit(f"redeem-ip:{ip}", now=now)
+    digest = _sha256(normalise_code(code))
+    hit(f"redeem-invitation:{digest}", now=now)
+    invitation = Invitation.objects(code_sha256=digest).first()
+    if invitation is None or invitation.revoked_at or invitation.expires_at < now:
+        raise AuthenticationError(GENERIC)
+    signer = Signer.objects(id=invitation.signer_id).first()
+    if signer is None:
+        raise AuthenticationError(GENERIC)
+    return _new_challenge(signer, "sign-in", otp, sender, now)
+
+
+def _check_code(
+    challenge_id: str,
+    code: str,
+    purpose: str,
+    otp: OtpAlgorithm,
+    now: datetime,
+    session_id: str | None = None,
+) -> OtpChallenge:
+    """Spend one attempt on a challenge and mark it used if the code is right (once only)."""
+    challenge: OtpChallenge | None = OtpChallenge.objects(
+        challenge_id=challenge_id, purpose=purpose
+    ).modify(new=True, inc__attempts=1)
+    if (
+        challenge is None
+        or challenge.used_at is not None
+        or challenge.expires_at < now
+        or challenge.session_id != session_id
+    ):
+        raise AuthenticationError(GENERIC)
+    if challenge.attempts > OTP_ATTEMPTS:
+        _audit_lockout(challenge, now)
+        raise RateLimitedError(
+            "Too many wrong codes. Ask for a new code.",
+            retry_after=int((challenge.expires_at - now).total_seconds()) + 1,
+        )
+    secret = crypto.decrypt_identity(challenge.secret)["secret"]
+    expected = otp.code(secret, challenge.counter)
+    if not secrets.compare_digest(normalise_code(code), normalise_code(expected)):
+        raise AuthenticationError(GENERIC)
+    # Single use even under concurrent submissions: only one request can set used_at.
+    if not OtpChallenge.objects(id=challenge.id, used_at=None).update_one(set__used_at=now):
+        raise AuthenticationError(GENERIC)
+    return challenge
+
+
+def _audit_lockout(challenge: OtpChallenge, now: datetime) -> None:
+    signer = Signer.objects(id=challenge.signer_id).first()
+    participant = Participant.objects(id=signer.participant_id).first() if signer else None
+    if participant is None or challenge.attempts != OTP_ATTEMPTS + 1:
+        return  # audit the lockout once, not every further attempt
+    audit.append(
+        participant,
+        lambda _e: audit.Draft(
+            type="access.locked-out",
+            actor=SYSTEM.to_dict(),
+            payload={"signer_id": challenge.signer_id, "purpose": challenge.purpose},
+        ),
+        now=now,
+    )
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """A new device session and its refresh token (shown once)."""
+
+    session: SignerSession
+    refresh_token: str
+
+
+def verify_sign_in(
+    challenge_id: str,
+    code: str,
+    *,
+    device_id: str,
+    otp: OtpAlgorithm,
+    ip: str,
+    now: datetime | None = None,
+) -> SignIn:
+    """Check the one-time code and open a session bound to ``device_id``.
+
+    Raises:
+        RateLimitedError: too many attempts.
+        AuthenticationError: wrong, expired or already used code (one generic message).
+    """
+    now = now or now_utc()
+    hit(f"verify-ip:{ip}", now=now)
+    challenge = _check_code(challenge_id, code, "sign-in", otp, now)
+    signer = Signer.objects(id=challenge.signer_id).get()
+    refresh = secrets.token_urlsafe(32)
+    session = SignerSession(
+        session_id=uuid.uuid4().hex,
+        signer_id=str(signer.id),
+        participant_id=signer.participant_id,
+        trial_id=signer.trial_id,
+        device_id=device_id,
+        refresh_sha256=_sha256(refresh),
+        created_at=now,
+        refreshed_at=now,
+        expires_at=now + SESSION_TTL,
+    )
+    session.save(force_insert=True)
+    participant = Participant.objects(id=signer.participant_id).get()
+    audit.append(
+        participant,
+        lambda _e: audit.Draft(
+            type="access.signed-in",
+            actor={"kind": "signer", "id": str(signer.id), "role": signer.role},
+            payload={"session_id": session.session_id, "factors": ["invitation", "otp"]},
+        ),
+        now=now,
+    )
+    return SignIn(session, refresh)
+
+
+def refresh_session(refresh_token: str, *, device_id: str, now: datetime | None = None) -> SignIn:
+    """Rotate a refresh token; a token used twice revokes its session (it was copied).
+
+    Raises:
+        AuthenticationError: unknown, revoked, expired, reused or other-device token.
+    """
+    now = now or now_utc()
+    digest = _sha256(refresh_token)
+    session = SignerSession.objects(refresh_sha256=digest).first()
+    if session is None:
+        retired = RetiredRefreshToken.objects(sha256=digest).first()
+        if retired is not None:
+            revoke_session(retired.session_id, now=now)
+        raise AuthenticationError("Please sign in again.")
+    if session.revoked_at or session.expires_at < now or session.device_id != device_id:
+        raise AuthenticationError("Please sign in again.")
+    new = secrets.token_urlsafe(32)
+    if not SignerSession.objects(id=session.id, refresh_sha256=digest).update_one(
+        set__refresh_sha256=_sha256(new), set__refreshed_at=now
+    ):
+        raise AuthenticationError("Please sign in again.")
+    RetiredRefreshToken(
+        sha256=digest, session_id=session.session_id, expires_at=session.expires_at
+    ).save()
+    session.reload()
+    return SignIn(session, new)
+
+
+def revoke_session(session_id: str, *, now: datetime | None = None) -> None:
+    """Sign a device out (logout, or a stolen refresh token)."""
+    SignerSession.objects(session_id=session_id, revoked_at=None).update_one(
+        set__revoked_at=now or now_utc(), set__refresh_sha256=None
+    )
+
+
+def active_session(session_id: str, *, now: datetime | None = None) -> SignerSession:
+    """Return a live session.
+
+    Raises:
+        AuthenticationError: revoked, expired or unknown.
+    """
+    now = now or now_utc()
+    session: SignerSession | None = SignerSession.objects(session_id=session_id).first()
+    if session is None or session.revoked_at or session.expires_at < now:
+        raise AuthenticationError("Please sign in again.")
+    return session
+
+
+def start_step_up(
+    session: SignerSession, *, otp: OtpAlgorithm, sender: Sender, now: datetime | None = None
+) -> ChallengeSent:
+    """Send a fresh one-time code for signing or withdrawing (Part 11 11.200)."""
+    now = now or now_utc()
+    hit(f"step-up-session:{session.session_id}", now=now)
+    signer = Signer.objects(id=session.signer_id).get()
+    return _new_challenge(signer, "step-up", otp, sender, now, session_id=session.session_id)
+
+
+def verify_step_up(
+    session: SignerSession,
+    challenge_id: str,
+    code: str,
+    *,
+    otp: OtpAlgorithm,
+    now: datetime | None = None,
+) -> AuthEvidence:
+    """Check a step-up code; return the evidence a signature or withdrawal needs."""
+    now = now or now_utc()
+    _check_code(challenge_id, code, "step-up", otp, now, session_id=session.session_id)
+    SignerSession.objects(id=session.id).update_one(set__step_up_at=now)
+    return AuthEvidence(factors=("session", "otp"), verified_at=now)
+
+
+def whoami(session: SignerSession) -> dict[str, str]:
+    """Return the study, participant code and role of a session's signer."""
+    signer = Signer.objects(id=session.signer_id).get()
+    participant = Participant.objects(id=session.participant_id).get()
+    return {
+        "trial_id": session.trial_id,
+        "participant_code": participant.code,
+        "role": signer.role,
+        "device_id": session.device_id,
+    }
