@@ -1,0 +1,290 @@
+"""The consent flow as one signed-in signer sees it: their tasks, their records, their documents.
+
+Every function takes the signer's session and acts only on records where that
+signer is a required signer; anything else is "not found", so a signer cannot
+learn that another family's record exists.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from consentkit.clock import now_utc
+from consentkit.enums import Channel, WithdrawalScope
+from consentkit.errors import EligibilityError, NotFoundError
+from consentkit.models.access import SignerSession
+from consentkit.models.audit import AuditEvent
+from consentkit.models.document import StoredDocument
+from consentkit.models.participant import Participant, Signer
+from consentkit.policy.records import RecordStatus, information_complete
+from consentkit.services import audit, documents, forms, records
+from consentkit.services.records import FRESH_AUTH, Actor, AuthEvidence, SignatureInput
+
+
+def _context(session: SignerSession) -> tuple[Participant, Signer, Actor]:
+    participant = Participant.objects(id=session.participant_id).get()
+    signer = Signer.objects(id=session.signer_id).get()
+    actor = Actor(kind="signer", id=str(signer.id), role=signer.role, channel=Channel.APP)
+    return participant, signer, actor
+
+
+def _next_step(status: RecordStatus, signer_id: str, opened: dict[str, Any]) -> str:
+    progress = status.signers[signer_id]
+    if progress.signed_at:
+        return "done"
+    if not information_complete(progress, status.section_ids):
+        return "read"
+    comprehension = opened["payload"]["comprehension"] or {}
+    if comprehension.get("required") and not progress.comprehension_passed:
+        return "questions"
+    if opened["payload"]["items"] and progress.choices is None:
+        return "choices"
+    return "sign"
+
+
+def tasks(session: SignerSession, *, at: datetime | None = None) -> list[dict[str, Any]]:
+    """Return the records this signer must read or sign, with the next step and due date."""
+    at = at or now_utc()
+    participant, signer, _ = _context(session)
+    events = audit.chain_dicts(str(participant.id))
+    opened = {e["payload"]["record_id"]: e for e in events if e["type"] == "record.opened"}
+    found = []
+    for status in records.record_statuses(participant, at=at):
+        if str(signer.id) not in status.signers:
+            continue
+        event = opened[status.record_id]
+        found.append(
+            {
+                "record_id": status.record_id,
+                "participant_code": participant.code,
+                "form_id": status.form_id,
+                "form_kind": status.form_kind,
+                "version": status.version,
+                "state": status.state.value,
+                "next_step": _next_step(status, str(signer.id), event),
+                "due_at": status.opened_at + timedelta(days=event["payload"]["window_days"]),
+                "missing_signers": [m["role"] for m in status.missing_signers],
+            }
+        )
+    return found
+
+
+def _own_record(session: SignerSession, record_id: str) -> tuple[Participant, Actor, Any]:
+    participant, signer, actor = _context(session)
+    for status in records.record_statuses(participant):
+        if status.record_id == record_id and str(signer.id) in status.signers:
+            return participant, actor, status
+    raise NotFoundError("This record was not found.")
+
+
+def form_for_record(
+    session: SignerSession,
+    record_id: str,
+    *,
+    requested: str | None,
+    accept_language: str | None,
+) -> dict[str, Any]:
+    """Return the text of a record's form version in the signer's best language."""
+    participant, _, status = _own_record(session, record_id)
+    return forms.form_version_content(
+        participant.trial_id,
+        status.form_id,
+        status.version,
+        requested=requested,
+        accept_language=accept_language,
+        site_code=participant.site_code,
+    )
+
+
+def _event_result(event: AuditEvent) -> dict[str, Any]:
+    return {"seq": event.seq, "type": event.type, "at": event.at, "state": event.state_after}
+
+
+def view(
+    session: SignerSession,
+    record_id: str,
+    *,
+    locale: str,
+    sections: list[dict[str, Any]],
+    client_at: datetime | None,
+) -> dict[str, Any]:
+    """Record viewed sections (sent in batches, possibly late from an offline phone)."""
+    participant, actor, _ = _own_record(session, record_id)
+    return _event_result(
+        records.record_views(
+            participant,
+            record_id,
+            signer_id=session.signer_id,
+            locale=locale,
+            sections=sections,
+            actor=actor,
+            client_at=client_at,
+        )
+    )
+
+
+def answer(
+    session: SignerSession, record_id: str, *, locale: str, answers: dict[str, str]
+) -> dict[str, Any]:
+    """Check quiz answers; explanations come back for wrong ones."""
+    participant, actor, _ = _own_record(session, record_id)
+    return records.answer_questions(
+        participant,
+        record_id,
+        signer_id=session.signer_id,
+        locale=locale,
+        answers=answers,
+        actor=actor,
+    )
+
+
+def choose(session: SignerSession, record_id: str, *, choices: dict[str, bool]) -> dict[str, Any]:
+    """Record yes/no for every consent item."""
+    participant, actor, _ = _own_record(session, record_id)
+    return _event_result(
+        records.choose_items(
+            participant, record_id, signer_id=session.signer_id, choices=choices, actor=actor
+        )
+    )
+
+
+def _spend_step_up(session: SignerSession, now: datetime) -> AuthEvidence:
+    """Use the session's fresh one-time code once: each signature or withdrawal needs its own."""
+    fresh = SignerSession.objects(session_id=session.session_id).only("step_up_at").first()
+    verified = fresh.step_up_at if fresh else None
+    if (
+        verified is None
+        or now - verified > FRESH_AUTH
+        or not SignerSession.objects(session_id=session.session_id, step_up_at=verified).update_one(
+            set__step_up_at=None
+        )
+    ):
+        raise EligibilityError(
+            "Confirm with a fresh one-time code first.", code="fresh-code-required"
+        )
+    return AuthEvidence(factors=("session", "otp"), verified_at=verified)
+
+
+def sign(
+    session: SignerSession,
+    record_id: str,
+    *,
+    locale: str,
+    content_sha256: str,
+    printed_name: str,
+    strokes: list[list[list[float]]],
+    idempotency_key: str,
+    client_at: datetime | None,
+    client_offset_minutes: int | None,
+    ip: str | None,
+    user_agent: str | None,
+    early_signing_justification: str | None,
+) -> dict[str, Any]:
+    """Sign, using the step-up code just verified on this device."""
+    participant, actor, _ = _own_record(session, record_id)
+    now = now_utc()
+    evidence = _spend_step_up(session, now)
+    event = records.sign(
+        participant,
+        record_id,
+        SignatureInput(
+            signer_id=session.signer_id,
+            locale=locale,
+            content_sha256=content_sha256,
+            printed_name=printed_name,
+            strokes=strokes,
+            auth=evidence,
+            idempotency_key=idempotency_key,
+            client_at=client_at,
+            client_offset_minutes=client_offset_minutes,
+            ip=ip,
+            user_agent=user_agent,
+            early_signing_justification=early_signing_justification,
+        ),
+        actor=actor,
+        now=now,
+    )
+    return {**_event_result(event), "binding_sha256": event.payload["binding_sha256"]}
+
+
+def decline(session: SignerSession, record_id: str, *, reason: str | None) -> dict[str, Any]:
+    """Say no to this consent (no reason needed)."""
+    participant, actor, _ = _own_record(session, record_id)
+    return _event_result(
+        records.decline(
+            participant, record_id, signer_id=session.signer_id, actor=actor, reason=reason
+        )
+    )
+
+
+def dissent(session: SignerSession, *, note: str | None) -> dict[str, Any]:
+    """The child says no (only the participant themself, on their own session)."""
+    participant, signer, actor = _context(session)
+    if signer.role != "participant":
+        raise NotFoundError("This record was not found.")
+    return _event_result(
+        records.record_dissent(participant, actor=actor, expressed_by=str(signer.id), note=note)
+    )
+
+
+def withdraw(
+    session: SignerSession, *, scopes: list[str], reason: str | None, reason_declined: bool
+) -> dict[str, Any]:
+    """Withdraw in the chosen scopes, confirmed with a fresh one-time code."""
+    participant, signer, actor = _context(session)
+    _spend_step_up(session, now_utc())
+    event = records.withdraw(
+        participant,
+        scopes=[WithdrawalScope(s) for s in scopes],
+        actor=actor,
+        expressed_by=str(signer.id),
+        reason=reason,
+        reason_declined=reason_declined,
+    )
+    return _event_result(event)
+
+
+def ask_question(session: SignerSession, *, text: str, record_id: str | None) -> dict[str, Any]:
+    """Send a question to the study team (kept in the participant's trail)."""
+    participant, _, actor = _context(session)
+    if record_id is not None:
+        _own_record(session, record_id)
+    event = audit.append(
+        participant,
+        lambda _e: audit.Draft(
+            type="question.asked",
+            actor=actor.to_dict(),
+            record_id=record_id,
+            payload={"text": text[:4000]},
+        ),
+    )
+    return _event_result(event)
+
+
+def my_documents(session: SignerSession) -> list[dict[str, Any]]:
+    """Return the sealed documents of this signer's records and withdrawals."""
+    participant, _, _ = _context(session)
+    own_records = {t["record_id"] for t in tasks(session)}
+    found = []
+    for doc in StoredDocument.objects(participant_id=str(participant.id), status="ready"):
+        if doc.record_id is None or doc.record_id in own_records:
+            found.append(
+                {
+                    "document_id": str(doc.id),
+                    "kind": doc.kind,
+                    "locale": doc.locale,
+                    "record_id": doc.record_id,
+                    "sha256": doc.sha256,
+                    "size": doc.size,
+                    "verification_code": doc.verification_code,
+                    "created_at": doc.ready_at,
+                }
+            )
+    return found
+
+
+def record_document(session: SignerSession, record_id: str, *, locale: str | None) -> bytes:
+    """Return (rendering on first request) the sealed PDF of a completed record."""
+    participant, _, _ = _own_record(session, record_id)
+    return documents.consent_document(participant, record_id, locale=locale).content
