@@ -1,0 +1,241 @@
+"""The signed-in signer's consent flow: tasks, form text, ceremony steps, withdrawal, documents.
+
+Every POST accepts an ``Idempotency-Key`` header: a retry returns the original
+response; the same key with another body is 422 ``idempotency-mismatch``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from flask import Response, request
+from flask.views import MethodView
+from flask_smorest import Page
+
+from backend.auth import client_ip, current_session
+from backend.extensions import Blueprint
+from backend.jsonio import json_response
+from backend.resources.me.schemas import (
+    AnswerResultSchema,
+    AnswersSchema,
+    ChoicesSchema,
+    DeclineSchema,
+    DissentSchema,
+    DocumentQueryArgsSchema,
+    DocumentSchema,
+    EventResultSchema,
+    FormQueryArgsSchema,
+    QuestionSchema,
+    SignatureSchema,
+    TaskSchema,
+    ViewsSchema,
+    WithdrawalSchema,
+)
+from backend.resources.studies.schemas import FormContentSchema
+from consentkit.services import idempotency, signer_flow
+
+blp = Blueprint("me", __name__, url_prefix="/me", description="The signer's consent flow")
+
+SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+IDEMPOTENCY_HEADER: dict[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "maxLength": 100},
+    "description": "Retries with the same key return the first response",
+}
+#: JSON bodies of this API are small; a signature far over this is refused with 413.
+MAX_JSON_BYTES = 1024 * 1024
+
+
+def _once(action: Callable[[], dict[str, Any]], status: int = 200) -> Response:
+    """Run a POST once per Idempotency-Key (per session), replaying its first response."""
+    if (request.content_length or 0) > MAX_JSON_BYTES:
+        from werkzeug.exceptions import RequestEntityTooLarge
+
+        raise RequestEntityTooLarge()
+    key = request.headers.get("Idempotency-Key")
+    if not key:
+        return json_response(action(), status)
+    session = current_session()
+    digest = hashlib.sha256(request.path.encode() + b"\n" + request.get_data()).hexdigest()
+    code, body, replayed = idempotency.run_once(
+        f"session:{session.session_id}", key[:100], digest, lambda: (status, action())
+    )
+    response = json_response(body, code)
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+@blp.route("/tasks")
+class TasksViews(MethodView):
+    """What to read and sign."""
+
+    @blp.response(200, TaskSchema(many=True))
+    @blp.paginate(Page)
+    @blp.doc(security=SECURITY)
+    def get(self) -> list[dict[str, Any]]:
+        """List the signer's records with their state, next step and due date."""
+        return signer_flow.tasks(current_session())
+
+
+@blp.route("/records/<record_id>/form")
+class RecordFormViews(MethodView):
+    """The text to read for one record."""
+
+    @blp.arguments(FormQueryArgsSchema, location="query")
+    @blp.response(200, FormContentSchema)
+    @blp.alt_response(304, description="Not modified (If-None-Match)")
+    @blp.doc(security=SECURITY)
+    def get(self, args: dict[str, Any], record_id: str) -> Response:
+        """Get the form text in the best language; ETag lets the app revalidate for free."""
+        content = signer_flow.form_for_record(
+            current_session(),
+            record_id,
+            requested=args.get("lang"),
+            accept_language=request.headers.get("Accept-Language"),
+        )
+        etag = f'"{content["content_sha256"][:32]}-{content["locale"]}"'
+        if etag in request.if_none_match or request.headers.get("If-None-Match") == etag:
+            response = Response(status=304)
+        else:
+            response = json_response(content)
+        response.headers["ETag"] = etag
+        # Published text never changes, but revalidate: a newer version may be in force.
+        response.headers["Cache-Control"] = "private, no-cache"
+        response.headers["Vary"] = "Accept-Language, Authorization"
+        return response
+
+
+def _post(schema: Any, result: Any) -> Callable[[Any], Any]:
+    """Document and wire a flow POST: body schema, result, bearer auth, Idempotency-Key."""
+
+    def decorate(func: Any) -> Any:
+        func = blp.doc(security=SECURITY, parameters=[IDEMPOTENCY_HEADER])(func)
+        func = blp.response(200, result)(func)
+        return blp.arguments(schema)(func)
+
+    return decorate
+
+
+@blp.route("/records/<record_id>/views")
+class ViewsViews(MethodView):
+    """Reading progress."""
+
+    @_post(ViewsSchema, EventResultSchema)
+    def post(self, args: dict[str, Any], record_id: str) -> Response:
+        """Record viewed sections with seconds spent (batched; may arrive late from offline)."""
+        return _once(lambda: signer_flow.view(current_session(), record_id, **args))
+
+
+@blp.route("/records/<record_id>/answers")
+class AnswersViews(MethodView):
+    """Comprehension questions."""
+
+    @_post(AnswersSchema, AnswerResultSchema)
+    def post(self, args: dict[str, Any], record_id: str) -> Response:
+        """Answer the questions; wrong answers come back with their explanation."""
+        return _once(lambda: signer_flow.answer(current_session(), record_id, **args))
+
+
+@blp.route("/records/<record_id>/choices")
+class ChoicesViews(MethodView):
+    """Consent items."""
+
+    @_post(ChoicesSchema, EventResultSchema)
+    def post(self, args: dict[str, Any], record_id: str) -> Response:
+        """Choose yes or no for every consent item."""
+        return _once(lambda: signer_flow.choose(current_session(), record_id, **args))
+
+
+@blp.route("/records/<record_id>/signature")
+class SignatureViews(MethodView):
+    """Signing."""
+
+    @_post(SignatureSchema, EventResultSchema)
+    def post(self, args: dict[str, Any], record_id: str) -> Response:
+        """Sign (after POST /auth/step-up and its verify): bound to the exact text shown."""
+        key = (
+            request.headers.get("Idempotency-Key") or hashlib.sha256(request.get_data()).hexdigest()
+        )
+        return _once(
+            lambda: signer_flow.sign(
+                current_session(),
+                record_id,
+                idempotency_key=key[:100],
+                ip=client_ip(),
+                user_agent=request.headers.get("User-Agent"),
+                **args,
+            )
+        )
+
+
+@blp.route("/records/<record_id>/decline")
+class DeclineViews(MethodView):
+    """Saying no."""
+
+    @_post(DeclineSchema, EventResultSchema)
+    def post(self, args: dict[str, Any], record_id: str) -> Response:
+        """Decline this consent; a reason is optional."""
+        return _once(lambda: signer_flow.decline(current_session(), record_id, **args))
+
+
+@blp.route("/dissent")
+class DissentViews(MethodView):
+    """The child says no."""
+
+    @_post(DissentSchema, EventResultSchema)
+    def post(self, args: dict[str, Any]) -> Response:
+        """Record the child's refusal (participant signers only): it stops participation."""
+        return _once(lambda: signer_flow.dissent(current_session(), **args))
+
+
+@blp.route("/withdrawals")
+class WithdrawalsViews(MethodView):
+    """Withdrawing."""
+
+    @_post(WithdrawalSchema, EventResultSchema)
+    def post(self, args: dict[str, Any]) -> Response:
+        """Withdraw in one or more scopes (after a step-up code); no reason needed."""
+        return _once(lambda: signer_flow.withdraw(current_session(), **args), 201)
+
+
+@blp.route("/questions")
+class QuestionsViews(MethodView):
+    """Questions for the study team."""
+
+    @_post(QuestionSchema, EventResultSchema)
+    def post(self, args: dict[str, Any]) -> Response:
+        """Send a question to the study team."""
+        return _once(lambda: signer_flow.ask_question(current_session(), **args), 201)
+
+
+@blp.route("/documents")
+class DocumentsViews(MethodView):
+    """Copies of what was signed."""
+
+    @blp.response(200, DocumentSchema(many=True))
+    @blp.paginate(Page)
+    @blp.doc(security=SECURITY)
+    def get(self) -> list[dict[str, Any]]:
+        """List the signer's sealed documents."""
+        return signer_flow.my_documents(current_session())
+
+
+@blp.route("/records/<record_id>/document")
+class RecordDocumentViews(MethodView):
+    """The sealed PDF of a completed record."""
+
+    @blp.arguments(DocumentQueryArgsSchema, location="query")
+    @blp.response(200, description="application/pdf")
+    @blp.doc(security=SECURITY)
+    def get(self, args: dict[str, Any], record_id: str) -> Response:
+        """Download the sealed PDF (rendered once, on first request)."""
+        pdf = signer_flow.record_document(current_session(), record_id, locale=args.get("lang"))
+        response = Response(pdf, mimetype="application/pdf")
+        response.headers["Content-Disposition"] = f'attachment; filename="{record_id}.pdf"'
+        response.headers["Cache-Control"] = "private, max-age=3600"
+        return response

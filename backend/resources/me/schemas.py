@@ -1,0 +1,141 @@
+"""The signer's consent flow schemas."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from backend.schemas import LANGUAGE_FIELD
+from consentkit.enums import WithdrawalScope
+
+LOCALE = ma.fields.String(
+    required=True, validate=ma.validate.Length(min=2, max=12), metadata={"example": "fr"}
+)
+
+
+class TaskSchema(ma.Schema):
+    record_id = ma.fields.String()
+    participant_code = ma.fields.String()
+    form_id = ma.fields.String()
+    form_kind = ma.fields.String()
+    version = ma.fields.Integer()
+    state = ma.fields.String()
+    next_step = ma.fields.String(metadata={"description": "read, questions, choices, sign or done"})
+    due_at = ma.fields.DateTime()
+    missing_signers = ma.fields.List(ma.fields.String())
+
+
+class FormQueryArgsSchema(ma.Schema):
+    lang = LANGUAGE_FIELD
+
+
+class SectionViewSchema(ma.Schema):
+    id = ma.fields.String(required=True, validate=ma.validate.Length(max=80))
+    seconds = ma.fields.Float(load_default=0, validate=ma.validate.Range(min=0, max=86_400))
+
+
+class ViewsSchema(ma.Schema):
+    locale = LOCALE
+    sections = ma.fields.List(
+        ma.fields.Nested(SectionViewSchema),
+        required=True,
+        validate=ma.validate.Length(min=1, max=200),
+    )
+    client_at = ma.fields.AwareDateTime(
+        load_default=None, metadata={"description": "When the phone saw them"}
+    )
+
+
+class EventResultSchema(ma.Schema):
+    seq = ma.fields.Integer()
+    type = ma.fields.String()
+    at = ma.fields.DateTime()
+    state = ma.fields.String(allow_none=True)
+    binding_sha256 = ma.fields.String()
+
+
+class AnswersSchema(ma.Schema):
+    locale = LOCALE
+    answers = ma.fields.Dict(
+        keys=ma.fields.String(validate=ma.validate.Length(max=80)),
+        values=ma.fields.String(validate=ma.validate.Length(max=80)),
+        required=True,
+    )
+
+
+class AnswerResultSchema(ma.Schema):
+    score = ma.fields.Integer()
+    passed = ma.fields.Boolean()
+    pass_mark = ma.fields.Integer()
+    results = ma.fields.List(
+        ma.fields.Dict(), metadata={"description": "id, correct, explanation (when wrong)"}
+    )
+
+
+class ChoicesSchema(ma.Schema):
+    choices = ma.fields.Dict(
+        keys=ma.fields.String(validate=ma.validate.Length(max=80)),
+        values=ma.fields.Boolean(),
+        required=True,
+    )
+
+
+class SignatureSchema(ma.Schema):
+    locale = LOCALE
+    content_sha256 = ma.fields.String(
+        required=True,
+        validate=ma.validate.Regexp(r"^[0-9a-f]{64}$"),
+        metadata={"description": "SHA-256 of the text shown"},
+    )
+    printed_name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    strokes = ma.fields.List(
+        ma.fields.List(
+            ma.fields.List(ma.fields.Float(), validate=ma.validate.Length(min=2, max=3))
+        ),
+        required=True,
+        metadata={"description": "Strokes of [x, y] or [x, y, t_ms] points"},
+    )
+    client_at = ma.fields.AwareDateTime(load_default=None)
+    client_offset_minutes = ma.fields.Integer(
+        load_default=None, validate=ma.validate.Range(min=-840, max=840)
+    )
+    early_signing_justification = ma.fields.String(
+        load_default=None, validate=ma.validate.Length(max=2000)
+    )
+
+
+class DeclineSchema(ma.Schema):
+    reason = ma.fields.String(load_default=None, validate=ma.validate.Length(max=2000))
+
+
+class DissentSchema(ma.Schema):
+    note = ma.fields.String(load_default=None, validate=ma.validate.Length(max=2000))
+
+
+class WithdrawalSchema(ma.Schema):
+    scopes = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf([s.value for s in WithdrawalScope])),
+        required=True,
+        validate=ma.validate.Length(min=1),
+    )
+    reason = ma.fields.String(load_default=None, validate=ma.validate.Length(max=2000))
+    reason_declined = ma.fields.Boolean(load_default=False)
+
+
+class QuestionSchema(ma.Schema):
+    text = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=4000))
+    record_id = ma.fields.String(load_default=None)
+
+
+class DocumentSchema(ma.Schema):
+    document_id = ma.fields.String()
+    kind = ma.fields.String()
+    locale = ma.fields.String()
+    record_id = ma.fields.String(allow_none=True)
+    sha256 = ma.fields.String()
+    size = ma.fields.Integer()
+    verification_code = ma.fields.String()
+    created_at = ma.fields.DateTime()
+
+
+class DocumentQueryArgsSchema(ma.Schema):
+    lang = LANGUAGE_FIELD

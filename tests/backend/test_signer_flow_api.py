@@ -1,0 +1,185 @@
+"""A guardian reads, answers, chooses and signs on their phone, through the HTTP API."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from consentkit.models.study import FormVersion
+from consentkit.services import access, records
+from tests.consentkit.records_helpers import STAFF, STROKES, make_family
+
+
+@pytest.fixture
+def phone(
+    client: Any,
+    demo_study: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Any:
+    """A guardian signed in on a phone, with an open parental-consent record (no reflection)."""
+    monkeypatch.setenv("CONSENTKIT_OTP_SENDER", "console")
+    family = make_family()
+    record = records.open_record(family.participant, form_id="parental-consent", actor=STAFF)
+    code = access.create_invitation(family.participant, family.guardians[0], actor=STAFF)
+
+    def last_code() -> str:
+        return re.findall(r"one-time code\] to .*: (\d{6})", capsys.readouterr().out)[-1]
+
+    sent = client.post("/api/v1/auth/invitations/redeem", json={"code": code}).get_json()
+    tokens = client.post(
+        f"/api/v1/auth/challenges/{sent['challenge_id']}/verify",
+        json={"code": last_code(), "device_id": "phone-0001"},
+    ).get_json()
+
+    class Phone:
+        headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+        rec = record
+        fam = family
+
+        def get(self, url: str, **kw: Any) -> Any:
+            return client.get(url, headers={**self.headers, **kw.pop("headers", {})}, **kw)
+
+        def post(self, url: str, **kw: Any) -> Any:
+            return client.post(url, headers={**self.headers, **kw.pop("headers", {})}, **kw)
+
+        def step_up(self) -> None:
+            sent = self.post("/api/v1/auth/step-up").get_json()
+            ok = self.post(
+                f"/api/v1/auth/step-up/{sent['challenge_id']}/verify", json={"code": last_code()}
+            )
+            assert ok.status_code == 200
+
+    return Phone()
+
+
+def _content(record: Any, locale: str) -> dict[str, Any]:
+    version = FormVersion.objects.get(form_id=record.form_id, version=record.version)
+    return {"sha": version.content_sha256[locale], **version.content[locale]}
+
+
+def _read_and_prepare(phone: Any, locale: str = "fr") -> dict[str, Any]:
+    text = _content(phone.rec, locale)
+    base = f"/api/v1/me/records/{phone.rec.record_id}"
+    assert (
+        phone.post(
+            f"{base}/views",
+            json={
+                "locale": locale,
+                "sections": [{"id": s["id"], "seconds": 20} for s in text["sections"]],
+            },
+        ).status_code
+        == 200
+    )
+    quiz = phone.post(
+        f"{base}/answers",
+        json={"locale": locale, "answers": {q["id"]: q["correct"] for q in text["questions"]}},
+    )
+    assert quiz.get_json()["passed"] is True
+    assert (
+        phone.post(
+            f"{base}/choices", json={"choices": {i["id"]: True for i in text["items"]}}
+        ).status_code
+        == 200
+    )
+    return text
+
+
+def test_tasks_show_the_next_step(phone: Any) -> None:
+    tasks = phone.get("/api/v1/me/tasks")
+
+    assert tasks.status_code == 200
+    [task] = tasks.get_json()
+    assert task["next_step"] == "read"
+    assert task["form_id"] == "parental-consent"
+    assert "X-Pagination" in tasks.headers
+
+
+def test_form_is_cached_with_etag(phone: Any) -> None:
+    url = f"/api/v1/me/records/{phone.rec.record_id}/form"
+    first = phone.get(url, headers={"Accept-Language": "de"})
+    again = phone.get(
+        url, headers={"If-None-Match": first.headers["ETag"], "Accept-Language": "de"}
+    )
+
+    assert first.status_code == 200
+    assert first.get_json()["locale"] == "de"
+    assert again.status_code == 304
+    assert again.data == b""
+
+
+def test_signing_needs_a_fresh_step_up_code(phone: Any) -> None:
+    text = _read_and_prepare(phone)
+    body = {
+        "locale": "fr",
+        "content_sha256": text["sha"],
+        "printed_name": "Ελένη",
+        "strokes": STROKES,
+        "early_signing_justification": "Family travelled far",
+    }
+    url = f"/api/v1/me/records/{phone.rec.record_id}/signature"
+
+    without = phone.post(url, json=body)
+    phone.step_up()
+    signed = phone.post(url, json=body, headers={"Idempotency-Key": "sig-1"})
+    replay = phone.post(url, json=body, headers={"Idempotency-Key": "sig-1"})
+    other_body = phone.post(
+        url, json={**body, "printed_name": "X"}, headers={"Idempotency-Key": "sig-1"}
+    )
+
+    assert without.status_code == 409
+    assert without.get_json()["error"] == "fresh-code-required"
+    assert signed.status_code == 200, signed.get_json()
+    assert replay.get_json() == signed.get_json()
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert other_body.status_code == 422
+    assert other_body.get_json()["error"] == "idempotency-mismatch"
+
+
+def test_a_signer_cannot_reach_another_familys_record(phone: Any) -> None:
+    other = make_family("P-OTHER")
+    theirs = records.open_record(other.participant, form_id="parental-consent", actor=STAFF)
+
+    form = phone.get(f"/api/v1/me/records/{theirs.record_id}/form")
+    views = phone.post(
+        f"/api/v1/me/records/{theirs.record_id}/views",
+        json={"locale": "fr", "sections": [{"id": "why-this-study"}]},
+    )
+
+    assert form.status_code == 404
+    assert views.status_code == 404
+    assert form.get_json()["message"] == views.get_json()["message"]
+    assert [t["participant_code"] for t in phone.get("/api/v1/me/tasks").get_json()] == ["P-001"]
+
+
+def test_flow_routes_need_a_token(client: Any) -> None:
+    for url in ("/api/v1/me/tasks", "/api/v1/me/documents"):
+        assert client.get(url).status_code == 401
+
+
+def test_oversized_signature_is_413(phone: Any) -> None:
+    huge = {
+        "locale": "fr",
+        "content_sha256": "0" * 64,
+        "printed_name": "x",
+        "strokes": [[[1.0, 1.0]] * 100_000],
+    }
+
+    response = phone.post(f"/api/v1/me/records/{phone.rec.record_id}/signature", json=huge)
+
+    assert response.status_code == 413
+    assert response.get_json()["error"] == "payload-too-large"
+
+
+def test_withdrawal_needs_step_up_and_is_recorded(phone: Any) -> None:
+    body = {"scopes": ["samples-destroy"], "reason_declined": True}
+
+    refused = phone.post("/api/v1/me/withdrawals", json=body)
+    phone.step_up()
+    done = phone.post("/api/v1/me/withdrawals", json=body)
+
+    assert refused.status_code == 409
+    assert done.status_code == 201
+    assert done.get_json()["type"] == "withdrawal.recorded"
