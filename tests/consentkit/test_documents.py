@@ -38,6 +38,7 @@ from pypdf import PdfReader
 from consentkit import db as database
 from consentkit.clock import now_utc
 from consentkit.errors import ConflictError, InvalidDataError, NotFoundError
+from consentkit.labels import label
 from consentkit.models.document import StoredDocument
 from consentkit.models.participant import Participant
 from consentkit.models.study import FormVersion
@@ -462,8 +463,9 @@ def test_withdrawal_document_verifies(signed: Signed, signed_db: Participant) ->
 def test_withdrawal_document_lists_the_scopes_and_the_declined_reason(signed: Signed) -> None:
     text = _text(signed.pdfs["withdrawal"])
 
-    for scope in SCOPES:
-        assert scope in text
+    for scope in SCOPES:  # shown in the reader's language, not as codes
+        assert _flat(label("withdrawal_scope", scope, "fr")) in text
+        assert scope not in text
     assert _flat(pdf_rendering.labels("fr")["reason_declined"]) in text
     assert "fatigue" not in text
 
