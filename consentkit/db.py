@@ -18,10 +18,10 @@ SecantusDB is beta software. Every workaround for it lives in this module:
   process is killed (seen with 0.7.0b3: 49 inserts and an update acknowledged,
   then SIGKILL, then all gone after restart). Consent records must never be
   lost, so the daemon fsyncs every commit; only throwaway test servers skip it.
-* WiredTiger's own lock did not stop a second process from starting on the
-  same directory after a crash left a zombie, so :func:`serve_embedded` holds an
-  ``flock`` on ``consentkit-db.lock``, which the kernel releases when the
-  process dies however it dies.
+* A pid file is not a reliable guard (a killed server left as a zombie still
+  "exists" for ``kill(pid, 0)``), so :func:`serve_embedded` holds an ``flock``
+  on ``consentkit-db.lock``, which the kernel releases when the process dies
+  however it dies; two servers never open one directory.
 """
 
 from __future__ import annotations
