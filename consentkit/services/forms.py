@@ -271,6 +271,45 @@ def form_version_content(
     )
 
 
+def version_view(
+    trial_id: str,
+    form_id: str,
+    version: int,
+    *,
+    requested: str | None = None,
+    accept_language: str | None = None,
+    default_locale: str | None = None,
+) -> dict[str, Any]:
+    """Like :func:`form_version_content`, from the cached catalog (no database read if warm).
+
+    ``default_locale`` is the last preference before the first available language
+    (for a record: the language it was opened in, from the site's default).
+
+    Raises:
+        NotFoundError: no such form or version.
+    """
+    cached = catalog(trial_id)
+    if form_id not in cached.forms or not any(
+        v.form_id == form_id and v.version == version for v in cached.versions
+    ):
+        with _CATALOG_LOCK:  # imported since this process cached the catalog: look again
+            _CATALOGS.pop(trial_id, None)
+        cached = catalog(trial_id)
+    form = cached.forms.get(form_id)
+    stored = next(
+        (v for v in cached.versions if v.form_id == form_id and v.version == version), None
+    )
+    if form is None or stored is None:
+        raise NotFoundError(f"Form {form_id} version {version} was not found in {trial_id}.")
+    return _form_view(
+        form,
+        stored,
+        requested=requested,
+        accept_language=accept_language,
+        site_default=default_locale,
+    )
+
+
 def _site(study: Study, code: str) -> Any:
     site = study.site(code)
     if site is None:

@@ -78,6 +78,23 @@ def _own_record(session: SignerSession, record_id: str) -> tuple[Participant, Ac
     raise NotFoundError("This record was not found.")
 
 
+def _opened_for_signer(session: SignerSession, record_id: str) -> dict[str, Any]:
+    """Return a record's ``record.opened`` payload if this signer must sign it (one read)."""
+    opened = (
+        AuditEvent.objects(
+            record_id=record_id, participant_id=session.participant_id, type="record.opened"
+        )
+        .only("payload")
+        .first()
+    )
+    if opened is None or not any(
+        s["signer_id"] == session.signer_id for s in opened.payload["required_signers"]
+    ):
+        raise NotFoundError("This record was not found.")
+    payload: dict[str, Any] = dict(opened.payload)
+    return payload
+
+
 def form_for_record(
     session: SignerSession,
     record_id: str,
@@ -85,15 +102,20 @@ def form_for_record(
     requested: str | None,
     accept_language: str | None,
 ) -> dict[str, Any]:
-    """Return the text of a record's form version in the signer's best language."""
-    participant, _, status = _own_record(session, record_id)
-    return forms.form_version_content(
-        participant.trial_id,
-        status.form_id,
-        status.version,
+    """Return the text of a record's form version in the signer's best language.
+
+    Reading is the app's hot path (every screen, every 304 revalidation): one
+    indexed read for access, the study catalog from the per-process cache, and
+    the rendered text from the cache keyed by its hash.
+    """
+    payload = _opened_for_signer(session, record_id)
+    return forms.version_view(
+        session.trial_id,
+        payload["form_id"],
+        payload["version"],
         requested=requested,
         accept_language=accept_language,
-        site_code=participant.site_code,
+        default_locale=payload["locale"],
     )
 
 
