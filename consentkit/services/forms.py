@@ -249,25 +249,19 @@ def form_version_content(
 ) -> dict[str, Any]:
     """Return one version of a form in the best language for the reader.
 
+    ``site_code`` makes that site's default language the fallback.
+
     Raises:
         NotFoundError: no such study, site, form or version.
     """
-    study = get_study(trial_id)
-    site_default = _site(study, site_code).languages[0] if site_code else None
-    form = ConsentForm.objects(trial_id=trial_id, form_id=form_id).first()
-    stored = (
-        FormVersion.objects(trial_id=trial_id, form_id=form_id, version=version)
-        .only(*_META_FIELDS)
-        .first()
-    )
-    if form is None or stored is None:
-        raise NotFoundError(f"Form {form_id} version {version} was not found in {trial_id}.")
-    return _form_view(
-        form,
-        stored,
+    site_default = _site(catalog(trial_id).study, site_code).languages[0] if site_code else None
+    return version_view(
+        trial_id,
+        form_id,
+        version,
         requested=requested,
         accept_language=accept_language,
-        site_default=site_default,
+        default_locale=site_default,
     )
 
 
