@@ -248,9 +248,7 @@ def _exclusive(storage_path: Path) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def serve_embedded(
-    storage_path: Path, host: str, port: int, *, ready: threading.Event | None = None
-) -> None:
+def serve_embedded(storage_path: Path, host: str, port: int) -> None:
     """Serve the embedded database in the foreground until SIGINT or SIGTERM.
 
     Refuses to start when another process serves the same directory or the
@@ -269,8 +267,6 @@ def serve_embedded(
         try:
             with embedded_server(storage_path, host, port) as uri:
                 log.info("embedded database serving %s from %s", uri, storage_path)
-                if ready is not None:
-                    ready.set()
                 while not stop.wait(0.5):
                     pass
         finally:

@@ -83,26 +83,6 @@ def event_hash(
     return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
 
 
-def as_dict(event: AuditEvent) -> dict[str, Any]:
-    """Return an event as the plain dict the policy functions read."""
-    return {
-        "seq": event.seq,
-        "type": event.type,
-        "at": event.at,
-        "actor": dict(event.actor),
-        "record_id": event.record_id,
-        "payload": dict(event.payload),
-        "hash": event.hash,
-        "state_before": event.state_before,
-        "state_after": event.state_after,
-    }
-
-
-def chain(participant_id: str) -> list[AuditEvent]:
-    """Return a participant's events in chain order, as Documents."""
-    return list(AuditEvent.objects(participant_id=participant_id).order_by("seq"))
-
-
 _FIELDS = (
     "seq",
     "type",

@@ -70,12 +70,15 @@ def tasks(session: SignerSession, *, at: datetime | None = None) -> list[dict[st
     return found
 
 
-def _own_record(session: SignerSession, record_id: str) -> tuple[Participant, Actor, Any]:
-    participant, signer, actor = _context(session)
-    for status in records.record_statuses(participant):
-        if status.record_id == record_id and str(signer.id) in status.signers:
-            return participant, actor, status
-    raise NotFoundError("This record was not found.")
+def _own_record(session: SignerSession, record_id: str) -> tuple[Participant, Actor]:
+    """Return the participant and actor if this signer must sign the record, else not found.
+
+    One indexed read decides access; the service the caller goes on to use reads
+    and checks the chain itself, so deriving it here too would be done twice.
+    """
+    _opened_for_signer(session, record_id)
+    participant, _, actor = _context(session)
+    return participant, actor
 
 
 def _opened_for_signer(session: SignerSession, record_id: str) -> dict[str, Any]:
@@ -132,7 +135,7 @@ def view(
     client_at: datetime | None,
 ) -> dict[str, Any]:
     """Record viewed sections (sent in batches, possibly late from an offline phone)."""
-    participant, actor, _ = _own_record(session, record_id)
+    participant, actor = _own_record(session, record_id)
     return _event_result(
         records.record_views(
             participant,
@@ -150,7 +153,7 @@ def answer(
     session: SignerSession, record_id: str, *, locale: str, answers: dict[str, str]
 ) -> dict[str, Any]:
     """Check quiz answers; explanations come back for wrong ones."""
-    participant, actor, _ = _own_record(session, record_id)
+    participant, actor = _own_record(session, record_id)
     return records.answer_questions(
         participant,
         record_id,
@@ -163,7 +166,7 @@ def answer(
 
 def choose(session: SignerSession, record_id: str, *, choices: dict[str, bool]) -> dict[str, Any]:
     """Record yes/no for every consent item."""
-    participant, actor, _ = _own_record(session, record_id)
+    participant, actor = _own_record(session, record_id)
     return _event_result(
         records.choose_items(
             participant, record_id, signer_id=session.signer_id, choices=choices, actor=actor
@@ -204,7 +207,7 @@ def sign(
     early_signing_justification: str | None,
 ) -> dict[str, Any]:
     """Sign, using the step-up code just verified on this device."""
-    participant, actor, _ = _own_record(session, record_id)
+    participant, actor = _own_record(session, record_id)
     now = now_utc()
     evidence = _spend_step_up(session, now)
     event = records.sign(
@@ -232,7 +235,7 @@ def sign(
 
 def decline(session: SignerSession, record_id: str, *, reason: str | None) -> dict[str, Any]:
     """Say no to this consent (no reason needed)."""
-    participant, actor, _ = _own_record(session, record_id)
+    participant, actor = _own_record(session, record_id)
     return _event_result(
         records.decline(
             participant, record_id, signer_id=session.signer_id, actor=actor, reason=reason
@@ -271,7 +274,7 @@ def ask_question(session: SignerSession, *, text: str, record_id: str | None) ->
     """Send a question to the study team (kept in the participant's trail)."""
     participant, _, actor = _context(session)
     if record_id is not None:
-        _own_record(session, record_id)
+        _opened_for_signer(session, record_id)
     event = audit.append(
         participant,
         lambda _e: audit.Draft(
@@ -308,5 +311,5 @@ def my_documents(session: SignerSession) -> list[dict[str, Any]]:
 
 def record_document(session: SignerSession, record_id: str, *, locale: str | None) -> bytes:
     """Return (rendering on first request) the sealed PDF of a completed record."""
-    participant, _, _ = _own_record(session, record_id)
+    participant, _ = _own_record(session, record_id)
     return documents.consent_document(participant, record_id, locale=locale).content

@@ -21,7 +21,7 @@ def test_verify_accepts_an_untouched_chain(demo_study: Any) -> None:
     [report] = audit.verify(code="P-AUD")
 
     assert report.ok, report.problem
-    assert report.events == len(audit.chain(str(family.participant.id)))
+    assert report.events == len(audit.chain_dicts(str(family.participant.id)))
 
 
 def test_verify_names_an_event_edited_in_the_database(demo_study: Any, clean_db: Any) -> None:
@@ -124,4 +124,4 @@ def test_history_command_shows_every_event_readably(
     assert "[awaiting-signatures -> consented]" in result.output
     assert result.output.count("signature.added") == 3
     lines = [line for line in result.output.splitlines() if line[:4].strip().isdigit()]
-    assert len(lines) == len(audit.chain(str(family.participant.id)))
+    assert len(lines) == len(audit.chain_dicts(str(family.participant.id)))
