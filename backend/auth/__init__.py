@@ -37,8 +37,11 @@ def issue_access_token(session: SignerSession) -> str:
     return _serializer().dumps({"sid": session.session_id})
 
 
-def current_session() -> SignerSession:
+def current_session(*, max_age_s: float = 0.0) -> SignerSession:
     """Return the signed-in signer's live session from the ``Authorization`` header.
+
+    ``max_age_s`` > 0 accepts this process's recent check of the session (see
+    ``access.active_session``); only the form-text read uses it.
 
     Raises:
         AuthenticationError: missing, malformed, expired or revoked token.
@@ -54,7 +57,7 @@ def current_session() -> SignerSession:
         data = _serializer().loads(token, max_age=ACCESS_TOKEN_TTL_S)
     except (SignatureExpired, BadSignature) as exc:
         raise AuthenticationError("Please sign in again.") from exc
-    session = access.active_session(str(data.get("sid", "")))
+    session = access.active_session(str(data.get("sid", "")), max_age_s=max_age_s)
     g.signer_session = session
     return session
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +22,7 @@ from mongoengine import NotUniqueError
 from consentkit import crypto
 from consentkit.clock import now_utc
 from consentkit.errors import AuthenticationError, RateLimitedError
+from consentkit.i18n import N_
 from consentkit.models.access import (
     Invitation,
     OtpChallenge,
@@ -47,7 +49,7 @@ LIMITS = {
     "verify-ip": (30, 600),
     "step-up-session": (5, 600),
 }
-GENERIC = "The code is not valid. Check it and try again, or ask the study team."
+GENERIC = N_("The code is not valid. Check it and try again, or ask the study team.")
 
 
 class OtpAlgorithm(Protocol):
@@ -330,18 +332,44 @@ def revoke_session(session_id: str, *, now: datetime | None = None) -> None:
     SignerSession.objects(session_id=session_id, revoked_at=None).update_one(
         set__revoked_at=now or now_utc(), set__refresh_sha256=None
     )
+    _LIVE_SESSIONS.pop(session_id, None)
 
 
-def active_session(session_id: str, *, now: datetime | None = None) -> SignerSession:
+#: session id -> (session, monotonic time it was read); see :func:`active_session`.
+_LIVE_SESSIONS: dict[str, tuple[SignerSession, float]] = {}
+_LIVE_SESSIONS_MAX = 10_000
+
+
+def active_session(
+    session_id: str, *, now: datetime | None = None, max_age_s: float = 0.0
+) -> SignerSession:
     """Return a live session.
+
+    ``max_age_s`` lets a caller accept a check made up to that many seconds ago
+    in this process, saving a database read. Only for reads of non-personal
+    data (the published form text): a session revoked in another process stays
+    usable there for at most ``max_age_s``. Revocation in this process, and
+    every call with the default 0, always see the database.
 
     Raises:
         AuthenticationError: revoked, expired or unknown.
     """
     now = now or now_utc()
+    if max_age_s > 0:
+        recent = _LIVE_SESSIONS.get(session_id)
+        if (
+            recent is not None
+            and time.monotonic() - recent[1] <= max_age_s
+            and recent[0].expires_at >= now
+        ):
+            return recent[0]
     session: SignerSession | None = SignerSession.objects(session_id=session_id).first()
     if session is None or session.revoked_at or session.expires_at < now:
+        _LIVE_SESSIONS.pop(session_id, None)
         raise AuthenticationError("Please sign in again.")
+    if len(_LIVE_SESSIONS) >= _LIVE_SESSIONS_MAX:
+        _LIVE_SESSIONS.clear()  # crude but bounded; a miss costs one read
+    _LIVE_SESSIONS[session_id] = (session, time.monotonic())
     return session
 
 

@@ -17,7 +17,7 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -41,6 +41,9 @@ class Catalog:
     forms: dict[str, ConsentForm]
     versions: list[FormVersion]
     loaded_at: float
+    #: (form, version, locale) -> the view :func:`version_view` built; lives as long as the
+    #: catalog, so it is rebuilt at most once per TTL and never outlives a re-import.
+    views: dict[tuple[str, int, str], dict[str, Any]] = field(default_factory=dict)
 
 
 _CATALOGS: dict[str, Catalog] = {}
@@ -87,7 +90,7 @@ def get_study(trial_id: str) -> Study:
     """
     study: Study | None = Study.objects(trial_id=trial_id).first()
     if study is None:
-        raise NotFoundError(f"Study {trial_id} was not found.")
+        raise NotFoundError("Study %(trial_id)s was not found.", params={"trial_id": trial_id})
     return study
 
 
@@ -278,6 +281,8 @@ def version_view(
 
     ``default_locale`` is the last preference before the first available language
     (for a record: the language it was opened in, from the site's default).
+    The returned dict is shared by every caller until the catalog is refreshed:
+    read it, never change it (callers may key caches on its identity).
 
     Raises:
         NotFoundError: no such form or version.
@@ -294,20 +299,32 @@ def version_view(
         (v for v in cached.versions if v.form_id == form_id and v.version == version), None
     )
     if form is None or stored is None:
-        raise NotFoundError(f"Form {form_id} version {version} was not found in {trial_id}.")
-    return _form_view(
-        form,
-        stored,
+        raise NotFoundError(
+            "Form %(form_id)s version %(version)s was not found in %(trial_id)s.",
+            params={"form_id": form_id, "version": version, "trial_id": trial_id},
+        )
+    locale = negotiate_locale(
+        sorted(stored.content_sha256),
         requested=requested,
         accept_language=accept_language,
         site_default=default_locale,
     )
+    assert locale is not None  # a stored version always has at least one locale
+    key = (form_id, version, locale)
+    view = cached.views.get(key)
+    if view is None:
+        view = _form_view(form, stored, requested=locale, accept_language=None, site_default=None)
+        cached.views[key] = view
+    return view
 
 
 def _site(study: Study, code: str) -> Any:
     site = study.site(code)
     if site is None:
-        raise NotFoundError(f"Site {code} is not a site of {study.trial_id}.")
+        raise NotFoundError(
+            "Site %(site_code)s is not a site of %(trial_id)s.",
+            params={"site_code": code, "trial_id": study.trial_id},
+        )
     return site
 
 

@@ -81,8 +81,21 @@ def _own_record(session: SignerSession, record_id: str) -> tuple[Participant, Ac
     return participant, actor
 
 
+#: (participant, signer, record) -> the record's ``record.opened`` payload. Events
+#: are never changed, so a positive answer stays true; only those are kept.
+_OPENED: dict[tuple[str, str, str], dict[str, Any]] = {}
+_OPENED_MAX = 50_000
+
+
 def _opened_for_signer(session: SignerSession, record_id: str) -> dict[str, Any]:
-    """Return a record's ``record.opened`` payload if this signer must sign it (one read)."""
+    """Return a record's ``record.opened`` payload if this signer must sign it.
+
+    One indexed read the first time, none after (the answer cannot change).
+    """
+    key = (session.participant_id, session.signer_id, record_id)
+    cached = _OPENED.get(key)
+    if cached is not None:
+        return cached
     opened = (
         AuditEvent.objects(
             record_id=record_id, participant_id=session.participant_id, type="record.opened"
@@ -95,6 +108,9 @@ def _opened_for_signer(session: SignerSession, record_id: str) -> dict[str, Any]
     ):
         raise NotFoundError("This record was not found.")
     payload: dict[str, Any] = dict(opened.payload)
+    if len(_OPENED) >= _OPENED_MAX:
+        _OPENED.clear()
+    _OPENED[key] = payload
     return payload
 
 

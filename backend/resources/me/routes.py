@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response, request
+from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import Page
 
@@ -70,6 +70,35 @@ def _once(action: Callable[[], dict[str, Any]], status: int = 200) -> Response:
     return response
 
 
+#: The form text is published, non-personal content: reading it may rely on this
+#: process's check of the session made up to this many seconds ago (no database
+#: read on the app's hottest path). Every write and every personal read checks afresh.
+READ_SESSION_CHECK_S = 5.0
+#: ETag -> (the shared view dict it was made from, its JSON bytes).
+_FORM_BODIES: dict[str, tuple[dict[str, Any], bytes]] = {}
+
+
+def _form_body(content: dict[str, Any]) -> tuple[str, bytes]:
+    """Return the ETag and JSON body of a form view, serialising each view once.
+
+    The ETag names the form, version, language and text hash: two versions with
+    the same text still differ. ``forms.version_view`` shares one dict per
+    version and language until its catalog refreshes, so identity tells whether
+    the cached bytes are still those of this dict.
+    """
+    name = f"{content['form_id']}/{content['version']}/{content['locale']}/"
+    etag = '"' + hashlib.sha256((name + content["content_sha256"]).encode()).hexdigest()[:32]
+    etag += '"'
+    cached = _FORM_BODIES.get(etag)
+    if cached is not None and cached[0] is content:
+        return etag, cached[1]
+    body = current_app.json.dumps(content).encode("utf-8")
+    if len(_FORM_BODIES) >= 1000:
+        _FORM_BODIES.clear()
+    _FORM_BODIES[etag] = (content, body)
+    return etag, body
+
+
 @blp.route("/tasks")
 class TasksViews(MethodView):
     """What to read and sign."""
@@ -93,16 +122,16 @@ class RecordFormViews(MethodView):
     def get(self, args: dict[str, Any], record_id: str) -> Response:
         """Get the form text in the best language; ETag lets the app revalidate for free."""
         content = signer_flow.form_for_record(
-            current_session(),
+            current_session(max_age_s=READ_SESSION_CHECK_S),
             record_id,
             requested=args.get("lang"),
             accept_language=request.headers.get("Accept-Language"),
         )
-        etag = f'"{content["content_sha256"][:32]}-{content["locale"]}"'
-        if etag in request.if_none_match or request.headers.get("If-None-Match") == etag:
+        etag, body = _form_body(content)
+        if request.if_none_match.contains(etag.strip('"')):
             response = Response(status=304)
         else:
-            response = json_response(content)
+            response = current_app.response_class(body, mimetype="application/json")
         response.headers["ETag"] = etag
         # Published text never changes, but revalidate: a newer version may be in force.
         response.headers["Cache-Control"] = "private, no-cache"
