@@ -61,7 +61,7 @@ wheel-check: install
 	  print('wheel ok:', consentkit.__version__, templates_dir())"
 
 i18n-extract: install
-	$(BIN)/pybabel extract -F babel.cfg -k N_ -k gettext:2 -k _ --no-location --sort-output -o translations/messages.pot --project consentkit --copyright-holder "consentkit contributors" .
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k gettext:2 -k _ -k ConsentKitError -k NotFoundError -k InvalidDataError -k ConflictError -k EligibilityError -k DatabaseUnavailableError -k ConfigurationError -k AuthenticationError -k PermissionDeniedError -k RateLimitedError --no-location --sort-output -o translations/messages.pot --project consentkit --copyright-holder "consentkit contributors" .
 
 i18n-update: i18n-extract
 	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching

@@ -70,7 +70,8 @@ def load_config(
     env = config["ENV"]
     if env not in {"production", "development", "testing"}:
         raise ConfigurationError(
-            f"CONSENTKIT_ENV must be production, development or testing, not {env!r}."
+            "CONSENTKIT_ENV must be production, development or testing, not %(env)s.",
+            params={"env": repr(env)},
         )
     if config["LOG_FORMAT"] not in {"text", "json"}:
         raise ConfigurationError("CONSENTKIT_LOG_FORMAT must be 'text' or 'json'.")

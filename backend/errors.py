@@ -4,6 +4,10 @@ Body: ``{"code": <http status>, "status": <reason phrase>, "message": <for peopl
 "error": <stable machine code>, "errors": <field details, 422 only>}`` served as
 ``application/problem+json``. Clients switch on ``error``, never on ``message``.
 A 5xx never carries exception text.
+
+``message`` is in the request's language: Accept-Language is negotiated against
+the gettext catalogs (English when none fits), and ``Content-Language`` names the
+language the message is actually in (English when a text has no translation).
 """
 
 from __future__ import annotations
@@ -12,11 +16,14 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, has_request_context, jsonify, request
 from pymongo.errors import AutoReconnect, ConnectionFailure, ServerSelectionTimeoutError
 from werkzeug.exceptions import HTTPException
 
 from consentkit import errors as ck
+from consentkit import i18n
+from consentkit.i18n import N_
+from consentkit.policy.locales import negotiate_locale
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +37,7 @@ STATUS_BY_ERROR: dict[type[ck.ConsentKitError], HTTPStatus] = {
     ck.EligibilityError: HTTPStatus.CONFLICT,
     ck.DatabaseUnavailableError: HTTPStatus.SERVICE_UNAVAILABLE,
     ck.AuthenticationError: HTTPStatus.UNAUTHORIZED,
+    ck.PermissionDeniedError: HTTPStatus.FORBIDDEN,
     ck.RateLimitedError: HTTPStatus.TOO_MANY_REQUESTS,
     ck.ConfigurationError: HTTPStatus.INTERNAL_SERVER_ERROR,
     ck.ConsentKitError: HTTPStatus.BAD_REQUEST,
@@ -54,6 +62,43 @@ ERROR_BY_STATUS: dict[int, str] = {
     503: "service-unavailable",
 }
 
+#: Our own words for errors the framework raises (werkzeug's descriptions are English only).
+MESSAGE_BY_STATUS: dict[int, str] = {
+    400: N_("The request could not be understood. Please check it and try again."),
+    404: N_("Nothing was found at this address."),
+    405: N_("This address does not accept this kind of request."),
+    413: N_("The request is too large."),
+    415: N_("The request is in a format this address does not accept."),
+    422: N_("Some of the information sent is not valid."),
+}
+
+DATABASE_DOWN = N_("The database is not reachable. Please try again shortly.")
+
+
+def request_locale() -> str:
+    """Return the catalog language that best fits the request's Accept-Language.
+
+    Preferences are tried by q-value, each falling back from region to language
+    (``fr-CH`` -> ``fr``), the same way form texts are chosen; English when none
+    fits or outside a request.
+    """
+    if not has_request_context():
+        return i18n.SOURCE_LOCALE
+    return (
+        negotiate_locale(
+            i18n.available_locales(),
+            accept_language=request.headers.get("Accept-Language"),
+            site_default=i18n.SOURCE_LOCALE,
+        )
+        or i18n.SOURCE_LOCALE
+    )
+
+
+def _translate(english: str, locale: str) -> tuple[str, str]:
+    """Return ``english`` from the ``locale`` catalog and the language it ended up in."""
+    text = i18n.gettext(locale, english)
+    return text, locale if text != english else i18n.SOURCE_LOCALE
+
 
 def problem(
     status: int,
@@ -61,8 +106,9 @@ def problem(
     message: str | None = None,
     errors: Any = None,
     headers: dict[str, str] | None = None,
+    language: str = i18n.SOURCE_LOCALE,
 ) -> Response:
-    """Build a problem+json response."""
+    """Build a problem+json response; ``language`` is the language of ``message``."""
     phrase = HTTPStatus(status).phrase
     body: dict[str, Any] = {
         "code": status,
@@ -77,6 +123,10 @@ def problem(
     response.mimetype = PROBLEM_JSON
     for name, value in (headers or {}).items():
         response.headers[name] = value
+    # Without a message the body says the (English) reason phrase.
+    response.headers["Content-Language"] = language if message else i18n.SOURCE_LOCALE
+    if has_request_context():
+        response.vary.add("Accept-Language")
     return response
 
 
@@ -90,16 +140,19 @@ def status_for(exc: ck.ConsentKitError) -> HTTPStatus:
 
 def _handle_domain_error(exc: ck.ConsentKitError) -> Response:
     status = status_for(exc)
+    locale = request_locale()
+    message = exc.translated(locale)
+    language = locale if message != exc.message else i18n.SOURCE_LOCALE
     if status >= 500:
         log.error("domain error answered %d: %s", status, exc.code, exc_info=exc)
-        message = None if status != HTTPStatus.SERVICE_UNAVAILABLE else exc.message
-        return problem(status, exc.code, message, headers=_retry_after(status))
+        shown = message if status == HTTPStatus.SERVICE_UNAVAILABLE else None
+        return problem(status, exc.code, shown, headers=_retry_after(status), language=language)
     headers = {}
     if isinstance(exc, ck.RateLimitedError):
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, ck.AuthenticationError):
         headers["WWW-Authenticate"] = 'Bearer realm="consentkit"'
-    return problem(status, exc.code, exc.message, exc.details.get("errors"), headers)
+    return problem(status, exc.code, message, exc.details.get("errors"), headers, language)
 
 
 def _retry_after(status: int) -> dict[str, str]:
@@ -115,21 +168,34 @@ def handle_http_exception(exc: HTTPException) -> Response:
     if status >= 500:
         message = None
     elif message is None:
-        message = exc.description
+        # A description given at the raise site says more than our generic words.
+        default = exc.description == type(exc).description
+        message = MESSAGE_BY_STATUS.get(status) if default else None
+        message = message or exc.description
+    language = i18n.SOURCE_LOCALE
+    if message:
+        message, language = _translate(message, request_locale())
     headers = dict(data.get("headers") or {}) if isinstance(data, dict) else {}
     error = data.get("error") if isinstance(data, dict) else None
     return problem(
-        status, error or ERROR_BY_STATUS.get(status, f"http-{status}"), message, errors, headers
+        status,
+        error or ERROR_BY_STATUS.get(status, f"http-{status}"),
+        message,
+        errors,
+        headers,
+        language,
     )
 
 
 def _handle_database_down(exc: Exception) -> Response:
     log.warning("database unavailable: %s", exc)
+    message, language = _translate(DATABASE_DOWN, request_locale())
     return problem(
         HTTPStatus.SERVICE_UNAVAILABLE,
         ck.DatabaseUnavailableError.code,
-        "The database is not reachable. Please try again shortly.",
+        message,
         headers=_retry_after(HTTPStatus.SERVICE_UNAVAILABLE),
+        language=language,
     )
 
 

@@ -44,7 +44,8 @@ def _generated(name: str, make: Any) -> str:
     """Return a development key kept under the data dir, creating it once."""
     if _environment() == "production":
         raise ConfigurationError(
-            f"CONSENTKIT_{name.upper()} must be set in production (see README, Configuration)."
+            "%(variable)s must be set in production (see README, Configuration).",
+            params={"variable": f"CONSENTKIT_{name.upper()}"},
         )
     path: Path = settings.data_dir() / "keys" / f"{name}.key"
     if not path.exists():

@@ -171,7 +171,10 @@ def wait_until_ready(uri: str, timeout_s: float = 30.0) -> None:
         if server_answers(uri, timeout_ms=500):
             return
         time.sleep(0.2)
-    raise DatabaseUnavailableError(f"No database answered at {uri} within {timeout_s:.0f} s.")
+    raise DatabaseUnavailableError(
+        "No database answered at %(uri)s within %(seconds)s s.",
+        params={"uri": uri, "seconds": f"{timeout_s:.0f}"},
+    )
 
 
 def _load_secantus() -> Any:
@@ -234,7 +237,8 @@ def _exclusive(storage_path: Path) -> Iterator[None]:
             handle.seek(0)
             holder = handle.read().strip() or "unknown"
             raise ConfigurationError(
-                f"Another consentkit database server (pid {holder}) uses {storage_path}."
+                "Another consentkit database server (pid %(pid)s) uses %(path)s.",
+                params={"pid": holder, "path": storage_path},
             ) from None
         handle.seek(0)
         handle.truncate()
@@ -262,7 +266,9 @@ def serve_embedded(storage_path: Path, host: str, port: int) -> None:
 
     with _exclusive(storage_path):
         if is_listening(host, port):
-            raise ConfigurationError(f"Port {port} on {host} is already in use.")
+            raise ConfigurationError(
+                "Port %(port)s on %(host)s is already in use.", params={"port": port, "host": host}
+            )
         previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             with embedded_server(storage_path, host, port) as uri:

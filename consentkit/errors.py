@@ -2,12 +2,18 @@
 
 They know nothing about HTTP: ``backend/errors.py`` maps each class to a status
 in one table. Clients switch on :attr:`ConsentKitError.code`, which is stable;
-the message is for people and may change or be translated.
+the message is for people and may change. It is an English gettext msgid with
+``%(name)s`` placeholders filled from ``params``: :attr:`ConsentKitError.message`
+is the English text, :meth:`ConsentKitError.translated` the reader's language.
+Raise with a literal message so ``make i18n-extract`` finds it (every class
+here is an extraction keyword in the Makefile).
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from consentkit import i18n
 
 
 class ConsentKitError(Exception):
@@ -16,14 +22,29 @@ class ConsentKitError(Exception):
     code = "consentkit-error"
 
     def __init__(
-        self, message: str, *, details: dict[str, Any] | None = None, code: str | None = None
+        self,
+        message: str,
+        *,
+        details: dict[str, Any] | None = None,
+        code: str | None = None,
+        params: dict[str, Any] | None = None,
     ) -> None:
-        """Create the error; ``code`` refines the class's code (e.g. ``information-incomplete``)."""
-        super().__init__(message)
-        self.message = message
+        """Create the error from an English template and its placeholder values.
+
+        ``code`` refines the class's code (e.g. ``information-incomplete``);
+        ``params`` fills the template's ``%(name)s`` placeholders.
+        """
+        self.template = message
+        self.params: dict[str, Any] = params or {}
+        self.message = message % self.params if self.params else message
+        super().__init__(self.message)
         self.details: dict[str, Any] = details or {}
         if code is not None:
             self.code = code
+
+    def translated(self, locale: str | None) -> str:
+        """Return the message in ``locale`` (English when there is no catalog or entry)."""
+        return i18n.gettext(locale, self.template, **self.params)
 
 
 class NotFoundError(ConsentKitError):
@@ -68,12 +89,20 @@ class AuthenticationError(ConsentKitError):
     code = "authentication-failed"
 
 
+class PermissionDeniedError(ConsentKitError):
+    """The caller is signed in but their role or sites do not allow this."""
+
+    code = "forbidden"
+
+
 class RateLimitedError(ConsentKitError):
     """Too many attempts; ``retry_after`` says how many seconds to wait."""
 
     code = "too-many-attempts"
 
-    def __init__(self, message: str, *, retry_after: int) -> None:
+    def __init__(
+        self, message: str, *, retry_after: int, params: dict[str, Any] | None = None
+    ) -> None:
         """Create the error with the wait in seconds."""
-        super().__init__(message, details={"retry_after": retry_after})
+        super().__init__(message, details={"retry_after": retry_after}, params=params)
         self.retry_after = retry_after

@@ -300,8 +300,9 @@ def read_study_folder(folder: Path | str) -> StudyBundle:
 def _read_study_folder(root: Path) -> StudyBundle:
     if not (root / "study.yaml").is_file():
         raise InvalidDataError(
-            f"{root} is not a study folder: it has no study.yaml.",
+            "%(folder)s is not a study folder: it has no study.yaml.",
             details={"errors": [f"{root}: no study.yaml"]},
+            params={"folder": root},
         )
     c = _Collector(root)
     study_path = root / "study.yaml"
@@ -362,7 +363,8 @@ def _read_study_folder(root: Path) -> StudyBundle:
     if c.problems or study is None:
         errors = [str(p) for p in c.problems]
         raise InvalidDataError(
-            f"The study folder has {len(errors)} problem(s):\n" + "\n".join(errors),
+            "The study folder has %(count)s problem(s):\n%(problems)s",
             details={"errors": errors},
+            params={"count": len(errors), "problems": "\n".join(errors)},
         )
     return StudyBundle(study=study, forms=forms, study_sha256=sha256_of(study))

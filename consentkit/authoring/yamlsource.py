@@ -52,13 +52,19 @@ def load_yaml(path: Path, display: str) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise InvalidDataError(f"{display}: the file is not UTF-8 text ({exc.reason}).") from exc
+        raise InvalidDataError(
+            "%(file)s: the file is not UTF-8 text (%(reason)s).",
+            params={"file": display, "reason": exc.reason},
+        ) from exc
     try:
         return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"{display}:{mark.line + 1}" if mark else display
-        raise InvalidDataError(f"{where}: not valid YAML: {exc.problem}.") from exc
+        raise InvalidDataError(
+            "%(where)s: not valid YAML: %(problem)s.",
+            params={"where": where, "problem": exc.problem},
+        ) from exc
 
 
 def line_of(data: Any, path: tuple[str | int, ...]) -> int | None:

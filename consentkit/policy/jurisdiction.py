@@ -669,7 +669,9 @@ def load_rule_pack() -> RulePack:
         return parse_rule_pack(data, origin=f"consentkit/data/{_PACK_RESOURCE}")
     except (OSError, yaml.YAMLError, InvalidDataError) as exc:
         message = exc.message if isinstance(exc, InvalidDataError) else str(exc)
-        raise ConfigurationError(f"jurisdiction rule pack is unusable: {message}") from exc
+        raise ConfigurationError(
+            "jurisdiction rule pack is unusable: %(reason)s", params={"reason": message}
+        ) from exc
 
 
 def supported_countries() -> list[str]:

@@ -127,7 +127,7 @@ def opened_event(events: Iterable[dict[str, Any]], record_id: str) -> dict[str, 
     for event in events:
         if event["type"] == "record.opened" and event["payload"]["record_id"] == record_id:
             return event
-    raise NotFoundError(f"Record {record_id} was not found.")
+    raise NotFoundError("Record %(record_id)s was not found.", params={"record_id": record_id})
 
 
 def information_complete(progress: SignerProgress, section_ids: Sequence[str]) -> bool:

@@ -129,7 +129,10 @@ def _signer(material: SealMaterial) -> signers.SimpleSigner:
         str(material.key_file), str(material.cert_file), key_passphrase=material.password
     )
     if signer is None:
-        raise ConfigurationError(f"Cannot load the seal key/certificate {material.cert_file}.")
+        raise ConfigurationError(
+            "Cannot load the seal key/certificate %(cert_file)s.",
+            params={"cert_file": material.cert_file},
+        )
     return signer
 
 

@@ -48,6 +48,9 @@ LIMITS = {
     "redeem-invitation": (5, 3600),
     "verify-ip": (30, 600),
     "step-up-session": (5, 600),
+    # Staff sign-in (consentkit.services.staff), per address whether or not it has an account.
+    "staff-login-email": (10, 900),
+    "staff-login-ip": (50, 900),
 }
 GENERIC = N_("The code is not valid. Check it and try again, or ask the study team.")
 

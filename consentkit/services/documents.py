@@ -379,7 +379,9 @@ def consent_document(
     opened = opened_event(events, record_id)
     locale = locale or opened["payload"]["locale"]
     if locale not in opened["payload"]["content_sha256"]:
-        raise InvalidDataError(f"This form has no {locale} text.", code="unknown-locale")
+        raise InvalidDataError(
+            "This form has no %(locale)s text.", code="unknown-locale", params={"locale": locale}
+        )
     as_of = _completion_seq(events, record_id)
     if as_of is None:
         raise ConflictError(
@@ -411,7 +413,7 @@ def withdrawal_payload(participant: Participant, seq: int, locale: str) -> dict[
     """
     event = next((e for e in audit.chain_dicts(str(participant.id)) if e["seq"] == seq), None)
     if event is None or event["type"] != "withdrawal.recorded":
-        raise NotFoundError(f"No withdrawal is recorded at event {seq}.")
+        raise NotFoundError("No withdrawal is recorded at event %(seq)s.", params={"seq": seq})
     data = event["payload"]
     return {
         "format": "consentkit.withdrawal/1",
@@ -532,7 +534,9 @@ def extract_record_json(pdf: bytes) -> str:
         reader = PdfReader(io.BytesIO(pdf))
         attachments = reader.attachments
     except Exception as exc:
-        raise InvalidDataError(f"Not a readable PDF: {exc}.", code="not-a-pdf") from exc
+        raise InvalidDataError(
+            "Not a readable PDF: %(reason)s.", code="not-a-pdf", params={"reason": str(exc)}
+        ) from exc
     found = attachments.get(ATTACHMENT_NAME)
     if not found:
         raise InvalidDataError("This PDF carries no consentkit record.", code="no-record")

@@ -223,7 +223,8 @@ def _conditional_update(version: FormVersion, allowed: list[str], **changes: Any
     )
     if not updated:
         raise ConflictError(
-            f"{version.form_id} v{version.version} changed while importing; import again."
+            "%(form_id)s v%(version)s changed while importing; import again.",
+            params={"form_id": version.form_id, "version": version.version},
         )
 
 
@@ -243,8 +244,9 @@ def import_study(folder: Path | str, *, now: datetime | None = None) -> ImportRe
         _plan_form(plan, bundle.study["trial_id"], form, now)
     if plan.conflicts:
         raise ConflictError(
-            "Nothing was imported:\n" + "\n".join(plan.conflicts),
+            "Nothing was imported:\n%(conflicts)s",
             details={"errors": plan.conflicts},
+            params={"conflicts": "\n".join(plan.conflicts)},
         )
     for write in plan.writes:
         write()

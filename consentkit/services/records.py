@@ -156,7 +156,10 @@ def enrol_participant(
     study = get_study(trial_id)
     site = study.site(site_code)
     if site is None:
-        raise NotFoundError(f"Site {site_code} is not a site of {trial_id}.")
+        raise NotFoundError(
+            "Site %(site_code)s is not a site of %(trial_id)s.",
+            params={"site_code": site_code, "trial_id": trial_id},
+        )
     if birth_date > local_date(now, site.timezone):
         raise InvalidDataError("The birth date is in the future.")
     participant = Participant(
@@ -172,7 +175,10 @@ def enrol_participant(
     try:
         participant.save(force_insert=True)
     except NotUniqueError as exc:
-        raise ConflictError(f"Participant code {code} already exists in {trial_id}.") from exc
+        raise ConflictError(
+            "Participant code %(code)s already exists in %(trial_id)s.",
+            params={"code": code, "trial_id": trial_id},
+        ) from exc
     audit.append(
         participant,
         lambda _events: audit.Draft(
@@ -198,7 +204,10 @@ def get_participant(trial_id: str, code: str) -> Participant:
     """
     participant: Participant | None = Participant.objects(trial_id=trial_id, code=code).first()
     if participant is None:
-        raise NotFoundError(f"Participant {code} was not found in {trial_id}.")
+        raise NotFoundError(
+            "Participant %(code)s was not found in %(trial_id)s.",
+            params={"code": code, "trial_id": trial_id},
+        )
     return participant
 
 
@@ -284,9 +293,14 @@ def _default_signers(
         needed = max(requirements.guardians_required, 1)
         if len(guardians) < needed:
             raise EligibilityError(
-                f"This consent needs {needed} parent(s) or guardian(s) "
-                f"({requirements.guardian_rule.value}); {len(guardians)} registered.",
+                "This consent needs %(needed)s parent(s) or guardian(s) "
+                "(%(rule)s); %(registered)s registered.",
                 code="signers-missing",
+                params={
+                    "needed": needed,
+                    "rule": requirements.guardian_rule.value,
+                    "registered": len(guardians),
+                },
             )
         chosen.extend(guardians[:needed])
     if kind in (FormKind.CHILD_ASSENT, FormKind.YOUNG_PERSON_CONSENT, FormKind.ADULT_CONSENT):
@@ -332,7 +346,10 @@ def open_record(
     study = get_study(participant.trial_id)
     form = ConsentForm.objects(trial_id=participant.trial_id, form_id=form_id).first()
     if form is None:
-        raise NotFoundError(f"Form {form_id} was not found in {participant.trial_id}.")
+        raise NotFoundError(
+            "Form %(form_id)s was not found in %(trial_id)s.",
+            params={"form_id": form_id, "trial_id": participant.trial_id},
+        )
     versions = list(FormVersion.objects(trial_id=participant.trial_id, form_id=form_id))
     chosen = (
         next((v for v in versions if v.version == version), None)
@@ -340,7 +357,9 @@ def open_record(
         else version_in_force(versions, today)
     )
     if chosen is None or chosen.status != "published":
-        raise NotFoundError(f"No published version of {form_id} to sign.")
+        raise NotFoundError(
+            "No published version of %(form_id)s to sign.", params={"form_id": form_id}
+        )
     requirements = requirements_for(participant, today)
     all_signers = signers_of(participant)
     if signer_ids is None:
@@ -349,7 +368,9 @@ def open_record(
         by_id = {str(s.id): s for s in all_signers}
         unknown = [sid for sid in signer_ids if sid not in by_id]
         if unknown:
-            raise NotFoundError(f"Unknown signer(s): {', '.join(unknown)}.")
+            raise NotFoundError(
+                "Unknown signer(s): %(signers)s.", params={"signers": ", ".join(unknown)}
+            )
         required = [by_id[sid] for sid in signer_ids]
     guardians = sum(1 for s in required if s.role == SignerRole.GUARDIAN)
     if (
@@ -359,10 +380,15 @@ def open_record(
     ):
         # e.g. FR CSP L1122-2 II allows one parent alone only under stated conditions.
         raise EligibilityError(
-            f"The rules of {participant.country} need {requirements.guardians_required} "
-            f"parent(s) or guardian(s) ({requirements.guardian_rule.value}); "
+            "The rules of %(country)s need %(needed)s "
+            "parent(s) or guardian(s) (%(rule)s); "
             "record why fewer will sign.",
             code="guardians-missing",
+            params={
+                "country": participant.country,
+                "needed": requirements.guardians_required,
+                "rule": requirements.guardian_rule.value,
+            },
         )
     if SignerRole.INVESTIGATOR in form.signer_roles and not any(
         s.role == SignerRole.INVESTIGATOR for s in required
@@ -374,7 +400,9 @@ def open_record(
     wrong = [s.role for s in required if s.role not in form.signer_roles]
     if wrong:
         raise EligibilityError(
-            f"{form_id} is not signed by: {', '.join(wrong)}.", code="wrong-signer-role"
+            "%(form_id)s is not signed by: %(roles)s.",
+            code="wrong-signer-role",
+            params={"form_id": form_id, "roles": ", ".join(wrong)},
         )
     site = study.site(participant.site_code)
     locale = negotiate_locale(
@@ -414,9 +442,14 @@ def open_record(
                 state = record_status(event, events, at=now).state
                 if state not in _CLOSED:
                     raise ConflictError(
-                        f"{participant.code} already has a {state.value} record for "
-                        f"{form_id} v{chosen.version}.",
+                        "%(code)s already has a %(state)s record for %(form_id)s v%(version)s.",
                         code="record-exists",
+                        params={
+                            "code": participant.code,
+                            "state": state.value,
+                            "form_id": form_id,
+                            "version": chosen.version,
+                        },
                     )
         return audit.Draft(
             type="record.opened",
@@ -488,7 +521,9 @@ def _record_action(
 
 def _require_open(status: Any, signer_id: str) -> Any:
     if status.state in _CLOSED or status.state == RecordState.CONSENTED:
-        raise ConflictError(f"The record is {status.state.value}.", code="record-closed")
+        raise ConflictError(
+            "The record is %(state)s.", code="record-closed", params={"state": status.state.value}
+        )
     progress = status.signers.get(signer_id)
     if progress is None:
         raise EligibilityError("This person is not a signer of this record.", code="not-a-signer")
@@ -518,10 +553,16 @@ def record_views(
         bad = [s.get("id") for s in sections if s.get("id") not in known]
         if bad or any(float(s.get("seconds", 0)) < 0 for s in sections):
             raise InvalidDataError(
-                f"Unknown section(s) or negative time: {bad}.", code="unknown-section"
+                "Unknown section(s) or negative time: %(sections)s.",
+                code="unknown-section",
+                params={"sections": bad},
             )
         if locale not in opened["payload"]["content_sha256"]:
-            raise InvalidDataError(f"This form has no {locale} text.", code="unknown-locale")
+            raise InvalidDataError(
+                "This form has no %(locale)s text.",
+                code="unknown-locale",
+                params={"locale": locale},
+            )
         return {
             "signer_id": signer_id,
             "locale": locale,
@@ -568,12 +609,18 @@ def answer_questions(
             .first()
         )
         if locale not in version.content:
-            raise InvalidDataError(f"This form has no {locale} text.", code="unknown-locale")
+            raise InvalidDataError(
+                "This form has no %(locale)s text.",
+                code="unknown-locale",
+                params={"locale": locale},
+            )
         questions = {q["id"]: q for q in version.content[locale]["questions"]}
         unknown = sorted(set(answers) - set(questions))
         if unknown:
             raise InvalidDataError(
-                f"Unknown question(s): {', '.join(unknown)}.", code="unknown-question"
+                "Unknown question(s): %(questions)s.",
+                code="unknown-question",
+                params={"questions": ", ".join(unknown)},
             )
         results = [
             {
@@ -623,11 +670,16 @@ def choose_items(
         _require_prepared(progress, status, opened, need_items=False)
         ids = {i["id"] for i in opened["payload"]["items"]}
         if set(choices) != ids:
+            if ids - set(choices):
+                raise InvalidDataError(
+                    "Answer every item: %(items)s",
+                    code="items-incomplete",
+                    params={"items": ", ".join(sorted(ids - set(choices)))},
+                )
             raise InvalidDataError(
-                "Answer every item: " + ", ".join(sorted(ids - set(choices)))
-                if ids - set(choices)
-                else "Unknown item(s): " + ", ".join(sorted(set(choices) - ids)),
+                "Unknown item(s): %(items)s",
                 code="items-incomplete",
+                params={"items": ", ".join(sorted(set(choices) - ids))},
             )
         return {"signer_id": signer_id, "choices": {k: bool(v) for k, v in choices.items()}}
 
@@ -733,9 +785,10 @@ def sign(
             earliest = progress.first_viewed_at + timedelta(hours=data["reflection_hours"])
             if at < earliest and not (signature.early_signing_justification or "").strip():
                 raise EligibilityError(
-                    f"The study asks for {data['reflection_hours']} hours to think before "
+                    "The study asks for %(hours)s hours to think before "
                     "signing; give a reason to sign sooner.",
                     code="reflection-time",
+                    params={"hours": data["reflection_hours"]},
                 )
         meaning = _meaning(participant, data, signature.locale, progress.role)
         signed_at = at.isoformat(timespec="milliseconds")
@@ -850,7 +903,9 @@ def withdraw(
     try:
         chosen = sorted({WithdrawalScope(s).value for s in scopes})
     except ValueError as exc:
-        raise InvalidDataError(f"Unknown withdrawal scope: {exc}.", code="unknown-scope") from exc
+        raise InvalidDataError(
+            "Unknown withdrawal scope: %(scope)s.", code="unknown-scope", params={"scope": str(exc)}
+        ) from exc
     if not chosen:
         raise InvalidDataError("Choose at least one scope.", code="unknown-scope")
     event, events = audit.append_to_chain(

@@ -28,7 +28,11 @@ def validate_strokes(strokes: Any) -> None:
     """
 
     def bad(why: str) -> InvalidDataError:
-        return InvalidDataError(f"The drawn signature is not valid: {why}.", code="invalid-strokes")
+        return InvalidDataError(
+            "The drawn signature is not valid: %(why)s.",
+            code="invalid-strokes",
+            params={"why": why},
+        )
 
     if not isinstance(strokes, list) or not strokes:
         raise bad("no strokes")
