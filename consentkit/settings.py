@@ -49,3 +49,8 @@ def server_selection_timeout_ms() -> int:
     worker for pymongo's default 30 s.
     """
     return int(os.environ.get("CONSENTKIT_DB_TIMEOUT_MS", "3000"))
+
+
+def public_url() -> str:
+    """Return the address staff and families reach the web pages at (for links in messages)."""
+    return os.environ.get("CONSENTKIT_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")

@@ -34,6 +34,16 @@ os.environ.setdefault("CONSENTKIT_AUDIT_KEY", secrets.token_urlsafe(48))
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> None:
+    """argon2's cheapest profile: the suite signs staff in hundreds of times."""
+    from argon2 import PasswordHasher, profiles
+
+    from consentkit.services import staff
+
+    staff.use_password_hasher(PasswordHasher.from_parameters(profiles.CHEAPEST))
+
+
 @pytest.fixture(scope="session")
 def mongodb_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """URI of the database server the suite talks to."""

@@ -8,10 +8,19 @@ from backend.resources.documents.routes import blp as documents_blp
 from backend.resources.health.routes import blp as health_blp
 from backend.resources.me.routes import blp as me_blp
 from backend.resources.requirements.routes import blp as requirements_blp
+from backend.resources.staff.routes import blp as staff_blp
 from backend.resources.studies.routes import blp as studies_blp
 
 
 def register_blueprints(api: Api) -> None:
     """Register every resource blueprint under ``/api/v1``."""
-    for blp in (health_blp, auth_blp, me_blp, requirements_blp, studies_blp, documents_blp):
+    for blp in (
+        health_blp,
+        auth_blp,
+        me_blp,
+        requirements_blp,
+        studies_blp,
+        documents_blp,
+        staff_blp,
+    ):
         api.register_blueprint(blp, url_prefix=f"/api/v1{blp.url_prefix or ''}")

@@ -16,6 +16,7 @@ from consentkit.cli.doctor import doctor
 from consentkit.cli.documents import documents, verify_pdf
 from consentkit.cli.participants import history, profile
 from consentkit.cli.requirements import requirements
+from consentkit.cli.staff import staff
 from consentkit.cli.studies import import_command
 from consentkit.cli.tasks import due
 
@@ -46,4 +47,5 @@ main.add_command(history)
 main.add_command(import_command)
 main.add_command(profile)
 main.add_command(requirements)
+main.add_command(staff)
 main.add_command(verify_pdf)

@@ -10,7 +10,7 @@ import click
 
 from consentkit import db
 from consentkit.errors import NotFoundError
-from consentkit.services import records
+from consentkit.services import records, timeline
 
 
 def _participant(study: str, code: str) -> Any:
@@ -19,35 +19,6 @@ def _participant(study: str, code: str) -> Any:
         return records.get_participant(study, code)
     except NotFoundError as exc:
         raise click.ClickException(exc.message) from exc
-
-
-def _describe(event: dict[str, Any]) -> str:
-    data = event["payload"]
-    kind = event["type"]
-    details = {
-        "information.viewed": lambda: f"{len(data['sections'])} section(s) in {data['locale']}",
-        "comprehension.answered": lambda: (
-            f"score {data['score']}, " + ("passed" if data["passed"] else "not passed")
-        ),
-        "items.chosen": lambda: ", ".join(
-            f"{k}={'yes' if v else 'no'}" for k, v in data["choices"].items()
-        ),
-        "signature.added": lambda: (
-            f"{data['role']} '{data['printed_name']}' signed "
-            f"{data['form_id']} v{data['version']} ({data['locale']}, "
-            f"text {data['content_sha256'][:12]}) meaning: {data['meaning']}"
-        ),
-        "record.opened": lambda: (
-            f"{data['form_id']} v{data['version']} for "
-            + ", ".join(s["role"] for s in data["required_signers"])
-        ),
-        "withdrawal.recorded": lambda: (
-            f"scopes {', '.join(data['scopes'])}; reason: "
-            + ("declined to say" if data["reason_declined"] else (data["reason"] or "none given"))
-        ),
-        "assent.dissent": lambda: f"the child said no ({data['channel']})",
-    }
-    return details.get(kind, lambda: json.dumps(data, ensure_ascii=False, default=str))()
 
 
 @click.command("history")
@@ -74,7 +45,7 @@ def history(study: str, code: str, as_json: bool) -> None:
             else ""
         )
         click.echo(f"{event['seq']:>4}  {when}  {event['type']:<28} {who}{state}")
-        click.echo(f"      {_describe(event)}")
+        click.echo(f"      {timeline.summary(event)}")
         click.echo(f"      hash {event['hash'][:16]}  prev {event['prev_hash'][:16]}")
 
 

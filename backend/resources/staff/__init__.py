@@ -1,0 +1,1 @@
+"""Staff accounts: setup, sign-in with password and TOTP, re-authentication."""

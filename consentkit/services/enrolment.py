@@ -1,0 +1,312 @@
+"""What site staff do for a family: enrol, invite, countersign, record a withdrawal.
+
+Each function takes the acting staff member as data (their id, name, role), so
+the web layer only authorises and calls; every change is an event on the
+participant's chain through consentkit.services.records.
+
+The person who conducts the consent interview signs too (CTR Art 29(1)); the
+investigator who enrols, or the one staff name as interviewer, is registered
+as the participant's investigator signer, bound to their staff account, and
+only they can countersign.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from consentkit.clock import now_utc
+from consentkit.enums import Channel, SignerRole
+from consentkit.errors import EligibilityError, InvalidDataError, NotFoundError
+from consentkit.models.participant import Participant, Signer
+from consentkit.models.staff import StaffMember
+from consentkit.policy.age import local_date
+from consentkit.services import access, forms, records
+from consentkit.services.records import Actor, AuthEvidence, SignatureInput
+
+
+@dataclass(frozen=True)
+class SignerEntry:
+    """A family member to register: role, name and how to reach them for one-time codes."""
+
+    role: str
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    preferred_language: str | None = None
+
+
+@dataclass
+class Enrolment:
+    """The result of enrolling: the participant, its signers and the records opened."""
+
+    participant: Participant
+    signers: list[Signer]
+    records: list[Any] = field(default_factory=list)
+
+
+def staff_actor(staff: StaffMember, role: str, channel: str = Channel.IN_PERSON) -> Actor:
+    """Return the audit actor for a staff member acting in ``role``."""
+    return Actor(kind="staff", id=str(staff.id), role=role, channel=channel)
+
+
+def preview(trial_id: str, *, site_code: str, birth_date: date, on: date) -> dict[str, Any]:
+    """Return what enrolment would need: the policy's requirements and the forms to open.
+
+    Staff see this before saving (guardians needed, assent band, next transition).
+
+    Raises:
+        NotFoundError: unknown study or site.
+        InvalidDataError: birth date after ``on``.
+    """
+    decided = forms.participant_forms(trial_id, site_code=site_code, birth_date=birth_date, on=on)
+    requirements = decided["requirements"]
+    needs = {"guardian": int(requirements["guardians_required"])}
+    if any(f["kind"] != "parental-consent" for f in decided["forms"]):
+        needs["participant"] = 1
+    return {
+        "trial_id": trial_id,
+        "site": decided["site"],
+        "on": on,
+        "requirements": requirements,
+        "forms": [
+            {"form_id": f["form_id"], "kind": f["kind"], "version": f["version"]}
+            for f in decided["forms"]
+        ],
+        "missing_form_kinds": decided["missing_form_kinds"],
+        "signers_needed": needs,
+    }
+
+
+def _check_family(needs: dict[str, int], signers: Sequence[SignerEntry]) -> None:
+    counts: dict[str, int] = {}
+    for entry in signers:
+        if entry.role not in (SignerRole.GUARDIAN, SignerRole.PARTICIPANT):
+            raise InvalidDataError(
+                "Register parents, guardians and the participant here; "
+                "the investigator is the interviewer.",
+                code="signer-role-invalid",
+            )
+        if not entry.name.strip():
+            raise InvalidDataError("A signer needs a name.", code="signer-name-required")
+        if not (entry.email or entry.phone):
+            raise InvalidDataError(
+                "Give an e-mail address or a phone number for each signer.",
+                code="signer-contact-required",
+            )
+        counts[entry.role] = counts.get(entry.role, 0) + 1
+    for role, needed in needs.items():
+        if counts.get(role, 0) < needed:
+            raise EligibilityError(
+                "The rules need %(needed)s signer(s) with the role %(role)s; %(given)s given.",
+                code="signers-missing",
+                params={"needed": needed, "role": role, "given": counts.get(role, 0)},
+            )
+
+
+def enrol(
+    trial_id: str,
+    *,
+    code: str,
+    site_code: str,
+    birth_date: date,
+    signers: Sequence[SignerEntry],
+    interviewer: StaffMember,
+    actor: Actor,
+    preferred_language: str | None = None,
+    now: datetime | None = None,
+) -> Enrolment:
+    """Enrol a participant with their family and open the consent records the policy asks for.
+
+    The family is checked against the requirements before anything is written,
+    so a refused enrolment leaves nothing half-made.
+
+    Raises:
+        NotFoundError: unknown study or site.
+        ConflictError: the participant code is taken.
+        EligibilityError: ``signers-missing`` (e.g. NL 12-15: both parents and the child).
+        InvalidDataError: a signer without name or contact, birth date in the future.
+    """
+    now = now or now_utc()
+    code = code.strip()
+    if not code:
+        raise InvalidDataError("A participant code is required.", code="code-required")
+    study = forms.catalog(trial_id).study
+    site = study.site(site_code)
+    if site is None:
+        raise NotFoundError(
+            "Site %(site_code)s is not a site of %(trial_id)s.",
+            params={"site_code": site_code, "trial_id": trial_id},
+        )
+    today = local_date(now, site.timezone)
+    if birth_date > today:
+        raise InvalidDataError("The birth date is in the future.")
+    planned = preview(trial_id, site_code=site_code, birth_date=birth_date, on=today)
+    _check_family(planned["signers_needed"], signers)
+    participant = records.enrol_participant(
+        trial_id=trial_id,
+        code=code,
+        site_code=site_code,
+        birth_date=birth_date,
+        actor=actor,
+        preferred_language=preferred_language,
+        now=now,
+    )
+    made = [
+        records.add_signer(
+            participant,
+            role=entry.role,
+            identity={
+                k: v
+                for k, v in (
+                    ("name", entry.name.strip()),
+                    ("email", entry.email),
+                    ("phone", entry.phone),
+                )
+                if v
+            },
+            actor=actor,
+            preferred_language=entry.preferred_language or preferred_language,
+            now=now,
+        )
+        for entry in signers
+    ]
+    made.append(_investigator_signer(participant, interviewer, actor, now))
+    result = Enrolment(participant, made)
+    for planned_form in planned["forms"]:
+        result.records.append(
+            records.open_record(participant, form_id=planned_form["form_id"], actor=actor, now=now)
+        )
+    return result
+
+
+def _investigator_signer(
+    participant: Participant, staff: StaffMember, actor: Actor, now: datetime
+) -> Signer:
+    return records.add_signer(
+        participant,
+        role=SignerRole.INVESTIGATOR,
+        identity={"name": staff.name, "email": staff.email, "staff_id": str(staff.id)},
+        actor=actor,
+        preferred_language=staff.locale,
+        now=now,
+    )
+
+
+def staff_signer(participant: Participant, staff: StaffMember) -> Signer | None:
+    """Return the investigator signer bound to this staff member, if any."""
+    for signer in records.signers_of(participant):
+        if signer.role == SignerRole.INVESTIGATOR and records.signer_identity(signer).get(
+            "staff_id"
+        ) == str(staff.id):
+            return signer
+    return None
+
+
+def invite(
+    participant: Participant, signer_id: str, *, actor: Actor, now: datetime | None = None
+) -> dict[str, Any]:
+    """Create an invitation for a family signer; the code is shown once.
+
+    Raises:
+        NotFoundError: not a signer of this participant.
+        InvalidDataError: the signer is the investigator (staff sign in as staff).
+    """
+    signer = _family_signer(participant, signer_id)
+    code = access.create_invitation(participant, signer, actor=actor, now=now)
+    return {
+        "signer_id": signer_id,
+        "code": code,
+        "link": access.invitation_link(code),
+        "expires_at": (now or now_utc()) + access.INVITATION_TTL,
+    }
+
+
+def _family_signer(participant: Participant, signer_id: str) -> Signer:
+    signer: Signer | None = Signer.objects(participant_id=str(participant.id), id=signer_id).first()
+    if signer is None:
+        raise NotFoundError("This signer was not found.")
+    if signer.role == SignerRole.INVESTIGATOR:
+        raise InvalidDataError(
+            "Investigators sign in as staff, not by invitation.", code="signer-role-invalid"
+        )
+    return signer
+
+
+def countersign(
+    participant: Participant,
+    record_id: str,
+    *,
+    staff: StaffMember,
+    locale: str,
+    content_sha256: str,
+    printed_name: str,
+    strokes: list[list[list[float]]],
+    verified_at: datetime,
+    ip: str | None = None,
+    user_agent: str | None = None,
+    now: datetime | None = None,
+) -> Any:
+    """Sign a record as the investigator who conducted the interview.
+
+    Raises:
+        EligibilityError: ``not-the-interviewer`` when this member is not the
+            record's investigator signer; ceremony errors from records.sign.
+    """
+    signer = staff_signer(participant, staff)
+    if signer is None:
+        raise EligibilityError(
+            "Only the investigator who conducted the interview can countersign.",
+            code="not-the-interviewer",
+        )
+    now = now or now_utc()
+    signature = SignatureInput(
+        signer_id=str(signer.id),
+        locale=locale,
+        content_sha256=content_sha256,
+        printed_name=printed_name,
+        strokes=strokes,
+        auth=AuthEvidence(factors=("password", "totp"), verified_at=verified_at),
+        idempotency_key=f"countersign:{record_id}:{signer.id}",
+        client_at=now,
+        client_offset_minutes=0,
+        ip=ip,
+        user_agent=user_agent,
+    )
+    return records.sign(
+        participant,
+        record_id,
+        signature,
+        actor=staff_actor(staff, SignerRole.INVESTIGATOR, Channel.IN_PERSON),
+        now=now,
+    )
+
+
+def record_withdrawal(
+    participant: Participant,
+    *,
+    scopes: Sequence[str],
+    expressed_by: str | None,
+    channel: str,
+    actor: Actor,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> Any:
+    """Record a withdrawal the family expressed in person, by phone or by letter.
+
+    Raises:
+        InvalidDataError: an unknown scope or channel.
+    """
+    if channel not in (Channel.IN_PERSON, Channel.PHONE, Channel.LETTER):
+        raise InvalidDataError("Choose how the withdrawal reached you.", code="channel-invalid")
+    return records.withdraw(
+        participant,
+        scopes=scopes,
+        actor=Actor(kind=actor.kind, id=actor.id, role=actor.role, channel=channel),
+        expressed_by=expressed_by,
+        reason=reason,
+        reason_declined=not reason,
+        now=now,
+    )

@@ -1,0 +1,540 @@
+"""Staff accounts: setup links, password + TOTP sign-in, recovery codes, lockout, sessions.
+
+Part 11 asks for two distinct identification components (11.200(a)(1)), unique
+accounts never reassigned (11.300(a)), and detection of attempts at
+unauthorised use (11.300(d)): a password (argon2id, argon2-cffi) plus a TOTP
+code from the member's authenticator, each code accepted once; repeated
+failures lock the account and are logged as security events.
+
+The TOTP algorithm is passed in (:class:`TotpAlgorithm`), so the web layer uses
+pyotp while consentkit stays free of it. Failure messages are generic: they
+never say whether an e-mail address has an account.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from mongoengine import NotUniqueError
+
+from consentkit import crypto
+from consentkit.clock import now_utc
+from consentkit.errors import (
+    AuthenticationError,
+    ConflictError,
+    InvalidDataError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+)
+from consentkit.models.staff import SecurityEvent, StaffMember, StaffSession
+from consentkit.policy.roles import Action, Grant, allowed, visible_sites
+from consentkit.services import access
+
+SETUP_TTL = timedelta(hours=72)
+#: Idle and absolute session limits (a clinic workstation left unattended).
+IDLE_TIMEOUT = timedelta(minutes=30)
+SESSION_MAX = timedelta(hours=12)
+#: Sensitive actions (countersigning, withdrawal, staff changes) need a sign-in this recent.
+REAUTH_WINDOW = timedelta(minutes=5)
+LOCKOUT_AFTER = 5
+LOCKOUT_FOR = timedelta(minutes=15)
+RECOVERY_CODES = 10
+MIN_PASSWORD = 12  # NIST SP 800-63B 5.1.1: length, not composition rules
+MAX_PASSWORD = 256
+GENERIC = "The e-mail address, password or code is not valid."
+
+_hasher = PasswordHasher()
+
+
+def use_password_hasher(hasher: PasswordHasher) -> None:
+    """Swap the argon2 parameters (tests use argon2's cheapest profile; production never)."""
+    global _hasher
+    _hasher = hasher
+
+
+class TotpAlgorithm(Protocol):
+    """Time-based codes from an authenticator app (the web layer implements it with pyotp)."""
+
+    def new_secret(self) -> str:
+        """Return a fresh base32 secret."""
+        ...
+
+    def matching_step(self, secret: str, code: str, at: datetime) -> int | None:
+        """Return the time step ``code`` belongs to (allowing one step of drift), or None."""
+        ...
+
+    def provisioning_uri(self, secret: str, *, name: str, issuer: str) -> str:
+        """Return the ``otpauth://`` URI an authenticator app scans."""
+        ...
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def normalise_email(email: str) -> str:
+    """Return the address as stored: trimmed and lower-cased."""
+    return email.strip().lower()
+
+
+def _log(kind: str, staff: StaffMember | None, now: datetime, **detail: object) -> None:
+    SecurityEvent(
+        type=kind,
+        staff_id=str(staff.id) if staff else None,
+        email=staff.email if staff else None,
+        ip=str(detail.pop("ip", "")) or None,
+        detail=detail,
+        at=now,
+    ).save(force_insert=True)
+
+
+def grants_of(staff: StaffMember) -> list[Grant]:
+    """Return a member's role grants."""
+    return [Grant.from_dict(g) for g in staff.grants]
+
+
+def create_staff(
+    *,
+    email: str,
+    name: str,
+    grants: Sequence[Grant],
+    created_by: str | None = None,
+    locale: str = "en",
+    time_zone: str = "Europe/Brussels",
+    now: datetime | None = None,
+) -> tuple[StaffMember, str]:
+    """Create an account and return it with its one-time setup token (shown once).
+
+    The member chooses their password and enrols their authenticator through
+    the setup link; nobody else ever knows the password.
+
+    Raises:
+        InvalidDataError: no usable e-mail address or name.
+        ConflictError: the address already has an account (accounts are never reassigned).
+    """
+    now = now or now_utc()
+    address = normalise_email(email)
+    if "@" not in address or not name.strip():
+        raise InvalidDataError("An e-mail address and a name are required.")
+    token = secrets.token_urlsafe(32)
+    staff = StaffMember(
+        email=address,
+        name=name.strip(),
+        grants=[g.to_dict() for g in grants],
+        locale=locale,
+        time_zone=time_zone,
+        setup_sha256=_sha256(token),
+        setup_expires_at=now + SETUP_TTL,
+        created_at=now,
+        created_by=created_by,
+    )
+    try:
+        staff.save(force_insert=True)
+    except NotUniqueError as exc:
+        raise ConflictError("This e-mail address already has an account.") from exc
+    _log("staff.created", staff, now, by=created_by, grants=[g.to_dict() for g in grants])
+    return staff, token
+
+
+def reissue_setup(staff_id: str, *, by: str, now: datetime | None = None) -> str:
+    """Reset a member's password and authenticator (lost phone): a new setup token.
+
+    11.300(c): a lost token is deauthorised and replaced under control; every
+    session of the member ends.
+    """
+    now = now or now_utc()
+    staff = _staff(staff_id)
+    token = secrets.token_urlsafe(32)
+    StaffMember.objects(id=staff.id).update_one(
+        set__setup_sha256=_sha256(token),
+        set__setup_expires_at=now + SETUP_TTL,
+        set__password_hash=None,
+        set__totp_secret=None,
+        set__recovery_sha256=[],
+        set__failed_attempts=0,
+        set__locked_until=None,
+    )
+    StaffSession.objects(staff_id=str(staff.id), revoked_at=None).update(set__revoked_at=now)
+    _log("staff.setup-reissued", staff, now, by=by)
+    return token
+
+
+def set_grants(
+    staff_id: str, grants: Sequence[Grant], *, by: str, now: datetime | None = None
+) -> None:
+    """Replace a member's role grants (logged)."""
+    now = now or now_utc()
+    staff = _staff(staff_id)
+    StaffMember.objects(id=staff.id).update_one(set__grants=[g.to_dict() for g in grants])
+    _log("staff.grants-changed", staff, now, by=by, grants=[g.to_dict() for g in grants])
+
+
+def deactivate(staff_id: str, *, by: str, now: datetime | None = None) -> None:
+    """Disable an account and end its sessions; the account stays for the audit trail."""
+    now = now or now_utc()
+    staff = _staff(staff_id)
+    StaffMember.objects(id=staff.id).update_one(set__active=False)
+    StaffSession.objects(staff_id=str(staff.id), revoked_at=None).update(set__revoked_at=now)
+    _log("staff.deactivated", staff, now, by=by)
+
+
+def _staff(staff_id: str) -> StaffMember:
+    staff: StaffMember | None = StaffMember.objects(id=staff_id).first()
+    if staff is None:
+        raise NotFoundError("This staff member was not found.")
+    return staff
+
+
+@dataclass(frozen=True)
+class SetupStart:
+    """What the setup page shows: the authenticator secret and its provisioning URI."""
+
+    email: str
+    name: str
+    secret: str
+    provisioning_uri: str
+
+
+def _pending(token: str, now: datetime) -> StaffMember:
+    staff: StaffMember | None = StaffMember.objects(setup_sha256=_sha256(token)).first()
+    if staff is None or not staff.active or staff.setup_expires_at < now:
+        raise AuthenticationError(
+            "This setup link is not valid or has expired. "
+            "Ask your study administrator for a new one.",
+            code="setup-link-invalid",
+        )
+    return staff
+
+
+def start_setup(
+    token: str, *, totp: TotpAlgorithm, issuer: str = "consentkit", now: datetime | None = None
+) -> SetupStart:
+    """Return the authenticator secret for a setup link (made once, kept until setup ends).
+
+    Raises:
+        AuthenticationError: unknown, used or expired link.
+    """
+    now = now or now_utc()
+    staff = _pending(token, now)
+    if staff.totp_secret:
+        secret = crypto.decrypt_identity(staff.totp_secret)["totp"]
+    else:
+        secret = totp.new_secret()
+        StaffMember.objects(id=staff.id, totp_secret=None).update_one(
+            set__totp_secret=crypto.encrypt_identity({"totp": secret})
+        )
+        staff.reload()
+        secret = crypto.decrypt_identity(staff.totp_secret)["totp"]
+    return SetupStart(
+        email=staff.email,
+        name=staff.name,
+        secret=secret,
+        provisioning_uri=totp.provisioning_uri(secret, name=staff.email, issuer=issuer),
+    )
+
+
+def check_password_rules(password: str, email: str) -> None:
+    """Refuse passwords too short, too long, or built from the e-mail address.
+
+    Raises:
+        InvalidDataError: with the rule broken.
+    """
+    if len(password) < MIN_PASSWORD:
+        raise InvalidDataError(
+            "Choose a password of at least %(n)s characters.",
+            params={"n": MIN_PASSWORD},
+            code="password-too-short",
+        )
+    if len(password) > MAX_PASSWORD:
+        raise InvalidDataError("This password is too long.", code="password-too-long")
+    local = normalise_email(email).split("@", 1)[0]
+    if len(local) >= 4 and local in password.lower():
+        raise InvalidDataError(
+            "The password must not contain your e-mail address.", code="password-weak"
+        )
+
+
+def complete_setup(
+    token: str, *, password: str, code: str, totp: TotpAlgorithm, now: datetime | None = None
+) -> list[str]:
+    """Set the password, confirm the authenticator with a first code; return recovery codes.
+
+    The ten recovery codes are shown once and stored hashed; each works once,
+    in place of a TOTP code, when the phone is lost.
+
+    Raises:
+        AuthenticationError: bad link, or the code does not match the authenticator.
+        InvalidDataError: the password breaks a rule.
+    """
+    now = now or now_utc()
+    staff = _pending(token, now)
+    check_password_rules(password, staff.email)
+    if not staff.totp_secret:
+        raise AuthenticationError("Open the setup link again to see the QR code.")
+    secret = crypto.decrypt_identity(staff.totp_secret)["totp"]
+    step = totp.matching_step(secret, code.strip(), now)
+    if step is None:
+        raise AuthenticationError(
+            "The code does not match. Check the time on your phone and try again.",
+            code="totp-invalid",
+        )
+    recovery = [_recovery_code() for _ in range(RECOVERY_CODES)]
+    updated = StaffMember.objects(id=staff.id, setup_sha256=staff.setup_sha256).update_one(
+        set__password_hash=_hasher.hash(password),
+        set__password_changed_at=now,
+        set__totp_last_step=step,
+        set__recovery_sha256=[_sha256(_plain_recovery(c)) for c in recovery],
+        set__setup_sha256=None,
+        set__setup_expires_at=None,
+        set__failed_attempts=0,
+        set__locked_until=None,
+    )
+    if not updated:
+        raise AuthenticationError(
+            "This setup link has already been used.", code="setup-link-invalid"
+        )
+    _log("staff.setup-completed", staff, now)
+    return recovery
+
+
+def _recovery_code() -> str:
+    raw = "".join(secrets.choice(access.CODE_ALPHABET) for _ in range(10))
+    return f"{raw[:5]}-{raw[5:]}"
+
+
+def _plain_recovery(code: str) -> str:
+    return "".join(ch for ch in code.upper() if ch.isalnum())
+
+
+def _second_factor(staff: StaffMember, code: str, totp: TotpAlgorithm, now: datetime) -> str | None:
+    """Spend a TOTP code (once: its step must be newer) or a recovery code; return which."""
+    code = code.strip()
+    secret = crypto.decrypt_identity(staff.totp_secret)["totp"] if staff.totp_secret else None
+    if secret and code.isdigit():
+        step = totp.matching_step(secret, code, now)
+        if step is not None and StaffMember.objects(
+            id=staff.id, totp_last_step__lt=step
+        ).update_one(set__totp_last_step=step):
+            return "totp"
+        return None
+    digest = _sha256(_plain_recovery(code))
+    if digest in staff.recovery_sha256 and StaffMember.objects(
+        id=staff.id, recovery_sha256=digest
+    ).update_one(pull__recovery_sha256=digest):
+        return "recovery-code"
+    return None
+
+
+def _password_ok(staff: StaffMember, password: str) -> bool:
+    if not staff.password_hash:
+        return False
+    try:
+        _hasher.verify(staff.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    if _hasher.check_needs_rehash(staff.password_hash):
+        StaffMember.objects(id=staff.id).update_one(set__password_hash=_hasher.hash(password))
+    return True
+
+
+def _failed(staff: StaffMember, now: datetime, ip: str) -> None:
+    StaffMember.objects(id=staff.id).update_one(inc__failed_attempts=1)
+    staff.reload("failed_attempts")
+    _log("staff.sign-in-failed", staff, now, ip=ip, attempts=staff.failed_attempts)
+    if staff.failed_attempts >= LOCKOUT_AFTER:
+        StaffMember.objects(id=staff.id).update_one(
+            set__locked_until=now + LOCKOUT_FOR, set__failed_attempts=0
+        )
+        _log("staff.locked", staff, now, ip=ip, minutes=int(LOCKOUT_FOR.total_seconds() // 60))
+
+
+def _check_credentials(
+    staff: StaffMember | None, password: str, code: str, totp: TotpAlgorithm, ip: str, now: datetime
+) -> tuple[StaffMember, str]:
+    if staff is not None and staff.locked_until and staff.locked_until > now:
+        retry = int((staff.locked_until - now).total_seconds()) + 1
+        raise RateLimitedError("Too many attempts. Please wait and try again.", retry_after=retry)
+    if staff is None or not staff.active or not _password_ok(staff, password):
+        if staff is not None and staff.active:
+            _failed(staff, now, ip)
+        raise AuthenticationError(GENERIC)
+    factor = _second_factor(staff, code, totp, now)
+    if factor is None:
+        _failed(staff, now, ip)
+        raise AuthenticationError(GENERIC)
+    return staff, factor
+
+
+def sign_in(
+    email: str,
+    password: str,
+    code: str,
+    *,
+    totp: TotpAlgorithm,
+    ip: str = "unknown",
+    now: datetime | None = None,
+) -> StaffSession:
+    """Check password and second factor; open a session.
+
+    Raises:
+        AuthenticationError: generic, whatever was wrong.
+        RateLimitedError: too many attempts for this address or client, or the account is locked.
+    """
+    now = now or now_utc()
+    address = normalise_email(email)
+    access.hit(f"staff-login-email:{_sha256(address)}", now=now)
+    access.hit(f"staff-login-ip:{ip}", now=now)
+    staff: StaffMember | None = StaffMember.objects(email=address).first()
+    staff, factor = _check_credentials(staff, password, code, totp, ip, now)
+    session = StaffSession(
+        session_id=uuid.uuid4().hex,
+        staff_id=str(staff.id),
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + SESSION_MAX,
+        reauth_at=now,
+    )
+    session.save(force_insert=True)
+    StaffMember.objects(id=staff.id).update_one(set__failed_attempts=0)
+    _log("staff.signed-in", staff, now, ip=ip, factor=factor)
+    return session
+
+
+@dataclass(frozen=True)
+class Signed:
+    """A live staff session with its member (what every staff route needs)."""
+
+    session: StaffSession
+    staff: StaffMember
+
+    @property
+    def grants(self) -> list[Grant]:
+        """The member's role grants."""
+        return grants_of(self.staff)
+
+
+def active_session(session_id: str, *, now: datetime | None = None) -> Signed:
+    """Return a live session and its member; touch its idle timer.
+
+    Raises:
+        AuthenticationError: unknown, revoked, idle too long, past its maximum, or deactivated.
+    """
+    now = now or now_utc()
+    session: StaffSession | None = StaffSession.objects(session_id=session_id).first()
+    if (
+        session is None
+        or session.revoked_at
+        or session.expires_at < now
+        or session.last_seen_at + IDLE_TIMEOUT < now
+    ):
+        raise AuthenticationError("Your session has ended. Please sign in again.")
+    staff: StaffMember | None = StaffMember.objects(id=session.staff_id).first()
+    if staff is None or not staff.active:
+        raise AuthenticationError("Your session has ended. Please sign in again.")
+    if now - session.last_seen_at > timedelta(seconds=60):  # one write a minute, not per request
+        StaffSession.objects(id=session.id).update_one(set__last_seen_at=now)
+    return Signed(session, staff)
+
+
+def sign_out(session_id: str, *, now: datetime | None = None) -> None:
+    """End a session."""
+    StaffSession.objects(session_id=session_id, revoked_at=None).update_one(
+        set__revoked_at=now or now_utc()
+    )
+
+
+def reauthenticate(
+    signed: Signed,
+    password: str,
+    code: str,
+    *,
+    totp: TotpAlgorithm,
+    ip: str = "unknown",
+    now: datetime | None = None,
+) -> None:
+    """Prove presence again before a sensitive action (both components: 11.200(a)(1)(ii)).
+
+    Raises:
+        AuthenticationError: generic.
+        RateLimitedError: locked.
+    """
+    now = now or now_utc()
+    staff = StaffMember.objects(id=signed.staff.id).get()
+    _check_credentials(staff, password, code, totp, ip, now)
+    StaffSession.objects(id=signed.session.id).update_one(set__reauth_at=now)
+    signed.session.reauth_at = now
+    _log("staff.reauthenticated", staff, now, ip=ip)
+
+
+def require_recent_auth(signed: Signed, *, now: datetime | None = None) -> None:
+    """Refuse a sensitive action unless the member signed in or re-authenticated just now.
+
+    Raises:
+        AuthenticationError: ``reauthentication-required``.
+    """
+    now = now or now_utc()
+    if signed.session.reauth_at + REAUTH_WINDOW < now:
+        raise AuthenticationError(
+            "Confirm your password and code to continue.", code="reauthentication-required"
+        )
+
+
+def change_password(signed: Signed, current: str, new: str, *, now: datetime | None = None) -> None:
+    """Change the password; other sessions of the member end.
+
+    Raises:
+        AuthenticationError: the current password is wrong, or re-authentication is due.
+        InvalidDataError: the new password breaks a rule.
+    """
+    now = now or now_utc()
+    require_recent_auth(signed, now=now)
+    staff = StaffMember.objects(id=signed.staff.id).get()
+    if not _password_ok(staff, current):
+        _failed(staff, now, "unknown")
+        raise AuthenticationError(GENERIC)
+    check_password_rules(new, staff.email)
+    if current == new:
+        raise InvalidDataError("Choose a password you have not used here.", code="password-reused")
+    StaffMember.objects(id=staff.id).update_one(
+        set__password_hash=_hasher.hash(new), set__password_changed_at=now
+    )
+    StaffSession.objects(
+        staff_id=str(staff.id), revoked_at=None, session_id__ne=signed.session.session_id
+    ).update(set__revoked_at=now)
+    _log("staff.password-changed", staff, now)
+
+
+def authorise(signed: Signed, action: Action, trial_id: str, site_code: str | None = None) -> None:
+    """Refuse unless the member's grants allow ``action`` there (consentkit.policy.roles).
+
+    Raises:
+        PermissionDeniedError: not allowed (the same answer for another site and another role).
+    """
+    if not allowed(signed.grants, action, trial_id, site_code):
+        raise PermissionDeniedError("You do not have access to this.")
+
+
+def sites_for(signed: Signed, action: Action, trial_id: str) -> set[str] | None:
+    """Return the sites where the member may do ``action`` (None: every site).
+
+    Raises:
+        PermissionDeniedError: none at all.
+    """
+    sites = visible_sites(signed.grants, trial_id, action)
+    if sites is not None and not sites:
+        raise PermissionDeniedError("You do not have access to this.")
+    return sites
+
+
+def recovery_codes_left(staff: StaffMember) -> int:
+    """How many recovery codes remain (the page warns when few are left)."""
+    return len(staff.recovery_sha256)

@@ -1,0 +1,164 @@
+"""Staff sign-in: setup link, password + TOTP, replay, lockout, recovery codes, re-auth."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pyotp
+import pytest
+
+from consentkit.clock import now_utc
+from consentkit.models.staff import SecurityEvent, StaffMember, StaffSession
+from consentkit.policy.roles import Grant, StaffRole
+from consentkit.services import staff as staff_service
+from tests.backend.staff_helpers import PASSWORD, auth, make_member, staff_doc
+
+
+def sign_in(client: Any, email: str, password: str, code: str) -> Any:
+    return client.post(
+        "/api/v1/staff/sessions", json={"email": email, "password": password, "code": code}
+    )
+
+
+def test_setup_link_shows_a_qr_code_once_and_gives_ten_recovery_codes(client: Any) -> None:
+    _, token = staff_service.create_staff(
+        email="Nurse@Example.org",
+        name="Nurse",
+        grants=[Grant("DEMO-NBL-1", StaffRole.SITE_STAFF, ("NL-01",))],
+    )
+    shown = client.get(f"/api/v1/staff/setup/{token}")
+    assert shown.status_code == 200
+    body = shown.get_json()
+    assert body["email"] == "nurse@example.org"
+    assert body["provisioning_uri"].startswith("otpauth://totp/")
+    assert body["qr_svg"].startswith("<svg")
+    again = client.get(f"/api/v1/staff/setup/{token}").get_json()
+    assert again["secret"] == body["secret"]  # reloading the page keeps the same secret
+
+    wrong = client.post(
+        f"/api/v1/staff/setup/{token}", json={"password": PASSWORD, "code": "000000"}
+    )
+    assert wrong.status_code == 401
+    assert wrong.get_json()["error"] == "totp-invalid"
+
+    short = client.post(
+        f"/api/v1/staff/setup/{token}",
+        json={"password": "short", "code": pyotp.TOTP(body["secret"]).now()},
+    )
+    assert short.status_code == 422
+    assert short.get_json()["error"] == "password-too-short"
+
+    done = client.post(
+        f"/api/v1/staff/setup/{token}",
+        json={"password": PASSWORD, "code": pyotp.TOTP(body["secret"]).now()},
+    )
+    assert done.status_code == 201
+    codes = done.get_json()["recovery_codes"]
+    assert len(codes) == 10 and len(set(codes)) == 10
+    used = client.get(f"/api/v1/staff/setup/{token}")
+    assert used.status_code == 401  # the link worked once
+    stored = StaffMember.objects.get(email="nurse@example.org")
+    assert PASSWORD not in (stored.password_hash or "")
+    assert stored.password_hash.startswith("$argon2id$")
+    assert not any(c.replace("-", "") in str(stored.to_mongo()) for c in codes)
+
+
+def test_sign_in_needs_password_and_code_and_a_code_works_once(client: Any) -> None:
+    member = make_member(client, "inv@example.org", StaffRole.INVESTIGATOR, ("NL-01",))
+    code = member.code(1)  # setup spent the current step
+    ok = sign_in(client, "INV@example.org ", PASSWORD, code)
+    assert ok.status_code == 201, ok.get_json()
+    token = ok.get_json()["access_token"]
+    me = client.get("/api/v1/staff/me", headers=auth(token)).get_json()
+    assert me["email"] == "inv@example.org"
+    assert me["grants"] == [{"trial_id": "DEMO-NBL-1", "role": "investigator", "sites": ["NL-01"]}]
+
+    replay = sign_in(client, "inv@example.org", PASSWORD, code)
+    assert replay.status_code == 401  # the same code again is refused (replay)
+    no_code = sign_in(client, "inv@example.org", PASSWORD, "123456")
+    assert no_code.status_code == 401
+    bad_password = sign_in(client, "inv@example.org", "not the password", member.code())
+    unknown = sign_in(client, "nobody@example.org", PASSWORD, member.code())
+    assert bad_password.status_code == unknown.status_code == 401
+    assert bad_password.get_json()["message"] == unknown.get_json()["message"]  # nothing revealed
+
+
+def test_a_signer_token_is_not_a_staff_token(client: Any) -> None:
+    from backend.auth import _serializer as signer_serializer
+
+    with client.application.app_context():
+        forged = signer_serializer().dumps({"ssid": "x", "sid": "x"})
+    assert client.get("/api/v1/staff/me", headers=auth(forged)).status_code == 401
+
+
+def test_five_failures_lock_the_account_and_are_logged(client: Any) -> None:
+    member = make_member(client, "lock@example.org", StaffRole.MONITOR, ("NL-01",))
+    for _ in range(staff_service.LOCKOUT_AFTER):
+        assert sign_in(client, member.email, "wrong password!!", member.code(1)).status_code == 401
+    locked = sign_in(client, member.email, PASSWORD, member.code(1))
+    assert locked.status_code == 429
+    assert int(locked.headers["Retry-After"]) > 60
+    kinds = [e.type for e in SecurityEvent.objects(staff_id=member.staff_id).order_by("at")]
+    assert kinds.count("staff.sign-in-failed") == staff_service.LOCKOUT_AFTER
+    assert "staff.locked" in kinds
+
+
+def test_a_recovery_code_replaces_the_phone_once(client: Any) -> None:
+    member = make_member(client, "lost@example.org", StaffRole.SITE_STAFF, ("NL-01",))
+    first = member.recovery[0]
+    assert sign_in(client, member.email, PASSWORD, first.lower()).status_code == 201
+    assert sign_in(client, member.email, PASSWORD, first).status_code == 401
+    token = sign_in(client, member.email, PASSWORD, member.recovery[1]).get_json()["access_token"]
+    me = client.get("/api/v1/staff/me", headers=auth(token)).get_json()
+    assert me["recovery_codes_left"] == 8
+
+
+def test_sessions_end_when_idle_or_signed_out(client: Any) -> None:
+    member = make_member(client, "idle@example.org", StaffRole.MONITOR, ("NL-01",))
+    token = sign_in(client, member.email, PASSWORD, member.code(1)).get_json()["access_token"]
+    assert client.get("/api/v1/staff/me", headers=auth(token)).status_code == 200
+    StaffSession.objects(staff_id=member.staff_id).update(
+        set__last_seen_at=now_utc() - staff_service.IDLE_TIMEOUT - timedelta(minutes=1)
+    )
+    idle = client.get("/api/v1/staff/me", headers=auth(token))
+    assert idle.status_code == 401
+
+    token = sign_in(client, member.email, PASSWORD, member.recovery[0]).get_json()["access_token"]
+    assert client.delete("/api/v1/staff/sessions/current", headers=auth(token)).status_code == 204
+    assert client.get("/api/v1/staff/me", headers=auth(token)).status_code == 401
+
+
+def test_password_change_needs_recent_sign_in_and_ends_other_sessions(client: Any) -> None:
+    member = make_member(client, "pw@example.org", StaffRole.SITE_STAFF, ("NL-01",))
+    one = sign_in(client, member.email, PASSWORD, member.code(1)).get_json()["access_token"]
+    two = sign_in(client, member.email, PASSWORD, member.recovery[0]).get_json()["access_token"]
+    body = {"current_password": PASSWORD, "new_password": "a much longer new passphrase"}
+    StaffSession.objects(staff_id=member.staff_id).update(
+        set__reauth_at=now_utc() - timedelta(minutes=10)
+    )
+    stale = client.post("/api/v1/staff/password", json=body, headers=auth(one))
+    assert stale.status_code == 401
+    assert stale.get_json()["error"] == "reauthentication-required"
+    reauth = client.post(
+        "/api/v1/staff/reauth",
+        json={"password": PASSWORD, "code": member.recovery[1]},
+        headers=auth(one),
+    )
+    assert reauth.status_code == 204
+    changed = client.post("/api/v1/staff/password", json=body, headers=auth(one))
+    assert changed.status_code == 204
+    assert client.get("/api/v1/staff/me", headers=auth(one)).status_code == 200
+    assert client.get("/api/v1/staff/me", headers=auth(two)).status_code == 401
+    old = sign_in(client, member.email, PASSWORD, member.recovery[2])
+    assert old.status_code == 401
+    assert staff_doc(member).password_changed_at is not None
+
+
+@pytest.mark.parametrize("bad", ["my-Anna.Jansen-password", "short", "x" * 257])
+def test_password_rules(bad: str) -> None:
+    from consentkit.errors import InvalidDataError
+
+    with pytest.raises(InvalidDataError):
+        staff_service.check_password_rules(bad, "anna.jansen@example.org")
+    staff_service.check_password_rules("a long enough passphrase", "anna.jansen@example.org")
