@@ -268,7 +268,8 @@ def countersign(
         content_sha256=content_sha256,
         printed_name=printed_name,
         strokes=strokes,
-        auth=AuthEvidence(factors=("password", "totp"), verified_at=verified_at),
+        # Password and a one-time TOTP code at sign-in or re-authentication (11.200(a)(1)).
+        auth=AuthEvidence(factors=("password", "otp"), verified_at=verified_at, method="totp"),
         idempotency_key=f"countersign:{record_id}:{signer.id}",
         client_at=now,
         client_offset_minutes=0,

@@ -764,9 +764,9 @@ def sign(
         _require_prepared(progress, status, opened, need_items=True)
         signature.auth.check(at)
         if progress.role == SignerRole.INVESTIGATOR:
-            if not any(
-                p.signed_at for p in status.signers.values() if p.role != SignerRole.INVESTIGATOR
-            ):
+            family = [p for p in status.signers.values() if p.role != SignerRole.INVESTIGATOR]
+            # A declaration only investigators sign has no family signature to wait for.
+            if family and not any(p.signed_at for p in family):
                 raise EligibilityError(
                     "The investigator countersigns after the family.", code="countersign-too-early"
                 )

@@ -1,0 +1,145 @@
+"""Enrolment by site staff: the policy decides the family and records before anything is saved."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+
+from consentkit.errors import EligibilityError, InvalidDataError, NotFoundError
+from consentkit.models.participant import Participant, Signer
+from consentkit.policy.roles import Grant, StaffRole
+from consentkit.services import enrolment, records
+from consentkit.services import staff as staff_service
+from tests.consentkit.records_helpers import STROKES, T0
+
+NL_13 = date(2013, 1, 15)  # 13 on T0 (2026-03-02)
+
+
+def _investigator(email: str = "dr.visser@example.org") -> Any:
+    member, _ = staff_service.create_staff(
+        email=email,
+        name="Dr Visser",
+        grants=[Grant("DEMO-NBL-1", StaffRole.INVESTIGATOR, ("NL-01",))],
+        now=T0,
+    )
+    return member
+
+
+def _family() -> list[enrolment.SignerEntry]:
+    return [
+        enrolment.SignerEntry("guardian", "Anna de Vries", email="anna@example.org"),
+        enrolment.SignerEntry("guardian", "Pieter de Vries", phone="+31 6 12345678"),
+        enrolment.SignerEntry("participant", "Sem de Vries", email="sem@example.org"),
+    ]
+
+
+def _enrol(member: Any, signers: list[enrolment.SignerEntry], code: str = "NL-0001") -> Any:
+    return enrolment.enrol(
+        "DEMO-NBL-1",
+        code=code,
+        site_code="NL-01",
+        birth_date=NL_13,
+        signers=signers,
+        interviewer=member,
+        actor=enrolment.staff_actor(member, "investigator"),
+        preferred_language="nl",
+        now=T0,
+    )
+
+
+def test_preview_for_a_13_year_old_in_the_netherlands(demo_study: Any) -> None:
+    shown = enrolment.preview("DEMO-NBL-1", site_code="NL-01", birth_date=NL_13, on=T0.date())
+    assert shown["signers_needed"] == {"guardian": 2, "participant": 1}
+    kinds = {f["kind"] for f in shown["forms"]}
+    assert {"parental-consent", "young-person-consent"} <= kinds
+    assert shown["requirements"]["age"] == 13
+
+
+def test_enrolment_opens_every_record_the_rules_ask_for(demo_study: Any) -> None:
+    member = _investigator()
+    result = _enrol(member, _family())
+    assert result.participant.country == "NL"
+    roles = sorted(s.role for s in result.signers)
+    assert roles == ["guardian", "guardian", "investigator", "participant"]
+    opened = {r.form_id: r for r in result.records}
+    assert "parental-consent" in opened and "young-person-consent" in opened
+    states = {s.form_id: s.state.value for s in records.record_statuses(result.participant, at=T0)}
+    assert states["parental-consent"] == "awaiting-information"
+    investigator = enrolment.staff_signer(result.participant, member)
+    assert investigator is not None
+    assert records.signer_identity(investigator)["staff_id"] == str(member.id)
+
+
+def test_a_family_short_of_a_parent_is_refused_and_nothing_is_saved(demo_study: Any) -> None:
+    member = _investigator()
+    with pytest.raises(EligibilityError) as raised:
+        _enrol(member, _family()[1:])
+    assert raised.value.code == "signers-missing"
+    assert Participant.objects.count() == 0
+    assert Signer.objects.count() == 0
+
+
+def test_signers_need_a_contact_for_their_codes(demo_study: Any) -> None:
+    family = _family()
+    family[0] = enrolment.SignerEntry("guardian", "Anna de Vries")
+    with pytest.raises(InvalidDataError) as raised:
+        _enrol(_investigator(), family)
+    assert raised.value.code == "signer-contact-required"
+
+
+def test_invitations_go_to_family_members_only(demo_study: Any) -> None:
+    member = _investigator()
+    result = _enrol(member, _family())
+    guardian = next(s for s in result.signers if s.role == "guardian")
+    invitation = enrolment.invite(
+        result.participant,
+        str(guardian.id),
+        actor=enrolment.staff_actor(member, "investigator"),
+        now=T0,
+    )
+    assert len(invitation["code"]) == 10
+    assert invitation["code"] in invitation["link"]
+    investigator = enrolment.staff_signer(result.participant, member)
+    with pytest.raises(InvalidDataError):
+        enrolment.invite(
+            result.participant,
+            str(investigator.id),
+            actor=enrolment.staff_actor(member, "investigator"),
+            now=T0,
+        )
+    with pytest.raises(NotFoundError):
+        enrolment.invite(
+            result.participant,
+            "0" * 24,
+            actor=enrolment.staff_actor(member, "investigator"),
+            now=T0,
+        )
+
+
+def test_only_the_interviewer_countersigns(demo_study: Any) -> None:
+    member = _investigator()
+    other = _investigator("dr.jansen@example.org")
+    result = _enrol(member, _family())
+    record = next(r for r in result.records if r.form_id == "investigator-declaration")
+    from consentkit.models.study import FormVersion
+
+    version = FormVersion.objects.get(
+        trial_id="DEMO-NBL-1", form_id=record.form_id, version=record.version
+    )
+    args = {
+        "locale": record.locale,
+        "content_sha256": version.content_sha256[record.locale],
+        "printed_name": "Dr Visser",
+        "strokes": STROKES,
+        "verified_at": T0,
+        "now": T0 + timedelta(minutes=1),
+    }
+    with pytest.raises(EligibilityError) as raised:
+        enrolment.countersign(result.participant, record.record_id, staff=other, **args)
+    assert raised.value.code == "not-the-interviewer"
+    event = enrolment.countersign(result.participant, record.record_id, staff=member, **args)
+    assert event.type == "signature.added"
+    assert event.actor["kind"] == "staff" and event.actor["id"] == str(member.id)
+    assert event.payload["auth"]["method"] == "totp"
