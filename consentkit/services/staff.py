@@ -293,8 +293,9 @@ def complete_setup(
         set__password_changed_at=now,
         set__totp_last_step=step,
         set__recovery_sha256=[_sha256(_plain_recovery(c)) for c in recovery],
-        set__setup_sha256=None,
-        set__setup_expires_at=None,
+        # Unset, not null: the sparse unique index skips only missing fields.
+        unset__setup_sha256=True,
+        unset__setup_expires_at=True,
         set__failed_attempts=0,
         set__locked_until=None,
     )
