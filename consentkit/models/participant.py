@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from mongoengine import DateField, DateTimeField, DictField, StringField
+from mongoengine import DateField, DateTimeField, DictField, IntField, ListField, StringField
 
 from consentkit.enums import SignerRole
 from consentkit.models.base import BaseDocument
@@ -22,6 +22,9 @@ class Participant(BaseDocument):
         "indexes": [
             {"fields": ["trial_id", "code"], "unique": True},
             {"fields": ["trial_id", "site_code"]},
+            # Who reaches the competence age soon (recounts; the dashboard reads counters).
+            {"fields": ["trial_id", "competence_date"]},
+            {"fields": ["trial_id", "site_code", "competence_date"]},
         ],
     }
 
@@ -32,6 +35,12 @@ class Participant(BaseDocument):
     timezone = StringField(required=True)
     birth_date = DateField(required=True)
     preferred_language = StringField(null=True)
+    #: The day the participant reaches the age of legal competence of their country, from
+    #: the rule pack at enrolment or at the last birth-date correction (CTR Art 32(3)).
+    competence_date = DateField(null=True)
+    #: Withdrawal scopes recorded so far, projected from the events (only ever grows, so a
+    #: conditional ``$addToSet`` tells exactly one writer it added a scope).
+    withdrawn_scopes = ListField(StringField())
     #: ``{"seq", "hash", "mac"}`` of the last audit event: detects a truncated chain.
     chain_head = DictField()
     created_at = DateTimeField(required=True)
@@ -52,3 +61,8 @@ class Signer(BaseDocument):
     identity = StringField(required=True)
     preferred_language = StringField(null=True)
     created_at = DateTimeField(required=True)
+    #: Optional authenticator app for returning signers (Fernet tokens; pending until confirmed).
+    totp_secret = StringField(null=True)
+    totp_pending = StringField(null=True)
+    #: The last TOTP time step accepted: each code works once.
+    totp_last_step = IntField(default=0)

@@ -15,7 +15,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from mongoengine import NotUniqueError
 
@@ -34,6 +34,7 @@ from consentkit.models.participant import Participant, Signer
 from consentkit.notify import Sender
 from consentkit.services import audit
 from consentkit.services.records import SYSTEM, Actor, AuthEvidence, signer_identity
+from consentkit.services.totp import TotpAlgorithm
 
 #: Unambiguous characters: no 0/O, 1/I/L (read aloud, typed from paper, scanned from a QR).
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -401,7 +402,96 @@ def verify_step_up(
     return AuthEvidence(factors=("session", "otp"), verified_at=now)
 
 
-def whoami(session: SignerSession) -> dict[str, str]:
+# ---------------------------------------------------------------- authenticator app
+
+
+@dataclass(frozen=True)
+class AuthenticatorStart:
+    """What the app shows to enrol an authenticator: the secret and its otpauth:// URI."""
+
+    secret: str
+    provisioning_uri: str
+
+
+def start_authenticator(
+    session: SignerSession, *, totp: TotpAlgorithm, issuer: str = "consentkit"
+) -> AuthenticatorStart:
+    """Offer a returning signer an authenticator app instead of codes by e-mail or SMS.
+
+    The secret stays pending until :func:`confirm_authenticator` sees a first code
+    from it, so a half-finished enrolment never locks anyone out.
+    """
+    secret = totp.new_secret()
+    Signer.objects(id=session.signer_id).update_one(
+        set__totp_pending=crypto.encrypt_identity({"totp": secret})
+    )
+    participant = Participant.objects(id=session.participant_id).only("code").get()
+    return AuthenticatorStart(
+        secret=secret,
+        provisioning_uri=totp.provisioning_uri(
+            secret, name=f"{participant.code} ({session.trial_id})", issuer=issuer
+        ),
+    )
+
+
+def confirm_authenticator(
+    session: SignerSession, code: str, *, totp: TotpAlgorithm, now: datetime | None = None
+) -> None:
+    """Switch the signer to the authenticator once a first code from it matches.
+
+    Raises:
+        AuthenticationError: no enrolment started, or the code does not match (generic).
+        RateLimitedError: too many tries.
+    """
+    now = now or now_utc()
+    hit(f"step-up-session:{session.session_id}", now=now)
+    signer = Signer.objects(id=session.signer_id).get()
+    if not signer.totp_pending:
+        raise AuthenticationError(GENERIC)
+    secret = crypto.decrypt_identity(signer.totp_pending)["totp"]
+    step = totp.matching_step(secret, normalise_code(code), now)
+    if step is None or not Signer.objects(
+        id=signer.id, totp_pending=signer.totp_pending
+    ).update_one(
+        set__totp_secret=signer.totp_pending, set__totp_pending=None, set__totp_last_step=step
+    ):
+        raise AuthenticationError(GENERIC)
+    audit.append(
+        Participant.objects(id=session.participant_id).get(),
+        lambda _e: audit.Draft(
+            type="signer.authenticator-enrolled",
+            actor=Actor(kind="signer", id=str(signer.id), role=signer.role).to_dict(),
+            payload={"signer_id": str(signer.id)},
+        ),
+        now=now,
+    )
+
+
+def verify_step_up_authenticator(
+    session: SignerSession, code: str, *, totp: TotpAlgorithm, now: datetime | None = None
+) -> AuthEvidence:
+    """Step up with a code from the signer's authenticator app (each time step works once).
+
+    Raises:
+        AuthenticationError: no authenticator, wrong or replayed code (generic).
+        RateLimitedError: too many tries.
+    """
+    now = now or now_utc()
+    hit(f"step-up-session:{session.session_id}", now=now)
+    signer = Signer.objects(id=session.signer_id).get()
+    if not signer.totp_secret:
+        raise AuthenticationError(GENERIC)
+    secret = crypto.decrypt_identity(signer.totp_secret)["totp"]
+    step = totp.matching_step(secret, normalise_code(code), now)
+    if step is None or not Signer.objects(id=signer.id, totp_last_step__lt=step).update_one(
+        set__totp_last_step=step
+    ):
+        raise AuthenticationError(GENERIC)
+    SignerSession.objects(id=session.id).update_one(set__step_up_at=now)
+    return AuthEvidence(factors=("session", "otp"), verified_at=now, method="totp")
+
+
+def whoami(session: SignerSession) -> dict[str, Any]:
     """Return the study, participant code and role of a session's signer."""
     signer = Signer.objects(id=session.signer_id).get()
     participant = Participant.objects(id=session.participant_id).get()
@@ -410,4 +500,5 @@ def whoami(session: SignerSession) -> dict[str, str]:
         "participant_code": participant.code,
         "role": signer.role,
         "device_id": session.device_id,
+        "authenticator": bool(signer.totp_secret),
     }

@@ -19,7 +19,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -38,6 +37,7 @@ from consentkit.errors import (
 from consentkit.models.staff import SecurityEvent, StaffMember, StaffSession
 from consentkit.policy.roles import Action, Grant, allowed, visible_sites
 from consentkit.services import access
+from consentkit.services.totp import TotpAlgorithm
 
 SETUP_TTL = timedelta(hours=72)
 #: Idle and absolute session limits (a clinic workstation left unattended).
@@ -59,22 +59,6 @@ def use_password_hasher(hasher: PasswordHasher) -> None:
     """Swap the argon2 parameters (tests use argon2's cheapest profile; production never)."""
     global _hasher
     _hasher = hasher
-
-
-class TotpAlgorithm(Protocol):
-    """Time-based codes from an authenticator app (the web layer implements it with pyotp)."""
-
-    def new_secret(self) -> str:
-        """Return a fresh base32 secret."""
-        ...
-
-    def matching_step(self, secret: str, code: str, at: datetime) -> int | None:
-        """Return the time step ``code`` belongs to (allowing one step of drift), or None."""
-        ...
-
-    def provisioning_uri(self, secret: str, *, name: str, issuer: str) -> str:
-        """Return the ``otpauth://`` URI an authenticator app scans."""
-        ...
 
 
 def _sha256(text: str) -> str:

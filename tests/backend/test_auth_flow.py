@@ -61,6 +61,7 @@ def test_sign_in_with_invitation_and_code_gives_working_tokens(
         "participant_code": "P-001",
         "role": "guardian",
         "device_id": "device-0001",
+        "authenticator": False,
     }
 
 

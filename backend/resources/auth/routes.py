@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Response
 from flask.views import MethodView
 
 from backend.auth import (
@@ -13,8 +14,10 @@ from backend.auth import (
     current_session,
     issue_access_token,
 )
+from backend.auth.staff import TOTP
 from backend.extensions import Blueprint
 from backend.resources.auth.schemas import (
+    AuthenticatorSchema,
     ChallengeSchema,
     MeSchema,
     RedeemSchema,
@@ -24,6 +27,7 @@ from backend.resources.auth.schemas import (
     TokensSchema,
     VerifySchema,
 )
+from backend.resources.staff.routes import qr_svg
 from consentkit.notify import configured_sender
 from consentkit.services import access
 from consentkit.services.records import FRESH_AUTH
@@ -127,6 +131,48 @@ class StepUpVerifyViews(MethodView):
         evidence = access.verify_step_up(
             current_session(), challenge_id, args["code"].strip(), otp=OTP
         )
+        return {"verified_at": evidence.verified_at, "valid_for_s": int(FRESH_AUTH.total_seconds())}
+
+
+@blp.route("/authenticator")
+class AuthenticatorViews(MethodView):
+    """An authenticator app for step-up codes, instead of codes by e-mail or SMS."""
+
+    @blp.response(201, AuthenticatorSchema)
+    @blp.alt_response(401, description="Not signed in")
+    @blp.doc(security=[{"bearerAuth": []}])
+    def post(self) -> dict[str, Any]:
+        """Start enrolling an authenticator app: scan the QR code, then confirm a first code."""
+        start = access.start_authenticator(current_session(), totp=TOTP)
+        return {**start.__dict__, "qr_svg": qr_svg(start.provisioning_uri)}
+
+
+@blp.route("/authenticator/confirm")
+class AuthenticatorConfirmViews(MethodView):
+    """Finish enrolling the authenticator app."""
+
+    @blp.arguments(StepUpVerifySchema)
+    @blp.response(204)
+    @blp.alt_response(401, description="No enrolment started, or the code does not match")
+    @blp.doc(security=[{"bearerAuth": []}])
+    def post(self, args: dict[str, Any]) -> Response:
+        """Confirm with a first code from the app; later step-ups may use the app."""
+        access.confirm_authenticator(current_session(), args["code"], totp=TOTP)
+        return Response(status=204)
+
+
+@blp.route("/step-up/authenticator")
+class StepUpAuthenticatorViews(MethodView):
+    """Step up with the authenticator app."""
+
+    @blp.arguments(StepUpVerifySchema)
+    @blp.response(200, StepUpSchema)
+    @blp.alt_response(401, description="No authenticator, wrong or already used code")
+    @blp.alt_response(429, description="Too many tries; see Retry-After")
+    @blp.doc(security=[{"bearerAuth": []}])
+    def post(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Prove presence with a code from the authenticator app (each code works once)."""
+        evidence = access.verify_step_up_authenticator(current_session(), args["code"], totp=TOTP)
         return {"verified_at": evidence.verified_at, "valid_for_s": int(FRESH_AUTH.total_seconds())}
 
 

@@ -61,3 +61,12 @@ class MeSchema(ma.Schema):
     participant_code = ma.fields.String()
     role = ma.fields.String()
     device_id = ma.fields.String()
+    authenticator = ma.fields.Boolean(
+        metadata={"description": "Step-up codes may come from an authenticator app"}
+    )
+
+
+class AuthenticatorSchema(ma.Schema):
+    secret = ma.fields.String(metadata={"description": "For typing into an authenticator app"})
+    provisioning_uri = ma.fields.String(metadata={"description": "otpauth:// URI"})
+    qr_svg = ma.fields.String(metadata={"description": "The URI as an SVG QR code"})
