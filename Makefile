@@ -43,7 +43,10 @@ typecheck: install
 importlint: install
 	$(BIN)/lint-imports
 
+# Browser tests need Debian's Chromium (not `make run`); without it they are skipped.
 pytest: install check-system
+	@command -v chromium >/dev/null 2>&1 || \
+	  echo "note: Chromium is missing, so tests/browser is skipped. Install it with: sudo apt-get install chromium"
 	$(BIN)/python -m pytest -n 2
 
 test: lint typecheck importlint pytest
@@ -61,7 +64,7 @@ wheel-check: install
 	  print('wheel ok:', consentkit.__version__, templates_dir())"
 
 i18n-extract: install
-	$(BIN)/pybabel extract -F babel.cfg -k N_ -k gettext:2 -k _ -k ConsentKitError -k NotFoundError -k InvalidDataError -k ConflictError -k EligibilityError -k DatabaseUnavailableError -k ConfigurationError -k AuthenticationError -k PermissionDeniedError -k RateLimitedError --no-location --sort-output -o translations/messages.pot --project consentkit --copyright-holder "consentkit contributors" .
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k gettext:2 -k _ -k ConsentKitError -k NotFoundError -k InvalidDataError -k ConflictError -k EligibilityError -k DatabaseUnavailableError -k ConfigurationError -k AuthenticationError -k PermissionDeniedError -k RateLimitedError -k DeliveryFailedError --no-location --sort-output -o translations/messages.pot --project consentkit --copyright-holder "consentkit contributors" .
 
 i18n-update: i18n-extract
 	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching

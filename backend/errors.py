@@ -36,6 +36,7 @@ STATUS_BY_ERROR: dict[type[ck.ConsentKitError], HTTPStatus] = {
     ck.ConflictError: HTTPStatus.CONFLICT,
     ck.EligibilityError: HTTPStatus.CONFLICT,
     ck.DatabaseUnavailableError: HTTPStatus.SERVICE_UNAVAILABLE,
+    ck.DeliveryFailedError: HTTPStatus.SERVICE_UNAVAILABLE,
     ck.AuthenticationError: HTTPStatus.UNAUTHORIZED,
     ck.PermissionDeniedError: HTTPStatus.FORBIDDEN,
     ck.RateLimitedError: HTTPStatus.TOO_MANY_REQUESTS,

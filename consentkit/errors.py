@@ -89,6 +89,12 @@ class AuthenticationError(ConsentKitError):
     code = "authentication-failed"
 
 
+class DeliveryFailedError(ConsentKitError):
+    """A one-time code could not be handed to the e-mail or SMS service; retry later."""
+
+    code = "code-not-sent"
+
+
 class PermissionDeniedError(ConsentKitError):
     """The caller is signed in but their role or sites do not allow this."""
 

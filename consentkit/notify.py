@@ -12,16 +12,18 @@ import json
 import logging
 import os
 import smtplib
+import urllib.error
 import urllib.request
 from email.message import EmailMessage
 from typing import Any, Protocol
 
-from consentkit.errors import ConfigurationError, InvalidDataError
+from consentkit.errors import ConfigurationError, DeliveryFailedError, InvalidDataError
 from consentkit.i18n import N_, gettext
 
 log = logging.getLogger(__name__)
 
 SUBJECT = N_("Your consentkit code")
+NOT_SENT = N_("The code could not be sent just now. Please try again in a minute.")
 BODY = N_("Your code is %(code)s. It is valid for %(minutes)s minutes. Never share it.")
 
 
@@ -84,17 +86,32 @@ class SmtpSender:
         message["To"] = address
         message["Subject"] = gettext(locale, SUBJECT)
         message.set_content(_text(code, minutes, locale))
-        with smtplib.SMTP(self.host, self.port, timeout=10) as smtp:
-            if self.starttls:
-                smtp.starttls()
-            if self.user and self.password:
-                smtp.login(self.user, self.password)
-            smtp.send_message(message)
+        try:
+            with smtplib.SMTP(self.host, self.port, timeout=10) as smtp:
+                if self.starttls:
+                    smtp.starttls()
+                if self.user and self.password:
+                    smtp.login(self.user, self.password)
+                smtp.send_message(message)
+        except (OSError, smtplib.SMTPException) as exc:
+            log.warning("SMTP server %s:%s refused or failed: %s", self.host, self.port, type(exc))
+            raise DeliveryFailedError(NOT_SENT) from None
         return _mask_email(address)
+
+
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """urllib would follow a 301/302/303 to a POST with a body-less GET: the text would be lost."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        """Refuse; the 3xx then surfaces as an error, never as "sent"."""
+        return None
 
 
 class WebhookSender:
     """SMS through a gateway that accepts a JSON webhook."""
+
+    #: Seconds to wait for the gateway.
+    timeout_s: float = 10
 
     def __init__(self) -> None:
         """Read the webhook URL."""
@@ -114,8 +131,17 @@ class WebhookSender:
         request = urllib.request.Request(  # noqa: S310 - URL scheme checked above
             self.url, data=body, headers={"Content-Type": "application/json"}, method="POST"
         )
-        with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - checked above
-            pass
+        opener = urllib.request.build_opener(_RefuseRedirects)
+        try:
+            with opener.open(request, timeout=self.timeout_s):
+                pass
+        except urllib.error.HTTPError as exc:
+            exc.close()  # release the gateway's connection now, not at garbage collection
+            log.warning("SMS gateway answered HTTP %s", exc.code)
+            raise DeliveryFailedError(NOT_SENT) from None
+        except (OSError, urllib.error.URLError) as exc:
+            log.warning("SMS gateway unreachable: %s", type(exc).__name__)
+            raise DeliveryFailedError(NOT_SENT) from None
         return _mask_phone(phone)
 
 

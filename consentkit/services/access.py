@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from mongoengine import NotUniqueError
 
-from consentkit import crypto
+from consentkit import crypto, settings
 from consentkit.clock import now_utc
 from consentkit.errors import AuthenticationError, RateLimitedError
 from consentkit.i18n import N_
@@ -134,8 +134,12 @@ def create_invitation(
 
 
 def invitation_link(code: str) -> str:
-    """Return the deep link (and QR payload) that opens the app with the code."""
-    return f"consentkit://invite/{code}"
+    """Return the link (and QR payload) that opens the invitation.
+
+    An https address, so it works in any browser (the family web flow) and, as
+    a universal/app link, opens the native app where one is installed.
+    """
+    return f"{settings.public_url()}/family/invite/{code}"
 
 
 @dataclass(frozen=True)
@@ -333,8 +337,9 @@ def refresh_session(refresh_token: str, *, device_id: str, now: datetime | None 
 
 def revoke_session(session_id: str, *, now: datetime | None = None) -> None:
     """Sign a device out (logout, or a stolen refresh token)."""
+    # Unset, not null: the sparse unique index on refresh_sha256 skips only missing fields.
     SignerSession.objects(session_id=session_id, revoked_at=None).update_one(
-        set__revoked_at=now or now_utc(), set__refresh_sha256=None
+        set__revoked_at=now or now_utc(), unset__refresh_sha256=True
     )
     _LIVE_SESSIONS.pop(session_id, None)
 

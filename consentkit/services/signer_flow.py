@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from consentkit.clock import now_utc
-from consentkit.enums import Channel, WithdrawalScope
-from consentkit.errors import EligibilityError, NotFoundError
+from consentkit.enums import Channel
+from consentkit.errors import ConsentKitError, EligibilityError, NotFoundError
 from consentkit.models.access import SignerSession
 from consentkit.models.audit import AuditEvent
 from consentkit.models.document import StoredDocument
@@ -64,6 +64,9 @@ def tasks(session: SignerSession, *, at: datetime | None = None) -> list[dict[st
                 "state": status.state.value,
                 "next_step": _next_step(status, str(signer.id), event),
                 "due_at": status.opened_at + timedelta(days=event["payload"]["window_days"]),
+                # Signing before this needs a stated reason (the time to think, CTR Art 29(1)).
+                "reflection_until": status.opened_at
+                + timedelta(hours=event["payload"].get("reflection_hours", 0)),
                 "missing_signers": [m["role"] for m in status.missing_signers],
             }
         )
@@ -207,6 +210,16 @@ def _spend_step_up(session: SignerSession, now: datetime) -> AuthEvidence:
     return AuthEvidence(factors=("session", "otp"), verified_at=verified)
 
 
+def _give_back_step_up(session: SignerSession, evidence: AuthEvidence) -> None:
+    """Return an unused proof after a refused signature, so fixing the cause needs no new code.
+
+    Nothing was signed with it; it keeps its original time, so it expires as before.
+    """
+    SignerSession.objects(session_id=session.session_id, step_up_at=None).update_one(
+        set__step_up_at=evidence.verified_at
+    )
+
+
 def sign(
     session: SignerSession,
     record_id: str,
@@ -226,7 +239,51 @@ def sign(
     participant, actor = _own_record(session, record_id)
     now = now_utc()
     evidence = _spend_step_up(session, now)
-    event = records.sign(
+    try:
+        event = _sign_with(
+            participant,
+            record_id,
+            session,
+            actor,
+            evidence,
+            now,
+            locale=locale,
+            content_sha256=content_sha256,
+            printed_name=printed_name,
+            strokes=strokes,
+            idempotency_key=idempotency_key,
+            client_at=client_at,
+            client_offset_minutes=client_offset_minutes,
+            ip=ip,
+            user_agent=user_agent,
+            early_signing_justification=early_signing_justification,
+        )
+    except ConsentKitError:
+        _give_back_step_up(session, evidence)
+        raise
+    return {**_event_result(event), "binding_sha256": event.payload["binding_sha256"]}
+
+
+def _sign_with(
+    participant: Participant,
+    record_id: str,
+    session: SignerSession,
+    actor: Actor,
+    evidence: AuthEvidence,
+    now: datetime,
+    *,
+    locale: str,
+    content_sha256: str,
+    printed_name: str,
+    strokes: list[list[list[float]]],
+    idempotency_key: str,
+    client_at: datetime | None,
+    client_offset_minutes: int | None,
+    ip: str | None,
+    user_agent: str | None,
+    early_signing_justification: str | None,
+) -> AuditEvent:
+    return records.sign(
         participant,
         record_id,
         SignatureInput(
@@ -246,7 +303,6 @@ def sign(
         actor=actor,
         now=now,
     )
-    return {**_event_result(event), "binding_sha256": event.payload["binding_sha256"]}
 
 
 def decline(session: SignerSession, record_id: str, *, reason: str | None) -> dict[str, Any]:
@@ -274,15 +330,19 @@ def withdraw(
 ) -> dict[str, Any]:
     """Withdraw in the chosen scopes, confirmed with a fresh one-time code."""
     participant, signer, actor = _context(session)
-    _spend_step_up(session, now_utc())
-    event = records.withdraw(
-        participant,
-        scopes=[WithdrawalScope(s) for s in scopes],
-        actor=actor,
-        expressed_by=str(signer.id),
-        reason=reason,
-        reason_declined=reason_declined,
-    )
+    evidence = _spend_step_up(session, now_utc())
+    try:
+        event = records.withdraw(
+            participant,
+            scopes=scopes,
+            actor=actor,
+            expressed_by=str(signer.id),
+            reason=reason,
+            reason_declined=reason_declined,
+        )
+    except ConsentKitError:
+        _give_back_step_up(session, evidence)
+        raise
     return _event_result(event)
 
 

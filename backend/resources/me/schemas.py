@@ -21,6 +21,9 @@ class TaskSchema(ma.Schema):
     state = ma.fields.String()
     next_step = ma.fields.String(metadata={"description": "read, questions, choices, sign or done"})
     due_at = ma.fields.DateTime()
+    reflection_until = ma.fields.DateTime(
+        metadata={"description": "Signing earlier needs early_signing_justification"}
+    )
     missing_signers = ma.fields.List(ma.fields.String())
 
 
