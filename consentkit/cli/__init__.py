@@ -11,6 +11,7 @@ import click
 
 from consentkit import __version__
 from consentkit.cli.audit import audit
+from consentkit.cli.dashboard import dashboard
 from consentkit.cli.database import db
 from consentkit.cli.doctor import doctor
 from consentkit.cli.documents import documents, verify_pdf
@@ -39,6 +40,7 @@ def main(verbose: bool) -> None:
 
 
 main.add_command(audit)
+main.add_command(dashboard)
 main.add_command(db)
 main.add_command(doctor)
 main.add_command(documents)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from mongoengine import DateTimeField, DictField, IntField, ListField, StringField
+from mongoengine import (
+    BooleanField,
+    DateTimeField,
+    DictField,
+    IntField,
+    ListField,
+    StringField,
+)
 
 from consentkit.models.base import BaseDocument
 
@@ -59,6 +66,10 @@ class ConsentRecord(BaseDocument):
             {"fields": ["participant_id"]},
             {"fields": ["trial_id", "site_code", "state"]},
             {"fields": ["trial_id", "form_id", "version", "state"]},
+            # The dashboard: records whose completion window ends on a given day.
+            {"fields": ["trial_id", "state", "due_at"]},
+            # The worklist, in participant-code order (prefix search is a range on it).
+            {"fields": ["trial_id", "participant_code", "form_id", "version"]},
         ],
     }
 
@@ -76,3 +87,9 @@ class ConsentRecord(BaseDocument):
     last_seq = IntField(required=True)
     opened_at = DateTimeField(required=True)
     completed_at = DateTimeField(null=True)
+    #: End of the completion window (``record.opened`` ``window_days`` after opening): past it
+    #: a record still awaiting information or signatures is expired. Time alone never moves
+    #: ``state``, so the dashboard counts expired records by this date.
+    due_at = DateTimeField(null=True)
+    #: Awaiting signatures, and at least one required signer has signed.
+    is_partial = BooleanField(default=False)

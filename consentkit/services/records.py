@@ -53,7 +53,7 @@ from consentkit.policy.records import (
     record_status,
 )
 from consentkit.policy.versions import version_in_force
-from consentkit.services import audit
+from consentkit.services import audit, dashboard
 from consentkit.services.forms import _bands_for, _overrides, catalog, get_study
 from consentkit.services.signatures import Strokes, render_svg, validate_strokes
 
@@ -172,6 +172,10 @@ def enrol_participant(
         preferred_language=preferred_language,
         created_at=now,
     )
+    # Stored so the dashboard can count who reaches competence soon (CTR Art 32(3)).
+    participant.competence_date = requirements_for(
+        participant, local_date(now, site.timezone)
+    ).competence_date
     try:
         participant.save(force_insert=True)
     except NotUniqueError as exc:
@@ -179,6 +183,7 @@ def enrol_participant(
             "Participant code %(code)s already exists in %(trial_id)s.",
             params={"code": code, "trial_id": trial_id},
         ) from exc
+    dashboard.count_enrolment(participant)
     audit.append(
         participant,
         lambda _events: audit.Draft(
@@ -474,8 +479,10 @@ def open_record(
         missing_signers=payload["required_signers"],
         last_seq=event.seq,
         opened_at=event.at,
+        due_at=event.at + timedelta(days=payload["window_days"]),
     )
     record.save(force_insert=True)
+    dashboard.count_record_opened(record)
     return record
 
 
@@ -956,8 +963,17 @@ def change_birth_date(
         ),
         now=now,
     )
-    Participant.objects(id=participant.id).update_one(set__birth_date=birth_date)
+    # One atomic update returning the old competence date, so two corrections racing
+    # each move the dashboard's count from the date the other left.
+    previous = Participant.objects(id=participant.id).modify(
+        set__birth_date=birth_date, set__competence_date=requirements.competence_date
+    )
     participant.birth_date = birth_date
+    participant.competence_date = requirements.competence_date
+    if previous is not None:
+        dashboard.count_competence_change(
+            participant, previous.competence_date, requirements.competence_date
+        )
     return requirements
 
 
@@ -997,6 +1013,10 @@ def history(participant: Participant) -> list[dict[str, Any]]:
     return audit.chain_dicts(str(participant.id))
 
 
+#: What a projection update reads first: its guard and the fields its counters are keyed by.
+_PROJECTION_GUARD = {**dashboard.RECORD_COUNTER_FIELDS, "record_id": True, "last_seq": True}
+
+
 def _refresh_projection(participant: Participant, events: list[dict[str, Any]]) -> None:
     """Move every record projection of the participant forward to the chain's state.
 
@@ -1004,11 +1024,26 @@ def _refresh_projection(participant: Participant, events: list[dict[str, Any]]) 
     version consented supersedes the old one; a withdrawal applies to all).
     The state is as of the last event; expiry, which depends only on time, is
     derived when read. ``last_seq`` keeps a lagging writer from moving it back.
+
+    Each move is a compare-and-set on the ``last_seq`` just read, so the
+    writer whose update matches knows exactly which projection it replaced and
+    moves the dashboard counters from that state: each transition is counted
+    once. A writer that finds a later event already projected counts nothing,
+    since that writer's diff covered its event. (Not ``find_one_and_update``
+    returning the old document: SecantusDB 0.7.0b3 finds that document before
+    taking the write lock, so two racing writers can both be handed the same
+    old state, and a guardian signing during a withdrawal was counted twice.)
     """
     last = events[-1]
     statuses = participant_records(
         events, at=last["at"], own_consent_due=_own_consent_due(participant, last["at"])
     )
+    projections = ConsentRecord._get_collection()
+    # One read for all the participant's projections; a record re-reads only if it races.
+    current = {
+        doc["record_id"]: doc
+        for doc in projections.find({"participant_id": str(participant.id)}, _PROJECTION_GUARD)
+    }
     for status in statuses:
         state = status.state
         if state == RecordState.EXPIRED:
@@ -1017,9 +1052,55 @@ def _refresh_projection(participant: Participant, events: list[dict[str, Any]]) 
                 if status.signers and any(p.signed_at for p in status.signers.values())
                 else RecordState.AWAITING_INFORMATION
             )
-        ConsentRecord.objects(record_id=status.record_id, last_seq__lt=last["seq"]).update_one(
-            set__state=state.value,
-            set__missing_signers=status.missing_signers,
-            set__completed_at=status.completed_at,
-            set__last_seq=last["seq"],
+        is_partial = state == RecordState.AWAITING_SIGNATURES and any(
+            p.signed_at for p in status.signers.values()
         )
+        changes = {
+            "state": state.value,
+            "missing_signers": status.missing_signers,
+            "completed_at": status.completed_at,
+            "last_seq": last["seq"],
+            "is_partial": is_partial,
+        }
+        before = current.get(status.record_id)
+        while before is not None and before["last_seq"] < last["seq"]:
+            moved = projections.update_one(
+                {"record_id": status.record_id, "last_seq": before["last_seq"]},
+                {"$set": changes},
+            )
+            if moved.matched_count:
+                dashboard.count_transition(before, state=state.value, is_partial=is_partial)
+                break
+            before = projections.find_one({"record_id": status.record_id}, _PROJECTION_GUARD)
+        # Otherwise not inserted yet (open_record inserts it after its event), or a later
+        # event was projected first.
+    _project_withdrawals(participant, events)
+
+
+def _project_withdrawals(participant: Participant, events: list[dict[str, Any]]) -> None:
+    """Add newly withdrawn scopes to the participant and count each once.
+
+    Scopes only accumulate, so ``$addToSet`` guarded by "not there yet" lets
+    exactly one writer add a scope, even when a retried request replays an
+    older chain.
+    """
+    known = set(participant.withdrawn_scopes or [])
+    recorded = sorted(
+        {
+            scope
+            for event in events
+            if event["type"] == "withdrawal.recorded"
+            for scope in event["payload"]["scopes"]
+        }
+        - known
+    )
+    participants = Participant._get_collection()
+    for scope in recorded:
+        added = participants.update_one(
+            {"_id": participant.id, "withdrawn_scopes": {"$ne": scope}},
+            {"$addToSet": {"withdrawn_scopes": scope}},
+        )
+        if added.modified_count:
+            dashboard.count_withdrawal(participant, scope)
+    if recorded:
+        participant.withdrawn_scopes = sorted(known | set(recorded))

@@ -1,0 +1,808 @@
+"""The staff dashboard: counts of consent records per study and site, and the worklist.
+
+A sponsor looks at a whole study, site staff at their own sites only
+(``site_codes``). The summary of a study of 100,000 participants must answer
+in under 50 ms on the embedded database (issue 7), and SecantusDB reads every
+document a count matches (about 50 microseconds each, ``bench/dashboard.py``),
+so the summary never counts projections: it reads the counters of
+:mod:`consentkit.models.dashboard`, which :mod:`consentkit.services.records`
+moves in the same step as the projection they are derived from:
+
+* enrolment: +1 participant at the site, +1 on the participant's competence date;
+* a birth-date correction: the competence date moves;
+* a record opened: +1 in ``awaiting-information``, and on its due date;
+* a record changing state: -1 on the old state and +1 on the new in one update;
+  the writer that wins the projection's ``last_seq`` guard does it, so each
+  transition is counted exactly once however many guardians sign at once;
+* a withdrawal scope first recorded for a participant: +1 in that scope.
+
+Expiry needs no event: a record still awaiting information or signatures
+after its completion window is ``expired`` (consentkit.policy.records). The
+summary derives it at the moment asked, from the due-date counters.
+
+A process dying between the projection write and the counter write leaves a
+counter off by one; :func:`rebuild_counts` (``consentkit dashboard rebuild``)
+recomputes every counter from the projections.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from pymongo import DeleteOne, ReplaceOne
+from pymongo.errors import DuplicateKeyError
+
+from consentkit.clock import now_utc
+from consentkit.enums import ChangeKind, RecordState, VersionStatus, WithdrawalScope
+from consentkit.errors import InvalidDataError
+from consentkit.models.audit import AuditEvent, ConsentRecord
+from consentkit.models.base import BaseDocument
+from consentkit.models.dashboard import DateCount, StatusCount, counter_key, split_key
+from consentkit.models.participant import Participant
+from consentkit.services.forms import catalog, get_study
+
+__all__ = [
+    "AWAITING",
+    "COMPETENCE_WINDOW_DAYS",
+    "MAX_PAGE_SIZE",
+    "RECORD_COUNTER_FIELDS",
+    "RebuildReport",
+    "count_competence_change",
+    "count_enrolment",
+    "count_record_opened",
+    "count_transition",
+    "count_withdrawal",
+    "counter_documents",
+    "export_rows",
+    "rebuild_counts",
+    "status_table",
+    "summary",
+]
+
+#: States in which a record is still open, so its completion window can run out.
+AWAITING = (RecordState.AWAITING_INFORMATION.value, RecordState.AWAITING_SIGNATURES.value)
+#: How far ahead the dashboard looks for participants reaching the age of legal competence,
+#: whose own consent must be obtained before they continue (CTR Art 32(3), regulations.md
+#: CTR-32f); the same horizon as ``consentkit due``.
+COMPETENCE_WINDOW_DAYS = 90
+#: The projection fields its counters are keyed by, read back with the old state.
+RECORD_COUNTER_FIELDS = {
+    "_id": False,
+    "trial_id": True,
+    "site_code": True,
+    "form_id": True,
+    "version": True,
+    "locale": True,
+    "state": True,
+    "is_partial": True,
+    "due_at": True,
+}
+MAX_PAGE_SIZE = 500
+_EXPIRED = RecordState.EXPIRED.value
+_STATES = [s.value for s in RecordState]
+_SORT = {"participant_code": 1, "form_id": 1, "version": 1, "opened_at": 1, "record_id": 1}
+_ROW_FIELDS = {
+    "_id": False,
+    "record_id": True,
+    "participant_code": True,
+    "site_code": True,
+    "form_id": True,
+    "version": True,
+    "locale": True,
+    "state": True,
+    "missing_signers": True,
+    "opened_at": True,
+    "due_at": True,
+    "completed_at": True,
+}
+
+#: (site, form, version, locale, state): the grain of every record count.
+_Key = tuple[str, str, int, str, str]
+
+
+# ---------------------------------------------------------------- keeping counters
+
+
+def _bump(document: type[BaseDocument], key: Mapping[str, Any], inc: Mapping[str, int]) -> None:
+    """Add ``inc`` to the counter document ``key``, creating it on first use."""
+    changes = {path: n for path, n in inc.items() if n}
+    if not changes:
+        return
+    collection = document._get_collection()
+    try:
+        collection.update_one(dict(key), {"$inc": changes}, upsert=True)
+    except DuplicateKeyError:
+        # Two first writers upserted the same new document and the unique index
+        # refused the second insert; its update now finds the winner's document.
+        collection.update_one(dict(key), {"$inc": changes}, upsert=True)
+
+
+def _month(day: date) -> str:
+    return day.strftime("%Y-%m")
+
+
+def _utc_day(moment: datetime) -> date:
+    return moment.astimezone(UTC).date() if moment.tzinfo else moment.date()
+
+
+def _bump_competence(participant: Participant, day: date, n: int) -> None:
+    _bump(
+        DateCount,
+        {"trial_id": participant.trial_id, "metric": "competence", "month": _month(day)},
+        {f"counts.{counter_key(participant.site_code, day.isoformat())}": n},
+    )
+
+
+def _due_path(record: Mapping[str, Any], state: str, is_partial: bool) -> str | None:
+    """Return the ``due`` counter path of a record in ``state``, or None if it cannot expire."""
+    due_at = record.get("due_at")
+    if due_at is None or state not in AWAITING:
+        return None
+    key = counter_key(
+        record["site_code"],
+        record["form_id"],
+        record["version"],
+        record["locale"],
+        state,
+        "1" if is_partial else "0",
+        _utc_day(due_at).isoformat(),
+    )
+    return f"counts.{key}"
+
+
+def _bump_due(record: Mapping[str, Any], inc: Mapping[str, int]) -> None:
+    _bump(
+        DateCount,
+        {
+            "trial_id": record["trial_id"],
+            "metric": "due",
+            "month": _month(_utc_day(record["due_at"])),
+        },
+        inc,
+    )
+
+
+def count_enrolment(participant: Participant) -> None:
+    """Count a newly enrolled participant (once, after the insert succeeded)."""
+    _bump(
+        StatusCount,
+        {"trial_id": participant.trial_id, "site_code": participant.site_code},
+        {"participants": 1},
+    )
+    if participant.competence_date is not None:
+        _bump_competence(participant, participant.competence_date, 1)
+
+
+def count_competence_change(
+    participant: Participant, before: date | None, after: date | None
+) -> None:
+    """Move a participant from one competence date to another (a birth-date correction)."""
+    if before == after:
+        return
+    if before is not None:
+        _bump_competence(participant, before, -1)
+    if after is not None:
+        _bump_competence(participant, after, 1)
+
+
+def count_record_opened(record: ConsentRecord) -> None:
+    """Count a newly inserted record projection in its initial state."""
+    fields = {name: record[name] for name in RECORD_COUNTER_FIELDS if name != "_id"}
+    key = counter_key(record.form_id, record.version, record.locale, record.state)
+    _bump(
+        StatusCount,
+        {"trial_id": record.trial_id, "site_code": record.site_code},
+        {f"counts.{key}": 1},
+    )
+    path = _due_path(fields, record.state, bool(record.is_partial))
+    if path is not None:
+        _bump_due(fields, {path: 1})
+
+
+def count_transition(before: Mapping[str, Any], *, state: str, is_partial: bool) -> None:
+    """Move a record's counts from the projection ``before`` to ``state``.
+
+    ``before`` is the projection as it was just before the guarded update that
+    moved it (fields :data:`RECORD_COUNTER_FIELDS`); only the writer whose
+    update matched calls this, so each transition is counted once.
+    """
+    old_state = before["state"]
+    parts = (before["form_id"], before["version"], before["locale"])
+    if old_state != state:
+        _bump(
+            StatusCount,
+            {"trial_id": before["trial_id"], "site_code": before["site_code"]},
+            {
+                f"counts.{counter_key(*parts, old_state)}": -1,
+                f"counts.{counter_key(*parts, state)}": 1,
+            },
+        )
+    old_path = _due_path(before, old_state, bool(before.get("is_partial")))
+    new_path = _due_path(before, state, is_partial)
+    if old_path != new_path:
+        # Same due day, so both paths are in one month's document: one atomic update.
+        inc = {path: n for path, n in ((old_path, -1), (new_path, 1)) if path is not None}
+        _bump_due(before, inc)
+
+
+def count_withdrawal(participant: Participant, scope: str) -> None:
+    """Count a participant's first withdrawal in ``scope`` (scopes only ever accumulate)."""
+    _bump(
+        StatusCount,
+        {"trial_id": participant.trial_id, "site_code": participant.site_code},
+        {f"withdrawn.{counter_key(scope)}": 1},
+    )
+
+
+# ---------------------------------------------------------------- rebuilding
+
+
+@dataclass
+class RebuildReport:
+    """What :func:`rebuild_counts` found: each counter it had to correct."""
+
+    trial_id: str
+    sites: int = 0
+    corrected: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """Return a one-line account."""
+        if not self.corrected:
+            return f"{self.trial_id}: the counters of {self.sites} site(s) were exact"
+        return (
+            f"{self.trial_id}: counters of {self.sites} site(s) rebuilt, "
+            f"{len(self.corrected)} corrected"
+        )
+
+
+def _backfilled_record(record: dict[str, Any]) -> dict[str, Any]:
+    """Fill a projection's dashboard fields if it was written before the dashboard existed."""
+    changes: dict[str, Any] = {}
+    events = AuditEvent._get_collection()
+    if record.get("due_at") is None:
+        opened = events.find_one(
+            {"record_id": record["record_id"], "type": "record.opened"},
+            {"at": True, "payload.window_days": True},
+        )
+        if opened is not None:
+            changes["due_at"] = opened["at"] + timedelta(days=int(opened["payload"]["window_days"]))
+    if "is_partial" not in record:
+        signed = record["state"] == RecordState.AWAITING_SIGNATURES and events.find_one(
+            {"record_id": record["record_id"], "type": "signature.added"}, {"_id": True}
+        )
+        changes["is_partial"] = bool(signed)
+    if changes:
+        ConsentRecord._get_collection().update_one({"_id": record["_id"]}, {"$set": changes})
+    return {**record, **changes}
+
+
+def counter_documents(
+    trial_id: str,
+    records: Iterable[Mapping[str, Any]],
+    participants: Iterable[Mapping[str, Any]],
+    withdrawals: Iterable[Mapping[str, Any]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Return the StatusCount and DateCount documents that count these documents.
+
+    ``records`` are projections (at least :data:`RECORD_COUNTER_FIELDS`),
+    ``participants`` have ``_id``, ``site_code`` and ``competence_date``, and
+    ``withdrawals`` are ``withdrawal.recorded`` events. The counters the
+    services keep equal exactly this, which is what :func:`rebuild_counts`
+    writes and ``bench/dashboard.py`` loads.
+    """
+    sites: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {"counts": Counter(), "participants": 0, "withdrawn": Counter()}
+    )
+    days: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    for record in records:
+        key = counter_key(record["form_id"], record["version"], record["locale"], record["state"])
+        sites[record["site_code"]]["counts"][key] += 1
+        path = _due_path(record, record["state"], bool(record.get("is_partial")))
+        if path is not None:
+            days[("due", _month(_utc_day(record["due_at"])))][path.removeprefix("counts.")] += 1
+    site_of: dict[str, str] = {}
+    for participant in participants:
+        code = participant["site_code"]
+        sites[code]["participants"] += 1
+        site_of[str(participant["_id"])] = code
+        competence = participant.get("competence_date")
+        if competence is not None:
+            day = _utc_day(competence) if isinstance(competence, datetime) else competence
+            days[("competence", _month(day))][counter_key(code, day.isoformat())] += 1
+    scopes: dict[str, set[str]] = defaultdict(set)
+    for event in withdrawals:
+        scopes[event["participant_id"]].update(event["payload"]["scopes"])
+    for participant_id, chosen in scopes.items():
+        if participant_id in site_of:
+            sites[site_of[participant_id]]["withdrawn"].update(counter_key(s) for s in chosen)
+    status = [
+        {
+            "trial_id": trial_id,
+            "site_code": code,
+            "counts": _nonzero(site["counts"]),
+            "participants": site["participants"],
+            "withdrawn": _nonzero(site["withdrawn"]),
+        }
+        for code, site in sorted(sites.items())
+    ]
+    dates = [
+        {"trial_id": trial_id, "metric": metric, "month": month, "counts": _nonzero(counts)}
+        for (metric, month), counts in sorted(days.items())
+    ]
+    return status, dates
+
+
+def _with_competence(participant: dict[str, Any]) -> dict[str, Any]:
+    """Decide the competence date of a participant enrolled before the dashboard existed."""
+    from consentkit.services.records import requirements_for  # records imports this module
+
+    if participant.get("competence_date") is not None:
+        return participant
+    loaded = Participant.objects.get(id=participant["_id"])
+    competence = requirements_for(loaded, _utc_day(loaded.created_at)).competence_date
+    Participant.objects(id=loaded.id).update_one(set__competence_date=competence)
+    return {**participant, "competence_date": competence}
+
+
+def _recount(trial_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Recount a study from its projections (one pass over each collection)."""
+    fields = {**RECORD_COUNTER_FIELDS, "_id": True, "record_id": True}
+    records = ConsentRecord._get_collection().find({"trial_id": trial_id}, fields)
+    participants = Participant._get_collection().find(
+        {"trial_id": trial_id}, {"site_code": True, "competence_date": True}
+    )
+    # Withdrawals from the events themselves, the truth the participants' scope lists follow.
+    withdrawals = AuditEvent._get_collection().find(
+        {"trial_id": trial_id, "type": "withdrawal.recorded"},
+        {"participant_id": True, "payload.scopes": True},
+    )
+    return counter_documents(
+        trial_id,
+        (_backfilled_record(r) for r in records),
+        (_with_competence(p) for p in participants),
+        withdrawals,
+    )
+
+
+def _nonzero(values: Mapping[str, int]) -> dict[str, int]:
+    return {k: int(v) for k, v in values.items() if v}
+
+
+def _differences(label: str, was: Mapping[str, int], now: Mapping[str, int]) -> list[str]:
+    return [
+        f"{label} {'/'.join(split_key(k))}: {was.get(k, 0)} -> {now.get(k, 0)}"
+        for k in sorted(set(was) | set(now))
+        if was.get(k, 0) != now.get(k, 0)
+    ]
+
+
+def rebuild_counts(trial_id: str) -> RebuildReport:
+    """Recompute every dashboard counter of a study from the projections.
+
+    For after a crash between a projection write and its counter write, and
+    once after upgrading: it also fills the due dates, partial flags and
+    competence dates of documents written before the dashboard existed.
+    Withdrawal scopes are recounted from the audit events. Writes made while
+    it runs may be counted twice or not at all: run it when the study is
+    quiet, or run it again.
+
+    Raises:
+        NotFoundError: no such study.
+    """
+    get_study(trial_id)
+    report = RebuildReport(trial_id=trial_id)
+    fresh_status, fresh_dates = _recount(trial_id)
+    report.sites = len(fresh_status)
+
+    status = StatusCount._get_collection()
+    writes: list[Any] = []
+    existing = {doc["site_code"]: doc for doc in status.find({"trial_id": trial_id})}
+    for new in fresh_status:
+        code = new["site_code"]
+        old = existing.get(code, {})
+        found = [
+            *_differences(f"{code} counts", _nonzero(old.get("counts", {})), new["counts"]),
+            *_differences(
+                f"{code} withdrawn", _nonzero(old.get("withdrawn", {})), new["withdrawn"]
+            ),
+        ]
+        if old.get("participants", 0) != new["participants"]:
+            found.append(
+                f"{code} participants: {old.get('participants', 0)} -> {new['participants']}"
+            )
+        if found or not old:
+            writes.append(ReplaceOne({"trial_id": trial_id, "site_code": code}, new, upsert=True))
+        report.corrected += found
+    for code in sorted(set(existing) - {doc["site_code"] for doc in fresh_status}):
+        report.corrected.append(f"{code}: no records or participants, counters removed")
+        writes.append(DeleteOne({"trial_id": trial_id, "site_code": code}))
+    if writes:
+        status.bulk_write(writes, ordered=False)
+
+    dates = DateCount._get_collection()
+    writes = []
+    old_days = {(d["metric"], d["month"]): d for d in dates.find({"trial_id": trial_id})}
+    for new in fresh_dates:
+        metric, month = new["metric"], new["month"]
+        old_doc = old_days.get((metric, month))
+        found = _differences(metric, _nonzero((old_doc or {}).get("counts", {})), new["counts"])
+        if found or old_doc is None:
+            key = {"trial_id": trial_id, "metric": metric, "month": month}
+            writes.append(ReplaceOne(key, new, upsert=True))
+        report.corrected += found
+    for metric, month in sorted(set(old_days) - {(d["metric"], d["month"]) for d in fresh_dates}):
+        report.corrected += _differences(metric, _nonzero(old_days[(metric, month)]["counts"]), {})
+        writes.append(DeleteOne({"trial_id": trial_id, "metric": metric, "month": month}))
+    if writes:
+        dates.bulk_write(writes, ordered=False)
+    return report
+
+
+# ---------------------------------------------------------------- the summary
+
+
+def _status_docs(trial_id: str, site_codes: Collection[str] | None) -> list[dict[str, Any]]:
+    query: dict[str, Any] = {"trial_id": trial_id}
+    if site_codes is not None:
+        query["site_code"] = {"$in": sorted(site_codes)}
+    return list(StatusCount._get_collection().find(query, {"_id": False}))
+
+
+def _stored_counts(docs: list[dict[str, Any]]) -> Counter[_Key]:
+    """Return the records of the counter documents by (site, form, version, locale, state)."""
+    stored: Counter[_Key] = Counter()
+    for doc in docs:
+        site = doc["site_code"]
+        for key, n in doc.get("counts", {}).items():
+            if n:
+                form_id, version, locale, state = split_key(key)
+                stored[(site, form_id, int(version), locale, state)] += n
+    return stored
+
+
+def _day_entries(
+    trial_id: str, metric: str, first: date, last: date
+) -> Iterator[tuple[list[str], int]]:
+    """Yield (key parts before the day, count) of ``metric`` for the days in [first, last]."""
+    query = {
+        "trial_id": trial_id,
+        "metric": metric,
+        "month": {"$gte": _month(first), "$lte": _month(last)},
+    }
+    low, high = first.isoformat(), last.isoformat()
+    for doc in DateCount._get_collection().find(query, {"_id": False, "counts": True}):
+        for key, n in doc.get("counts", {}).items():
+            # The day ends every key, never escaped; ISO dates sort as text. Most keys of
+            # a month are out of range, so they are skipped before being split.
+            if n and low <= key[-10:] <= high:
+                yield split_key(key)[:-1], int(n)
+
+
+def _pending(trial_id: str, at: datetime, sites: Collection[str]) -> tuple[Counter[_Key], int]:
+    """Return the awaiting records whose window still runs at ``at``, and how many are signed.
+
+    "Signed" means partially: at least one required signer has signed.
+    Whole later days come from the due-date counters (reading only the months
+    from ``at`` on); the records due later on ``at``'s own day are read by
+    index, which is at most one day's worth.
+    """
+    pending: Counter[_Key] = Counter()
+    partial = 0
+    today = _utc_day(at)
+    for parts, n in _day_entries(trial_id, "due", today + timedelta(days=1), date.max):
+        site, form_id, version, locale, state, is_partial = parts
+        if site in sites:
+            pending[(site, form_id, int(version), locale, state)] += n
+            partial += n if is_partial == "1" else 0
+    midnight = datetime.combine(today + timedelta(days=1), time(), tzinfo=UTC)
+    records = ConsentRecord._get_collection()
+    for state in AWAITING:
+        # Equality on (trial, state) and one range on due_at: a shape the
+        # (trial_id, state, due_at) index serves, on SecantusDB as on MongoDB.
+        for doc in records.find(
+            {"trial_id": trial_id, "state": state, "due_at": {"$gte": at, "$lt": midnight}},
+            RECORD_COUNTER_FIELDS,
+        ):
+            if doc["site_code"] in sites:
+                key = (doc["site_code"], doc["form_id"], doc["version"], doc["locale"], state)
+                pending[key] += 1
+                partial += bool(doc.get("is_partial"))
+    return pending, partial
+
+
+def _reconsent_due(trial_id: str, stored: Mapping[_Key, int]) -> int:
+    """Count consented records of a version older than the form's latest major version.
+
+    These are the records :func:`consentkit.services.tasks.create_reconsent_tasks`
+    asks to consent again (same rule: only where the new version exists in the
+    record's language), counted until the family consents to the new version
+    and the old record is superseded (E6(R3) 2.8.10: participants are informed
+    of new information and their consent confirmed). Open re-consent tasks
+    would stay counted after that, as nothing closes them yet, and counting
+    them reads every task document.
+    """
+    latest: dict[str, tuple[int, set[str]]] = {}
+    live = {VersionStatus.PUBLISHED.value, VersionStatus.SUPERSEDED.value}
+    for form_version in catalog(trial_id).versions:
+        if form_version.change != ChangeKind.MAJOR.value or form_version.status not in live:
+            continue
+        known = latest.get(form_version.form_id)
+        if known is None or form_version.version > known[0]:
+            latest[form_version.form_id] = (form_version.version, set(form_version.content_sha256))
+    due = 0
+    for (_site, form_id, version, locale, state), n in stored.items():
+        major = latest.get(form_id)
+        if state != RecordState.CONSENTED or major is None or version >= major[0]:
+            continue
+        if locale in major[1] or locale.split("-")[0] in major[1]:
+            due += n
+    return due
+
+
+def _competence_soon(trial_id: str, at: datetime, sites: Collection[str]) -> int:
+    today = _utc_day(at)
+    first, last = today + timedelta(days=1), today + timedelta(days=COMPETENCE_WINDOW_DAYS)
+    return sum(
+        n for (site,), n in _day_entries(trial_id, "competence", first, last) if site in sites
+    )
+
+
+def summary(
+    trial_id: str,
+    *,
+    site_codes: Collection[str] | None = None,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """Return the dashboard numbers of a study, or of some of its sites, at ``at`` (now).
+
+    ``site_codes`` None is the sponsor's view of every site; otherwise only
+    those sites count (site staff see their own sites only). States are those
+    the records' events give, except that a record still awaiting information
+    or signatures once its completion window has ended before ``at`` counts as
+    ``expired``, as :func:`consentkit.services.records.record_statuses` would
+    derive it. ``partially_consented`` counts records awaiting signatures (not
+    expired) that someone has signed; ``competence_within_90_days`` the
+    participants reaching the age of legal competence of their country on a day
+    after ``at``'s UTC date and at most 90 days later.
+
+    Raises:
+        NotFoundError: no such study.
+    """
+    at = at or now_utc()
+    study = catalog(trial_id).study
+    if site_codes is None:
+        docs = _status_docs(trial_id, None)
+        sites = sorted({s.code for s in study.sites} | {d["site_code"] for d in docs})
+    else:
+        sites = sorted(set(site_codes))
+        docs = _status_docs(trial_id, sites)
+    included = set(sites)
+    stored = _stored_counts(docs)
+    pending, partial = _pending(trial_id, at, included)
+
+    by_state = dict.fromkeys(_STATES, 0)
+    by_site = {code: dict.fromkeys(_STATES, 0) for code in sites}
+    by_form: dict[tuple[str, int], dict[str, int]] = {}
+    by_language: Counter[str] = Counter()
+    for (site, form_id, version, locale, state), n in stored.items():
+        form = by_form.setdefault((form_id, version), dict.fromkeys(_STATES, 0))
+        split = {state: n}
+        if state in AWAITING:
+            waiting = pending[(site, form_id, version, locale, state)]
+            split = {state: waiting, _EXPIRED: n - waiting}
+        for shown, count in split.items():
+            by_state[shown] += count
+            by_site[site][shown] += count
+            form[shown] += count
+        by_language[locale] += n
+
+    withdrawn = dict.fromkeys((s.value for s in WithdrawalScope), 0)
+    for doc in docs:
+        for key, n in doc.get("withdrawn", {}).items():
+            (scope,) = split_key(key)
+            withdrawn[scope] = withdrawn.get(scope, 0) + n
+    return {
+        "trial_id": trial_id,
+        "at": at,
+        "sites": sites,
+        "records": sum(stored.values()),
+        "by_state": by_state,
+        "by_site": by_site,
+        "by_form_version": [
+            {"form_id": form_id, "version": version, "by_state": states}
+            for (form_id, version), states in sorted(by_form.items())
+        ],
+        "by_language": dict(sorted(by_language.items())),
+        "participants": sum(doc.get("participants", 0) for doc in docs),
+        "partially_consented": partial,
+        "reconsent_due": _reconsent_due(trial_id, stored),
+        "competence_within_90_days": _competence_soon(trial_id, at, included),
+        "expired": by_state[_EXPIRED],
+        "withdrawn_by_scope": withdrawn,
+    }
+
+
+# ---------------------------------------------------------------- the worklist
+
+
+def _code_range(prefix: str) -> dict[str, str]:
+    """Return the code range holding exactly the codes that start with ``prefix``."""
+    last = ord(prefix[-1])
+    if last >= 0x10FFFF:
+        return {"$gte": prefix}
+    return {"$gte": prefix, "$lt": prefix[:-1] + chr(last + 1)}
+
+
+def _filters(
+    trial_id: str,
+    *,
+    site_codes: Collection[str] | None,
+    state: str | None,
+    form_id: str | None,
+    search: str | None,
+    at: datetime,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return (index access, full filter) for a worklist query.
+
+    SecantusDB walks an index only when a filter's equality fields are exactly
+    an index's leading fields (plus one range or ``$in`` after them); any other
+    shape reads the whole study. So the first ``$match`` takes one of the
+    shapes the ConsentRecord indexes serve, the one the counters say matches
+    fewest records, and a second ``$match`` applies the rest.
+    """
+    if state is not None and state not in _STATES:
+        raise InvalidDataError(
+            "Unknown state: %(state)s.", code="unknown-state", params={"state": state}
+        )
+    sites = sorted(set(site_codes)) if site_codes is not None else None
+    full: dict[str, Any] = {"trial_id": trial_id}
+    if sites is not None:
+        full["site_code"] = sites[0] if len(sites) == 1 else {"$in": sites}
+    if form_id is not None:
+        full["form_id"] = form_id
+    stored_states: list[str] | None = None
+    if state == _EXPIRED:
+        stored_states = list(AWAITING)
+        full["state"] = {"$in": stored_states}
+        full["due_at"] = {"$lt": at}
+    elif state is not None:
+        stored_states = [state]
+        full["state"] = state
+        if state in AWAITING:
+            full["$or"] = [{"due_at": {"$gte": at}}, {"due_at": None}]
+    prefix = (search or "").strip()
+    if prefix:
+        # A code prefix is what staff type to find a family: walk the code index.
+        full["participant_code"] = _code_range(prefix)
+        access = {"trial_id": trial_id, "participant_code": full["participant_code"]}
+        if sites is not None and len(sites) == 1:
+            access = {"trial_id": trial_id, "site_code": sites[0], **access}
+        return access, full
+
+    sizes: Counter[str] = Counter()
+    for (site, f_id, _version, _locale, st), n in _stored_counts(
+        _status_docs(trial_id, None)
+    ).items():
+        in_sites = sites is None or site in sites
+        in_state = stored_states is not None and st in stored_states
+        sizes["all"] += n
+        sizes["sites"] += n if in_sites else 0
+        sizes["state"] += n if in_state else 0
+        sizes["site-state"] += n if in_sites and in_state else 0
+        sizes["form"] += n if f_id == form_id else 0
+    options: list[tuple[int, dict[str, Any]]] = [(sizes["all"], {"trial_id": trial_id})]
+    if sites is not None:
+        options.append((sizes["sites"], {"trial_id": trial_id, "site_code": full["site_code"]}))
+    if stored_states is not None:
+        in_states = stored_states[0] if len(stored_states) == 1 else {"$in": stored_states}
+        options.append((sizes["state"], {"trial_id": trial_id, "state": in_states}))
+        if sites is not None and len(sites) == 1 and len(stored_states) == 1:
+            access = {"trial_id": trial_id, "site_code": sites[0], "state": stored_states[0]}
+            options.append((sizes["site-state"], access))
+    if form_id is not None:
+        options.append((sizes["form"], {"trial_id": trial_id, "form_id": form_id}))
+    _size, access = min(options, key=lambda option: option[0])
+    return access, full
+
+
+def _row(doc: Mapping[str, Any], at: datetime) -> dict[str, Any]:
+    state = doc["state"]
+    due_at = doc.get("due_at")
+    if state in AWAITING and due_at is not None and due_at < at:
+        state = _EXPIRED
+    return {
+        "record_id": doc["record_id"],
+        "participant_code": doc["participant_code"],
+        "site_code": doc["site_code"],
+        "form_id": doc["form_id"],
+        "version": doc["version"],
+        "locale": doc["locale"],
+        "state": state,
+        #: The roles still to sign, in signing order (who, not their identity).
+        "missing_signers": [s["role"] for s in doc.get("missing_signers", [])],
+        "opened_at": doc["opened_at"],
+        "due_at": due_at,
+        "completed_at": doc.get("completed_at"),
+    }
+
+
+def status_table(
+    trial_id: str,
+    *,
+    site_codes: Collection[str] | None = None,
+    state: str | None = None,
+    form_id: str | None = None,
+    search: str | None = None,
+    page: int = 1,
+    page_size: int = 50,
+    at: datetime | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    """Return one page of the worklist and how many rows match the filters.
+
+    A row is a consent record, in participant-code order, then form and
+    version; ``missing_signers`` lists the roles still to sign. ``search``
+    keeps the codes starting with it (codes are case-sensitive pseudonyms);
+    ``site_codes`` limits to those sites as in :func:`summary`; ``state`` is
+    the state at ``at`` (now), so ``expired`` finds records whose window ended.
+
+    Raises:
+        InvalidDataError: a page below 1, a page size outside 1-500, or an unknown state.
+    """
+    if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise InvalidDataError(
+            "Pages start at 1 and hold 1 to %(max)s rows.",
+            code="bad-page",
+            params={"max": MAX_PAGE_SIZE},
+        )
+    at = at or now_utc()
+    access, full = _filters(
+        trial_id, site_codes=site_codes, state=state, form_id=form_id, search=search, at=at
+    )
+    pipeline: list[dict[str, Any]] = [
+        {"$match": access},
+        {"$match": full},
+        {"$sort": _SORT},
+        {
+            "$facet": {
+                "rows": [
+                    {"$skip": (page - 1) * page_size},
+                    {"$limit": page_size},
+                    {"$project": _ROW_FIELDS},
+                ],
+                "total": [{"$count": "n"}],
+            }
+        },
+    ]
+    (result,) = ConsentRecord._get_collection().aggregate(pipeline)
+    total = result["total"][0]["n"] if result["total"] else 0
+    return [_row(doc, at) for doc in result["rows"]], total
+
+
+def export_rows(
+    trial_id: str,
+    *,
+    site_codes: Collection[str] | None = None,
+    state: str | None = None,
+    form_id: str | None = None,
+    search: str | None = None,
+    at: datetime | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Yield every worklist row matching the filters, in worklist order, for CSV or XLSX.
+
+    Rows stream from the database in batches, with no page limit; the filters
+    are those of :func:`status_table`.
+
+    Raises:
+        InvalidDataError: an unknown state.
+    """
+    at = at or now_utc()
+    access, full = _filters(
+        trial_id, site_codes=site_codes, state=state, form_id=form_id, search=search, at=at
+    )
+    pipeline = [{"$match": access}, {"$match": full}, {"$sort": _SORT}, {"$project": _ROW_FIELDS}]
+    cursor = ConsentRecord._get_collection().aggregate(pipeline, batchSize=1000)
+    return (_row(doc, at) for doc in cursor)
