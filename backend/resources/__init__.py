@@ -8,6 +8,7 @@ from backend.resources.documents.routes import blp as documents_blp
 from backend.resources.health.routes import blp as health_blp
 from backend.resources.me.routes import blp as me_blp
 from backend.resources.requirements.routes import blp as requirements_blp
+from backend.resources.sites.routes import blp as sites_blp
 from backend.resources.staff.routes import blp as staff_blp
 from backend.resources.studies.routes import blp as studies_blp
 
@@ -22,5 +23,6 @@ def register_blueprints(api: Api) -> None:
         studies_blp,
         documents_blp,
         staff_blp,
+        sites_blp,
     ):
         api.register_blueprint(blp, url_prefix=f"/api/v1{blp.url_prefix or ''}")

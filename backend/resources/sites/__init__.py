@@ -1,0 +1,1 @@
+"""Staff work on a study: dashboard, worklists, enrolment, invitations, countersigning."""

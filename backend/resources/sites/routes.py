@@ -1,0 +1,356 @@
+"""Staff work on one study: every route names one action and checks role and site first.
+
+The checks come from ``consentkit.policy.roles`` through ``backend.auth.staff.require``:
+a monitor reads, site staff enrol and invite at their sites, the investigator
+also countersigns, the sponsor admin sees every site. Another site's participant
+answers 403 like any other refusal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Response, request, stream_with_context
+from flask.views import MethodView
+
+from backend.auth import client_ip
+from backend.auth.staff import current_staff, require
+from backend.extensions import Blueprint
+from backend.resources.sites.schemas import (
+    CountersignSchema,
+    DashboardArgsSchema,
+    DashboardSchema,
+    EnrolSchema,
+    EventSchema,
+    ExportArgsSchema,
+    InvitationSchema,
+    InviteSchema,
+    ParticipantSchema,
+    PreviewResultSchema,
+    PreviewSchema,
+    RecordPageSchema,
+    RecordsArgsSchema,
+    StaffDissentSchema,
+    StaffWithdrawalSchema,
+    TimelineEventSchema,
+)
+from consentkit.clock import now_utc
+from consentkit.enums import Channel
+from consentkit.models.participant import Participant
+from consentkit.policy.age import local_date
+from consentkit.policy.roles import Action
+from consentkit.rendering.tables import csv_lines, xlsx_bytes
+from consentkit.services import dashboard, documents, enrolment, forms, records, timeline
+from consentkit.services import staff as staff_service
+from consentkit.services.staff import Signed
+
+blp = Blueprint(
+    "sites",
+    __name__,
+    url_prefix="/staff/studies",
+    description="Staff work: dashboard, worklists, enrolment, invitations, countersigning",
+)
+
+SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+EXPORT_COLUMNS = (
+    "participant_code",
+    "site_code",
+    "form_id",
+    "version",
+    "locale",
+    "state",
+    "missing_signers",
+    "opened_at",
+    "due_at",
+    "completed_at",
+    "record_id",
+)
+
+
+def _sites(signed: Signed, action: Action, trial_id: str, site: str | None) -> list[str] | None:
+    """Return the site filter for a read: the asked site if allowed, else all the member's."""
+    if site:
+        staff_service.authorise(signed, action, trial_id, site)
+        return [site]
+    allowed = staff_service.sites_for(signed, action, trial_id)
+    return None if allowed is None else sorted(allowed)
+
+
+def _participant(trial_id: str, code: str, action: Action) -> tuple[Signed, Participant]:
+    """Return the member (allowed ``action`` at the participant's site) and the participant."""
+    current_staff()  # 401 before 404: anonymous callers learn nothing about codes
+    participant = records.get_participant(trial_id, code)
+    return require(action, trial_id, participant.site_code), participant
+
+
+def _actor(signed: Signed, trial_id: str, site: str, channel: str = Channel.IN_PERSON) -> Any:
+    roles = [g.role.value for g in signed.grants if g.trial_id == trial_id and g.covers(site)] or [
+        "staff"
+    ]
+    return enrolment.staff_actor(signed.staff, roles[0], channel)
+
+
+@blp.route("/<trial_id>/dashboard")
+class DashboardViews(MethodView):
+    """Counts by state, version, language, and what is due."""
+
+    @blp.arguments(DashboardArgsSchema, location="query")
+    @blp.response(200, DashboardSchema)
+    @blp.doc(security=SECURITY)
+    def get(self, args: dict[str, Any], trial_id: str) -> dict[str, Any]:
+        """Summarise the study (or one site) for the signed-in member's sites."""
+        signed = require(Action.VIEW, trial_id)
+        sites = _sites(signed, Action.VIEW, trial_id, args.get("site"))
+        return dashboard.summary(trial_id, site_codes=sites)
+
+
+@blp.route("/<trial_id>/records")
+class RecordsViews(MethodView):
+    """The status table: one row per participant and form version."""
+
+    @blp.arguments(RecordsArgsSchema, location="query")
+    @blp.response(200, RecordPageSchema)
+    @blp.doc(security=SECURITY)
+    def get(self, args: dict[str, Any], trial_id: str) -> dict[str, Any]:
+        """Filter by site, state and form; search by participant code prefix."""
+        signed = require(Action.VIEW, trial_id)
+        sites = _sites(signed, Action.VIEW, trial_id, args.get("site"))
+        rows, total = dashboard.status_table(
+            trial_id,
+            site_codes=sites,
+            state=args.get("state"),
+            form_id=args.get("form_id"),
+            search=args.get("q"),
+            page=args["page"],
+            page_size=args["page_size"],
+        )
+        return {"items": rows, "total": total, "page": args["page"], "page_size": args["page_size"]}
+
+
+@blp.route("/<trial_id>/records/export")
+class ExportViews(MethodView):
+    """The status table as a file."""
+
+    @blp.arguments(ExportArgsSchema, location="query")
+    @blp.response(200, description="CSV or XLSX file")
+    @blp.doc(security=SECURITY)
+    def get(self, args: dict[str, Any], trial_id: str) -> Response:
+        """Download the status table (CSV streams; XLSX is built in write-only mode)."""
+        signed = require(Action.EXPORT, trial_id)
+        sites = _sites(signed, Action.EXPORT, trial_id, args.get("site"))
+        rows = dashboard.export_rows(trial_id, site_codes=sites, state=args.get("state"))
+        stamp = now_utc().strftime("%Y%m%d-%H%M")
+        name = f"{trial_id}-status-{stamp}"
+        if args["format"] == "xlsx":
+            return Response(
+                xlsx_bytes(rows, EXPORT_COLUMNS, title=trial_id),
+                mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
+            )
+        lines: Iterator[str] = csv_lines(rows, EXPORT_COLUMNS)
+        return Response(
+            stream_with_context(lines),
+            mimetype="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        )
+
+
+@blp.route("/<trial_id>/participants/preview")
+class PreviewViews(MethodView):
+    """What enrolment would need, before saving."""
+
+    @blp.arguments(PreviewSchema)
+    @blp.response(200, PreviewResultSchema)
+    @blp.doc(security=SECURITY)
+    def post(self, args: dict[str, Any], trial_id: str) -> dict[str, Any]:
+        """Guardians needed, assent band, forms to open, next transition."""
+        require(Action.ENROL, trial_id, args["site"])
+        site = forms.catalog(trial_id).study.site(args["site"])
+        today = local_date(now_utc(), site.timezone) if site else now_utc().date()
+        return enrolment.preview(
+            trial_id, site_code=args["site"], birth_date=args["birth_date"], on=today
+        )
+
+
+def _profile(participant: Participant, signed: Signed) -> dict[str, Any]:
+    signers = []
+    for signer in records.signers_of(participant):
+        identity = records.signer_identity(signer)
+        signers.append(
+            {
+                "signer_id": str(signer.id),
+                "role": signer.role,
+                "name": identity.get("name", ""),
+                "email": identity.get("email"),
+                "phone": identity.get("phone"),
+            }
+        )
+    profile = records.profile(participant)
+    return {
+        "trial_id": participant.trial_id,
+        "code": participant.code,
+        "site_code": participant.site_code,
+        "country": participant.country,
+        "birth_date": participant.birth_date,
+        "preferred_language": participant.preferred_language,
+        "signers": signers,
+        "records": profile.get("records", []),
+    }
+
+
+@blp.route("/<trial_id>/participants")
+class ParticipantsViews(MethodView):
+    """Enrol."""
+
+    @blp.arguments(EnrolSchema)
+    @blp.response(201, ParticipantSchema)
+    @blp.doc(security=SECURITY)
+    def post(self, args: dict[str, Any], trial_id: str) -> dict[str, Any]:
+        """Enrol a participant with their family; opens the records the rules ask for.
+
+        The signed-in member is registered as the interviewing investigator.
+        """
+        signed = require(Action.ENROL, trial_id, args["site"])
+        result = enrolment.enrol(
+            trial_id,
+            code=args["code"],
+            site_code=args["site"],
+            birth_date=args["birth_date"],
+            preferred_language=args.get("preferred_language"),
+            signers=[
+                enrolment.SignerEntry(
+                    role=s["role"],
+                    name=s["name"],
+                    email=s.get("email"),
+                    phone=s.get("phone"),
+                    preferred_language=s.get("preferred_language"),
+                )
+                for s in args["signers"]
+            ],
+            interviewer=signed.staff,
+            actor=_actor(signed, trial_id, args["site"]),
+        )
+        return _profile(result.participant, signed)
+
+
+@blp.route("/<trial_id>/participants/<code>")
+class ParticipantViews(MethodView):
+    """One participant: family, records and states."""
+
+    @blp.response(200, ParticipantSchema)
+    @blp.doc(security=SECURITY)
+    def get(self, trial_id: str, code: str) -> dict[str, Any]:
+        """Show a participant with signers and the state of every record."""
+        signed, participant = _participant(trial_id, code, Action.VIEW)
+        return _profile(participant, signed)
+
+
+@blp.route("/<trial_id>/participants/<code>/timeline")
+class TimelineViews(MethodView):
+    """Every event, who and when."""
+
+    @blp.response(200, TimelineEventSchema(many=True))
+    @blp.doc(security=SECURITY)
+    def get(self, trial_id: str, code: str) -> list[dict[str, Any]]:
+        """The participant's audit trail, oldest first, each event summarised."""
+        _, participant = _participant(trial_id, code, Action.VIEW)
+        return [{**e, "summary": timeline.summary(e)} for e in records.history(participant)]
+
+
+@blp.route("/<trial_id>/participants/<code>/invitations")
+class InvitationsViews(MethodView):
+    """Invite a family member to the app or the family web flow."""
+
+    @blp.arguments(InviteSchema)
+    @blp.response(201, InvitationSchema)
+    @blp.doc(security=SECURITY)
+    def post(self, args: dict[str, Any], trial_id: str, code: str) -> dict[str, Any]:
+        """Create an invitation; its code and link are shown once."""
+        signed, participant = _participant(trial_id, code, Action.INVITE)
+        return enrolment.invite(
+            participant, args["signer_id"], actor=_actor(signed, trial_id, participant.site_code)
+        )
+
+
+@blp.route("/<trial_id>/participants/<code>/records/<record_id>/countersign")
+class CountersignViews(MethodView):
+    """The interviewer's signature."""
+
+    @blp.arguments(CountersignSchema)
+    @blp.response(200, EventSchema)
+    @blp.doc(security=SECURITY)
+    def post(self, args: dict[str, Any], trial_id: str, code: str, record_id: str) -> Any:
+        """Countersign as the investigator who conducted the interview (re-authenticate first)."""
+        signed, participant = _participant(trial_id, code, Action.COUNTERSIGN)
+        staff_service.require_recent_auth(signed)
+        event = enrolment.countersign(
+            participant,
+            record_id,
+            staff=signed.staff,
+            locale=args["locale"],
+            content_sha256=args["content_sha256"],
+            printed_name=args["printed_name"],
+            strokes=args["strokes"],
+            verified_at=signed.session.reauth_at,
+            ip=client_ip(),
+            user_agent=request.headers.get("User-Agent", "")[:300],
+        )
+        return {"seq": event.seq, "type": event.type, "at": event.at, "state": event.state_after}
+
+
+@blp.route("/<trial_id>/participants/<code>/withdrawals")
+class StaffWithdrawalViews(MethodView):
+    """A withdrawal told to the team in person, by phone or by letter."""
+
+    @blp.arguments(StaffWithdrawalSchema)
+    @blp.response(201, EventSchema)
+    @blp.doc(security=SECURITY)
+    def post(self, args: dict[str, Any], trial_id: str, code: str) -> Any:
+        """Record it with its channel and scopes (re-authenticate first)."""
+        signed, participant = _participant(trial_id, code, Action.RECORD_WITHDRAWAL)
+        staff_service.require_recent_auth(signed)
+        event = enrolment.record_withdrawal(
+            participant,
+            scopes=args["scopes"],
+            expressed_by=args.get("expressed_by"),
+            channel=args["channel"],
+            actor=_actor(signed, trial_id, participant.site_code, args["channel"]),
+            reason=None if args.get("reason_declined") else args.get("reason"),
+        )
+        return {"seq": event.seq, "type": event.type, "at": event.at, "state": event.state_after}
+
+
+@blp.route("/<trial_id>/participants/<code>/dissent")
+class StaffDissentViews(MethodView):
+    """A child's "no", heard by the team."""
+
+    @blp.arguments(StaffDissentSchema)
+    @blp.response(201, EventSchema)
+    @blp.doc(security=SECURITY)
+    def post(self, args: dict[str, Any], trial_id: str, code: str) -> Any:
+        """Record the child's dissent (it is respected at any age)."""
+        signed, participant = _participant(trial_id, code, Action.RECORD_WITHDRAWAL)
+        event = records.record_dissent(
+            participant,
+            actor=_actor(signed, trial_id, participant.site_code),
+            note=args.get("note"),
+        )
+        return {"seq": event.seq, "type": event.type, "at": event.at, "state": event.state_after}
+
+
+@blp.route("/<trial_id>/participants/<code>/records/<record_id>/document")
+class StaffDocumentViews(MethodView):
+    """The sealed PDF of a completed record."""
+
+    @blp.response(200, description="application/pdf")
+    @blp.doc(security=SECURITY)
+    def get(self, trial_id: str, code: str, record_id: str) -> Response:
+        """Download the signed PDF (rendered on first request, then stored)."""
+        _, participant = _participant(trial_id, code, Action.VIEW)
+        pdf = documents.consent_document(participant, record_id).content
+        return Response(
+            pdf,
+            mimetype="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="{code}-{record_id[:8]}.pdf"'},
+        )

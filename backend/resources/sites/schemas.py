@@ -1,0 +1,184 @@
+"""Staff work schemas."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from backend.resources.me.schemas import SignatureSchema, WithdrawalSchema
+from backend.schemas import LANGUAGE_FIELD
+from consentkit.enums import Channel, RecordState
+
+SITE = ma.fields.String(validate=ma.validate.Length(min=1, max=40), metadata={"example": "NL-01"})
+
+
+class DashboardArgsSchema(ma.Schema):
+    site = SITE
+
+
+class RecordsArgsSchema(ma.Schema):
+    site = SITE
+    state = ma.fields.String(validate=ma.validate.OneOf([s.value for s in RecordState]))
+    form_id = ma.fields.String(validate=ma.validate.Length(max=80))
+    q = ma.fields.String(
+        validate=ma.validate.Length(max=80),
+        metadata={"description": "Participant code prefix"},
+    )
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=100_000))
+    page_size = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=500))
+
+
+class ExportArgsSchema(ma.Schema):
+    site = SITE
+    state = ma.fields.String(validate=ma.validate.OneOf([s.value for s in RecordState]))
+    format = ma.fields.String(load_default="csv", validate=ma.validate.OneOf(["csv", "xlsx"]))
+
+
+class RecordRowSchema(ma.Schema):
+    participant_code = ma.fields.String()
+    site_code = ma.fields.String()
+    record_id = ma.fields.String()
+    form_id = ma.fields.String()
+    version = ma.fields.Integer()
+    locale = ma.fields.String()
+    state = ma.fields.String()
+    missing_signers = ma.fields.List(ma.fields.String())
+    opened_at = ma.fields.DateTime()
+    due_at = ma.fields.DateTime(allow_none=True)
+    completed_at = ma.fields.DateTime(allow_none=True)
+
+
+class RecordPageSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(RecordRowSchema))
+    total = ma.fields.Integer()
+    page = ma.fields.Integer()
+    page_size = ma.fields.Integer()
+
+
+class DashboardSchema(ma.Schema):
+    class Meta:
+        unknown = ma.INCLUDE
+
+    trial_id = ma.fields.String()
+    at = ma.fields.DateTime()
+    sites = ma.fields.List(ma.fields.String())
+    records = ma.fields.Integer()
+    participants = ma.fields.Integer()
+    by_state = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
+    by_site = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Dict())
+    by_form_version = ma.fields.List(ma.fields.Dict())
+    by_language = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
+    partially_consented = ma.fields.Integer()
+    reconsent_due = ma.fields.Integer()
+    competence_within_90_days = ma.fields.Integer()
+    expired = ma.fields.Integer()
+    withdrawn_by_scope = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
+
+
+class PreviewSchema(ma.Schema):
+    site = ma.fields.String(
+        required=True, validate=ma.validate.Length(min=1, max=40), metadata={"example": "NL-01"}
+    )
+    birth_date = ma.fields.Date(required=True)
+
+
+class PreviewResultSchema(ma.Schema):
+    class Meta:
+        unknown = ma.INCLUDE
+
+    trial_id = ma.fields.String()
+    site = ma.fields.String()
+    on = ma.fields.Date()
+    requirements = ma.fields.Dict()
+    forms = ma.fields.List(ma.fields.Dict())
+    missing_form_kinds = ma.fields.List(ma.fields.String())
+    signers_needed = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
+
+
+class NewSignerSchema(ma.Schema):
+    role = ma.fields.String(required=True, validate=ma.validate.OneOf(["guardian", "participant"]))
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    email = ma.fields.Email(load_default=None)
+    phone = ma.fields.String(load_default=None, validate=ma.validate.Regexp(r"^\+[0-9 ]{6,20}$"))
+    preferred_language = LANGUAGE_FIELD
+
+
+class EnrolSchema(ma.Schema):
+    code = ma.fields.String(
+        required=True, validate=ma.validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
+    )
+    site = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40))
+    birth_date = ma.fields.Date(required=True)
+    preferred_language = LANGUAGE_FIELD
+    signers = ma.fields.List(
+        ma.fields.Nested(NewSignerSchema), required=True, validate=ma.validate.Length(min=1, max=6)
+    )
+
+
+class SignerSchema(ma.Schema):
+    signer_id = ma.fields.String()
+    role = ma.fields.String()
+    name = ma.fields.String()
+    email = ma.fields.String(allow_none=True)
+    phone = ma.fields.String(allow_none=True)
+
+
+class ParticipantSchema(ma.Schema):
+    class Meta:
+        unknown = ma.INCLUDE
+
+    trial_id = ma.fields.String()
+    code = ma.fields.String()
+    site_code = ma.fields.String()
+    country = ma.fields.String()
+    birth_date = ma.fields.Date()
+    preferred_language = ma.fields.String(allow_none=True)
+    signers = ma.fields.List(ma.fields.Nested(SignerSchema))
+    records = ma.fields.List(ma.fields.Dict())
+
+
+class TimelineEventSchema(ma.Schema):
+    seq = ma.fields.Integer()
+    type = ma.fields.String()
+    at = ma.fields.DateTime()
+    actor = ma.fields.Dict()
+    record_id = ma.fields.String(allow_none=True)
+    state_before = ma.fields.String(allow_none=True)
+    state_after = ma.fields.String(allow_none=True)
+    summary = ma.fields.String()
+
+
+class InviteSchema(ma.Schema):
+    signer_id = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40))
+
+
+class InvitationSchema(ma.Schema):
+    signer_id = ma.fields.String()
+    code = ma.fields.String(metadata={"description": "Shown once"})
+    link = ma.fields.String()
+    expires_at = ma.fields.DateTime()
+
+
+class CountersignSchema(SignatureSchema):
+    class Meta:
+        exclude = ("client_at", "client_offset_minutes", "early_signing_justification")
+
+
+class StaffWithdrawalSchema(WithdrawalSchema):
+    channel = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf([Channel.IN_PERSON, Channel.PHONE, Channel.LETTER]),
+    )
+    expressed_by = ma.fields.String(
+        load_default=None, metadata={"description": "Signer id of who expressed it"}
+    )
+
+
+class StaffDissentSchema(ma.Schema):
+    note = ma.fields.String(load_default=None, validate=ma.validate.Length(max=2000))
+
+
+class EventSchema(ma.Schema):
+    seq = ma.fields.Integer()
+    type = ma.fields.String()
+    at = ma.fields.DateTime()
+    state = ma.fields.String(allow_none=True)

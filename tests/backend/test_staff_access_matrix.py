@@ -1,0 +1,185 @@
+"""Every staff route x role x own/other site: the role policy holds at the HTTP boundary.
+
+Sponsor admin (all sites, no site work), investigator (own sites, countersigns),
+site staff (own sites, no countersigning), monitor (own sites, read-only).
+A row per route; the test fails when a staff route exists without a row.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import pytest
+
+from consentkit.models.staff import StaffMember
+from consentkit.policy.roles import StaffRole
+from consentkit.services import enrolment
+from tests.backend.staff_helpers import auth, make_member, token_for
+from tests.consentkit.records_helpers import STROKES
+
+TRIAL = "DEMO-NBL-1"
+BASE = f"/api/v1/staff/studies/{TRIAL}"
+ROLES = ("sponsor-admin", "investigator", "site-staff", "monitor")
+READ = {"sponsor-admin", "investigator", "site-staff", "monitor"}
+SITE_WORK = {"investigator", "site-staff"}
+DENIED = {403}
+
+
+@dataclass(frozen=True)
+class Row:
+    rule: str  # the url_map rule this row covers
+    method: str
+    allowed: set[str]  # roles allowed at their own site
+    admin_everywhere: bool  # the sponsor admin's all-site scope applies
+
+
+ROWS = [
+    Row("/api/v1/staff/studies/<trial_id>/dashboard", "GET", READ, True),
+    Row("/api/v1/staff/studies/<trial_id>/records", "GET", READ, True),
+    Row("/api/v1/staff/studies/<trial_id>/records/export", "GET", READ, True),
+    Row("/api/v1/staff/studies/<trial_id>/participants/preview", "POST", SITE_WORK, False),
+    Row("/api/v1/staff/studies/<trial_id>/participants", "POST", SITE_WORK, False),
+    Row("/api/v1/staff/studies/<trial_id>/participants/<code>", "GET", READ, True),
+    Row("/api/v1/staff/studies/<trial_id>/participants/<code>/timeline", "GET", READ, True),
+    Row(
+        "/api/v1/staff/studies/<trial_id>/participants/<code>/invitations", "POST", SITE_WORK, False
+    ),
+    Row(
+        "/api/v1/staff/studies/<trial_id>/participants/<code>/records/<record_id>/countersign",
+        "POST",
+        {"investigator"},
+        False,
+    ),
+    Row(
+        "/api/v1/staff/studies/<trial_id>/participants/<code>/withdrawals", "POST", SITE_WORK, False
+    ),
+    Row("/api/v1/staff/studies/<trial_id>/participants/<code>/dissent", "POST", SITE_WORK, False),
+    Row(
+        "/api/v1/staff/studies/<trial_id>/participants/<code>/records/<record_id>/document",
+        "GET",
+        READ,
+        True,
+    ),
+]
+
+
+@pytest.fixture
+def world(client: Any, demo_study: Any) -> dict[str, Any]:
+    """Members of each role at NL-01 (an admin sees all), families at NL-01 and FR-01."""
+    members = {
+        role: make_member(
+            client, f"{role}@example.org", role, () if role == "sponsor-admin" else ("NL-01",)
+        )
+        for role in ROLES
+    }
+    fr_investigator = make_member(client, "fr@example.org", StaffRole.INVESTIGATOR, ("FR-01",))
+    tokens = {role: token_for(client.application, m) for role, m in members.items()}
+    families = {}
+    for site, interviewer, born in (
+        ("NL-01", members["investigator"], date(2013, 1, 15)),
+        ("FR-01", fr_investigator, date(2017, 5, 4)),
+    ):
+        staff = StaffMember.objects.get(id=interviewer.staff_id)
+        result = enrolment.enrol(
+            TRIAL,
+            code=f"{site}-0001",
+            site_code=site,
+            birth_date=born,
+            signers=[
+                enrolment.SignerEntry("guardian", "Parent One", email="one@example.org"),
+                enrolment.SignerEntry("guardian", "Parent Two", email="two@example.org"),
+                enrolment.SignerEntry("participant", "Child", email="child@example.org"),
+            ],
+            interviewer=staff,
+            actor=enrolment.staff_actor(staff, "investigator"),
+        )
+        record = result.records[0]
+        families[site] = {
+            "code": result.participant.code,
+            "record": record,
+            "guardian": str(next(s.id for s in result.signers if s.role == "guardian")),
+        }
+    return {"tokens": tokens, "families": families}
+
+
+def _request(client: Any, row: Row, site: str, world: dict[str, Any], token: str | None) -> Any:
+    family = world["families"][site]
+    record = family["record"]
+    path = (
+        row.rule.replace("<trial_id>", TRIAL)
+        .replace("<code>", family["code"])
+        .replace("<record_id>", record.record_id)
+    )
+    query: dict[str, str] = {}
+    body: dict[str, Any] | None = None
+    if row.rule.endswith(("/dashboard", "/records", "/export")):
+        query = {"site": site}
+    if row.rule.endswith("/preview"):
+        body = {"site": site, "birth_date": "2013-01-15"}
+    elif row.rule.endswith("/participants"):
+        body = {
+            "code": f"{site}-{next(_codes):04d}",
+            "site": site,
+            "birth_date": "2013-01-15",
+            "signers": [
+                {"role": "guardian", "name": "A", "email": "a@example.org"},
+                {"role": "guardian", "name": "B", "email": "b@example.org"},
+                {"role": "participant", "name": "C", "email": "c@example.org"},
+            ],
+        }
+    elif row.rule.endswith("/invitations"):
+        body = {"signer_id": family["guardian"]}
+    elif row.rule.endswith("/countersign"):
+        body = {
+            "locale": record.locale,
+            "content_sha256": "0" * 64,
+            "printed_name": "Dr",
+            "strokes": STROKES,
+        }
+    elif row.rule.endswith("/withdrawals"):
+        body = {"scopes": ["stop-imp"], "channel": "phone"}
+    elif row.rule.endswith("/dissent"):
+        body = {"note": "said no"}
+    headers = auth(token) if token else {}
+    if row.method == "GET":
+        response = client.get(path, query_string=query, headers=headers)
+    else:
+        response = client.post(path, json=body or {}, headers=headers)
+    response.get_data()  # a streamed export keeps its request context until read and closed
+    response.close()
+    return response
+
+
+_codes = itertools.count(100)
+
+
+def test_every_staff_route_has_a_row(app: Any) -> None:
+    rules = {
+        (rule.rule, method)
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/v1/staff/studies")
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    assert rules == {(row.rule, row.method) for row in ROWS}
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[f"{r.method} {r.rule.split('>')[-1]}" for r in ROWS])
+def test_role_and_site_matrix(client: Any, world: dict[str, Any], row: Row) -> None:
+    anonymous = _request(client, row, "NL-01", world, None)
+    assert anonymous.status_code == 401, "anonymous"
+    wrong = []
+    for role, site in itertools.product(ROLES, ("NL-01", "FR-01")):
+        own = site == "NL-01" or role == "sponsor-admin"
+        expect_allowed = role in row.allowed and (
+            own if role != "sponsor-admin" else row.admin_everywhere
+        )
+        response = _request(client, row, site, world, world["tokens"][role])
+        allowed = response.status_code not in (401, 403)
+        if allowed != expect_allowed or response.status_code >= 500:
+            wrong.append((role, site, response.status_code, response.get_json(silent=True)))
+        if not allowed:
+            assert response.mimetype == "application/problem+json"
+    assert not wrong, wrong

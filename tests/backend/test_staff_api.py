@@ -1,0 +1,148 @@
+"""The staff JSON API end to end: preview, enrol, invite, dashboard, worklist, export, timeline."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from openpyxl import load_workbook
+
+from consentkit.clock import now_utc
+from consentkit.models.participant import Participant
+from consentkit.models.staff import StaffSession
+from consentkit.policy.roles import StaffRole
+from tests.backend.staff_helpers import auth, make_member, token_for
+from tests.consentkit.records_helpers import STROKES
+
+BASE = "/api/v1/staff/studies/DEMO-NBL-1"
+FAMILY = [
+    {"role": "guardian", "name": "Anna de Vries", "email": "anna@example.org"},
+    {"role": "guardian", "name": "Pieter de Vries", "phone": "+31 612345678"},
+    {"role": "participant", "name": "Sem de Vries", "email": "sem@example.org"},
+]
+
+
+@pytest.fixture
+def investigator(client: Any, demo_study: Any) -> dict[str, str]:
+    member = make_member(client, "visser@example.org", StaffRole.INVESTIGATOR, ("NL-01",))
+    return auth(token_for(client.application, member))
+
+
+def enrol(client: Any, headers: dict[str, str], code: str = "NL-0001", **extra: Any) -> Any:
+    body = {"code": code, "site": "NL-01", "birth_date": "2013-01-15", "signers": FAMILY, **extra}
+    return client.post(f"{BASE}/participants", json=body, headers=headers)
+
+
+def test_preview_then_enrol_a_13_year_old_in_the_netherlands(
+    client: Any, investigator: dict[str, str]
+) -> None:
+    preview = client.post(
+        f"{BASE}/participants/preview",
+        json={"site": "NL-01", "birth_date": "2013-01-15"},
+        headers=investigator,
+    )
+    assert preview.status_code == 200
+    assert preview.get_json()["signers_needed"] == {"guardian": 2, "participant": 1}
+    assert Participant.objects.count() == 0  # a preview saves nothing
+
+    made = enrol(client, investigator, preferred_language="nl")
+    assert made.status_code == 201, made.get_json()
+    body = made.get_json()
+    assert body["country"] == "NL"
+    assert sorted(s["role"] for s in body["signers"]) == [
+        "guardian",
+        "guardian",
+        "investigator",
+        "participant",
+    ]
+    forms = {r["form_id"] for r in body["records"]}
+    assert {"parental-consent", "young-person-consent"} <= forms
+
+    again = enrol(client, investigator)
+    assert again.status_code == 409
+
+
+def test_a_family_short_of_a_parent_is_refused_with_an_actionable_code(
+    client: Any, investigator: dict[str, str]
+) -> None:
+    body = {"code": "NL-0002", "site": "NL-01", "birth_date": "2013-01-15", "signers": FAMILY[1:]}
+    refused = client.post(f"{BASE}/participants", json=body, headers=investigator)
+    assert refused.status_code == 409
+    assert refused.get_json()["error"] == "signers-missing"
+    assert client.get(f"{BASE}/participants/NL-0002", headers=investigator).status_code == 404
+
+
+def test_invite_and_the_dashboard_and_worklist_follow(
+    client: Any, investigator: dict[str, str]
+) -> None:
+    made = enrol(client, investigator).get_json()
+    guardian = next(s for s in made["signers"] if s["role"] == "guardian")
+    invited = client.post(
+        f"{BASE}/participants/NL-0001/invitations",
+        json={"signer_id": guardian["signer_id"]},
+        headers=investigator,
+    )
+    assert invited.status_code == 201
+    assert invited.get_json()["code"] in invited.get_json()["link"]
+
+    summary = client.get(f"{BASE}/dashboard", headers=investigator).get_json()
+    assert summary["by_state"]["awaiting-information"] == len(made["records"])
+    assert summary["sites"] == ["NL-01"]
+
+    page = client.get(
+        f"{BASE}/records", query_string={"q": "NL-00", "page_size": 2}, headers=investigator
+    ).get_json()
+    assert page["total"] == len(made["records"])
+    assert len(page["items"]) == 2
+    assert all(item["participant_code"] == "NL-0001" for item in page["items"])
+    nothing = client.get(f"{BASE}/records", query_string={"q": "FR"}, headers=investigator)
+    assert nothing.get_json()["total"] == 0
+
+    timeline = client.get(f"{BASE}/participants/NL-0001/timeline", headers=investigator)
+    kinds = [e["type"] for e in timeline.get_json()]
+    assert kinds[0] == "participant.enrolled"
+    assert "invitation.created" in kinds and "record.opened" in kinds
+    assert all(e["summary"] for e in timeline.get_json())
+
+
+def test_exports_as_csv_and_xlsx(client: Any, investigator: dict[str, str]) -> None:
+    made = enrol(client, investigator).get_json()
+    as_csv = client.get(f"{BASE}/records/export", headers=investigator)
+    assert as_csv.status_code == 200
+    assert as_csv.mimetype == "text/csv"
+    assert "attachment" in as_csv.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(as_csv.get_data(as_text=True))))
+    assert len(rows) == len(made["records"])
+    assert {r["participant_code"] for r in rows} == {"NL-0001"}
+    assert {r["state"] for r in rows} == {"awaiting-information"}
+
+    as_xlsx = client.get(
+        f"{BASE}/records/export", query_string={"format": "xlsx"}, headers=investigator
+    )
+    sheet = load_workbook(io.BytesIO(as_xlsx.get_data())).active
+    values = list(sheet.values)
+    assert values[0][0] == "participant_code"
+    assert len(values) == len(made["records"]) + 1
+
+
+def test_countersigning_needs_a_recent_sign_in(client: Any, investigator: dict[str, str]) -> None:
+    made = enrol(client, investigator).get_json()
+    record = next(r for r in made["records"] if r["form_id"] == "investigator-declaration")
+    StaffSession.objects.update(set__reauth_at=now_utc() - timedelta(minutes=10))
+    url = f"{BASE}/participants/NL-0001/records/{record['record_id']}/countersign"
+    body = {
+        "locale": "nl",
+        "content_sha256": "0" * 64,
+        "printed_name": "Dr Visser",
+        "strokes": STROKES,
+    }
+    stale = client.post(url, json=body, headers=investigator)
+    assert stale.status_code == 401
+    assert stale.get_json()["error"] == "reauthentication-required"
+    StaffSession.objects.update(set__reauth_at=now_utc())
+    mismatch = client.post(url, json=body, headers=investigator)
+    assert mismatch.status_code == 409
+    assert mismatch.get_json()["error"] == "content-mismatch"
