@@ -17,6 +17,7 @@ from backend.errors import register_error_handlers
 from backend.extensions import API_TITLE, API_VERSION, Api
 from backend.jsonio import IsoJSONProvider
 from backend.logs import configure_logging
+from backend.web import register_web
 from consentkit import __version__
 from consentkit import db as database
 from consentkit.errors import DatabaseUnavailableError
@@ -32,7 +33,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     """
     settings = load_config(config)
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # backend/static is served by backend.web
     app.json_provider_class = IsoJSONProvider
     app.json = IsoJSONProvider(app)
     app.config.update(settings)
@@ -69,6 +70,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from backend.resources import register_blueprints
 
     register_blueprints(api)
+    register_web(app)
     log.info("consentkit %s ready (database %s)", __version__, database.current_uri())
     return app
 

@@ -28,9 +28,11 @@ DEFAULTS: dict[str, Any] = {
     "LOG_FORMAT": "text",  # text | json
     "LOG_LEVEL": "INFO",
     "TESTING": False,
+    # Staff sign-in cookie: None = Secure in production, else only on HTTPS requests.
+    "STAFF_COOKIE_SECURE": None,
 }
 
-_BOOLEAN_KEYS = {"TESTING"}
+_BOOLEAN_KEYS = {"TESTING", "STAFF_COOKIE_SECURE"}
 
 
 def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:

@@ -50,6 +50,33 @@ def _load_demo() -> str:
     return str(importing.import_demo_study().summary())
 
 
+DEMO_STAFF = "investigator@demo.example"
+
+
+def _demo_staff(base: str) -> str:
+    """Make sure a demo investigator (every demo site) exists; say how to sign in.
+
+    Until its setup is finished, each run prints a fresh one-time setup link.
+    """
+    from consentkit.models.staff import StaffMember
+    from consentkit.policy.roles import Grant, StaffRole
+    from consentkit.services import forms
+    from consentkit.services import staff as staff_service
+
+    member = StaffMember.objects(email=DEMO_STAFF).first()
+    if member is not None and member.password_hash:
+        return f"{base}/staff/login as {DEMO_STAFF}"
+    if member is None:
+        sites = tuple(s.code for s in forms.catalog("DEMO-NBL-1").study.sites)
+        grant = Grant("DEMO-NBL-1", StaffRole.INVESTIGATOR, sites)
+        _, token = staff_service.create_staff(
+            email=DEMO_STAFF, name="Demo Investigator", grants=[grant], created_by="make run"
+        )
+    else:
+        token = staff_service.reissue_setup(str(member.id), by="make run")
+    return f"set up {DEMO_STAFF} at {base}/staff/setup/{token}"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the development stack."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -69,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         app = create_app()
         demo = _load_demo()
         base = f"http://{args.host}:{args.port}"
+        os.environ.setdefault("CONSENTKIT_PUBLIC_URL", base)
+        staff_line = _demo_staff(base)
         bar = "=" * 66
         print(
             f"\n{bar}\n consentkit (development)\n"
@@ -79,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{' (embedded, started here)' if child else ''}\n"
             f"   Data          {data_dir}\n"
             f"   Demo study    {demo}\n"
+            f"   Staff pages   {staff_line}\n"
+            f"   Family pages  {base}/family/ (invite a signer from the staff pages)\n"
             f"   Stop          Ctrl-C\n{bar}\n",
             flush=True,
         )

@@ -53,4 +53,4 @@ def server_selection_timeout_ms() -> int:
 
 def public_url() -> str:
     """Return the address staff and families reach the web pages at (for links in messages)."""
-    return os.environ.get("CONSENTKIT_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+    return os.environ.get("CONSENTKIT_PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/")

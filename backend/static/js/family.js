@@ -1,0 +1,952 @@
+/* consentkit family flow: the pages' behaviour, on the signer API (/api/v1/auth, /api/v1/me).
+ *
+ * No build step, no framework. Page data and words come from two JSON elements the
+ * server renders (#ck-data, #ck-strings): the CSP forbids inline script, and JSON
+ * in a <script type="application/json"> element is never executed. Tokens live in
+ * sessionStorage (gone when the tab closes). Every POST carries an Idempotency-Key,
+ * a 401 triggers one token refresh, and problem+json `message`s are shown in an
+ * aria-live region. Text from the server is always set with textContent, and form
+ * HTML (already made safe by the server) is copied through an allowlist.
+ */
+(function () {
+  "use strict";
+
+  const data = JSON.parse(document.getElementById("ck-data").textContent);
+  const strings = JSON.parse(document.getElementById("ck-strings").textContent);
+  const T = strings.text;
+  const API = data.api;
+  const LANG = data.lang;
+  const BASE = data.base;
+  const RECORD = data.record_id;
+  const store = window.sessionStorage;
+  const KEY = {
+    access: "ck.access",
+    refresh: "ck.refresh",
+    device: "ck.device",
+    challenge: "ck.challenge",
+    destination: "ck.destination",
+    flash: "ck.flash",
+  };
+
+  // ------------------------------------------------------------------ helpers
+
+  function $(id) {
+    return document.getElementById(id);
+  }
+
+  function fmt(template, params) {
+    return template.replace(/%\((\w+)\)s/g, function (whole, name) {
+      return Object.prototype.hasOwnProperty.call(params, name) ? String(params[name]) : whole;
+    });
+  }
+
+  function el(tag, attributes, text) {
+    const node = document.createElement(tag);
+    Object.entries(attributes || {}).forEach(function ([name, value]) {
+      node.setAttribute(name, value);
+    });
+    if (text !== undefined && text !== null) {
+      node.textContent = text;
+    }
+    return node;
+  }
+
+  function uuid() {
+    if (window.crypto && typeof window.crypto.randomUUID === "function") {
+      return window.crypto.randomUUID();
+    }
+    // Not a secure context (plain http on another host): same format from getRandomValues.
+    const b = window.crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+    return [h.slice(0, 8), h.slice(8, 12), h.slice(12, 16), h.slice(16, 20), h.slice(20)].join("-");
+  }
+
+  function deviceId() {
+    let id = store.getItem(KEY.device);
+    if (!id) {
+      id = "web-" + uuid();
+      store.setItem(KEY.device, id);
+    }
+    return id;
+  }
+
+  function go(path) {
+    window.location.assign(BASE + path);
+  }
+
+  function recordPath(step) {
+    return "records/" + encodeURIComponent(RECORD) + "/" + step;
+  }
+
+  function showError(text) {
+    const region = $("messages");
+    region.textContent = "";
+    // A fresh text node is announced even when the same message repeats.
+    window.setTimeout(function () {
+      region.textContent = text;
+      region.scrollIntoView({ block: "nearest" });
+    }, 50);
+  }
+
+  function clearError() {
+    $("messages").textContent = "";
+  }
+
+  function showStatus(text) {
+    $("status").textContent = text;
+  }
+
+  function formatDate(iso, withTime) {
+    const options = withTime ? { dateStyle: "long", timeStyle: "short" } : { dateStyle: "long" };
+    return new Intl.DateTimeFormat(LANG, options).format(new Date(iso));
+  }
+
+  function listOf(words) {
+    return new Intl.ListFormat(LANG, { type: "conjunction" }).format(words);
+  }
+
+  /** Run ``action`` with ``button`` disabled; show what went wrong. */
+  async function busy(button, action) {
+    clearError();
+    button.disabled = true;
+    button.setAttribute("aria-busy", "true");
+    try {
+      return await action();
+    } catch (error) {
+      showError(error.message || T.network);
+      return undefined;
+    } finally {
+      button.disabled = false;
+      button.removeAttribute("aria-busy");
+    }
+  }
+
+  // ------------------------------------------------------------------ the API
+
+  class ApiError extends Error {
+    constructor(status, problem) {
+      super((problem && problem.message) || T.network);
+      this.status = status;
+      this.error = (problem && problem.error) || "network";
+    }
+  }
+
+  function saveTokens(tokens) {
+    store.setItem(KEY.access, tokens.access_token);
+    store.setItem(KEY.refresh, tokens.refresh_token);
+  }
+
+  function forgetSession() {
+    Object.keys(store)
+      .filter((key) => key.startsWith("ck.") && key !== KEY.device)
+      .forEach((key) => store.removeItem(key));
+  }
+
+  function signedIn() {
+    return Boolean(store.getItem(KEY.access) || store.getItem(KEY.refresh));
+  }
+
+  let refreshing = null;
+
+  /** Rotate the tokens once; concurrent callers share one refresh (a reused token revokes all). */
+  function refreshTokens() {
+    if (!refreshing) {
+      refreshing = (async function () {
+        const refresh = store.getItem(KEY.refresh);
+        if (!refresh) {
+          return false;
+        }
+        try {
+          const response = await fetch(API + "/auth/tokens/refresh", {
+            method: "POST",
+            headers: { "Content-Type": "application/json", "Accept-Language": LANG },
+            body: JSON.stringify({ refresh_token: refresh, device_id: deviceId() }),
+            credentials: "omit",
+          });
+          if (!response.ok) {
+            return false;
+          }
+          saveTokens(await response.json());
+          return true;
+        } catch (error) {
+          return false;
+        }
+      })();
+      refreshing.finally(function () {
+        refreshing = null;
+      });
+    }
+    return refreshing;
+  }
+
+  function sendToStart() {
+    forgetSession();
+    store.setItem(KEY.flash, T.signed_out);
+    go("");
+  }
+
+  /**
+   * Call the API. ``options.anonymous``: no token and no refresh (sign-in calls);
+   * ``options.raw``: return the Response (for the PDF). Throws ApiError.
+   */
+  async function api(method, path, body, options) {
+    options = options || {};
+    const headers = { Accept: "application/json", "Accept-Language": LANG };
+    if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+    }
+    if (method === "POST") {
+      headers["Idempotency-Key"] = uuid();
+    }
+    const send = function () {
+      const token = store.getItem(KEY.access);
+      if (token && !options.anonymous) {
+        headers.Authorization = "Bearer " + token;
+      }
+      return fetch(API + path, {
+        method: method,
+        headers: headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        credentials: "omit",
+      });
+    };
+    let response;
+    try {
+      response = await send();
+      if (response.status === 401 && !options.anonymous) {
+        if (await refreshTokens()) {
+          response = await send();
+        }
+        if (response.status === 401) {
+          sendToStart();
+          throw new ApiError(401, { message: T.signed_out, error: "signed-out" });
+        }
+      }
+    } catch (error) {
+      if (error instanceof ApiError) {
+        throw error;
+      }
+      throw new ApiError(0, { message: T.network, error: "network" });
+    }
+    if (!response.ok) {
+      let problem = null;
+      try {
+        problem = await response.json();
+      } catch (error) {
+        problem = null;
+      }
+      throw new ApiError(response.status, problem);
+    }
+    if (options.raw) {
+      return response;
+    }
+    return response.status === 204 ? null : response.json();
+  }
+
+  function loadForm() {
+    return api("GET", "/me/records/" + encodeURIComponent(RECORD) + "/form").then(function (form) {
+      store.setItem("ck.locale." + RECORD, form.locale);
+      return form;
+    });
+  }
+
+  function requireSignIn() {
+    if (!signedIn()) {
+      sendToStart();
+      return false;
+    }
+    return true;
+  }
+
+  // ------------------------------------------------------------------ form text
+
+  const ALLOWED = new Set([
+    "P", "UL", "OL", "LI", "STRONG", "EM", "B", "I", "A", "BR", "BLOCKQUOTE", "CODE", "PRE",
+    "TABLE", "THEAD", "TBODY", "TR", "TH", "TD", "HR", "DL", "DT", "DD", "H3", "H4",
+  ]);
+  // Section titles are h2: headings inside a section's text come below them.
+  const HEADINGS = { H1: "H3", H2: "H3", H3: "H3", H4: "H4", H5: "H4", H6: "H4" };
+
+  /** Copy the server's (already safe) HTML through an allowlist of tags and link schemes. */
+  function safeFragment(html) {
+    const parsed = new DOMParser().parseFromString(html, "text/html");
+    const out = document.createDocumentFragment();
+    (function copy(from, to) {
+      from.childNodes.forEach(function (child) {
+        if (child.nodeType === Node.TEXT_NODE) {
+          to.appendChild(document.createTextNode(child.textContent));
+          return;
+        }
+        if (child.nodeType !== Node.ELEMENT_NODE) {
+          return;
+        }
+        const tag = HEADINGS[child.tagName] || child.tagName;
+        if (!ALLOWED.has(tag)) {
+          copy(child, to); // drop the tag, keep its text
+          return;
+        }
+        const node = document.createElement(tag);
+        if (tag === "A") {
+          const href = child.getAttribute("href") || "";
+          if (/^(https?:|mailto:|tel:)/i.test(href)) {
+            node.setAttribute("href", href);
+            node.setAttribute("rel", "noopener noreferrer");
+          }
+        }
+        copy(child, node);
+        to.appendChild(node);
+      });
+    })(parsed.body, out);
+    return out;
+  }
+
+  function nextAfterReading(form) {
+    const comprehension = form.comprehension || {};
+    if (comprehension.required && form.questions.length) {
+      return "quiz";
+    }
+    return form.items.length ? "choices" : "sign";
+  }
+
+  // ------------------------------------------------------------------ one-time codes
+
+  /** The "send me a code" block of the sign and withdraw pages. */
+  function stepUp() {
+    let challenge = null;
+    const button = $("send-step-up");
+    const field = $("step-up-field");
+    const input = $("step-up-code");
+    button.addEventListener("click", function () {
+      busy(button, async function () {
+        const sent = await api("POST", "/auth/step-up");
+        challenge = sent.challenge_id;
+        $("step-up-destination").textContent = fmt(T.code_sent, { destination: sent.destination });
+        field.hidden = false;
+        input.value = "";
+        input.focus();
+      });
+    });
+    return {
+      check: function () {
+        if (!challenge) {
+          return T.ask_code_first;
+        }
+        return /^\d{6}$/.test(input.value.trim()) ? null : T.enter_code;
+      },
+      verify: async function () {
+        await api("POST", "/auth/step-up/" + encodeURIComponent(challenge) + "/verify", {
+          code: input.value.trim(),
+        });
+        challenge = null; // a code works once
+      },
+      reset: function () {
+        challenge = null;
+        input.value = "";
+        field.hidden = true;
+        $("step-up-destination").textContent = "";
+      },
+    };
+  }
+
+  // ------------------------------------------------------------------ pages
+
+  const pages = {};
+
+  pages.start = function () {
+    const flash = store.getItem(KEY.flash);
+    if (flash) {
+      store.removeItem(KEY.flash);
+      showStatus(flash);
+    }
+    if (!/\/family\/?$/.test(window.location.pathname)) {
+      // A deep link carries the invitation code: keep it out of the history.
+      window.history.replaceState(null, "", BASE);
+    }
+    const form = $("redeem-form");
+    const input = $("invitation-code");
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      const code = input.value.trim();
+      if (code.replace(/[^0-9a-z]/gi, "").length < 6) {
+        showError(T.enter_invitation);
+        input.focus();
+        return;
+      }
+      busy(form.querySelector("button[type=submit]"), async function () {
+        const sent = await api("POST", "/auth/invitations/redeem", { code: code }, { anonymous: true });
+        store.setItem(KEY.challenge, sent.challenge_id);
+        store.setItem(KEY.destination, sent.destination);
+        go("code");
+      });
+    });
+  };
+
+  pages.code = function () {
+    const challenge = store.getItem(KEY.challenge);
+    if (!challenge) {
+      go("");
+      return;
+    }
+    $("code-destination").textContent = fmt(T.code_sent, {
+      destination: store.getItem(KEY.destination) || "",
+    });
+    const form = $("verify-form");
+    const input = $("one-time-code");
+    input.focus();
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      const code = input.value.trim();
+      if (!/^\d{6}$/.test(code)) {
+        showError(T.enter_code);
+        input.focus();
+        return;
+      }
+      busy(form.querySelector("button[type=submit]"), async function () {
+        const tokens = await api(
+          "POST",
+          "/auth/challenges/" + encodeURIComponent(challenge) + "/verify",
+          { code: code, device_id: deviceId() },
+          { anonymous: true }
+        );
+        saveTokens(tokens);
+        store.removeItem(KEY.challenge);
+        store.removeItem(KEY.destination);
+        go("tasks");
+      });
+    });
+  };
+
+  const STEP_PAGES = {
+    read: "read",
+    questions: "quiz",
+    choices: "choices",
+    sign: "sign",
+    done: "done",
+  };
+  const OPEN_STATES = new Set(["awaiting-information", "awaiting-signatures"]);
+
+  pages.tasks = async function () {
+    const list = $("task-list");
+    const [me, tasks] = await Promise.all([
+      api("GET", "/auth/me"),
+      api("GET", "/me/tasks?page_size=100"),
+    ]);
+    $("signed-in-as").textContent =
+      fmt(T.signed_in_as, { code: me.participant_code }) +
+      " · " +
+      (strings.signer_role[me.role] || me.role);
+    const forms = await Promise.all(
+      tasks.map((task) =>
+        api("GET", "/me/records/" + encodeURIComponent(task.record_id) + "/form").catch(() => null)
+      )
+    );
+    list.textContent = "";
+    if (!tasks.length) {
+      list.appendChild(el("li", { class: "card" }, T.no_tasks));
+    }
+    const template = $("task-template");
+    tasks.forEach(function (task, index) {
+      const card = template.content.firstElementChild.cloneNode(true);
+      const form = forms[index];
+      card.querySelector(".task-title").textContent = form ? form.title : task.form_id;
+      card.querySelector(".task-kind").textContent =
+        (strings.form_kind[task.form_kind] || task.form_kind) + " · v" + task.version;
+      let state = strings.record_state[task.state] || task.state;
+      // Once this signer has signed, say who else must (before that, it is this signer).
+      if (OPEN_STATES.has(task.state) && task.next_step === "done" && task.missing_signers.length) {
+        const roles = Array.from(new Set(task.missing_signers)).map(
+          (role) => strings.signer_role[role] || role
+        );
+        state += ". " + fmt(T.waiting_for, { roles: listOf(roles) });
+      }
+      card.querySelector(".task-state").textContent = state;
+      const due = card.querySelector(".task-due");
+      const action = card.querySelector(".task-action");
+      const open = OPEN_STATES.has(task.state) && task.next_step !== "done";
+      if (open && task.due_at) {
+        due.textContent = fmt(T.due, { date: formatDate(task.due_at, false) });
+      } else {
+        due.remove();
+      }
+      const step = open ? task.next_step : task.state === "consented" || task.next_step === "done" ? "done" : null;
+      if (step) {
+        action.textContent = T["step_" + step];
+        action.href = BASE + "records/" + encodeURIComponent(task.record_id) + "/" + STEP_PAGES[step];
+      } else {
+        action.remove();
+      }
+      list.appendChild(card);
+    });
+    list.setAttribute("aria-busy", "false");
+  };
+
+  pages.read = async function () {
+    const form = await loadForm();
+    const sections = form.sections;
+    const progressKey = "ck.part." + RECORD;
+    $("form-title").textContent = form.title;
+    $("form-summary").textContent = form.summary || "";
+    let index = Math.min(Number(store.getItem(progressKey)) || 0, sections.length - 1);
+    let shownAt = performance.now();
+    const pending = new Map();
+    const seen = new Set();
+
+    function account() {
+      const now = performance.now();
+      const id = sections[index].id;
+      const seconds = Math.min((now - shownAt) / 1000, 86400);
+      pending.set(id, (pending.get(id) || 0) + seconds);
+      shownAt = now;
+    }
+
+    async function flush() {
+      if (!pending.size) {
+        return;
+      }
+      const batch = Array.from(pending, ([id, seconds]) => ({
+        id: id,
+        seconds: Math.round(seconds * 10) / 10,
+      }));
+      pending.clear();
+      try {
+        await api("POST", "/me/records/" + encodeURIComponent(RECORD) + "/views", {
+          locale: form.locale,
+          sections: batch,
+          client_at: new Date().toISOString(),
+        });
+      } catch (error) {
+        batch.forEach((s) => pending.set(s.id, (pending.get(s.id) || 0) + s.seconds));
+        throw error;
+      }
+    }
+
+    function show(next, moveFocus) {
+      index = next;
+      store.setItem(progressKey, String(index));
+      const section = sections[index];
+      seen.add(section.id);
+      $("section-title").textContent = section.title;
+      $("section-summary").textContent = section.summary || "";
+      const body = $("section-body");
+      body.textContent = "";
+      body.appendChild(safeFragment(section.html || ""));
+      $("part-progress").textContent = fmt(T.part_of, { number: index + 1, total: sections.length });
+      $("part-bar").max = sections.length;
+      $("part-bar").value = index + 1;
+      $("previous-part").disabled = index === 0;
+      const last = index === sections.length - 1;
+      $("next-part").hidden = last;
+      $("finish-reading").hidden = !last;
+      if (moveFocus) {
+        $("section").focus();
+        $("section").scrollIntoView({ block: "start" });
+      }
+    }
+
+    $("previous-part").addEventListener("click", function () {
+      account();
+      show(index - 1, true);
+    });
+    $("next-part").addEventListener("click", function () {
+      account();
+      show(index + 1, true);
+      if (pending.size >= 4) {
+        flush().catch((error) => showError(error.message));
+      }
+    });
+    $("finish-reading").addEventListener("click", function () {
+      const button = this;
+      account();
+      busy(button, async function () {
+        await flush();
+        // Parts read on an earlier visit count too: the server has them.
+        const task = (await api("GET", "/me/tasks?page_size=100")).find((t) => t.record_id === RECORD);
+        if (task && task.next_step === "read") {
+          showError(T.read_every_part);
+          return;
+        }
+        store.removeItem(progressKey);
+        go(recordPath(nextAfterReading(form)));
+      });
+    });
+    // Leaving the page: send what was read, best effort.
+    window.addEventListener("pagehide", function () {
+      if (!pending.size || !store.getItem(KEY.access)) {
+        return;
+      }
+      fetch(API + "/me/records/" + encodeURIComponent(RECORD) + "/views", {
+        method: "POST",
+        keepalive: true,
+        headers: {
+          "Content-Type": "application/json",
+          Authorization: "Bearer " + store.getItem(KEY.access),
+          "Idempotency-Key": uuid(),
+        },
+        body: JSON.stringify({
+          locale: form.locale,
+          sections: Array.from(pending, ([id, seconds]) => ({ id: id, seconds: Math.round(seconds * 10) / 10 })),
+        }),
+      });
+      pending.clear();
+    });
+    show(index, false);
+  };
+
+  pages.quiz = async function () {
+    const form = await loadForm();
+    const box = $("questions");
+    form.questions.forEach(function (question) {
+      const fieldset = el("fieldset", { class: "question card" });
+      fieldset.appendChild(el("legend", {}, question.text));
+      question.options.forEach(function (option) {
+        const id = "q-" + question.id + "-" + option.id;
+        const row = el("div", { class: "option" });
+        row.appendChild(el("input", { type: "radio", name: question.id, id: id, value: option.id }));
+        row.appendChild(el("label", { for: id }, option.text));
+        fieldset.appendChild(row);
+      });
+      const feedback = el("p", { class: "feedback", id: "feedback-" + question.id });
+      feedback.hidden = true;
+      fieldset.appendChild(feedback);
+      box.appendChild(fieldset);
+    });
+    const score = $("quiz-score");
+    score.setAttribute("tabindex", "-1");
+    const quiz = $("quiz-form");
+    quiz.addEventListener("submit", function (event) {
+      event.preventDefault();
+      const answers = {};
+      form.questions.forEach(function (question) {
+        const chosen = quiz.querySelector('input[name="' + CSS.escape(question.id) + '"]:checked');
+        if (chosen) {
+          answers[question.id] = chosen.value;
+        }
+      });
+      if (Object.keys(answers).length < form.questions.length) {
+        showError(T.answer_every_question);
+        return;
+      }
+      busy($("check-answers"), async function () {
+        const result = await api("POST", "/me/records/" + encodeURIComponent(RECORD) + "/answers", {
+          locale: form.locale,
+          answers: answers,
+        });
+        result.results.forEach(function (item) {
+          const feedback = $("feedback-" + item.id);
+          if (!feedback) {
+            return;
+          }
+          feedback.hidden = false;
+          feedback.classList.toggle("wrong", !item.correct);
+          feedback.textContent = item.correct ? T.correct : T.not_quite + ": " + item.explanation;
+        });
+        score.textContent =
+          fmt(T.score, { score: result.score, total: result.results.length }) +
+          " " +
+          (result.passed ? T.quiz_passed : T.quiz_failed);
+        $("quiz-continue").hidden = !result.passed;
+        score.focus();
+      });
+    });
+    $("quiz-continue").addEventListener("click", function () {
+      go(recordPath(form.items.length ? "choices" : "sign"));
+    });
+  };
+
+  pages.choices = async function () {
+    const form = await loadForm();
+    const box = $("items");
+    form.items.forEach(function (item) {
+      const fieldset = el("fieldset", { class: "item card" });
+      const legend = el("legend");
+      legend.appendChild(el("span", { class: "badge" }, item.required ? T.required_item : T.optional_item));
+      legend.appendChild(el("span", { class: "item-text" }, " " + item.text));
+      fieldset.appendChild(legend);
+      [
+        ["yes", T.yes],
+        ["no", T.no],
+      ].forEach(function ([value, text]) {
+        const id = "item-" + item.id + "-" + value;
+        const row = el("div", { class: "option" });
+        row.appendChild(el("input", { type: "radio", name: item.id, id: id, value: value }));
+        row.appendChild(el("label", { for: id }, text));
+        fieldset.appendChild(row);
+      });
+      box.appendChild(fieldset);
+    });
+    const choicesForm = $("choices-form");
+
+    function chosen() {
+      const result = {};
+      form.items.forEach(function (item) {
+        const input = choicesForm.querySelector('input[name="' + CSS.escape(item.id) + '"]:checked');
+        if (input) {
+          result[item.id] = input.value === "yes";
+        }
+      });
+      return result;
+    }
+
+    function refusedRequired(choices) {
+      return form.items.some((item) => item.required && choices[item.id] === false);
+    }
+
+    choicesForm.addEventListener("change", function () {
+      $("decline-panel").hidden = !refusedRequired(chosen());
+    });
+    choicesForm.addEventListener("submit", function (event) {
+      event.preventDefault();
+      const choices = chosen();
+      if (Object.keys(choices).length < form.items.length) {
+        showError(T.answer_every_item);
+        return;
+      }
+      if (refusedRequired(choices)) {
+        $("decline-panel").hidden = false;
+        showError(T.required_refused);
+        return;
+      }
+      busy(choicesForm.querySelector("button[type=submit]"), async function () {
+        await api("POST", "/me/records/" + encodeURIComponent(RECORD) + "/choices", { choices: choices });
+        go(recordPath("sign"));
+      });
+    });
+    $("decline-button").addEventListener("click", function () {
+      const reason = $("decline-reason").value.trim();
+      busy(this, async function () {
+        await api("POST", "/me/records/" + encodeURIComponent(RECORD) + "/decline", reason ? { reason: reason } : {});
+        choicesForm.hidden = true;
+        $("decline-panel").hidden = true;
+        showStatus(T.declined);
+      });
+    });
+  };
+
+  /** signature_pad's point groups to the API's strokes: [[x, y, t_ms], ...] per stroke. */
+  function toStrokes(groups) {
+    const limit = 4096;
+    const clamp = (v) => Math.min(limit, Math.max(0, Math.round(v * 10) / 10));
+    let start = null;
+    return groups
+      .map(function (group) {
+        return group.points.map(function (point) {
+          if (start === null) {
+            start = point.time;
+          }
+          return [clamp(point.x), clamp(point.y), Math.max(0, Math.round(point.time - start))];
+        });
+      })
+      .filter((stroke) => stroke.length > 0);
+  }
+
+  pages.sign = async function () {
+    const [form, me] = await Promise.all([loadForm(), api("GET", "/auth/me")]);
+    $("form-title-line").textContent = form.title;
+    $("signature-meaning").textContent = (form.signature_meanings || {})[me.role] || "";
+    const canvas = $("signature-canvas");
+    const pad = new window.SignaturePad(canvas, {
+      minWidth: 0.8,
+      maxWidth: 2.8,
+      penColor: "#1b1b1b",
+    });
+
+    function fit() {
+      const ratio = Math.max(window.devicePixelRatio || 1, 1);
+      const drawn = pad.toData();
+      canvas.width = canvas.offsetWidth * ratio;
+      canvas.height = canvas.offsetHeight * ratio;
+      canvas.getContext("2d").scale(ratio, ratio);
+      pad.clear();
+      pad.fromData(drawn);
+    }
+
+    let lastWidth = canvas.offsetWidth;
+    window.addEventListener("resize", function () {
+      // Phones resize on scroll (the address bar): redraw only when the width changes.
+      if (canvas.offsetWidth !== lastWidth) {
+        lastWidth = canvas.offsetWidth;
+        fit();
+      }
+    });
+    fit();
+    $("clear-signature").addEventListener("click", () => pad.clear());
+    const code = stepUp();
+    const signForm = $("sign-form");
+    signForm.addEventListener("submit", function (event) {
+      event.preventDefault();
+      const name = $("printed-name").value.trim();
+      const justifying = !$("justification-field").hidden;
+      const justification = $("justification").value.trim();
+      const problem = !name
+        ? T.type_name
+        : pad.isEmpty()
+          ? T.draw_signature
+          : justifying && !justification
+            ? T.give_reason
+            : code.check();
+      if (problem) {
+        showError(problem);
+        return;
+      }
+      busy($("submit-signature"), async function () {
+        await code.verify();
+        const now = new Date();
+        const body = {
+          locale: form.locale,
+          content_sha256: form.content_sha256,
+          printed_name: name,
+          strokes: toStrokes(pad.toData()),
+          client_at: now.toISOString(),
+          client_offset_minutes: -now.getTimezoneOffset(),
+        };
+        if (justifying) {
+          body.early_signing_justification = justification;
+        }
+        try {
+          await api("POST", "/me/records/" + encodeURIComponent(RECORD) + "/signature", body);
+        } catch (error) {
+          // The fresh code is spent by any signing attempt that reached the server.
+          code.reset();
+          if (error.error === "reflection-time") {
+            $("justification-field").hidden = false;
+            $("justification").focus();
+          }
+          throw new ApiError(error.status, {
+            message: error.message + " " + T.new_code_needed,
+            error: error.error,
+          });
+        }
+        go(recordPath("done"));
+      });
+    });
+  };
+
+  pages.done = async function () {
+    const download = $("download-pdf");
+
+    async function refresh() {
+      const [tasks, form] = await Promise.all([api("GET", "/me/tasks?page_size=100"), loadForm()]);
+      const task = tasks.find((t) => t.record_id === RECORD);
+      $("record-title").textContent = form.title;
+      if (!task) {
+        return;
+      }
+      $("record-state").textContent = strings.record_state[task.state] || task.state;
+      const waiting = $("waiting-for");
+      const missing = Array.from(new Set(task.missing_signers)).map(
+        (role) => strings.signer_role[role] || role
+      );
+      waiting.hidden = !(OPEN_STATES.has(task.state) && missing.length);
+      waiting.textContent = fmt(T.waiting_for, { roles: listOf(missing) });
+      const complete = task.state === "consented";
+      $("download-panel").hidden = !complete;
+      if (complete) {
+        showStatus(T.complete);
+      }
+    }
+
+    $("check-again").addEventListener("click", function () {
+      busy(this, refresh);
+    });
+    download.addEventListener("click", function () {
+      busy(download, async function () {
+        const locale = store.getItem("ck.locale." + RECORD);
+        const query = locale ? "?lang=" + encodeURIComponent(locale) : "";
+        const response = await api(
+          "GET",
+          "/me/records/" + encodeURIComponent(RECORD) + "/document" + query,
+          undefined,
+          { raw: true }
+        );
+        const blob = await response.blob();
+        const url = URL.createObjectURL(blob);
+        const link = el("a", { href: url, download: "consent-" + RECORD + ".pdf" });
+        link.hidden = true;
+        document.body.appendChild(link);
+        link.click();
+        link.remove();
+        window.setTimeout(() => URL.revokeObjectURL(url), 60000);
+        showStatus(T.downloaded);
+      });
+    });
+    await refresh();
+  };
+
+  pages.withdraw = function () {
+    const code = stepUp();
+    const withdrawForm = $("withdraw-form");
+    const declined = $("reason-declined");
+    const reason = $("withdraw-reason");
+    declined.addEventListener("change", function () {
+      reason.disabled = declined.checked;
+    });
+    withdrawForm.addEventListener("submit", function (event) {
+      event.preventDefault();
+      const scopes = Array.from(withdrawForm.querySelectorAll('input[name="scope"]:checked'), (i) => i.value);
+      const problem = scopes.length ? code.check() : T.choose_scope;
+      if (problem) {
+        showError(problem);
+        return;
+      }
+      busy($("submit-withdrawal"), async function () {
+        await code.verify();
+        const body = { scopes: scopes, reason_declined: declined.checked };
+        if (!declined.checked && reason.value.trim()) {
+          body.reason = reason.value.trim();
+        }
+        let result;
+        try {
+          result = await api("POST", "/me/withdrawals", body);
+        } catch (error) {
+          code.reset();
+          throw new ApiError(error.status, {
+            message: error.message + " " + T.new_code_needed,
+            error: error.error,
+          });
+        }
+        withdrawForm.hidden = true;
+        $("withdraw-when").textContent = formatDate(result.at, true);
+        const done = $("withdraw-done");
+        done.hidden = false;
+        done.focus();
+      });
+    });
+  };
+
+  pages["sign-out"] = async function () {
+    const token = store.getItem(KEY.access);
+    forgetSession();
+    if (token) {
+      try {
+        await fetch(API + "/auth/logout", {
+          method: "POST",
+          headers: { Authorization: "Bearer " + token, "Accept-Language": LANG },
+          credentials: "omit",
+        });
+      } catch (error) {
+        // Signed out here already; the server session ends at its expiry.
+      }
+    }
+  };
+
+  // ------------------------------------------------------------------ start
+
+  const PUBLIC = new Set(["start", "code", "sign-out"]);
+  const page = pages[data.page];
+  if (!page) {
+    return;
+  }
+  if (!PUBLIC.has(data.page) && !requireSignIn()) {
+    return;
+  }
+  $("account-nav").hidden = !signedIn() || data.page === "sign-out";
+  Promise.resolve()
+    .then(page)
+    .catch(function (error) {
+      if (error.error !== "signed-out") {
+        showError(error.message || T.network);
+      }
+    });
+})();

@@ -1,0 +1,184 @@
+"""The reference family web flow: mobile-first pages on the signer API (``/api/v1/auth``, ``/me``).
+
+Pages are shells: ``static/js/family.js`` signs in, reads, answers, chooses,
+signs, downloads and withdraws through the same JSON API a native app uses,
+with the tokens in ``sessionStorage``. So a site can run e-consent without an
+app, and the whole path is tested in a real browser. The server renders only
+the page's words (in the page language) and the strings the script shows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, render_template, url_for
+
+from backend.web.i18n import page_locale
+from consentkit.enums import RecordState, SignerRole, WithdrawalScope
+from consentkit.i18n import N_, gettext
+from consentkit.labels import LABELS, label
+
+bp = Blueprint("family", __name__, url_prefix="/family")
+
+#: Longest invitation code a deep link may prefill (the API accepts up to 40 characters).
+MAX_CODE = 40
+
+#: Words family.js shows; translated per page into the page's language.
+SCRIPT_STRINGS: dict[str, str] = {
+    "network": N_("We could not reach the server. Check your connection and try again."),
+    "signed_out": N_("You are signed out. Please sign in again with your invitation code."),
+    "code_sent": N_("We sent a code to %(destination)s. It is valid for a few minutes."),
+    "part_of": N_("Part %(number)s of %(total)s"),
+    "read_every_part": N_("Please read every part before you go on."),
+    "correct": N_("Correct"),
+    "not_quite": N_("Not quite"),
+    "score": N_("%(score)s of %(total)s answers are right."),
+    "quiz_passed": N_("Well done. You can go on."),
+    "quiz_failed": N_("Please read the explanations, change your answers and check again."),
+    "answer_every_question": N_("Please answer every question."),
+    "answer_every_item": N_("Please choose yes or no for every point."),
+    "required_item": N_("Needed to take part"),
+    "optional_item": N_("Your choice"),
+    "yes": N_("Yes"),
+    "no": N_("No"),
+    "required_refused": N_(
+        "You said no to a point that is needed to take part. You can change your answer, "
+        "or tell the study team that you do not want to take part."
+    ),
+    "declined": N_("Your answer is saved: you do not want to take part. Thank you for telling us."),
+    "type_name": N_("Please type your name."),
+    "draw_signature": N_("Please draw your signature in the box."),
+    "enter_code": N_("Please type the 6-digit code."),
+    "ask_code_first": N_("Please ask for a code first."),
+    "give_reason": N_("Please tell us why you want to sign today."),
+    "new_code_needed": N_("For your safety, please ask for a new code and try again."),
+    "waiting_for": N_("Still waiting for: %(roles)s."),
+    "complete": N_("Everyone has signed. You can download your copy."),
+    "no_tasks": N_("There is nothing to read or sign right now."),
+    "due": N_("Please finish by %(date)s."),
+    "step_read": N_("Read the information"),
+    "step_questions": N_("Answer the questions"),
+    "step_choices": N_("Make your choices"),
+    "step_sign": N_("Sign"),
+    "step_done": N_("See what you signed"),
+    "choose_scope": N_("Please choose at least one option."),
+    "downloaded": N_("Your copy is downloaded."),
+    "signed_in_as": N_("Participant %(code)s"),
+    "enter_invitation": N_("Please type the invitation code from your study team."),
+}
+
+#: Withdrawal options in the order a family thinks about them: the least first, all last.
+WITHDRAWAL_SCOPES = [
+    WithdrawalScope.NO_FURTHER_CONTACT,
+    WithdrawalScope.STOP_IMP,
+    WithdrawalScope.STOP_STUDY_PROCEDURES,
+    WithdrawalScope.ROUTINE_DATA_ONLY,
+    WithdrawalScope.NO_NEW_DATA,
+    WithdrawalScope.SAMPLES_STOP_COLLECTION,
+    WithdrawalScope.SAMPLES_NO_FUTURE_USE,
+    WithdrawalScope.SAMPLES_ANONYMISE,
+    WithdrawalScope.SAMPLES_DESTROY,
+    WithdrawalScope.NO_USE_OUTSIDE_PROTOCOL,
+    WithdrawalScope.RANDOMISATION_REFUSAL,
+    WithdrawalScope.FULL,
+]
+
+
+def script_strings(locale: str) -> dict[str, Any]:
+    """Return the script's words and the vocabularies' labels in ``locale``."""
+    return {
+        "text": {key: gettext(locale, message) for key, message in SCRIPT_STRINGS.items()},
+        "form_kind": {key: label("form_kind", key, locale) for key in LABELS["form_kind"]},
+        "signer_role": {key: label("signer_role", key, locale) for key in SignerRole},
+        "record_state": {key: label("record_state", key, locale) for key in RecordState},
+    }
+
+
+def _page(template: str, page: str, *, record_id: str | None = None, **context: Any) -> str:
+    locale = page_locale()
+    return render_template(
+        f"web/family/{template}",
+        page=page,
+        record_id=record_id,
+        script_data={
+            "page": page,
+            "lang": locale,
+            "api": "/api/v1",
+            "base": url_for("family.start"),
+            "record_id": record_id,
+        },
+        strings=script_strings(locale),
+        **context,
+    )
+
+
+@bp.get("/")
+def start() -> str:
+    """Enter an invitation code."""
+    return _page("start.html", "start", code="")
+
+
+@bp.get("/i/<code>")
+@bp.get("/invite/<code>")
+def invitation(code: str) -> str:
+    """Open the start page with the invitation code of a link or QR code filled in."""
+    return _page("start.html", "start", code=code[:MAX_CODE])
+
+
+@bp.get("/code")
+def one_time_code() -> str:
+    """Enter the one-time code sent to the signer."""
+    return _page("code.html", "code")
+
+
+@bp.get("/tasks")
+def tasks() -> str:
+    """List what to read and sign."""
+    return _page("tasks.html", "tasks")
+
+
+@bp.get("/records/<record_id>/read")
+def read(record_id: str) -> str:
+    """Read the information, one part at a time."""
+    return _page("read.html", "read", record_id=record_id)
+
+
+@bp.get("/records/<record_id>/quiz")
+def quiz(record_id: str) -> str:
+    """Answer the questions about the study."""
+    return _page("quiz.html", "quiz", record_id=record_id)
+
+
+@bp.get("/records/<record_id>/choices")
+def choices(record_id: str) -> str:
+    """Say yes or no to each point of the consent."""
+    return _page("choices.html", "choices", record_id=record_id)
+
+
+@bp.get("/records/<record_id>/sign")
+def sign(record_id: str) -> str:
+    """Type a name, draw a signature, confirm with a fresh code."""
+    return _page("sign.html", "sign", record_id=record_id)
+
+
+@bp.get("/records/<record_id>/done")
+def done(record_id: str) -> str:
+    """Signed: see who else must sign, and download the sealed copy when complete."""
+    return _page("done.html", "done", record_id=record_id)
+
+
+@bp.get("/withdraw")
+def withdraw() -> str:
+    """Withdraw from all or part of the study."""
+    locale = page_locale()
+    scopes = [
+        {"value": scope.value, "label": label("withdrawal_scope", scope, locale)}
+        for scope in WITHDRAWAL_SCOPES
+    ]
+    return _page("withdraw.html", "withdraw", scopes=scopes)
+
+
+@bp.get("/sign-out")
+def sign_out() -> str:
+    """End the session on this device."""
+    return _page("signed_out.html", "sign-out")

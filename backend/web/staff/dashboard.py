@@ -1,0 +1,358 @@
+"""The pages that read a study: the member's studies, the dashboard, the worklist, the export.
+
+They only read (``consentkit.services.dashboard``), each count and row limited to the
+sites where the member may view or export, and link to one another through the
+worklist's filters.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import marshmallow as ma
+from flask import Response, abort, request, stream_with_context, url_for
+
+from backend.resources.sites.routes import EXPORT_COLUMNS
+from backend.web.staff import bp
+from backend.web.staff.common import (
+    STAFF_ROLES,
+    WITHDRAWAL_SCOPES,
+    _,
+    _can,
+    _language_name,
+    _locale,
+    _notice,
+    _render,
+    _require,
+    _signed,
+    _state_label,
+    _visible_sites,
+)
+from consentkit.clock import now_utc
+from consentkit.enums import RecordState, WithdrawalScope
+from consentkit.errors import PermissionDeniedError
+from consentkit.labels import label
+from consentkit.policy.roles import Action, roles_in
+from consentkit.rendering.tables import csv_lines, xlsx_bytes
+from consentkit.services import dashboard, forms
+from consentkit.services import staff as staff_service
+from consentkit.services.staff import Signed
+
+#: Worklist rows per page.
+PAGE_SIZE = 50
+
+
+# ---------------------------------------------------------------- studies and dashboard
+
+
+@bp.get("/")
+def home() -> Any:
+    """The member's studies, with their roles and sites."""
+    signed = _signed()
+    titles = {s.trial_id: s.title for s in forms.list_studies()}
+    studies: dict[str, dict[str, Any]] = {}
+    for grant in signed.grants:
+        entry = studies.setdefault(
+            grant.trial_id,
+            {"trial_id": grant.trial_id, "title": titles.get(grant.trial_id), "sites": set()},
+        )
+        entry["sites"].update(grant.sites)
+    shown = []
+    for trial_id, entry in sorted(studies.items()):
+        sites = entry["sites"]
+        shown.append(
+            {
+                **entry,
+                "roles": _roles_text(roles_in(signed.grants, trial_id)),
+                "sites": _("All sites") if "*" in sites else ", ".join(sorted(sites)),
+            }
+        )
+    return _render(
+        "home.html",
+        studies=shown,
+        notice=_notice(),
+        recovery_left=staff_service.recovery_codes_left(signed.staff),
+    )
+
+
+def _roles_text(roles: Iterable[str]) -> str:
+    return ", ".join(_(STAFF_ROLES[r]) if r in STAFF_ROLES else str(r) for r in roles)
+
+
+def _records_url(trial_id: str, **filters: Any) -> str:
+    return url_for(".worklist", trial_id=trial_id, **{k: v for k, v in filters.items() if v})
+
+
+def _site_filter(
+    signed: Signed, action: Action, trial_id: str, site: str | None
+) -> list[str] | None:
+    """Return the site filter of a read: the asked site if allowed, else all the member's."""
+    if site:
+        staff_service.authorise(signed, action, trial_id, site)
+        return [site]
+    allowed_sites = staff_service.sites_for(signed, action, trial_id)
+    return None if allowed_sites is None else sorted(allowed_sites)
+
+
+@bp.get("/studies/<trial_id>/")
+def study(trial_id: str) -> Any:
+    """The study dashboard: counts by state, site, form version and language, and what is due."""
+    signed = _require(Action.VIEW, trial_id)
+    site = (request.args.get("site") or "").strip()[:40] or None
+    sites = _site_filter(signed, Action.VIEW, trial_id, site)
+    summary = dashboard.summary(trial_id, site_codes=sites)
+    locale = _locale()
+    by_state = [
+        {
+            "state": state,
+            "label": label("record_state", state, locale),
+            "count": int(summary.get("by_state", {}).get(state, 0) or 0),
+            "url": _records_url(trial_id, site=site, state=state),
+        }
+        for state in RecordState
+    ]
+    columns = _state_columns(summary.get("by_state") or {})
+    by_site = [
+        _breakdown_row(trial_id, code, states, columns, site=code)
+        for code, states in sorted((summary.get("by_site") or {}).items())
+    ]
+    by_form = [
+        _breakdown_row(
+            trial_id,
+            f"{row.get('form_id', '')} v{row.get('version', '')}",
+            row.get("by_state") or {},
+            columns,
+            site=site,
+            form_id=str(row.get("form_id", "")),
+        )
+        for row in summary.get("by_form_version") or []
+    ]
+    by_language = [
+        {"tag": tag, "name": _language_name(tag), "count": _total(count)}
+        for tag, count in sorted((summary.get("by_language") or {}).items())
+    ]
+    withdrawn = [
+        {
+            "scope": scope,
+            "label": label("withdrawal_scope", scope, locale),
+            "count": _total(count),
+        }
+        for scope, count in sorted(
+            (summary.get("withdrawn_by_scope") or {}).items(),
+            key=lambda item: (
+                WITHDRAWAL_SCOPES.index(WithdrawalScope(item[0]))
+                if item[0] in {s.value for s in WITHDRAWAL_SCOPES}
+                else len(WITHDRAWAL_SCOPES)
+            ),
+        )
+    ]
+    due = [
+        {
+            "key": "partially_consented",
+            "label": _("Partially consented: some have signed, others not yet"),
+            "count": _total(summary.get("partially_consented")),
+            "url": _records_url(trial_id, site=site, state=RecordState.AWAITING_SIGNATURES),
+        },
+        {
+            "key": "reconsent_due",
+            "label": _("Re-consent due (a newer version or a new age group)"),
+            "count": _total(summary.get("reconsent_due")),
+            "url": _records_url(trial_id, site=site),
+        },
+        {
+            "key": "competence_within_90_days",
+            "label": _("Reach the age to consent alone within 90 days"),
+            "count": _total(summary.get("competence_within_90_days")),
+            "url": _records_url(trial_id, site=site),
+        },
+        {
+            "key": "expired",
+            "label": _("Expired before they were completed"),
+            "count": _total(summary.get("expired")),
+            "url": _records_url(trial_id, site=site, state=RecordState.EXPIRED),
+        },
+    ]
+    return _render(
+        "dashboard.html",
+        trial_id=trial_id,
+        title=forms.catalog(trial_id).study.title,
+        site=site,
+        site_options=_visible_sites(signed, Action.VIEW, trial_id),
+        summary=summary,
+        by_state=by_state,
+        columns=[{"state": c, "label": _state_label(c)} for c in columns],
+        by_site=by_site,
+        by_form=by_form,
+        by_language=by_language,
+        withdrawn=withdrawn,
+        withdrawn_url=_records_url(trial_id, site=site),
+        due=due,
+        can_enrol=_can_enrol_somewhere(signed, trial_id),
+        can_export=_can(signed, Action.EXPORT, trial_id, None),
+    )
+
+
+def _state_columns(by_state: dict[str, Any]) -> list[str]:
+    """Return the states worth a column: the open and consented ones, and any with records."""
+    always = {
+        RecordState.AWAITING_INFORMATION,
+        RecordState.AWAITING_SIGNATURES,
+        RecordState.CONSENTED,
+    }
+    return [s.value for s in RecordState if s in always or _total(by_state.get(s, 0))]
+
+
+def _breakdown_row(
+    trial_id: str,
+    title: str,
+    states: dict[str, Any],
+    columns: list[str],
+    *,
+    site: str | None,
+    form_id: str | None = None,
+) -> dict[str, Any]:
+    """Return one row of a by-site or by-form table: total and per-state counts with links."""
+    return {
+        "title": title,
+        "total": _total(states),
+        "url": _records_url(trial_id, site=site, form_id=form_id),
+        "cells": [
+            {
+                "count": _total(states.get(state, 0)),
+                "url": _records_url(trial_id, site=site, form_id=form_id, state=state),
+            }
+            for state in columns
+        ],
+    }
+
+
+def _total(value: Any) -> int:
+    """Return a count from a number or from a breakdown with a total."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int | float):
+        return int(value)
+    if isinstance(value, dict):
+        for key in ("total", "records", "count"):
+            if isinstance(value.get(key), int | float):
+                return int(value[key])
+        return sum(int(v) for v in value.values() if isinstance(v, int | float))
+    if isinstance(value, list | tuple | set):
+        return len(value)
+    return 0
+
+
+def _can_enrol_somewhere(signed: Signed, trial_id: str) -> bool:
+    try:
+        staff_service.sites_for(signed, Action.ENROL, trial_id)
+    except PermissionDeniedError:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------- worklist and exports
+
+
+class _WorklistArgs(ma.Schema):
+    site = ma.fields.String(load_default=None, validate=ma.validate.Length(max=40))
+    state = ma.fields.String(
+        load_default=None, validate=ma.validate.OneOf([s.value for s in RecordState])
+    )
+    form_id = ma.fields.String(load_default=None, validate=ma.validate.Length(max=80))
+    q = ma.fields.String(load_default=None, validate=ma.validate.Length(max=80))
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=100_000))
+
+
+def _query_args() -> dict[str, Any]:
+    raw = {k: v for k, v in request.args.items() if v != "" and k in _WorklistArgs().fields}
+    try:
+        loaded: dict[str, Any] = _WorklistArgs().load(raw)
+    except ma.ValidationError:
+        abort(400)
+    return loaded
+
+
+@bp.get("/studies/<trial_id>/records")
+def worklist(trial_id: str) -> Any:
+    """One row per participant and form version: filter, search, page, download."""
+    signed = _require(Action.VIEW, trial_id)
+    args = _query_args()
+    sites = _site_filter(signed, Action.VIEW, trial_id, args["site"])
+    rows, total = dashboard.status_table(
+        trial_id,
+        site_codes=sites,
+        state=args["state"],
+        form_id=args["form_id"],
+        search=args["q"],
+        page=args["page"],
+        page_size=PAGE_SIZE,
+    )
+    pages = max(1, -(-int(total) // PAGE_SIZE))
+    filters = {k: args[k] for k in ("site", "state", "form_id", "q") if args[k]}
+    locale = _locale()
+    shown = []
+    for row in rows:
+        shown.append(
+            {
+                **row,
+                "url": url_for(
+                    ".participant", trial_id=trial_id, code=row.get("participant_code", "")
+                ),
+                "state_label": _state_label(row.get("state")),
+                "missing": ", ".join(
+                    label("signer_role", str(r), locale) for r in row.get("missing_signers") or []
+                ),
+            }
+        )
+    export = {k: v for k, v in filters.items() if k in ("site", "state")}
+    return _render(
+        "worklist.html",
+        trial_id=trial_id,
+        rows=shown,
+        total=total,
+        page=args["page"],
+        pages=pages,
+        filters=filters,
+        prev_url=_records_url(trial_id, **filters, page=args["page"] - 1)
+        if args["page"] > 1
+        else None,
+        next_url=_records_url(trial_id, **filters, page=args["page"] + 1)
+        if args["page"] < pages
+        else None,
+        site_options=_visible_sites(signed, Action.VIEW, trial_id),
+        state_options=[(s.value, label("record_state", s, locale)) for s in RecordState],
+        form_options=sorted(forms.catalog(trial_id).forms),
+        can_export=_can(signed, Action.EXPORT, trial_id, None),
+        csv_url=url_for(".export", trial_id=trial_id, fmt="csv", **export),
+        xlsx_url=url_for(".export", trial_id=trial_id, fmt="xlsx", **export),
+    )
+
+
+@bp.get("/studies/<trial_id>/records/export.<fmt>")
+def export(trial_id: str, fmt: str) -> Response:
+    """Download the status table as CSV (streamed) or XLSX."""
+    if fmt not in ("csv", "xlsx"):
+        abort(404)
+    signed = _require(Action.EXPORT, trial_id)
+    site = (request.args.get("site") or "").strip()[:40] or None
+    state = request.args.get("state") or None
+    if state is not None and state not in {s.value for s in RecordState}:
+        abort(400)
+    sites = _site_filter(signed, Action.EXPORT, trial_id, site)
+    rows = dashboard.export_rows(trial_id, site_codes=sites, state=state)
+    name = f"{trial_id}-status-{now_utc().strftime('%Y%m%d-%H%M')}"
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", name)
+    if fmt == "xlsx":
+        return Response(
+            xlsx_bytes(rows, EXPORT_COLUMNS, title=trial_id[:31]),
+            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
+        )
+    lines: Iterator[str] = csv_lines(rows, EXPORT_COLUMNS)
+    return Response(
+        stream_with_context(lines),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )

@@ -1,0 +1,294 @@
+"""The enrolment page: enrol a participant and their family, with a preview of what the rules need.
+
+The flat HTML form (``signers-<n>-<field>``) becomes the JSON API's ``EnrolSchema`` body and
+the schema's errors go back next to the form's fields, so the page and the API validate alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import marshmallow as ma
+from flask import redirect, request, url_for
+
+from backend.resources.sites.schemas import EnrolSchema, PreviewSchema
+from backend.web.staff import bp
+from backend.web.staff.common import (
+    _,
+    _actor,
+    _check_csrf,
+    _field,
+    _language_name,
+    _locale,
+    _render,
+    _require,
+    _visible_sites,
+    _when,
+)
+from consentkit.clock import now_utc
+from consentkit.enums import SignerRole
+from consentkit.errors import (
+    AuthenticationError,
+    ConflictError,
+    ConsentKitError,
+    PermissionDeniedError,
+    RateLimitedError,
+)
+from consentkit.i18n import N_
+from consentkit.labels import label
+from consentkit.policy.age import local_date
+from consentkit.policy.roles import Action
+from consentkit.services import enrolment, forms
+from consentkit.services.staff import Signed
+
+#: Empty signer rows on the enrolment form (two parents, the child, one spare).
+SIGNER_ROWS = 4
+
+#: Field errors of the enrolment form, in words a nurse can act on.
+FIELD_ERRORS: dict[str, str] = {
+    "code": N_("Use letters, digits, dots, dashes or underscores (at most 40)."),
+    "site": N_("Choose a site."),
+    "birth_date": N_("Enter the date of birth."),
+    "preferred_language": N_("Choose a language from the list."),
+    "role": N_("Choose parent or guardian, or participant."),
+    "name": N_("Enter the name."),
+    "email": N_("Enter a valid e-mail address."),
+    "phone": N_("Enter the number with its country code, for example +31 6 1234 5678."),
+    "signers": N_("Register at least one family member."),
+}
+
+
+def _enrol_form() -> dict[str, Any]:
+    """Return the enrolment form's values as typed (kept on every error)."""
+    signers = []
+    for index in range(SIGNER_ROWS):
+        prefix = f"signers-{index}-"
+        signers.append(
+            {
+                "role": _field(prefix + "role", 20),
+                "name": _field(prefix + "name", 200),
+                "email": _field(prefix + "email"),
+                "phone": _field(prefix + "phone", 40),
+                "preferred_language": _field(prefix + "preferred_language", 20),
+            }
+        )
+    return {
+        "code": _field("code", 60),
+        "site": _field("site", 40),
+        "birth_date": _field("birth_date", 20),
+        "preferred_language": _field("preferred_language", 20),
+        "signers": signers,
+    }
+
+
+def _blank_enrol_form(sites: list[str]) -> dict[str, Any]:
+    rows = [{"role": "guardian"}, {"role": "guardian"}, {"role": "participant"}, {"role": ""}]
+    return {
+        "code": "",
+        "site": sites[0] if len(sites) == 1 else "",
+        "birth_date": "",
+        "preferred_language": "",
+        "signers": [
+            {"name": "", "email": "", "phone": "", "preferred_language": "", **row}
+            for row in rows[:SIGNER_ROWS]
+        ],
+    }
+
+
+def _enrol_payload(values: dict[str, Any]) -> dict[str, Any]:
+    """Return the JSON API's enrolment body from the typed values (empty rows left out)."""
+    payload: dict[str, Any] = {
+        "code": values["code"],
+        "site": values["site"],
+        "birth_date": values["birth_date"],
+        "signers": [],
+    }
+    if values["preferred_language"]:
+        payload["preferred_language"] = values["preferred_language"]
+    for row in values["signers"]:
+        if not (row["name"] or row["email"] or row["phone"]):
+            continue
+        signer = {"role": row["role"], "name": row["name"]}
+        for key in ("email", "phone", "preferred_language"):
+            if row[key]:
+                signer[key] = row[key]
+        payload["signers"].append(signer)
+    return payload
+
+
+def _field_errors(messages: dict[str, Any], values: dict[str, Any]) -> dict[str, str]:
+    """Map marshmallow's messages to translated words per form field name."""
+    errors: dict[str, str] = {}
+    rows = [
+        i for i, row in enumerate(values["signers"]) if row["name"] or row["email"] or row["phone"]
+    ]
+    for key, detail in messages.items():
+        if key == "signers" and isinstance(detail, dict):
+            for index, fields in detail.items():
+                if not isinstance(index, int) or not isinstance(fields, dict):
+                    continue
+                row = rows[index] if index < len(rows) else index
+                for name in fields:
+                    errors[f"signers-{row}-{name}"] = _(
+                        FIELD_ERRORS.get(name, FIELD_ERRORS["name"])
+                    )
+        elif key in FIELD_ERRORS:
+            errors[key] = _(FIELD_ERRORS[key])
+    return errors
+
+
+def _preview(trial_id: str, values: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    """Return what enrolment would need (or why it cannot say), for the values typed."""
+    try:
+        args = PreviewSchema().load({"site": values["site"], "birth_date": values["birth_date"]})
+    except ma.ValidationError:
+        return None, None
+    if not args.get("site") or not args.get("birth_date"):
+        return None, None
+    _require(Action.ENROL, trial_id, args["site"])
+    site = forms.catalog(trial_id).study.site(args["site"])
+    today = local_date(now_utc(), site.timezone) if site else now_utc().date()
+    try:
+        result = enrolment.preview(
+            trial_id, site_code=args["site"], birth_date=args["birth_date"], on=today
+        )
+    except ConsentKitError as exc:
+        if isinstance(exc, PermissionDeniedError | AuthenticationError | RateLimitedError):
+            raise
+        return None, exc.translated(_locale())
+    return _describe_preview(result), None
+
+
+def _describe_preview(result: dict[str, Any]) -> dict[str, Any]:
+    locale = _locale()
+    req = result["requirements"]
+    transition = req.get("next_transition")
+    needs = result.get("signers_needed", {})
+    return {
+        "age": req.get("age"),
+        "guardians": int(needs.get("guardian", 0)),
+        "participant_signs": bool(needs.get("participant")),
+        "guardian_rule": label("guardian_rule", req.get("guardian_rule", ""), locale),
+        "minor_role": label("minor_role", req.get("minor_role", ""), locale),
+        "age_band": req.get("age_band"),
+        "competence_age": req.get("competence_age"),
+        "forms": [
+            {
+                "form_id": f["form_id"],
+                "version": f["version"],
+                "kind": label("form_kind", f["kind"], locale),
+            }
+            for f in result["forms"]
+        ],
+        "missing_kinds": [label("form_kind", k, locale) for k in result["missing_form_kinds"]],
+        "next_transition": (
+            {
+                "date": _when(date.fromisoformat(transition["date"])),
+                "reason": label("transition", transition["reason"], locale),
+            }
+            if transition
+            else None
+        ),
+    }
+
+
+@dataclass
+class _Attempt:
+    """What an enrolment post came to: the new code, or what to show next to the form."""
+
+    code: str | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+    message: str | None = None
+    error_code: str | None = None
+
+
+@bp.route("/studies/<trial_id>/enrol", methods=["GET", "POST"])
+def enrol(trial_id: str) -> Any:
+    """Enrol a participant and their family; check what the rules need before saving."""
+    signed = _require(Action.VIEW, trial_id)
+    sites = _visible_sites(signed, Action.ENROL, trial_id)  # 403 when the member may not enrol
+    catalog = forms.catalog(trial_id)
+    active = {s.code for s in catalog.study.sites if s.is_active}
+    sites = [s for s in sites if s in active] or sites
+    values = _blank_enrol_form(sites)
+    preview = None
+    attempt = _Attempt()
+    status = 200
+    if request.method == "POST":
+        _check_csrf(signed)
+        values = _enrol_form()
+        if values["site"] and values["site"] not in sites:
+            raise PermissionDeniedError("You do not have access to this.")
+        preview, attempt.message = _preview(trial_id, values)
+        if request.form.get("action") == "enrol":
+            attempt = _enrol(signed, trial_id, values)
+            if attempt.code is not None:
+                return redirect(
+                    url_for(".participant", trial_id=trial_id, code=attempt.code, notice="enrolled")
+                )
+            status = 422
+        elif preview is None:
+            attempt.errors = {
+                name: _(FIELD_ERRORS[name]) for name in ("site", "birth_date") if not values[name]
+            }
+            status = 422
+    languages = sorted({tag for s in catalog.study.sites for tag in s.languages})
+    return _render(
+        "enrol.html",
+        status,
+        trial_id=trial_id,
+        values=values,
+        sites=[{"code": s.code, "name": s.name} for s in catalog.study.sites if s.code in sites],
+        languages=[{"tag": t, "name": _language_name(t)} for t in languages],
+        roles=[
+            ("guardian", label("signer_role", SignerRole.GUARDIAN, _locale())),
+            ("participant", label("signer_role", SignerRole.PARTICIPANT, _locale())),
+        ],
+        preview=preview,
+        errors=attempt.errors,
+        error=attempt.message,
+        error_code=attempt.error_code,
+    )
+
+
+def _enrol(signed: Signed, trial_id: str, values: dict[str, Any]) -> _Attempt:
+    """Enrol from the typed values; return the new code, or field errors and a message."""
+    try:
+        args = EnrolSchema().load(_enrol_payload(values))
+    except ma.ValidationError as exc:
+        messages = exc.messages if isinstance(exc.messages, dict) else {}
+        return _Attempt(
+            errors=_field_errors(messages, values),
+            message=_("Some of the information is missing or not valid."),
+            error_code="invalid-data",
+        )
+    _require(Action.ENROL, trial_id, args["site"])
+    try:
+        result = enrolment.enrol(
+            trial_id,
+            code=args["code"],
+            site_code=args["site"],
+            birth_date=args["birth_date"],
+            preferred_language=args.get("preferred_language"),
+            signers=[
+                enrolment.SignerEntry(
+                    role=s["role"],
+                    name=s["name"],
+                    email=s.get("email"),
+                    phone=s.get("phone"),
+                    preferred_language=s.get("preferred_language"),
+                )
+                for s in args["signers"]
+            ],
+            interviewer=signed.staff,
+            actor=_actor(signed, trial_id, args["site"]),
+        )
+    except ConsentKitError as exc:
+        if isinstance(exc, PermissionDeniedError | AuthenticationError | RateLimitedError):
+            raise
+        message = exc.translated(_locale())
+        errors = {"code": message} if isinstance(exc, ConflictError) else {}
+        return _Attempt(errors=errors, message=message, error_code=exc.code)
+    return _Attempt(code=result.participant.code)

@@ -1,0 +1,515 @@
+"""A participant's file and what staff do on it: invite, dissent, withdrawal, countersignature.
+
+Every route finds the participant first and then asks for the action at the
+participant's site, so another site's participant answers 403; the timeline helpers
+word the audit trail without showing raw payloads.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from flask import Response, redirect, request, url_for
+
+from backend.auth import client_ip
+from backend.resources.sites.schemas import StaffWithdrawalSchema
+from backend.resources.staff.routes import qr_svg
+from backend.web.staff import bp
+from backend.web.staff.common import (
+    STAFF_ROLES,
+    WITHDRAWAL_SCOPES,
+    _,
+    _actor,
+    _can,
+    _check_csrf,
+    _field,
+    _language_name,
+    _locale,
+    _needs_reauth,
+    _notice,
+    _reauth_redirect,
+    _render,
+    _require,
+    _signed,
+    _state_label,
+    _when,
+)
+from consentkit import settings
+from consentkit.enums import Channel, RecordState, SignerRole, WithdrawalScope
+from consentkit.errors import (
+    AuthenticationError,
+    ConsentKitError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+)
+from consentkit.i18n import N_
+from consentkit.labels import label
+from consentkit.models.participant import Participant
+from consentkit.models.staff import StaffMember
+from consentkit.policy.records import opened_event
+from consentkit.policy.roles import Action
+from consentkit.services import documents, enrolment, records, timeline
+from consentkit.services.staff import Signed
+
+#: What each audit event did, for the timeline.
+EVENT_TYPES: dict[str, str] = {
+    "participant.enrolled": N_("Enrolled"),
+    "signer.added": N_("Family member registered"),
+    "record.opened": N_("Consent form opened"),
+    "invitation.created": N_("Invitation created"),
+    "access.signed-in": N_("Signed in"),
+    "access.locked-out": N_("Locked out after wrong codes"),
+    "information.viewed": N_("Information read"),
+    "comprehension.answered": N_("Questions answered"),
+    "items.chosen": N_("Choices made"),
+    "signature.added": N_("Signed"),
+    "consent.declined": N_("Declined"),
+    "withdrawal.recorded": N_("Withdrawal recorded"),
+    "assent.dissent": N_("The child said no"),
+    "participant.birth-date-changed": N_("Birth date corrected"),
+    "question.asked": N_("Question asked"),
+    "task.created": N_("Task created"),
+}
+
+#: How a withdrawal recorded here reached the site (the family's app records its own).
+STAFF_CHANNELS = (Channel.IN_PERSON, Channel.PHONE, Channel.LETTER)
+
+
+def _participant(trial_id: str, code: str, action: Action) -> tuple[Signed, Participant]:
+    """Return the member (allowed ``action`` at the participant's site) and the participant."""
+    _signed()  # sign-in before "not found": nothing is learnt about codes without it
+    participant = records.get_participant(trial_id, code)
+    return _require(action, trial_id, participant.site_code), participant
+
+
+def _signer_rows(participant: Participant) -> list[dict[str, Any]]:
+    rows = []
+    for signer in records.signers_of(participant):
+        identity = records.signer_identity(signer)
+        rows.append(
+            {
+                "signer_id": str(signer.id),
+                "role": signer.role,
+                "role_label": label("signer_role", signer.role, _locale()),
+                "name": identity.get("name", ""),
+                "email": identity.get("email"),
+                "phone": identity.get("phone"),
+                "staff_id": identity.get("staff_id"),
+                "preferred_language": getattr(signer, "preferred_language", None),
+                "is_family": signer.role != SignerRole.INVESTIGATOR,
+            }
+        )
+    return rows
+
+
+# ---------------------------------------------------------------- timeline
+
+
+def _staff_names(events: list[dict[str, Any]]) -> dict[str, str]:
+    ids = {
+        str(e.get("actor", {}).get("id"))
+        for e in events
+        if e.get("actor", {}).get("kind") == "staff"
+    }
+    found = StaffMember.objects(id__in=[i for i in ids if re.fullmatch(r"[0-9a-f]{24}", i)])
+    return {str(m.id): m.name for m in found.only("name")}
+
+
+def _who(actor: dict[str, Any], signers: dict[str, dict[str, Any]], staff: dict[str, str]) -> str:
+    locale = _locale()
+    kind, role = actor.get("kind"), str(actor.get("role", ""))
+    if kind == "signer" and str(actor.get("id")) in signers:
+        signer = signers[str(actor.get("id"))]
+        who = f"{signer['name']} ({signer['role_label']})"
+    elif kind == "staff":
+        role_text = _(STAFF_ROLES[role]) if role in STAFF_ROLES else role
+        name = staff.get(str(actor.get("id")))
+        who = f"{name} ({role_text})" if name else role_text
+    elif kind == "system":
+        who = _("consentkit (automatic)")
+    else:
+        who = label("signer_role", role, locale)
+    channel = actor.get("channel")
+    if channel and channel != Channel.APP:
+        who = f"{who}, {label('channel', channel, locale)}"
+    return who
+
+
+def _details(event: dict[str, Any], signers: dict[str, dict[str, Any]]) -> str:
+    """Say what an event did; events without a one-line summary never show raw payloads."""
+    data = event.get("payload") or {}
+    kind = event["type"]
+    signer = signers.get(str(data.get("signer_id", "")), {})
+    name = signer.get("name", "")
+    if kind == "participant.enrolled":
+        return _(
+            "Site %(site)s, date of birth %(date)s",
+            site=data.get("site", ""),
+            date=_when(str(data.get("birth_date", ""))[:10] or None),
+        )
+    if kind == "signer.added":
+        return f"{name} ({label('signer_role', data.get('role', ''), _locale())})"
+    if kind == "invitation.created":
+        return _(
+            "For %(name)s, valid until %(time)s", name=name, time=_when(data.get("expires_at"))
+        )
+    if kind in ("access.signed-in", "access.locked-out", "question.asked", "task.created"):
+        return str(name)
+    try:
+        return timeline.summary(event)
+    except (KeyError, TypeError, ValueError):
+        return ""
+
+
+def _timeline(
+    events: list[dict[str, Any]], signers: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    staff = _staff_names(events)
+    shown = []
+    for event in events:
+        kind = event["type"]
+        said = _details(event, signers)
+        shown.append(
+            {
+                "seq": event["seq"],
+                "at": _when(event["at"]),
+                "type": _(EVENT_TYPES[kind]) if kind in EVENT_TYPES else kind,
+                "who": _who(event.get("actor") or {}, signers, staff),
+                "summary": said,
+                "state_before": _state_label(event.get("state_before")),
+                "state_after": _state_label(event.get("state_after")),
+            }
+        )
+    return shown
+
+
+# ---------------------------------------------------------------- pages and actions
+
+
+def _record_rows(
+    trial_id: str,
+    participant: Participant,
+    signed: Signed,
+    signers: dict[str, dict[str, Any]],
+) -> list[dict[str, Any]]:
+    locale = _locale()
+    profile = records.profile(participant)
+    mine = enrolment.staff_signer(participant, signed.staff)
+    can_countersign = _can(signed, Action.COUNTERSIGN, trial_id, participant.site_code)
+    rows = []
+    for record in profile.get("records", []):
+        missing = record.get("missing_signers") or []
+        missing_ids = {m["signer_id"] for m in missing}
+        open_states = {RecordState.AWAITING_INFORMATION, RecordState.AWAITING_SIGNATURES}
+        rows.append(
+            {
+                **record,
+                "kind_label": label("form_kind", record["form_kind"], locale),
+                "state_label": _state_label(record["state"]),
+                "missing": [
+                    {
+                        "name": signers.get(m["signer_id"], {}).get("name", ""),
+                        "role": label("signer_role", m["role"], locale),
+                    }
+                    for m in missing
+                ],
+                "complete": not missing,
+                "pdf_url": url_for(
+                    ".document",
+                    trial_id=trial_id,
+                    code=participant.code,
+                    record_id=record["record_id"],
+                )
+                if not missing
+                else None,
+                "countersign_url": url_for(
+                    ".countersign",
+                    trial_id=trial_id,
+                    code=participant.code,
+                    record_id=record["record_id"],
+                )
+                if can_countersign
+                and mine is not None
+                and str(mine.id) in missing_ids
+                and record["state"] in open_states
+                else None,
+            }
+        )
+    return rows
+
+
+def _participant_page(
+    trial_id: str,
+    participant: Participant,
+    signed: Signed,
+    *,
+    error: str | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    locale = _locale()
+    signer_rows = _signer_rows(participant)
+    by_id = {s["signer_id"]: s for s in signer_rows}
+    site = participant.site_code
+    profile = records.profile(participant)
+    return _render(
+        "participant.html",
+        status,
+        trial_id=trial_id,
+        participant=participant,
+        language=_language_name(participant.preferred_language),
+        signers=signer_rows,
+        records=_record_rows(trial_id, participant, signed, by_id),
+        events=_timeline(records.history(participant), by_id),
+        participating=profile.get("participating"),
+        withdrawn_scopes=[
+            label("withdrawal_scope", s, locale) for s in profile.get("withdrawn_scopes", [])
+        ],
+        can_invite=_can(signed, Action.INVITE, trial_id, site),
+        can_withdraw=_can(signed, Action.RECORD_WITHDRAWAL, trial_id, site),
+        notice=_notice(),
+        error=error,
+    )
+
+
+@bp.get("/studies/<trial_id>/participants/<path:code>")
+def participant(trial_id: str, code: str) -> Any:
+    """A participant: family, records and their states, invitations, timeline, documents."""
+    signed, found = _participant(trial_id, code, Action.VIEW)
+    return _participant_page(trial_id, found, signed)
+
+
+@bp.post("/studies/<trial_id>/participants/<path:code>/invite")
+def invite(trial_id: str, code: str) -> Any:
+    """Invite one family member: show the code, the link and a QR code, once."""
+    signed, found = _participant(trial_id, code, Action.INVITE)
+    _check_csrf(signed)
+    signer_id = _field("signer_id", 40)
+    result = enrolment.invite(found, signer_id, actor=_actor(signed, trial_id, found.site_code))
+    signer = next((s for s in _signer_rows(found) if s["signer_id"] == signer_id), None)
+    # CONSENTKIT_PUBLIC_URL, never the request's Host header: a link handed to a family
+    # must not point wherever a forged header says.
+    web_link = settings.public_url() + url_for("family.invitation", code=result["code"])
+    return _render(
+        "invitation.html",
+        trial_id=trial_id,
+        participant=found,
+        signer=signer,
+        code=result["code"],
+        app_link=result["link"],
+        web_link=web_link,
+        qr=qr_svg(web_link),
+        expires_at=_when(result["expires_at"]),
+    )
+
+
+@bp.post("/studies/<trial_id>/participants/<path:code>/dissent")
+def dissent(trial_id: str, code: str) -> Any:
+    """Record that the child said no (respected at any age)."""
+    signed, found = _participant(trial_id, code, Action.RECORD_WITHDRAWAL)
+    _check_csrf(signed)
+    if request.form.get("confirm") != "yes":
+        return _participant_page(
+            trial_id,
+            found,
+            signed,
+            error=_("Tick the box to confirm that the child said no."),
+            status=422,
+        )
+    records.record_dissent(
+        found,
+        actor=_actor(signed, trial_id, found.site_code),
+        note=_field("note", 2000) or None,
+    )
+    return redirect(
+        url_for(".participant", trial_id=trial_id, code=found.code, notice="dissent-recorded")
+    )
+
+
+@bp.route("/studies/<trial_id>/participants/<path:code>/withdraw", methods=["GET", "POST"])
+def withdraw(trial_id: str, code: str) -> Any:
+    """Record a withdrawal told in person, by phone or by letter (password and code first)."""
+    signed, found = _participant(trial_id, code, Action.RECORD_WITHDRAWAL)
+    here = url_for(".withdraw", trial_id=trial_id, code=found.code)
+    if _needs_reauth(signed):
+        return _reauth_redirect(here)
+    locale = _locale()
+    values: dict[str, Any] = {
+        "scopes": [],
+        "channel": "",
+        "expressed_by": "",
+        "reason": "",
+        "reason_declined": False,
+    }
+    error = None
+    if request.method == "POST":
+        _check_csrf(signed)
+        values = {
+            "scopes": [s[:40] for s in request.form.getlist("scopes")][:20],
+            "channel": _field("channel", 20),
+            "expressed_by": _field("expressed_by", 40),
+            "reason": _field("reason", 2000),
+            "reason_declined": request.form.get("reason_declined") == "yes",
+        }
+        error = _withdrawal_error(values)
+        if error is None:
+            args = StaffWithdrawalSchema().load(
+                {
+                    "scopes": values["scopes"],
+                    "channel": values["channel"],
+                    "expressed_by": values["expressed_by"] or None,
+                    "reason": values["reason"] or None,
+                    "reason_declined": values["reason_declined"],
+                }
+            )
+            enrolment.record_withdrawal(
+                found,
+                scopes=args["scopes"],
+                expressed_by=args.get("expressed_by"),
+                channel=args["channel"],
+                actor=_actor(signed, trial_id, found.site_code, args["channel"]),
+                reason=None if args.get("reason_declined") else args.get("reason"),
+            )
+            return redirect(
+                url_for(
+                    ".participant",
+                    trial_id=trial_id,
+                    code=found.code,
+                    notice="withdrawal-recorded",
+                )
+            )
+    family = [s for s in _signer_rows(found) if s["is_family"]]
+    return _render(
+        "withdraw.html",
+        422 if error else 200,
+        trial_id=trial_id,
+        participant=found,
+        family=family,
+        scopes=[
+            {"value": s.value, "label": label("withdrawal_scope", s, locale)}
+            for s in WITHDRAWAL_SCOPES
+        ],
+        channels=[{"value": c.value, "label": label("channel", c, locale)} for c in STAFF_CHANNELS],
+        values=values,
+        error=error,
+    )
+
+
+def _withdrawal_error(values: dict[str, Any]) -> str | None:
+    if not values["scopes"] or any(
+        s not in {w.value for w in WithdrawalScope} for s in values["scopes"]
+    ):
+        return _("Choose at least one part of the study the family stops.")
+    if values["channel"] not in {c.value for c in STAFF_CHANNELS}:
+        return _("Choose how the withdrawal reached you.")
+    if not values["reason"] and not values["reason_declined"]:
+        return _("Type the reason, or tick that the family declined to give one.")
+    return None
+
+
+def _countersign_text(
+    participant: Participant, record_id: str, events: list[dict[str, Any]], signed: Signed
+) -> tuple[dict[str, Any], str, str]:
+    """Return the record's opened event and the language and text hash to countersign.
+
+    The language is the one the family signed in (the latest family signature),
+    else the participant's language, else the member's, else the record's first.
+    """
+    opened = opened_event(events, record_id)
+    hashes: dict[str, str] = opened["payload"]["content_sha256"]
+    signed_in = [
+        e["payload"].get("locale")
+        for e in events
+        if e["type"] == "signature.added"
+        and e.get("record_id") == record_id
+        and e["payload"].get("role") != SignerRole.INVESTIGATOR
+    ]
+    for candidate in (
+        *reversed(signed_in),
+        participant.preferred_language,
+        signed.staff.locale,
+        *sorted(hashes),
+    ):
+        if candidate and candidate in hashes:
+            return opened, candidate, hashes[candidate]
+    raise NotFoundError("Record %(record_id)s was not found.", params={"record_id": record_id})
+
+
+def _strokes(raw: str) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return None
+
+
+@bp.route(
+    "/studies/<trial_id>/participants/<path:code>/records/<record_id>/countersign",
+    methods=["GET", "POST"],
+)
+def countersign(trial_id: str, code: str, record_id: str) -> Any:
+    """Countersign as the investigator who conducted the interview (password and code first)."""
+    signed, found = _participant(trial_id, code, Action.COUNTERSIGN)
+    here = url_for(".countersign", trial_id=trial_id, code=found.code, record_id=record_id)
+    if _needs_reauth(signed):
+        return _reauth_redirect(here)
+    events = records.history(found)
+    opened, locale, sha = _countersign_text(found, record_id, events, signed)
+    printed_name = signed.staff.name
+    error = None
+    if request.method == "POST":
+        _check_csrf(signed)
+        printed_name = _field("printed_name", 200)
+        strokes = _strokes(request.form.get("strokes", "")[:200_000])
+        try:
+            enrolment.countersign(
+                found,
+                record_id,
+                staff=signed.staff,
+                locale=locale,
+                content_sha256=sha,
+                printed_name=printed_name,
+                strokes=strokes,
+                verified_at=signed.session.reauth_at,
+                ip=client_ip(),
+                user_agent=request.headers.get("User-Agent", "")[:300],
+            )
+        except ConsentKitError as exc:
+            if isinstance(exc, PermissionDeniedError | RateLimitedError):
+                raise
+            if isinstance(exc, AuthenticationError):
+                return _reauth_redirect(here)
+            error = exc.translated(_locale())
+        else:
+            return redirect(
+                url_for(".participant", trial_id=trial_id, code=found.code, notice="countersigned")
+            )
+    payload = opened["payload"]
+    return _render(
+        "countersign.html",
+        422 if error else 200,
+        trial_id=trial_id,
+        participant=found,
+        record_id=record_id,
+        form_id=payload["form_id"],
+        version=payload["version"],
+        kind=label("form_kind", payload.get("form_kind", ""), _locale()),
+        text_language=_language_name(locale),
+        sha=sha,
+        printed_name=printed_name,
+        error=error,
+    )
+
+
+@bp.get("/studies/<trial_id>/participants/<path:code>/records/<record_id>/document.pdf")
+def document(trial_id: str, code: str, record_id: str) -> Response:
+    """Download the sealed PDF of a completed record."""
+    _member, found = _participant(trial_id, code, Action.VIEW)
+    pdf = documents.consent_document(found, record_id).content
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", f"{found.code}-{record_id[:8]}")
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'},
+    )

@@ -1,0 +1,634 @@
+"""Staff web pages: cookie sign-in, CSRF, role and site checks, escaping, languages, redirects."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import date, timedelta
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+import pytest
+
+from backend.auth.staff import COOKIE
+from consentkit import i18n, settings
+from consentkit.clock import now_utc
+from consentkit.labels import label
+from consentkit.models.participant import Participant
+from consentkit.models.staff import StaffSession
+from consentkit.policy.roles import Grant, StaffRole
+from consentkit.services import audit, enrolment, records
+from consentkit.services import staff as staff_service
+from tests.backend.staff_helpers import PASSWORD, Member, make_member, staff_doc, token_for
+
+TRIAL = "DEMO-NBL-1"
+STUDY = f"/staff/studies/{TRIAL}"
+XSS = "<script>alert(1)</script>"
+ESCAPED = html.escape(XSS, quote=False)
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_of(response: Any) -> str:
+    found = CSRF.search(response.get_data(as_text=True))
+    assert found, response.get_data(as_text=True)[:2000]
+    return found.group(1)
+
+
+def signed_in(app: Any, client: Any, member: Member) -> Any:
+    """Put a live session's cookie in the client (no TOTP step spent)."""
+    client.set_cookie(COOKIE, token_for(app, member), path="/staff")
+    return client
+
+
+def login(client: Any, member: Member, code: str, **extra: str) -> Any:
+    form_page = client.get("/staff/login")
+    data = {
+        "email": member.email,
+        "password": PASSWORD,
+        "code": code,
+        "csrf_token": csrf_of(form_page),
+        **extra,
+    }
+    return client.post("/staff/login", data=data)
+
+
+def family(
+    member: Member,
+    code: str,
+    site: str,
+    *,
+    names: tuple[str, str, str] = ("Anna Jansen", "Piet Jansen", "Sem Jansen"),
+    birth_date: date | None = None,
+) -> Participant:
+    """Enrol a participant with two parents and the child (through the library)."""
+    staff = staff_doc(member)
+    result = enrolment.enrol(
+        TRIAL,
+        code=code,
+        site_code=site,
+        birth_date=birth_date or now_utc().date() - timedelta(days=13 * 365 + 40),
+        signers=[
+            enrolment.SignerEntry("guardian", names[0], email="a@example.org"),
+            enrolment.SignerEntry("guardian", names[1], email="b@example.org"),
+            enrolment.SignerEntry("participant", names[2], phone="+31 6 1234 5678"),
+        ],
+        interviewer=staff,
+        actor=enrolment.staff_actor(staff, "investigator"),
+    )
+    return result.participant
+
+
+def colleague(email: str, role: StaffRole, sites: tuple[str, ...]) -> Member:
+    """A member signed in by session only (no setup link walked: most tests need no TOTP)."""
+    staff, _token = staff_service.create_staff(
+        email=email, name=email.split("@")[0].title(), grants=[Grant(TRIAL, role, sites)]
+    )
+    return Member(email, "", [], str(staff.id))
+
+
+def events_of(participant: Participant) -> int:
+    return len(audit.chain_dicts(str(participant.id)))
+
+
+def participant_url(code: str, suffix: str = "") -> str:
+    return f"{STUDY}/participants/{quote(code, safe='')}{suffix}"
+
+
+@pytest.fixture
+def nl(client: Any, demo_study: Any) -> Member:
+    return make_member(client, "inv.nl@example.org", StaffRole.INVESTIGATOR, ("NL-01",))
+
+
+@pytest.fixture
+def fr(demo_study: Any) -> Member:
+    return colleague("inv.fr@example.org", StaffRole.INVESTIGATOR, ("FR-01",))
+
+
+# ---------------------------------------------------------------- sign-in and cookie
+
+
+def test_login_with_password_and_totp_sets_an_httponly_lax_cookie(client: Any, nl: Member) -> None:
+    response = login(client, nl, nl.code(1))
+
+    assert response.status_code == 302
+    assert urlsplit(response.headers["Location"]).path == "/staff/"
+    cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith(COOKIE + "="))
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+    assert "Path=/staff" in cookie
+    assert "Secure" not in cookie  # testing, over http
+    home = client.get("/staff/")
+    assert home.status_code == 200
+    assert TRIAL in home.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("how", ["configured", "production-default"])
+def test_login_cookie_is_secure_for_production(app: Any, client: Any, nl: Member, how: str) -> None:
+    if how == "configured":
+        app.config["STAFF_COOKIE_SECURE"] = True
+    else:
+        app.config["ENV"] = "production"
+        app.config["STAFF_COOKIE_SECURE"] = None
+
+    response = login(client, nl, nl.code(1))
+
+    assert response.status_code == 302
+    cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith(COOKIE + "="))
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_login_failure_is_generic_and_too_many_tries_say_try_later(client: Any, nl: Member) -> None:
+    wrong = login(client, nl, nl.code(1), password="not the password at all")
+    unknown = client.post(
+        "/staff/login",
+        data={
+            "email": "nobody@example.org",
+            "password": PASSWORD,
+            "code": "123456",
+            "csrf_token": csrf_of(client.get("/staff/login")),
+        },
+    )
+    generic = "The e-mail address, password or code is not valid."
+    assert wrong.status_code == unknown.status_code == 401
+    assert generic in wrong.get_data(as_text=True)
+    assert generic in unknown.get_data(as_text=True)
+    assert COOKIE + "=" not in "".join(wrong.headers.getlist("Set-Cookie"))
+    for _attempt in range(5):
+        login(client, nl, "000000", password="still not the password")
+    locked = login(client, nl, nl.recovery[0])
+    assert locked.status_code == 429
+    assert "try again later" in locked.get_data(as_text=True)
+    assert int(locked.headers["Retry-After"]) > 0
+
+
+def test_unauthenticated_pages_redirect_to_login_with_next(client: Any, demo_study: Any) -> None:
+    response = client.get(f"{STUDY}/records?state=consented")
+
+    assert response.status_code == 302
+    location = urlsplit(response.headers["Location"])
+    assert location.path == "/staff/login"
+    assert parse_qs(location.query)["next"] == [f"{STUDY}/records?state=consented"]
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://evil.example",
+        "//evil.example/staff/",
+        "/\\evil.example",
+        "javascript:alert(1)",
+        "/family/",
+        "https:/staff/",
+    ],
+)
+def test_next_to_another_site_is_not_followed(client: Any, nl: Member, target: str) -> None:
+    response = login(client, nl, nl.code(1), next=target)
+
+    assert response.status_code == 302
+    location = urlsplit(response.headers["Location"])
+    assert not location.netloc or location.netloc == "localhost"
+    assert location.path == "/staff/"
+    page = client.get(f"/staff/reauth?next={quote(target, safe='')}")
+    assert 'name="next" value="/staff/"' in page.get_data(as_text=True)
+
+
+def test_next_within_the_staff_pages_is_followed(client: Any, nl: Member) -> None:
+    response = login(client, nl, nl.code(1), next=f"{STUDY}/records")
+
+    assert urlsplit(response.headers["Location"]).path == f"{STUDY}/records"
+
+
+def test_setup_page_shows_a_qr_code_then_ten_recovery_codes(client: Any, demo_study: Any) -> None:
+    import pyotp
+
+    _member, token = staff_service.create_staff(
+        email="new.nurse@example.org",
+        name="New Nurse",
+        grants=[Grant(TRIAL, StaffRole.SITE_STAFF, ("NL-01",))],
+    )
+    page = client.get(f"/staff/setup/{token}")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "<svg" in text
+    secret = re.search(r'data-secret="([A-Z2-7]+)"', text).group(1)
+    mismatch = client.post(
+        f"/staff/setup/{token}",
+        data={
+            "password": PASSWORD,
+            "password_repeat": PASSWORD + "x",
+            "code": pyotp.TOTP(secret).now(),
+            "csrf_token": csrf_of(page),
+        },
+    )
+    assert mismatch.status_code == 422
+    done = client.post(
+        f"/staff/setup/{token}",
+        data={
+            "password": PASSWORD,
+            "password_repeat": PASSWORD,
+            "code": pyotp.TOTP(secret).now(),
+            "csrf_token": csrf_of(page),
+        },
+    )
+    assert done.status_code == 200
+    codes = re.findall(r"<li><code>([A-Z0-9-]+)</code></li>", done.get_data(as_text=True))
+    assert len(codes) == 10
+    assert "data-print" in done.get_data(as_text=True)
+    assert client.get(f"/staff/setup/{token}").status_code == 404  # the link worked once
+
+
+# ---------------------------------------------------------------- CSRF
+
+
+def test_login_post_without_its_form_token_is_refused(client: Any, nl: Member) -> None:
+    response = client.post(
+        "/staff/login", data={"email": nl.email, "password": PASSWORD, "code": nl.code(1)}
+    )
+
+    assert response.status_code == 400
+    assert COOKIE + "=" not in "".join(response.headers.getlist("Set-Cookie"))
+
+
+@pytest.mark.parametrize("token", [None, "0" * 64])
+def test_a_post_without_the_right_csrf_token_changes_nothing(
+    app: Any, client: Any, nl: Member, token: str | None
+) -> None:
+    signed_in(app, client, nl)
+    child = family(nl, "NL-CSRF-1", "NL-01")
+    before = events_of(child)
+    guardian = records.signers_of(child)[0]
+    extra = {} if token is None else {"csrf_token": token}
+
+    enrol = client.post(
+        f"{STUDY}/enrol",
+        data={"action": "enrol", "code": "NL-CSRF-2", "site": "NL-01", **extra},
+    )
+    invite = client.post(
+        participant_url(child.code, "/invite"), data={"signer_id": str(guardian.id), **extra}
+    )
+    dissent = client.post(participant_url(child.code, "/dissent"), data={"confirm": "yes", **extra})
+    withdraw = client.post(
+        participant_url(child.code, "/withdraw"),
+        data={"scopes": "no-new-data", "channel": "phone", "reason_declined": "yes", **extra},
+    )
+    logout = client.post("/staff/logout", data=extra)
+
+    assert {r.status_code for r in (enrol, invite, dissent, withdraw, logout)} == {400}
+    assert Participant.objects(code="NL-CSRF-2").count() == 0
+    assert events_of(child) == before
+    assert client.get("/staff/").status_code == 200  # still signed in
+
+
+# ---------------------------------------------------------------- roles and sites
+
+
+def test_a_member_of_nl_01_gets_403_on_a_participant_of_fr_01(
+    app: Any, client: Any, nl: Member, fr: Member
+) -> None:
+    french = family(fr, "FR-0001", "FR-01")
+    family(nl, "NL-0001", "NL-01")
+    before = events_of(french)
+    signed_in(app, client, nl)
+    csrf = csrf_of(client.get("/staff/"))
+    guardian = records.signers_of(french)[0]
+
+    page = client.get(participant_url("FR-0001"))
+    invite = client.post(
+        participant_url("FR-0001", "/invite"),
+        data={"signer_id": str(guardian.id), "csrf_token": csrf},
+    )
+    pdf = client.get(participant_url("FR-0001", "/records/x/document.pdf"))
+    filtered = client.get(f"{STUDY}/?site=FR-01")
+
+    assert page.status_code == invite.status_code == pdf.status_code == filtered.status_code == 403
+    assert "Jansen" not in page.get_data(as_text=True)
+    assert events_of(french) == before
+    dashboard = client.get(f"{STUDY}/").get_data(as_text=True)
+    assert "FR-01" not in dashboard
+    assert "NL-01" in dashboard
+    worklist = client.get(f"{STUDY}/records").get_data(as_text=True)
+    assert "NL-0001" in worklist and "FR-0001" not in worklist
+    export = client.get(f"{STUDY}/records/export.csv").get_data(as_text=True)
+    assert "NL-0001" in export and "FR-0001" not in export
+
+
+def test_the_dashboard_counts_only_the_members_sites(
+    app: Any, client: Any, nl: Member, fr: Member
+) -> None:
+    family(fr, "FR-0002", "FR-01")
+    family(fr, "FR-0003", "FR-01")
+    family(nl, "NL-0002", "NL-01")
+    signed_in(app, client, nl)
+
+    page = client.get(f"{STUDY}/").get_data(as_text=True)
+
+    awaiting = re.search(
+        r'data-count="state-awaiting-information">\s*<span class="count">(\d+)</span>', page
+    )
+    assert awaiting is not None
+    assert int(awaiting.group(1)) == len(records.profile(_participant("NL-0002"))["records"])
+
+
+def _participant(code: str) -> Participant:
+    return Participant.objects.get(code=code)
+
+
+@pytest.mark.parametrize("role", [StaffRole.MONITOR])
+def test_a_monitor_cannot_enrol_or_withdraw(
+    app: Any, client: Any, nl: Member, role: StaffRole
+) -> None:
+    child = family(nl, "NL-MON-1", "NL-01")
+    before = events_of(child)
+    monitor = colleague("monitor@example.org", role, ("NL-01",))
+    signed_in(app, client, monitor)
+    csrf = csrf_of(client.get("/staff/"))
+
+    assert client.get(participant_url(child.code)).status_code == 200  # a monitor reads
+    enrol_page = client.get(f"{STUDY}/enrol")
+    enrol = client.post(
+        f"{STUDY}/enrol",
+        data={
+            "csrf_token": csrf,
+            "action": "enrol",
+            "code": "NL-MON-2",
+            "site": "NL-01",
+            "birth_date": "2015-01-01",
+            "signers-0-role": "guardian",
+            "signers-0-name": "A",
+            "signers-0-email": "a@example.org",
+        },
+    )
+    withdraw_page = client.get(participant_url(child.code, "/withdraw"))
+    withdraw = client.post(
+        participant_url(child.code, "/withdraw"),
+        data={
+            "csrf_token": csrf,
+            "scopes": "full",
+            "channel": "phone",
+            "reason_declined": "yes",
+        },
+    )
+    dissent = client.post(
+        participant_url(child.code, "/dissent"), data={"csrf_token": csrf, "confirm": "yes"}
+    )
+    page = client.get(participant_url(child.code)).get_data(as_text=True)
+
+    statuses = {r.status_code for r in (enrol_page, enrol, withdraw_page, withdraw, dissent)}
+    assert statuses == {403}
+    assert Participant.objects(code="NL-MON-2").count() == 0
+    assert events_of(child) == before
+    assert "Record a withdrawal" not in page and "Invite" not in page
+
+
+# ---------------------------------------------------------------- escaping
+
+
+def test_script_in_a_code_or_a_name_is_shown_escaped_everywhere(
+    app: Any, client: Any, nl: Member
+) -> None:
+    child = family(nl, XSS, "NL-01", names=(XSS, "Piet", "Sem"))
+    staff = staff_doc(nl)
+    enrolment.record_withdrawal(
+        child,
+        scopes=["no-new-data"],
+        expressed_by=None,
+        channel="phone",
+        actor=enrolment.staff_actor(staff, "investigator", "phone"),
+        reason=XSS,
+    )
+    signed_in(app, client, nl)
+
+    pages = {
+        "participant": client.get(participant_url(XSS)),
+        "worklist": client.get(f"{STUDY}/records"),
+        "search": client.get(f"{STUDY}/records?q={quote('<script>', safe='')}"),
+        "dashboard": client.get(f"{STUDY}/"),
+        "withdraw": client.get(participant_url(XSS, "/withdraw")),
+    }
+
+    for name, response in pages.items():
+        text = response.get_data(as_text=True)
+        assert response.status_code == 200, name
+        assert XSS not in text, name
+    participant_page = pages["participant"].get_data(as_text=True)
+    assert participant_page.count(ESCAPED) >= 3  # heading, family table, timeline
+    assert ESCAPED in pages["worklist"].get_data(as_text=True)
+    assert "Content-Security-Policy" in pages["participant"].headers
+
+
+def test_the_enrol_form_keeps_and_escapes_what_was_typed(app: Any, client: Any, nl: Member) -> None:
+    signed_in(app, client, nl)
+    csrf = csrf_of(client.get(f"{STUDY}/enrol"))
+
+    response = client.post(
+        f"{STUDY}/enrol",
+        data={
+            "csrf_token": csrf,
+            "action": "enrol",
+            "code": "NL-ONE-PARENT",
+            "site": "NL-01",
+            "birth_date": (now_utc().date() - timedelta(days=13 * 365 + 40)).isoformat(),
+            "signers-0-role": "guardian",
+            "signers-0-name": XSS,
+            "signers-0-email": "a@example.org",
+        },
+    )
+
+    text = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert XSS not in text
+    assert f'value="{html.escape(XSS)}"' in text
+    assert 'value="NL-ONE-PARENT"' in text
+    assert 'data-error="signers-missing"' in text  # NL, 13: both parents and the child
+    assert "data-preview=" in text  # the requirements are shown with the error
+    assert Participant.objects(code="NL-ONE-PARENT").count() == 0
+
+
+# ---------------------------------------------------------------- enrolment, invitation, actions
+
+
+def test_check_requirements_shows_what_the_rules_need_before_saving(
+    app: Any, client: Any, nl: Member
+) -> None:
+    signed_in(app, client, nl)
+    csrf = csrf_of(client.get(f"{STUDY}/enrol"))
+    birth = (now_utc().date() - timedelta(days=13 * 365 + 40)).isoformat()
+
+    response = client.post(
+        f"{STUDY}/enrol",
+        data={
+            "csrf_token": csrf,
+            "action": "preview",
+            "code": "NL-PREVIEW",
+            "site": "NL-01",
+            "birth_date": birth,
+        },
+    )
+
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200
+    guardians = re.search(r'data-preview="guardians">(\d+)', text)
+    assert guardians is not None and guardians.group(1) == "2"
+    assert "the participant signs too" in text
+    assert Participant.objects(code="NL-PREVIEW").count() == 0
+
+
+def test_enrol_then_invite_shows_the_code_link_and_qr_once(
+    app: Any, client: Any, nl: Member
+) -> None:
+    signed_in(app, client, nl)
+    csrf = csrf_of(client.get(f"{STUDY}/enrol"))
+    birth = (now_utc().date() - timedelta(days=13 * 365 + 40)).isoformat()
+    data = {
+        "csrf_token": csrf,
+        "action": "enrol",
+        "code": "NL-WEB-1",
+        "site": "NL-01",
+        "birth_date": birth,
+        "preferred_language": "nl",
+    }
+    for i, (role, name, email) in enumerate(
+        [
+            ("guardian", "Anna", "anna@example.org"),
+            ("guardian", "Piet", "piet@example.org"),
+            ("participant", "Sem", "sem@example.org"),
+        ]
+    ):
+        data |= {
+            f"signers-{i}-role": role,
+            f"signers-{i}-name": name,
+            f"signers-{i}-email": email,
+        }
+
+    enrolled = client.post(f"{STUDY}/enrol", data=data)
+
+    assert enrolled.status_code == 302
+    page = client.get(enrolled.headers["Location"])
+    text = page.get_data(as_text=True)
+    assert "Anna" in text and "Sem" in text
+    signer_id = re.search(r'name="signer_id" value="([^"]+)"', text).group(1)
+    invitation = client.post(
+        participant_url("NL-WEB-1", "/invite"),
+        data={"csrf_token": csrf_of(page), "signer_id": signer_id},
+    )
+    shown = invitation.get_data(as_text=True)
+    assert invitation.status_code == 200
+    code = re.search(r'id="invitation-code">([^<]+)<', shown).group(1)
+    assert re.search(rf'href="{settings.public_url()}/family/(i|invite)/{code}"', shown)
+    assert "<svg" in shown
+    assert invitation.headers["Cache-Control"] == "no-store"
+
+
+def test_countersigning_asks_for_password_and_code_again_after_five_minutes(
+    app: Any, client: Any, nl: Member
+) -> None:
+    child = family(nl, "NL-CS-1", "NL-01")
+    signed_in(app, client, nl)
+    StaffSession.objects(staff_id=nl.staff_id).update(
+        set__reauth_at=now_utc() - timedelta(minutes=10)
+    )
+    record_id = records.profile(child)["records"][0]["record_id"]
+    url = participant_url(child.code, f"/records/{record_id}/countersign")
+
+    stale = client.get(url)
+
+    assert stale.status_code == 302
+    location = urlsplit(stale.headers["Location"])
+    assert location.path == "/staff/reauth"
+    reauth_page = client.get(stale.headers["Location"])
+    confirmed = client.post(
+        "/staff/reauth",
+        data={
+            "csrf_token": csrf_of(reauth_page),
+            "password": PASSWORD,
+            "code": nl.recovery[0],
+            "next": re.search(r'name="next" value="([^"]+)"', reauth_page.get_data(as_text=True))
+            .group(1)
+            .replace("&amp;", "&"),
+        },
+    )
+    assert confirmed.status_code == 302
+    assert urlsplit(confirmed.headers["Location"]).path == urlsplit(url).path
+    page = client.get(url)
+    assert page.status_code == 200
+    assert 'id="signature-canvas"' in page.get_data(as_text=True)
+    too_early = client.post(
+        url,
+        data={
+            "csrf_token": csrf_of(page),
+            "printed_name": "Dr Inv",
+            "strokes": "[[[1, 2], [30, 40]]]",
+        },
+    )
+    assert too_early.status_code == 422  # the family signs first
+    assert "countersigns after the family" in too_early.get_data(as_text=True)
+
+
+def test_a_withdrawal_is_recorded_with_its_scopes_and_channel(
+    app: Any, client: Any, nl: Member
+) -> None:
+    child = family(nl, "NL-WD-1", "NL-01")
+    signed_in(app, client, nl)
+    page = client.get(participant_url(child.code, "/withdraw"))
+    csrf = csrf_of(page)
+
+    missing = client.post(
+        participant_url(child.code, "/withdraw"),
+        data={"csrf_token": csrf, "scopes": "no-new-data", "channel": "phone"},
+    )
+    done = client.post(
+        participant_url(child.code, "/withdraw"),
+        data={
+            "csrf_token": csrf,
+            "scopes": ["no-new-data", "samples-destroy"],
+            "channel": "letter",
+            "reason_declined": "yes",
+        },
+    )
+
+    assert missing.status_code == 422
+    assert done.status_code == 302
+    last = audit.chain_dicts(str(child.id))[-1]
+    assert last["type"] == "withdrawal.recorded"
+    assert last["payload"]["scopes"] == ["no-new-data", "samples-destroy"]
+    assert last["payload"]["channel"] == "letter" and last["payload"]["reason_declined"]
+    shown = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert label("withdrawal_scope", "no-new-data", "en") in shown
+
+
+def test_the_worklist_exports_csv_and_xlsx_with_the_cookie(
+    app: Any, client: Any, nl: Member
+) -> None:
+    family(nl, "NL-EXP-1", "NL-01")
+    signed_in(app, client, nl)
+
+    csv = client.get(f"{STUDY}/records/export.csv?state=awaiting-information")
+    xlsx = client.get(f"{STUDY}/records/export.xlsx")
+
+    assert csv.status_code == 200 and csv.mimetype == "text/csv"
+    assert "NL-EXP-1" in csv.get_data(as_text=True)
+    assert xlsx.status_code == 200
+    assert xlsx.data[:2] == b"PK"
+    assert "attachment" in xlsx.headers["Content-Disposition"]
+
+
+# ---------------------------------------------------------------- languages
+
+
+@pytest.mark.parametrize("locale", ["fr", "de"])
+def test_pages_render_in_french_and_german(app: Any, client: Any, nl: Member, locale: str) -> None:
+    family(nl, "NL-LANG-1", "NL-01")
+    login_page = client.get(f"/staff/login?lang={locale}").get_data(as_text=True)
+    expected = i18n.gettext(locale, "Sign in for study staff")
+    assert expected != "Sign in for study staff"
+    assert expected in login_page
+    assert f'lang="{locale}"' in login_page
+
+    signed_in(app, client, nl)
+    dashboard = client.get(f"{STUDY}/?lang={locale}").get_data(as_text=True)
+    state = label("record_state", "awaiting-information", locale)
+    assert state != label("record_state", "awaiting-information", "en")
+    assert html.escape(state) in dashboard
+    assert i18n.gettext(locale, "Records by state") in dashboard
+    worklist = client.get(f"{STUDY}/records").get_data(as_text=True)  # the choice is remembered
+    assert html.escape(i18n.gettext(locale, "Worklist")) in worklist
