@@ -22,6 +22,15 @@ SecantusDB is beta software. Every workaround for it lives in this module:
   "exists" for ``kill(pid, 0)``), so :func:`serve_embedded` holds an ``flock``
   on ``consentkit-db.lock``, which the kernel releases when the process dies
   however it dies; two servers never open one directory.
+
+One SecantusDB behaviour shapes code elsewhere, because the portable code is
+simply correct on both servers (no server check, nothing to remove later):
+
+* ``find_one_and_update`` returning the old document reads it before taking
+  the write lock (0.7.0b3), so two racing writers can be handed the same old
+  state. The record projection therefore moves by compare-and-set on its
+  ``last_seq`` (consentkit.services.records._refresh_projection), which is
+  exact on MongoDB too.
 """
 
 from __future__ import annotations

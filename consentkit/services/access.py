@@ -21,7 +21,7 @@ from mongoengine import NotUniqueError
 
 from consentkit import crypto, settings
 from consentkit.clock import now_utc
-from consentkit.errors import AuthenticationError, RateLimitedError
+from consentkit.errors import AuthenticationError, NotFoundError, RateLimitedError
 from consentkit.i18n import N_
 from consentkit.models.access import (
     Invitation,
@@ -131,6 +131,64 @@ def create_invitation(
         now=now,
     )
     return code
+
+
+def invitations_of(participant: Participant) -> list[dict[str, Any]]:
+    """Return a participant's invitations (never their codes, which are stored hashed)."""
+    return [
+        {
+            "invitation_id": str(i.id),
+            "signer_id": i.signer_id,
+            "created_at": i.created_at,
+            "expires_at": i.expires_at,
+            "revoked_at": i.revoked_at,
+        }
+        for i in Invitation.objects(participant_id=str(participant.id)).order_by("created_at")
+    ]
+
+
+def revoke_invitation(
+    participant: Participant, invitation_id: str, *, actor: Actor, now: datetime | None = None
+) -> None:
+    """Stop an invitation from working (lost letter, wrong person); audited.
+
+    Raises:
+        NotFoundError: not an invitation of this participant.
+    """
+    now = now or now_utc()
+    invitation = Invitation.objects(participant_id=str(participant.id), id=invitation_id).first()
+    if invitation is None:
+        raise NotFoundError("This invitation was not found.")
+    if not Invitation.objects(id=invitation.id, revoked_at=None).update_one(set__revoked_at=now):
+        return  # already revoked: revoking again changes nothing
+    audit.append(
+        participant,
+        lambda _e: audit.Draft(
+            type="invitation.revoked",
+            actor=actor.to_dict(),
+            payload={"invitation_id": invitation_id, "signer_id": invitation.signer_id},
+        ),
+        now=now,
+    )
+
+
+def resend_invitation(
+    participant: Participant, invitation_id: str, *, actor: Actor, now: datetime | None = None
+) -> tuple[str, str]:
+    """Replace an invitation with a new code (the old code stops working); return (signer, code).
+
+    Codes are stored hashed, so "resending" means issuing a new one.
+
+    Raises:
+        NotFoundError: not an invitation of this participant.
+    """
+    now = now or now_utc()
+    invitation = Invitation.objects(participant_id=str(participant.id), id=invitation_id).first()
+    if invitation is None:
+        raise NotFoundError("This invitation was not found.")
+    revoke_invitation(participant, invitation_id, actor=actor, now=now)
+    signer = Signer.objects(id=invitation.signer_id).get()
+    return invitation.signer_id, create_invitation(participant, signer, actor=actor, now=now)
 
 
 def invitation_link(code: str) -> str:

@@ -224,6 +224,20 @@ def invite(
     }
 
 
+def reissue(
+    participant: Participant, invitation_id: str, *, actor: Actor, now: datetime | None = None
+) -> dict[str, Any]:
+    """Replace an invitation with a fresh code (the old one stops working); shown once."""
+    now = now or now_utc()
+    signer_id, code = access.resend_invitation(participant, invitation_id, actor=actor, now=now)
+    return {
+        "signer_id": signer_id,
+        "code": code,
+        "link": access.invitation_link(code),
+        "expires_at": now + access.INVITATION_TTL,
+    }
+
+
 def _family_signer(participant: Participant, signer_id: str) -> Signer:
     signer: Signer | None = Signer.objects(participant_id=str(participant.id), id=signer_id).first()
     if signer is None:

@@ -16,7 +16,7 @@ import pytest
 
 from consentkit.models.staff import StaffMember
 from consentkit.policy.roles import StaffRole
-from consentkit.services import enrolment
+from consentkit.services import enrolment, records
 from tests.backend.staff_helpers import auth, make_member, token_for
 from tests.consentkit.records_helpers import STROKES
 
@@ -26,6 +26,8 @@ ROLES = ("sponsor-admin", "investigator", "site-staff", "monitor")
 READ = {"sponsor-admin", "investigator", "site-staff", "monitor"}
 SITE_WORK = {"investigator", "site-staff"}
 DENIED = {403}
+ADMIN = {"sponsor-admin"}  # Action.MANAGE_FORMS: the study as a whole
+FORMS = "/api/v1/staff/studies/<trial_id>/forms"
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,19 @@ ROWS = [
     Row(
         "/api/v1/staff/studies/<trial_id>/participants/<code>/invitations", "POST", SITE_WORK, False
     ),
+    Row("/api/v1/staff/studies/<trial_id>/participants/<code>/invitations", "GET", READ, True),
+    Row(
+        "/api/v1/staff/studies/<trial_id>/participants/<code>/invitations/<invitation_id>",
+        "DELETE",
+        SITE_WORK,
+        False,
+    ),
+    Row(
+        "/api/v1/staff/studies/<trial_id>/participants/<code>/invitations/<invitation_id>/resend",
+        "POST",
+        SITE_WORK,
+        False,
+    ),
     Row(
         "/api/v1/staff/studies/<trial_id>/participants/<code>/records/<record_id>/countersign",
         "POST",
@@ -63,6 +78,11 @@ ROWS = [
         READ,
         True,
     ),
+    Row(f"{FORMS}/import", "POST", ADMIN, True),
+    Row(f"{FORMS}/<form_id>/versions/<int:version>/preview", "GET", ADMIN, True),
+    Row(f"{FORMS}/<form_id>/versions/<int:version>/approve", "POST", ADMIN, True),
+    Row(f"{FORMS}/<form_id>/versions/<int:version>/publish", "POST", ADMIN, True),
+    Row("/api/v1/staff/studies/<trial_id>/reconsent", "GET", READ, True),
 ]
 
 
@@ -97,6 +117,10 @@ def world(client: Any, demo_study: Any) -> dict[str, Any]:
             actor=enrolment.staff_actor(staff, "investigator"),
         )
         record = result.records[0]
+        guardian = next(s for s in result.signers if s.role == "guardian")
+        enrolment.invite(
+            result.participant, str(guardian.id), actor=enrolment.staff_actor(staff, "investigator")
+        )
         families[site] = {
             "code": result.participant.code,
             "record": record,
@@ -112,10 +136,21 @@ def _request(client: Any, row: Row, site: str, world: dict[str, Any], token: str
         row.rule.replace("<trial_id>", TRIAL)
         .replace("<code>", family["code"])
         .replace("<record_id>", record.record_id)
+        .replace("<form_id>", "parental-consent")
+        .replace("<int:version>", "1")
     )
+    if "<invitation_id>" in path:
+        # A fresh invitation per request: revoking or resending one spends it.
+        from consentkit.services import access
+        from consentkit.services import enrolment as enrolling
+
+        participant = records.get_participant(TRIAL, family["code"])
+        enrolling.invite(participant, family["guardian"], actor=records.SYSTEM)
+        latest = access.invitations_of(participant)[-1]["invitation_id"]
+        path = path.replace("<invitation_id>", latest)
     query: dict[str, str] = {}
     body: dict[str, Any] | None = None
-    if row.rule.endswith(("/dashboard", "/records", "/export")):
+    if row.rule.endswith(("/dashboard", "/records", "/export", "/reconsent")):
         query = {"site": site}
     if row.rule.endswith("/preview"):
         body = {"site": site, "birth_date": "2013-01-15"}
@@ -146,6 +181,8 @@ def _request(client: Any, row: Row, site: str, world: dict[str, Any], token: str
     headers = auth(token) if token else {}
     if row.method == "GET":
         response = client.get(path, query_string=query, headers=headers)
+    elif row.method == "DELETE":
+        response = client.delete(path, headers=headers)
     else:
         response = client.post(path, json=body or {}, headers=headers)
     response.get_data()  # a streamed export keeps its request context until read and closed

@@ -146,3 +146,35 @@ def test_countersigning_needs_a_recent_sign_in(client: Any, investigator: dict[s
     mismatch = client.post(url, json=body, headers=investigator)
     assert mismatch.status_code == 409
     assert mismatch.get_json()["error"] == "content-mismatch"
+
+
+def test_revoke_and_resend_invitations(client: Any, investigator: dict[str, str]) -> None:
+    made = enrol(client, investigator).get_json()
+    guardian = next(s for s in made["signers"] if s["role"] == "guardian")
+    url = f"{BASE}/participants/NL-0001/invitations"
+    first = client.post(url, json={"signer_id": guardian["signer_id"]}, headers=investigator)
+    listed = client.get(url, headers=investigator).get_json()
+    assert [i["revoked_at"] for i in listed] == [None]
+    assert "code" not in listed[0]  # codes are shown once, never listed
+
+    resent = client.post(f"{url}/{listed[0]['invitation_id']}/resend", headers=investigator)
+    assert resent.status_code == 201
+    new_code = resent.get_json()["code"]
+    assert new_code != first.get_json()["code"]
+
+    def redeem(code: str) -> int:
+        return client.post("/api/v1/auth/invitations/redeem", json={"code": code}).status_code
+
+    assert redeem(first.get_json()["code"]) == 401  # the old letter no longer works
+    assert redeem(new_code) == 202
+
+    newest = client.get(url, headers=investigator).get_json()[-1]["invitation_id"]
+    assert client.delete(f"{url}/{newest}", headers=investigator).status_code == 204
+    assert redeem(new_code) == 401
+    kinds = [
+        e["type"]
+        for e in client.get(
+            f"{BASE}/participants/NL-0001/timeline", headers=investigator
+        ).get_json()
+    ]
+    assert kinds.count("invitation.revoked") == 2

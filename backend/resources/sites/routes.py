@@ -25,6 +25,7 @@ from backend.resources.sites.schemas import (
     EventSchema,
     ExportArgsSchema,
     InvitationSchema,
+    InvitationStatusSchema,
     InviteSchema,
     ParticipantSchema,
     PreviewResultSchema,
@@ -41,7 +42,7 @@ from consentkit.models.participant import Participant
 from consentkit.policy.age import local_date
 from consentkit.policy.roles import Action
 from consentkit.rendering.tables import csv_lines, xlsx_bytes
-from consentkit.services import dashboard, documents, enrolment, forms, records, timeline
+from consentkit.services import access, dashboard, documents, enrolment, forms, records, timeline
 from consentkit.services import staff as staff_service
 from consentkit.services.staff import Signed
 
@@ -262,6 +263,13 @@ class TimelineViews(MethodView):
 class InvitationsViews(MethodView):
     """Invite a family member to the app or the family web flow."""
 
+    @blp.response(200, InvitationStatusSchema(many=True))
+    @blp.doc(security=SECURITY)
+    def get(self, trial_id: str, code: str) -> list[dict[str, Any]]:
+        """List the participant's invitations (their codes are never shown again)."""
+        _, participant = _participant(trial_id, code, Action.VIEW)
+        return access.invitations_of(participant)
+
     @blp.arguments(InviteSchema)
     @blp.response(201, InvitationSchema)
     @blp.doc(security=SECURITY)
@@ -270,6 +278,35 @@ class InvitationsViews(MethodView):
         signed, participant = _participant(trial_id, code, Action.INVITE)
         return enrolment.invite(
             participant, args["signer_id"], actor=_actor(signed, trial_id, participant.site_code)
+        )
+
+
+@blp.route("/<trial_id>/participants/<code>/invitations/<invitation_id>")
+class InvitationViews(MethodView):
+    """One invitation."""
+
+    @blp.response(204)
+    @blp.doc(security=SECURITY)
+    def delete(self, trial_id: str, code: str, invitation_id: str) -> Response:
+        """Revoke it: the code stops working (a lost letter, the wrong person)."""
+        signed, participant = _participant(trial_id, code, Action.INVITE)
+        access.revoke_invitation(
+            participant, invitation_id, actor=_actor(signed, trial_id, participant.site_code)
+        )
+        return Response(status=204)
+
+
+@blp.route("/<trial_id>/participants/<code>/invitations/<invitation_id>/resend")
+class InvitationResendViews(MethodView):
+    """A new code for the same signer."""
+
+    @blp.response(201, InvitationSchema)
+    @blp.doc(security=SECURITY)
+    def post(self, trial_id: str, code: str, invitation_id: str) -> dict[str, Any]:
+        """Replace the invitation with a new code, shown once; the old code stops working."""
+        signed, participant = _participant(trial_id, code, Action.INVITE)
+        return enrolment.reissue(
+            participant, invitation_id, actor=_actor(signed, trial_id, participant.site_code)
         )
 
 

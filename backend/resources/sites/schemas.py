@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import marshmallow as ma
+from flask_smorest.fields import Upload
 
 from backend.resources.me.schemas import SignatureSchema, WithdrawalSchema
 from backend.schemas import LANGUAGE_FIELD
@@ -158,6 +159,14 @@ class InvitationSchema(ma.Schema):
     expires_at = ma.fields.DateTime()
 
 
+class InvitationStatusSchema(ma.Schema):
+    invitation_id = ma.fields.String()
+    signer_id = ma.fields.String()
+    created_at = ma.fields.DateTime()
+    expires_at = ma.fields.DateTime()
+    revoked_at = ma.fields.DateTime(allow_none=True)
+
+
 class CountersignSchema(SignatureSchema):
     class Meta:
         exclude = ("client_at", "client_offset_minutes", "early_signing_justification")
@@ -182,3 +191,34 @@ class EventSchema(ma.Schema):
     type = ma.fields.String()
     at = ma.fields.DateTime()
     state = ma.fields.String(allow_none=True)
+
+
+class PaperConsentSchema(ma.Schema):
+    """A paper consent: who signed the paper form, when, in which language, and the scan."""
+
+    signer_ids = ma.fields.List(
+        ma.fields.String(validate=ma.validate.Length(min=1, max=40)),
+        required=True,
+        validate=ma.validate.Length(min=1, max=10),
+        metadata={"description": "Required signers who signed on paper (repeat the field)"},
+    )
+    signed_on = ma.fields.Date(
+        required=True, metadata={"description": "The date written on the paper form"}
+    )
+    locale = ma.fields.String(
+        required=True,
+        validate=ma.validate.Regexp(r"^[A-Za-z]{2,3}([-_][A-Za-z]{2})?$"),
+        metadata={"description": "Language of the paper form (BCP 47)", "example": "fr"},
+    )
+    items_yes = ma.fields.List(
+        ma.fields.String(validate=ma.validate.Length(min=1, max=80)),
+        load_default=None,
+        metadata={
+            "description": "Item ids ticked yes on paper (repeat the field); when given, "
+            "every other item is a no. Omit when the choices are not recorded."
+        },
+    )
+    note = ma.fields.String(load_default=None, validate=ma.validate.Length(max=2000))
+    scan = Upload(
+        metadata={"description": "The scanned paper form, a PDF of at most 20 MB (required)"}
+    )
