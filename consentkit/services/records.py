@@ -1013,8 +1013,30 @@ def history(participant: Participant) -> list[dict[str, Any]]:
     return audit.chain_dicts(str(participant.id))
 
 
-#: What a projection update reads first: its guard and the fields its counters are keyed by.
-_PROJECTION_GUARD = {**dashboard.RECORD_COUNTER_FIELDS, "record_id": True, "last_seq": True}
+#: What a projection update reads first: its guard, the fields its counters are keyed by,
+#: and what it may change (to skip a write that would change nothing).
+_PROJECTION_GUARD = {
+    **dashboard.RECORD_COUNTER_FIELDS,
+    "record_id": True,
+    "last_seq": True,
+    "missing_signers": True,
+    "completed_at": True,
+}
+
+
+def _unchanged(before: dict[str, Any], changes: dict[str, Any]) -> bool:
+    """Whether a projection already shows ``changes`` (apart from its ``last_seq``)."""
+    completed, wanted = before.get("completed_at"), changes["completed_at"]
+    if completed is None or wanted is None:
+        same_completion = completed is None and wanted is None
+    else:  # stored with millisecond precision
+        same_completion = abs((completed - wanted).total_seconds()) < 0.001
+    return (
+        same_completion
+        and before.get("state") == changes["state"]
+        and bool(before.get("is_partial")) == changes["is_partial"]
+        and (before.get("missing_signers") or []) == changes["missing_signers"]
+    )
 
 
 def _refresh_projection(participant: Participant, events: list[dict[str, Any]]) -> None:
@@ -1063,6 +1085,15 @@ def _refresh_projection(participant: Participant, events: list[dict[str, Any]]) 
             "is_partial": is_partial,
         }
         before = current.get(status.record_id)
+        if (
+            before is not None
+            and before["last_seq"] == last["seq"] - 1
+            and _unchanged(before, changes)
+        ):
+            # Projected up to the previous event and this one moved nothing (most events:
+            # a section read, an answer): skip the fsync'd write. The next writer still
+            # finds last_seq below its own and moves it.
+            continue
         while before is not None and before["last_seq"] < last["seq"]:
             moved = projections.update_one(
                 {"record_id": status.record_id, "last_seq": before["last_seq"]},
