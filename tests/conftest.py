@@ -23,6 +23,7 @@ from typing import Any
 import mongoengine
 import pytest
 from cryptography.fernet import Fernet
+from hypothesis import settings as hypothesis_settings
 
 from consentkit import db as database
 
@@ -32,6 +33,10 @@ os.environ.setdefault("CONSENTKIT_IDENTITY_KEYS", Fernet.generate_key().decode()
 os.environ.setdefault("CONSENTKIT_AUDIT_KEY", secrets.token_urlsafe(48))
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# No Hypothesis deadlines: they are timing assertions, and a busy CI machine is not a bug.
+hypothesis_settings.register_profile("consentkit", deadline=None)
+hypothesis_settings.load_profile("consentkit")
 
 
 @pytest.fixture(scope="session", autouse=True)
