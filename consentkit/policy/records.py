@@ -67,6 +67,7 @@ class SignerProgress:
     comprehension_attempts: int = 0
     choices: dict[str, bool] | None = None
     signed_at: datetime | None = None
+    signed_on_paper: str | None = None  # the date written on the paper form, if signed on paper
     declined: bool = False
 
     def to_dict(self, section_ids: Sequence[str]) -> dict[str, Any]:
@@ -80,6 +81,7 @@ class SignerProgress:
             "comprehension_attempts": self.comprehension_attempts,
             "has_chosen_items": self.choices is not None,
             "signed_at": self.signed_at,
+            "signed_on_paper": self.signed_on_paper,
             "declined": self.declined,
         }
 
@@ -168,6 +170,19 @@ def record_status(
         elif kind == "withdrawal.recorded":
             scopes.extend(s for s in data["scopes"] if s not in scopes)
         if event.get("record_id") != record_id:
+            continue
+        if kind == "paper.recorded":
+            # A paper signature counts like an electronic one for completeness.
+            for signer_id in data["signer_ids"]:
+                paper = signers.get(signer_id)
+                if paper is None:
+                    continue
+                paper.signed_at = paper.signed_at or event["at"]
+                paper.signed_on_paper = data["signed_on"]
+                if data.get("choices") is not None:
+                    paper.choices = dict(data["choices"])
+            if completed_at is None and all(p.signed_at for p in signers.values()):
+                completed_at = event["at"]
             continue
         progress = signers.get(data.get("signer_id", ""))
         if progress is None:

@@ -104,6 +104,17 @@ def consent_record_payload(
         for e in events
         if e["type"] == "signature.added" and e["record_id"] == record_id
     ]
+    paper = [
+        {
+            k: e["payload"][k]
+            for k in ("signers", "signed_on", "locale", "content_sha256", "channel", "scan_sha256")
+        }
+        | {"seq": e["seq"]}
+        for e in events
+        if e["type"] == "paper.recorded" and e["record_id"] == record_id
+    ]
+    # Only records with paper signatures carry the key, so earlier sealed records still verify.
+    extra = {"paper_signatures": paper} if paper else {}
     return {
         "format": RECORD_FORMAT,
         "trial_id": participant.trial_id,
@@ -118,6 +129,7 @@ def consent_record_payload(
         "state": status.state.value,
         "item_grants": status.item_grants,
         "signatures": signatures,
+        **extra,
         "requirements": {
             k: data["requirements"].get(k)
             for k in ("country", "guardian_rule", "minor_role", "rule_pack_version")

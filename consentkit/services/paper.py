@@ -1,0 +1,251 @@
+"""Paper consent: the fallback when e-consent is not possible.
+
+The family signs the paper print of the same approved version, in one of the
+record's languages; staff then record which required signers signed, on which
+date, who conducted the interview, and upload the scan. The scan is written once
+to GridFS with its SHA-256 (a :class:`StoredDocument` of kind ``paper-scan``),
+and one ``paper.recorded`` event joins the participant's audit chain. Paper
+signatures count like electronic ones for completeness
+(:mod:`consentkit.policy.records`); the trail and the record JSON say which
+signatures were on paper.
+
+Event payload of ``paper.recorded``: signer_ids, roles, signed_on (the date on the
+form), locale, content_sha256 of that language, choices (yes/no per item when
+given), channel ``paper``, scan_sha256, scan_document_id, scan_size, note.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from pypdf import PdfReader
+from pypdf.errors import PyPdfError
+
+from consentkit.clock import now_utc
+from consentkit.errors import ConflictError, EligibilityError, InvalidDataError, NotFoundError
+from consentkit.models.audit import AuditEvent
+from consentkit.models.document import StoredDocument
+from consentkit.models.participant import Participant
+from consentkit.policy.age import local_date
+from consentkit.policy.records import opened_event, record_status
+from consentkit.services import audit
+from consentkit.services.documents import _fs
+from consentkit.services.records import Actor, _record_action, _require_open
+
+#: A scan larger than this is refused (the API answers 413 before reading it).
+MAX_SCAN_BYTES = 20 * 1024 * 1024
+#: How the signatures were given, stored in the event payload.
+PAPER_CHANNEL = "paper"
+SCAN_KIND = "paper-scan"
+
+
+def check_scan(scan_pdf: bytes, *, max_bytes: int = MAX_SCAN_BYTES) -> None:
+    """Refuse anything but a readable PDF of at most ``max_bytes``.
+
+    Raises:
+        InvalidDataError: ``scan-too-large`` or ``not-a-pdf``.
+    """
+    if len(scan_pdf) > max_bytes:
+        raise InvalidDataError(
+            "The scan is larger than %(megabytes)s MB.",
+            code="scan-too-large",
+            params={"megabytes": max_bytes // (1024 * 1024)},
+        )
+    if not scan_pdf.startswith(b"%PDF-"):
+        raise InvalidDataError("The scan must be a PDF file.", code="not-a-pdf")
+    try:
+        pages = len(PdfReader(io.BytesIO(scan_pdf)).pages)
+    except (PyPdfError, ValueError, OSError, KeyError, TypeError) as exc:
+        raise InvalidDataError("The scan must be a PDF file.", code="not-a-pdf") from exc
+    if pages < 1:
+        raise InvalidDataError("The scan must be a PDF file.", code="not-a-pdf")
+
+
+def _check(
+    participant: Participant,
+    opened: dict[str, Any],
+    status: Any,
+    *,
+    signer_ids: Sequence[str],
+    signed_on: date,
+    locale: str,
+    choices: dict[str, bool] | None,
+    at: datetime,
+) -> list[dict[str, str]]:
+    """Check the paper signature against the chain; return the signers with their roles."""
+    if not signer_ids or len(set(signer_ids)) != len(signer_ids):
+        raise InvalidDataError("Choose who signed on paper, once each.", code="signers-required")
+    signers = []
+    for signer_id in signer_ids:
+        progress = _require_open(status, signer_id)
+        if progress.signed_at is not None:
+            raise ConflictError("This person has already signed.", code="already-signed")
+        signers.append({"signer_id": signer_id, "role": progress.role})
+    data = opened["payload"]
+    if locale not in data["content_sha256"]:
+        raise InvalidDataError(
+            "This form has no %(locale)s text.", code="unknown-locale", params={"locale": locale}
+        )
+    if signed_on > local_date(at, participant.timezone):
+        raise InvalidDataError("The signing date is in the future.", code="signed-on-invalid")
+    if signed_on < local_date(opened["at"], participant.timezone):
+        raise InvalidDataError(
+            "The signing date is before the record was opened.", code="signed-on-invalid"
+        )
+    if choices is not None:
+        ids = {i["id"] for i in data["items"]}
+        if set(choices) != ids:
+            raise InvalidDataError(
+                "Answer every item: %(items)s",
+                code="items-incomplete",
+                params={"items": ", ".join(sorted(ids ^ set(choices)))},
+            )
+        refused = [i["id"] for i in data["items"] if i["required"] and not choices.get(i["id"])]
+        if refused:
+            raise EligibilityError(
+                "A required item was answered no; decline instead of signing.",
+                code="required-item-refused",
+                details={"items": refused},
+            )
+    return signers
+
+
+def _store_scan(
+    participant: Participant, record_id: str, locale: str, scan_pdf: bytes, seq: int, now: datetime
+) -> StoredDocument:
+    """Write the scan once (the same scan for the same record is stored once)."""
+    digest = hashlib.sha256(scan_pdf).hexdigest()
+    key = f"{SCAN_KIND}:{record_id}:{digest}"
+    existing: StoredDocument | None = StoredDocument.objects(key=key).first()
+    if existing is not None and existing.status == "ready":
+        return existing
+    file_id = _fs().put(scan_pdf, filename=f"{key}.pdf", content_type="application/pdf")
+    document = StoredDocument(
+        key=key,
+        kind=SCAN_KIND,
+        trial_id=participant.trial_id,
+        participant_id=str(participant.id),
+        record_id=record_id,
+        locale=locale,
+        as_of_seq=seq,
+        status="ready",
+        file_id=str(file_id),
+        sha256=digest,
+        size=len(scan_pdf),
+        created_at=now,
+        ready_at=now,
+    )
+    try:
+        document.save(force_insert=True)
+    except Exception:
+        # Another request stored the same scan first: keep theirs, drop our copy.
+        _fs().delete(file_id)
+        found: StoredDocument = StoredDocument.objects.get(key=key)
+        return found
+    return document
+
+
+def record_paper_consent(
+    participant: Participant,
+    record_id: str,
+    *,
+    signer_ids: Sequence[str],
+    signed_on: date,
+    locale: str,
+    scan_pdf: bytes,
+    actor: Actor,
+    choices: dict[str, bool] | None = None,
+    note: str | None = None,
+    max_bytes: int = MAX_SCAN_BYTES,
+    now: datetime | None = None,
+) -> AuditEvent:
+    """Record that required signers signed the paper form, with the scan as evidence.
+
+    ``actor`` is the member who conducted the interview and records it.
+    ``choices`` are the yes/no answers ticked on paper, when the form has items.
+
+    Raises:
+        NotFoundError: no such record.
+        ConflictError: the record is closed or a signer already signed.
+        EligibilityError: not a signer of this record, or a required item refused.
+        InvalidDataError: not a PDF, too large, wrong language, or a bad date.
+    """
+    now = now or now_utc()
+    check_scan(scan_pdf, max_bytes=max_bytes)
+    signer_ids = list(signer_ids)
+    # Check first, so a refused request stores nothing; checked again when appending.
+    events = audit.chain_dicts(str(participant.id))
+    opened = opened_event(events, record_id)
+    _check(
+        participant,
+        opened,
+        record_status(opened, events, at=now),
+        signer_ids=signer_ids,
+        signed_on=signed_on,
+        locale=locale,
+        choices=choices,
+        at=now,
+    )
+    stored = _store_scan(participant, record_id, locale, scan_pdf, events[-1]["seq"], now)
+
+    def check(
+        opened: dict[str, Any], _events: list[dict[str, Any]], status: Any, at: datetime
+    ) -> dict[str, Any]:
+        signers = _check(
+            participant,
+            opened,
+            status,
+            signer_ids=signer_ids,
+            signed_on=signed_on,
+            locale=locale,
+            choices=choices,
+            at=at,
+        )
+        return {
+            "signer_ids": signer_ids,
+            "signers": signers,
+            "signed_on": signed_on.isoformat(),
+            "locale": locale,
+            "content_sha256": opened["payload"]["content_sha256"][locale],
+            "choices": {k: bool(v) for k, v in choices.items()} if choices is not None else None,
+            "channel": PAPER_CHANNEL,
+            "scan_sha256": stored.sha256,
+            "scan_document_id": str(stored.id),
+            "scan_size": stored.size,
+            "note": (note or "").strip()[:2000] or None,
+        }
+
+    return _record_action(
+        participant, record_id, type="paper.recorded", actor=actor, now=now, check=check
+    )
+
+
+def paper_scan(participant: Participant, document_id: str) -> bytes:
+    """Return a stored paper scan of this participant, checked against its SHA-256.
+
+    Raises:
+        NotFoundError: no such scan for this participant.
+        ConflictError: the stored file does not match its hash.
+    """
+    from bson import ObjectId
+    from bson.errors import InvalidId
+
+    try:
+        oid = ObjectId(document_id)
+    except (InvalidId, TypeError) as exc:
+        raise NotFoundError("Document %(id)s was not found.", params={"id": document_id}) from exc
+    document: StoredDocument | None = StoredDocument.objects(
+        id=oid, participant_id=str(participant.id), kind=SCAN_KIND
+    ).first()
+    if document is None:
+        raise NotFoundError("Document %(id)s was not found.", params={"id": document_id})
+    content: bytes = _fs().get(ObjectId(document.file_id)).read()
+    if hashlib.sha256(content).hexdigest() != document.sha256:
+        raise ConflictError(
+            "A stored document does not match its recorded SHA-256.", code="document-corrupt"
+        )
+    return content
