@@ -278,6 +278,8 @@ def _fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:
 
 
 _PARSED: dict[Path, tuple[tuple[tuple[str, int, int], ...], StudyBundle]] = {}
+#: Uploads unpack to a new temporary folder each time: keep the cache from growing with them.
+_PARSED_MAX = 16
 
 
 def read_study_folder(folder: Path | str) -> StudyBundle:
@@ -293,6 +295,8 @@ def read_study_folder(folder: Path | str) -> StudyBundle:
     if cached is not None and cached[0] == fingerprint:
         return copy.deepcopy(cached[1])
     bundle = _read_study_folder(root)
+    if len(_PARSED) >= _PARSED_MAX:
+        _PARSED.clear()
     _PARSED[root] = (fingerprint, bundle)
     return copy.deepcopy(bundle)
 

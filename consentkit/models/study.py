@@ -119,7 +119,12 @@ class FormVersion(BaseDocument):
     content = DictField(required=True)
     #: locale -> SHA-256 of the canonical JSON of that content (what a signature binds to).
     content_sha256 = DictField(required=True)
+    #: Who approved it (a staff id) and when, when approved through the staff API or pages.
+    approved_by = StringField(null=True)
+    approved_at = DateTimeField(null=True)
     published_at = DateTimeField(null=True)
+    #: Who published it (a staff id), when published through the staff API or pages.
+    published_by = StringField(null=True)
     superseded_by = IntField(null=True)
     created_at = DateTimeField(required=True)
     updated_at = DateTimeField(required=True)

@@ -176,6 +176,15 @@ def _plan_version(
     if same_text and same_meta:
         plan.report.unchanged.append(label)
         return
+    if (
+        existing.status in _LOCKED
+        and same_text
+        and meta["status"] in (VersionStatus.DRAFT, VersionStatus.APPROVED)
+    ):
+        # Approved and published in consentkit (the staff pages) since the folder was
+        # written: the database is ahead, not in conflict. Nothing to change.
+        plan.report.unchanged.append(f"{label} (already {existing.status} in consentkit)")
+        return
     if existing.status in _LOCKED:
         retiring = (
             existing.status == VersionStatus.PUBLISHED

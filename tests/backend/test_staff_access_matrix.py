@@ -7,6 +7,7 @@ A row per route; the test fails when a staff route exists without a row.
 
 from __future__ import annotations
 
+import io
 import itertools
 from dataclasses import dataclass
 from datetime import date
@@ -14,11 +15,13 @@ from typing import Any
 
 import pytest
 
+from consentkit.clock import now_utc
 from consentkit.models.staff import StaffMember
 from consentkit.policy.roles import StaffRole
 from consentkit.services import enrolment, records
 from tests.backend.staff_helpers import auth, make_member, token_for
 from tests.consentkit.records_helpers import STROKES
+from tests.consentkit.test_paper_consent import scan_pdf
 
 TRIAL = "DEMO-NBL-1"
 BASE = f"/api/v1/staff/studies/{TRIAL}"
@@ -83,6 +86,18 @@ ROWS = [
     Row(f"{FORMS}/<form_id>/versions/<int:version>/approve", "POST", ADMIN, True),
     Row(f"{FORMS}/<form_id>/versions/<int:version>/publish", "POST", ADMIN, True),
     Row("/api/v1/staff/studies/<trial_id>/reconsent", "GET", READ, True),
+    Row(
+        "/api/v1/staff/studies/<trial_id>/participants/<code>/records/<record_id>/paper",
+        "POST",
+        SITE_WORK,
+        False,
+    ),
+    Row(
+        "/api/v1/staff/studies/<trial_id>/participants/<code>/documents/<document_id>",
+        "GET",
+        READ,
+        True,
+    ),
 ]
 
 
@@ -138,6 +153,7 @@ def _request(client: Any, row: Row, site: str, world: dict[str, Any], token: str
         .replace("<record_id>", record.record_id)
         .replace("<form_id>", "parental-consent")
         .replace("<int:version>", "1")
+        .replace("<document_id>", "0" * 24)
     )
     if "<invitation_id>" in path:
         # A fresh invitation per request: revoking or resending one spends it.
@@ -178,8 +194,20 @@ def _request(client: Any, row: Row, site: str, world: dict[str, Any], token: str
         body = {"scopes": ["stop-imp"], "channel": "phone"}
     elif row.rule.endswith("/dissent"):
         body = {"note": "said no"}
+    elif row.rule.endswith("/approve"):
+        body = {"ethics_reference": "EC-1"}
+    elif row.rule.endswith("/publish"):
+        body = {"change": "minor", "effective_from": "2026-06-01"}
     headers = auth(token) if token else {}
-    if row.method == "GET":
+    if row.rule.endswith("/paper"):
+        form = {
+            "signer_ids": [family["guardian"]],
+            "signed_on": now_utc().date().isoformat(),
+            "locale": record.locale,
+            "scan": (io.BytesIO(scan_pdf()), "scan.pdf", "application/pdf"),
+        }
+        response = client.post(path, data=form, headers=headers)
+    elif row.method == "GET":
         response = client.get(path, query_string=query, headers=headers)
     elif row.method == "DELETE":
         response = client.delete(path, headers=headers)

@@ -8,10 +8,11 @@ answers 403 like any other refusal.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import wraps
 from typing import Any
 
-from flask import Response, request, stream_with_context
+from flask import Response, current_app, request, stream_with_context
 from flask.views import MethodView
 
 from backend.auth import client_ip
@@ -27,6 +28,7 @@ from backend.resources.sites.schemas import (
     InvitationSchema,
     InvitationStatusSchema,
     InviteSchema,
+    PaperConsentSchema,
     ParticipantSchema,
     PreviewResultSchema,
     PreviewSchema,
@@ -38,11 +40,21 @@ from backend.resources.sites.schemas import (
 )
 from consentkit.clock import now_utc
 from consentkit.enums import Channel
+from consentkit.errors import InvalidDataError
 from consentkit.models.participant import Participant
 from consentkit.policy.age import local_date
 from consentkit.policy.roles import Action
 from consentkit.rendering.tables import csv_lines, xlsx_bytes
-from consentkit.services import access, dashboard, documents, enrolment, forms, records, timeline
+from consentkit.services import (
+    access,
+    dashboard,
+    documents,
+    enrolment,
+    forms,
+    paper,
+    records,
+    timeline,
+)
 from consentkit.services import staff as staff_service
 from consentkit.services.staff import Signed
 
@@ -390,4 +402,100 @@ class StaffDocumentViews(MethodView):
             pdf,
             mimetype="application/pdf",
             headers={"Content-Disposition": f'attachment; filename="{code}-{record_id[:8]}.pdf"'},
+        )
+
+
+def scan_limit() -> int:
+    """Return the largest scan accepted (``CONSENTKIT_PAPER_SCAN_MAX_BYTES``)."""
+    return int(current_app.config.get("CONSENTKIT_PAPER_SCAN_MAX_BYTES", paper.MAX_SCAN_BYTES))
+
+
+def _limit_upload(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Answer 413 before reading a body larger than a scan and its form fields."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if (request.content_length or 0) > scan_limit() + 64 * 1024:
+            from werkzeug.exceptions import RequestEntityTooLarge
+
+            raise RequestEntityTooLarge()
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+@blp.route("/<trial_id>/participants/<code>/records/<record_id>/paper")
+class PaperConsentViews(MethodView):
+    """The fallback path: a consent signed on paper, recorded with its scan."""
+
+    decorators = [_limit_upload]
+
+    @blp.arguments(PaperConsentSchema, location="form", content_type="multipart/form-data")
+    @blp.response(201, EventSchema)
+    @blp.alt_response(413, description="The scan is too large")
+    @blp.doc(security=SECURITY)
+    def post(self, args: dict[str, Any], trial_id: str, code: str, record_id: str) -> Any:
+        """Record who signed the paper form, when and in which language (re-authenticate first).
+
+        Send multipart/form-data: ``signer_ids`` (repeated), ``signed_on``,
+        ``locale``, optional ``items_yes`` (repeated) and ``note``, and the file
+        ``scan`` (a PDF). The signed-in member is recorded as the interviewer.
+        """
+        signed, participant = _participant(trial_id, code, Action.RECORD_PAPER)
+        staff_service.require_recent_auth(signed)
+        upload = request.files.get("scan")
+        if upload is None:
+            raise InvalidDataError(
+                "Attach the scan of the signed paper form.",
+                code="scan-required",
+                details={"errors": {"scan": ["Missing"]}},
+            )
+        content = upload.read(scan_limit() + 1)
+        if len(content) > scan_limit():
+            from werkzeug.exceptions import RequestEntityTooLarge
+
+            raise RequestEntityTooLarge()
+        choices = None
+        if args.get("items_yes") is not None:
+            opened = records.history(participant)
+            items: list[dict[str, Any]] = next(
+                (
+                    e["payload"]["items"]
+                    for e in opened
+                    if e["type"] == "record.opened" and e["payload"]["record_id"] == record_id
+                ),
+                [],
+            )
+            choices = {i["id"]: i["id"] in args["items_yes"] for i in items}
+        event = paper.record_paper_consent(
+            participant,
+            record_id,
+            signer_ids=args["signer_ids"],
+            signed_on=args["signed_on"],
+            locale=args["locale"],
+            scan_pdf=content,
+            actor=_actor(signed, trial_id, participant.site_code),
+            choices=choices,
+            note=args.get("note"),
+            max_bytes=scan_limit(),
+        )
+        return {"seq": event.seq, "type": event.type, "at": event.at, "state": event.state_after}
+
+
+@blp.route("/<trial_id>/participants/<code>/documents/<document_id>")
+class StaffScanViews(MethodView):
+    """A stored paper scan."""
+
+    @blp.response(200, description="application/pdf")
+    @blp.doc(security=SECURITY)
+    def get(self, trial_id: str, code: str, document_id: str) -> Response:
+        """Download the scan of a paper consent, checked against its SHA-256."""
+        _, participant = _participant(trial_id, code, Action.VIEW)
+        pdf = paper.paper_scan(participant, document_id)
+        return Response(
+            pdf,
+            mimetype="application/pdf",
+            headers={
+                "Content-Disposition": f'attachment; filename="{code}-scan-{document_id[-8:]}.pdf"'
+            },
         )

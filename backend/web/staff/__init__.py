@@ -18,7 +18,8 @@ Security, page by page:
   password and code again when the last sign-in is older than five minutes.
 
 The pages, one module per area: ``account`` (sign-in, set-up, password), ``dashboard``
-(studies, dashboard, worklist, export), ``enrolment`` and ``participants``; ``common``
+(studies, dashboard, worklist, export), ``enrolment``, ``participants`` and ``forms``
+(import, preview, approve and publish forms; the re-consent worklist); ``common``
 holds the helpers they share and ``handlers`` the error pages, template context and
 form cookie of the whole blueprint.
 """
@@ -28,6 +29,13 @@ from flask import Blueprint
 bp = Blueprint("staff_web", __name__, url_prefix="/staff")
 
 # The modules register their routes and handlers on ``bp`` when imported, so after it.
-from backend.web.staff import account, dashboard, enrolment, handlers, participants  # noqa: E402, F401
+from backend.web.staff import (  # noqa: E402, F401
+    account,
+    dashboard,
+    enrolment,
+    forms,
+    handlers,
+    participants,
+)
 
 __all__ = ["bp"]

@@ -58,6 +58,7 @@ STAFF_ROLES: dict[str, str] = {
 NOTICES: dict[str, str] = {
     "enrolled": N_("The participant is enrolled. Invite each family member to read and sign."),
     "countersigned": N_("Your countersignature is saved."),
+    "paper-recorded": N_("The paper consent and its scan are recorded."),
     "withdrawal-recorded": N_("The withdrawal is recorded."),
     "dissent-recorded": N_("The child's dissent is recorded."),
     "password-changed": N_("Your password is changed. Your other sessions have ended."),

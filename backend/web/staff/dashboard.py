@@ -191,6 +191,7 @@ def study(trial_id: str) -> Any:
         due=due,
         can_enrol=_can_enrol_somewhere(signed, trial_id),
         can_export=_can(signed, Action.EXPORT, trial_id, None),
+        can_manage_forms=_can(signed, Action.MANAGE_FORMS, trial_id, None),
     )
 
 

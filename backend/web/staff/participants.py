@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 from typing import Any
 
 from flask import Response, redirect, request, url_for
@@ -49,9 +50,11 @@ from consentkit.i18n import N_
 from consentkit.labels import label
 from consentkit.models.participant import Participant
 from consentkit.models.staff import StaffMember
+from consentkit.models.study import FormVersion
 from consentkit.policy.records import opened_event
 from consentkit.policy.roles import Action
 from consentkit.services import documents, enrolment, records, timeline
+from consentkit.services import paper as paper_service
 from consentkit.services.staff import Signed
 
 #: What each audit event did, for the timeline.
@@ -66,6 +69,7 @@ EVENT_TYPES: dict[str, str] = {
     "comprehension.answered": N_("Questions answered"),
     "items.chosen": N_("Choices made"),
     "signature.added": N_("Signed"),
+    "paper.recorded": N_("Paper consent recorded"),
     "consent.declined": N_("Declined"),
     "withdrawal.recorded": N_("Withdrawal recorded"),
     "assent.dissent": N_("The child said no"),
@@ -156,6 +160,13 @@ def _details(event: dict[str, Any], signers: dict[str, dict[str, Any]]) -> str:
         return _(
             "For %(name)s, valid until %(time)s", name=name, time=_when(data.get("expires_at"))
         )
+    if kind == "paper.recorded":
+        return _(
+            "Signed on paper on %(date)s by %(names)s; scan %(sha)s",
+            date=_when(data.get("signed_on")),
+            names=", ".join(signers.get(s, {}).get("name", "") for s in data.get("signer_ids", [])),
+            sha=str(data.get("scan_sha256", ""))[:16],
+        )
     if kind in ("access.signed-in", "access.locked-out", "question.asked", "task.created"):
         return str(name)
     try:
@@ -199,6 +210,7 @@ def _record_rows(
     profile = records.profile(participant)
     mine = enrolment.staff_signer(participant, signed.staff)
     can_countersign = _can(signed, Action.COUNTERSIGN, trial_id, participant.site_code)
+    can_paper = _can(signed, Action.RECORD_PAPER, trial_id, participant.site_code)
     rows = []
     for record in profile.get("records", []):
         missing = record.get("missing_signers") or []
@@ -235,6 +247,14 @@ def _record_rows(
                 and mine is not None
                 and str(mine.id) in missing_ids
                 and record["state"] in open_states
+                else None,
+                "paper_url": url_for(
+                    ".paper",
+                    trial_id=trial_id,
+                    code=participant.code,
+                    record_id=record["record_id"],
+                )
+                if can_paper and missing and record["state"] in open_states
                 else None,
             }
         )
@@ -512,4 +532,110 @@ def document(trial_id: str, code: str, record_id: str) -> Response:
         pdf,
         mimetype="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'},
+    )
+
+
+def _paper_values() -> dict[str, Any]:
+    return {
+        "signer_ids": request.form.getlist("signer_ids"),
+        "signed_on": _field("signed_on", 10),
+        "locale": _field("locale", 10),
+        "items_yes": request.form.getlist("items_yes"),
+        "note": _field("note", 2000),
+    }
+
+
+@bp.route(
+    "/studies/<trial_id>/participants/<path:code>/records/<record_id>/paper",
+    methods=["GET", "POST"],
+)
+def paper(trial_id: str, code: str, record_id: str) -> Any:
+    """Record a consent signed on paper, with the scan (password and code first)."""
+    signed, found = _participant(trial_id, code, Action.RECORD_PAPER)
+    here = url_for(".paper", trial_id=trial_id, code=found.code, record_id=record_id)
+    if _needs_reauth(signed):
+        return _reauth_redirect(here)
+    events = records.history(found)
+    opened = opened_event(events, record_id)
+    payload = opened["payload"]
+    status = next(s for s in records.record_statuses(found) if s.record_id == record_id)
+    names = {s["signer_id"]: s for s in _signer_rows(found)}
+    missing = [
+        {
+            "signer_id": m["signer_id"],
+            "name": names.get(m["signer_id"], {}).get("name", ""),
+            "role": label("signer_role", m["role"], _locale()),
+        }
+        for m in status.missing_signers
+    ]
+    version = FormVersion.objects(
+        trial_id=trial_id, form_id=payload["form_id"], version=payload["version"]
+    ).first()
+    locales = sorted(payload["content_sha256"])
+    texts = version.content.get(payload.get("locale") or locales[0], {}) if version else {}
+    items = [
+        {"id": i["id"], "text": i.get("text", i["id"]), "required": i.get("required", False)}
+        for i in texts.get("items", [])
+    ]
+    values: dict[str, Any] = {
+        "signer_ids": [],
+        "signed_on": "",
+        "locale": payload.get("locale") or locales[0],
+        "items_yes": [],
+        "note": "",
+    }
+    error = None
+    if request.method == "POST":
+        _check_csrf(signed)
+        values = _paper_values()
+        upload = request.files.get("scan")
+        try:
+            signed_on = date.fromisoformat(values["signed_on"])
+        except ValueError:
+            error = _("Type the date written on the paper form.")
+        if error is None and (upload is None or not upload.filename):
+            error = _("Attach the scan of the signed paper form.")
+        if error is None and upload is not None:
+            limit = paper_service.MAX_SCAN_BYTES
+            content = upload.read(limit + 1)
+            try:
+                paper_service.record_paper_consent(
+                    found,
+                    record_id,
+                    signer_ids=values["signer_ids"],
+                    signed_on=signed_on,
+                    locale=values["locale"],
+                    scan_pdf=content,
+                    actor=_actor(signed, trial_id, found.site_code),
+                    choices={i["id"]: i["id"] in values["items_yes"] for i in payload["items"]}
+                    if payload["items"]
+                    else None,
+                    note=values["note"] or None,
+                )
+            except ConsentKitError as exc:
+                if isinstance(exc, PermissionDeniedError | RateLimitedError):
+                    raise
+                if isinstance(exc, AuthenticationError):
+                    return _reauth_redirect(here)
+                error = exc.translated(_locale())
+            else:
+                return redirect(
+                    url_for(
+                        ".participant", trial_id=trial_id, code=found.code, notice="paper-recorded"
+                    )
+                )
+    return _render(
+        "paper.html",
+        422 if error else 200,
+        trial_id=trial_id,
+        participant=found,
+        record_id=record_id,
+        form_id=payload["form_id"],
+        version=payload["version"],
+        kind=label("form_kind", payload.get("form_kind", ""), _locale()),
+        missing=missing,
+        languages=[{"code": c, "name": _language_name(c)} for c in locales],
+        items=items,
+        values=values,
+        error=error,
     )
