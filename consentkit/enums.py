@@ -138,3 +138,21 @@ class Channel(StrEnum):
     IN_PERSON = "in-person"
     PHONE = "phone"
     LETTER = "letter"
+
+
+#: Withdrawal scopes in the order people think about them: the least first, all last
+#: (pages list them so; the family and staff pages show the same order).
+SCOPES_LEAST_FIRST = (
+    WithdrawalScope.NO_FURTHER_CONTACT,
+    WithdrawalScope.STOP_IMP,
+    WithdrawalScope.STOP_STUDY_PROCEDURES,
+    WithdrawalScope.ROUTINE_DATA_ONLY,
+    WithdrawalScope.NO_NEW_DATA,
+    WithdrawalScope.SAMPLES_STOP_COLLECTION,
+    WithdrawalScope.SAMPLES_NO_FUTURE_USE,
+    WithdrawalScope.SAMPLES_ANONYMISE,
+    WithdrawalScope.SAMPLES_DESTROY,
+    WithdrawalScope.NO_USE_OUTSIDE_PROTOCOL,
+    WithdrawalScope.RANDOMISATION_REFUSAL,
+    WithdrawalScope.FULL,
+)

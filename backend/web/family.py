@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, render_template, url_for
 
 from backend.web.i18n import page_locale
-from consentkit.enums import RecordState, SignerRole, WithdrawalScope
+from consentkit.enums import SCOPES_LEAST_FIRST, RecordState, SignerRole
 from consentkit.i18n import N_, gettext
 from consentkit.labels import LABELS, label
 
@@ -67,21 +67,8 @@ SCRIPT_STRINGS: dict[str, str] = {
     "enter_invitation": N_("Please type the invitation code from your study team."),
 }
 
-#: Withdrawal options in the order a family thinks about them: the least first, all last.
-WITHDRAWAL_SCOPES = [
-    WithdrawalScope.NO_FURTHER_CONTACT,
-    WithdrawalScope.STOP_IMP,
-    WithdrawalScope.STOP_STUDY_PROCEDURES,
-    WithdrawalScope.ROUTINE_DATA_ONLY,
-    WithdrawalScope.NO_NEW_DATA,
-    WithdrawalScope.SAMPLES_STOP_COLLECTION,
-    WithdrawalScope.SAMPLES_NO_FUTURE_USE,
-    WithdrawalScope.SAMPLES_ANONYMISE,
-    WithdrawalScope.SAMPLES_DESTROY,
-    WithdrawalScope.NO_USE_OUTSIDE_PROTOCOL,
-    WithdrawalScope.RANDOMISATION_REFUSAL,
-    WithdrawalScope.FULL,
-]
+#: Withdrawal options, the least first, all last.
+WITHDRAWAL_SCOPES = SCOPES_LEAST_FIRST
 
 
 def script_strings(locale: str) -> dict[str, Any]:

@@ -38,6 +38,20 @@ class SignerEntry:
     preferred_language: str | None = None
 
 
+def signer_entries(rows: Sequence[dict[str, Any]]) -> list[SignerEntry]:
+    """Return entries from validated request rows (``role``, ``name``, contacts, language)."""
+    return [
+        SignerEntry(
+            role=row["role"],
+            name=row["name"],
+            email=row.get("email"),
+            phone=row.get("phone"),
+            preferred_language=row.get("preferred_language"),
+        )
+        for row in rows
+    ]
+
+
 @dataclass
 class Enrolment:
     """The result of enrolling: the participant, its signers and the records opened."""

@@ -239,70 +239,26 @@ def sign(
     participant, actor = _own_record(session, record_id)
     now = now_utc()
     evidence = _spend_step_up(session, now)
+    signature = SignatureInput(
+        signer_id=session.signer_id,
+        locale=locale,
+        content_sha256=content_sha256,
+        printed_name=printed_name,
+        strokes=strokes,
+        auth=evidence,
+        idempotency_key=idempotency_key,
+        client_at=client_at,
+        client_offset_minutes=client_offset_minutes,
+        ip=ip,
+        user_agent=user_agent,
+        early_signing_justification=early_signing_justification,
+    )
     try:
-        event = _sign_with(
-            participant,
-            record_id,
-            session,
-            actor,
-            evidence,
-            now,
-            locale=locale,
-            content_sha256=content_sha256,
-            printed_name=printed_name,
-            strokes=strokes,
-            idempotency_key=idempotency_key,
-            client_at=client_at,
-            client_offset_minutes=client_offset_minutes,
-            ip=ip,
-            user_agent=user_agent,
-            early_signing_justification=early_signing_justification,
-        )
+        event = records.sign(participant, record_id, signature, actor=actor, now=now)
     except ConsentKitError:
         _give_back_step_up(session, evidence)
         raise
     return {**_event_result(event), "binding_sha256": event.payload["binding_sha256"]}
-
-
-def _sign_with(
-    participant: Participant,
-    record_id: str,
-    session: SignerSession,
-    actor: Actor,
-    evidence: AuthEvidence,
-    now: datetime,
-    *,
-    locale: str,
-    content_sha256: str,
-    printed_name: str,
-    strokes: list[list[list[float]]],
-    idempotency_key: str,
-    client_at: datetime | None,
-    client_offset_minutes: int | None,
-    ip: str | None,
-    user_agent: str | None,
-    early_signing_justification: str | None,
-) -> AuditEvent:
-    return records.sign(
-        participant,
-        record_id,
-        SignatureInput(
-            signer_id=session.signer_id,
-            locale=locale,
-            content_sha256=content_sha256,
-            printed_name=printed_name,
-            strokes=strokes,
-            auth=evidence,
-            idempotency_key=idempotency_key,
-            client_at=client_at,
-            client_offset_minutes=client_offset_minutes,
-            ip=ip,
-            user_agent=user_agent,
-            early_signing_justification=early_signing_justification,
-        ),
-        actor=actor,
-        now=now,
-    )
 
 
 def decline(session: SignerSession, record_id: str, *, reason: str | None) -> dict[str, Any]:

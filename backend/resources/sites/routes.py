@@ -231,16 +231,7 @@ class ParticipantsViews(MethodView):
             site_code=args["site"],
             birth_date=args["birth_date"],
             preferred_language=args.get("preferred_language"),
-            signers=[
-                enrolment.SignerEntry(
-                    role=s["role"],
-                    name=s["name"],
-                    email=s.get("email"),
-                    phone=s.get("phone"),
-                    preferred_language=s.get("preferred_language"),
-                )
-                for s in args["signers"]
-            ],
+            signers=enrolment.signer_entries(args["signers"]),
             interviewer=signed.staff,
             actor=_actor(signed, trial_id, args["site"]),
         )

@@ -23,7 +23,7 @@ from werkzeug.wrappers.response import Response as BaseResponse
 from backend.auth.staff import csrf_ok, current_staff, require
 from backend.web import i18n as web_i18n
 from consentkit import i18n
-from consentkit.enums import Channel, WithdrawalScope
+from consentkit.enums import SCOPES_LEAST_FIRST, Channel
 from consentkit.errors import AuthenticationError
 from consentkit.i18n import N_
 from consentkit.labels import label
@@ -64,21 +64,8 @@ NOTICES: dict[str, str] = {
     "password-changed": N_("Your password is changed. Your other sessions have ended."),
 }
 
-#: Withdrawal options, from the least to all (the order the family page uses too).
-WITHDRAWAL_SCOPES = [
-    WithdrawalScope.NO_FURTHER_CONTACT,
-    WithdrawalScope.STOP_IMP,
-    WithdrawalScope.STOP_STUDY_PROCEDURES,
-    WithdrawalScope.ROUTINE_DATA_ONLY,
-    WithdrawalScope.NO_NEW_DATA,
-    WithdrawalScope.SAMPLES_STOP_COLLECTION,
-    WithdrawalScope.SAMPLES_NO_FUTURE_USE,
-    WithdrawalScope.SAMPLES_ANONYMISE,
-    WithdrawalScope.SAMPLES_DESTROY,
-    WithdrawalScope.NO_USE_OUTSIDE_PROTOCOL,
-    WithdrawalScope.RANDOMISATION_REFUSAL,
-    WithdrawalScope.FULL,
-]
+#: Withdrawal options, the least first, all last.
+WITHDRAWAL_SCOPES = SCOPES_LEAST_FIRST
 
 
 def _locale() -> str:
