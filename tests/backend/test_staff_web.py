@@ -519,6 +519,50 @@ def test_enrol_then_invite_shows_the_code_link_and_qr_once(
     assert invitation.headers["Cache-Control"] == "no-store"
 
 
+def test_an_invitation_can_be_replaced_and_revoked_from_the_participant_page(
+    app: Any, client: Any, nl: Member
+) -> None:
+    signed_in(app, client, nl)
+    participant = family(nl, "NL-INV-1", "NL-01")
+    guardian = next(s for s in records.signers_of(participant) if s.role == "guardian")
+    page = client.get(participant_url("NL-INV-1"))
+    first = client.post(
+        participant_url("NL-INV-1", "/invite"),
+        data={"csrf_token": csrf_of(page), "signer_id": str(guardian.id)},
+    )
+    old_code = re.search(r'id="invitation-code">([^<]+)<', first.get_data(as_text=True)).group(1)
+
+    page = client.get(participant_url("NL-INV-1"))
+    text = page.get_data(as_text=True)
+    invitation_id = re.search(r'data-invitation-id="([^"]+)"', text).group(1)
+    replaced = client.post(
+        participant_url("NL-INV-1", f"/invitations/{invitation_id}/resend"),
+        data={"csrf_token": csrf_of(page)},
+    )
+    shown = replaced.get_data(as_text=True)
+    new_code = re.search(r'id="invitation-code">([^<]+)<', shown).group(1)
+    assert new_code != old_code
+
+    def redeem(code: str) -> int:
+        return client.post("/api/v1/auth/invitations/redeem", json={"code": code}).status_code
+
+    assert redeem(old_code) == 401
+
+    page = client.get(participant_url("NL-INV-1"))
+    active = re.findall(
+        r'data-invitation-id="([^"]+)">(?:(?!</tr>).)*?/revoke', page.get_data(as_text=True), re.S
+    )
+    assert len(active) == 1  # only the new invitation can still be revoked
+    revoked = client.post(
+        participant_url("NL-INV-1", f"/invitations/{active[0]}/revoke"),
+        data={"csrf_token": csrf_of(page)},
+    )
+    assert revoked.status_code == 302
+    after = client.get(revoked.headers["Location"]).get_data(as_text=True)
+    assert "no longer works" in after
+    assert redeem(new_code) == 401
+
+
 def test_countersigning_asks_for_password_and_code_again_after_five_minutes(
     app: Any, client: Any, nl: Member
 ) -> None:

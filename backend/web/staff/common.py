@@ -61,6 +61,7 @@ NOTICES: dict[str, str] = {
     "paper-recorded": N_("The paper consent and its scan are recorded."),
     "withdrawal-recorded": N_("The withdrawal is recorded."),
     "dissent-recorded": N_("The child's dissent is recorded."),
+    "invitation-revoked": N_("The invitation is revoked; its code no longer works."),
     "password-changed": N_("Your password is changed. Your other sessions have ended."),
 }
 

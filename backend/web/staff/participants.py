@@ -38,6 +38,7 @@ from backend.web.staff.common import (
     _when,
 )
 from consentkit import settings
+from consentkit.clock import now_utc
 from consentkit.enums import Channel, RecordState, SignerRole, WithdrawalScope
 from consentkit.errors import (
     AuthenticationError,
@@ -53,7 +54,7 @@ from consentkit.models.staff import StaffMember
 from consentkit.models.study import FormVersion
 from consentkit.policy.records import opened_event
 from consentkit.policy.roles import Action
-from consentkit.services import documents, enrolment, records, timeline
+from consentkit.services import access, documents, enrolment, records, timeline
 from consentkit.services import paper as paper_service
 from consentkit.services.staff import Signed
 
@@ -288,6 +289,7 @@ def _participant_page(
             label("withdrawal_scope", s, locale) for s in profile.get("withdrawn_scopes", [])
         ],
         can_invite=_can(signed, Action.INVITE, trial_id, site),
+        invitations=_invitation_rows(participant, {s["signer_id"]: s["name"] for s in signer_rows}),
         can_withdraw=_can(signed, Action.RECORD_WITHDRAWAL, trial_id, site),
         notice=_notice(),
         error=error,
@@ -308,6 +310,56 @@ def invite(trial_id: str, code: str) -> Any:
     _check_csrf(signed)
     signer_id = _field("signer_id", 40)
     result = enrolment.invite(found, signer_id, actor=_actor(signed, trial_id, found.site_code))
+    return _show_invitation(trial_id, found, result)
+
+
+@bp.post("/studies/<trial_id>/participants/<path:code>/invitations/<invitation_id>/revoke")
+def revoke_invitation(trial_id: str, code: str, invitation_id: str) -> Any:
+    """Stop an invitation from working (a lost letter, the wrong person)."""
+    signed, found = _participant(trial_id, code, Action.INVITE)
+    _check_csrf(signed)
+    access.revoke_invitation(found, invitation_id, actor=_actor(signed, trial_id, found.site_code))
+    return redirect(
+        url_for(".participant", trial_id=trial_id, code=found.code, notice="invitation-revoked")
+    )
+
+
+@bp.post("/studies/<trial_id>/participants/<path:code>/invitations/<invitation_id>/resend")
+def resend_invitation(trial_id: str, code: str, invitation_id: str) -> Any:
+    """Replace an invitation with a new code, shown once (the old code stops working)."""
+    signed, found = _participant(trial_id, code, Action.INVITE)
+    _check_csrf(signed)
+    result = enrolment.reissue(
+        found, invitation_id, actor=_actor(signed, trial_id, found.site_code)
+    )
+    return _show_invitation(trial_id, found, result)
+
+
+def _invitation_rows(participant: Participant, names: dict[str, str]) -> list[dict[str, Any]]:
+    now = now_utc()
+    rows = []
+    for invitation in access.invitations_of(participant):
+        if invitation["revoked_at"]:
+            status = _("Revoked")
+        elif invitation["expires_at"] < now:
+            status = _("Expired")
+        else:
+            status = _("Active")
+        rows.append(
+            {
+                **invitation,
+                "name": names.get(invitation["signer_id"], ""),
+                "status": status,
+                "active": not invitation["revoked_at"] and invitation["expires_at"] >= now,
+                "created": _when(invitation["created_at"]),
+                "expires": _when(invitation["expires_at"]),
+            }
+        )
+    return rows
+
+
+def _show_invitation(trial_id: str, found: Participant, result: dict[str, Any]) -> Any:
+    signer_id = result["signer_id"]
     signer = next((s for s in _signer_rows(found) if s["signer_id"] == signer_id), None)
     # CONSENTKIT_PUBLIC_URL, never the request's Host header: a link handed to a family
     # must not point wherever a forged header says.
