@@ -209,6 +209,25 @@ def _investigator_signer(
     )
 
 
+def signer_details(participant: Participant) -> list[dict[str, Any]]:
+    """Return the participant's signers with their decrypted names and contacts, for staff."""
+    found = []
+    for signer in records.signers_of(participant):
+        identity = records.signer_identity(signer)
+        found.append(
+            {
+                "signer_id": str(signer.id),
+                "role": signer.role,
+                "name": identity.get("name", ""),
+                "email": identity.get("email"),
+                "phone": identity.get("phone"),
+                "staff_id": identity.get("staff_id"),
+                "preferred_language": signer.preferred_language,
+            }
+        )
+    return found
+
+
 def staff_signer(participant: Participant, staff: StaffMember) -> Signer | None:
     """Return the investigator signer bound to this staff member, if any."""
     for signer in records.signers_of(participant):

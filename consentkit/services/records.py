@@ -991,11 +991,21 @@ def _own_consent_due(participant: Participant, at: datetime) -> bool:
     )
 
 
-def record_statuses(participant: Participant, *, at: datetime | None = None) -> list[Any]:
-    """Return every record of a participant with its derived state at ``at``."""
+def record_statuses(
+    participant: Participant,
+    *,
+    at: datetime | None = None,
+    events: list[dict[str, Any]] | None = None,
+) -> list[Any]:
+    """Return every record of a participant with its derived state at ``at``.
+
+    ``events`` is the participant's chain when the caller has just read it (saves a read).
+    """
     at = at or now_utc()
     return participant_records(
-        _events(participant), at=at, own_consent_due=_own_consent_due(participant, at)
+        _events(participant) if events is None else events,
+        at=at,
+        own_consent_due=_own_consent_due(participant, at),
     )
 
 

@@ -50,7 +50,7 @@ def tasks(session: SignerSession, *, at: datetime | None = None) -> list[dict[st
     events = audit.chain_dicts(str(participant.id))
     opened = {e["payload"]["record_id"]: e for e in events if e["type"] == "record.opened"}
     found = []
-    for status in records.record_statuses(participant, at=at):
+    for status in records.record_statuses(participant, at=at, events=events):
         if str(signer.id) not in status.signers:
             continue
         event = opened[status.record_id]

@@ -26,6 +26,7 @@ from mongoengine import NotUniqueError
 
 from consentkit import crypto
 from consentkit.clock import now_utc
+from consentkit.enums import Channel
 from consentkit.errors import (
     AuthenticationError,
     ConflictError,
@@ -36,7 +37,8 @@ from consentkit.errors import (
 )
 from consentkit.models.staff import SecurityEvent, StaffMember, StaffSession
 from consentkit.policy.roles import Action, Grant, allowed, visible_sites
-from consentkit.services import access
+from consentkit.services import access, enrolment
+from consentkit.services.records import Actor
 from consentkit.services.totp import TotpAlgorithm
 
 SETUP_TTL = timedelta(hours=72)
@@ -518,6 +520,14 @@ def sites_for(signed: Signed, action: Action, trial_id: str) -> set[str] | None:
     if sites is not None and not sites:
         raise PermissionDeniedError("You do not have access to this.")
     return sites
+
+
+def acting_as(
+    signed: Signed, trial_id: str, site_code: str, channel: str = Channel.IN_PERSON
+) -> Actor:
+    """Return the audit actor for the member at a site: their role there, and the channel."""
+    roles = [g.role.value for g in signed.grants if g.trial_id == trial_id and g.covers(site_code)]
+    return enrolment.staff_actor(signed.staff, (roles or ["staff"])[0], channel)
 
 
 def recovery_codes_left(staff: StaffMember) -> int:

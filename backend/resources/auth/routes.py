@@ -16,6 +16,7 @@ from backend.auth import (
 )
 from backend.auth.staff import TOTP
 from backend.extensions import Blueprint
+from backend.qr import qr_svg
 from backend.resources.auth.schemas import (
     AuthenticatorSchema,
     ChallengeSchema,
@@ -27,7 +28,6 @@ from backend.resources.auth.schemas import (
     TokensSchema,
     VerifySchema,
 )
-from backend.resources.staff.routes import qr_svg
 from consentkit.notify import configured_sender
 from consentkit.services import access
 from consentkit.services.records import FRESH_AUTH

@@ -39,7 +39,6 @@ from backend.resources.sites.schemas import (
     TimelineEventSchema,
 )
 from consentkit.clock import now_utc
-from consentkit.enums import Channel
 from consentkit.errors import InvalidDataError
 from consentkit.models.participant import Participant
 from consentkit.policy.age import local_date
@@ -95,13 +94,6 @@ def _participant(trial_id: str, code: str, action: Action) -> tuple[Signed, Part
     current_staff()  # 401 before 404: anonymous callers learn nothing about codes
     participant = records.get_participant(trial_id, code)
     return require(action, trial_id, participant.site_code), participant
-
-
-def _actor(signed: Signed, trial_id: str, site: str, channel: str = Channel.IN_PERSON) -> Any:
-    roles = [g.role.value for g in signed.grants if g.trial_id == trial_id and g.covers(site)] or [
-        "staff"
-    ]
-    return enrolment.staff_actor(signed.staff, roles[0], channel)
 
 
 @blp.route("/<trial_id>/dashboard")
@@ -186,19 +178,7 @@ class PreviewViews(MethodView):
         )
 
 
-def _profile(participant: Participant, signed: Signed) -> dict[str, Any]:
-    signers = []
-    for signer in records.signers_of(participant):
-        identity = records.signer_identity(signer)
-        signers.append(
-            {
-                "signer_id": str(signer.id),
-                "role": signer.role,
-                "name": identity.get("name", ""),
-                "email": identity.get("email"),
-                "phone": identity.get("phone"),
-            }
-        )
+def _profile(participant: Participant) -> dict[str, Any]:
     profile = records.profile(participant)
     return {
         "trial_id": participant.trial_id,
@@ -207,7 +187,7 @@ def _profile(participant: Participant, signed: Signed) -> dict[str, Any]:
         "country": participant.country,
         "birth_date": participant.birth_date,
         "preferred_language": participant.preferred_language,
-        "signers": signers,
+        "signers": enrolment.signer_details(participant),
         "records": profile.get("records", []),
     }
 
@@ -233,9 +213,9 @@ class ParticipantsViews(MethodView):
             preferred_language=args.get("preferred_language"),
             signers=enrolment.signer_entries(args["signers"]),
             interviewer=signed.staff,
-            actor=_actor(signed, trial_id, args["site"]),
+            actor=staff_service.acting_as(signed, trial_id, args["site"]),
         )
-        return _profile(result.participant, signed)
+        return _profile(result.participant)
 
 
 @blp.route("/<trial_id>/participants/<code>")
@@ -246,8 +226,8 @@ class ParticipantViews(MethodView):
     @blp.doc(security=SECURITY)
     def get(self, trial_id: str, code: str) -> dict[str, Any]:
         """Show a participant with signers and the state of every record."""
-        signed, participant = _participant(trial_id, code, Action.VIEW)
-        return _profile(participant, signed)
+        _, participant = _participant(trial_id, code, Action.VIEW)
+        return _profile(participant)
 
 
 @blp.route("/<trial_id>/participants/<code>/timeline")
@@ -280,7 +260,9 @@ class InvitationsViews(MethodView):
         """Create an invitation; its code and link are shown once."""
         signed, participant = _participant(trial_id, code, Action.INVITE)
         return enrolment.invite(
-            participant, args["signer_id"], actor=_actor(signed, trial_id, participant.site_code)
+            participant,
+            args["signer_id"],
+            actor=staff_service.acting_as(signed, trial_id, participant.site_code),
         )
 
 
@@ -294,7 +276,9 @@ class InvitationViews(MethodView):
         """Revoke it: the code stops working (a lost letter, the wrong person)."""
         signed, participant = _participant(trial_id, code, Action.INVITE)
         access.revoke_invitation(
-            participant, invitation_id, actor=_actor(signed, trial_id, participant.site_code)
+            participant,
+            invitation_id,
+            actor=staff_service.acting_as(signed, trial_id, participant.site_code),
         )
         return Response(status=204)
 
@@ -309,7 +293,9 @@ class InvitationResendViews(MethodView):
         """Replace the invitation with a new code, shown once; the old code stops working."""
         signed, participant = _participant(trial_id, code, Action.INVITE)
         return enrolment.reissue(
-            participant, invitation_id, actor=_actor(signed, trial_id, participant.site_code)
+            participant,
+            invitation_id,
+            actor=staff_service.acting_as(signed, trial_id, participant.site_code),
         )
 
 
@@ -355,7 +341,7 @@ class StaffWithdrawalViews(MethodView):
             scopes=args["scopes"],
             expressed_by=args.get("expressed_by"),
             channel=args["channel"],
-            actor=_actor(signed, trial_id, participant.site_code, args["channel"]),
+            actor=staff_service.acting_as(signed, trial_id, participant.site_code, args["channel"]),
             reason=None if args.get("reason_declined") else args.get("reason"),
         )
         return {"seq": event.seq, "type": event.type, "at": event.at, "state": event.state_after}
@@ -373,7 +359,7 @@ class StaffDissentViews(MethodView):
         signed, participant = _participant(trial_id, code, Action.RECORD_WITHDRAWAL)
         event = records.record_dissent(
             participant,
-            actor=_actor(signed, trial_id, participant.site_code),
+            actor=staff_service.acting_as(signed, trial_id, participant.site_code),
             note=args.get("note"),
         )
         return {"seq": event.seq, "type": event.type, "at": event.at, "state": event.state_after}
@@ -465,7 +451,7 @@ class PaperConsentViews(MethodView):
             signed_on=args["signed_on"],
             locale=args["locale"],
             scan_pdf=content,
-            actor=_actor(signed, trial_id, participant.site_code),
+            actor=staff_service.acting_as(signed, trial_id, participant.site_code),
             choices=choices,
             note=args.get("note"),
             max_bytes=scan_limit(),

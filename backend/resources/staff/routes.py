@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import segno
 from flask import Response
 from flask.views import MethodView
 
 from backend.auth import client_ip
 from backend.auth.staff import TOTP, current_staff, issue_staff_token
 from backend.extensions import Blueprint
+from backend.qr import qr_svg
 from backend.resources.staff.schemas import (
     PasswordChangeSchema,
     ReauthSchema,
@@ -27,12 +27,6 @@ from consentkit.services.staff import Signed
 blp = Blueprint("staff", __name__, url_prefix="/staff", description="Staff accounts and sign-in")
 
 SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
-
-
-def qr_svg(uri: str) -> str:
-    """Return ``uri`` as an inline SVG QR code (no image fetched from anywhere)."""
-    svg: str = segno.make(uri, error="m").svg_inline(scale=4, omitsize=True)
-    return svg
 
 
 def describe(signed: Signed) -> dict[str, Any]:

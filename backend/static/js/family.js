@@ -724,54 +724,12 @@
     });
   };
 
-  /** signature_pad's point groups to the API's strokes: [[x, y, t_ms], ...] per stroke. */
-  function toStrokes(groups) {
-    const limit = 4096;
-    const clamp = (v) => Math.min(limit, Math.max(0, Math.round(v * 10) / 10));
-    let start = null;
-    return groups
-      .map(function (group) {
-        return group.points.map(function (point) {
-          if (start === null) {
-            start = point.time;
-          }
-          return [clamp(point.x), clamp(point.y), Math.max(0, Math.round(point.time - start))];
-        });
-      })
-      .filter((stroke) => stroke.length > 0);
-  }
-
   pages.sign = async function () {
     const [form, me] = await Promise.all([loadForm(), api("GET", "/auth/me")]);
     $("form-title-line").textContent = form.title;
     $("signature-meaning").textContent = (form.signature_meanings || {})[me.role] || "";
     const canvas = $("signature-canvas");
-    const pad = new window.SignaturePad(canvas, {
-      minWidth: 0.8,
-      maxWidth: 2.8,
-      penColor: "#1b1b1b",
-    });
-
-    function fit() {
-      const ratio = Math.max(window.devicePixelRatio || 1, 1);
-      const drawn = pad.toData();
-      canvas.width = canvas.offsetWidth * ratio;
-      canvas.height = canvas.offsetHeight * ratio;
-      canvas.getContext("2d").scale(ratio, ratio);
-      pad.clear();
-      pad.fromData(drawn);
-    }
-
-    let lastWidth = canvas.offsetWidth;
-    window.addEventListener("resize", function () {
-      // Phones resize on scroll (the address bar): redraw only when the width changes.
-      if (canvas.offsetWidth !== lastWidth) {
-        lastWidth = canvas.offsetWidth;
-        fit();
-      }
-    });
-    fit();
-    $("clear-signature").addEventListener("click", () => pad.clear());
+    const pad = window.ConsentkitSignature.attach(canvas, $("clear-signature"));
     const code = stepUp();
     const signForm = $("sign-form");
     signForm.addEventListener("submit", function (event) {
@@ -797,7 +755,7 @@
           locale: form.locale,
           content_sha256: form.content_sha256,
           printed_name: name,
-          strokes: toStrokes(pad.toData()),
+          strokes: window.ConsentkitSignature.toStrokes(pad.toData()),
           client_at: now.toISOString(),
           client_offset_minutes: -now.getTimezoneOffset(),
         };

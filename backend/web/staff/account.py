@@ -14,7 +14,7 @@ from werkzeug.wrappers.response import Response as BaseResponse
 
 from backend.auth import client_ip
 from backend.auth.staff import COOKIE, TOTP, current_staff, issue_staff_token
-from backend.resources.staff.routes import qr_svg
+from backend.qr import qr_svg
 from backend.web.staff import bp
 from backend.web.staff.common import (
     COOKIE_PATH,

@@ -23,13 +23,13 @@ from werkzeug.wrappers.response import Response as BaseResponse
 from backend.auth.staff import csrf_ok, current_staff, require
 from backend.web import i18n as web_i18n
 from consentkit import i18n
-from consentkit.enums import SCOPES_LEAST_FIRST, Channel
+from consentkit.enums import SCOPES_LEAST_FIRST
 from consentkit.errors import AuthenticationError
 from consentkit.i18n import N_
 from consentkit.labels import label
 from consentkit.policy.locales import language_option
 from consentkit.policy.roles import Action, StaffRole, allowed
-from consentkit.services import enrolment, forms
+from consentkit.services import forms
 from consentkit.services import staff as staff_service
 from consentkit.services.staff import Signed
 
@@ -207,12 +207,6 @@ def _render(template: str, status: int = 200, **context: Any) -> tuple[str, int]
 def _notice() -> str | None:
     key = request.args.get("notice", "")
     return _(NOTICES[key]) if key in NOTICES else None
-
-
-def _actor(signed: Signed, trial_id: str, site: str, channel: str = Channel.IN_PERSON) -> Any:
-    """The audit actor: the member's role at this site (as the JSON API records it)."""
-    roles = [g.role.value for g in signed.grants if g.trial_id == trial_id and g.covers(site)]
-    return enrolment.staff_actor(signed.staff, (roles or ["staff"])[0], channel)
 
 
 def _can(signed: Signed, action: Action, trial_id: str, site: str | None) -> bool:

@@ -17,7 +17,6 @@ from backend.resources.sites.schemas import EnrolSchema, PreviewSchema
 from backend.web.staff import bp
 from backend.web.staff.common import (
     _,
-    _actor,
     _check_csrf,
     _field,
     _language_name,
@@ -41,6 +40,7 @@ from consentkit.labels import label
 from consentkit.policy.age import local_date
 from consentkit.policy.roles import Action
 from consentkit.services import enrolment, forms
+from consentkit.services import staff as staff_service
 from consentkit.services.staff import Signed
 
 #: Empty signer rows on the enrolment form (two parents, the child, one spare).
@@ -274,7 +274,7 @@ def _enrol(signed: Signed, trial_id: str, values: dict[str, Any]) -> _Attempt:
             preferred_language=args.get("preferred_language"),
             signers=enrolment.signer_entries(args["signers"]),
             interviewer=signed.staff,
-            actor=_actor(signed, trial_id, args["site"]),
+            actor=staff_service.acting_as(signed, trial_id, args["site"]),
         )
     except ConsentKitError as exc:
         if isinstance(exc, PermissionDeniedError | AuthenticationError | RateLimitedError):

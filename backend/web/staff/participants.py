@@ -15,14 +15,13 @@ from typing import Any
 from flask import Response, redirect, request, url_for
 
 from backend.auth import client_ip
+from backend.qr import qr_svg
 from backend.resources.sites.schemas import StaffWithdrawalSchema
-from backend.resources.staff.routes import qr_svg
 from backend.web.staff import bp
 from backend.web.staff.common import (
     STAFF_ROLES,
     WITHDRAWAL_SCOPES,
     _,
-    _actor,
     _can,
     _check_csrf,
     _field,
@@ -56,6 +55,7 @@ from consentkit.policy.records import opened_event
 from consentkit.policy.roles import Action
 from consentkit.services import access, documents, enrolment, records, timeline
 from consentkit.services import paper as paper_service
+from consentkit.services import staff as staff_service
 from consentkit.services.staff import Signed
 
 #: What each audit event did, for the timeline.
@@ -91,23 +91,14 @@ def _participant(trial_id: str, code: str, action: Action) -> tuple[Signed, Part
 
 
 def _signer_rows(participant: Participant) -> list[dict[str, Any]]:
-    rows = []
-    for signer in records.signers_of(participant):
-        identity = records.signer_identity(signer)
-        rows.append(
-            {
-                "signer_id": str(signer.id),
-                "role": signer.role,
-                "role_label": label("signer_role", signer.role, _locale()),
-                "name": identity.get("name", ""),
-                "email": identity.get("email"),
-                "phone": identity.get("phone"),
-                "staff_id": identity.get("staff_id"),
-                "preferred_language": getattr(signer, "preferred_language", None),
-                "is_family": signer.role != SignerRole.INVESTIGATOR,
-            }
-        )
-    return rows
+    return [
+        {
+            **signer,
+            "role_label": label("signer_role", signer["role"], _locale()),
+            "is_family": signer["role"] != SignerRole.INVESTIGATOR,
+        }
+        for signer in enrolment.signer_details(participant)
+    ]
 
 
 # ---------------------------------------------------------------- timeline
@@ -309,7 +300,9 @@ def invite(trial_id: str, code: str) -> Any:
     signed, found = _participant(trial_id, code, Action.INVITE)
     _check_csrf(signed)
     signer_id = _field("signer_id", 40)
-    result = enrolment.invite(found, signer_id, actor=_actor(signed, trial_id, found.site_code))
+    result = enrolment.invite(
+        found, signer_id, actor=staff_service.acting_as(signed, trial_id, found.site_code)
+    )
     return _show_invitation(trial_id, found, result)
 
 
@@ -318,7 +311,9 @@ def revoke_invitation(trial_id: str, code: str, invitation_id: str) -> Any:
     """Stop an invitation from working (a lost letter, the wrong person)."""
     signed, found = _participant(trial_id, code, Action.INVITE)
     _check_csrf(signed)
-    access.revoke_invitation(found, invitation_id, actor=_actor(signed, trial_id, found.site_code))
+    access.revoke_invitation(
+        found, invitation_id, actor=staff_service.acting_as(signed, trial_id, found.site_code)
+    )
     return redirect(
         url_for(".participant", trial_id=trial_id, code=found.code, notice="invitation-revoked")
     )
@@ -330,7 +325,7 @@ def resend_invitation(trial_id: str, code: str, invitation_id: str) -> Any:
     signed, found = _participant(trial_id, code, Action.INVITE)
     _check_csrf(signed)
     result = enrolment.reissue(
-        found, invitation_id, actor=_actor(signed, trial_id, found.site_code)
+        found, invitation_id, actor=staff_service.acting_as(signed, trial_id, found.site_code)
     )
     return _show_invitation(trial_id, found, result)
 
@@ -392,7 +387,7 @@ def dissent(trial_id: str, code: str) -> Any:
         )
     records.record_dissent(
         found,
-        actor=_actor(signed, trial_id, found.site_code),
+        actor=staff_service.acting_as(signed, trial_id, found.site_code),
         note=_field("note", 2000) or None,
     )
     return redirect(
@@ -441,7 +436,7 @@ def withdraw(trial_id: str, code: str) -> Any:
                 scopes=args["scopes"],
                 expressed_by=args.get("expressed_by"),
                 channel=args["channel"],
-                actor=_actor(signed, trial_id, found.site_code, args["channel"]),
+                actor=staff_service.acting_as(signed, trial_id, found.site_code, args["channel"]),
                 reason=None if args.get("reason_declined") else args.get("reason"),
             )
             return redirect(
@@ -610,7 +605,9 @@ def paper(trial_id: str, code: str, record_id: str) -> Any:
     events = records.history(found)
     opened = opened_event(events, record_id)
     payload = opened["payload"]
-    status = next(s for s in records.record_statuses(found) if s.record_id == record_id)
+    status = next(
+        s for s in records.record_statuses(found, events=events) if s.record_id == record_id
+    )
     names = {s["signer_id"]: s for s in _signer_rows(found)}
     missing = [
         {
@@ -658,7 +655,7 @@ def paper(trial_id: str, code: str, record_id: str) -> Any:
                     signed_on=signed_on,
                     locale=values["locale"],
                     scan_pdf=content,
-                    actor=_actor(signed, trial_id, found.site_code),
+                    actor=staff_service.acting_as(signed, trial_id, found.site_code),
                     choices={i["id"]: i["id"] in values["items_yes"] for i in payload["items"]}
                     if payload["items"]
                     else None,
