@@ -6,7 +6,10 @@ from enum import StrEnum
 
 
 class TrialType(StrEnum):
-    """Kind of research, because consent rules differ by it (regulations.md 2.2)."""
+    """Kind of research, because consent rules differ by it.
+
+    See docs/regulatory-basis.md#trial-types.
+    """
 
     MEDICINAL_PRODUCT = "medicinal-product"
     MEDICAL_DEVICE = "medical-device"
@@ -112,9 +115,10 @@ class RecordState(StrEnum):
 
 
 class WithdrawalScope(StrEnum):
-    """Independently revocable parts of participation (regulations.md 6.3, PeRSEVERE).
+    """Independently revocable parts of participation (docs/regulatory-basis.md#withdrawal-scopes).
 
-    Participation can stop, reduce or change; it is not just in or out.
+    Participation can stop, reduce or change; it is not just in or out (the PeRSEVERE
+    principles).
     """
 
     STOP_IMP = "stop-imp"

@@ -1,8 +1,8 @@
 """Exact age arithmetic on calendar dates.
 
 Ages decide who signs (CTR Art 32 and the national competence ages in
-regulations.md section 2), so they are computed on whole calendar dates, never by
-dividing day counts by 365.25, and on the participant's *local* date: a child in
+docs/regulatory-basis.md#jurisdiction-rule-pack), so they are computed on whole calendar
+dates, never by dividing day counts by 365.25, and on the participant's *local* date: a child in
 Vilnius turns 12 at local midnight, which may still be the previous day in UTC.
 """
 
@@ -28,7 +28,7 @@ def birthday_in_year(birth_date: date, year: int) -> date:
     Of the two candidates (28 Feb or 1 Mar) 1 March is the later one, so a
     leap-day child gains legal competence, and with it the right to consent
     alone, one day later rather than one day too early: the conservative choice,
-    since CTR Art 32(3) (regulations.md 1.5, CTR-32f) lets the participant's own
+    since CTR Art 32(3) (docs/regulatory-basis.md#ctr-art-32) lets the participant's own
     consent replace the guardians' only once competence is reached. STYLE.md
     names Sage BridgeServer2's 29-February age edge case as the anchor for
     deciding this explicitly and testing it: "add N years" helpers disagree
@@ -73,7 +73,7 @@ def age_on(birth_date: date, on: date) -> int:
 def date_of_age(birth_date: date, age: int) -> date:
     """Return the first date on which someone born on ``birth_date`` is ``age`` years old.
 
-    The competence-age scheduler (regulations.md section 7, item 14) uses this
+    The competence-age scheduler (docs/regulatory-basis.md#checklist-14) uses this
     to know the day own consent becomes due.
 
     Raises:

@@ -1,12 +1,13 @@
 """Jurisdiction rules: who must consent for a participant of a given age, country and trial type.
 
 The rules are data, not code: ``consentkit/data/jurisdictions.yaml`` is a versioned,
-effective-dated rule pack transcribed from regulations.md section 2, one row per country and
-trial type, each cell with its own sources and confidence (regulations.md 2.2 asks for exactly
-that, and section 7 item 6 for a "versioned, effective-dated, source-linked" rule engine). This
-module validates the pack, applies a study's ethics-committee overrides and turns a birth date
-into :class:`Requirements`: how many guardians sign, what the minor does, which forms are
-needed and when the answer next changes (section 7 item 14, the competence-age scheduler).
+effective-dated rule pack, one row per country and trial type, each cell with its own sources
+and confidence (docs/regulatory-basis.md#jurisdiction-rule-pack), the "versioned,
+effective-dated, source-linked" rule engine of docs/regulatory-basis.md#checklist-6. This module
+validates the pack, applies a study's ethics-committee overrides and turns a birth date into
+:class:`Requirements`: how many guardians sign, what the minor does, which forms are needed
+and when the answer next changes (the competence-age scheduler,
+docs/regulatory-basis.md#checklist-14).
 
 Where the table says a cell is unknown (U) the decision falls back to the conservative
 default: competence at 18, both guardians, assent from 7, the minor's refusal binding and
@@ -51,9 +52,10 @@ __all__ = [
 T = TypeVar("T")
 
 #: Conservative defaults for cells the table marks U. 18 is the CTR "age of legal competence"
-#: unless a source says otherwise (regulations.md section 2, column meanings); both guardians and
-#: assent from 7 are the strictest common readings of the table; a binding refusal and re-consent
-#: at competence follow CTR Art 32(1)(c) and 32(3) (regulations.md 1.5, CTR-32c and CTR-32f).
+#: unless a source says otherwise (docs/regulatory-basis.md#jurisdiction-columns); both guardians
+#: and assent from 7 are the strictest common readings of the table; a binding refusal and
+#: re-consent at competence follow CTR Art 32(1)(c) and 32(3)
+#: (docs/regulatory-basis.md#jurisdiction-defaults and docs/regulatory-basis.md#ctr-art-32).
 DEFAULT_COMPETENCE_AGE = 18
 DEFAULT_GUARDIAN_RULE = GuardianRule.BOTH
 DEFAULT_ASSENT_AGE = 7
@@ -65,7 +67,7 @@ DEFAULT_RECONSENT_AT_COMPETENCE = True
 ADULT_FORM_AGE = 18
 
 #: The UK has four legal systems; the CTIMP rules are UK-wide but non-CTIMP rules differ in
-#: Scotland (regulations.md section 2, rows "UK - England/Wales/NI" and "UK - Scotland").
+#: Scotland (docs/regulatory-basis.md#uk-nations).
 UK_NATIONS = ("GB-ENG", "GB-NIR", "GB-SCT", "GB-WLS")
 
 #: The cells of a row, in pack order; these are also the fields an override may replace.
@@ -161,8 +163,8 @@ class JurisdictionRule:
 class AgeBand:
     """A study's assent/information document band, e.g. pictorial for 6-9-year-olds.
 
-    Bands are per study and country (regulations.md section 7 item 2 and 16); the
-    pack ships defaults. ``max_age`` is inclusive.
+    Bands are per study and country (docs/regulatory-basis.md#checklist-2 and item 16);
+    the pack ships defaults (docs/regulatory-basis.md#age-bands). ``max_age`` is inclusive.
 
     Raises:
         InvalidDataError: on an empty id, a negative age or ``min_age > max_age``.
@@ -214,7 +216,7 @@ class RulePack:
 class RuleOverride:
     """An ethics committee's decision replacing one cell of the pack for a study.
 
-    E.g. a Swiss minimal-risk study (competence 14, regulations.md section 2 row CH)
+    E.g. a Swiss minimal-risk study (competence 14, docs/regulatory-basis.md#country-ch)
     or a UK committee requiring written assent from 7. The override is reported in
     the result and the cell becomes confidence V with ``reference`` as its source.
     ``trial_type`` None means the override applies to every trial type.
@@ -438,8 +440,9 @@ def _parse_role_steps(value: Any, where: str) -> tuple[RoleStep, ...]:
 def _parse_value(field: str, value: Any, where: str) -> Any:
     """Parse a non-null cell value of ``field``; shared by the pack and overrides."""
     if field == "competence_age":
-        # No European competence age in regulations.md is outside 14-18; 21 leaves room
-        # for the optional US module without accepting nonsense.
+        # No European competence age in the rule pack's sources is outside 14-18
+        # (docs/regulatory-basis.md#jurisdiction-rule-pack); 21 leaves room for the
+        # optional US module (docs/regulatory-basis.md#us-subpart-d) without accepting nonsense.
         return _parse_int(value, where, 1, 21)
     if field == "gdpr_age":
         # GDPR Art 8(1): Member States may choose between 13 and 16.
@@ -586,7 +589,7 @@ def _check_bands(bands: Iterable[AgeBand]) -> tuple[AgeBand, ...]:
         raise _invalid("age_bands", f"age band ids must be unique: {ids}")
     for before, after in itertools.pairwise(ordered):
         # Overlapping bands would make the document shown to a child ambiguous
-        # (regulations.md section 7 item 16: record which band was displayed).
+        # (docs/regulatory-basis.md#checklist-16: record which band was displayed).
         if after.min_age <= before.max_age:
             raise _invalid("age_bands", f"age bands {before.id!r} and {after.id!r} overlap")
     return tuple(ordered)
@@ -687,7 +690,7 @@ def _canonical_country(code: Any) -> str:
         raise _invalid("country", "country is required")
     canonical = code.strip().upper()
     if canonical in ("GB", "UK"):
-        # Consent law differs between the UK's legal systems (regulations.md section 2).
+        # Consent law differs between the UK's legal systems (docs/regulatory-basis.md#uk-nations).
         raise _invalid(
             "country",
             f"{code.strip()!r} is ambiguous: pick a UK nation, one of {', '.join(UK_NATIONS)}",

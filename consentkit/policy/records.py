@@ -28,7 +28,8 @@ PARTICIPATION_KINDS = {
 #: Forms by which a participant gives their own consent (needed on reaching competence).
 OWN_CONSENT_KINDS = {FormKind.ADULT_CONSENT, FormKind.YOUNG_PERSON_CONSENT}
 
-#: Optional items and the withdrawal scopes that revoke them (regulations.md 6.3).
+#: Optional items and the withdrawal scopes that revoke them
+#: (docs/regulatory-basis.md#withdrawal-scopes).
 REVOKED_BY: dict[str, set[str]] = {
     ItemCode.PARTICIPATION: {WithdrawalScope.FULL},
     ItemCode.RANDOMISATION: {WithdrawalScope.RANDOMISATION_REFUSAL, WithdrawalScope.FULL},
@@ -246,8 +247,9 @@ def _item_grants(
 ) -> dict[str, bool]:
     """Grant an item only if every signer who chose said yes and no scope revoked it.
 
-    Where several people must consent, one "no" is a no (regulations.md 6.2,
-    Graz EC: withdrawal by any one of them ends participation in that scope).
+    Where several people must consent, one "no" is a no (Graz EC: withdrawal by any
+    one of them ends participation in that scope;
+    docs/regulatory-basis.md#several-consenters).
     """
     choosers = [p for p in signers.values() if p.choices is not None]
     grants: dict[str, bool] = {}

@@ -8,7 +8,7 @@ one edit here, covered by the route x role x site matrix test.
 Sources: ICH E6(R3) 2.2-2.3 and CTR Art 29(1) (the investigator, or a member
 of the team they delegate to, conducts the interview and countersigns);
 21 CFR 11.10(d), (g) (access limited to authorised individuals, authority
-checks); regulations.md rows P11-200/P11-300.
+checks); 11.200/11.300 (docs/regulatory-basis.md#part-11).
 """
 
 from __future__ import annotations

@@ -66,8 +66,8 @@ __all__ = [
 #: States in which a record is still open, so its completion window can run out.
 AWAITING = (RecordState.AWAITING_INFORMATION.value, RecordState.AWAITING_SIGNATURES.value)
 #: How far ahead the dashboard looks for participants reaching the age of legal competence,
-#: whose own consent must be obtained before they continue (CTR Art 32(3), regulations.md
-#: CTR-32f); the same horizon as ``consentkit due``.
+#: whose own consent must be obtained before they continue (CTR Art 32(3),
+#: docs/regulatory-basis.md#ctr-art-32); the same horizon as ``consentkit due``.
 COMPETENCE_WINDOW_DAYS = 90
 #: The projection fields its counters are keyed by, read back with the old state.
 RECORD_COUNTER_FIELDS = {

@@ -1,7 +1,8 @@
 """Withdrawal by scope, the child's dissent, and what stays permitted (demo study, real db).
 
 Withdrawal is an event and a state, never a delete (STYLE domain rule 2; CTR Art 28(3));
-scopes follow regulations.md 6.3 and the child's refusal follows CTR Art 32(1)(c).
+scopes follow docs/regulatory-basis.md#withdrawal-scopes and the child's refusal follows
+CTR Art 32(1)(c) (docs/regulatory-basis.md#child-dissent).
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Jurisdiction rules: one expectation per rule-pack row, transitions, fallbacks, overrides.
 
-The expectations in ROW_EXPECTATIONS are written from /work/shared/reference/regulations.md
-section 2 (the jurisdiction table), NOT generated from the YAML: if a row of the pack drifts
-from the table, these tests say which. Where the table marks a cell U the expectation is the
-conservative default (competence 18, both guardians, assent from 7) with confidence U.
+The expectations in ROW_EXPECTATIONS are written by hand from the jurisdiction table (one
+section per country in docs/regulatory-basis.md#jurisdiction-rule-pack), NOT generated from the
+YAML: if a row of the pack drifts from the table, these tests say which. Where the table marks
+a cell U the expectation is the conservative default (competence 18, both guardians, assent
+from 7) with confidence U.
 """
 
 from __future__ import annotations
