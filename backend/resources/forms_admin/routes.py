@@ -116,7 +116,9 @@ class PreviewViews(MethodView):
     def get(self, args: dict[str, Any], trial_id: str, form_id: str, version: int) -> Any:
         """Preview a version of any status in one of its languages (lang)."""
         require(Action.MANAGE_FORMS, trial_id)
-        return forms.version_view(trial_id, form_id, version, requested=args.get("lang"))
+        return forms.version_view(
+            trial_id, form_id, version, requested=args.get("lang"), include_unpublished=True
+        )
 
 
 @blp.route("/<trial_id>/forms/<form_id>/versions/<int:version>/approve")

@@ -40,7 +40,9 @@ DONE: dict[str, str] = {
 
 
 def _forms_page(trial_id: str, status: int = 200, **extra: Any) -> tuple[str, int]:
-    listed = forms.list_forms(trial_id, on=now_utc().date(), locale=_locale())
+    listed = forms.list_forms(
+        trial_id, on=now_utc().date(), locale=_locale(), include_unpublished=True
+    )
     return _render(
         "forms.html",
         status,
@@ -113,7 +115,9 @@ def preview_form(trial_id: str, form_id: str, version: int) -> Any:
     _require(Action.MANAGE_FORMS, trial_id)
     # ``?text=``, not ``?lang=``: that one switches the language of the staff pages themselves.
     lang = (request.args.get("text") or "").strip()[:20] or None
-    view = forms.version_view(trial_id, form_id, version, requested=lang)
+    view = forms.version_view(
+        trial_id, form_id, version, requested=lang, include_unpublished=True
+    )
     stored = publishing.get_version(trial_id, form_id, version)
     return _render(
         "forms_preview.html",
