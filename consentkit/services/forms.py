@@ -32,6 +32,17 @@ from consentkit.rendering.markdown import to_html
 
 _META_FIELDS = ("trial_id", "form_id", "version", *VERSION_META_FIELDS, "content_sha256")
 
+#: Statuses of a version whose text has been published: what anyone may read. Superseded
+#: is derived from published (consentkit.policy.versions); retired text was once in use.
+PUBLIC_STATUSES = frozenset(
+    {VersionStatus.PUBLISHED.value, VersionStatus.SUPERSEDED.value, VersionStatus.RETIRED.value}
+)
+
+
+def is_public(version: FormVersion) -> bool:
+    """Return True when the version's text was published (drafts and approvals are not)."""
+    return version.status in PUBLIC_STATUSES
+
 
 @dataclass(frozen=True)
 class Catalog:
@@ -129,17 +140,31 @@ def _versions(trial_id: str, form_id: str | None = None) -> list[FormVersion]:
     return list(query.only(*_META_FIELDS).order_by("form_id", "version"))
 
 
-def list_forms(trial_id: str, *, on: date, locale: str | None = None) -> list[dict[str, Any]]:
-    """Return every form of a study with its versions and their derived states on ``on``.
+def list_forms(
+    trial_id: str,
+    *,
+    on: date,
+    locale: str | None = None,
+    include_unpublished: bool = False,
+) -> list[dict[str, Any]]:
+    """Return the forms of a study with their versions and their derived states on ``on``.
+
+    By default only published text is listed (a form with none is left out);
+    ``include_unpublished`` adds drafts and approved versions, for the sponsor
+    admin's pages only.
 
     Raises:
         NotFoundError: no such study.
     """
     get_study(trial_id)
     versions = _versions(trial_id)
+    if not include_unpublished:
+        versions = [v for v in versions if is_public(v)]
     result = []
     for form in ConsentForm.objects(trial_id=trial_id).order_by("form_id"):
         own = [v for v in versions if v.form_id == form.form_id]
+        if not own and not include_unpublished:
+            continue
         current = version_in_force(own, on)
         result.append(
             {
@@ -250,9 +275,10 @@ def form_version_content(
     accept_language: str | None = None,
     site_code: str | None = None,
 ) -> dict[str, Any]:
-    """Return one version of a form in the best language for the reader.
+    """Return one published version of a form in the best language for the reader.
 
-    ``site_code`` makes that site's default language the fallback.
+    ``site_code`` makes that site's default language the fallback. This is the
+    public read: a draft or approved version is not found.
 
     Raises:
         NotFoundError: no such study, site, form or version.
@@ -276,28 +302,41 @@ def version_view(
     requested: str | None = None,
     accept_language: str | None = None,
     default_locale: str | None = None,
+    include_unpublished: bool = False,
 ) -> dict[str, Any]:
     """Like :func:`form_version_content`, from the cached catalog (no database read if warm).
 
     ``default_locale`` is the last preference before the first available language
     (for a record: the language it was opened in, from the site's default).
+    ``include_unpublished`` shows a draft or approved version too: only for the
+    sponsor admin's preview, which checks who is asking.
     The returned dict is shared by every caller until the catalog is refreshed:
     read it, never change it (callers may key caches on its identity).
 
     Raises:
-        NotFoundError: no such form or version.
+        NotFoundError: no such form or version, or (without ``include_unpublished``)
+            a version not published yet; the message is the same for both.
     """
+
+    def find(cached: Catalog) -> FormVersion | None:
+        return next(
+            (
+                v
+                for v in cached.versions
+                if v.form_id == form_id
+                and v.version == version
+                and (include_unpublished or is_public(v))
+            ),
+            None,
+        )
+
     cached = catalog(trial_id)
-    if form_id not in cached.forms or not any(
-        v.form_id == form_id and v.version == version for v in cached.versions
-    ):
-        with _CATALOG_LOCK:  # imported since this process cached the catalog: look again
+    if form_id not in cached.forms or find(cached) is None:
+        with _CATALOG_LOCK:  # imported or published since this process cached it: look again
             _CATALOGS.pop(trial_id, None)
         cached = catalog(trial_id)
     form = cached.forms.get(form_id)
-    stored = next(
-        (v for v in cached.versions if v.form_id == form_id and v.version == version), None
-    )
+    stored = find(cached)
     if form is None or stored is None:
         raise NotFoundError(
             "Form %(form_id)s version %(version)s was not found in %(trial_id)s.",

@@ -4,6 +4,14 @@ Re-importing unchanged files changes nothing. Changing the text or approval of
 a published version is refused: published consent text is what people signed
 (STYLE rule 1), so a change needs a new version. The whole folder is checked
 before anything is written, so a refused import leaves the database as it was.
+
+A folder uploaded to one study's pages
+(:func:`consentkit.services.publishing.import_upload`) is checked twice more
+before any write: it must be that study's folder (``wrong-study``), and it may
+carry drafts only (``drafts-only``): approving and publishing are their own
+steps, which record who did them and when (21 CFR 11.10(e); ICH E6(R3) 4.2.2,
+changes attributed). The operator's ``consentkit import`` of a sponsor's own
+folder still loads approved and published versions as written there.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from consentkit.authoring.reader import (
 )
 from consentkit.clock import now_utc
 from consentkit.enums import VersionStatus
-from consentkit.errors import ConflictError
+from consentkit.errors import ConflictError, InvalidDataError
 from consentkit.models.study import VERSION_META_FIELDS, ConsentForm, FormVersion, Site, Study
 from consentkit.paths import data_dir
 from consentkit.services.forms import forget_catalogs
@@ -31,6 +39,14 @@ from consentkit.services.tasks import create_reconsent_tasks
 DEMO_STUDY_DIR = data_dir() / "demo-nbl-1"
 
 _LOCKED = (VersionStatus.PUBLISHED, VersionStatus.RETIRED)
+#: How far along its life a version is: a file behind the database leaves it as it is.
+_STAGE = {
+    VersionStatus.DRAFT: 0,
+    VersionStatus.APPROVED: 1,
+    VersionStatus.PUBLISHED: 2,
+    VersionStatus.SUPERSEDED: 2,  # derived, never stored; here for completeness
+    VersionStatus.RETIRED: 3,
+}
 
 
 @dataclass
@@ -60,8 +76,11 @@ class ImportReport:
 @dataclass
 class _Plan:
     report: ImportReport
+    #: An upload: no version may become approved, published or retired by this import.
+    drafts_only: bool = False
     writes: list[Any] = field(default_factory=list)  # callables run after every check passed
     conflicts: list[str] = field(default_factory=list)
+    not_drafts: list[str] = field(default_factory=list)
     newly_published: list[tuple[str, int]] = field(default_factory=list)
 
 
@@ -142,6 +161,22 @@ def _plan_form(plan: _Plan, trial_id: str, form: FormBundle, now: datetime) -> N
         _plan_version(plan, trial_id, form_id, version, now)
 
 
+def _states_only_what_is_stored(
+    existing: FormVersion | None, same_text: bool, same_meta: bool, status: str
+) -> bool:
+    """Return True when a file's non-draft status repeats what consentkit already holds.
+
+    An upload may say ``approved`` or ``published`` for a version consentkit
+    already approved or published with the same text (the sponsor's folder
+    catching up); it may not make it so, nor change the recorded approval.
+    """
+    if existing is None or not same_text:
+        return False
+    if existing.status == status == VersionStatus.APPROVED:
+        return same_meta
+    return _STAGE[VersionStatus(existing.status)] >= _STAGE[VersionStatus(status)]
+
+
 def _plan_version(
     plan: _Plan, trial_id: str, form_id: str, bundle: VersionBundle, now: datetime
 ) -> None:
@@ -151,6 +186,19 @@ def _plan_version(
     meta = _version_meta(bundle.meta)
     published_at = now if meta["status"] in _LOCKED else None
     existing = FormVersion.objects(trial_id=trial_id, form_id=form_id, version=number).first()
+    same_text = existing is not None and dict(existing.content_sha256) == hashes
+    same_meta = existing is not None and _stored_meta(existing) == meta
+    if (
+        plan.drafts_only
+        and meta["status"] != VersionStatus.DRAFT
+        and not _states_only_what_is_stored(existing, same_text, same_meta, meta["status"])
+    ):
+        plan.not_drafts.append(
+            f"forms/{form_id}/form.yaml: version {number} is marked {meta['status']}, but an "
+            "upload may carry drafts only. Write status: draft, then approve and publish it "
+            "in consentkit."
+        )
+        return
     if meta["status"] == VersionStatus.PUBLISHED and (
         existing is None or existing.status != VersionStatus.PUBLISHED
     ):
@@ -171,18 +219,17 @@ def _plan_version(
             ).save()
         )
         return
-    same_text = dict(existing.content_sha256) == hashes
-    same_meta = _stored_meta(existing) == meta
     if same_text and same_meta:
         plan.report.unchanged.append(label)
         return
     if (
-        existing.status in _LOCKED
-        and same_text
+        same_text
         and meta["status"] in (VersionStatus.DRAFT, VersionStatus.APPROVED)
+        and _STAGE[VersionStatus(existing.status)] > _STAGE[VersionStatus(meta["status"])]
     ):
-        # Approved and published in consentkit (the staff pages) since the folder was
-        # written: the database is ahead, not in conflict. Nothing to change.
+        # Approved or published in consentkit (the staff pages) since the folder was
+        # written: the database is ahead, not in conflict. Nothing to change (an
+        # approval recorded with who and when is not undone by an older file).
         plan.report.unchanged.append(f"{label} (already {existing.status} in consentkit)")
         return
     if existing.status in _LOCKED:
@@ -211,6 +258,8 @@ def _plan_version(
             f"version v{number + 1} and classify it as major or minor."
         )
         return
+    # Whoever approved the old text in consentkit did not approve the new one: forget who.
+    approval = {"approved_by": None, "approved_at": None} if not same_text else {}
     plan.report.updated.append(label)
     plan.writes.append(
         lambda: _conditional_update(
@@ -220,6 +269,7 @@ def _plan_version(
             content_sha256=hashes,
             published_at=published_at,
             updated_at=now,
+            **approval,
             **meta,
         )
     )
@@ -237,20 +287,48 @@ def _conditional_update(version: FormVersion, allowed: list[str], **changes: Any
         )
 
 
-def import_study(folder: Path | str, *, now: datetime | None = None) -> ImportReport:
+def import_study(
+    folder: Path | str,
+    *,
+    now: datetime | None = None,
+    trial_id: str | None = None,
+    drafts_only: bool = False,
+) -> ImportReport:
     """Validate a study folder and load it; unchanged files are a no-op.
 
+    ``trial_id`` is the study the folder must be for (an upload to that study's
+    pages): checked before the database is read or written. With
+    ``drafts_only`` (every upload), a version may be created or changed only as
+    a draft: approving and publishing are :func:`consentkit.services.publishing.approve_version`
+    and :func:`~consentkit.services.publishing.publish_version`, which record who and when.
+
     Raises:
-        InvalidDataError: the folder has problems (each named with file and line).
+        InvalidDataError: the folder has problems (each named with file and line); it is
+            for another study than ``trial_id`` (``wrong-study``); with ``drafts_only``, it
+            would approve, publish or retire a version (``drafts-only``).
         ConflictError: the folder would change a published version.
 
     """
     now = now or now_utc()
     bundle = read_study_folder(folder)
-    plan = _Plan(report=ImportReport(trial_id=bundle.study["trial_id"]))
+    found = bundle.study["trial_id"]
+    if trial_id is not None and found != trial_id:
+        raise InvalidDataError(
+            "This folder is for study %(other)s, not %(trial_id)s.",
+            code="wrong-study",
+            params={"other": found, "trial_id": trial_id},
+        )
+    plan = _Plan(report=ImportReport(trial_id=found), drafts_only=drafts_only)
     _plan_study(plan, bundle, now)
     for form in bundle.forms:
-        _plan_form(plan, bundle.study["trial_id"], form, now)
+        _plan_form(plan, found, form, now)
+    if plan.not_drafts:
+        raise InvalidDataError(
+            "Nothing was imported: an upload may carry drafts only. Approve and publish "
+            "each version in consentkit.",
+            code="drafts-only",
+            details={"errors": plan.not_drafts},
+        )
     if plan.conflicts:
         raise ConflictError(
             "Nothing was imported:\n%(conflicts)s",

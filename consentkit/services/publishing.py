@@ -107,12 +107,18 @@ def _study_root(folder: Path) -> Path:
     )
 
 
-def import_upload(zip_bytes: bytes, *, now: datetime | None = None) -> ImportReport:
-    """Unpack a ``.zip`` of a study folder into a temporary folder and import it.
+def import_upload(zip_bytes: bytes, *, trial_id: str, now: datetime | None = None) -> ImportReport:
+    """Unpack a ``.zip`` of study ``trial_id``'s folder into a temporary folder and import it.
+
+    Every check runs before the first write: the folder must be ``trial_id``'s
+    (a sponsor admin of one study cannot write to another), and it may carry
+    drafts only; :func:`approve_version` and :func:`publish_version` do the rest.
 
     Raises:
         InvalidDataError: not a zip, unsafe entries (absolute paths, ``..``, links,
-            too many files or bytes), or problems in the folder (``file:line: message``).
+            too many files or bytes), problems in the folder (``file:line: message``),
+            another study's folder (``wrong-study``), or a version marked approved,
+            published or retired that consentkit does not already hold so (``drafts-only``).
         ConflictError: the folder would change a published version.
     """
     try:
@@ -133,7 +139,7 @@ def import_upload(zip_bytes: bytes, *, now: datetime | None = None) -> ImportRep
             raise InvalidDataError(
                 "The upload is not a zip archive.", details={"errors": ["damaged zip archive"]}
             ) from exc
-        return import_study(_study_root(Path(tmp)), now=now)
+        return import_study(_study_root(Path(tmp)), now=now, trial_id=trial_id, drafts_only=True)
 
 
 def get_version(trial_id: str, form_id: str, version: int) -> FormVersion:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from consentkit.authoring.reader import sha256_of
 from consentkit.models.study import FormVersion
+from consentkit.services import publishing
+from consentkit.services.importing import import_study
 
 BASE = "/api/v1/studies"
 STUDY = f"{BASE}/DEMO-NBL-1"
@@ -177,6 +181,55 @@ def test_form_version_does_not_reveal_quiz_answers(client: Any, demo_study: Any)
 )
 def test_form_version_missing_is_404_problem(client: Any, demo_study: Any, path: str) -> None:
     _problem(client.get(f"{STUDY}/{path}"), 404, "not-found")
+
+
+@pytest.fixture
+def unpublished_v2(clean_db: Any, study_folder: Path) -> Path:
+    """The demo study with parental-consent v2 still a draft (v1 published and in force)."""
+    path = study_folder / "forms" / "parental-consent" / "form.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["versions"][1].update(
+        status="draft", ethics_reference=None, approved_date=None, effective_from=None
+    )
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    import_study(study_folder)
+    return study_folder
+
+
+@pytest.mark.parametrize("status", ["draft", "approved"])
+def test_form_version_unpublished_is_404_like_a_missing_one(
+    client: Any, unpublished_v2: Path, status: str
+) -> None:
+    if status == "approved":
+        publishing.approve_version(
+            "DEMO-NBL-1", "parental-consent", 2, ethics_reference="EC-2", by="admin-1"
+        )
+
+    unpublished = client.get(f"{STUDY}/forms/parental-consent/versions/2?lang=en")
+    missing = client.get(f"{STUDY}/forms/parental-consent/versions/3?lang=en")
+
+    body = _problem(unpublished, 404, "not-found")
+    assert body == {
+        **_problem(missing, 404, "not-found"),
+        "message": "Form parental-consent version 2 was not found in DEMO-NBL-1.",
+    }
+    assert "Pourquoi" not in unpublished.get_data(as_text=True)
+    assert client.get(f"{STUDY}/forms/parental-consent/versions/1").status_code == 200
+
+
+@pytest.mark.parametrize("status", ["draft", "approved"])
+def test_study_forms_hide_unpublished_versions_from_anonymous_callers(
+    client: Any, unpublished_v2: Path, status: str
+) -> None:
+    if status == "approved":
+        publishing.approve_version(
+            "DEMO-NBL-1", "parental-consent", 2, ethics_reference="EC-2", by="admin-1"
+        )
+
+    parental = _form(client.get(f"{STUDY}/forms").get_json(), "parental-consent")
+
+    assert [(v["version"], v["status"]) for v in parental["versions"]] == [(1, "published")]
+    assert parental["version_in_force"] == 1
 
 
 def test_form_version_bad_lang_is_422_naming_lang(client: Any, demo_study: Any) -> None:

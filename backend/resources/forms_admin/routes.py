@@ -82,7 +82,7 @@ class ImportViews(MethodView):
         },
     )
     def post(self, trial_id: str) -> dict[str, Any]:
-        """Import a zip of a study folder (validated whole first; published text never changes)."""
+        """Import a zip of this study's folder as drafts (all checked first; nothing published)."""
         require(Action.MANAGE_FORMS, trial_id)
         if request.mimetype not in ZIP_TYPES:
             raise InvalidDataError(
@@ -90,13 +90,7 @@ class ImportViews(MethodView):
                 code="not-a-zip",
             )
         data = read_upload()
-        report = publishing.import_upload(data)
-        if report.trial_id != trial_id:
-            raise InvalidDataError(
-                "This folder is for study %(other)s, not %(trial_id)s.",
-                code="wrong-study",
-                params={"other": report.trial_id, "trial_id": trial_id},
-            )
+        report = publishing.import_upload(data, trial_id=trial_id)
         return {
             "trial_id": report.trial_id,
             "changed": report.changed,
@@ -116,7 +110,9 @@ class PreviewViews(MethodView):
     def get(self, args: dict[str, Any], trial_id: str, form_id: str, version: int) -> Any:
         """Preview a version of any status in one of its languages (lang)."""
         require(Action.MANAGE_FORMS, trial_id)
-        return forms.version_view(trial_id, form_id, version, requested=args.get("lang"))
+        return forms.version_view(
+            trial_id, form_id, version, requested=args.get("lang"), include_unpublished=True
+        )
 
 
 @blp.route("/<trial_id>/forms/<form_id>/versions/<int:version>/approve")

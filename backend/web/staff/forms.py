@@ -40,7 +40,9 @@ DONE: dict[str, str] = {
 
 
 def _forms_page(trial_id: str, status: int = 200, **extra: Any) -> tuple[str, int]:
-    listed = forms.list_forms(trial_id, on=now_utc().date(), locale=_locale())
+    listed = forms.list_forms(
+        trial_id, on=now_utc().date(), locale=_locale(), include_unpublished=True
+    )
     return _render(
         "forms.html",
         status,
@@ -79,7 +81,7 @@ def import_forms(trial_id: str) -> Any:
     if len(data) > MAX_UPLOAD_BYTES:
         abort(413)
     try:
-        report = publishing.import_upload(data)
+        report = publishing.import_upload(data, trial_id=trial_id)
     except (InvalidDataError, ConflictError) as exc:
         problems = exc.details.get("errors") or []
         return _forms_page(
@@ -87,16 +89,6 @@ def import_forms(trial_id: str) -> Any:
             422 if isinstance(exc, InvalidDataError) else 409,
             error=exc.translated(_locale()),
             problems=[str(p) for p in problems] if isinstance(problems, list) else [],
-        )
-    if report.trial_id != trial_id:
-        return _forms_page(
-            trial_id,
-            422,
-            error=_(
-                "This folder is for study %(other)s, not %(trial_id)s.",
-                other=report.trial_id,
-                trial_id=trial_id,
-            ),
         )
     notice = _(
         "Imported: %(created)s created, %(updated)s updated, %(unchanged)s unchanged.",
@@ -113,7 +105,7 @@ def preview_form(trial_id: str, form_id: str, version: int) -> Any:
     _require(Action.MANAGE_FORMS, trial_id)
     # ``?text=``, not ``?lang=``: that one switches the language of the staff pages themselves.
     lang = (request.args.get("text") or "").strip()[:20] or None
-    view = forms.version_view(trial_id, form_id, version, requested=lang)
+    view = forms.version_view(trial_id, form_id, version, requested=lang, include_unpublished=True)
     stored = publishing.get_version(trial_id, form_id, version)
     return _render(
         "forms_preview.html",
