@@ -149,8 +149,8 @@ def _handle_domain_error(exc: ck.ConsentKitError) -> Response:
         shown = message if status == HTTPStatus.SERVICE_UNAVAILABLE else None
         return problem(status, exc.code, shown, headers=_retry_after(status), language=language)
     headers = {}
-    if isinstance(exc, ck.RateLimitedError):
-        headers["Retry-After"] = str(exc.retry_after)
+    if "retry_after" in exc.details:  # too many attempts, or a request still in progress
+        headers["Retry-After"] = str(exc.details["retry_after"])
     if isinstance(exc, ck.AuthenticationError):
         headers["WWW-Authenticate"] = 'Bearer realm="consentkit"'
     return problem(status, exc.code, message, exc.details.get("errors"), headers, language)

@@ -51,6 +51,16 @@ def server_selection_timeout_ms() -> int:
     return int(os.environ.get("CONSENTKIT_DB_TIMEOUT_MS", "3000"))
 
 
+def idempotency_lease_s() -> float:
+    """Return the seconds a request's claim on its key holds (``CONSENTKIT_IDEMPOTENCY_LEASE_S``).
+
+    A process that dies mid-request never completes its claim; after this long a
+    retry with the same key takes it over and answers. Longer than any request
+    takes, short enough that a family retrying after a crash is not kept waiting.
+    """
+    return float(os.environ.get("CONSENTKIT_IDEMPOTENCY_LEASE_S", "30"))
+
+
 def public_url() -> str:
     """Return the address staff and families reach the web pages at (for links in messages)."""
     return os.environ.get("CONSENTKIT_PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/")

@@ -896,6 +896,7 @@ def withdraw(
     expressed_by: str | None = None,
     reason: str | None = None,
     reason_declined: bool = False,
+    idempotency_key: str | None = None,
     now: datetime | None = None,
 ) -> AuditEvent:
     """Record a withdrawal in one or more scopes; nothing collected before is deleted.
@@ -926,6 +927,8 @@ def withdraw(
                 "channel": actor.channel,
                 "reason": None if reason_declined else reason,
                 "reason_declined": reason_declined,
+                # Ties the event to its request, so a retry after a crash finds it.
+                **({"idempotency_key": idempotency_key} if idempotency_key else {}),
             },
         ),
         now=now,

@@ -220,6 +220,28 @@ def _give_back_step_up(session: SignerSession, evidence: AuthEvidence) -> None:
     )
 
 
+def _signature_result(event: AuditEvent) -> dict[str, Any]:
+    return {**_event_result(event), "binding_sha256": event.payload["binding_sha256"]}
+
+
+def signature_for_key(
+    session: SignerSession, record_id: str, idempotency_key: str
+) -> dict[str, Any] | None:
+    """Return the answer to this signer's signature sent with this key, if it was stored.
+
+    A retry after a crash (signature written, answer lost) is answered from the
+    event, without a new one-time code: nothing new is signed.
+    """
+    event = AuditEvent.objects(
+        participant_id=session.participant_id,
+        record_id=record_id,
+        type="signature.added",
+        payload__signer_id=session.signer_id,
+        payload__idempotency_key=idempotency_key,
+    ).first()
+    return None if event is None else _signature_result(event)
+
+
 def sign(
     session: SignerSession,
     record_id: str,
@@ -237,6 +259,9 @@ def sign(
 ) -> dict[str, Any]:
     """Sign, using the step-up code just verified on this device."""
     participant, actor = _own_record(session, record_id)
+    done = signature_for_key(session, record_id, idempotency_key)
+    if done is not None:
+        return done
     now = now_utc()
     evidence = _spend_step_up(session, now)
     signature = SignatureInput(
@@ -258,7 +283,7 @@ def sign(
     except ConsentKitError:
         _give_back_step_up(session, evidence)
         raise
-    return {**_event_result(event), "binding_sha256": event.payload["binding_sha256"]}
+    return _signature_result(event)
 
 
 def decline(session: SignerSession, record_id: str, *, reason: str | None) -> dict[str, Any]:
@@ -281,11 +306,41 @@ def dissent(session: SignerSession, *, note: str | None) -> dict[str, Any]:
     )
 
 
+def withdrawal_for_key(
+    session: SignerSession, idempotency_key: str, *, scopes: list[str]
+) -> dict[str, Any] | None:
+    """Return the answer to this signer's withdrawal sent with this key, if it was stored.
+
+    Only a withdrawal of the same scopes counts: a key reused for another
+    withdrawal must not hide it behind the first one's answer.
+    """
+    event = AuditEvent.objects(
+        participant_id=session.participant_id,
+        type="withdrawal.recorded",
+        payload__expressed_by=session.signer_id,
+        payload__idempotency_key=idempotency_key,
+        payload__scopes=sorted(set(scopes)),
+    ).first()
+    return None if event is None else _event_result(event)
+
+
 def withdraw(
-    session: SignerSession, *, scopes: list[str], reason: str | None, reason_declined: bool
+    session: SignerSession,
+    *,
+    scopes: list[str],
+    reason: str | None,
+    reason_declined: bool,
+    idempotency_key: str | None = None,
 ) -> dict[str, Any]:
-    """Withdraw in the chosen scopes, confirmed with a fresh one-time code."""
+    """Withdraw in the chosen scopes, confirmed with a fresh one-time code.
+
+    A retry with the key of a withdrawal already stored gets its answer again,
+    without a new code and without a second withdrawal.
+    """
     participant, signer, actor = _context(session)
+    done = withdrawal_for_key(session, idempotency_key, scopes=scopes) if idempotency_key else None
+    if done is not None:
+        return done
     evidence = _spend_step_up(session, now_utc())
     try:
         event = records.withdraw(
@@ -295,6 +350,7 @@ def withdraw(
             expressed_by=str(signer.id),
             reason=reason,
             reason_declined=reason_declined,
+            idempotency_key=idempotency_key,
         )
     except ConsentKitError:
         _give_back_step_up(session, evidence)

@@ -1,7 +1,9 @@
 """The signed-in signer's consent flow: tasks, form text, ceremony steps, withdrawal, documents.
 
 Every POST accepts an ``Idempotency-Key`` header: a retry returns the original
-response; the same key with another body is 422 ``idempotency-mismatch``.
+response; the same key with another body is 422 ``idempotency-mismatch``; a retry
+while the first request still runs is 409 ``request-in-progress`` with Retry-After,
+and after a crash it is answered once the first request's lease has run out.
 """
 
 from __future__ import annotations
@@ -50,8 +52,16 @@ IDEMPOTENCY_HEADER: dict[str, Any] = {
 MAX_JSON_BYTES = 1024 * 1024
 
 
-def _once(action: Callable[[], dict[str, Any]], status: int = 200) -> Response:
-    """Run a POST once per Idempotency-Key (per session), replaying its first response."""
+def _once(
+    action: Callable[[], dict[str, Any]],
+    status: int = 200,
+    already_done: Callable[[], dict[str, Any] | None] | None = None,
+) -> Response:
+    """Run a POST once per Idempotency-Key (per session), replaying its first response.
+
+    ``already_done`` answers a retry whose first request died after its work was
+    stored (from the events); without it, such a retry runs ``action`` again.
+    """
     if (request.content_length or 0) > MAX_JSON_BYTES:
         from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -61,8 +71,17 @@ def _once(action: Callable[[], dict[str, Any]], status: int = 200) -> Response:
         return json_response(action(), status)
     session = current_session()
     digest = hashlib.sha256(request.path.encode() + b"\n" + request.get_data()).hexdigest()
+
+    def derived() -> tuple[int, dict[str, Any]] | None:
+        body = already_done() if already_done is not None else None
+        return None if body is None else (status, body)
+
     code, body, replayed = idempotency.run_once(
-        f"session:{session.session_id}", key[:100], digest, lambda: (status, action())
+        f"session:{session.session_id}",
+        key[:100],
+        digest,
+        lambda: (status, action()),
+        already_done=derived,
     )
     response = json_response(body, code)
     if replayed:
@@ -198,7 +217,10 @@ class SignatureViews(MethodView):
                 ip=client_ip(),
                 user_agent=request.headers.get("User-Agent"),
                 **args,
-            )
+            ),
+            already_done=lambda: signer_flow.signature_for_key(
+                current_session(), record_id, key[:100]
+            ),
         )
 
 
@@ -229,7 +251,14 @@ class WithdrawalsViews(MethodView):
     @_post(WithdrawalSchema, EventResultSchema)
     def post(self, args: dict[str, Any]) -> Response:
         """Withdraw in one or more scopes (after a step-up code); no reason needed."""
-        return _once(lambda: signer_flow.withdraw(current_session(), **args), 201)
+        key = (request.headers.get("Idempotency-Key") or "")[:100] or None
+        return _once(
+            lambda: signer_flow.withdraw(current_session(), idempotency_key=key, **args),
+            201,
+            already_done=lambda: signer_flow.withdrawal_for_key(
+                current_session(), key or "", scopes=args["scopes"]
+            ),
+        )
 
 
 @blp.route("/questions")
