@@ -197,9 +197,23 @@
     if (body !== undefined) {
       headers["Content-Type"] = "application/json";
     }
-    if (method === "POST") {
-      headers["Idempotency-Key"] = uuid();
+    // The same request sent again after a lost answer (network error, crash, 5xx) keeps its
+    // Idempotency-Key, so the server answers with what it already did instead of "already
+    // signed". The key is forgotten once an answer arrives that is final.
+    const idemSlot = method === "POST" ? "idem:" + path + ":" + JSON.stringify(body === undefined ? null : body) : null;
+    if (idemSlot) {
+      let key = store.getItem(idemSlot);
+      if (!key) {
+        key = uuid();
+        store.setItem(idemSlot, key);
+      }
+      headers["Idempotency-Key"] = key;
     }
+    const settle = function (status) {
+      if (idemSlot && status > 0 && status < 500 && status !== 409) {
+        store.removeItem(idemSlot);
+      }
+    };
     const send = function () {
       const token = store.getItem(KEY.access);
       if (token && !options.anonymous) {
@@ -230,6 +244,7 @@
       }
       throw new ApiError(0, { message: T.network, error: "network" });
     }
+    settle(response.status);
     if (!response.ok) {
       let problem = null;
       try {
