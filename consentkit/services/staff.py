@@ -6,6 +6,15 @@ unauthorised use (11.300(d)): a password (argon2id, argon2-cffi) plus a TOTP
 code from the member's authenticator, each code accepted once; repeated
 failures lock the account and are logged as security events.
 
+Sign-in answers the same, in the same time, whether or not an address has an
+account: an unknown address, a wrong password, a wrong code, a deactivated or a
+locked account all get the generic 401 after one argon2 verification (against a
+dummy hash when there is no account), so neither the answer nor its delay tells
+an outsider which addresses are staff. Why an attempt failed (and that an account
+is locked) is written only to the security log. Failures count for
+:data:`FAILURE_WINDOW` (an old typo does not help lock an account today), and
+each lock in a row lasts twice the one before, up to :data:`LOCKOUT_MAX`.
+
 The TOTP algorithm is passed in (:class:`TotpAlgorithm`), so the web layer uses
 pyotp while consentkit stays free of it. Failure messages are generic: they
 never say whether an e-mail address has an account.
@@ -13,16 +22,18 @@ never say whether an e-mail address has an account.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from mongoengine import NotUniqueError
+from mongoengine import NotUniqueError, Q
+from pymongo import ReturnDocument
 
 from consentkit import crypto
 from consentkit.clock import now_utc
@@ -47,20 +58,39 @@ IDLE_TIMEOUT = timedelta(minutes=30)
 SESSION_MAX = timedelta(hours=12)
 #: Sensitive actions (countersigning, withdrawal, staff changes) need a sign-in this recent.
 REAUTH_WINDOW = timedelta(minutes=5)
+#: Failures within :data:`FAILURE_WINDOW` that lock the account; older ones stop counting.
 LOCKOUT_AFTER = 5
+FAILURE_WINDOW = timedelta(hours=1)
+#: The first lock; each further lock in a row doubles it, up to :data:`LOCKOUT_MAX`.
 LOCKOUT_FOR = timedelta(minutes=15)
+LOCKOUT_MAX = timedelta(hours=4)
+#: A lock that ended longer ago than this is forgotten: the next lock is the first again.
+LOCKOUT_MEMORY = timedelta(hours=24)
 RECOVERY_CODES = 10
 MIN_PASSWORD = 12  # NIST SP 800-63B 5.1.1: length, not composition rules
 MAX_PASSWORD = 256
 GENERIC = "The e-mail address, password or code is not valid."
 
 _hasher = PasswordHasher()
+#: A hash of a random password with the current parameters: verified when there is no
+#: account (or no password yet), so every failed sign-in costs the same argon2 work.
+_dummy_hash: str | None = None
 
 
 def use_password_hasher(hasher: PasswordHasher) -> None:
     """Swap the argon2 parameters (tests use argon2's cheapest profile; production never)."""
-    global _hasher
+    global _hasher, _dummy_hash
     _hasher = hasher
+    _dummy_hash = None
+
+
+def _verify_dummy(password: str) -> None:
+    """Spend one argon2 verification that always fails (timing equal to a real account)."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash(secrets.token_urlsafe(32))
+    with contextlib.suppress(VerificationError, InvalidHashError):
+        _hasher.verify(_dummy_hash, password)
 
 
 def _sha256(text: str) -> str:
@@ -147,6 +177,8 @@ def reissue_setup(staff_id: str, *, by: str, now: datetime | None = None) -> str
         set__totp_secret=None,
         set__recovery_sha256=[],
         set__failed_attempts=0,
+        set__failures_at=[],
+        set__lockouts=0,
         set__locked_until=None,
     )
     StaffSession.objects(staff_id=str(staff.id), revoked_at=None).update(set__revoked_at=now)
@@ -283,6 +315,8 @@ def complete_setup(
         unset__setup_sha256=True,
         unset__setup_expires_at=True,
         set__failed_attempts=0,
+        set__failures_at=[],
+        set__lockouts=0,
         set__locked_until=None,
     )
     if not updated:
@@ -321,8 +355,13 @@ def _second_factor(staff: StaffMember, code: str, totp: TotpAlgorithm, now: date
     return None
 
 
-def _password_ok(staff: StaffMember, password: str) -> bool:
-    if not staff.password_hash:
+def _password_ok(staff: StaffMember | None, password: str) -> bool:
+    """Verify the password; without an account (or a password yet) verify a dummy hash.
+
+    Either way one argon2 verification is spent, so the delay says nothing.
+    """
+    if staff is None or not staff.password_hash:
+        _verify_dummy(password)
         return False
     try:
         _hasher.verify(staff.password_hash, password)
@@ -333,30 +372,89 @@ def _password_ok(staff: StaffMember, password: str) -> bool:
     return True
 
 
-def _failed(staff: StaffMember, now: datetime, ip: str) -> None:
-    StaffMember.objects(id=staff.id).update_one(inc__failed_attempts=1)
-    staff.reload("failed_attempts")
-    _log("staff.sign-in-failed", staff, now, ip=ip, attempts=staff.failed_attempts)
-    if staff.failed_attempts >= LOCKOUT_AFTER:
-        StaffMember.objects(id=staff.id).update_one(
-            set__locked_until=now + LOCKOUT_FOR, set__failed_attempts=0
+def _locked(staff: StaffMember, now: datetime) -> bool:
+    return staff.locked_until is not None and staff.locked_until > now
+
+
+def lock_duration(locks_in_a_row: int) -> timedelta:
+    """Return how long the ``locks_in_a_row``-th lock lasts (1: 15 min, then doubling, capped)."""
+    doubled: timedelta = LOCKOUT_FOR * (2 ** min(max(locks_in_a_row - 1, 0), 16))
+    return min(doubled, LOCKOUT_MAX)
+
+
+def _failed(staff: StaffMember, now: datetime, ip: str, reason: str) -> None:
+    """Count a failure; lock the account when :data:`LOCKOUT_AFTER` fall within the window.
+
+    The failure times are pushed atomically (the last few only), so concurrent
+    guesses are all counted; the lock is set once, by whichever failure reached
+    the limit first.
+    """
+    after = StaffMember._get_collection().find_one_and_update(
+        {"_id": staff.id},
+        {"$push": {"failures_at": {"$each": [now], "$slice": -LOCKOUT_AFTER}}},
+        projection={"failures_at": 1, "lockouts": 1, "locked_until": 1},
+        return_document=ReturnDocument.AFTER,
+    )
+    recent = [t for t in (after or {}).get("failures_at", []) if _aware(t) > now - FAILURE_WINDOW]
+    StaffMember.objects(id=staff.id).update_one(set__failed_attempts=len(recent))
+    _log("staff.sign-in-failed", staff, now, ip=ip, reason=reason, attempts=len(recent))
+    if len(recent) < LOCKOUT_AFTER:
+        return
+    previous = (after or {}).get("locked_until")
+    in_a_row = int((after or {}).get("lockouts") or 0)
+    if previous is None or _aware(previous) + LOCKOUT_MEMORY < now:
+        in_a_row = 0  # the last lock is long past: start again at the shortest
+    duration = lock_duration(in_a_row + 1)
+    locked = StaffMember.objects(
+        Q(locked_until=None) | Q(locked_until__lte=now), id=staff.id
+    ).update_one(
+        set__locked_until=now + duration,
+        set__lockouts=in_a_row + 1,
+        set__failures_at=[],
+        set__failed_attempts=0,
+    )
+    if locked:
+        _log(
+            "staff.locked",
+            staff,
+            now,
+            ip=ip,
+            minutes=int(duration.total_seconds() // 60),
+            locks_in_a_row=in_a_row + 1,
         )
-        _log("staff.locked", staff, now, ip=ip, minutes=int(LOCKOUT_FOR.total_seconds() // 60))
+
+
+def _aware(value: datetime) -> datetime:
+    """Return a stored time as aware UTC (a raw driver read may give it naive)."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _check_credentials(
     staff: StaffMember | None, password: str, code: str, totp: TotpAlgorithm, ip: str, now: datetime
 ) -> tuple[StaffMember, str]:
-    if staff is not None and staff.locked_until and staff.locked_until > now:
-        retry = int((staff.locked_until - now).total_seconds()) + 1
-        raise RateLimitedError("Too many attempts. Please wait and try again.", retry_after=retry)
-    if staff is None or not staff.active or not _password_ok(staff, password):
-        if staff is not None and staff.active:
-            _failed(staff, now, ip)
+    """Return the member and the second factor used, or raise the generic failure.
+
+    Every path spends one argon2 verification and answers the same
+    :class:`AuthenticationError`; only the security log says why.
+    """
+    password_ok = _password_ok(staff if staff is not None and staff.active else None, password)
+    if staff is None:
+        _log("staff.sign-in-failed", None, now, ip=ip, reason="unknown-address")
+        raise AuthenticationError(GENERIC)
+    if not staff.active:
+        _log("staff.sign-in-failed", staff, now, ip=ip, reason="deactivated")
+        raise AuthenticationError(GENERIC)
+    if _locked(staff, now):
+        # Nothing is checked or counted while locked: the lock is not extended by
+        # guessing, and the answer is the generic one (the lock is in the log only).
+        _log("staff.sign-in-refused", staff, now, ip=ip, reason="locked")
+        raise AuthenticationError(GENERIC)
+    if not password_ok:
+        _failed(staff, now, ip, "password")
         raise AuthenticationError(GENERIC)
     factor = _second_factor(staff, code, totp, now)
     if factor is None:
-        _failed(staff, now, ip)
+        _failed(staff, now, ip, "code")
         raise AuthenticationError(GENERIC)
     return staff, factor
 
@@ -373,8 +471,9 @@ def sign_in(
     """Check password and second factor; open a session.
 
     Raises:
-        AuthenticationError: generic, whatever was wrong.
-        RateLimitedError: too many attempts for this address or client, or the account is locked.
+        AuthenticationError: generic, whatever was wrong (a locked account included).
+        RateLimitedError: too many attempts for this address (whether or not it has an
+            account) or from this client.
     """
     now = now or now_utc()
     address = normalise_email(email)
@@ -391,7 +490,9 @@ def sign_in(
         reauth_at=now,
     )
     session.save(force_insert=True)
-    StaffMember.objects(id=staff.id).update_one(set__failed_attempts=0)
+    StaffMember.objects(id=staff.id).update_one(
+        set__failed_attempts=0, set__failures_at=[], set__lockouts=0
+    )
     _log("staff.signed-in", staff, now, ip=ip, factor=factor)
     return session
 
@@ -452,10 +553,13 @@ def reauthenticate(
 
     Raises:
         AuthenticationError: generic.
-        RateLimitedError: locked.
+        RateLimitedError: locked (the member is signed in, so the lock can be told).
     """
     now = now or now_utc()
     staff = StaffMember.objects(id=signed.staff.id).get()
+    if _locked(staff, now):
+        retry = int((staff.locked_until - now).total_seconds()) + 1
+        raise RateLimitedError("Too many attempts. Please wait and try again.", retry_after=retry)
     _check_credentials(staff, password, code, totp, ip, now)
     StaffSession.objects(id=signed.session.id).update_one(set__reauth_at=now)
     signed.session.reauth_at = now
@@ -486,7 +590,7 @@ def change_password(signed: Signed, current: str, new: str, *, now: datetime | N
     require_recent_auth(signed, now=now)
     staff = StaffMember.objects(id=signed.staff.id).get()
     if not _password_ok(staff, current):
-        _failed(staff, now, "unknown")
+        _failed(staff, now, "unknown", "password")
         raise AuthenticationError(GENERIC)
     check_password_rules(new, staff.email)
     if current == new:

@@ -153,12 +153,32 @@ def test_login_failure_is_generic_and_too_many_tries_say_try_later(client: Any, 
     assert generic in wrong.get_data(as_text=True)
     assert generic in unknown.get_data(as_text=True)
     assert COOKIE + "=" not in "".join(wrong.headers.getlist("Set-Cookie"))
-    for _attempt in range(5):
+    for _attempt in range(9):  # the per-address limit: 10 tries in 15 minutes
         login(client, nl, "000000", password="still not the password")
-    locked = login(client, nl, nl.recovery[0])
-    assert locked.status_code == 429
-    assert "try again later" in locked.get_data(as_text=True)
-    assert int(locked.headers["Retry-After"]) > 0
+    limited = login(client, nl, nl.recovery[0])
+    assert limited.status_code == 429
+    assert "try again later" in limited.get_data(as_text=True)
+    assert int(limited.headers["Retry-After"]) > 0
+
+
+def test_login_page_answers_a_locked_account_like_an_unknown_address(
+    client: Any, nl: Member
+) -> None:
+    def attempt(email: str, password: str, code: str) -> tuple[int, str]:
+        page = client.get("/staff/login")
+        answer = client.post(
+            "/staff/login",
+            data={"email": email, "password": password, "code": code, "csrf_token": csrf_of(page)},
+        )
+        return answer.status_code, answer.get_data(as_text=True).replace(html.escape(email), "@")
+
+    for _attempt in range(staff_service.LOCKOUT_AFTER):
+        attempt(nl.email, "not the password at all", "000000")
+    assert staff_doc(nl).locked_until is not None
+    locked = attempt(nl.email, PASSWORD, nl.recovery[0])  # right password, locked account
+    unknown = attempt("nobody@example.org", PASSWORD, nl.recovery[0])
+    assert locked[0] == 401
+    assert locked == unknown
 
 
 def test_unauthenticated_pages_redirect_to_login_with_next(client: Any, demo_study: Any) -> None:
