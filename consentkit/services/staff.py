@@ -46,9 +46,10 @@ from consentkit.errors import (
     PermissionDeniedError,
     RateLimitedError,
 )
+from consentkit.models.participant import Participant
 from consentkit.models.staff import SecurityEvent, StaffMember, StaffSession
 from consentkit.policy.roles import Action, Grant, allowed, visible_sites
-from consentkit.services import access, enrolment
+from consentkit.services import access, enrolment, records
 from consentkit.services.records import Actor
 from consentkit.services.totp import TotpAlgorithm
 
@@ -612,6 +613,28 @@ def authorise(signed: Signed, action: Action, trial_id: str, site_code: str | No
     """
     if not allowed(signed.grants, action, trial_id, site_code):
         raise PermissionDeniedError("You do not have access to this.")
+
+
+def participant_for(signed: Signed, trial_id: str, code: str, action: Action) -> Participant:
+    """Return a participant on whom the member may do ``action``.
+
+    A participant at a site the member cannot see answers exactly like a code
+    that does not exist, so a member learns nothing about other sites' codes; a
+    member who sees the participant but may not do ``action`` is refused.
+
+    Raises:
+        NotFoundError: no such participant, or one the member cannot see.
+        PermissionDeniedError: the member sees the participant but may not do ``action``.
+    """
+    participant = records.get_participant(trial_id, code)
+    if not allowed(signed.grants, Action.VIEW, trial_id, participant.site_code):
+        # The very words of records.get_participant: the answers must not differ.
+        raise NotFoundError(
+            "Participant %(code)s was not found in %(trial_id)s.",
+            params={"code": code, "trial_id": trial_id},
+        )
+    authorise(signed, action, trial_id, participant.site_code)
+    return participant
 
 
 def sites_for(signed: Signed, action: Action, trial_id: str) -> set[str] | None:

@@ -302,7 +302,7 @@ def test_a_post_without_the_right_csrf_token_changes_nothing(
 # ---------------------------------------------------------------- roles and sites
 
 
-def test_a_member_of_nl_01_gets_403_on_a_participant_of_fr_01(
+def test_a_member_of_nl_01_gets_the_unknown_code_page_for_a_participant_of_fr_01(
     app: Any, client: Any, nl: Member, fr: Member
 ) -> None:
     french = family(fr, "FR-0001", "FR-01")
@@ -319,8 +319,21 @@ def test_a_member_of_nl_01_gets_403_on_a_participant_of_fr_01(
     )
     pdf = client.get(participant_url("FR-0001", "/records/x/document.pdf"))
     filtered = client.get(f"{STUDY}/?site=FR-01")
+    unknown = client.get(participant_url("FR-0404"))
+    unknown_invite = client.post(
+        participant_url("FR-0404", "/invite"),
+        data={"signer_id": str(guardian.id), "csrf_token": csrf},
+    )
 
-    assert page.status_code == invite.status_code == pdf.status_code == filtered.status_code == 403
+    assert page.status_code == invite.status_code == pdf.status_code == 404
+
+    def same(one: Any, other: Any) -> bool:  # the code asked for is in the page's own links
+        text = one.get_data(as_text=True).replace("FR-0001", "FR-0404")
+        return bool(text == other.get_data(as_text=True))
+
+    assert same(page, unknown)  # the same page as a code that does not exist
+    assert same(invite, unknown_invite)
+    assert filtered.status_code == 403  # the site list of a study is no secret
     assert "Jansen" not in page.get_data(as_text=True)
     assert events_of(french) == before
     dashboard = client.get(f"{STUDY}/").get_data(as_text=True)
