@@ -223,21 +223,72 @@ class SetupStart:
     provisioning_uri: str
 
 
+def _link_invalid() -> AuthenticationError:
+    return AuthenticationError(
+        "This setup link is not valid or has expired. Ask your study administrator for a new one.",
+        code="setup-link-invalid",
+    )
+
+
 def _pending(token: str, now: datetime) -> StaffMember:
     staff: StaffMember | None = StaffMember.objects(setup_sha256=_sha256(token)).first()
     if staff is None or not staff.active or staff.setup_expires_at < now:
-        raise AuthenticationError(
-            "This setup link is not valid or has expired. "
-            "Ask your study administrator for a new one.",
-            code="setup-link-invalid",
-        )
+        raise _link_invalid()
     return staff
 
 
+def _setup_start(staff: StaffMember, secret: str, totp: TotpAlgorithm, issuer: str) -> SetupStart:
+    return SetupStart(
+        email=staff.email,
+        name=staff.name,
+        secret=secret,
+        provisioning_uri=totp.provisioning_uri(secret, name=staff.email, issuer=issuer),
+    )
+
+
 def start_setup(
-    token: str, *, totp: TotpAlgorithm, issuer: str = "consentkit", now: datetime | None = None
+    token: str,
+    *,
+    totp: TotpAlgorithm,
+    issuer: str = "consentkit",
+    ip: str = "unknown",
+    now: datetime | None = None,
 ) -> SetupStart:
-    """Return the authenticator secret for a setup link (made once, kept until setup ends).
+    """Return a new authenticator secret for a setup link: a fresh one each time it is opened.
+
+    Only the latest secret completes set-up, so a screenshot, a cached copy or
+    a shoulder-surfed QR code of an earlier page is useless once the link is
+    opened again; a member who reloads simply scans the new code. Each opening
+    is a security event (a leaked link shows up in the log).
+
+    Raises:
+        AuthenticationError: unknown, used or expired link.
+    """
+    now = now or now_utc()
+    staff = _pending(token, now)
+    secret = totp.new_secret()
+    if not StaffMember.objects(id=staff.id, setup_sha256=staff.setup_sha256).update_one(
+        set__totp_secret=crypto.encrypt_identity({"totp": secret})
+    ):
+        raise _link_invalid()  # completed or reissued in between
+    _log("staff.setup-opened", staff, now, ip=ip)
+    return _setup_start(staff, secret, totp, issuer)
+
+
+def resume_setup(
+    token: str,
+    code: str,
+    *,
+    totp: TotpAlgorithm,
+    issuer: str = "consentkit",
+    ip: str = "unknown",
+    now: datetime | None = None,
+) -> SetupStart:
+    """Return the setup page's secret after a form post: the same one only if ``code`` proves it.
+
+    A member who mistyped the password keeps the QR code they scanned, because
+    their code shows they hold it; anyone else gets a new secret, exactly as if
+    the link were opened again, so a post never reveals the current secret.
 
     Raises:
         AuthenticationError: unknown, used or expired link.
@@ -246,19 +297,9 @@ def start_setup(
     staff = _pending(token, now)
     if staff.totp_secret:
         secret = crypto.decrypt_identity(staff.totp_secret)["totp"]
-    else:
-        secret = totp.new_secret()
-        StaffMember.objects(id=staff.id, totp_secret=None).update_one(
-            set__totp_secret=crypto.encrypt_identity({"totp": secret})
-        )
-        staff.reload()
-        secret = crypto.decrypt_identity(staff.totp_secret)["totp"]
-    return SetupStart(
-        email=staff.email,
-        name=staff.name,
-        secret=secret,
-        provisioning_uri=totp.provisioning_uri(secret, name=staff.email, issuer=issuer),
-    )
+        if totp.matching_step(secret, code.strip(), now) is not None:
+            return _setup_start(staff, secret, totp, issuer)
+    return start_setup(token, totp=totp, issuer=issuer, ip=ip, now=now)
 
 
 def check_password_rules(password: str, email: str) -> None:
@@ -307,7 +348,12 @@ def complete_setup(
             code="totp-invalid",
         )
     recovery = [_recovery_code() for _ in range(RECOVERY_CODES)]
-    updated = StaffMember.objects(id=staff.id, setup_sha256=staff.setup_sha256).update_one(
+    updated = StaffMember.objects(
+        # The secret checked must still be the latest: a reopened link made a new one.
+        id=staff.id,
+        setup_sha256=staff.setup_sha256,
+        totp_secret=staff.totp_secret,
+    ).update_one(
         set__password_hash=_hasher.hash(password),
         set__password_changed_at=now,
         set__totp_last_step=step,
@@ -321,6 +367,10 @@ def complete_setup(
         set__locked_until=None,
     )
     if not updated:
+        if StaffMember.objects(id=staff.id, setup_sha256=staff.setup_sha256).count():
+            raise AuthenticationError(
+                "Open the setup link again to see the QR code.", code="setup-secret-changed"
+            )
         raise AuthenticationError(
             "This setup link has already been used.", code="setup-link-invalid"
         )

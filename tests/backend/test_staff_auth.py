@@ -11,6 +11,7 @@ import pytest
 from argon2 import PasswordHasher, profiles
 
 from backend.auth.staff import TOTP
+from consentkit import crypto
 from consentkit.clock import now_utc
 from consentkit.errors import AuthenticationError
 from consentkit.models.staff import SecurityEvent, StaffMember, StaffSession
@@ -38,9 +39,6 @@ def test_setup_link_shows_a_qr_code_once_and_gives_ten_recovery_codes(client: An
     assert body["email"] == "nurse@example.org"
     assert body["provisioning_uri"].startswith("otpauth://totp/")
     assert body["qr_svg"].startswith("<svg")
-    again = client.get(f"/api/v1/staff/setup/{token}").get_json()
-    assert again["secret"] == body["secret"]  # reloading the page keeps the same secret
-
     wrong = client.post(
         f"/api/v1/staff/setup/{token}", json={"password": PASSWORD, "code": "000000"}
     )
@@ -67,6 +65,88 @@ def test_setup_link_shows_a_qr_code_once_and_gives_ten_recovery_codes(client: An
     assert PASSWORD not in (stored.password_hash or "")
     assert stored.password_hash.startswith("$argon2id$")
     assert not any(c.replace("-", "") in str(stored.to_mongo()) for c in codes)
+
+
+def test_setup_link_shows_a_new_secret_each_time_and_only_the_latest_completes(
+    client: Any,
+) -> None:
+    _, token = staff_service.create_staff(
+        email="leak@example.org", name="Leak", grants=[Grant("DEMO-NBL-1", StaffRole.MONITOR, ())]
+    )
+    leaked = client.get(f"/api/v1/staff/setup/{token}").get_json()["secret"]  # a screenshot
+    latest = client.get(f"/api/v1/staff/setup/{token}").get_json()["secret"]  # the member reloads
+    assert leaked != latest
+
+    old = client.post(
+        f"/api/v1/staff/setup/{token}",
+        json={"password": PASSWORD, "code": pyotp.TOTP(leaked).now()},
+    )
+    assert old.status_code == 401
+    assert old.get_json()["error"] == "totp-invalid"
+    done = client.post(
+        f"/api/v1/staff/setup/{token}",
+        json={"password": PASSWORD, "code": pyotp.TOTP(latest).now()},
+    )
+    assert done.status_code == 201
+    stored = StaffMember.objects.get(email="leak@example.org")
+    assert crypto.decrypt_identity(stored.totp_secret)["totp"] == latest
+    opened = SecurityEvent.objects(staff_id=str(stored.id), type="staff.setup-opened").count()
+    assert opened == 2  # every opening of the link is in the security log
+
+
+def test_setup_is_refused_when_the_link_was_opened_again_while_it_completed(client: Any) -> None:
+    _, token = staff_service.create_staff(
+        email="race@example.org", name="Race", grants=[Grant("DEMO-NBL-1", StaffRole.MONITOR, ())]
+    )
+    secret = staff_service.start_setup(token, totp=TOTP).secret
+
+    class ReopenedMeanwhile:
+        """The real algorithm; someone opens the link between the code check and the write."""
+
+        def new_secret(self) -> str:
+            return TOTP.new_secret()
+
+        def provisioning_uri(self, secret: str, *, name: str, issuer: str) -> str:
+            return TOTP.provisioning_uri(secret, name=name, issuer=issuer)
+
+        def matching_step(self, secret: str, code: str, at: datetime) -> int | None:
+            step = TOTP.matching_step(secret, code, at)
+            staff_service.start_setup(token, totp=TOTP)
+            return step
+
+    with pytest.raises(AuthenticationError) as refused:
+        staff_service.complete_setup(
+            token, password=PASSWORD, code=pyotp.TOTP(secret).now(), totp=ReopenedMeanwhile()
+        )
+    assert refused.value.code == "setup-secret-changed"
+    assert StaffMember.objects.get(email="race@example.org").password_hash is None
+
+
+def test_a_completed_setup_link_cannot_be_used_again(client: Any) -> None:
+    _, token = staff_service.create_staff(
+        email="once@example.org", name="Once", grants=[Grant("DEMO-NBL-1", StaffRole.MONITOR, ())]
+    )
+    secret = client.get(f"/api/v1/staff/setup/{token}").get_json()["secret"]
+    first = client.post(
+        f"/api/v1/staff/setup/{token}",
+        json={"password": PASSWORD, "code": pyotp.TOTP(secret).now()},
+    )
+    assert first.status_code == 201
+    stored = StaffMember.objects.get(email="once@example.org")
+
+    again = client.post(
+        f"/api/v1/staff/setup/{token}",
+        json={"password": "an attacker's new password", "code": pyotp.TOTP(secret).now()},
+    )
+    reopened = client.get(f"/api/v1/staff/setup/{token}")
+    page = client.get(f"/staff/setup/{token}")
+
+    assert again.status_code == reopened.status_code == 401
+    assert again.get_json()["error"] == reopened.get_json()["error"] == "setup-link-invalid"
+    assert page.status_code == 404
+    after = StaffMember.objects.get(email="once@example.org")
+    assert after.password_hash == stored.password_hash
+    assert after.totp_secret == stored.totp_secret
 
 
 def test_sign_in_needs_password_and_code_and_a_code_works_once(client: Any) -> None:

@@ -257,6 +257,36 @@ def test_setup_page_shows_a_qr_code_then_ten_recovery_codes(client: Any, demo_st
     assert client.get(f"/staff/setup/{token}").status_code == 404  # the link worked once
 
 
+def test_setup_page_shows_the_same_secret_after_a_refused_post_only_to_its_holder(
+    client: Any, demo_study: Any
+) -> None:
+    import pyotp
+
+    _member, token = staff_service.create_staff(
+        email="holder@example.org", name="Holder", grants=[Grant(TRIAL, StaffRole.MONITOR, ())]
+    )
+    page = client.get(f"/staff/setup/{token}")
+    secret = re.search(r'data-secret="([A-Z2-7]+)"', page.get_data(as_text=True)).group(1)
+
+    def post(code: str) -> str:
+        refused = client.post(  # the passwords differ: refused, the page is shown again
+            f"/staff/setup/{token}",
+            data={
+                "password": PASSWORD,
+                "password_repeat": PASSWORD + "x",
+                "code": code,
+                "csrf_token": csrf_of(page),
+            },
+        )
+        assert refused.status_code == 422
+        return re.search(r'data-secret="([A-Z2-7]+)"', refused.get_data(as_text=True)).group(1)
+
+    assert post(pyotp.TOTP(secret).now()) == secret  # the member who scanned it keeps it
+    stranger = post("000000")
+    assert stranger != secret  # anyone else gets a new one, never the member's
+    assert client.get(f"/staff/setup/{token}").get_data(as_text=True).count(stranger) == 0
+
+
 # ---------------------------------------------------------------- CSRF
 
 
