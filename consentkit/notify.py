@@ -2,8 +2,14 @@
 
 Chosen with ``CONSENTKIT_OTP_SENDER`` (``console`` | ``smtp`` | ``webhook``). SMTP works
 with any server (``CONSENTKIT_SMTP_HOST``, ``_PORT``, ``_FROM``, ``_USER``, ``_PASSWORD``,
-``_STARTTLS``); the webhook receives ``{"to", "text"}`` as JSON at
+``_TLS``, ``_CA_FILE``); the webhook receives ``{"to", "text"}`` as JSON at
 ``CONSENTKIT_SMS_WEBHOOK_URL``. The text is in the signer's language.
+
+SMTP over TLS always verifies the server's certificate and host name
+(``ssl.create_default_context``; a private CA through ``CONSENTKIT_SMTP_CA_FILE``), and
+never falls back to a clear connection when STARTTLS is asked for but not offered: a
+one-time code or a password read on the way is a signature made by someone else.
+Credentials are never sent over a clear connection (refused as a configuration error).
 """
 
 from __future__ import annotations
@@ -12,9 +18,12 @@ import json
 import logging
 import os
 import smtplib
+import ssl
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from email.message import EmailMessage
+from enum import StrEnum
 from typing import Any, Protocol
 
 from consentkit.errors import ConfigurationError, DeliveryFailedError, InvalidDataError
@@ -62,17 +71,89 @@ class ConsoleSender:
         return "console"
 
 
-class SmtpSender:
-    """E-mail through any SMTP server."""
+class SmtpTls(StrEnum):
+    """How the SMTP connection is encrypted (``CONSENTKIT_SMTP_TLS``)."""
 
-    def __init__(self) -> None:
-        """Read the SMTP settings."""
-        self.host = os.environ.get("CONSENTKIT_SMTP_HOST", "localhost")
-        self.port = int(os.environ.get("CONSENTKIT_SMTP_PORT", "25"))
-        self.sender = os.environ.get("CONSENTKIT_SMTP_FROM", "consentkit@localhost")
-        self.user = os.environ.get("CONSENTKIT_SMTP_USER")
-        self.password = os.environ.get("CONSENTKIT_SMTP_PASSWORD")
-        self.starttls = os.environ.get("CONSENTKIT_SMTP_STARTTLS", "").lower() in {"1", "true"}
+    IMPLICIT = "implicit"  # TLS from the first byte (port 465, RFC 8314)
+    STARTTLS = "starttls"  # upgraded after the greeting (port 587 or 25)
+    OFF = "off"  # a clear connection: only to a local relay, and never with a password
+
+
+#: The port of SMTP over implicit TLS (RFC 8314 3.3).
+IMPLICIT_TLS_PORT = 465
+
+
+def smtp_tls_mode(env: Mapping[str, str]) -> SmtpTls:
+    """Return the TLS mode the settings ask for.
+
+    ``CONSENTKIT_SMTP_TLS`` wins; otherwise the older ``CONSENTKIT_SMTP_STARTTLS=true``
+    means STARTTLS, port 465 means implicit TLS, and anything else a clear connection.
+
+    Raises:
+        ConfigurationError: an unknown ``CONSENTKIT_SMTP_TLS`` value.
+    """
+    named = env.get("CONSENTKIT_SMTP_TLS", "").strip().lower()
+    if named:
+        try:
+            return SmtpTls(named)
+        except ValueError:
+            raise ConfigurationError(
+                "CONSENTKIT_SMTP_TLS must be implicit, starttls or off."
+            ) from None
+    if env.get("CONSENTKIT_SMTP_STARTTLS", "").strip().lower() in {"1", "true", "yes", "on"}:
+        return SmtpTls.STARTTLS
+    if env.get("CONSENTKIT_SMTP_PORT", "").strip() == str(IMPLICIT_TLS_PORT):
+        return SmtpTls.IMPLICIT
+    return SmtpTls.OFF
+
+
+class SmtpSender:
+    """E-mail through any SMTP server, the certificate verified whenever TLS is used."""
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        """Read the SMTP settings (from ``os.environ`` unless given).
+
+        Raises:
+            ConfigurationError: an unknown TLS mode, an unreadable CA file, or a
+                user name and password to be sent over a clear connection.
+        """
+        env = os.environ if env is None else env
+        self.host = env.get("CONSENTKIT_SMTP_HOST", "localhost")
+        self.port = int(env.get("CONSENTKIT_SMTP_PORT", "25"))
+        self.sender = env.get("CONSENTKIT_SMTP_FROM", "consentkit@localhost")
+        self.user = env.get("CONSENTKIT_SMTP_USER")
+        self.password = env.get("CONSENTKIT_SMTP_PASSWORD")
+        self.tls = smtp_tls_mode(env)
+        if self.tls == SmtpTls.OFF and (self.user or self.password):
+            raise ConfigurationError(
+                "CONSENTKIT_SMTP_USER and CONSENTKIT_SMTP_PASSWORD are set but the SMTP "
+                "connection is not encrypted: the password would travel in clear. Set "
+                "CONSENTKIT_SMTP_TLS to starttls (port 587) or implicit (port 465)."
+            )
+        self.context: ssl.SSLContext | None = None
+        if self.tls != SmtpTls.OFF:
+            ca_file = env.get("CONSENTKIT_SMTP_CA_FILE") or None
+            try:
+                # Certificate and host name verified (CERT_REQUIRED, check_hostname).
+                self.context = ssl.create_default_context(cafile=ca_file)
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigurationError(
+                    "CONSENTKIT_SMTP_CA_FILE %(path)s cannot be read as PEM certificates.",
+                    params={"path": ca_file},
+                ) from exc
+
+    def _connect(self) -> smtplib.SMTP:
+        if self.tls == SmtpTls.IMPLICIT:
+            return smtplib.SMTP_SSL(self.host, self.port, timeout=10, context=self.context)
+        smtp = smtplib.SMTP(self.host, self.port, timeout=10)
+        if self.tls == SmtpTls.STARTTLS:
+            try:
+                # Raises SMTPNotSupportedError when not offered: never carry on in clear.
+                smtp.starttls(context=self.context)
+            except BaseException:
+                smtp.close()
+                raise
+        return smtp
 
     def send_code(
         self, contact: dict[str, Any], code: str, *, minutes: int, locale: str | None
@@ -87,14 +168,18 @@ class SmtpSender:
         message["Subject"] = gettext(locale, SUBJECT)
         message.set_content(_text(code, minutes, locale))
         try:
-            with smtplib.SMTP(self.host, self.port, timeout=10) as smtp:
-                if self.starttls:
-                    smtp.starttls()
+            with self._connect() as smtp:
                 if self.user and self.password:
                     smtp.login(self.user, self.password)
                 smtp.send_message(message)
-        except (OSError, smtplib.SMTPException) as exc:
-            log.warning("SMTP server %s:%s refused or failed: %s", self.host, self.port, type(exc))
+        except (OSError, smtplib.SMTPException) as exc:  # ssl.SSLError is an OSError
+            log.warning(
+                "SMTP server %s:%s (TLS %s) refused or failed: %s",
+                self.host,
+                self.port,
+                self.tls.value,
+                type(exc).__name__,
+            )
             raise DeliveryFailedError(NOT_SENT) from None
         return _mask_email(address)
 

@@ -1,4 +1,9 @@
-"""``consentkit verify-pdf`` and ``consentkit documents``: sealed PDF copies."""
+"""``consentkit verify-pdf`` and ``consentkit documents``: sealed PDF copies.
+
+The document service (and so WeasyPrint) is imported inside each command, not
+when the CLI loads: importing WeasyPrint opens Pango and HarfBuzz and warns once
+about what is missing, and ``consentkit doctor`` must find the machine as it is.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,6 @@ import click
 
 from consentkit import db
 from consentkit.errors import ConsentKitError
-from consentkit.services import documents as document_service
 from consentkit.services import records
 
 
@@ -21,6 +25,8 @@ def verify_pdf(file: Path, as_json: bool) -> None:
 
     Exit status 0 when genuine, 1 when anything is wrong (each problem is named).
     """
+    from consentkit.services import documents as document_service
+
     db.connect()
     report = document_service.verify_pdf(file.read_bytes())
     if as_json:
@@ -52,6 +58,8 @@ def documents() -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 def render(study: str, code: str, record_id: str, lang: str | None, out: Path) -> None:
     """Write the sealed PDF of a completed consent (rendered once, then reused)."""
+    from consentkit.services import documents as document_service
+
     db.connect()
     try:
         participant = records.get_participant(study, code)
@@ -69,5 +77,7 @@ def render(study: str, code: str, record_id: str, lang: str | None, out: Path) -
 @click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True)
 def render_pending(limit: int) -> None:
     """Render PDFs of completed consents that have none yet (cron or worker, any machine)."""
+    from consentkit.services import documents as document_service
+
     db.connect()
     click.echo(f"{document_service.render_pending(limit=limit)} document(s) rendered")

@@ -39,7 +39,12 @@ class StaffMember(BaseDocument):
     #: The last TOTP time step accepted: a code is accepted once (replay).
     totp_last_step = IntField(default=0)
     recovery_sha256 = ListField(StringField())
+    #: Failures counted at the last one (those within ``FAILURE_WINDOW``; for display).
     failed_attempts = IntField(default=0)
+    #: Times of the last few failed sign-ins: failures older than the window stop counting.
+    failures_at = ListField(DateTimeField())
+    #: Locks in a row (each lasts longer); forgotten a day after the last one ended.
+    lockouts = IntField(default=0)
     locked_until = DateTimeField(null=True)
     setup_sha256 = StringField(null=True)
     setup_expires_at = DateTimeField(null=True)

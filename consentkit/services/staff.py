@@ -6,6 +6,15 @@ unauthorised use (11.300(d)): a password (argon2id, argon2-cffi) plus a TOTP
 code from the member's authenticator, each code accepted once; repeated
 failures lock the account and are logged as security events.
 
+Sign-in answers the same, in the same time, whether or not an address has an
+account: an unknown address, a wrong password, a wrong code, a deactivated or a
+locked account all get the generic 401 after one argon2 verification (against a
+dummy hash when there is no account), so neither the answer nor its delay tells
+an outsider which addresses are staff. Why an attempt failed (and that an account
+is locked) is written only to the security log. Failures count for
+:data:`FAILURE_WINDOW` (an old typo does not help lock an account today), and
+each lock in a row lasts twice the one before, up to :data:`LOCKOUT_MAX`.
+
 The TOTP algorithm is passed in (:class:`TotpAlgorithm`), so the web layer uses
 pyotp while consentkit stays free of it. Failure messages are generic: they
 never say whether an e-mail address has an account.
@@ -13,16 +22,18 @@ never say whether an e-mail address has an account.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from mongoengine import NotUniqueError
+from mongoengine import NotUniqueError, Q
+from pymongo import ReturnDocument
 
 from consentkit import crypto
 from consentkit.clock import now_utc
@@ -35,9 +46,10 @@ from consentkit.errors import (
     PermissionDeniedError,
     RateLimitedError,
 )
+from consentkit.models.participant import Participant
 from consentkit.models.staff import SecurityEvent, StaffMember, StaffSession
 from consentkit.policy.roles import Action, Grant, allowed, visible_sites
-from consentkit.services import access, enrolment
+from consentkit.services import access, enrolment, records
 from consentkit.services.records import Actor
 from consentkit.services.totp import TotpAlgorithm
 
@@ -47,20 +59,39 @@ IDLE_TIMEOUT = timedelta(minutes=30)
 SESSION_MAX = timedelta(hours=12)
 #: Sensitive actions (countersigning, withdrawal, staff changes) need a sign-in this recent.
 REAUTH_WINDOW = timedelta(minutes=5)
+#: Failures within :data:`FAILURE_WINDOW` that lock the account; older ones stop counting.
 LOCKOUT_AFTER = 5
+FAILURE_WINDOW = timedelta(hours=1)
+#: The first lock; each further lock in a row doubles it, up to :data:`LOCKOUT_MAX`.
 LOCKOUT_FOR = timedelta(minutes=15)
+LOCKOUT_MAX = timedelta(hours=4)
+#: A lock that ended longer ago than this is forgotten: the next lock is the first again.
+LOCKOUT_MEMORY = timedelta(hours=24)
 RECOVERY_CODES = 10
 MIN_PASSWORD = 12  # NIST SP 800-63B 5.1.1: length, not composition rules
 MAX_PASSWORD = 256
 GENERIC = "The e-mail address, password or code is not valid."
 
 _hasher = PasswordHasher()
+#: A hash of a random password with the current parameters: verified when there is no
+#: account (or no password yet), so every failed sign-in costs the same argon2 work.
+_dummy_hash: str | None = None
 
 
 def use_password_hasher(hasher: PasswordHasher) -> None:
     """Swap the argon2 parameters (tests use argon2's cheapest profile; production never)."""
-    global _hasher
+    global _hasher, _dummy_hash
     _hasher = hasher
+    _dummy_hash = None
+
+
+def _verify_dummy(password: str) -> None:
+    """Spend one argon2 verification that always fails (timing equal to a real account)."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash(secrets.token_urlsafe(32))
+    with contextlib.suppress(VerificationError, InvalidHashError):
+        _hasher.verify(_dummy_hash, password)
 
 
 def _sha256(text: str) -> str:
@@ -147,6 +178,8 @@ def reissue_setup(staff_id: str, *, by: str, now: datetime | None = None) -> str
         set__totp_secret=None,
         set__recovery_sha256=[],
         set__failed_attempts=0,
+        set__failures_at=[],
+        set__lockouts=0,
         set__locked_until=None,
     )
     StaffSession.objects(staff_id=str(staff.id), revoked_at=None).update(set__revoked_at=now)
@@ -190,21 +223,72 @@ class SetupStart:
     provisioning_uri: str
 
 
+def _link_invalid() -> AuthenticationError:
+    return AuthenticationError(
+        "This setup link is not valid or has expired. Ask your study administrator for a new one.",
+        code="setup-link-invalid",
+    )
+
+
 def _pending(token: str, now: datetime) -> StaffMember:
     staff: StaffMember | None = StaffMember.objects(setup_sha256=_sha256(token)).first()
     if staff is None or not staff.active or staff.setup_expires_at < now:
-        raise AuthenticationError(
-            "This setup link is not valid or has expired. "
-            "Ask your study administrator for a new one.",
-            code="setup-link-invalid",
-        )
+        raise _link_invalid()
     return staff
 
 
+def _setup_start(staff: StaffMember, secret: str, totp: TotpAlgorithm, issuer: str) -> SetupStart:
+    return SetupStart(
+        email=staff.email,
+        name=staff.name,
+        secret=secret,
+        provisioning_uri=totp.provisioning_uri(secret, name=staff.email, issuer=issuer),
+    )
+
+
 def start_setup(
-    token: str, *, totp: TotpAlgorithm, issuer: str = "consentkit", now: datetime | None = None
+    token: str,
+    *,
+    totp: TotpAlgorithm,
+    issuer: str = "consentkit",
+    ip: str = "unknown",
+    now: datetime | None = None,
 ) -> SetupStart:
-    """Return the authenticator secret for a setup link (made once, kept until setup ends).
+    """Return a new authenticator secret for a setup link: a fresh one each time it is opened.
+
+    Only the latest secret completes set-up, so a screenshot, a cached copy or
+    a shoulder-surfed QR code of an earlier page is useless once the link is
+    opened again; a member who reloads simply scans the new code. Each opening
+    is a security event (a leaked link shows up in the log).
+
+    Raises:
+        AuthenticationError: unknown, used or expired link.
+    """
+    now = now or now_utc()
+    staff = _pending(token, now)
+    secret = totp.new_secret()
+    if not StaffMember.objects(id=staff.id, setup_sha256=staff.setup_sha256).update_one(
+        set__totp_secret=crypto.encrypt_identity({"totp": secret})
+    ):
+        raise _link_invalid()  # completed or reissued in between
+    _log("staff.setup-opened", staff, now, ip=ip)
+    return _setup_start(staff, secret, totp, issuer)
+
+
+def resume_setup(
+    token: str,
+    code: str,
+    *,
+    totp: TotpAlgorithm,
+    issuer: str = "consentkit",
+    ip: str = "unknown",
+    now: datetime | None = None,
+) -> SetupStart:
+    """Return the setup page's secret after a form post: the same one only if ``code`` proves it.
+
+    A member who mistyped the password keeps the QR code they scanned, because
+    their code shows they hold it; anyone else gets a new secret, exactly as if
+    the link were opened again, so a post never reveals the current secret.
 
     Raises:
         AuthenticationError: unknown, used or expired link.
@@ -213,19 +297,9 @@ def start_setup(
     staff = _pending(token, now)
     if staff.totp_secret:
         secret = crypto.decrypt_identity(staff.totp_secret)["totp"]
-    else:
-        secret = totp.new_secret()
-        StaffMember.objects(id=staff.id, totp_secret=None).update_one(
-            set__totp_secret=crypto.encrypt_identity({"totp": secret})
-        )
-        staff.reload()
-        secret = crypto.decrypt_identity(staff.totp_secret)["totp"]
-    return SetupStart(
-        email=staff.email,
-        name=staff.name,
-        secret=secret,
-        provisioning_uri=totp.provisioning_uri(secret, name=staff.email, issuer=issuer),
-    )
+        if totp.matching_step(secret, code.strip(), now) is not None:
+            return _setup_start(staff, secret, totp, issuer)
+    return start_setup(token, totp=totp, issuer=issuer, ip=ip, now=now)
 
 
 def check_password_rules(password: str, email: str) -> None:
@@ -274,7 +348,12 @@ def complete_setup(
             code="totp-invalid",
         )
     recovery = [_recovery_code() for _ in range(RECOVERY_CODES)]
-    updated = StaffMember.objects(id=staff.id, setup_sha256=staff.setup_sha256).update_one(
+    updated = StaffMember.objects(
+        # The secret checked must still be the latest: a reopened link made a new one.
+        id=staff.id,
+        setup_sha256=staff.setup_sha256,
+        totp_secret=staff.totp_secret,
+    ).update_one(
         set__password_hash=_hasher.hash(password),
         set__password_changed_at=now,
         set__totp_last_step=step,
@@ -283,9 +362,15 @@ def complete_setup(
         unset__setup_sha256=True,
         unset__setup_expires_at=True,
         set__failed_attempts=0,
+        set__failures_at=[],
+        set__lockouts=0,
         set__locked_until=None,
     )
     if not updated:
+        if StaffMember.objects(id=staff.id, setup_sha256=staff.setup_sha256).count():
+            raise AuthenticationError(
+                "Open the setup link again to see the QR code.", code="setup-secret-changed"
+            )
         raise AuthenticationError(
             "This setup link has already been used.", code="setup-link-invalid"
         )
@@ -321,8 +406,13 @@ def _second_factor(staff: StaffMember, code: str, totp: TotpAlgorithm, now: date
     return None
 
 
-def _password_ok(staff: StaffMember, password: str) -> bool:
-    if not staff.password_hash:
+def _password_ok(staff: StaffMember | None, password: str) -> bool:
+    """Verify the password; without an account (or a password yet) verify a dummy hash.
+
+    Either way one argon2 verification is spent, so the delay says nothing.
+    """
+    if staff is None or not staff.password_hash:
+        _verify_dummy(password)
         return False
     try:
         _hasher.verify(staff.password_hash, password)
@@ -333,30 +423,89 @@ def _password_ok(staff: StaffMember, password: str) -> bool:
     return True
 
 
-def _failed(staff: StaffMember, now: datetime, ip: str) -> None:
-    StaffMember.objects(id=staff.id).update_one(inc__failed_attempts=1)
-    staff.reload("failed_attempts")
-    _log("staff.sign-in-failed", staff, now, ip=ip, attempts=staff.failed_attempts)
-    if staff.failed_attempts >= LOCKOUT_AFTER:
-        StaffMember.objects(id=staff.id).update_one(
-            set__locked_until=now + LOCKOUT_FOR, set__failed_attempts=0
+def _locked(staff: StaffMember, now: datetime) -> bool:
+    return staff.locked_until is not None and staff.locked_until > now
+
+
+def lock_duration(locks_in_a_row: int) -> timedelta:
+    """Return how long the ``locks_in_a_row``-th lock lasts (1: 15 min, then doubling, capped)."""
+    doubled: timedelta = LOCKOUT_FOR * (2 ** min(max(locks_in_a_row - 1, 0), 16))
+    return min(doubled, LOCKOUT_MAX)
+
+
+def _failed(staff: StaffMember, now: datetime, ip: str, reason: str) -> None:
+    """Count a failure; lock the account when :data:`LOCKOUT_AFTER` fall within the window.
+
+    The failure times are pushed atomically (the last few only), so concurrent
+    guesses are all counted; the lock is set once, by whichever failure reached
+    the limit first.
+    """
+    after = StaffMember._get_collection().find_one_and_update(
+        {"_id": staff.id},
+        {"$push": {"failures_at": {"$each": [now], "$slice": -LOCKOUT_AFTER}}},
+        projection={"failures_at": 1, "lockouts": 1, "locked_until": 1},
+        return_document=ReturnDocument.AFTER,
+    )
+    recent = [t for t in (after or {}).get("failures_at", []) if _aware(t) > now - FAILURE_WINDOW]
+    StaffMember.objects(id=staff.id).update_one(set__failed_attempts=len(recent))
+    _log("staff.sign-in-failed", staff, now, ip=ip, reason=reason, attempts=len(recent))
+    if len(recent) < LOCKOUT_AFTER:
+        return
+    previous = (after or {}).get("locked_until")
+    in_a_row = int((after or {}).get("lockouts") or 0)
+    if previous is None or _aware(previous) + LOCKOUT_MEMORY < now:
+        in_a_row = 0  # the last lock is long past: start again at the shortest
+    duration = lock_duration(in_a_row + 1)
+    locked = StaffMember.objects(
+        Q(locked_until=None) | Q(locked_until__lte=now), id=staff.id
+    ).update_one(
+        set__locked_until=now + duration,
+        set__lockouts=in_a_row + 1,
+        set__failures_at=[],
+        set__failed_attempts=0,
+    )
+    if locked:
+        _log(
+            "staff.locked",
+            staff,
+            now,
+            ip=ip,
+            minutes=int(duration.total_seconds() // 60),
+            locks_in_a_row=in_a_row + 1,
         )
-        _log("staff.locked", staff, now, ip=ip, minutes=int(LOCKOUT_FOR.total_seconds() // 60))
+
+
+def _aware(value: datetime) -> datetime:
+    """Return a stored time as aware UTC (a raw driver read may give it naive)."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _check_credentials(
     staff: StaffMember | None, password: str, code: str, totp: TotpAlgorithm, ip: str, now: datetime
 ) -> tuple[StaffMember, str]:
-    if staff is not None and staff.locked_until and staff.locked_until > now:
-        retry = int((staff.locked_until - now).total_seconds()) + 1
-        raise RateLimitedError("Too many attempts. Please wait and try again.", retry_after=retry)
-    if staff is None or not staff.active or not _password_ok(staff, password):
-        if staff is not None and staff.active:
-            _failed(staff, now, ip)
+    """Return the member and the second factor used, or raise the generic failure.
+
+    Every path spends one argon2 verification and answers the same
+    :class:`AuthenticationError`; only the security log says why.
+    """
+    password_ok = _password_ok(staff if staff is not None and staff.active else None, password)
+    if staff is None:
+        _log("staff.sign-in-failed", None, now, ip=ip, reason="unknown-address")
+        raise AuthenticationError(GENERIC)
+    if not staff.active:
+        _log("staff.sign-in-failed", staff, now, ip=ip, reason="deactivated")
+        raise AuthenticationError(GENERIC)
+    if _locked(staff, now):
+        # Nothing is checked or counted while locked: the lock is not extended by
+        # guessing, and the answer is the generic one (the lock is in the log only).
+        _log("staff.sign-in-refused", staff, now, ip=ip, reason="locked")
+        raise AuthenticationError(GENERIC)
+    if not password_ok:
+        _failed(staff, now, ip, "password")
         raise AuthenticationError(GENERIC)
     factor = _second_factor(staff, code, totp, now)
     if factor is None:
-        _failed(staff, now, ip)
+        _failed(staff, now, ip, "code")
         raise AuthenticationError(GENERIC)
     return staff, factor
 
@@ -373,8 +522,9 @@ def sign_in(
     """Check password and second factor; open a session.
 
     Raises:
-        AuthenticationError: generic, whatever was wrong.
-        RateLimitedError: too many attempts for this address or client, or the account is locked.
+        AuthenticationError: generic, whatever was wrong (a locked account included).
+        RateLimitedError: too many attempts for this address (whether or not it has an
+            account) or from this client.
     """
     now = now or now_utc()
     address = normalise_email(email)
@@ -391,7 +541,9 @@ def sign_in(
         reauth_at=now,
     )
     session.save(force_insert=True)
-    StaffMember.objects(id=staff.id).update_one(set__failed_attempts=0)
+    StaffMember.objects(id=staff.id).update_one(
+        set__failed_attempts=0, set__failures_at=[], set__lockouts=0
+    )
     _log("staff.signed-in", staff, now, ip=ip, factor=factor)
     return session
 
@@ -452,10 +604,13 @@ def reauthenticate(
 
     Raises:
         AuthenticationError: generic.
-        RateLimitedError: locked.
+        RateLimitedError: locked (the member is signed in, so the lock can be told).
     """
     now = now or now_utc()
     staff = StaffMember.objects(id=signed.staff.id).get()
+    if _locked(staff, now):
+        retry = int((staff.locked_until - now).total_seconds()) + 1
+        raise RateLimitedError("Too many attempts. Please wait and try again.", retry_after=retry)
     _check_credentials(staff, password, code, totp, ip, now)
     StaffSession.objects(id=signed.session.id).update_one(set__reauth_at=now)
     signed.session.reauth_at = now
@@ -486,7 +641,7 @@ def change_password(signed: Signed, current: str, new: str, *, now: datetime | N
     require_recent_auth(signed, now=now)
     staff = StaffMember.objects(id=signed.staff.id).get()
     if not _password_ok(staff, current):
-        _failed(staff, now, "unknown")
+        _failed(staff, now, "unknown", "password")
         raise AuthenticationError(GENERIC)
     check_password_rules(new, staff.email)
     if current == new:
@@ -508,6 +663,28 @@ def authorise(signed: Signed, action: Action, trial_id: str, site_code: str | No
     """
     if not allowed(signed.grants, action, trial_id, site_code):
         raise PermissionDeniedError("You do not have access to this.")
+
+
+def participant_for(signed: Signed, trial_id: str, code: str, action: Action) -> Participant:
+    """Return a participant on whom the member may do ``action``.
+
+    A participant at a site the member cannot see answers exactly like a code
+    that does not exist, so a member learns nothing about other sites' codes; a
+    member who sees the participant but may not do ``action`` is refused.
+
+    Raises:
+        NotFoundError: no such participant, or one the member cannot see.
+        PermissionDeniedError: the member sees the participant but may not do ``action``.
+    """
+    participant = records.get_participant(trial_id, code)
+    if not allowed(signed.grants, Action.VIEW, trial_id, participant.site_code):
+        # The very words of records.get_participant: the answers must not differ.
+        raise NotFoundError(
+            "Participant %(code)s was not found in %(trial_id)s.",
+            params={"code": code, "trial_id": trial_id},
+        )
+    authorise(signed, action, trial_id, participant.site_code)
+    return participant
 
 
 def sites_for(signed: Signed, action: Action, trial_id: str) -> set[str] | None:

@@ -178,3 +178,22 @@ def test_revoke_and_resend_invitations(client: Any, investigator: dict[str, str]
         ).get_json()
     ]
     assert kinds.count("invitation.revoked") == 2
+
+
+@pytest.mark.parametrize("suffix", ["", "/timeline", "/invitations"])
+def test_another_sites_participant_answers_like_a_code_that_does_not_exist(
+    client: Any, investigator: dict[str, str], suffix: str
+) -> None:
+    french = make_member(client, "dupont@example.org", StaffRole.INVESTIGATOR, ("FR-01",))
+    body = {"code": "FR-0001", "site": "FR-01", "birth_date": "2013-01-15", "signers": FAMILY}
+    fr_headers = auth(token_for(client.application, french))
+    assert client.post(f"{BASE}/participants", json=body, headers=fr_headers).status_code == 201
+
+    other_site = client.get(f"{BASE}/participants/FR-0001{suffix}", headers=investigator)
+    unknown = client.get(f"{BASE}/participants/FR-0404{suffix}", headers=investigator)
+
+    assert other_site.status_code == unknown.status_code == 404
+    assert other_site.get_data(as_text=True).replace("FR-0001", "<code>") == unknown.get_data(
+        as_text=True
+    ).replace("FR-0404", "<code>")
+    assert other_site.headers.get("Content-Language") == unknown.headers.get("Content-Language")

@@ -153,12 +153,32 @@ def test_login_failure_is_generic_and_too_many_tries_say_try_later(client: Any, 
     assert generic in wrong.get_data(as_text=True)
     assert generic in unknown.get_data(as_text=True)
     assert COOKIE + "=" not in "".join(wrong.headers.getlist("Set-Cookie"))
-    for _attempt in range(5):
+    for _attempt in range(9):  # the per-address limit: 10 tries in 15 minutes
         login(client, nl, "000000", password="still not the password")
-    locked = login(client, nl, nl.recovery[0])
-    assert locked.status_code == 429
-    assert "try again later" in locked.get_data(as_text=True)
-    assert int(locked.headers["Retry-After"]) > 0
+    limited = login(client, nl, nl.recovery[0])
+    assert limited.status_code == 429
+    assert "try again later" in limited.get_data(as_text=True)
+    assert int(limited.headers["Retry-After"]) > 0
+
+
+def test_login_page_answers_a_locked_account_like_an_unknown_address(
+    client: Any, nl: Member
+) -> None:
+    def attempt(email: str, password: str, code: str) -> tuple[int, str]:
+        page = client.get("/staff/login")
+        answer = client.post(
+            "/staff/login",
+            data={"email": email, "password": password, "code": code, "csrf_token": csrf_of(page)},
+        )
+        return answer.status_code, answer.get_data(as_text=True).replace(html.escape(email), "@")
+
+    for _attempt in range(staff_service.LOCKOUT_AFTER):
+        attempt(nl.email, "not the password at all", "000000")
+    assert staff_doc(nl).locked_until is not None
+    locked = attempt(nl.email, PASSWORD, nl.recovery[0])  # right password, locked account
+    unknown = attempt("nobody@example.org", PASSWORD, nl.recovery[0])
+    assert locked[0] == 401
+    assert locked == unknown
 
 
 def test_unauthenticated_pages_redirect_to_login_with_next(client: Any, demo_study: Any) -> None:
@@ -237,6 +257,36 @@ def test_setup_page_shows_a_qr_code_then_ten_recovery_codes(client: Any, demo_st
     assert client.get(f"/staff/setup/{token}").status_code == 404  # the link worked once
 
 
+def test_setup_page_shows_the_same_secret_after_a_refused_post_only_to_its_holder(
+    client: Any, demo_study: Any
+) -> None:
+    import pyotp
+
+    _member, token = staff_service.create_staff(
+        email="holder@example.org", name="Holder", grants=[Grant(TRIAL, StaffRole.MONITOR, ())]
+    )
+    page = client.get(f"/staff/setup/{token}")
+    secret = re.search(r'data-secret="([A-Z2-7]+)"', page.get_data(as_text=True)).group(1)
+
+    def post(code: str) -> str:
+        refused = client.post(  # the passwords differ: refused, the page is shown again
+            f"/staff/setup/{token}",
+            data={
+                "password": PASSWORD,
+                "password_repeat": PASSWORD + "x",
+                "code": code,
+                "csrf_token": csrf_of(page),
+            },
+        )
+        assert refused.status_code == 422
+        return re.search(r'data-secret="([A-Z2-7]+)"', refused.get_data(as_text=True)).group(1)
+
+    assert post(pyotp.TOTP(secret).now()) == secret  # the member who scanned it keeps it
+    stranger = post("000000")
+    assert stranger != secret  # anyone else gets a new one, never the member's
+    assert client.get(f"/staff/setup/{token}").get_data(as_text=True).count(stranger) == 0
+
+
 # ---------------------------------------------------------------- CSRF
 
 
@@ -282,7 +332,7 @@ def test_a_post_without_the_right_csrf_token_changes_nothing(
 # ---------------------------------------------------------------- roles and sites
 
 
-def test_a_member_of_nl_01_gets_403_on_a_participant_of_fr_01(
+def test_a_member_of_nl_01_gets_the_unknown_code_page_for_a_participant_of_fr_01(
     app: Any, client: Any, nl: Member, fr: Member
 ) -> None:
     french = family(fr, "FR-0001", "FR-01")
@@ -299,8 +349,21 @@ def test_a_member_of_nl_01_gets_403_on_a_participant_of_fr_01(
     )
     pdf = client.get(participant_url("FR-0001", "/records/x/document.pdf"))
     filtered = client.get(f"{STUDY}/?site=FR-01")
+    unknown = client.get(participant_url("FR-0404"))
+    unknown_invite = client.post(
+        participant_url("FR-0404", "/invite"),
+        data={"signer_id": str(guardian.id), "csrf_token": csrf},
+    )
 
-    assert page.status_code == invite.status_code == pdf.status_code == filtered.status_code == 403
+    assert page.status_code == invite.status_code == pdf.status_code == 404
+
+    def same(one: Any, other: Any) -> bool:  # the code asked for is in the page's own links
+        text = one.get_data(as_text=True).replace("FR-0001", "FR-0404")
+        return bool(text == other.get_data(as_text=True))
+
+    assert same(page, unknown)  # the same page as a code that does not exist
+    assert same(invite, unknown_invite)
+    assert filtered.status_code == 403  # the site list of a study is no secret
     assert "Jansen" not in page.get_data(as_text=True)
     assert events_of(french) == before
     dashboard = client.get(f"{STUDY}/").get_data(as_text=True)

@@ -3,7 +3,8 @@
 The checks come from ``consentkit.policy.roles`` through ``backend.auth.staff.require``:
 a monitor reads, site staff enrol and invite at their sites, the investigator
 also countersigns, the sponsor admin sees every site. Another site's participant
-answers 403 like any other refusal.
+answers 404 exactly like a code that does not exist; a participant the member sees
+but may not act on answers 403.
 """
 
 from __future__ import annotations
@@ -91,9 +92,8 @@ def _sites(signed: Signed, action: Action, trial_id: str, site: str | None) -> l
 
 def _participant(trial_id: str, code: str, action: Action) -> tuple[Signed, Participant]:
     """Return the member (allowed ``action`` at the participant's site) and the participant."""
-    current_staff()  # 401 before 404: anonymous callers learn nothing about codes
-    participant = records.get_participant(trial_id, code)
-    return require(action, trial_id, participant.site_code), participant
+    signed = current_staff()  # 401 before 404: anonymous callers learn nothing about codes
+    return signed, staff_service.participant_for(signed, trial_id, code, action)
 
 
 @blp.route("/<trial_id>/dashboard")

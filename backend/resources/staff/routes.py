@@ -51,15 +51,15 @@ class SetupViews(MethodView):
     @blp.response(200, SetupInfoSchema)
     @blp.alt_response(401, description="Unknown, used or expired link")
     def get(self, token: str) -> dict[str, Any]:
-        """Show the authenticator secret and QR code for this account."""
-        start = staff_service.start_setup(token, totp=TOTP)
+        """Show a new authenticator secret and QR code (a new one each time; the latest counts)."""
+        start = staff_service.start_setup(token, totp=TOTP, ip=client_ip())
         return {**start.__dict__, "qr_svg": qr_svg(start.provisioning_uri)}
 
     @blp.arguments(SetupSchema)
     @blp.response(201, RecoveryCodesSchema)
     @blp.alt_response(401, description="Bad link or code")
     def post(self, args: dict[str, Any], token: str) -> dict[str, Any]:
-        """Choose the password and confirm the authenticator; returns ten recovery codes once."""
+        """Choose the password, confirm the latest secret shown; returns ten recovery codes once."""
         codes = staff_service.complete_setup(
             token, password=args["password"], code=args["code"], totp=TOTP
         )

@@ -12,7 +12,7 @@ Security, page by page:
 * every form post carries a CSRF token: the session's (:func:`backend.auth.staff.csrf_token`)
   once signed in, before that one bound to a random cookie (double submit);
 * every page and post names its action and asks :func:`backend.auth.staff.require`
-  at the participant's site, so another site's participant answers 403;
+  at the participant's site; another site's participant answers 404 like an unknown code;
 * ``next`` is followed only to a path of these pages (no open redirect);
 * countersigning, recording a withdrawal and changing the password ask for the
   password and code again when the last sign-in is older than five minutes.

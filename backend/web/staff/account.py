@@ -97,26 +97,35 @@ def logout() -> BaseResponse:
 
 @bp.route("/setup/<token>", methods=["GET", "POST"])
 def setup(token: str) -> Any:
-    """First sign-in: scan the QR code, choose a password, get ten recovery codes once."""
+    """First sign-in: scan the QR code, choose a password, get ten recovery codes once.
+
+    Each opening shows a new secret (a copy of an earlier page is useless); after a
+    refused post the same secret is shown again only when the code typed proves the
+    member scanned it (``staff.resume_setup``), so a post never reveals it.
+    """
+    error = None
     try:
-        start = staff_service.start_setup(token, totp=TOTP)
+        if request.method == "POST":
+            _check_anonymous_csrf()
+            code = _field("code", 40)
+            start = staff_service.resume_setup(token, code, totp=TOTP, ip=client_ip())
+        else:
+            start = staff_service.start_setup(token, totp=TOTP, ip=client_ip())
     except AuthenticationError as exc:
         return _render("setup_invalid.html", 404, message=exc.translated(_locale()))
-    error = None
     if request.method == "POST":
-        _check_anonymous_csrf()
         password = (request.form.get("password") or "")[: staff_service.MAX_PASSWORD + 1]
         repeated = (request.form.get("password_repeat") or "")[: staff_service.MAX_PASSWORD + 1]
         if password != repeated:
             error = _("The two passwords are not the same.")
         else:
             try:
-                codes = staff_service.complete_setup(
-                    token, password=password, code=_field("code", 40), totp=TOTP
-                )
-            except (AuthenticationError, ConsentKitError) as exc:
+                codes = staff_service.complete_setup(token, password=password, code=code, totp=TOTP)
+            except ConsentKitError as exc:
                 if isinstance(exc, PermissionDeniedError | RateLimitedError):
                     raise
+                if exc.code == "setup-link-invalid":
+                    return _render("setup_invalid.html", 404, message=exc.translated(_locale()))
                 error = exc.translated(_locale())
             else:
                 return _render("recovery_codes.html", codes=codes, email=start.email)

@@ -1,7 +1,8 @@
 """A participant's file and what staff do on it: invite, dissent, withdrawal, countersignature.
 
-Every route finds the participant first and then asks for the action at the
-participant's site, so another site's participant answers 403; the timeline helpers
+Every route finds the participant through ``staff.participant_for``, so another
+site's participant answers the same 404 page as a code that does not exist (and
+a participant the member sees but may not act on, 403); the timeline helpers
 word the audit trail without showing raw payloads.
 """
 
@@ -31,7 +32,6 @@ from backend.web.staff.common import (
     _notice,
     _reauth_redirect,
     _render,
-    _require,
     _signed,
     _state_label,
     _when,
@@ -85,9 +85,8 @@ STAFF_CHANNELS = (Channel.IN_PERSON, Channel.PHONE, Channel.LETTER)
 
 def _participant(trial_id: str, code: str, action: Action) -> tuple[Signed, Participant]:
     """Return the member (allowed ``action`` at the participant's site) and the participant."""
-    _signed()  # sign-in before "not found": nothing is learnt about codes without it
-    participant = records.get_participant(trial_id, code)
-    return _require(action, trial_id, participant.site_code), participant
+    signed = _signed()  # sign-in before "not found": nothing is learnt about codes without it
+    return signed, staff_service.participant_for(signed, trial_id, code, action)
 
 
 def _signer_rows(participant: Participant) -> list[dict[str, Any]]:

@@ -1,0 +1,213 @@
+"""Every staff HTML page x role x own/other site: the role policy holds on the pages too.
+
+The JSON API has its matrix (``test_staff_access_matrix.py``); the pages ask the same
+policy (``consentkit.policy.roles``) through their own helpers, so they get their own.
+Sponsor admin (all sites, no site work), investigator (own sites, countersigns), site
+staff (own sites, no countersigning), monitor (own sites, read-only). Anonymous visitors
+are sent to the sign-in page; another site's participant is the same 404 page as a code
+that does not exist; a page the member may not use is the 403 page. A row per route and
+method of the ``staff_web`` blueprint; the test fails when a page exists without a row.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import pytest
+
+from backend.auth.staff import COOKIE
+from consentkit.models.staff import StaffMember
+from consentkit.policy.roles import StaffRole
+from consentkit.services import access, enrolment, records
+from tests.backend.staff_helpers import make_member, token_for
+from tests.backend.test_staff_web import csrf_of
+
+TRIAL = "DEMO-NBL-1"
+ROLES = ("sponsor-admin", "investigator", "site-staff", "monitor")
+EVERYONE = set(ROLES)
+SITE_WORK = {"investigator", "site-staff"}
+ADMIN = {"sponsor-admin"}
+STUDY = "/staff/studies/<trial_id>"
+PERSON = f"{STUDY}/participants/<path:code>"
+RECORD = f"{PERSON}/records/<record_id>"
+FORM = f"{STUDY}/forms/<form_id>/v<int:version>"
+
+
+@dataclass(frozen=True)
+class Row:
+    rule: str  # the url_map rule this row covers
+    method: str
+    #: "public" (no sign-in), "member" (any signed-in member), "study" or "participant".
+    scope: str
+    allowed: set[str] = field(default_factory=set)  # roles allowed at their own site
+    #: Whether the page names a site (query, form or participant), so "other site" differs.
+    sited: bool = True
+    #: For public and member pages: the status everyone (signed in or not) gets.
+    status: int | None = None
+
+
+ROWS = [
+    Row("/staff/login", "GET", "public", status=200),
+    Row("/staff/login", "POST", "public", status=400),  # no form cookie: refused first
+    Row("/staff/setup/<token>", "GET", "public", status=404),  # an unknown link
+    Row("/staff/setup/<token>", "POST", "public", status=400),
+    Row("/staff/logout", "POST", "member", EVERYONE, status=302),
+    Row("/staff/", "GET", "member", EVERYONE, status=200),
+    Row("/staff/password", "GET", "member", EVERYONE, status=200),
+    Row("/staff/password", "POST", "member", EVERYONE, status=422),  # empty form
+    Row("/staff/reauth", "GET", "member", EVERYONE, status=200),
+    Row("/staff/reauth", "POST", "member", EVERYONE, status=401),  # no password
+    Row(f"{STUDY}/", "GET", "study", EVERYONE),
+    Row(f"{STUDY}/records", "GET", "study", EVERYONE),
+    Row(f"{STUDY}/records/export.<fmt>", "GET", "study", EVERYONE),
+    Row(f"{STUDY}/reconsent", "GET", "study", EVERYONE),
+    Row(f"{STUDY}/enrol", "GET", "study", SITE_WORK, sited=False),
+    Row(f"{STUDY}/enrol", "POST", "study", SITE_WORK),
+    Row(f"{STUDY}/forms/", "GET", "study", ADMIN, sited=False),
+    Row(f"{STUDY}/forms/import", "POST", "study", ADMIN, sited=False),
+    Row(FORM, "GET", "study", ADMIN, sited=False),
+    Row(f"{FORM}/approve", "POST", "study", ADMIN, sited=False),
+    Row(f"{FORM}/publish", "POST", "study", ADMIN, sited=False),
+    Row(PERSON, "GET", "participant", EVERYONE),
+    Row(f"{PERSON}/invite", "POST", "participant", SITE_WORK),
+    Row(f"{PERSON}/invitations/<invitation_id>/revoke", "POST", "participant", SITE_WORK),
+    Row(f"{PERSON}/invitations/<invitation_id>/resend", "POST", "participant", SITE_WORK),
+    Row(f"{PERSON}/dissent", "POST", "participant", SITE_WORK),
+    Row(f"{PERSON}/withdraw", "GET", "participant", SITE_WORK),
+    Row(f"{PERSON}/withdraw", "POST", "participant", SITE_WORK),
+    Row(f"{RECORD}/countersign", "GET", "participant", {"investigator"}),
+    Row(f"{RECORD}/countersign", "POST", "participant", {"investigator"}),
+    Row(f"{RECORD}/document.pdf", "GET", "participant", EVERYONE),
+    Row(f"{RECORD}/paper", "GET", "participant", SITE_WORK),
+    Row(f"{RECORD}/paper", "POST", "participant", SITE_WORK),
+]
+
+
+@pytest.fixture
+def world(client: Any, demo_study: Any) -> dict[str, Any]:
+    """Members of each role at NL-01 (an admin sees all), families at NL-01 and FR-01."""
+    members = {
+        role: make_member(
+            client, f"{role}@example.org", role, () if role == "sponsor-admin" else ("NL-01",)
+        )
+        for role in ROLES
+    }
+    fr_investigator = make_member(client, "fr@example.org", StaffRole.INVESTIGATOR, ("FR-01",))
+    families = {}
+    for site, interviewer, born in (
+        ("NL-01", members["investigator"], date(2013, 1, 15)),
+        ("FR-01", fr_investigator, date(2017, 5, 4)),
+    ):
+        staff = StaffMember.objects.get(id=interviewer.staff_id)
+        result = enrolment.enrol(
+            TRIAL,
+            code=f"{site}-0001",
+            site_code=site,
+            birth_date=born,
+            signers=[
+                enrolment.SignerEntry("guardian", "Parent One", email="one@example.org"),
+                enrolment.SignerEntry("guardian", "Parent Two", email="two@example.org"),
+                enrolment.SignerEntry("participant", "Child", email="child@example.org"),
+            ],
+            interviewer=staff,
+            actor=enrolment.staff_actor(staff, "investigator"),
+        )
+        families[site] = {
+            "code": result.participant.code,
+            "record": result.records[0].record_id,
+            "guardian": str(next(s.id for s in result.signers if s.role == "guardian")),
+        }
+    return {"members": members, "families": families}
+
+
+def _path(row: Row, site: str, world: dict[str, Any]) -> str:
+    family = world["families"][site]
+    path = (
+        row.rule.replace("<trial_id>", TRIAL)
+        .replace("<path:code>", quote(family["code"], safe=""))
+        .replace("<record_id>", family["record"])
+        .replace("<form_id>", "parental-consent")
+        .replace("<int:version>", "1")
+        .replace("<fmt>", "csv")
+        .replace("<token>", "not-a-setup-link")
+    )
+    if "<invitation_id>" in path:
+        # A fresh invitation per request: revoking or resending one spends it.
+        participant = records.get_participant(TRIAL, family["code"])
+        enrolment.invite(participant, family["guardian"], actor=records.SYSTEM)
+        latest = access.invitations_of(participant)[-1]["invitation_id"]
+        path = path.replace("<invitation_id>", latest)
+    return path
+
+
+def _request(client: Any, row: Row, site: str, world: dict[str, Any], role: str | None) -> Any:
+    client.delete_cookie(COOKIE, path="/staff")
+    data: dict[str, Any] = {}
+    if role is not None:
+        # A session of its own per request: signing out must not end the next row's.
+        token = token_for(client.application, world["members"][role])
+        client.set_cookie(COOKIE, token, path="/staff")
+        data["csrf_token"] = csrf_of(client.get("/staff/"))
+    path = _path(row, site, world)
+    query: dict[str, str] = {}
+    if row.scope == "study" and row.sited and row.method == "GET":
+        query = {"site": site}
+    if row.rule.endswith("/enrol") and row.method == "POST":
+        data.update({"site": site, "birth_date": "2013-01-15"})
+    if row.rule.endswith("/invite"):
+        data["signer_id"] = world["families"][site]["guardian"]
+    if row.rule.endswith("/dissent"):
+        data["confirm"] = "yes"
+    if row.method == "GET":
+        response = client.get(path, query_string=query)
+    else:
+        response = client.post(path, data=data)
+    response.get_data()  # a streamed export keeps its request context until read and closed
+    response.close()
+    return response
+
+
+def _to_login(response: Any) -> bool:
+    return response.status_code == 302 and urlsplit(response.location).path == "/staff/login"
+
+
+def test_every_staff_page_has_a_row(app: Any) -> None:
+    rules = {
+        (rule.rule, method)
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith("staff_web.")
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    assert rules == {(row.rule, row.method) for row in ROWS}
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[f"{r.method} {r.rule[7:] or '/'}" for r in ROWS])
+def test_role_and_site_matrix_of_the_pages(client: Any, world: dict[str, Any], row: Row) -> None:
+    anonymous = _request(client, row, "NL-01", world, None)
+    if row.scope == "public":
+        assert anonymous.status_code == row.status, "anonymous"
+    else:
+        assert _to_login(anonymous), ("anonymous", anonymous.status_code, anonymous.location)
+    wrong = []
+    for role, site in itertools.product(ROLES, ("NL-01", "FR-01")):
+        response = _request(client, row, site, world, role)
+        got = response.status_code
+        if row.status is not None:
+            if got != row.status:
+                wrong.append((role, site, got, row.status))
+            continue
+        own = site == "NL-01" or role == "sponsor-admin" or not row.sited
+        # Another site's participant is the page of a code that does not exist.
+        hidden = row.scope == "participant" and not own
+        expected = 404 if hidden else (None if role in row.allowed and own else 403)
+        if expected is None:
+            ok = got < 500 and got not in (403, 404) and not _to_login(response)
+        else:
+            ok = got == expected and response.mimetype == "text/html"
+        if not ok:
+            wrong.append((role, site, got, expected or "allowed"))
+    assert not wrong, wrong
