@@ -150,7 +150,11 @@ def invitations_of(participant: Participant) -> list[dict[str, Any]]:
 def revoke_invitation(
     participant: Participant, invitation_id: str, *, actor: Actor, now: datetime | None = None
 ) -> None:
-    """Stop an invitation from working (lost letter, wrong person); audited.
+    """Stop an invitation from working (lost letter, wrong person) and sign its signer out; audited.
+
+    Whoever redeemed the code may be the wrong person: every session of the
+    signer ends with it (a reissue revokes too), so the old code's holder keeps
+    nothing. The right person signs in again with a new code.
 
     Raises:
         NotFoundError: not an invitation of this participant.
@@ -161,12 +165,17 @@ def revoke_invitation(
         raise NotFoundError("This invitation was not found.")
     if not Invitation.objects(id=invitation.id, revoked_at=None).update_one(set__revoked_at=now):
         return  # already revoked: revoking again changes nothing
+    ended = revoke_signer_sessions(invitation.signer_id, now=now)
     audit.append(
         participant,
         lambda _e: audit.Draft(
             type="invitation.revoked",
             actor=actor.to_dict(),
-            payload={"invitation_id": invitation_id, "signer_id": invitation.signer_id},
+            payload={
+                "invitation_id": invitation_id,
+                "signer_id": invitation.signer_id,
+                "sessions_ended": ended,
+            },
         ),
         now=now,
     )
@@ -400,6 +409,28 @@ def revoke_session(session_id: str, *, now: datetime | None = None) -> None:
         set__revoked_at=now or now_utc(), unset__refresh_sha256=True
     )
     _LIVE_SESSIONS.pop(session_id, None)
+
+
+def revoke_signer_sessions(signer_id: str, *, now: datetime | None = None) -> int:
+    """Sign every device of a signer out at once; return how many live sessions ended.
+
+    Also voids the signer's unused one-time codes (a code sent before could
+    otherwise still open a new session) and any half-finished authenticator
+    enrolment. Not audited here: the caller records why (a revoked invitation,
+    staff ending the sessions, a corrected contact).
+    """
+    now = now or now_utc()
+    ended: int = SignerSession.objects(
+        signer_id=signer_id, revoked_at=None, expires_at__gt=now
+    ).update(set__revoked_at=now, unset__refresh_sha256=True)
+    OtpChallenge.objects(signer_id=signer_id, used_at=None, expires_at__gt=now).update(
+        set__expires_at=now
+    )
+    Signer.objects(id=signer_id).update_one(set__totp_pending=None)
+    for session_id, (session, _) in list(_LIVE_SESSIONS.items()):
+        if session.signer_id == signer_id:
+            _LIVE_SESSIONS.pop(session_id, None)
+    return ended
 
 
 #: session id -> (session, monotonic time it was read); see :func:`active_session`.
