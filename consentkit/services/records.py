@@ -896,13 +896,15 @@ def withdraw(
     expressed_by: str | None = None,
     reason: str | None = None,
     reason_declined: bool = False,
+    auth: AuthEvidence | None = None,
     now: datetime | None = None,
 ) -> AuditEvent:
     """Record a withdrawal in one or more scopes; nothing collected before is deleted.
 
     Any entitled person may withdraw (a guardian, the child, the young adult, or
     staff on their behalf with the channel recorded); the reason is optional and
-    may be explicitly declined (CTR Art 28(3), GDPR Art 7(3)).
+    may be explicitly declined (CTR Art 28(3), GDPR Art 7(3)). ``auth`` is how a
+    signer confirmed it on their own device (which factor, when), kept with the event.
 
     Raises:
         InvalidDataError: no scope or an unknown scope.
@@ -926,6 +928,7 @@ def withdraw(
                 "channel": actor.channel,
                 "reason": None if reason_declined else reason,
                 "reason_declined": reason_declined,
+                **({"auth": auth.to_dict()} if auth else {}),
             },
         ),
         now=now,
