@@ -107,8 +107,13 @@ class RateLimitedError(ConsentKitError):
     code = "too-many-attempts"
 
     def __init__(
-        self, message: str, *, retry_after: int, params: dict[str, Any] | None = None
+        self,
+        message: str,
+        *,
+        retry_after: int,
+        params: dict[str, Any] | None = None,
+        code: str | None = None,
     ) -> None:
-        """Create the error with the wait in seconds."""
-        super().__init__(message, details={"retry_after": retry_after}, params=params)
+        """Create the error with the wait in seconds (``code`` refines ``too-many-attempts``)."""
+        super().__init__(message, details={"retry_after": retry_after}, params=params, code=code)
         self.retry_after = retry_after

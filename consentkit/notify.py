@@ -1,9 +1,11 @@
-"""Sending one-time codes: to the development console, by SMTP e-mail, or to an SMS webhook.
+"""Sending one-time codes and notices: to the development console, by SMTP e-mail, or by SMS.
 
 Chosen with ``CONSENTKIT_OTP_SENDER`` (``console`` | ``smtp`` | ``webhook``). SMTP works
 with any server (``CONSENTKIT_SMTP_HOST``, ``_PORT``, ``_FROM``, ``_USER``, ``_PASSWORD``,
 ``_TLS``, ``_CA_FILE``); the webhook receives ``{"to", "text"}`` as JSON at
-``CONSENTKIT_SMS_WEBHOOK_URL``. The text is in the signer's language.
+``CONSENTKIT_SMS_WEBHOOK_URL``. The text is in the signer's language. The same channel
+carries short notices about the signer's sign-in (an authenticator app set up or replaced),
+so a signer learns of a change they did not make where only they receive messages.
 
 SMTP over TLS always verifies the server's certificate and host name
 (``ssl.create_default_context``; a private CA through ``CONSENTKIT_SMTP_CA_FILE``), and
@@ -37,12 +39,20 @@ BODY = N_("Your code is %(code)s. It is valid for %(minutes)s minutes. Never sha
 
 
 class Sender(Protocol):
-    """Delivers a one-time code to a signer's contact; returns where it went, masked."""
+    """Delivers a one-time code or a notice to a signer's contact; returns where it went, masked."""
+
+    #: How messages travel (``email``, ``sms``, ``console``): signature evidence names the
+    #: factor by it, e.g. ``otp-email`` (21 CFR 11.200).
+    channel: str
 
     def send_code(
         self, contact: dict[str, Any], code: str, *, minutes: int, locale: str | None
     ) -> str:
         """Send ``code``; return the masked destination (e.g. ``j***@example.org``)."""
+        ...
+
+    def send_notice(self, contact: dict[str, Any], *, subject: str, text: str) -> str:
+        """Send an already translated notice; return the masked destination."""
         ...
 
 
@@ -62,12 +72,20 @@ def _text(code: str, minutes: int, locale: str | None) -> str:
 class ConsoleSender:
     """Development: print the code on the server console (never in production)."""
 
+    channel = "console"
+
     def send_code(
         self, contact: dict[str, Any], code: str, *, minutes: int, locale: str | None
     ) -> str:
         """Log the code."""
         destination = contact.get("email") or contact.get("phone") or "signer"
         print(f"[consentkit one-time code] to {destination}: {code}", flush=True)
+        return "console"
+
+    def send_notice(self, contact: dict[str, Any], *, subject: str, text: str) -> str:
+        """Log the notice."""
+        destination = contact.get("email") or contact.get("phone") or "signer"
+        print(f"[consentkit notice] to {destination}: {subject}: {text}", flush=True)
         return "console"
 
 
@@ -109,6 +127,8 @@ def smtp_tls_mode(env: Mapping[str, str]) -> SmtpTls:
 
 class SmtpSender:
     """E-mail through any SMTP server, the certificate verified whenever TLS is used."""
+
+    channel = "email"
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         """Read the SMTP settings (from ``os.environ`` unless given).
@@ -159,14 +179,21 @@ class SmtpSender:
         self, contact: dict[str, Any], code: str, *, minutes: int, locale: str | None
     ) -> str:
         """Send the code by e-mail."""
+        return self._send(contact, gettext(locale, SUBJECT), _text(code, minutes, locale))
+
+    def send_notice(self, contact: dict[str, Any], *, subject: str, text: str) -> str:
+        """Send the notice by e-mail."""
+        return self._send(contact, subject, text)
+
+    def _send(self, contact: dict[str, Any], subject: str, text: str) -> str:
         address = contact.get("email")
         if not address:
             raise InvalidDataError("This signer has no e-mail address.", code="no-contact")
         message = EmailMessage()
         message["From"] = self.sender
         message["To"] = address
-        message["Subject"] = gettext(locale, SUBJECT)
-        message.set_content(_text(code, minutes, locale))
+        message["Subject"] = subject
+        message.set_content(text)
         try:
             with self._connect() as smtp:
                 if self.user and self.password:
@@ -195,6 +222,7 @@ class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
 class WebhookSender:
     """SMS through a gateway that accepts a JSON webhook."""
 
+    channel = "sms"
     #: Seconds to wait for the gateway.
     timeout_s: float = 10
 
@@ -209,10 +237,17 @@ class WebhookSender:
         self, contact: dict[str, Any], code: str, *, minutes: int, locale: str | None
     ) -> str:
         """Post the text to the gateway."""
+        return self._send(contact, _text(code, minutes, locale))
+
+    def send_notice(self, contact: dict[str, Any], *, subject: str, text: str) -> str:
+        """Post the notice to the gateway (an SMS has no subject)."""
+        return self._send(contact, text)
+
+    def _send(self, contact: dict[str, Any], text: str) -> str:
         phone = contact.get("phone")
         if not phone:
             raise InvalidDataError("This signer has no phone number.", code="no-contact")
-        body = json.dumps({"to": phone, "text": _text(code, minutes, locale)}).encode()
+        body = json.dumps({"to": phone, "text": text}).encode()
         request = urllib.request.Request(  # noqa: S310 - URL scheme checked above
             self.url, data=body, headers={"Content-Type": "application/json"}, method="POST"
         )

@@ -64,3 +64,20 @@ def idempotency_lease_s() -> float:
 def public_url() -> str:
     """Return the address staff and families reach the web pages at (for links in messages)."""
     return os.environ.get("CONSENTKIT_PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/")
+
+
+def signer_views_per_record_per_day() -> int:
+    """Return how many reading-progress batches a signer may send per record and UTC day.
+
+    Each batch is an event in the append-only audit trail; the cap keeps a
+    session from growing it without end (``CONSENTKIT_SIGNER_VIEWS_PER_RECORD_PER_DAY``).
+    """
+    return int(os.environ.get("CONSENTKIT_SIGNER_VIEWS_PER_RECORD_PER_DAY", "500"))
+
+
+def signer_questions_per_day() -> int:
+    """Return how many questions a signer may send the study team per UTC day.
+
+    Each question is an audit event (``CONSENTKIT_SIGNER_QUESTIONS_PER_DAY``).
+    """
+    return int(os.environ.get("CONSENTKIT_SIGNER_QUESTIONS_PER_DAY", "20"))

@@ -15,9 +15,10 @@ acts only on B's own participant and session; A is let through (2xx). Request bo
 valid for A's record, so a refusal is about access and never about validation.
 
 Rows that name no record act on the caller's own things: B's dissent (by B's child: only a
-participant signer may dissent), withdrawal, ``/auth/me``, logout, step-up and authenticator
-enrolment touch only B's participant, signer and session; a code from A's authenticator app
-is refused to B (generic 401) and still works for A afterwards. On
+participant signer may dissent), withdrawal, ``/auth/me``, logout, step-up and the code by
+e-mail or SMS for an authenticator touch only B's participant, signer and session; starting
+an app with A's contact code (even the right one) or confirming or stepping up with a code
+from A's authenticator app is refused to B (generic 401) and still works for A afterwards. On
 ``/auth/step-up/<id>/verify``, B presenting A's challenge, even with A's right code, gets
 the generic 401 of the code routes and A can still use it.
 ``/auth/tokens/refresh`` takes a refresh token, not a bearer token: a made-up one
@@ -118,6 +119,14 @@ class Phone:
         """Ask for a fresh code; return the challenge id and the code."""
         sent, code = _with_code(
             lambda: self.client.post(f"{API}/auth/step-up", headers=self.headers)
+        )
+        assert sent.status_code == 202, sent.get_json()
+        return sent.get_json()["challenge_id"], code
+
+    def contact_code(self) -> tuple[str, str]:
+        """Ask for the code by e-mail or SMS that setting up an app needs; return id and code."""
+        sent, code = _with_code(
+            lambda: self.client.post(f"{API}/auth/authenticator/challenge", headers=self.headers)
         )
         assert sent.status_code == 202, sent.get_json()
         return sent.get_json()["challenge_id"], code
@@ -361,8 +370,21 @@ def _challenge(ctx: Ctx) -> None:
     ctx.challenge = ctx.phone.step_up()
 
 
+def _contact_challenge(ctx: Ctx) -> None:
+    ctx.challenge = ctx.phone.contact_code()
+
+
+def _proof(ctx: Ctx) -> dict[str, str]:
+    """The body that starts an app: the code by e-mail or SMS (any well-formed one without)."""
+    challenge_id, code = ctx.challenge or ("0" * 32, "000000")
+    return {"challenge_id": challenge_id, "code": code}
+
+
 def _start_authenticator(ctx: Ctx) -> None:
-    started = ctx.phone.client.post(f"{API}/auth/authenticator", headers=ctx.phone.headers)
+    _contact_challenge(ctx)
+    started = ctx.phone.client.post(
+        f"{API}/auth/authenticator", json=_proof(ctx), headers=ctx.phone.headers
+    )
     assert started.status_code == 201, started.get_json()
     ctx.totp_secret = started.get_json()["secret"]
 
@@ -423,6 +445,11 @@ def _challenge_sent(response: Any, ctx: Ctx) -> None:
 
 def _fresh_for_ten_minutes(response: Any, ctx: Ctx) -> None:
     assert response.get_json()["valid_for_s"] == 600
+
+
+def _contact_code_sent(response: Any, ctx: Ctx) -> None:
+    challenge = OtpChallenge.objects(challenge_id=response.get_json()["challenge_id"]).get()
+    assert (challenge.session_id, challenge.purpose) == (ctx.phone.session_id, "authenticator")
 
 
 def _authenticator_offered(response: Any, ctx: Ctx) -> None:
@@ -538,18 +565,43 @@ def totp_state(signer: Signer) -> tuple[Any, ...]:
     return found.totp_secret, found.totp_pending, found.totp_last_step
 
 
-def _b_authenticator(world: World, row: Row) -> None:
-    """B enrols an app for B; A's signer is untouched."""
-    before = totp_state(world.a.family.guardians[0])
+def _b_contact_challenge(world: World, row: Row) -> None:
+    """B's code goes to B's contact, for B's session; A's signer is untouched."""
+    before = chain_length(world.a.family), totp_state(world.a.family.guardians[0])
     b = sign_in(world.client, world.b.family, world.b.family.guardians[0])
 
-    response = row.send(world.client, _ctx(world.b, world.b.open, b), b.headers)
+    response, _ = _with_code(
+        lambda: row.send(world.client, _ctx(world.b, world.b.open, b), b.headers)
+    )
 
+    assert response.status_code == 202, response.get_json()
+    challenge = OtpChallenge.objects(challenge_id=response.get_json()["challenge_id"]).get()
+    assert (challenge.signer_id, challenge.session_id) == (str(b.signer.id), b.session_id)
+    assert (chain_length(world.a.family), totp_state(world.a.family.guardians[0])) == before
+
+
+def _b_authenticator(world: World, row: Row) -> None:
+    """B presenting A's code (even the right one) is refused, A can still use it; B's own works."""
+    family, record = _fresh_family()
+    owner = sign_in(world.client, family, family.guardians[0])
+    a_ctx = Ctx(family, record.record_id, content(record, "fr"), owner)
+    _contact_challenge(a_ctx)
+    b = sign_in(world.client, world.b.family, world.b.family.guardians[0])
+    with_a_code = Ctx(world.b.family, world.b.open.record_id, a_ctx.text, b, a_ctx.challenge)
+
+    refused = row.send(world.client, with_a_code, b.headers)
+
+    assert_unauthenticated(refused)
+    assert refused.get_json()["message"] == access.GENERIC
+    assert totp_state(b.signer)[1] is None
+    assert row.send(world.client, a_ctx, owner.headers).status_code == 201
+    own = _ctx(world.b, world.b.open, b)
+    _contact_challenge(own)
+    response = row.send(world.client, own, b.headers)
     assert response.status_code == 201, response.get_json()
     assert "P-B01" in response.get_json()["provisioning_uri"]
     assert "P-A01" not in response.get_json()["provisioning_uri"]
     assert totp_state(b.signer)[1] is not None
-    assert totp_state(world.a.family.guardians[0]) == before
 
 
 def _b_with_as_app(world: World, row: Row, prepare_app: Callable[[Ctx], None]) -> None:
@@ -740,8 +792,18 @@ ROWS = [
     ),
     Row(
         "POST",
-        f"{API}/auth/authenticator",
+        f"{API}/auth/authenticator/challenge",
         scope="self",
+        a_status=202,
+        a_check=_contact_code_sent,
+        other=_b_contact_challenge,
+    ),
+    Row(
+        "POST",
+        f"{API}/auth/authenticator",
+        body=_proof,
+        scope="self",
+        a_prepare=_contact_challenge,
         a_status=201,
         a_check=_authenticator_offered,
         other=_b_authenticator,

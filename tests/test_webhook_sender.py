@@ -172,6 +172,17 @@ def test_the_gateway_gets_the_number_and_the_code_in_the_signers_language(
     assert CODE not in caplog.text
 
 
+def test_a_notice_reaches_the_gateway_as_its_text(gateway: Gateway) -> None:
+    """Sign-in notices (an authenticator app set up) travel like codes; an SMS has no subject."""
+    where = configured_sender().send_notice(
+        {"name": "Élodie", "phone": PHONE}, subject="Subject", text="An app was set up."
+    )
+
+    [sent] = gateway.requests
+    assert sent.json == {"to": PHONE, "text": "An app was set up."}
+    assert where == "***678"
+
+
 def test_a_signer_without_a_phone_number_gets_no_request(gateway: Gateway) -> None:
     with pytest.raises(InvalidDataError) as refused:
         WebhookSender().send_code(

@@ -12,6 +12,9 @@ from mongoengine import DateTimeField, IntField, StringField
 
 from consentkit.models.base import BaseDocument
 
+#: How long an expired one-time-code challenge is kept before the database drops it.
+CHALLENGE_KEPT_S = 86_400
+
 
 class Invitation(BaseDocument):
     """A code staff give one signer to open the app (also as a deep link / QR payload)."""
@@ -34,23 +37,33 @@ class Invitation(BaseDocument):
 
 
 class OtpChallenge(BaseDocument):
-    """One one-time code sent to a signer: short-lived, few attempts, usable once."""
+    """One one-time code sent to a signer: short-lived, few attempts, usable once.
+
+    The database drops a challenge a day after it expired (TTL index): nothing
+    reads it after expiry, and without the index every code ever sent stays.
+    """
 
     meta: ClassVar[dict[str, Any]] = {
         "collection": "otp_challenges",
-        "indexes": [{"fields": ["challenge_id"], "unique": True}, {"fields": ["signer_id"]}],
+        "indexes": [
+            {"fields": ["challenge_id"], "unique": True},
+            {"fields": ["signer_id"]},
+            {"fields": ["expires_at"], "expireAfterSeconds": CHALLENGE_KEPT_S},
+        ],
     }
 
     challenge_id = StringField(required=True)
     signer_id = StringField(required=True)
-    purpose = StringField(required=True)  # sign-in | step-up
+    purpose = StringField(required=True)  # sign-in | step-up | authenticator
     secret = StringField(required=True)  # Fernet token of the HOTP secret
     counter = IntField(required=True)
     attempts = IntField(default=0)
     created_at = DateTimeField(required=True)
     expires_at = DateTimeField(required=True)
     used_at = DateTimeField(null=True)
-    session_id = StringField(null=True)  # step-up: the session it belongs to
+    session_id = StringField(null=True)  # step-up, authenticator: the session it belongs to
+    #: How the code travelled (``email``, ``sms``, ``console``; see consentkit.notify).
+    channel = StringField(null=True)
 
 
 class SignerSession(BaseDocument):
@@ -76,6 +89,9 @@ class SignerSession(BaseDocument):
     expires_at = DateTimeField(required=True)
     revoked_at = DateTimeField(null=True)
     step_up_at = DateTimeField(null=True)
+    #: The factor that gave ``step_up_at`` (``otp-email``, ``otp-sms``, ``totp-app``...): the
+    #: signature names it as its evidence (21 CFR 11.200).
+    step_up_method = StringField(null=True)
 
 
 class RetiredRefreshToken(BaseDocument):

@@ -10,6 +10,7 @@ Lockouts are audited events on the participant's chain.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import time
 import uuid
@@ -21,8 +22,14 @@ from mongoengine import NotUniqueError
 
 from consentkit import crypto, settings
 from consentkit.clock import now_utc
-from consentkit.errors import AuthenticationError, NotFoundError, RateLimitedError
-from consentkit.i18n import N_
+from consentkit.errors import (
+    AuthenticationError,
+    DeliveryFailedError,
+    InvalidDataError,
+    NotFoundError,
+    RateLimitedError,
+)
+from consentkit.i18n import N_, gettext
 from consentkit.models.access import (
     Invitation,
     OtpChallenge,
@@ -36,6 +43,10 @@ from consentkit.services import audit
 from consentkit.services.records import SYSTEM, Actor, AuthEvidence, signer_identity
 from consentkit.services.totp import TotpAlgorithm
 
+log = logging.getLogger(__name__)
+
+#: The step-up factor of an authenticator app (TOTP), as signature evidence names it.
+TOTP_APP = "totp-app"
 #: Unambiguous characters: no 0/O, 1/I/L (read aloud, typed from paper, scanned from a QR).
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 INVITATION_LENGTH = 10
@@ -49,6 +60,8 @@ LIMITS = {
     "redeem-invitation": (5, 3600),
     "verify-ip": (30, 600),
     "step-up-session": (5, 600),
+    # Codes by e-mail or SMS for setting up an authenticator app, per session.
+    "authenticator-session": (3, 600),
     # Staff sign-in (consentkit.services.staff), per address whether or not it has an account.
     "staff-login-email": (10, 900),
     "staff-login-ip": (50, 900),
@@ -77,6 +90,28 @@ def normalise_code(code: str) -> str:
     return "".join(ch for ch in code.upper() if ch.isalnum())
 
 
+def _count(key: str, window: int, expires_at: datetime) -> int:
+    """Add one to ``key``'s counter in ``window`` and return the new count.
+
+    Two first hits in a window may both try to insert the counter. On MongoDB
+    the unique (key, window) index lets one win and gives the other a
+    duplicate-key error; the counter exists by then, so the loser's retry is a
+    plain increment. SecantusDB counts both but may answer the loser with no
+    document; the count is then read back (it may include a later hit, which
+    only errs towards refusing).
+    """
+    query = RateCounter.objects(key=key, window=window)
+    update = {"upsert": True, "new": True, "inc__count": 1, "set_on_insert__expires_at": expires_at}
+    try:
+        counter = query.modify(**update)
+    except NotUniqueError:
+        counter = query.modify(**update)
+    if counter is None:
+        counter = query.first()
+    count: int = counter.count if counter is not None else 1
+    return count
+
+
 def hit(key: str, *, now: datetime | None = None) -> None:
     """Count one attempt for ``key`` (``kind:value``) and refuse when over its limit.
 
@@ -86,16 +121,32 @@ def hit(key: str, *, now: datetime | None = None) -> None:
     now = now or now_utc()
     limit, seconds = LIMITS[key.split(":", 1)[0]]
     window = int(now.timestamp()) // seconds
-    counter = RateCounter.objects(key=key, window=window).modify(
-        upsert=True,
-        new=True,
-        inc__count=1,
-        set_on_insert__expires_at=now + timedelta(seconds=2 * seconds),
-    )
-    if counter.count > limit:
+    if _count(key, window, now + timedelta(seconds=2 * seconds)) > limit:
         retry_after = seconds - int(now.timestamp()) % seconds
         raise RateLimitedError(
             "Too many attempts. Please wait and try again.", retry_after=max(retry_after, 1)
+        )
+
+
+DAY_S = 86_400
+
+
+def spend_daily_allowance(key: str, cap: int, *, now: datetime | None = None) -> None:
+    """Count one use of a daily allowance (a UTC day) and refuse once ``cap`` is spent.
+
+    For what a signer adds to their own audit trail (reading progress, questions):
+    the chain is append-only, so without a cap one session could grow it without end.
+
+    Raises:
+        RateLimitedError: ``daily-limit-reached``; ``retry_after`` runs to the next UTC day.
+    """
+    now = now or now_utc()
+    day = int(now.timestamp()) // DAY_S
+    if _count(f"daily:{key}", day, now + timedelta(seconds=2 * DAY_S)) > cap:
+        raise RateLimitedError(
+            "You have reached today's limit for this. Please try again tomorrow.",
+            retry_after=max(DAY_S - int(now.timestamp()) % DAY_S, 1),
+            code="daily-limit-reached",
         )
 
 
@@ -150,7 +201,11 @@ def invitations_of(participant: Participant) -> list[dict[str, Any]]:
 def revoke_invitation(
     participant: Participant, invitation_id: str, *, actor: Actor, now: datetime | None = None
 ) -> None:
-    """Stop an invitation from working (lost letter, wrong person); audited.
+    """Stop an invitation from working (lost letter, wrong person) and sign its signer out; audited.
+
+    Whoever redeemed the code may be the wrong person: every session of the
+    signer ends with it (a reissue revokes too), so the old code's holder keeps
+    nothing. The right person signs in again with a new code.
 
     Raises:
         NotFoundError: not an invitation of this participant.
@@ -161,12 +216,17 @@ def revoke_invitation(
         raise NotFoundError("This invitation was not found.")
     if not Invitation.objects(id=invitation.id, revoked_at=None).update_one(set__revoked_at=now):
         return  # already revoked: revoking again changes nothing
+    ended = revoke_signer_sessions(invitation.signer_id, now=now)
     audit.append(
         participant,
         lambda _e: audit.Draft(
             type="invitation.revoked",
             actor=actor.to_dict(),
-            payload={"invitation_id": invitation_id, "signer_id": invitation.signer_id},
+            payload={
+                "invitation_id": invitation_id,
+                "signer_id": invitation.signer_id,
+                "sessions_ended": ended,
+            },
         ),
         now=now,
     )
@@ -228,6 +288,7 @@ def _new_challenge(
         created_at=now,
         expires_at=now + OTP_TTL,
         session_id=session_id,
+        channel=sender.channel,
     )
     challenge.save(force_insert=True)
     destination = sender.send_code(
@@ -402,6 +463,28 @@ def revoke_session(session_id: str, *, now: datetime | None = None) -> None:
     _LIVE_SESSIONS.pop(session_id, None)
 
 
+def revoke_signer_sessions(signer_id: str, *, now: datetime | None = None) -> int:
+    """Sign every device of a signer out at once; return how many live sessions ended.
+
+    Also voids the signer's unused one-time codes (a code sent before could
+    otherwise still open a new session) and any half-finished authenticator
+    enrolment. Not audited here: the caller records why (a revoked invitation,
+    staff ending the sessions, a corrected contact).
+    """
+    now = now or now_utc()
+    ended: int = SignerSession.objects(
+        signer_id=signer_id, revoked_at=None, expires_at__gt=now
+    ).update(set__revoked_at=now, unset__refresh_sha256=True)
+    OtpChallenge.objects(signer_id=signer_id, used_at=None, expires_at__gt=now).update(
+        set__expires_at=now
+    )
+    Signer.objects(id=signer_id).update_one(set__totp_pending=None)
+    for session_id, (session, _) in list(_LIVE_SESSIONS.items()):
+        if session.signer_id == signer_id:
+            _LIVE_SESSIONS.pop(session_id, None)
+    return ended
+
+
 #: session id -> (session, monotonic time it was read); see :func:`active_session`.
 _LIVE_SESSIONS: dict[str, tuple[SignerSession, float]] = {}
 _LIVE_SESSIONS_MAX = 10_000
@@ -458,14 +541,36 @@ def verify_step_up(
     otp: OtpAlgorithm,
     now: datetime | None = None,
 ) -> AuthEvidence:
-    """Check a step-up code; return the evidence a signature or withdrawal needs."""
+    """Check a step-up code; return the evidence a signature or withdrawal needs.
+
+    The evidence names the channel the code travelled by (``otp-email``,
+    ``otp-sms``): the signature's record says which factor was used (21 CFR 11.200).
+    """
     now = now or now_utc()
-    _check_code(challenge_id, code, "step-up", otp, now, session_id=session.session_id)
-    SignerSession.objects(id=session.id).update_one(set__step_up_at=now)
-    return AuthEvidence(factors=("session", "otp"), verified_at=now)
+    challenge = _check_code(challenge_id, code, "step-up", otp, now, session_id=session.session_id)
+    method = _otp_method(challenge)
+    SignerSession.objects(id=session.id).update_one(set__step_up_at=now, set__step_up_method=method)
+    return AuthEvidence(factors=("session", "otp"), verified_at=now, method=method)
+
+
+def _otp_method(challenge: OtpChallenge) -> str:
+    """Name a one-time code factor by its channel: ``otp-email``, ``otp-sms``, ``otp-console``."""
+    return f"otp-{challenge.channel}" if challenge.channel else "otp"
 
 
 # ---------------------------------------------------------------- authenticator app
+
+#: After the code by e-mail or SMS, the app must be confirmed within this time.
+AUTHENTICATOR_WINDOW = timedelta(minutes=10)
+NOTICE_SUBJECT = N_("Your consentkit sign-in has changed")
+NOTICE_ENROLLED = N_(
+    "An authenticator app was set up for your consentkit sign-in. "
+    "If this was not you, contact the study team now."
+)
+NOTICE_REPLACED = N_(
+    "The authenticator app of your consentkit sign-in was replaced by another one. "
+    "If this was not you, contact the study team now."
+)
 
 
 @dataclass(frozen=True)
@@ -476,17 +581,59 @@ class AuthenticatorStart:
     provisioning_uri: str
 
 
-def start_authenticator(
-    session: SignerSession, *, totp: TotpAlgorithm, issuer: str = "consentkit"
-) -> AuthenticatorStart:
-    """Offer a returning signer an authenticator app instead of codes by e-mail or SMS.
+def send_authenticator_code(
+    session: SignerSession, *, otp: OtpAlgorithm, sender: Sender, now: datetime | None = None
+) -> ChallengeSent:
+    """Send a one-time code to the signer's contact, needed to set up or replace an app.
 
-    The secret stays pending until :func:`confirm_authenticator` sees a first code
-    from it, so a half-finished enrolment never locks anyone out.
+    A session alone must not be enough: the app's codes stand in for codes by
+    e-mail or SMS when signing or withdrawing, so whoever holds a stolen session
+    could otherwise enrol their own app and sign. Proving the contact again
+    keeps the out-of-band factor (21 CFR 11.200).
+
+    Raises:
+        RateLimitedError: too many codes asked for this session.
     """
+    now = now or now_utc()
+    hit(f"authenticator-session:{session.session_id}", now=now)
+    signer = Signer.objects(id=session.signer_id).get()
+    return _new_challenge(signer, "authenticator", otp, sender, now, session_id=session.session_id)
+
+
+def start_authenticator(
+    session: SignerSession,
+    challenge_id: str,
+    code: str,
+    *,
+    otp: OtpAlgorithm,
+    totp: TotpAlgorithm,
+    issuer: str = "consentkit",
+    now: datetime | None = None,
+) -> AuthenticatorStart:
+    """Offer a returning signer an authenticator app, once a code by e-mail or SMS is proved.
+
+    The code comes from :func:`send_authenticator_code` for this session. The
+    new secret stays pending, bound to this session and to the proof, until
+    :func:`confirm_authenticator` sees a first code from it, so a half-finished
+    enrolment never locks anyone out and an existing app keeps working until then.
+
+    Raises:
+        AuthenticationError: wrong, expired, used or another session's code (generic).
+        RateLimitedError: too many wrong codes.
+    """
+    now = now or now_utc()
+    challenge = _check_code(
+        challenge_id, code, "authenticator", otp, now, session_id=session.session_id
+    )
     secret = totp.new_secret()
+    pending = {
+        "totp": secret,
+        "session_id": session.session_id,
+        "proved_at": now.isoformat(),
+        "proved_by": _otp_method(challenge),
+    }
     Signer.objects(id=session.signer_id).update_one(
-        set__totp_pending=crypto.encrypt_identity({"totp": secret})
+        set__totp_pending=crypto.encrypt_identity(pending)
     )
     participant = Participant.objects(id=session.participant_id).only("code").get()
     return AuthenticatorStart(
@@ -497,37 +644,85 @@ def start_authenticator(
     )
 
 
+def _proved_pending(signer: Signer, session: SignerSession, now: datetime) -> dict[str, Any]:
+    """Return the pending enrolment if this session proved the contact for it just now."""
+    if not signer.totp_pending:
+        raise AuthenticationError(GENERIC)
+    pending: dict[str, Any] = crypto.decrypt_identity(signer.totp_pending)
+    proved_at = pending.get("proved_at")
+    if (
+        pending.get("session_id") != session.session_id
+        or not proved_at
+        or now - datetime.fromisoformat(proved_at) > AUTHENTICATOR_WINDOW
+    ):
+        raise AuthenticationError(GENERIC)
+    return pending
+
+
 def confirm_authenticator(
-    session: SignerSession, code: str, *, totp: TotpAlgorithm, now: datetime | None = None
+    session: SignerSession,
+    code: str,
+    *,
+    totp: TotpAlgorithm,
+    sender: Sender,
+    now: datetime | None = None,
 ) -> None:
-    """Switch the signer to the authenticator once a first code from it matches.
+    """Switch the signer to the authenticator once a first code from it matches; tell them.
+
+    The enrolment (or replacement of an earlier app) is an audited event, and
+    a notice goes to the signer's contact, so a change they did not make does
+    not go unnoticed. A notice that cannot be delivered does not undo the
+    change (the contact was just proved); the event records whether it went.
 
     Raises:
-        AuthenticationError: no enrolment started, or the code does not match (generic).
+        AuthenticationError: no enrolment started on this session with a code by e-mail or
+            SMS in the last 10 minutes, or the code does not match (generic).
         RateLimitedError: too many tries.
     """
     now = now or now_utc()
     hit(f"step-up-session:{session.session_id}", now=now)
     signer = Signer.objects(id=session.signer_id).get()
-    if not signer.totp_pending:
-        raise AuthenticationError(GENERIC)
-    secret = crypto.decrypt_identity(signer.totp_pending)["totp"]
-    step = totp.matching_step(secret, normalise_code(code), now)
+    pending = _proved_pending(signer, session, now)
+    step = totp.matching_step(pending["totp"], normalise_code(code), now)
+    replaced = bool(signer.totp_secret)
     if step is None or not Signer.objects(
         id=signer.id, totp_pending=signer.totp_pending
     ).update_one(
-        set__totp_secret=signer.totp_pending, set__totp_pending=None, set__totp_last_step=step
+        set__totp_secret=crypto.encrypt_identity({"totp": pending["totp"]}),
+        set__totp_pending=None,
+        set__totp_last_step=step,
     ):
         raise AuthenticationError(GENERIC)
+    notified = _notify(signer, NOTICE_REPLACED if replaced else NOTICE_ENROLLED, sender)
     audit.append(
         Participant.objects(id=session.participant_id).get(),
         lambda _e: audit.Draft(
-            type="signer.authenticator-enrolled",
+            type="signer.authenticator-replaced" if replaced else "signer.authenticator-enrolled",
             actor=Actor(kind="signer", id=str(signer.id), role=signer.role).to_dict(),
-            payload={"signer_id": str(signer.id)},
+            payload={
+                "signer_id": str(signer.id),
+                "session_id": session.session_id,
+                "proved_by": pending["proved_by"],
+                "notified": notified,
+            },
         ),
         now=now,
     )
+
+
+def _notify(signer: Signer, text: str, sender: Sender) -> bool:
+    """Send a notice about the signer's sign-in in their language; False if it could not go."""
+    locale = signer.preferred_language
+    try:
+        sender.send_notice(
+            signer_identity(signer),
+            subject=gettext(locale, NOTICE_SUBJECT),
+            text=gettext(locale, text),
+        )
+    except (DeliveryFailedError, InvalidDataError):
+        log.warning("A sign-in notice for signer %s could not be sent", signer.id)
+        return False
+    return True
 
 
 def verify_step_up_authenticator(
@@ -550,8 +745,10 @@ def verify_step_up_authenticator(
         set__totp_last_step=step
     ):
         raise AuthenticationError(GENERIC)
-    SignerSession.objects(id=session.id).update_one(set__step_up_at=now)
-    return AuthEvidence(factors=("session", "otp"), verified_at=now, method="totp")
+    SignerSession.objects(id=session.id).update_one(
+        set__step_up_at=now, set__step_up_method=TOTP_APP
+    )
+    return AuthEvidence(factors=("session", "otp"), verified_at=now, method=TOTP_APP)
 
 
 def whoami(session: SignerSession) -> dict[str, Any]:

@@ -17,13 +17,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from bson import ObjectId
+
+from consentkit import crypto
 from consentkit.clock import now_utc
 from consentkit.enums import Channel, SignerRole
-from consentkit.errors import EligibilityError, InvalidDataError, NotFoundError
+from consentkit.errors import ConflictError, EligibilityError, InvalidDataError, NotFoundError
 from consentkit.models.participant import Participant, Signer
 from consentkit.models.staff import StaffMember
 from consentkit.policy.age import local_date
-from consentkit.services import access, forms, records
+from consentkit.services import access, audit, forms, records
 from consentkit.services.records import Actor, AuthEvidence, SignatureInput
 
 
@@ -271,7 +274,109 @@ def reissue(
     }
 
 
+def end_sessions(
+    participant: Participant, signer_id: str, *, actor: Actor, now: datetime | None = None
+) -> int:
+    """Sign a family member out of every device at once (a lost phone, the wrong person); audited.
+
+    Returns how many live sessions ended; the signer signs in again with their
+    invitation code, or a new one.
+
+    Raises:
+        NotFoundError: not a signer of this participant.
+        InvalidDataError: the signer is the investigator (staff sign in as staff).
+    """
+    now = now or now_utc()
+    signer = _family_signer(participant, signer_id)
+    ended = access.revoke_signer_sessions(str(signer.id), now=now)
+    audit.append(
+        participant,
+        lambda _e: audit.Draft(
+            type="access.sessions-ended",
+            actor=actor.to_dict(),
+            payload={"signer_id": str(signer.id), "sessions_ended": ended},
+        ),
+        now=now,
+    )
+    return ended
+
+
+@dataclass(frozen=True)
+class ContactCorrection:
+    """What a contact correction changed: which fields, and how many sessions it ended."""
+
+    signer_id: str
+    changed: tuple[str, ...]
+    sessions_ended: int
+
+
+def correct_contact(
+    participant: Participant,
+    signer_id: str,
+    *,
+    email: str | None,
+    phone: str | None,
+    reason: str,
+    actor: Actor,
+    now: datetime | None = None,
+) -> ContactCorrection:
+    """Correct a family member's e-mail address and phone number (where codes go); audited.
+
+    The event names the fields changed and the reason, never the addresses (the
+    trail is append-only; identifying data stays encrypted on the signer). Codes
+    sent so far went to the old contact, so whoever received them may be signed
+    in: every session of the signer ends with the correction.
+
+    Raises:
+        NotFoundError: not a signer of this participant.
+        InvalidDataError: the investigator, no contact left, or no reason given.
+        ConflictError: the contact changed meanwhile (try again on fresh data).
+    """
+    now = now or now_utc()
+    signer = _family_signer(participant, signer_id)
+    email = (email or "").strip() or None
+    phone = (phone or "").strip() or None
+    if not (email or phone):
+        raise InvalidDataError(
+            "Give an e-mail address or a phone number for each signer.",
+            code="signer-contact-required",
+        )
+    if not reason.strip():
+        raise InvalidDataError("Say why the contact is corrected.", code="reason-required")
+    identity = records.signer_identity(signer)
+    changed = tuple(
+        key for key, value in (("email", email), ("phone", phone)) if identity.get(key) != value
+    )
+    if not changed:
+        return ContactCorrection(str(signer.id), (), 0)
+    corrected = {**identity, "email": email, "phone": phone}
+    if not Signer.objects(id=signer.id, identity=signer.identity).update_one(
+        set__identity=crypto.encrypt_identity(corrected)
+    ):
+        raise ConflictError(
+            "The contact was changed meanwhile. Reload and try again.", code="contact-changed"
+        )
+    ended = access.revoke_signer_sessions(str(signer.id), now=now)
+    audit.append(
+        participant,
+        lambda _e: audit.Draft(
+            type="signer.contact-corrected",
+            actor=actor.to_dict(),
+            payload={
+                "signer_id": str(signer.id),
+                "changed": list(changed),
+                "reason": reason.strip(),
+                "sessions_ended": ended,
+            },
+        ),
+        now=now,
+    )
+    return ContactCorrection(str(signer.id), changed, ended)
+
+
 def _family_signer(participant: Participant, signer_id: str) -> Signer:
+    if not ObjectId.is_valid(signer_id):  # not an id at all: as unknown as a missing one
+        raise NotFoundError("This signer was not found.")
     signer: Signer | None = Signer.objects(participant_id=str(participant.id), id=signer_id).first()
     if signer is None:
         raise NotFoundError("This signer was not found.")

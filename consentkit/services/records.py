@@ -897,13 +897,15 @@ def withdraw(
     reason: str | None = None,
     reason_declined: bool = False,
     idempotency_key: str | None = None,
+    auth: AuthEvidence | None = None,
     now: datetime | None = None,
 ) -> AuditEvent:
     """Record a withdrawal in one or more scopes; nothing collected before is deleted.
 
     Any entitled person may withdraw (a guardian, the child, the young adult, or
     staff on their behalf with the channel recorded); the reason is optional and
-    may be explicitly declined (CTR Art 28(3), GDPR Art 7(3)).
+    may be explicitly declined (CTR Art 28(3), GDPR Art 7(3)). ``auth`` is how a
+    signer confirmed it on their own device (which factor, when), kept with the event.
 
     Raises:
         InvalidDataError: no scope or an unknown scope.
@@ -929,6 +931,7 @@ def withdraw(
                 "reason_declined": reason_declined,
                 # Ties the event to its request, so a retry after a crash finds it.
                 **({"idempotency_key": idempotency_key} if idempotency_key else {}),
+                **({"auth": auth.to_dict()} if auth else {}),
             },
         ),
         now=now,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from consentkit import settings
 from consentkit.clock import now_utc
 from consentkit.enums import Channel
 from consentkit.errors import ConsentKitError, EligibilityError, NotFoundError
@@ -18,7 +19,7 @@ from consentkit.models.audit import AuditEvent
 from consentkit.models.document import StoredDocument
 from consentkit.models.participant import Participant, Signer
 from consentkit.policy.records import RecordStatus, information_complete
-from consentkit.services import audit, documents, forms, records
+from consentkit.services import access, audit, documents, forms, records
 from consentkit.services.records import FRESH_AUTH, Actor, AuthEvidence, SignatureInput
 
 
@@ -153,8 +154,15 @@ def view(
     sections: list[dict[str, Any]],
     client_at: datetime | None,
 ) -> dict[str, Any]:
-    """Record viewed sections (sent in batches, possibly late from an offline phone)."""
+    """Record viewed sections (sent in batches, possibly late from an offline phone).
+
+    Raises:
+        RateLimitedError: ``daily-limit-reached``, the day's batches for this record are spent.
+    """
     participant, actor = _own_record(session, record_id)
+    access.spend_daily_allowance(
+        f"views:{session.signer_id}:{record_id}", settings.signer_views_per_record_per_day()
+    )
     return _event_result(
         records.record_views(
             participant,
@@ -195,7 +203,11 @@ def choose(session: SignerSession, record_id: str, *, choices: dict[str, bool]) 
 
 def _spend_step_up(session: SignerSession, now: datetime) -> AuthEvidence:
     """Use the session's fresh one-time code once: each signature or withdrawal needs its own."""
-    fresh = SignerSession.objects(session_id=session.session_id).only("step_up_at").first()
+    fresh = (
+        SignerSession.objects(session_id=session.session_id)
+        .only("step_up_at", "step_up_method")
+        .first()
+    )
     verified = fresh.step_up_at if fresh else None
     if (
         verified is None
@@ -207,7 +219,10 @@ def _spend_step_up(session: SignerSession, now: datetime) -> AuthEvidence:
         raise EligibilityError(
             "Confirm with a fresh one-time code first.", code="fresh-code-required"
         )
-    return AuthEvidence(factors=("session", "otp"), verified_at=verified)
+    # The factor that gave the proof (otp-email, otp-sms, totp-app): 21 CFR 11.200 evidence.
+    return AuthEvidence(
+        factors=("session", "otp"), verified_at=verified, method=fresh.step_up_method or "otp"
+    )
 
 
 def _give_back_step_up(session: SignerSession, evidence: AuthEvidence) -> None:
@@ -216,7 +231,7 @@ def _give_back_step_up(session: SignerSession, evidence: AuthEvidence) -> None:
     Nothing was signed with it; it keeps its original time, so it expires as before.
     """
     SignerSession.objects(session_id=session.session_id, step_up_at=None).update_one(
-        set__step_up_at=evidence.verified_at
+        set__step_up_at=evidence.verified_at, set__step_up_method=evidence.method
     )
 
 
@@ -351,6 +366,7 @@ def withdraw(
             reason=reason,
             reason_declined=reason_declined,
             idempotency_key=idempotency_key,
+            auth=evidence,
         )
     except ConsentKitError:
         _give_back_step_up(session, evidence)
@@ -359,10 +375,17 @@ def withdraw(
 
 
 def ask_question(session: SignerSession, *, text: str, record_id: str | None) -> dict[str, Any]:
-    """Send a question to the study team (kept in the participant's trail)."""
+    """Send a question to the study team (kept in the participant's trail).
+
+    Raises:
+        RateLimitedError: ``daily-limit-reached``, the signer's questions for the day are spent.
+    """
     participant, _, actor = _context(session)
     if record_id is not None:
         _opened_for_signer(session, record_id)
+    access.spend_daily_allowance(
+        f"questions:{session.signer_id}", settings.signer_questions_per_day()
+    )
     event = audit.append(
         participant,
         lambda _e: audit.Draft(

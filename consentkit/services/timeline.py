@@ -22,6 +22,7 @@ def summary(event: dict[str, Any]) -> str:
             f"{data['role']} '{data['printed_name']}' signed "
             f"{data['form_id']} v{data['version']} ({data['locale']}, "
             f"text {data['content_sha256'][:12]}) meaning: {data['meaning']}"
+            + (f"; confirmed by {data['auth']['method']}" if data.get("auth") else "")
         ),
         "record.opened": lambda: (
             f"{data['form_id']} v{data['version']} for "

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from consentkit.models.study import FormVersion
-from consentkit.services import access, records
+from consentkit.services import access, audit, records
 from tests.consentkit.records_helpers import STAFF, STROKES, make_family
 
 
@@ -183,3 +183,43 @@ def test_withdrawal_needs_step_up_and_is_recorded(phone: Any) -> None:
     assert refused.status_code == 409
     assert done.status_code == 201
     assert done.get_json()["type"] == "withdrawal.recorded"
+
+
+def _chain_length(phone: Any) -> int:
+    return len(audit.chain_dicts(str(phone.fam.participant.id)))
+
+
+def test_reading_progress_is_capped_per_record_and_day(
+    phone: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each batch is an audit event: a session cannot grow the trail without end."""
+    monkeypatch.setenv("CONSENTKIT_SIGNER_VIEWS_PER_RECORD_PER_DAY", "3")
+    text = _content(phone.rec, "fr")
+    url = f"/api/v1/me/records/{phone.rec.record_id}/views"
+    body = {"locale": "fr", "sections": [{"id": text["sections"][0]["id"], "seconds": 5}]}
+    assert [phone.post(url, json=body).status_code for _ in range(3)] == [200, 200, 200]
+    before = _chain_length(phone)
+
+    refused = phone.post(url, json=body)
+
+    assert refused.status_code == 429
+    assert refused.mimetype == "application/problem+json"
+    assert refused.get_json()["error"] == "daily-limit-reached"
+    assert 0 < int(refused.headers["Retry-After"]) <= 86_400
+    assert _chain_length(phone) == before
+
+
+def test_questions_are_capped_per_day(phone: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONSENTKIT_SIGNER_QUESTIONS_PER_DAY", "2")
+    body = {"text": "Can we talk to the nurse?"}
+    assert [phone.post("/api/v1/me/questions", json=body).status_code for _ in range(2)] == [
+        201,
+        201,
+    ]
+    before = _chain_length(phone)
+
+    refused = phone.post("/api/v1/me/questions", json=body)
+
+    assert refused.status_code == 429
+    assert refused.get_json()["error"] == "daily-limit-reached"
+    assert _chain_length(phone) == before

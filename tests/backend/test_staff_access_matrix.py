@@ -67,6 +67,18 @@ ROWS = [
         False,
     ),
     Row(
+        "/api/v1/staff/studies/<trial_id>/participants/<code>/signers/<signer_id>/sessions",
+        "DELETE",
+        SITE_WORK,
+        False,
+    ),
+    Row(
+        "/api/v1/staff/studies/<trial_id>/participants/<code>/signers/<signer_id>/contact",
+        "PUT",
+        SITE_WORK,
+        False,
+    ),
+    Row(
         "/api/v1/staff/studies/<trial_id>/participants/<code>/records/<record_id>/countersign",
         "POST",
         {"investigator"},
@@ -155,6 +167,7 @@ def _request(client: Any, row: Row, site: str, world: dict[str, Any], token: str
         .replace("<form_id>", "parental-consent")
         .replace("<int:version>", "1")
         .replace("<document_id>", "0" * 24)
+        .replace("<signer_id>", family["guardian"])
     )
     if "<invitation_id>" in path:
         # A fresh invitation per request: revoking or resending one spends it.
@@ -195,6 +208,8 @@ def _request(client: Any, row: Row, site: str, world: dict[str, Any], token: str
         body = {"scopes": ["stop-imp"], "channel": "phone"}
     elif row.rule.endswith("/dissent"):
         body = {"note": "said no"}
+    elif row.rule.endswith("/contact"):
+        body = {"email": f"fixed{next(_codes)}@example.org", "reason": "typo"}
     elif row.rule.endswith("/approve"):
         body = {"ethics_reference": "EC-1"}
     elif row.rule.endswith("/publish"):
@@ -212,6 +227,8 @@ def _request(client: Any, row: Row, site: str, world: dict[str, Any], token: str
         response = client.get(path, query_string=query, headers=headers)
     elif row.method == "DELETE":
         response = client.delete(path, headers=headers)
+    elif row.method == "PUT":
+        response = client.put(path, json=body, headers=headers)
     else:
         response = client.post(path, json=body or {}, headers=headers)
     response.get_data()  # a streamed export keeps its request context until read and closed

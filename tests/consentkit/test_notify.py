@@ -63,6 +63,20 @@ def test_smtp_sender_delivers_the_code_in_the_signers_language(smtp: Inbox) -> N
     assert re.search(r"\b5\b", body)
 
 
+def test_smtp_sender_delivers_a_notice_with_its_subject(smtp: Inbox) -> None:
+    where = SmtpSender().send_notice(
+        {"name": "Élodie", "email": "elodie@example.org"},
+        subject="Votre connexion a changé",
+        text="Une application a été configurée.",
+    )
+
+    [mail] = smtp.messages
+    assert where == "e***@example.org"
+    assert mail["To"] == "elodie@example.org"
+    assert str(make_header(decode_header(mail["Subject"]))) == "Votre connexion a changé"
+    assert mail.get_payload(decode=True).decode().strip() == "Une application a été configurée."
+
+
 def test_smtp_sender_needs_an_email_address(smtp: Inbox) -> None:
     with pytest.raises(InvalidDataError) as refused:
         SmtpSender().send_code({"name": "x", "phone": "+3312345678"}, "1", minutes=5, locale=None)

@@ -19,6 +19,7 @@ from backend.extensions import Blueprint
 from backend.qr import qr_svg
 from backend.resources.auth.schemas import (
     AuthenticatorSchema,
+    AuthenticatorStartSchema,
     ChallengeSchema,
     MeSchema,
     RedeemSchema,
@@ -134,16 +135,35 @@ class StepUpVerifyViews(MethodView):
         return {"verified_at": evidence.verified_at, "valid_for_s": int(FRESH_AUTH.total_seconds())}
 
 
+@blp.route("/authenticator/challenge")
+class AuthenticatorChallengeViews(MethodView):
+    """Prove the contact before setting up or replacing an authenticator app."""
+
+    @blp.response(202, ChallengeSchema)
+    @blp.alt_response(401, description="Not signed in")
+    @blp.alt_response(429, description="Too many codes asked; see Retry-After")
+    @blp.doc(security=[{"bearerAuth": []}])
+    def post(self) -> Any:
+        """Send a one-time code by e-mail or SMS, needed to set up or replace an app."""
+        return access.send_authenticator_code(
+            current_session(), otp=OTP, sender=configured_sender()
+        ).__dict__
+
+
 @blp.route("/authenticator")
 class AuthenticatorViews(MethodView):
     """An authenticator app for step-up codes, instead of codes by e-mail or SMS."""
 
+    @blp.arguments(AuthenticatorStartSchema)
     @blp.response(201, AuthenticatorSchema)
-    @blp.alt_response(401, description="Not signed in")
+    @blp.alt_response(401, description="Not signed in, or the code by e-mail or SMS is wrong")
+    @blp.alt_response(429, description="Too many wrong codes; see Retry-After")
     @blp.doc(security=[{"bearerAuth": []}])
-    def post(self) -> dict[str, Any]:
-        """Start enrolling an authenticator app: scan the QR code, then confirm a first code."""
-        start = access.start_authenticator(current_session(), totp=TOTP)
+    def post(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Start setting up an app with the code from /authenticator/challenge; scan, confirm."""
+        start = access.start_authenticator(
+            current_session(), args["challenge_id"], args["code"].strip(), otp=OTP, totp=TOTP
+        )
         return {**start.__dict__, "qr_svg": qr_svg(start.provisioning_uri)}
 
 
@@ -156,8 +176,10 @@ class AuthenticatorConfirmViews(MethodView):
     @blp.alt_response(401, description="No enrolment started, or the code does not match")
     @blp.doc(security=[{"bearerAuth": []}])
     def post(self, args: dict[str, Any]) -> Response:
-        """Confirm with a first code from the app; later step-ups may use the app."""
-        access.confirm_authenticator(current_session(), args["code"], totp=TOTP)
+        """Confirm with a first code from the app; the signer's contact is told of the change."""
+        access.confirm_authenticator(
+            current_session(), args["code"], totp=TOTP, sender=configured_sender()
+        )
         return Response(status=204)
 
 

@@ -51,6 +51,19 @@ class StepUpVerifySchema(ma.Schema):
     code = ma.fields.String(required=True, validate=ma.validate.Regexp(r"^\s*\d{6}\s*$"))
 
 
+class AuthenticatorStartSchema(ma.Schema):
+    challenge_id = ma.fields.String(
+        required=True,
+        validate=ma.validate.Length(min=1, max=64),
+        metadata={"description": "From POST /auth/authenticator/challenge"},
+    )
+    code = ma.fields.String(
+        required=True,
+        validate=ma.validate.Regexp(r"^\s*\d{6}\s*$"),
+        metadata={"description": "The one-time code sent by e-mail or SMS"},
+    )
+
+
 class StepUpSchema(ma.Schema):
     verified_at = ma.fields.DateTime()
     valid_for_s = ma.fields.Integer()

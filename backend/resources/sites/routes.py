@@ -20,6 +20,8 @@ from backend.auth import client_ip
 from backend.auth.staff import current_staff, require
 from backend.extensions import Blueprint
 from backend.resources.sites.schemas import (
+    ContactCorrectedSchema,
+    ContactCorrectionSchema,
     CountersignSchema,
     DashboardArgsSchema,
     DashboardSchema,
@@ -35,6 +37,7 @@ from backend.resources.sites.schemas import (
     PreviewSchema,
     RecordPageSchema,
     RecordsArgsSchema,
+    SessionsEndedSchema,
     StaffDissentSchema,
     StaffWithdrawalSchema,
     TimelineEventSchema,
@@ -295,6 +298,43 @@ class InvitationResendViews(MethodView):
         return enrolment.reissue(
             participant,
             invitation_id,
+            actor=staff_service.acting_as(signed, trial_id, participant.site_code),
+        )
+
+
+@blp.route("/<trial_id>/participants/<code>/signers/<signer_id>/sessions")
+class SignerSessionsViews(MethodView):
+    """A family member's signed-in devices."""
+
+    @blp.response(200, SessionsEndedSchema)
+    @blp.doc(security=SECURITY)
+    def delete(self, trial_id: str, code: str, signer_id: str) -> dict[str, Any]:
+        """Sign the family member out of every device at once (a lost phone, the wrong person)."""
+        signed, participant = _participant(trial_id, code, Action.INVITE)
+        ended = enrolment.end_sessions(
+            participant,
+            signer_id,
+            actor=staff_service.acting_as(signed, trial_id, participant.site_code),
+        )
+        return {"signer_id": signer_id, "sessions_ended": ended}
+
+
+@blp.route("/<trial_id>/participants/<code>/signers/<signer_id>/contact")
+class SignerContactViews(MethodView):
+    """Where a family member's one-time codes go."""
+
+    @blp.arguments(ContactCorrectionSchema)
+    @blp.response(200, ContactCorrectedSchema)
+    @blp.doc(security=SECURITY)
+    def put(self, args: dict[str, Any], trial_id: str, code: str, signer_id: str) -> Any:
+        """Correct the e-mail address and phone number; the member's sessions end with it."""
+        signed, participant = _participant(trial_id, code, Action.INVITE)
+        return enrolment.correct_contact(
+            participant,
+            signer_id,
+            email=args["email"],
+            phone=args["phone"],
+            reason=args["reason"],
             actor=staff_service.acting_as(signed, trial_id, participant.site_code),
         )
 

@@ -167,6 +167,29 @@ class InvitationStatusSchema(ma.Schema):
     revoked_at = ma.fields.DateTime(allow_none=True)
 
 
+class SessionsEndedSchema(ma.Schema):
+    signer_id = ma.fields.String()
+    sessions_ended = ma.fields.Integer(metadata={"description": "Live sessions signed out"})
+
+
+class ContactCorrectionSchema(ma.Schema):
+    email = ma.fields.Email(load_default=None, allow_none=True)
+    phone = ma.fields.String(
+        load_default=None, allow_none=True, validate=ma.validate.Regexp(r"^\+[0-9 ]{6,20}$")
+    )
+    reason = ma.fields.String(
+        required=True,
+        validate=ma.validate.Length(min=1, max=500),
+        metadata={"description": "Why the contact is corrected (kept in the audit trail)"},
+    )
+
+
+class ContactCorrectedSchema(ma.Schema):
+    signer_id = ma.fields.String()
+    changed = ma.fields.List(ma.fields.String(), metadata={"example": ["email"]})
+    sessions_ended = ma.fields.Integer(metadata={"description": "Live sessions signed out"})
+
+
 class CountersignSchema(SignatureSchema):
     class Meta:
         exclude = ("client_at", "client_offset_minutes", "early_signing_justification")

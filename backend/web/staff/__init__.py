@@ -18,7 +18,8 @@ Security, page by page:
   password and code again when the last sign-in is older than five minutes.
 
 The pages, one module per area: ``account`` (sign-in, set-up, password), ``dashboard``
-(studies, dashboard, worklist, export), ``enrolment``, ``participants`` and ``forms``
+(studies, dashboard, worklist, export), ``enrolment``, ``participants``, ``signers`` (a family
+member's sessions and contact) and ``forms``
 (import, preview, approve and publish forms; the re-consent worklist); ``common``
 holds the helpers they share and ``handlers`` the error pages, template context and
 form cookie of the whole blueprint.
@@ -36,6 +37,7 @@ from backend.web.staff import (  # noqa: E402, F401
     forms,
     handlers,
     participants,
+    signers,
 )
 
 __all__ = ["bp"]

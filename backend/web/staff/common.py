@@ -62,6 +62,10 @@ NOTICES: dict[str, str] = {
     "withdrawal-recorded": N_("The withdrawal is recorded."),
     "dissent-recorded": N_("The child's dissent is recorded."),
     "invitation-revoked": N_("The invitation is revoked; its code no longer works."),
+    "sessions-ended": N_("The family member is signed out of every device."),
+    "contact-corrected": N_(
+        "The contact is corrected. The family member is signed out of every device."
+    ),
     "password-changed": N_("Your password is changed. Your other sessions have ended."),
 }
 

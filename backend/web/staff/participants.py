@@ -64,7 +64,12 @@ EVENT_TYPES: dict[str, str] = {
     "signer.added": N_("Family member registered"),
     "record.opened": N_("Consent form opened"),
     "invitation.created": N_("Invitation created"),
+    "invitation.revoked": N_("Invitation revoked"),
     "access.signed-in": N_("Signed in"),
+    "access.sessions-ended": N_("Signed out of every device"),
+    "signer.contact-corrected": N_("Contact corrected"),
+    "signer.authenticator-enrolled": N_("Authenticator app set up"),
+    "signer.authenticator-replaced": N_("Authenticator app replaced"),
     "access.locked-out": N_("Locked out after wrong codes"),
     "information.viewed": N_("Information read"),
     "comprehension.answered": N_("Questions answered"),
@@ -158,7 +163,16 @@ def _details(event: dict[str, Any], signers: dict[str, dict[str, Any]]) -> str:
             names=", ".join(signers.get(s, {}).get("name", "") for s in data.get("signer_ids", [])),
             sha=str(data.get("scan_sha256", ""))[:16],
         )
-    if kind in ("access.signed-in", "access.locked-out", "question.asked", "task.created"):
+    if kind in (
+        "access.signed-in",
+        "access.locked-out",
+        "access.sessions-ended",
+        "invitation.revoked",
+        "signer.authenticator-enrolled",
+        "signer.authenticator-replaced",
+        "question.asked",
+        "task.created",
+    ):
         return str(name)
     try:
         return timeline.summary(event)
