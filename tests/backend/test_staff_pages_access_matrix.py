@@ -76,6 +76,9 @@ ROWS = [
     Row(f"{PERSON}/invite", "POST", "participant", SITE_WORK),
     Row(f"{PERSON}/invitations/<invitation_id>/revoke", "POST", "participant", SITE_WORK),
     Row(f"{PERSON}/invitations/<invitation_id>/resend", "POST", "participant", SITE_WORK),
+    Row(f"{PERSON}/signers/<signer_id>/end-sessions", "POST", "participant", SITE_WORK),
+    Row(f"{PERSON}/signers/<signer_id>/contact", "GET", "participant", SITE_WORK),
+    Row(f"{PERSON}/signers/<signer_id>/contact", "POST", "participant", SITE_WORK),
     Row(f"{PERSON}/dissent", "POST", "participant", SITE_WORK),
     Row(f"{PERSON}/withdraw", "GET", "participant", SITE_WORK),
     Row(f"{PERSON}/withdraw", "POST", "participant", SITE_WORK),
@@ -134,6 +137,7 @@ def _path(row: Row, site: str, world: dict[str, Any]) -> str:
         .replace("<int:version>", "1")
         .replace("<fmt>", "csv")
         .replace("<token>", "not-a-setup-link")
+        .replace("<signer_id>", family["guardian"])
     )
     if "<invitation_id>" in path:
         # A fresh invitation per request: revoking or resending one spends it.
