@@ -667,13 +667,22 @@ def choose_items(
 ) -> AuditEvent:
     """Record a signer's yes/no for each consent item (all items must be answered).
 
+    Choices are fixed once the signer has signed: the signature's binding hash
+    covers the choices at signing time (21 CFR 11.70), and the record's item
+    grants and PDF are derived from the latest ``items.chosen``, so a later
+    change would let the record say something the signature never covered.
+
     Raises:
+        ConflictError: the record is closed, or this signer has already signed
+            (``already-signed``).
         EligibilityError: information or required comprehension not complete.
         InvalidDataError: an item is unknown or unanswered.
     """
 
     def check(opened: dict[str, Any], _e: Any, status: Any, _at: datetime) -> dict[str, Any]:
         progress = _require_open(status, signer_id)
+        if progress.signed_at is not None:
+            raise ConflictError("This person has already signed.", code="already-signed")
         _require_prepared(progress, status, opened, need_items=False)
         ids = {i["id"] for i in opened["payload"]["items"]}
         if set(choices) != ids:

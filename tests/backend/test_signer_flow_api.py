@@ -138,6 +138,36 @@ def test_signing_needs_a_fresh_step_up_code(phone: Any) -> None:
     assert other_body.get_json()["error"] == "idempotency-mismatch"
 
 
+def test_choices_after_signing_are_refused_with_already_signed(phone: Any) -> None:
+    text = _read_and_prepare(phone)
+    base = f"/api/v1/me/records/{phone.rec.record_id}"
+    phone.step_up()
+    signed = phone.post(
+        f"{base}/signature",
+        json={
+            "locale": "fr",
+            "content_sha256": text["sha"],
+            "printed_name": "Ελένη",
+            "strokes": STROKES,
+            "early_signing_justification": "Family travelled far",
+        },
+    )
+    assert signed.status_code == 200, signed.get_json()
+
+    changed = phone.post(
+        f"{base}/choices", json={"choices": {i["id"]: False for i in text["items"]}}
+    )
+
+    assert changed.status_code == 409
+    assert changed.get_json()["error"] == "already-signed"
+    chosen = [
+        e
+        for e in records.history(phone.fam.participant)
+        if e["type"] == "items.chosen" and e["record_id"] == phone.rec.record_id
+    ]
+    assert [e["payload"]["choices"] for e in chosen] == [{i["id"]: True for i in text["items"]}]
+
+
 def test_a_signer_cannot_reach_another_familys_record(phone: Any) -> None:
     other = make_family("P-OTHER")
     theirs = records.open_record(other.participant, form_id="parental-consent", actor=STAFF)
