@@ -519,6 +519,39 @@ def test_enrol_then_invite_shows_the_code_link_and_qr_once(
     assert invitation.headers["Cache-Control"] == "no-store"
 
 
+def test_site_staff_enrol_on_the_page_with_the_sites_investigator_as_signer(
+    app: Any, client: Any, nl: Member
+) -> None:
+    nurse = colleague("nurse.nl@example.org", StaffRole.SITE_STAFF, ("NL-01",))
+    signed_in(app, client, nurse)
+    csrf = csrf_of(client.get(f"{STUDY}/enrol"))
+    data = {
+        "csrf_token": csrf,
+        "action": "enrol",
+        "code": "NL-WEB-2",
+        "site": "NL-01",
+        "birth_date": (now_utc().date() - timedelta(days=13 * 365 + 40)).isoformat(),
+    }
+    for i, (role, name) in enumerate(
+        [("guardian", "Anna"), ("guardian", "Piet"), ("participant", "Sem")]
+    ):
+        data |= {
+            f"signers-{i}-role": role,
+            f"signers-{i}-name": name,
+            f"signers-{i}-email": "a@example.org",
+        }
+
+    without = client.post(f"{STUDY}/enrol", data=data)
+    saved_without = Participant.objects(code="NL-WEB-2").count()
+    chosen = client.post(f"{STUDY}/enrol", data={**data, "investigator_id": nl.staff_id})
+
+    assert (without.status_code, saved_without) == (422, 0)
+    assert f'<option value="{nl.staff_id}">' in without.get_data(as_text=True)
+    assert chosen.status_code == 302
+    signer = enrolment.staff_signer(_participant("NL-WEB-2"), staff_doc(nl))
+    assert signer is not None
+
+
 def test_an_invitation_can_be_replaced_and_revoked_from_the_participant_page(
     app: Any, client: Any, nl: Member
 ) -> None:

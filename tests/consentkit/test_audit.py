@@ -94,7 +94,7 @@ _HASHED = ("seq", "type", "at", "actor", "record_id", "payload", "state_before",
 
 
 def _rehash_from(clean_db: Any, participant_id: str, first_seq: int, edit: Any) -> int:
-    """Edit events from ``first_seq`` on and re-hash the chain without the key; return the last seq."""
+    """Edit events from ``first_seq`` on, re-hash the chain without the key; return the last seq."""
     events = list(
         clean_db["audit_events"].find({"participant_id": participant_id}, sort=[("seq", 1)])
     )

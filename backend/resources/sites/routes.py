@@ -202,9 +202,16 @@ class ParticipantsViews(MethodView):
     def post(self, args: dict[str, Any], trial_id: str) -> dict[str, Any]:
         """Enrol a participant with their family; opens the records the rules ask for.
 
-        The signed-in member is registered as the interviewing investigator.
+        The investigator signer is ``investigator_id``, or the signed-in member
+        when omitted; either way a member who may countersign at the site.
         """
         signed = require(Action.ENROL, trial_id, args["site"])
+        interviewer = enrolment.interviewer_for(
+            trial_id,
+            args["site"],
+            enrolling=signed.staff,
+            investigator_id=args.get("investigator_id"),
+        )
         result = enrolment.enrol(
             trial_id,
             code=args["code"],
@@ -212,7 +219,7 @@ class ParticipantsViews(MethodView):
             birth_date=args["birth_date"],
             preferred_language=args.get("preferred_language"),
             signers=enrolment.signer_entries(args["signers"]),
-            interviewer=signed.staff,
+            interviewer=interviewer,
             actor=staff_service.acting_as(signed, trial_id, args["site"]),
         )
         return _profile(result.participant)
@@ -416,7 +423,8 @@ class PaperConsentViews(MethodView):
 
         Send multipart/form-data: ``signer_ids`` (repeated), ``signed_on``,
         ``locale``, optional ``items_yes`` (repeated) and ``note``, and the file
-        ``scan`` (a PDF). The signed-in member is recorded as the interviewer.
+        ``scan`` (a PDF). The signed-in member is the event's actor; only a member who may
+        countersign at the site may record the investigator's paper signature.
         """
         signed, participant = _participant(trial_id, code, Action.RECORD_PAPER)
         staff_service.require_recent_auth(signed)

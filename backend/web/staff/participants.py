@@ -609,6 +609,8 @@ def paper(trial_id: str, code: str, record_id: str) -> Any:
         s for s in records.record_statuses(found, events=events) if s.record_id == record_id
     )
     names = {s["signer_id"]: s for s in _signer_rows(found)}
+    # The investigator's paper signature needs countersign rights (paper.record_paper_consent).
+    can_countersign = _can(signed, Action.COUNTERSIGN, trial_id, found.site_code)
     missing = [
         {
             "signer_id": m["signer_id"],
@@ -616,6 +618,7 @@ def paper(trial_id: str, code: str, record_id: str) -> Any:
             "role": label("signer_role", m["role"], _locale()),
         }
         for m in status.missing_signers
+        if can_countersign or m["role"] != SignerRole.INVESTIGATOR
     ]
     version = FormVersion.objects(
         trial_id=trial_id, form_id=payload["form_id"], version=payload["version"]
