@@ -404,8 +404,10 @@ def record_withdrawal(
 ) -> Any:
     """Record a withdrawal the family expressed in person, by phone or by letter.
 
+    ``expressed_by`` is the signer id of the family member who asked, or None.
+
     Raises:
-        InvalidDataError: an unknown scope or channel.
+        InvalidDataError: an unknown scope or channel, or ``expressed-by-invalid``.
     """
     if channel not in (Channel.IN_PERSON, Channel.PHONE, Channel.LETTER):
         raise InvalidDataError("Choose how the withdrawal reached you.", code="channel-invalid")
@@ -413,8 +415,53 @@ def record_withdrawal(
         participant,
         scopes=scopes,
         actor=Actor(kind=actor.kind, id=actor.id, role=actor.role, channel=channel),
-        expressed_by=expressed_by,
+        expressed_by=_expressed_by(participant, expressed_by),
         reason=reason,
         reason_declined=not reason,
         now=now,
     )
+
+
+def record_dissent(
+    participant: Participant,
+    *,
+    expressed_by: str | None,
+    actor: Actor,
+    note: str | None = None,
+    now: datetime | None = None,
+) -> Any:
+    """Record a child's dissent heard by the team (CTR Art 32(1)(c)).
+
+    ``expressed_by`` is the signer id of the family member who said it (the
+    child, or a parent passing it on), or None when the team heard the child.
+
+    Raises:
+        InvalidDataError: ``expressed-by-invalid``.
+    """
+    return records.record_dissent(
+        participant,
+        actor=actor,
+        expressed_by=_expressed_by(participant, expressed_by),
+        note=note,
+        now=now,
+    )
+
+
+def _expressed_by(participant: Participant, signer_id: str | None) -> str | None:
+    """Return ``signer_id`` if it names one of the participant's family signers.
+
+    The trail stores it as who expressed a withdrawal or a dissent, so it must
+    be someone of this family, never free text (nor the investigator).
+    """
+    if signer_id is None:
+        return None
+    family = {
+        str(s.id) for s in records.signers_of(participant) if s.role != SignerRole.INVESTIGATOR
+    }
+    if signer_id not in family:
+        raise InvalidDataError(
+            "Choose who expressed it among the participant's family.",
+            code="expressed-by-invalid",
+            details={"errors": {"expressed_by": ["Not a family member of this participant"]}},
+        )
+    return signer_id

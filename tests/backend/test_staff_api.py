@@ -14,6 +14,7 @@ from consentkit.clock import now_utc
 from consentkit.models.participant import Participant
 from consentkit.models.staff import StaffSession
 from consentkit.policy.roles import StaffRole
+from consentkit.services import records
 from tests.backend.staff_helpers import auth, make_member, token_for
 from tests.consentkit.records_helpers import STROKES
 
@@ -281,3 +282,45 @@ def test_revoke_and_resend_invitations(client: Any, investigator: dict[str, str]
         ).get_json()
     ]
     assert kinds.count("invitation.revoked") == 2
+
+
+def _timeline_types(client: Any, headers: dict[str, str], code: str = "NL-0001") -> list[str]:
+    timeline = client.get(f"{BASE}/participants/{code}/timeline", headers=headers).get_json()
+    return [e["type"] for e in timeline]
+
+
+def test_staff_dissent_needs_a_recent_reauthentication(
+    client: Any, investigator: dict[str, str]
+) -> None:
+    enrol(client, investigator)
+    StaffSession.objects.update(set__reauth_at=now_utc() - timedelta(minutes=10))
+
+    stale = client.post(f"{BASE}/participants/NL-0001/dissent", json={}, headers=investigator)
+
+    assert stale.status_code == 401
+    assert stale.get_json()["error"] == "reauthentication-required"
+    assert "assent.dissent" not in _timeline_types(client, investigator)
+
+
+@pytest.mark.parametrize("route", ["dissent", "withdrawals"])
+def test_staff_expressed_by_must_be_a_family_member_of_the_participant(
+    client: Any, investigator: dict[str, str], route: str
+) -> None:
+    signers = enrol(client, investigator).get_json()["signers"]
+    child = next(s["signer_id"] for s in signers if s["role"] == "participant")
+    doctor = next(s["signer_id"] for s in signers if s["role"] == "investigator")
+    url = f"{BASE}/participants/NL-0001/{route}"
+    body = {"scopes": ["stop-imp"], "channel": "phone"} if route == "withdrawals" else {}
+
+    answers = [
+        client.post(url, json={**body, "expressed_by": who}, headers=investigator)
+        for who in ("x" * 5000, "not-an-id", "0" * 24, doctor)
+    ]
+    done = client.post(url, json={**body, "expressed_by": child}, headers=investigator)
+
+    assert [a.status_code for a in answers] == [422, 422, 422, 422]
+    assert [a.get_json()["error"] for a in answers[1:]] == ["expressed-by-invalid"] * 3
+    assert done.status_code == 201, done.get_json()
+    history = records.history(Participant.objects.get(code="NL-0001"))
+    recorded = [e for e in history if e["type"] in ("assent.dissent", "withdrawal.recorded")]
+    assert [e["payload"]["expressed_by"] for e in recorded] == [child]

@@ -641,6 +641,50 @@ def test_countersigning_asks_for_password_and_code_again_after_five_minutes(
     assert "countersigns after the family" in too_early.get_data(as_text=True)
 
 
+def test_dissent_on_the_page_asks_for_password_and_code_again_after_five_minutes(
+    app: Any, client: Any, nl: Member
+) -> None:
+    child = family(nl, "NL-DIS-1", "NL-01")
+    signed_in(app, client, nl)
+    csrf = csrf_of(client.get(participant_url(child.code)))
+    StaffSession.objects(staff_id=nl.staff_id).update(
+        set__reauth_at=now_utc() - timedelta(minutes=10)
+    )
+    before = events_of(child)
+
+    stale = client.post(
+        participant_url(child.code, "/dissent"), data={"csrf_token": csrf, "confirm": "yes"}
+    )
+
+    assert stale.status_code == 302
+    assert urlsplit(stale.headers["Location"]).path == "/staff/reauth"
+    assert events_of(child) == before
+
+
+def test_dissent_on_the_page_records_who_told_the_team(app: Any, client: Any, nl: Member) -> None:
+    child = family(nl, "NL-DIS-2", "NL-01")
+    guardian = records.signers_of(child)[0]
+    signed_in(app, client, nl)
+    page = client.get(participant_url(child.code))
+    csrf = csrf_of(page)
+    assert f'<option value="{guardian.id}">' in page.get_data(as_text=True)
+
+    forged = client.post(
+        participant_url(child.code, "/dissent"),
+        data={"csrf_token": csrf, "confirm": "yes", "expressed_by": "someone else entirely"},
+    )
+    done = client.post(
+        participant_url(child.code, "/dissent"),
+        data={"csrf_token": csrf, "confirm": "yes", "expressed_by": str(guardian.id)},
+    )
+
+    assert forged.status_code == 422
+    assert "among the participant" in forged.get_data(as_text=True)
+    assert done.status_code == 302
+    [dissent] = [e for e in records.history(child) if e["type"] == "assent.dissent"]
+    assert dissent["payload"]["expressed_by"] == str(guardian.id)
+
+
 def test_a_withdrawal_is_recorded_with_its_scopes_and_channel(
     app: Any, client: Any, nl: Member
 ) -> None:

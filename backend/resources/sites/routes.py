@@ -362,10 +362,12 @@ class StaffDissentViews(MethodView):
     @blp.response(201, EventSchema)
     @blp.doc(security=SECURITY)
     def post(self, args: dict[str, Any], trial_id: str, code: str) -> Any:
-        """Record the child's dissent (it is respected at any age)."""
+        """Record the child's dissent, respected at any age (re-authenticate first)."""
         signed, participant = _participant(trial_id, code, Action.RECORD_WITHDRAWAL)
-        event = records.record_dissent(
+        staff_service.require_recent_auth(signed)
+        event = enrolment.record_dissent(
             participant,
+            expressed_by=args.get("expressed_by"),
             actor=staff_service.acting_as(signed, trial_id, participant.site_code),
             note=args.get("note"),
         )

@@ -197,12 +197,22 @@ class StaffWithdrawalSchema(WithdrawalSchema):
         validate=ma.validate.OneOf([Channel.IN_PERSON, Channel.PHONE, Channel.LETTER]),
     )
     expressed_by = ma.fields.String(
-        load_default=None, metadata={"description": "Signer id of who expressed it"}
+        load_default=None,
+        validate=ma.validate.Length(min=1, max=40),
+        metadata={"description": "Signer id of the family member who expressed it"},
     )
 
 
 class StaffDissentSchema(ma.Schema):
     note = ma.fields.String(load_default=None, validate=ma.validate.Length(max=2000))
+    expressed_by = ma.fields.String(
+        load_default=None,
+        validate=ma.validate.Length(min=1, max=40),
+        metadata={
+            "description": "Signer id of the family member who said it (the child, or a parent "
+            "passing it on); omit when the team heard the child"
+        },
+    )
 
 
 class EventSchema(ma.Schema):
