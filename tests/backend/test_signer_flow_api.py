@@ -213,3 +213,40 @@ def test_withdrawal_needs_step_up_and_is_recorded(phone: Any) -> None:
     assert refused.status_code == 409
     assert done.status_code == 201
     assert done.get_json()["type"] == "withdrawal.recorded"
+
+
+def test_withdrawal_confirmation_is_rendered_listed_and_served(
+    phone: Any, client: Any, connected: str, db_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from consentkit.cli import main
+    from consentkit.services import documents
+    from tests.backend.staff_helpers import auth, make_member, token_for
+
+    phone.step_up()
+    withdrawn = phone.post(
+        "/api/v1/me/withdrawals", json={"scopes": ["samples-destroy"], "reason_declined": True}
+    ).get_json()
+    monkeypatch.setenv("CONSENTKIT_MONGODB_URI", connected)
+    monkeypatch.setenv("CONSENTKIT_MONGODB_DB", db_name)
+
+    rendered = CliRunner().invoke(main, ["documents", "render-pending"])
+    listed = phone.get("/api/v1/me/documents").get_json()
+    mine = phone.get(f"/api/v1/me/withdrawals/{withdrawn['seq']}/document")
+    not_a_withdrawal = phone.get(f"/api/v1/me/withdrawals/{withdrawn['seq'] - 1}/document")
+    member = make_member(client, "inv@example.org", "investigator", ("FR-01",))
+    staff = client.get(
+        f"/api/v1/staff/studies/DEMO-NBL-1/participants/P-001/withdrawals/{withdrawn['seq']}"
+        "/document",
+        headers=auth(token_for(client.application, member)),
+    )
+
+    assert rendered.exit_code == 0, rendered.output
+    assert "1 document(s) rendered" in rendered.output
+    [confirmation] = [d for d in listed if d["kind"] == "withdrawal-confirmation"]
+    assert confirmation["as_of_seq"] == withdrawn["seq"]
+    assert (mine.status_code, mine.mimetype) == (200, "application/pdf")
+    assert documents.verify_pdf(mine.data).ok
+    assert not_a_withdrawal.status_code == 404
+    assert staff.data == mine.data

@@ -391,6 +391,23 @@ class StaffDocumentViews(MethodView):
         )
 
 
+@blp.route("/<trial_id>/participants/<code>/withdrawals/<int:seq>/document")
+class StaffWithdrawalDocumentViews(MethodView):
+    """The sealed confirmation of a withdrawal."""
+
+    @blp.response(200, description="application/pdf")
+    @blp.doc(security=SECURITY)
+    def get(self, trial_id: str, code: str, seq: int) -> Response:
+        """Download a withdrawal confirmation ({seq}: the withdrawal's event in the timeline)."""
+        _, participant = _participant(trial_id, code, Action.VIEW)
+        pdf = documents.withdrawal_document(participant, seq).content
+        return Response(
+            pdf,
+            mimetype="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="{code}-withdrawal-{seq}.pdf"'},
+        )
+
+
 def scan_limit() -> int:
     """Return the largest scan accepted (``CONSENTKIT_PAPER_SCAN_MAX_BYTES``)."""
     return int(current_app.config.get("CONSENTKIT_PAPER_SCAN_MAX_BYTES", paper.MAX_SCAN_BYTES))
