@@ -288,6 +288,8 @@ class Ctx:
     challenge: tuple[str, str] | None = None
     #: The secret of an authenticator app the phone enrolled.
     totp_secret: str | None = None
+    #: A withdrawal of the family (its event), for the rows that name one.
+    seq: int | None = None
 
 
 def _ctx(side: Side, record: ConsentRecord, phone: Phone | None = None) -> Ctx:
@@ -508,6 +510,27 @@ def _b_withdrawal(world: World, row: Row) -> None:
     )
 
 
+def _withdraw(ctx: Ctx) -> None:
+    event = records.withdraw(
+        ctx.family.participant,
+        scopes=["no-further-contact"],
+        actor=STAFF,
+        expressed_by=str(ctx.phone.signer.id),
+        reason_declined=True,
+    )
+    ctx.seq = event.seq
+
+
+def _b_withdrawal_document(world: World, row: Row) -> None:
+    """B names A's withdrawal (by its event) on B's own participant: not B's, so 404."""
+    family, record = _fresh_family()
+    a = Ctx(family, record.record_id, content(record, "fr"), world.a.phone)
+    _withdraw(a)
+    b = Ctx(world.b.family, world.b.open.record_id, a.text, world.b.phone, seq=a.seq)
+
+    assert_not_found(row.send(world.client, b, world.b.phone.headers))
+
+
 def _b_me(world: World, row: Row) -> None:
     response = row.send(world.client, _ctx(world.b, world.b.open), world.b.phone.headers)
     assert response.status_code == 200
@@ -665,7 +688,9 @@ class Row:
         return f"{self.method} {self.rule.removeprefix(API)}"
 
     def send(self, client: Any, ctx: Ctx, headers: dict[str, str]) -> Any:
-        url = self.rule.replace("<record_id>", ctx.record_id)
+        url = self.rule.replace("<record_id>", ctx.record_id).replace(
+            "<int:seq>", str(ctx.seq or 1)
+        )
         if "<challenge_id>" in url:
             assert ctx.challenge is not None
             url = url.replace("<challenge_id>", ctx.challenge[0])
@@ -764,6 +789,14 @@ ROWS = [
         ids_of=lambda s: {s.done.record_id, s.document_id},
     ),
     Row("GET", f"{RECORD}/document", record="done", own_family=False, a_check=_is_a_pdf),
+    Row(
+        "GET",
+        f"{ME}/withdrawals/<int:seq>/document",
+        scope="self",
+        a_prepare=_withdraw,
+        a_check=_is_a_pdf,
+        other=_b_withdrawal_document,
+    ),
     Row("GET", f"{API}/auth/me", scope="self", own_family=False, a_check=_is_me, other=_b_me),
     Row(
         "POST",

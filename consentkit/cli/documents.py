@@ -76,7 +76,10 @@ def render(study: str, code: str, record_id: str, lang: str | None, out: Path) -
 @documents.command("render-pending")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True)
 def render_pending(limit: int) -> None:
-    """Render PDFs of completed consents that have none yet (cron or worker, any machine)."""
+    """Render PDFs of completed consents and withdrawal confirmations that have none yet.
+
+    Run it from cron or a worker, on any number of machines.
+    """
     from consentkit.services import documents as document_service
 
     db.connect()

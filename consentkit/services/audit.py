@@ -12,6 +12,16 @@ reads the chain, checks its preconditions against it, and inserts at the next
 position; if someone else took that position first, it re-reads and re-checks.
 Concurrent actions on one participant are thereby serialised, with no
 multi-document transaction and no lost update (STYLE rule 3).
+
+The sealed head and the chain are two writes, so they can disagree, but only in
+one way. Invariant: **at most one event follows the sealed head.** An append
+inserts event ``n`` and then seals the head at ``n``; a writer that dies
+between the two leaves event ``n`` unsealed. Before inserting ``n + 1`` every
+writer first seals the head at ``n`` if it lags (:func:`_seal_lagging_head`),
+so event ``n + 1`` never exists while the head is below ``n``, even with
+concurrent writers or repeated crashes. :func:`verify_participant` holds the
+chain to exactly that: the head's hash is the hash of the event at ``head.seq``,
+and at most one correctly linked event follows it.
 """
 
 from __future__ import annotations
@@ -153,6 +163,9 @@ def append_to_chain(
     """
     participant_id = str(participant.id)
     for _ in range(MAX_ATTEMPTS):
+        # The head is read before the chain: it is sealed only after its event is inserted,
+        # so the chain read next reaches at least the head.
+        head_seq = int(_stored_head(participant).get("seq") or 0)
         stored = chain_dicts(participant_id)
         result = build(stored)
         if isinstance(result, AuditEvent):
@@ -163,6 +176,8 @@ def append_to_chain(
             at = last["at"]  # keep event times monotonic even if clocks disagree
         seq = last["seq"] + 1 if last else 1
         prev_hash = last["hash"] if last else GENESIS
+        if last is not None and head_seq < last["seq"]:
+            _seal_lagging_head(participant, last)
         fields: dict[str, Any] = {
             "participant_id": participant_id,
             "seq": seq,
@@ -180,16 +195,47 @@ def append_to_chain(
             event.save(force_insert=True)
         except NotUniqueError:
             continue  # another writer took this place: re-read and re-check
-        head = {
-            "seq": seq,
-            "hash": event.hash,
-            "mac": crypto.seal(_head_text(participant_id, seq, event.hash)),
-        }
-        Participant.objects(id=participant.id).filter(
-            __raw__={"$or": [{"chain_head.seq": {"$lt": seq}}, {"chain_head.seq": None}]}
-        ).update_one(set__chain_head=head)
+        _seal_head(participant, seq, event.hash)
         return event, [*stored, {**fields, "hash": event.hash}]
     raise ConflictError("Too many simultaneous changes to this participant; try again.")
+
+
+def _stored_head(participant: Participant) -> dict[str, Any]:
+    """Return the participant's sealed head as stored now (``{}``: none yet)."""
+    raw = Participant._get_collection().find_one({"_id": participant.id}, {"chain_head": 1})
+    return dict((raw or {}).get("chain_head") or {})
+
+
+def _seal_head(participant: Participant, seq: int, digest: str) -> None:
+    """Seal the head at ``seq`` unless it is there or further already (never moves it back)."""
+    head = {
+        "seq": seq,
+        "hash": digest,
+        "mac": crypto.seal(_head_text(str(participant.id), seq, digest)),
+    }
+    Participant.objects(id=participant.id).filter(
+        __raw__={"$or": [{"chain_head.seq": {"$lt": seq}}, {"chain_head.seq": None}]}
+    ).update_one(set__chain_head=head)
+
+
+def _seal_lagging_head(participant: Participant, last: dict[str, Any]) -> None:
+    """Seal the last event left unsealed by a writer that died (or is about to seal it).
+
+    Keeps the module invariant (at most one event after the head) before the next insert.
+    An event that does not hash to what it claims is left unsealed and logged, so the
+    head never vouches for it; :func:`verify_participant` names it.
+    """
+    recomputed = event_hash(
+        participant_id=str(participant.id), **{k: v for k, v in last.items() if k != "hash"}
+    )
+    if recomputed != last["hash"]:
+        log.error(
+            "audit chain of participant %s: event %s does not match its hash; not sealed",
+            participant.id,
+            last["seq"],
+        )
+        return
+    _seal_head(participant, last["seq"], last["hash"])
 
 
 @dataclass
@@ -216,42 +262,82 @@ class ChainReport:
 
 
 def verify_participant(participant: Participant) -> ChainReport:
-    """Re-walk a participant's chain and report the first broken link."""
+    """Re-walk a participant's chain and report the first broken link.
+
+    Beyond the links, the sealed head (which needs the audit key to forge) must
+    vouch for the chain: its hash is the hash of the event at ``head.seq``, and
+    at most one event follows it (an append that died before sealing; see the
+    module docstring). Re-hashing the whole chain without the key therefore
+    fails at the head, even with a filler event appended after it.
+
+    The head and the chain are two reads: when they disagree only in a way a
+    concurrent append explains (head behind or ahead of the chain read), both
+    are read again before the chain is reported broken.
+    """
     participant_id = str(participant.id)
-    expected_prev = GENESIS
-    count = 0
+    head = dict(participant.chain_head or {})
+    events = chain_dicts(participant_id)
+    report, moving = _check_chain(participant, events, head)
+    for _ in range(_VERIFY_REREADS):
+        if not moving:
+            break
+        fresh = _stored_head(participant)
+        if fresh == head:
+            break  # nothing moved: the disagreement is real
+        head = fresh
+        if int(head.get("seq") or 0) > len(events):
+            events = chain_dicts(participant_id)
+        report, moving = _check_chain(participant, events, head)
+    return report
+
+
+#: How often verification re-reads a head that a concurrent append may have moved.
+_VERIFY_REREADS = 5
+
+
+def _check_chain(
+    participant: Participant, events: list[dict[str, Any]], head: dict[str, Any]
+) -> tuple[ChainReport, bool]:
+    """Check ``events`` against ``head``; also say whether an append in between may explain it."""
+    participant_id = str(participant.id)
     report = ChainReport(participant_id, participant.code, 0, ok=True)
-    for count, event in enumerate(chain_dicts(participant_id), start=1):
+    expected_prev = GENESIS
+    head_seq = int(head.get("seq") or 0)
+    hash_at_head: str | None = None
+    for count, event in enumerate(events, start=1):
         report.events = count
         seq = event["seq"]
         if seq != count:
-            return _broken(report, count, f"event {count} is missing (found seq {seq})")
+            return _broken(report, count, f"event {count} is missing (found seq {seq})"), False
         if event["prev_hash"] != expected_prev:
-            return _broken(report, seq, f"event {seq} does not follow event {count - 1}")
+            return _broken(report, seq, f"event {seq} does not follow event {count - 1}"), False
         recomputed = event_hash(
             participant_id=participant_id,
             **{k: v for k, v in event.items() if k != "hash"},
         )
         if recomputed != event["hash"]:
-            return _broken(
-                report, seq, f"event {seq} ({event['type']}) was altered after it was written"
-            )
+            problem = f"event {seq} ({event['type']}) was altered after it was written"
+            return _broken(report, seq, problem), False
         expected_prev = event["hash"]
-    head = dict(participant.chain_head or {})
+        if seq == head_seq:
+            hash_at_head = event["hash"]
+    count = len(events)
     if head:
         if not crypto.seal_matches(
             _head_text(participant_id, head["seq"], head["hash"]), head["mac"]
         ):
-            return _broken(report, head.get("seq"), "the sealed chain head was altered")
-        if head["seq"] > count:
-            return _broken(
-                report, count + 1, f"events after {count} were removed (head is {head['seq']})"
-            )
-        if head["seq"] == count and head["hash"] != expected_prev:
-            return _broken(report, count, f"event {count} differs from the sealed chain head")
-    elif count:
-        return _broken(report, 1, "the chain has events but no sealed head")
-    return report
+            return _broken(report, head.get("seq"), "the sealed chain head was altered"), False
+        if head_seq > count:
+            problem = f"events after {count} were removed (head is {head_seq})"
+            return _broken(report, count + 1, problem), True
+        if head["hash"] != hash_at_head:
+            problem = f"event {head_seq} differs from the sealed chain head"
+            return _broken(report, head_seq, problem), False
+    if count > head_seq + 1:
+        # One unsealed event is an append that died before sealing; more never stay.
+        problem = f"events after {head_seq} are not covered by the sealed chain head"
+        return _broken(report, head_seq + 1, problem), True
+    return report, False
 
 
 def _broken(report: ChainReport, seq: int | None, problem: str) -> ChainReport:

@@ -445,6 +445,12 @@ def withdrawal_payload(participant: Participant, seq: int, locale: str) -> dict[
     }
 
 
+def withdrawal_locale(participant: Participant) -> str:
+    """Return the language of a withdrawal confirmation: the participant's, else the site's."""
+    site = catalog(participant.trial_id).study.site(participant.site_code)
+    return participant.preferred_language or (site.languages[0] if site else "en")
+
+
 def withdrawal_document(
     participant: Participant,
     seq: int,
@@ -454,12 +460,14 @@ def withdrawal_document(
 ) -> DocumentResult:
     """Return the sealed confirmation of the withdrawal recorded at event ``seq``.
 
+    Rendered once, like a consent record (on first request or by
+    :func:`render_pending`), in ``locale`` or :func:`withdrawal_locale`.
+
     Raises:
         NotFoundError: no withdrawal at that position.
     """
     now = now or now_utc()
-    site = catalog(participant.trial_id).study.site(participant.site_code)
-    locale = locale or participant.preferred_language or (site.languages[0] if site else "en")
+    locale = locale or withdrawal_locale(participant)
     payload = withdrawal_payload(participant, seq, locale)
 
     def render() -> bytes:
@@ -509,25 +517,45 @@ def withdrawal_document(
     return _render_once(f"withdrawal:{participant.id}:{seq}:{locale}", base, render, now)
 
 
+def _needs_rendering(key: str) -> bool:
+    """Whether no document is stored under ``key`` and nobody is rendering it right now."""
+    existing = StoredDocument.objects(key=key).first()
+    return existing is None or (
+        existing.status != "ready"
+        and not (existing.lock_at and now_utc() - existing.lock_at <= STALE_LOCK)
+    )  # an abandoned lock is retried
+
+
 def render_pending(*, limit: int = 100, now: datetime | None = None) -> int:
-    """Render documents of completed records that have none yet (for cron or a worker)."""
-    from consentkit.models.audit import ConsentRecord
+    """Render documents that have none yet (for cron or a worker).
+
+    The consent records completed and the withdrawal confirmations, each in
+    the language it is kept in; at most ``limit`` documents per call.
+    """
+    from consentkit.models.audit import AuditEvent, ConsentRecord
 
     rendered = 0
     for record in ConsentRecord.objects(state="consented").no_cache():
         if rendered >= limit:
-            break
-        key = f"consent-record:{record.record_id}:{record.locale}"
-        existing = StoredDocument.objects(key=key).first()
-        if existing is not None and (
-            existing.status == "ready"
-            or (existing.lock_at and now_utc() - existing.lock_at <= STALE_LOCK)
-        ):
-            continue  # done, or being rendered right now; an abandoned lock is retried
+            return rendered
+        if not _needs_rendering(f"consent-record:{record.record_id}:{record.locale}"):
+            continue
         participant = Participant.objects(id=record.participant_id).first()
         if participant is not None:
             consent_document(participant, record.record_id, now=now)
             rendered += 1
+    # Participants who withdrew carry the scopes (projected from the events): no event scan.
+    for participant in Participant.objects(withdrawn_scopes__0__exists=True).no_cache():
+        locale = withdrawal_locale(participant)
+        withdrawals = AuditEvent.objects(
+            participant_id=str(participant.id), type="withdrawal.recorded"
+        ).only("seq")
+        for event in withdrawals:
+            if rendered >= limit:
+                return rendered
+            if _needs_rendering(f"withdrawal:{participant.id}:{event.seq}:{locale}"):
+                withdrawal_document(participant, event.seq, locale=locale, now=now)
+                rendered += 1
     return rendered
 
 

@@ -7,7 +7,10 @@ participant's chain through consentkit.services.records.
 The person who conducts the consent interview signs too (CTR Art 29(1)); the
 investigator who enrols, or the one staff name as interviewer, is registered
 as the participant's investigator signer, bound to their staff account, and
-only they can countersign.
+only they can countersign. That signer is always a member with countersign
+rights at the participant's site (consentkit.policy.roles): site staff who
+enrol name the site's investigator (:func:`interviewer_for`), since a record
+whose investigator signer cannot countersign could never be completed.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from consentkit.errors import ConflictError, EligibilityError, InvalidDataError,
 from consentkit.models.participant import Participant, Signer
 from consentkit.models.staff import StaffMember
 from consentkit.policy.age import local_date
+from consentkit.policy.roles import Action, Grant, allowed
 from consentkit.services import access, audit, forms, records
 from consentkit.services.records import Actor, AuthEvidence, SignatureInput
 
@@ -81,7 +85,9 @@ def preview(trial_id: str, *, site_code: str, birth_date: date, on: date) -> dic
     decided = forms.participant_forms(trial_id, site_code=site_code, birth_date=birth_date, on=on)
     requirements = decided["requirements"]
     needs = {"guardian": int(requirements["guardians_required"])}
-    if any(f["kind"] != "parental-consent" for f in decided["forms"]):
+    if any(
+        records.participant_signs(f["kind"], requirements["minor_role"]) for f in decided["forms"]
+    ):
         needs["participant"] = 1
     return {
         "trial_id": trial_id,
@@ -94,7 +100,52 @@ def preview(trial_id: str, *, site_code: str, birth_date: date, on: date) -> dic
         ],
         "missing_form_kinds": decided["missing_form_kinds"],
         "signers_needed": needs,
+        "investigators": [
+            {"staff_id": str(m.id), "name": m.name} for m in site_investigators(trial_id, site_code)
+        ],
     }
+
+
+def may_countersign(staff: StaffMember, trial_id: str, site_code: str) -> bool:
+    """Whether an active member holds countersign rights at the site (the investigator signer)."""
+    grants = [Grant.from_dict(g) for g in staff.grants or []]
+    return bool(staff.active) and allowed(grants, Action.COUNTERSIGN, trial_id, site_code)
+
+
+def site_investigators(trial_id: str, site_code: str) -> list[StaffMember]:
+    """Return the active members who may countersign at a site, by name."""
+    members = StaffMember.objects(grants__trial_id=trial_id, active=True).order_by("name", "id")
+    return [m for m in members if may_countersign(m, trial_id, site_code)]
+
+
+def interviewer_for(
+    trial_id: str, site_code: str, *, enrolling: StaffMember, investigator_id: str | None
+) -> StaffMember:
+    """Return who becomes the investigator signer of a new participant.
+
+    The member named by ``investigator_id``, who must be able to countersign at
+    the site; without it, the enrolling member, if they can.
+
+    Raises:
+        InvalidDataError: ``investigator-required`` (the enrolling member cannot
+            countersign and named nobody) or ``investigator-invalid``.
+    """
+    if investigator_id is None:
+        if may_countersign(enrolling, trial_id, site_code):
+            return enrolling
+        raise InvalidDataError(
+            "Choose the investigator of this site who conducts the interview.",
+            code="investigator-required",
+            details={"errors": {"investigator_id": ["Missing"]}},
+        )
+    for member in site_investigators(trial_id, site_code):
+        if str(member.id) == investigator_id:
+            return member
+    raise InvalidDataError(
+        "This person cannot countersign at this site; choose one of its investigators.",
+        code="investigator-invalid",
+        details={"errors": {"investigator_id": ["Not an investigator of this site"]}},
+    )
 
 
 def _check_family(needs: dict[str, int], signers: Sequence[SignerEntry]) -> None:
@@ -138,13 +189,16 @@ def enrol(
     """Enrol a participant with their family and open the consent records the policy asks for.
 
     The family is checked against the requirements before anything is written,
-    so a refused enrolment leaves nothing half-made.
+    so a refused enrolment leaves nothing half-made. ``interviewer`` becomes the
+    investigator signer and must be able to countersign at the site (see
+    :func:`interviewer_for`).
 
     Raises:
         NotFoundError: unknown study or site.
         ConflictError: the participant code is taken.
         EligibilityError: ``signers-missing`` (e.g. NL 12-15: both parents and the child).
-        InvalidDataError: a signer without name or contact, birth date in the future.
+        InvalidDataError: a signer without name or contact, birth date in the future,
+            ``investigator-invalid`` when ``interviewer`` cannot countersign there.
     """
     now = now or now_utc()
     code = code.strip()
@@ -162,6 +216,12 @@ def enrol(
         raise InvalidDataError("The birth date is in the future.")
     planned = preview(trial_id, site_code=site_code, birth_date=birth_date, on=today)
     _check_family(planned["signers_needed"], signers)
+    if not may_countersign(interviewer, trial_id, site_code):
+        raise InvalidDataError(
+            "This person cannot countersign at this site; choose one of its investigators.",
+            code="investigator-invalid",
+            details={"errors": {"investigator_id": ["Not an investigator of this site"]}},
+        )
     participant = records.enrol_participant(
         trial_id=trial_id,
         code=code,
@@ -449,8 +509,10 @@ def record_withdrawal(
 ) -> Any:
     """Record a withdrawal the family expressed in person, by phone or by letter.
 
+    ``expressed_by`` is the signer id of the family member who asked, or None.
+
     Raises:
-        InvalidDataError: an unknown scope or channel.
+        InvalidDataError: an unknown scope or channel, or ``expressed-by-invalid``.
     """
     if channel not in (Channel.IN_PERSON, Channel.PHONE, Channel.LETTER):
         raise InvalidDataError("Choose how the withdrawal reached you.", code="channel-invalid")
@@ -458,8 +520,53 @@ def record_withdrawal(
         participant,
         scopes=scopes,
         actor=Actor(kind=actor.kind, id=actor.id, role=actor.role, channel=channel),
-        expressed_by=expressed_by,
+        expressed_by=_expressed_by(participant, expressed_by),
         reason=reason,
         reason_declined=not reason,
         now=now,
     )
+
+
+def record_dissent(
+    participant: Participant,
+    *,
+    expressed_by: str | None,
+    actor: Actor,
+    note: str | None = None,
+    now: datetime | None = None,
+) -> Any:
+    """Record a child's dissent heard by the team (CTR Art 32(1)(c)).
+
+    ``expressed_by`` is the signer id of the family member who said it (the
+    child, or a parent passing it on), or None when the team heard the child.
+
+    Raises:
+        InvalidDataError: ``expressed-by-invalid``.
+    """
+    return records.record_dissent(
+        participant,
+        actor=actor,
+        expressed_by=_expressed_by(participant, expressed_by),
+        note=note,
+        now=now,
+    )
+
+
+def _expressed_by(participant: Participant, signer_id: str | None) -> str | None:
+    """Return ``signer_id`` if it names one of the participant's family signers.
+
+    The trail stores it as who expressed a withdrawal or a dissent, so it must
+    be someone of this family, never free text (nor the investigator).
+    """
+    if signer_id is None:
+        return None
+    family = {
+        str(s.id) for s in records.signers_of(participant) if s.role != SignerRole.INVESTIGATOR
+    }
+    if signer_id not in family:
+        raise InvalidDataError(
+            "Choose who expressed it among the participant's family.",
+            code="expressed-by-invalid",
+            details={"errors": {"expressed_by": ["Not a family member of this participant"]}},
+        )
+    return signer_id

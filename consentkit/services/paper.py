@@ -26,13 +26,21 @@ from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 
 from consentkit.clock import now_utc
-from consentkit.errors import ConflictError, EligibilityError, InvalidDataError, NotFoundError
+from consentkit.enums import SignerRole
+from consentkit.errors import (
+    ConflictError,
+    EligibilityError,
+    InvalidDataError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from consentkit.models.audit import AuditEvent
 from consentkit.models.document import StoredDocument
 from consentkit.models.participant import Participant
+from consentkit.models.staff import StaffMember
 from consentkit.policy.age import local_date
 from consentkit.policy.records import opened_event, record_status
-from consentkit.services import audit
+from consentkit.services import audit, enrolment
 from consentkit.services.documents import _fs
 from consentkit.services.records import Actor, _record_action, _require_open
 
@@ -75,6 +83,7 @@ def _check(
     locale: str,
     choices: dict[str, bool] | None,
     at: datetime,
+    may_countersign: bool,
 ) -> list[dict[str, str]]:
     """Check the paper signature against the chain; return the signers with their roles."""
     if not signer_ids or len(set(signer_ids)) != len(signer_ids):
@@ -84,6 +93,13 @@ def _check(
         progress = _require_open(status, signer_id)
         if progress.signed_at is not None:
             raise ConflictError("This person has already signed.", code="already-signed")
+        if progress.role == SignerRole.INVESTIGATOR and not may_countersign:
+            # Recording the investigator's signature completes the record in their place:
+            # the same right as countersigning (consentkit.policy.roles, CTR Art 29(1)).
+            raise PermissionDeniedError(
+                "Only an investigator of this site can record the investigator's signature.",
+                code="countersign-required",
+            )
         signers.append({"signer_id": signer_id, "role": progress.role})
     data = opened["payload"]
     if locale not in data["content_sha256"]:
@@ -165,7 +181,8 @@ def record_paper_consent(
 ) -> AuditEvent:
     """Record that required signers signed the paper form, with the scan as evidence.
 
-    ``actor`` is the member who conducted the interview and records it.
+    ``actor`` is the member who records it; the investigator's paper signature
+    may only be recorded by a member with countersign rights at the site.
     ``choices`` are the yes/no answers ticked on paper, when the form has items.
 
     Raises:
@@ -173,10 +190,13 @@ def record_paper_consent(
         ConflictError: the record is closed or a signer already signed.
         EligibilityError: not a signer of this record, or a required item refused.
         InvalidDataError: not a PDF, too large, wrong language, or a bad date.
+        PermissionDeniedError: ``countersign-required``, the investigator's
+            signature recorded by someone who may not countersign.
     """
     now = now or now_utc()
     check_scan(scan_pdf, max_bytes=max_bytes)
     signer_ids = list(signer_ids)
+    may_countersign = _may_countersign(participant, actor)
     # Check first, so a refused request stores nothing; checked again when appending.
     events = audit.chain_dicts(str(participant.id))
     opened = opened_event(events, record_id)
@@ -189,6 +209,7 @@ def record_paper_consent(
         locale=locale,
         choices=choices,
         at=now,
+        may_countersign=may_countersign,
     )
     stored = _store_scan(participant, record_id, locale, scan_pdf, events[-1]["seq"], now)
 
@@ -204,6 +225,7 @@ def record_paper_consent(
             locale=locale,
             choices=choices,
             at=at,
+            may_countersign=may_countersign,
         )
         return {
             "signer_ids": signer_ids,
@@ -221,6 +243,18 @@ def record_paper_consent(
 
     return _record_action(
         participant, record_id, type="paper.recorded", actor=actor, now=now, check=check
+    )
+
+
+def _may_countersign(participant: Participant, actor: Actor) -> bool:
+    """Whether the recording member holds countersign rights at the participant's site."""
+    from bson import ObjectId
+
+    if actor.kind != "staff" or not ObjectId.is_valid(actor.id):
+        return False
+    member: StaffMember | None = StaffMember.objects(id=ObjectId(actor.id)).first()
+    return member is not None and enrolment.may_countersign(
+        member, participant.trial_id, participant.site_code
     )
 
 

@@ -37,7 +37,14 @@ from mongoengine import NotUniqueError
 from consentkit import crypto
 from consentkit.authoring.reader import canonical_json
 from consentkit.clock import now_utc
-from consentkit.enums import Channel, FormKind, RecordState, SignerRole, WithdrawalScope
+from consentkit.enums import (
+    Channel,
+    FormKind,
+    MinorRole,
+    RecordState,
+    SignerRole,
+    WithdrawalScope,
+)
 from consentkit.errors import ConflictError, EligibilityError, InvalidDataError, NotFoundError
 from consentkit.models.audit import AuditEvent, ConsentRecord
 from consentkit.models.participant import Participant, Signer
@@ -286,6 +293,19 @@ def requirements_for(
 # ---------------------------------------------------------------- records
 
 
+def participant_signs(kind: str, minor_role: MinorRole | str) -> bool:
+    """Whether a form of ``kind`` needs the participant's own signature.
+
+    The investigator's declaration and the parental consent do not. An informed
+    child (CTR Art 32(1)(b): information adapted to age, no assent sought) is
+    given the band's child document, but their signature is not required, so an
+    infant needs no signer entry, and no contact, of their own.
+    """
+    if kind == FormKind.CHILD_ASSENT:
+        return MinorRole(minor_role) is not MinorRole.INFORMED
+    return kind in (FormKind.YOUNG_PERSON_CONSENT, FormKind.ADULT_CONSENT)
+
+
 def _default_signers(
     kind: str, signers: Sequence[Signer], requirements: Requirements
 ) -> list[Signer]:
@@ -308,13 +328,15 @@ def _default_signers(
                 },
             )
         chosen.extend(guardians[:needed])
-    if kind in (FormKind.CHILD_ASSENT, FormKind.YOUNG_PERSON_CONSENT, FormKind.ADULT_CONSENT):
-        participants = by_role.get(SignerRole.PARTICIPANT, [])
+    participants = by_role.get(SignerRole.PARTICIPANT, [])
+    if participant_signs(kind, requirements.minor_role):
         if not participants:
             raise EligibilityError(
                 "Register the participant as a signer first.", code="signers-missing"
             )
         chosen.append(participants[0])
+    elif kind == FormKind.CHILD_ASSENT and participants:
+        chosen.append(participants[0])  # an informed child who was registered signs too
     investigators = by_role.get(SignerRole.INVESTIGATOR, [])
     if not investigators:
         # CTR Art 29(1): consent is signed by the person who conducted the interview too.
@@ -667,13 +689,22 @@ def choose_items(
 ) -> AuditEvent:
     """Record a signer's yes/no for each consent item (all items must be answered).
 
+    Choices are fixed once the signer has signed: the signature's binding hash
+    covers the choices at signing time (21 CFR 11.70), and the record's item
+    grants and PDF are derived from the latest ``items.chosen``, so a later
+    change would let the record say something the signature never covered.
+
     Raises:
+        ConflictError: the record is closed, or this signer has already signed
+            (``already-signed``).
         EligibilityError: information or required comprehension not complete.
         InvalidDataError: an item is unknown or unanswered.
     """
 
     def check(opened: dict[str, Any], _e: Any, status: Any, _at: datetime) -> dict[str, Any]:
         progress = _require_open(status, signer_id)
+        if progress.signed_at is not None:
+            raise ConflictError("This person has already signed.", code="already-signed")
         _require_prepared(progress, status, opened, need_items=False)
         ids = {i["id"] for i in opened["payload"]["items"]}
         if set(choices) != ids:

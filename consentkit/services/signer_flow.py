@@ -411,6 +411,7 @@ def my_documents(session: SignerSession) -> list[dict[str, Any]]:
                     "kind": doc.kind,
                     "locale": doc.locale,
                     "record_id": doc.record_id,
+                    "as_of_seq": doc.as_of_seq,
                     "sha256": doc.sha256,
                     "size": doc.size,
                     "verification_code": doc.verification_code,
@@ -418,6 +419,19 @@ def my_documents(session: SignerSession) -> list[dict[str, Any]]:
                 }
             )
     return found
+
+
+def withdrawal_document(session: SignerSession, seq: int) -> bytes:
+    """Return (rendering on first request) the sealed confirmation of a withdrawal.
+
+    Any signer of the participant gets it: a withdrawal concerns the whole
+    participation, whoever expressed it.
+
+    Raises:
+        NotFoundError: the participant has no withdrawal at event ``seq``.
+    """
+    participant, _, _ = _context(session)
+    return documents.withdrawal_document(participant, seq).content
 
 
 def record_document(session: SignerSession, record_id: str, *, locale: str | None) -> bytes:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from consentkit.clock import now_utc
+from consentkit.models.document import StoredDocument
 from consentkit.models.staff import StaffMember, StaffSession
 from consentkit.services import enrolment
 from tests.backend.staff_helpers import auth, make_member, token_for
@@ -22,6 +23,7 @@ def family(client: Any, demo_study: Any) -> dict[str, Any]:
     """An NL-01 investigator and monitor, and a family whose first record is open."""
     investigator = make_member(client, "inv@example.org", "investigator", ("NL-01",))
     monitor = make_member(client, "mon@example.org", "monitor", ("NL-01",))
+    nurse = make_member(client, "nurse@example.org", "site-staff", ("NL-01",))
     staff = StaffMember.objects.get(id=investigator.staff_id)
     result = enrolment.enrol(
         TRIAL,
@@ -41,8 +43,10 @@ def family(client: Any, demo_study: Any) -> dict[str, Any]:
         "investigator": token_for(client.application, investigator),
         "investigator_id": investigator.staff_id,
         "monitor": token_for(client.application, monitor),
+        "site_staff": token_for(client.application, nurse),
         "record": record,
         "guardian": str(next(s.id for s in result.signers if s.role == "guardian")),
+        "investigator_signer": str(next(s.id for s in result.signers if s.role == "investigator")),
         "url": f"/api/v1/staff/studies/{TRIAL}/participants/NL-01-0001/records/"
         f"{record.record_id}/paper",
     }
@@ -134,3 +138,38 @@ def test_paper_consent_without_a_scan_is_422(client: Any, family: dict[str, Any]
     response = client.post(family["url"], data=form, headers=auth(family["investigator"]))
 
     assert response.status_code == 422
+
+
+def test_paper_investigator_signature_is_refused_to_site_staff(
+    client: Any, family: dict[str, Any]
+) -> None:
+    form = {**_form(family), "signer_ids": [family["guardian"], family["investigator_signer"]]}
+
+    response = client.post(family["url"], data=form, headers=auth(family["site_staff"]))
+
+    assert response.status_code == 403
+    assert response.get_json()["error"] == "countersign-required"
+    assert StoredDocument.objects(kind="paper-scan").count() == 0  # refused before any write
+    timeline = client.get(
+        f"/api/v1/staff/studies/{TRIAL}/participants/NL-01-0001/timeline",
+        headers=auth(family["investigator"]),
+    ).get_json()
+    assert "paper.recorded" not in {e["type"] for e in timeline}
+
+
+def test_paper_investigator_signature_is_recorded_by_an_investigator(
+    client: Any, family: dict[str, Any]
+) -> None:
+    form = {**_form(family), "signer_ids": [family["guardian"], family["investigator_signer"]]}
+
+    response = client.post(family["url"], data=form, headers=auth(family["investigator"]))
+
+    assert response.status_code == 201, response.get_json()
+
+
+def test_paper_family_signatures_are_still_recorded_by_site_staff(
+    client: Any, family: dict[str, Any]
+) -> None:
+    response = client.post(family["url"], data=_form(family), headers=auth(family["site_staff"]))
+
+    assert response.status_code == 201, response.get_json()

@@ -138,6 +138,36 @@ def test_signing_needs_a_fresh_step_up_code(phone: Any) -> None:
     assert other_body.get_json()["error"] == "idempotency-mismatch"
 
 
+def test_choices_after_signing_are_refused_with_already_signed(phone: Any) -> None:
+    text = _read_and_prepare(phone)
+    base = f"/api/v1/me/records/{phone.rec.record_id}"
+    phone.step_up()
+    signed = phone.post(
+        f"{base}/signature",
+        json={
+            "locale": "fr",
+            "content_sha256": text["sha"],
+            "printed_name": "Ελένη",
+            "strokes": STROKES,
+            "early_signing_justification": "Family travelled far",
+        },
+    )
+    assert signed.status_code == 200, signed.get_json()
+
+    changed = phone.post(
+        f"{base}/choices", json={"choices": {i["id"]: False for i in text["items"]}}
+    )
+
+    assert changed.status_code == 409
+    assert changed.get_json()["error"] == "already-signed"
+    chosen = [
+        e
+        for e in records.history(phone.fam.participant)
+        if e["type"] == "items.chosen" and e["record_id"] == phone.rec.record_id
+    ]
+    assert [e["payload"]["choices"] for e in chosen] == [{i["id"]: True for i in text["items"]}]
+
+
 def test_a_signer_cannot_reach_another_familys_record(phone: Any) -> None:
     other = make_family("P-OTHER")
     theirs = records.open_record(other.participant, form_id="parental-consent", actor=STAFF)
@@ -223,3 +253,40 @@ def test_questions_are_capped_per_day(phone: Any, monkeypatch: pytest.MonkeyPatc
     assert refused.status_code == 429
     assert refused.get_json()["error"] == "daily-limit-reached"
     assert _chain_length(phone) == before
+
+
+def test_withdrawal_confirmation_is_rendered_listed_and_served(
+    phone: Any, client: Any, connected: str, db_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from consentkit.cli import main
+    from consentkit.services import documents
+    from tests.backend.staff_helpers import auth, make_member, token_for
+
+    phone.step_up()
+    withdrawn = phone.post(
+        "/api/v1/me/withdrawals", json={"scopes": ["samples-destroy"], "reason_declined": True}
+    ).get_json()
+    monkeypatch.setenv("CONSENTKIT_MONGODB_URI", connected)
+    monkeypatch.setenv("CONSENTKIT_MONGODB_DB", db_name)
+
+    rendered = CliRunner().invoke(main, ["documents", "render-pending"])
+    listed = phone.get("/api/v1/me/documents").get_json()
+    mine = phone.get(f"/api/v1/me/withdrawals/{withdrawn['seq']}/document")
+    not_a_withdrawal = phone.get(f"/api/v1/me/withdrawals/{withdrawn['seq'] - 1}/document")
+    member = make_member(client, "inv@example.org", "investigator", ("FR-01",))
+    staff = client.get(
+        f"/api/v1/staff/studies/DEMO-NBL-1/participants/P-001/withdrawals/{withdrawn['seq']}"
+        "/document",
+        headers=auth(token_for(client.application, member)),
+    )
+
+    assert rendered.exit_code == 0, rendered.output
+    assert "1 document(s) rendered" in rendered.output
+    [confirmation] = [d for d in listed if d["kind"] == "withdrawal-confirmation"]
+    assert confirmation["as_of_seq"] == withdrawn["seq"]
+    assert (mine.status_code, mine.mimetype) == (200, "application/pdf")
+    assert documents.verify_pdf(mine.data).ok
+    assert not_a_withdrawal.status_code == 404
+    assert staff.data == mine.data

@@ -111,6 +111,12 @@ ROWS = [
         READ,
         True,
     ),
+    Row(
+        "/api/v1/staff/studies/<trial_id>/participants/<code>/withdrawals/<int:seq>/document",
+        "GET",
+        READ,
+        True,
+    ),
 ]
 
 
@@ -168,6 +174,7 @@ def _request(client: Any, row: Row, site: str, world: dict[str, Any], token: str
         .replace("<int:version>", "1")
         .replace("<document_id>", "0" * 24)
         .replace("<signer_id>", family["guardian"])
+        .replace("<int:seq>", "1")  # not a withdrawal: 404 once role and site allow it
     )
     if "<invitation_id>" in path:
         # A fresh invitation per request: revoking or resending one spends it.

@@ -14,6 +14,7 @@ from consentkit.clock import now_utc
 from consentkit.models.participant import Participant
 from consentkit.models.staff import StaffSession
 from consentkit.policy.roles import StaffRole
+from consentkit.services import records
 from tests.backend.staff_helpers import auth, make_member, token_for
 from tests.consentkit.records_helpers import STROKES
 
@@ -73,6 +74,109 @@ def test_a_family_short_of_a_parent_is_refused_with_an_actionable_code(
     assert refused.status_code == 409
     assert refused.get_json()["error"] == "signers-missing"
     assert client.get(f"{BASE}/participants/NL-0002", headers=investigator).status_code == 404
+
+
+@pytest.fixture
+def site_staff(client: Any, demo_study: Any) -> dict[str, str]:
+    member = make_member(client, "nurse@example.org", StaffRole.SITE_STAFF, ("NL-01",))
+    return auth(token_for(client.application, member))
+
+
+def test_enrol_by_site_staff_without_an_investigator_is_refused(
+    client: Any, site_staff: dict[str, str]
+) -> None:
+    make_member(client, "visser@example.org", StaffRole.INVESTIGATOR, ("NL-01",))
+
+    refused = enrol(client, site_staff)
+
+    assert refused.status_code == 422
+    assert refused.get_json()["error"] == "investigator-required"
+    assert Participant.objects.count() == 0
+
+
+def test_enrol_by_site_staff_names_the_sites_investigator_as_signer(
+    client: Any, site_staff: dict[str, str]
+) -> None:
+    doctor = make_member(client, "visser@example.org", StaffRole.INVESTIGATOR, ("NL-01",))
+    preview = client.post(
+        f"{BASE}/participants/preview",
+        json={"site": "NL-01", "birth_date": "2013-01-15"},
+        headers=site_staff,
+    ).get_json()
+    assert preview["investigators"] == [{"staff_id": doctor.staff_id, "name": "Visser"}]
+
+    made = enrol(client, site_staff, investigator_id=doctor.staff_id)
+
+    assert made.status_code == 201, made.get_json()
+    [signer] = [s for s in made.get_json()["signers"] if s["role"] == "investigator"]
+    assert signer["staff_id"] == doctor.staff_id
+    record = next(r for r in made.get_json()["records"] if r["form_id"] == "parental-consent")
+    # The named investigator can countersign it; site staff cannot.
+    countersign = client.post(
+        f"{BASE}/participants/NL-0001/records/{record['record_id']}/countersign",
+        json={"locale": "nl", "content_sha256": "0" * 64, "printed_name": "X", "strokes": STROKES},
+        headers=site_staff,
+    )
+    assert countersign.status_code == 403
+
+
+@pytest.mark.parametrize("who", ["site-staff", "other-site-investigator", "not-an-id"])
+def test_enrol_naming_someone_who_cannot_countersign_there_is_refused(
+    client: Any, site_staff: dict[str, str], who: str
+) -> None:
+    named = {
+        "site-staff": lambda: (
+            make_member(client, "other@example.org", StaffRole.SITE_STAFF, ("NL-01",)).staff_id
+        ),
+        "other-site-investigator": lambda: (
+            make_member(client, "dupont@example.org", StaffRole.INVESTIGATOR, ("FR-01",)).staff_id
+        ),
+        "not-an-id": lambda: "xyz",
+    }[who]()
+
+    refused = enrol(client, site_staff, investigator_id=named)
+
+    assert refused.status_code == 422
+    assert refused.get_json()["error"] == "investigator-invalid"
+    assert Participant.objects.count() == 0
+
+
+def test_enrol_by_an_investigator_makes_them_the_signer(
+    client: Any, investigator: dict[str, str]
+) -> None:
+    made = enrol(client, investigator)
+
+    [signer] = [s for s in made.get_json()["signers"] if s["role"] == "investigator"]
+    assert signer["name"] == "Visser"
+
+
+def test_an_infant_is_enrolled_with_the_guardians_alone(client: Any, demo_study: Any) -> None:
+    # PL-01: a 1-year-old is "informed"; the investigator's declaration is no child form.
+    doctor = make_member(client, "nowak@example.org", StaffRole.INVESTIGATOR, ("PL-01",))
+    headers = auth(token_for(client.application, doctor))
+    born = (now_utc().date() - timedelta(days=400)).isoformat()
+
+    preview = client.post(
+        f"{BASE}/participants/preview", json={"site": "PL-01", "birth_date": born}, headers=headers
+    ).get_json()
+    made = client.post(
+        f"{BASE}/participants",
+        json={"code": "PL-0001", "site": "PL-01", "birth_date": born, "signers": FAMILY[:2]},
+        headers=headers,
+    )
+
+    assert preview["requirements"]["minor_role"] == "informed"
+    assert preview["signers_needed"] == {"guardian": 2}
+    assert made.status_code == 201, made.get_json()
+    assert sorted(s["role"] for s in made.get_json()["signers"]) == [
+        "guardian",
+        "guardian",
+        "investigator",
+    ]
+    assert {r["form_id"] for r in made.get_json()["records"]} == {
+        "parental-consent",
+        "investigator-declaration",
+    }
 
 
 def test_invite_and_the_dashboard_and_worklist_follow(
@@ -197,3 +301,45 @@ def test_another_sites_participant_answers_like_a_code_that_does_not_exist(
         as_text=True
     ).replace("FR-0404", "<code>")
     assert other_site.headers.get("Content-Language") == unknown.headers.get("Content-Language")
+
+
+def _timeline_types(client: Any, headers: dict[str, str], code: str = "NL-0001") -> list[str]:
+    timeline = client.get(f"{BASE}/participants/{code}/timeline", headers=headers).get_json()
+    return [e["type"] for e in timeline]
+
+
+def test_staff_dissent_needs_a_recent_reauthentication(
+    client: Any, investigator: dict[str, str]
+) -> None:
+    enrol(client, investigator)
+    StaffSession.objects.update(set__reauth_at=now_utc() - timedelta(minutes=10))
+
+    stale = client.post(f"{BASE}/participants/NL-0001/dissent", json={}, headers=investigator)
+
+    assert stale.status_code == 401
+    assert stale.get_json()["error"] == "reauthentication-required"
+    assert "assent.dissent" not in _timeline_types(client, investigator)
+
+
+@pytest.mark.parametrize("route", ["dissent", "withdrawals"])
+def test_staff_expressed_by_must_be_a_family_member_of_the_participant(
+    client: Any, investigator: dict[str, str], route: str
+) -> None:
+    signers = enrol(client, investigator).get_json()["signers"]
+    child = next(s["signer_id"] for s in signers if s["role"] == "participant")
+    doctor = next(s["signer_id"] for s in signers if s["role"] == "investigator")
+    url = f"{BASE}/participants/NL-0001/{route}"
+    body = {"scopes": ["stop-imp"], "channel": "phone"} if route == "withdrawals" else {}
+
+    answers = [
+        client.post(url, json={**body, "expressed_by": who}, headers=investigator)
+        for who in ("x" * 5000, "not-an-id", "0" * 24, doctor)
+    ]
+    done = client.post(url, json={**body, "expressed_by": child}, headers=investigator)
+
+    assert [a.status_code for a in answers] == [422, 422, 422, 422]
+    assert [a.get_json()["error"] for a in answers[1:]] == ["expressed-by-invalid"] * 3
+    assert done.status_code == 201, done.get_json()
+    history = records.history(Participant.objects.get(code="NL-0001"))
+    recorded = [e for e in history if e["type"] in ("assent.dissent", "withdrawal.recorded")]
+    assert [e["payload"]["expressed_by"] for e in recorded] == [child]

@@ -582,6 +582,39 @@ def test_enrol_then_invite_shows_the_code_link_and_qr_once(
     assert invitation.headers["Cache-Control"] == "no-store"
 
 
+def test_site_staff_enrol_on_the_page_with_the_sites_investigator_as_signer(
+    app: Any, client: Any, nl: Member
+) -> None:
+    nurse = colleague("nurse.nl@example.org", StaffRole.SITE_STAFF, ("NL-01",))
+    signed_in(app, client, nurse)
+    csrf = csrf_of(client.get(f"{STUDY}/enrol"))
+    data = {
+        "csrf_token": csrf,
+        "action": "enrol",
+        "code": "NL-WEB-2",
+        "site": "NL-01",
+        "birth_date": (now_utc().date() - timedelta(days=13 * 365 + 40)).isoformat(),
+    }
+    for i, (role, name) in enumerate(
+        [("guardian", "Anna"), ("guardian", "Piet"), ("participant", "Sem")]
+    ):
+        data |= {
+            f"signers-{i}-role": role,
+            f"signers-{i}-name": name,
+            f"signers-{i}-email": "a@example.org",
+        }
+
+    without = client.post(f"{STUDY}/enrol", data=data)
+    saved_without = Participant.objects(code="NL-WEB-2").count()
+    chosen = client.post(f"{STUDY}/enrol", data={**data, "investigator_id": nl.staff_id})
+
+    assert (without.status_code, saved_without) == (422, 0)
+    assert f'<option value="{nl.staff_id}">' in without.get_data(as_text=True)
+    assert chosen.status_code == 302
+    signer = enrolment.staff_signer(_participant("NL-WEB-2"), staff_doc(nl))
+    assert signer is not None
+
+
 def test_an_invitation_can_be_replaced_and_revoked_from_the_participant_page(
     app: Any, client: Any, nl: Member
 ) -> None:
@@ -669,6 +702,50 @@ def test_countersigning_asks_for_password_and_code_again_after_five_minutes(
     )
     assert too_early.status_code == 422  # the family signs first
     assert "countersigns after the family" in too_early.get_data(as_text=True)
+
+
+def test_dissent_on_the_page_asks_for_password_and_code_again_after_five_minutes(
+    app: Any, client: Any, nl: Member
+) -> None:
+    child = family(nl, "NL-DIS-1", "NL-01")
+    signed_in(app, client, nl)
+    csrf = csrf_of(client.get(participant_url(child.code)))
+    StaffSession.objects(staff_id=nl.staff_id).update(
+        set__reauth_at=now_utc() - timedelta(minutes=10)
+    )
+    before = events_of(child)
+
+    stale = client.post(
+        participant_url(child.code, "/dissent"), data={"csrf_token": csrf, "confirm": "yes"}
+    )
+
+    assert stale.status_code == 302
+    assert urlsplit(stale.headers["Location"]).path == "/staff/reauth"
+    assert events_of(child) == before
+
+
+def test_dissent_on_the_page_records_who_told_the_team(app: Any, client: Any, nl: Member) -> None:
+    child = family(nl, "NL-DIS-2", "NL-01")
+    guardian = records.signers_of(child)[0]
+    signed_in(app, client, nl)
+    page = client.get(participant_url(child.code))
+    csrf = csrf_of(page)
+    assert f'<option value="{guardian.id}">' in page.get_data(as_text=True)
+
+    forged = client.post(
+        participant_url(child.code, "/dissent"),
+        data={"csrf_token": csrf, "confirm": "yes", "expressed_by": "someone else entirely"},
+    )
+    done = client.post(
+        participant_url(child.code, "/dissent"),
+        data={"csrf_token": csrf, "confirm": "yes", "expressed_by": str(guardian.id)},
+    )
+
+    assert forged.status_code == 422
+    assert "among the participant" in forged.get_data(as_text=True)
+    assert done.status_code == 302
+    [dissent] = [e for e in records.history(child) if e["type"] == "assent.dissent"]
+    assert dissent["payload"]["expressed_by"] == str(guardian.id)
 
 
 def test_a_withdrawal_is_recorded_with_its_scopes_and_channel(

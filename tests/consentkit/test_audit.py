@@ -90,6 +90,120 @@ def test_verify_detects_a_rewritten_chain_without_the_key(demo_study: Any, clean
     assert "head" in report.problem
 
 
+_HASHED = ("seq", "type", "at", "actor", "record_id", "payload", "state_before", "state_after")
+
+
+def _rehash_from(clean_db: Any, participant_id: str, first_seq: int, edit: Any) -> int:
+    """Edit events from ``first_seq`` on, re-hash the chain without the key; return the last seq."""
+    events = list(
+        clean_db["audit_events"].find({"participant_id": participant_id}, sort=[("seq", 1)])
+    )
+    prev = events[first_seq - 2]["hash"]
+    for event in events[first_seq - 1 :]:
+        edit(event)
+        event["prev_hash"] = prev
+        event["hash"] = audit.event_hash(
+            participant_id=participant_id, prev_hash=prev, **{k: event[k] for k in _HASHED}
+        )
+        prev = event["hash"]
+        clean_db["audit_events"].replace_one({"_id": event["_id"]}, event)
+    return int(events[-1]["seq"])
+
+
+def _insert_after(clean_db: Any, participant_id: str, type: str = "information.viewed") -> None:
+    """Insert a correctly linked event at the end of the chain, leaving the head as it is."""
+    last = clean_db["audit_events"].find_one({"participant_id": participant_id}, sort=[("seq", -1)])
+    fields = {
+        "participant_id": participant_id,
+        "seq": last["seq"] + 1,
+        "prev_hash": last["hash"],
+        "type": type,
+        "at": last["at"],
+        "actor": {"kind": "system", "id": "consentkit", "role": "system"},
+        "record_id": None,
+        "payload": {},
+        "state_before": None,
+        "state_after": None,
+    }
+    clean_db["audit_events"].insert_one(
+        {**fields, "trial_id": "DEMO-NBL-1", "hash": audit.event_hash(**fields)}
+    )
+
+
+def test_verify_detects_a_rewritten_chain_with_a_filler_event_after_the_head(
+    demo_study: Any, clean_db: Any
+) -> None:
+    family = _consented_family()
+    participant_id = str(family.participant.id)
+
+    def forge(event: dict[str, Any]) -> None:
+        if event["type"] == "signature.added":
+            event["payload"]["printed_name"] = "Someone Else"
+
+    # Rewrite events 2..N with fresh plain SHA-256 links, then append one filler event so
+    # the sealed head (still at N) is no longer the last event.
+    last = _rehash_from(clean_db, participant_id, 2, forge)
+    _insert_after(clean_db, participant_id)
+
+    [report] = audit.verify(code="P-AUD")
+
+    assert not report.ok
+    assert report.broken_seq == last
+    assert "sealed chain head" in report.problem
+
+
+def test_verify_accepts_one_event_left_unsealed_by_a_crashed_append(
+    demo_study: Any, clean_db: Any
+) -> None:
+    family = _consented_family()
+
+    _insert_after(clean_db, str(family.participant.id))  # inserted, then the writer died
+
+    [report] = audit.verify(code="P-AUD")
+
+    assert report.ok, report.problem
+
+
+def test_verify_refuses_two_events_after_the_sealed_head(demo_study: Any, clean_db: Any) -> None:
+    family = _consented_family()
+    participant_id = str(family.participant.id)
+    head = clean_db["participants"].find_one({"_id": family.participant.id})["chain_head"]
+
+    _insert_after(clean_db, participant_id)
+    _insert_after(clean_db, participant_id, type="withdrawal.recorded")
+
+    [report] = audit.verify(code="P-AUD")
+
+    assert not report.ok
+    assert report.broken_seq == head["seq"] + 1
+    assert "not covered" in report.problem
+
+
+def test_append_after_two_crashed_writers_keeps_the_chain_verifiable(
+    demo_study: Any, clean_db: Any, monkeypatch: Any
+) -> None:
+    family = _consented_family()
+    participant_id = str(family.participant.id)
+    _insert_after(clean_db, participant_id)  # the first writer died before sealing
+    crashed_seq = clean_db["audit_events"].count_documents({"participant_id": participant_id})
+    seal = audit._seal_head
+
+    def die_before_sealing_own_event(participant: Any, seq: int, digest: str) -> None:
+        if seq <= crashed_seq:  # sealing what the first writer left is allowed to happen
+            seal(participant, seq, digest)
+
+    monkeypatch.setattr(audit, "_seal_head", die_before_sealing_own_event)
+    audit.append(
+        family.participant,
+        lambda _events: audit.Draft(type="note", actor={"kind": "system"}, payload={}),
+    )
+
+    head = clean_db["participants"].find_one({"_id": family.participant.id})["chain_head"]
+    assert head["seq"] == crashed_seq
+    [report] = audit.verify(code="P-AUD")
+    assert report.ok, report.problem
+
+
 def test_audit_verify_command_reports_and_exits_nonzero_on_tampering(
     demo_study: Any, clean_db: Any, connected: str, db_name: str, monkeypatch: Any
 ) -> None:

@@ -603,3 +603,21 @@ def test_render_pending_renders_a_record_whose_render_died(demo_study: Any) -> N
 
     assert rendered == 1
     assert StoredDocument.objects(record_id=record_id, status="ready").count() == 1
+
+
+def test_render_pending_renders_each_withdrawal_confirmation_once(demo_study: Any) -> None:
+    family = make_family("P-WDR")
+    withdrawal = records.withdraw(
+        family.participant,
+        scopes=["no-further-contact"],
+        actor=signer_actor(family.guardians[0]),
+        expressed_by=str(family.guardians[0].id),
+        reason_declined=True,
+    )
+
+    first, second = documents.render_pending(), documents.render_pending()
+
+    assert (first, second) == (1, 0)
+    [stored] = StoredDocument.objects(kind="withdrawal-confirmation", status="ready")
+    assert (stored.participant_id, stored.as_of_seq) == (str(family.participant.id), withdrawal.seq)
+    assert documents.verify_pdf(documents._read(stored)).ok

@@ -143,3 +143,26 @@ def test_only_the_interviewer_countersigns(demo_study: Any) -> None:
     assert event.type == "signature.added"
     assert event.actor["kind"] == "staff" and event.actor["id"] == str(member.id)
     assert event.payload["auth"]["method"] == "totp"
+
+
+def test_an_informed_child_needs_no_signer_entry_of_their_own(demo_study: Any) -> None:
+    # NL: an 11-year-old is informed (no assent sought) and still gets the 10-13 document.
+    member = _investigator()
+    born = date(2014, 6, 1)  # 11 on T0
+
+    shown = enrolment.preview("DEMO-NBL-1", site_code="NL-01", birth_date=born, on=T0.date())
+    result = enrolment.enrol(
+        "DEMO-NBL-1",
+        code="NL-0011",
+        site_code="NL-01",
+        birth_date=born,
+        signers=_family()[:2],
+        interviewer=member,
+        actor=enrolment.staff_actor(member, "investigator"),
+        now=T0,
+    )
+
+    assert shown["requirements"]["minor_role"] == "informed"
+    assert "participant" not in shown["signers_needed"]
+    assent = next(r for r in result.records if r.form_kind == "child-assent")
+    assert [m["role"] for m in assent.missing_signers] == ["investigator"]

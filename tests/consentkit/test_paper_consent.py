@@ -13,11 +13,19 @@ from typing import Any
 import pytest
 from pypdf import PdfWriter
 
-from consentkit.errors import ConflictError, EligibilityError, InvalidDataError
+from consentkit.errors import (
+    ConflictError,
+    EligibilityError,
+    InvalidDataError,
+    PermissionDeniedError,
+)
 from consentkit.models.audit import ConsentRecord
 from consentkit.models.document import StoredDocument
 from consentkit.models.participant import Participant
-from consentkit.services import audit, documents, paper, records
+from consentkit.policy.roles import Grant, StaffRole
+from consentkit.services import audit, documents, enrolment, paper, records
+from consentkit.services import staff as staff_service
+from consentkit.services.records import Actor
 from tests.consentkit.records_helpers import STAFF, T0, Family, make_family, prepare, sign
 
 LATER = T0 + timedelta(hours=25)
@@ -35,13 +43,23 @@ def _open(family: Family) -> Any:
     return records.open_record(family.participant, form_id="parental-consent", actor=STAFF, now=T0)
 
 
+def _member(role: StaffRole, email: str = "dr.martin@example.org") -> Actor:
+    """A real FR-01 staff account acting in ``role`` (paper rights follow its grants)."""
+    member, _ = staff_service.create_staff(
+        email=email, name="Dr Martin", grants=[Grant("DEMO-NBL-1", role, ("FR-01",))], now=T0
+    )
+    return enrolment.staff_actor(member, role.value)
+
+
 def _paper(family: Family, record: Any, signers: list[Any], **kwargs: Any) -> Any:
     values: dict[str, Any] = {
         "signer_ids": [str(s.id) for s in signers],
         "signed_on": date(2026, 3, 3),
         "locale": "fr",
         "scan_pdf": scan_pdf(),
-        "actor": STAFF,
+        "actor": _member(StaffRole.INVESTIGATOR)
+        if family.investigator in signers and "actor" not in kwargs
+        else STAFF,
         "now": LATER,
     }
     values.update(kwargs)
@@ -192,3 +210,18 @@ def test_record_paper_consent_refuses_a_required_item_answered_no(demo_study: An
     with pytest.raises(EligibilityError) as caught:
         _paper(family, record, [family.guardians[0]], choices=choices)
     assert caught.value.code == "required-item-refused"
+
+
+def test_record_paper_consent_of_the_investigator_needs_countersign_rights(
+    demo_study: Any,
+) -> None:
+    family = make_family()
+    record = _open(family)
+    nurse = _member(StaffRole.SITE_STAFF, "nurse@example.org")
+
+    with pytest.raises(PermissionDeniedError) as caught:
+        _paper(family, record, [family.guardians[0], family.investigator], actor=nurse)
+
+    assert caught.value.code == "countersign-required"
+    assert StoredDocument.objects(kind="paper-scan").count() == 0
+    assert _state(family, record) == "awaiting-information"

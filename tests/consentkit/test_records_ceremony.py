@@ -409,6 +409,30 @@ def test_sign_twice_with_different_keys_is_refused_as_already_signed(demo_study:
     assert len(_signature_events(family, record)) == 1
 
 
+def test_choose_items_after_signing_is_refused_and_keeps_the_signed_choices(
+    demo_study: Any,
+) -> None:
+    family = make_family()
+    record = _open(family)
+    guardian = family.guardians[0]
+    prepare(family, record, guardian)
+    sign(family, record, guardian, at=REFLECTED)
+
+    with pytest.raises(ConflictError) as error:
+        records.choose_items(
+            family.participant,
+            record.record_id,
+            signer_id=str(guardian.id),
+            choices={**_all_yes(record), "genetic-analysis": False},
+            actor=signer_actor(guardian),
+            now=REFLECTED + timedelta(minutes=1),
+        )
+
+    assert error.value.code == "already-signed"
+    progress = _progress(family, record, guardian, at=REFLECTED + timedelta(minutes=2))
+    assert progress.choices == _all_yes(record)
+
+
 # ---------------------------------------------------------------- signature manifestation (11.50)
 
 

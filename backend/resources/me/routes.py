@@ -283,6 +283,21 @@ class DocumentsViews(MethodView):
         return signer_flow.my_documents(current_session())
 
 
+@blp.route("/withdrawals/<int:seq>/document")
+class WithdrawalDocumentViews(MethodView):
+    """The sealed confirmation of a withdrawal."""
+
+    @blp.response(200, description="application/pdf")
+    @blp.doc(security=SECURITY)
+    def get(self, seq: int) -> Response:
+        """Download the withdrawal confirmation ({seq}: the withdrawal's event, as answered)."""
+        pdf = signer_flow.withdrawal_document(current_session(), seq)
+        response = Response(pdf, mimetype="application/pdf")
+        response.headers["Content-Disposition"] = f'attachment; filename="withdrawal-{seq}.pdf"'
+        response.headers["Cache-Control"] = "private, max-age=3600"
+        return response
+
+
 @blp.route("/records/<record_id>/document")
 class RecordDocumentViews(MethodView):
     """The sealed PDF of a completed record."""

@@ -134,6 +134,12 @@ class DocumentSchema(ma.Schema):
     kind = ma.fields.String()
     locale = ma.fields.String()
     record_id = ma.fields.String(allow_none=True)
+    as_of_seq = ma.fields.Integer(
+        metadata={
+            "description": "The event the document is fixed at; for a withdrawal-confirmation, "
+            "the {seq} of GET /me/withdrawals/{seq}/document"
+        }
+    )
     sha256 = ma.fields.String()
     size = ma.fields.Integer()
     verification_code = ma.fields.String()

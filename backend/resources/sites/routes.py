@@ -205,9 +205,16 @@ class ParticipantsViews(MethodView):
     def post(self, args: dict[str, Any], trial_id: str) -> dict[str, Any]:
         """Enrol a participant with their family; opens the records the rules ask for.
 
-        The signed-in member is registered as the interviewing investigator.
+        The investigator signer is ``investigator_id``, or the signed-in member
+        when omitted; either way a member who may countersign at the site.
         """
         signed = require(Action.ENROL, trial_id, args["site"])
+        interviewer = enrolment.interviewer_for(
+            trial_id,
+            args["site"],
+            enrolling=signed.staff,
+            investigator_id=args.get("investigator_id"),
+        )
         result = enrolment.enrol(
             trial_id,
             code=args["code"],
@@ -215,7 +222,7 @@ class ParticipantsViews(MethodView):
             birth_date=args["birth_date"],
             preferred_language=args.get("preferred_language"),
             signers=enrolment.signer_entries(args["signers"]),
-            interviewer=signed.staff,
+            interviewer=interviewer,
             actor=staff_service.acting_as(signed, trial_id, args["site"]),
         )
         return _profile(result.participant)
@@ -395,10 +402,12 @@ class StaffDissentViews(MethodView):
     @blp.response(201, EventSchema)
     @blp.doc(security=SECURITY)
     def post(self, args: dict[str, Any], trial_id: str, code: str) -> Any:
-        """Record the child's dissent (it is respected at any age)."""
+        """Record the child's dissent, respected at any age (re-authenticate first)."""
         signed, participant = _participant(trial_id, code, Action.RECORD_WITHDRAWAL)
-        event = records.record_dissent(
+        staff_service.require_recent_auth(signed)
+        event = enrolment.record_dissent(
             participant,
+            expressed_by=args.get("expressed_by"),
             actor=staff_service.acting_as(signed, trial_id, participant.site_code),
             note=args.get("note"),
         )
@@ -419,6 +428,23 @@ class StaffDocumentViews(MethodView):
             pdf,
             mimetype="application/pdf",
             headers={"Content-Disposition": f'attachment; filename="{code}-{record_id[:8]}.pdf"'},
+        )
+
+
+@blp.route("/<trial_id>/participants/<code>/withdrawals/<int:seq>/document")
+class StaffWithdrawalDocumentViews(MethodView):
+    """The sealed confirmation of a withdrawal."""
+
+    @blp.response(200, description="application/pdf")
+    @blp.doc(security=SECURITY)
+    def get(self, trial_id: str, code: str, seq: int) -> Response:
+        """Download a withdrawal confirmation ({seq}: the withdrawal's event in the timeline)."""
+        _, participant = _participant(trial_id, code, Action.VIEW)
+        pdf = documents.withdrawal_document(participant, seq).content
+        return Response(
+            pdf,
+            mimetype="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="{code}-withdrawal-{seq}.pdf"'},
         )
 
 
@@ -456,7 +482,8 @@ class PaperConsentViews(MethodView):
 
         Send multipart/form-data: ``signer_ids`` (repeated), ``signed_on``,
         ``locale``, optional ``items_yes`` (repeated) and ``note``, and the file
-        ``scan`` (a PDF). The signed-in member is recorded as the interviewer.
+        ``scan`` (a PDF). The signed-in member is the event's actor; only a member who may
+        countersign at the site may record the investigator's paper signature.
         """
         signed, participant = _participant(trial_id, code, Action.RECORD_PAPER)
         staff_service.require_recent_auth(signed)

@@ -93,6 +93,13 @@ class PreviewResultSchema(ma.Schema):
     forms = ma.fields.List(ma.fields.Dict())
     missing_form_kinds = ma.fields.List(ma.fields.String())
     signers_needed = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
+    investigators = ma.fields.List(
+        ma.fields.Dict(),
+        metadata={
+            "description": "Members who may countersign at the site ({staff_id, name}): "
+            "the choices for the enrolment's investigator_id"
+        },
+    )
 
 
 class NewSignerSchema(ma.Schema):
@@ -113,6 +120,15 @@ class EnrolSchema(ma.Schema):
     signers = ma.fields.List(
         ma.fields.Nested(NewSignerSchema), required=True, validate=ma.validate.Length(min=1, max=6)
     )
+    investigator_id = ma.fields.String(
+        load_default=None,
+        validate=ma.validate.Length(min=1, max=40),
+        metadata={
+            "description": "Staff id of the site's investigator who conducts the interview and "
+            "countersigns (one of the preview's investigators). Omit when the enrolling member "
+            "is that investigator; required when they cannot countersign (site staff)."
+        },
+    )
 
 
 class SignerSchema(ma.Schema):
@@ -121,6 +137,9 @@ class SignerSchema(ma.Schema):
     name = ma.fields.String()
     email = ma.fields.String(allow_none=True)
     phone = ma.fields.String(allow_none=True)
+    staff_id = ma.fields.String(
+        allow_none=True, metadata={"description": "The investigator signer's staff account"}
+    )
 
 
 class ParticipantSchema(ma.Schema):
@@ -201,12 +220,22 @@ class StaffWithdrawalSchema(WithdrawalSchema):
         validate=ma.validate.OneOf([Channel.IN_PERSON, Channel.PHONE, Channel.LETTER]),
     )
     expressed_by = ma.fields.String(
-        load_default=None, metadata={"description": "Signer id of who expressed it"}
+        load_default=None,
+        validate=ma.validate.Length(min=1, max=40),
+        metadata={"description": "Signer id of the family member who expressed it"},
     )
 
 
 class StaffDissentSchema(ma.Schema):
     note = ma.fields.String(load_default=None, validate=ma.validate.Length(max=2000))
+    expressed_by = ma.fields.String(
+        load_default=None,
+        validate=ma.validate.Length(min=1, max=40),
+        metadata={
+            "description": "Signer id of the family member who said it (the child, or a parent "
+            "passing it on); omit when the team heard the child"
+        },
+    )
 
 
 class EventSchema(ma.Schema):

@@ -79,6 +79,7 @@ def _enrol_form() -> dict[str, Any]:
         "site": _field("site", 40),
         "birth_date": _field("birth_date", 20),
         "preferred_language": _field("preferred_language", 20),
+        "investigator_id": _field("investigator_id", 40),
         "signers": signers,
     }
 
@@ -90,6 +91,7 @@ def _blank_enrol_form(sites: list[str]) -> dict[str, Any]:
         "site": sites[0] if len(sites) == 1 else "",
         "birth_date": "",
         "preferred_language": "",
+        "investigator_id": "",
         "signers": [
             {"name": "", "email": "", "phone": "", "preferred_language": "", **row}
             for row in rows[:SIGNER_ROWS]
@@ -107,6 +109,8 @@ def _enrol_payload(values: dict[str, Any]) -> dict[str, Any]:
     }
     if values["preferred_language"]:
         payload["preferred_language"] = values["preferred_language"]
+    if values["investigator_id"]:
+        payload["investigator_id"] = values["investigator_id"]
     for row in values["signers"]:
         if not (row["name"] or row["email"] or row["phone"]):
             continue
@@ -235,6 +239,11 @@ def enrol(trial_id: str) -> Any:
             }
             status = 422
     languages = sorted({tag for s in catalog.study.sites for tag in s.languages})
+    investigators = (
+        enrolment.site_investigators(trial_id, values["site"]) if values["site"] in sites else []
+    )
+    if not values["investigator_id"] and any(m.id == signed.staff.id for m in investigators):
+        values["investigator_id"] = str(signed.staff.id)
     return _render(
         "enrol.html",
         status,
@@ -246,6 +255,7 @@ def enrol(trial_id: str) -> Any:
             ("guardian", label("signer_role", SignerRole.GUARDIAN, _locale())),
             ("participant", label("signer_role", SignerRole.PARTICIPANT, _locale())),
         ],
+        investigators=[{"staff_id": str(m.id), "name": m.name} for m in investigators],
         preview=preview,
         errors=attempt.errors,
         error=attempt.message,
@@ -266,6 +276,12 @@ def _enrol(signed: Signed, trial_id: str, values: dict[str, Any]) -> _Attempt:
         )
     _require(Action.ENROL, trial_id, args["site"])
     try:
+        interviewer = enrolment.interviewer_for(
+            trial_id,
+            args["site"],
+            enrolling=signed.staff,
+            investigator_id=args.get("investigator_id"),
+        )
         result = enrolment.enrol(
             trial_id,
             code=args["code"],
@@ -273,7 +289,7 @@ def _enrol(signed: Signed, trial_id: str, values: dict[str, Any]) -> _Attempt:
             birth_date=args["birth_date"],
             preferred_language=args.get("preferred_language"),
             signers=enrolment.signer_entries(args["signers"]),
-            interviewer=signed.staff,
+            interviewer=interviewer,
             actor=staff_service.acting_as(signed, trial_id, args["site"]),
         )
     except ConsentKitError as exc:
@@ -281,5 +297,7 @@ def _enrol(signed: Signed, trial_id: str, values: dict[str, Any]) -> _Attempt:
             raise
         message = exc.translated(_locale())
         errors = {"code": message} if isinstance(exc, ConflictError) else {}
+        if exc.code in ("investigator-required", "investigator-invalid"):
+            errors = {"investigator_id": message}
         return _Attempt(errors=errors, message=message, error_code=exc.code)
     return _Attempt(code=result.participant.code)

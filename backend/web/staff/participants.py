@@ -42,6 +42,7 @@ from consentkit.enums import Channel, RecordState, SignerRole, WithdrawalScope
 from consentkit.errors import (
     AuthenticationError,
     ConsentKitError,
+    InvalidDataError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitedError,
@@ -387,9 +388,12 @@ def _show_invitation(trial_id: str, found: Participant, result: dict[str, Any]) 
 
 @bp.post("/studies/<trial_id>/participants/<path:code>/dissent")
 def dissent(trial_id: str, code: str) -> Any:
-    """Record that the child said no (respected at any age)."""
+    """Record that the child said no, respected at any age (password and code first)."""
     signed, found = _participant(trial_id, code, Action.RECORD_WITHDRAWAL)
     _check_csrf(signed)
+    if _needs_reauth(signed):
+        # Like a withdrawal: it stops participation. The form is on the participant page.
+        return _reauth_redirect(url_for(".participant", trial_id=trial_id, code=found.code))
     if request.form.get("confirm") != "yes":
         return _participant_page(
             trial_id,
@@ -398,11 +402,17 @@ def dissent(trial_id: str, code: str) -> Any:
             error=_("Tick the box to confirm that the child said no."),
             status=422,
         )
-    records.record_dissent(
-        found,
-        actor=staff_service.acting_as(signed, trial_id, found.site_code),
-        note=_field("note", 2000) or None,
-    )
+    try:
+        enrolment.record_dissent(
+            found,
+            expressed_by=_field("expressed_by", 40) or None,
+            actor=staff_service.acting_as(signed, trial_id, found.site_code),
+            note=_field("note", 2000) or None,
+        )
+    except InvalidDataError as exc:
+        return _participant_page(
+            trial_id, found, signed, error=exc.translated(_locale()), status=422
+        )
     return redirect(
         url_for(".participant", trial_id=trial_id, code=found.code, notice="dissent-recorded")
     )
@@ -444,22 +454,28 @@ def withdraw(trial_id: str, code: str) -> Any:
                     "reason_declined": values["reason_declined"],
                 }
             )
-            enrolment.record_withdrawal(
-                found,
-                scopes=args["scopes"],
-                expressed_by=args.get("expressed_by"),
-                channel=args["channel"],
-                actor=staff_service.acting_as(signed, trial_id, found.site_code, args["channel"]),
-                reason=None if args.get("reason_declined") else args.get("reason"),
-            )
-            return redirect(
-                url_for(
-                    ".participant",
-                    trial_id=trial_id,
-                    code=found.code,
-                    notice="withdrawal-recorded",
+            try:
+                enrolment.record_withdrawal(
+                    found,
+                    scopes=args["scopes"],
+                    expressed_by=args.get("expressed_by"),
+                    channel=args["channel"],
+                    actor=staff_service.acting_as(
+                        signed, trial_id, found.site_code, args["channel"]
+                    ),
+                    reason=None if args.get("reason_declined") else args.get("reason"),
                 )
-            )
+            except InvalidDataError as exc:
+                error = exc.translated(_locale())
+            else:
+                return redirect(
+                    url_for(
+                        ".participant",
+                        trial_id=trial_id,
+                        code=found.code,
+                        notice="withdrawal-recorded",
+                    )
+                )
     family = [s for s in _signer_rows(found) if s["is_family"]]
     return _render(
         "withdraw.html",
@@ -622,6 +638,8 @@ def paper(trial_id: str, code: str, record_id: str) -> Any:
         s for s in records.record_statuses(found, events=events) if s.record_id == record_id
     )
     names = {s["signer_id"]: s for s in _signer_rows(found)}
+    # The investigator's paper signature needs countersign rights (paper.record_paper_consent).
+    can_countersign = _can(signed, Action.COUNTERSIGN, trial_id, found.site_code)
     missing = [
         {
             "signer_id": m["signer_id"],
@@ -629,6 +647,7 @@ def paper(trial_id: str, code: str, record_id: str) -> Any:
             "role": label("signer_role", m["role"], _locale()),
         }
         for m in status.missing_signers
+        if can_countersign or m["role"] != SignerRole.INVESTIGATOR
     ]
     version = FormVersion.objects(
         trial_id=trial_id, form_id=payload["form_id"], version=payload["version"]
