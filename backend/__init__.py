@@ -11,7 +11,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from backend import intake
 from backend.config import load_config
 from backend.errors import register_error_handlers
 from backend.extensions import API_TITLE, API_VERSION, Api
@@ -53,7 +55,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             },
         },
     )
+    _trust_proxies(app)
     configure_logging(app)
+    intake.install(app)
     database.connect(app.config["MONGODB_URI"], db_name=app.config["MONGODB_DB"])
     _ensure_indexes(app)
 
@@ -73,6 +77,24 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_web(app)
     log.info("consentkit %s ready (database %s)", __version__, database.current_uri())
     return app
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Believe ``X-Forwarded-For/-Proto/-Host`` from ``TRUSTED_PROXIES`` hops, and only them.
+
+    Behind a TLS proxy every request comes from the proxy's address: without
+    this, rate limits and lockouts would count all clients as one, and
+    signature evidence would store the proxy's address. With 0 (the default:
+    the app faces clients directly) the headers are ignored, since any client
+    can send them. Set it to exactly the number of proxies that append to
+    ``X-Forwarded-For``: werkzeug's ProxyFix takes the address that many hops
+    from the right, which a client cannot forge.
+    """
+    hops = int(app.config["TRUSTED_PROXIES"])
+    if hops:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
+        )
 
 
 def _ensure_indexes(app: Flask) -> None:

@@ -30,6 +30,8 @@ DEFAULTS: dict[str, Any] = {
     "TESTING": False,
     # Staff sign-in cookie: None = Secure in production, else only on HTTPS requests.
     "STAFF_COOKIE_SECURE": None,
+    # Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are believed.
+    "TRUSTED_PROXIES": 0,
 }
 
 _BOOLEAN_KEYS = {"TESTING", "STAFF_COOKIE_SECURE"}
@@ -43,6 +45,26 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
             continue
         found[key] = raw.lower() in {"1", "true", "yes", "on"} if key in _BOOLEAN_KEYS else raw
     return found
+
+
+def _proxy_hops(value: Any) -> int:
+    """Return ``CONSENTKIT_TRUSTED_PROXIES`` as a number of hops (0 to 5).
+
+    Raises:
+        ConfigurationError: not a whole number in that range.
+
+    """
+    try:
+        hops = int(value)
+    except (TypeError, ValueError):
+        hops = -1
+    if isinstance(value, bool) or not 0 <= hops <= 5:
+        raise ConfigurationError(
+            "CONSENTKIT_TRUSTED_PROXIES must be the number of proxies in front of the app "
+            "(0 to 5), not %(value)s.",
+            params={"value": repr(value)},
+        )
+    return hops
 
 
 def _development_secret(data_dir: Path) -> str:
@@ -77,6 +99,7 @@ def load_config(
         )
     if config["LOG_FORMAT"] not in {"text", "json"}:
         raise ConfigurationError("CONSENTKIT_LOG_FORMAT must be 'text' or 'json'.")
+    config["TRUSTED_PROXIES"] = _proxy_hops(config["TRUSTED_PROXIES"])
     if not config["SECRET_KEY"]:
         if env == "production":
             raise ConfigurationError(
