@@ -48,6 +48,8 @@ LIMITS = {
     "redeem-ip": (20, 600),
     "redeem-invitation": (5, 3600),
     "verify-ip": (30, 600),
+    # POST /documents/verify (consentkit.services.verification): each check costs a seal validation.
+    "pdf-verify-ip": (30, 600),
     "step-up-session": (5, 600),
     # Staff sign-in (consentkit.services.staff), per address whether or not it has an account.
     "staff-login-email": (10, 900),
