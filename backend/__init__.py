@@ -45,8 +45,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         OPENAPI_VERSION="3.1.0",
         OPENAPI_URL_PREFIX="/api",
         OPENAPI_JSON_PATH="openapi.json",
-        OPENAPI_SWAGGER_UI_PATH="docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+        # /api/docs is served by backend.web.api_docs from vendored files, not a CDN.
+        OPENAPI_SWAGGER_UI_PATH=None,
         API_SPEC_OPTIONS={
             "info": {
                 "description": "E-consent and assent for paediatric clinical trials. "
@@ -75,7 +75,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     register_blueprints(api)
     register_web(app)
-    log.info("consentkit %s ready (database %s)", __version__, database.current_uri())
+    log.info(
+        "consentkit %s ready (database %s)",
+        __version__,
+        database.redacted_uri(database.current_uri()),
+    )
     return app
 
 
