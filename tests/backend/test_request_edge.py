@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 
 from consentkit.policy.roles import StaffRole
+from consentkit.services import records
 from tests.backend.staff_helpers import auth, make_member, token_for
 from tests.backend.test_signer_flow_api import _content, phone  # noqa: F401 - a fixture
 from tests.backend.test_staff_api import BASE, enrol
+from tests.backend.test_staff_web import csrf_of, family, nl, participant_url, signed_in  # noqa: F401
 
 PROBLEM = "application/problem+json"
 
@@ -100,6 +102,30 @@ def test_json_nested_deeper_than_the_limit_is_400(client: Any) -> None:
     )
 
     assert _problem(response, 400)["error"] == "bad-request"
+
+
+def test_countersign_page_with_deeply_nested_strokes_is_not_a_500(
+    app: Any,
+    client: Any,
+    nl: Any,  # noqa: F811
+) -> None:
+    child = family(nl, "NL-DEEP-1", "NL-01")
+    signed_in(app, client, nl)
+    record_id = records.profile(child)["records"][0]["record_id"]
+    url = participant_url(child.code, f"/records/{record_id}/countersign")
+    page = client.get(url)
+
+    response = client.post(
+        url,
+        data={
+            "csrf_token": csrf_of(page),
+            "printed_name": "Dr Inv",
+            "strokes": "[" * 100_000 + "]" * 100_000,
+        },
+    )
+
+    assert response.status_code == 422, response.status_code
+    assert response.mimetype == "text/html"
 
 
 def test_lone_surrogate_in_a_question_is_400(phone: Any) -> None:  # noqa: F811
