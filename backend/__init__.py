@@ -11,7 +11,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from backend import intake
 from backend.config import load_config
 from backend.errors import register_error_handlers
 from backend.extensions import API_TITLE, API_VERSION, Api
@@ -43,8 +45,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         OPENAPI_VERSION="3.1.0",
         OPENAPI_URL_PREFIX="/api",
         OPENAPI_JSON_PATH="openapi.json",
-        OPENAPI_SWAGGER_UI_PATH="docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+        # /api/docs is served by backend.web.api_docs from vendored files, not a CDN.
+        OPENAPI_SWAGGER_UI_PATH=None,
         API_SPEC_OPTIONS={
             "info": {
                 "description": "E-consent and assent for paediatric clinical trials. "
@@ -53,7 +55,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             },
         },
     )
+    _trust_proxies(app)
     configure_logging(app)
+    intake.install(app)
     database.connect(app.config["MONGODB_URI"], db_name=app.config["MONGODB_DB"])
     _ensure_indexes(app)
 
@@ -71,8 +75,30 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     register_blueprints(api)
     register_web(app)
-    log.info("consentkit %s ready (database %s)", __version__, database.current_uri())
+    log.info(
+        "consentkit %s ready (database %s)",
+        __version__,
+        database.redacted_uri(database.current_uri()),
+    )
     return app
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Believe ``X-Forwarded-For/-Proto/-Host`` from ``TRUSTED_PROXIES`` hops, and only them.
+
+    Behind a TLS proxy every request comes from the proxy's address: without
+    this, rate limits and lockouts would count all clients as one, and
+    signature evidence would store the proxy's address. With 0 (the default:
+    the app faces clients directly) the headers are ignored, since any client
+    can send them. Set it to exactly the number of proxies that append to
+    ``X-Forwarded-For``: werkzeug's ProxyFix takes the address that many hops
+    from the right, which a client cannot forge.
+    """
+    hops = int(app.config["TRUSTED_PROXIES"])
+    if hops:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
+        )
 
 
 def _ensure_indexes(app: Flask) -> None:

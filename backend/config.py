@@ -30,6 +30,8 @@ DEFAULTS: dict[str, Any] = {
     "TESTING": False,
     # Staff sign-in cookie: None = Secure in production, else only on HTTPS requests.
     "STAFF_COOKIE_SECURE": None,
+    # Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are believed.
+    "TRUSTED_PROXIES": 0,
 }
 
 _BOOLEAN_KEYS = {"TESTING", "STAFF_COOKIE_SECURE"}
@@ -43,6 +45,85 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
             continue
         found[key] = raw.lower() in {"1", "true", "yes", "on"} if key in _BOOLEAN_KEYS else raw
     return found
+
+
+def _proxy_hops(value: Any) -> int:
+    """Return ``CONSENTKIT_TRUSTED_PROXIES`` as a number of hops (0 to 5).
+
+    Raises:
+        ConfigurationError: not a whole number in that range.
+
+    """
+    try:
+        hops = int(value)
+    except (TypeError, ValueError):
+        hops = -1
+    if isinstance(value, bool) or not 0 <= hops <= 5:
+        raise ConfigurationError(
+            "CONSENTKIT_TRUSTED_PROXIES must be the number of proxies in front of the app "
+            "(0 to 5), not %(value)s.",
+            params={"value": repr(value)},
+        )
+    return hops
+
+
+def _production_problems(config: Mapping[str, Any], environ: Mapping[str, str]) -> list[str]:
+    """Return every missing or unsafe production setting, one English line each.
+
+    The library reads its keys lazily (the seal on the first PDF, the identity
+    keys on the first enrolment, the sender on the first one-time code); checked
+    only there, a missing key would surface as a 500 in front of a family.
+    """
+    problems: list[str] = []
+
+    def value(name: str) -> str:
+        return (environ.get(PREFIX + name) or "").strip()
+
+    secret = str(config["SECRET_KEY"] or "")
+    if not secret:
+        problems.append(
+            "CONSENTKIT_SECRET_KEY is required (e.g. "
+            '`python -c "import secrets; print(secrets.token_urlsafe(48))"`)'
+        )
+    elif len(secret) < 32:
+        problems.append("CONSENTKIT_SECRET_KEY must be at least 32 characters")
+    if not value("IDENTITY_KEYS"):
+        problems.append("CONSENTKIT_IDENTITY_KEYS is required (Fernet keys, comma-separated)")
+    audit_key = value("AUDIT_KEY")
+    if not audit_key:
+        problems.append("CONSENTKIT_AUDIT_KEY is required (at least 32 characters)")
+    elif len(audit_key) < 32:
+        problems.append("CONSENTKIT_AUDIT_KEY must be at least 32 characters")
+    for name in ("SEAL_CERT", "SEAL_KEY"):
+        path = value(name)
+        if not path:
+            problems.append(f"{PREFIX}{name} is required (a PEM file)")
+        elif not Path(path).is_file():
+            problems.append(f"{PREFIX}{name} names no readable file: {path}")
+    sender = value("OTP_SENDER")
+    if sender not in {"smtp", "webhook"}:
+        problems.append("CONSENTKIT_OTP_SENDER must be smtp or webhook")
+    elif sender == "webhook" and not value("SMS_WEBHOOK_URL").startswith(("https://", "http://")):
+        problems.append("CONSENTKIT_SMS_WEBHOOK_URL is required with the webhook sender")
+    if not value("PUBLIC_URL").startswith("https://"):
+        problems.append("CONSENTKIT_PUBLIC_URL is required: the https address of the web pages")
+    return problems
+
+
+def _check_production(config: Mapping[str, Any], environ: Mapping[str, str]) -> None:
+    """Refuse to start with one error listing everything that is missing or unsafe.
+
+    Raises:
+        ConfigurationError: at least one problem; ``details["errors"]`` lists them all.
+
+    """
+    problems = _production_problems(config, environ)
+    if problems:
+        raise ConfigurationError(
+            "The production configuration is incomplete: %(problems)s.",
+            params={"problems": "; ".join(problems)},
+            details={"errors": problems},
+        )
 
 
 def _development_secret(data_dir: Path) -> str:
@@ -77,16 +158,12 @@ def load_config(
         )
     if config["LOG_FORMAT"] not in {"text", "json"}:
         raise ConfigurationError("CONSENTKIT_LOG_FORMAT must be 'text' or 'json'.")
-    if not config["SECRET_KEY"]:
-        if env == "production":
-            raise ConfigurationError(
-                "CONSENTKIT_SECRET_KEY is required in production (e.g. "
-                '`python -c "import secrets; print(secrets.token_urlsafe(48))"`).'
-            )
+    config["TRUSTED_PROXIES"] = _proxy_hops(config["TRUSTED_PROXIES"])
+    if env == "production":
+        _check_production(config, os.environ if environ is None else environ)
+    elif not config["SECRET_KEY"]:
         if env == "testing":
             config["SECRET_KEY"] = secrets.token_urlsafe(32)
         else:
             config["SECRET_KEY"] = _development_secret(Path(config["DATA_DIR"]).resolve())
-    elif env == "production" and len(str(config["SECRET_KEY"])) < 32:
-        raise ConfigurationError("CONSENTKIT_SECRET_KEY must be at least 32 characters.")
     return config

@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             f"   API docs      {base}/api/docs\n"
             f"   OpenAPI       {base}/api/openapi.json\n"
             f"   Health        {base}/api/v1/health\n"
-            f"   Database      {database.current_uri()}"
+            f"   Database      {database.redacted_uri(database.current_uri())}"
             f"{' (embedded, started here)' if child else ''}\n"
             f"   Data          {data_dir}\n"
             f"   Demo study    {demo}\n"

@@ -16,7 +16,9 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, Response, has_request_context, jsonify, request
+from bson.errors import InvalidId
+from flask import Flask, Response, current_app, has_request_context, jsonify, request
+from mongoengine.errors import ValidationError as DocumentValidationError
 from pymongo.errors import AutoReconnect, ConnectionFailure, ServerSelectionTimeoutError
 from werkzeug.exceptions import HTTPException
 
@@ -74,6 +76,7 @@ MESSAGE_BY_STATUS: dict[int, str] = {
 }
 
 DATABASE_DOWN = N_("The database is not reachable. Please try again shortly.")
+NO_SUCH_ID = N_("Nothing was found with this id.")
 
 
 def request_locale() -> str:
@@ -200,6 +203,23 @@ def _handle_database_down(exc: Exception) -> Response:
     )
 
 
+def _handle_bad_id(exc: Exception) -> Response:
+    """Answer a lookup by something that is not a database id as "not found" (404).
+
+    No document has the id ``xyz``: that is a fact about the request, not a
+    server fault. MongoEngine raises its ValidationError from the ObjectId
+    conversion of a query value (the bson ``InvalidId`` is its context); any
+    other ValidationError is a bug of ours and stays a 500. Re-dispatching a
+    NotFoundError lets the staff pages render their own 404 page.
+    """
+    bad_id = isinstance(exc, InvalidId) or isinstance(exc.__context__, InvalidId)
+    if not bad_id:
+        return _handle_unexpected(exc)
+    return current_app.make_response(
+        current_app.handle_user_exception(ck.NotFoundError(NO_SUCH_ID))
+    )
+
+
 def _handle_unexpected(exc: Exception) -> Response:
     if isinstance(exc, HTTPException):
         return handle_http_exception(exc)
@@ -212,4 +232,6 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(ck.ConsentKitError, _handle_domain_error)
     for db_error in (ServerSelectionTimeoutError, AutoReconnect, ConnectionFailure):
         app.register_error_handler(db_error, _handle_database_down)
+    for id_error in (DocumentValidationError, InvalidId):
+        app.register_error_handler(id_error, _handle_bad_id)
     app.register_error_handler(Exception, _handle_unexpected)

@@ -1,4 +1,11 @@
-"""Logging with request ids, as text for people or one JSON object per line for collectors."""
+"""Logging with request ids, as text for people or one JSON object per line for collectors.
+
+Secrets never reach the logs: a staff setup token or an invitation code travels
+in a URL path (``/staff/setup/<token>``, ``/family/invite/<code>``), and a
+MongoDB URI may carry a password. :func:`redact` removes them from every record
+this app's handler writes, the dev server's request lines included, and
+``backend/gunicorn_conf.py`` does the same for gunicorn's access log.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +18,31 @@ from datetime import UTC, datetime
 from flask import Flask, Response, g, has_request_context, request
 
 REQUEST_ID_HEADER = "X-Request-ID"
+REDACTED = "[redacted]"
+#: Path segments that are bearer secrets: whoever reads them can use them.
+_SECRET_IN_PATH = re.compile(r"(/(?:staff/setup|family/i|family/invite)/)[^/?#\s\"']+")
+#: The password of a MongoDB URI (``mongodb://user:password@host``).
+_URI_PASSWORD = re.compile(r"(mongodb(?:\+srv)?://[^:/@\s]+:)[^@\s]+@")
 # Accept a caller's id only when it is short and harmless to log.
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def redact(text: str) -> str:
+    """Return ``text`` with setup tokens, invitation codes and URI passwords replaced."""
+    text = _SECRET_IN_PATH.sub(r"\1" + REDACTED, text)
+    return _URI_PASSWORD.sub(r"\1" + REDACTED + "@", text)
+
+
+class RedactFilter(logging.Filter):
+    """Remove secrets from a record's message before any formatter sees it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the message when it holds a secret; never drops a record."""
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
+        return True
 
 
 class RequestIdFilter(logging.Filter):
@@ -45,6 +75,7 @@ def configure_logging(app: Flask) -> None:
     """Install the formatter chosen by ``LOG_FORMAT`` on the root logger, and request ids."""
     handler = logging.StreamHandler()
     handler.addFilter(RequestIdFilter())
+    handler.addFilter(RedactFilter())
     if app.config["LOG_FORMAT"] == "json":
         handler.setFormatter(JsonFormatter())
     else:

@@ -73,6 +73,18 @@ def _with_db(uri: str, name: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
 
 
+def redacted_uri(uri: str | None) -> str | None:
+    """Return ``uri`` with its password replaced, for logs and banners."""
+    if not uri:
+        return uri
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    host = parts.netloc.rpartition("@")[2]
+    netloc = f"{parts.username}:***@{host}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
 def resolve_uri(uri: str | None = None, db_name: str | None = None) -> str:
     """Return the URI to connect to: explicit, then ``CONSENTKIT_MONGODB_URI``, then embedded."""
     chosen = uri or settings.mongodb_uri() or embedded_uri()
@@ -98,8 +110,11 @@ def connect(uri: str | None = None, *, db_name: str | None = None) -> None:
         alias=ALIAS,
         tz_aware=True,
         uuidRepresentation="standard",
+        # Every wait is bounded (CONSENTKIT_DB_TIMEOUT_MS), so a request fails fast with
+        # 503 well inside gunicorn's worker timeout instead of dying as WORKER TIMEOUT.
         serverSelectionTimeoutMS=settings.server_selection_timeout_ms(),
         connectTimeoutMS=settings.server_selection_timeout_ms(),
+        socketTimeoutMS=settings.socket_timeout_ms(),
         appname="consentkit",
     )
     client._consentkit_uri = target
@@ -162,7 +177,10 @@ def is_listening(host: str, port: int, timeout: float = 0.5) -> bool:
 def server_answers(uri: str, timeout_ms: int = 1000) -> bool:
     """Return True when a MongoDB-protocol server at ``uri`` answers ``ping``."""
     client: MongoClient[dict[str, Any]] = MongoClient(
-        uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms
+        uri,
+        serverSelectionTimeoutMS=timeout_ms,
+        connectTimeoutMS=timeout_ms,
+        socketTimeoutMS=timeout_ms,
     )
     try:
         client.admin.command("ping")
@@ -182,7 +200,7 @@ def wait_until_ready(uri: str, timeout_s: float = 30.0) -> None:
         time.sleep(0.2)
     raise DatabaseUnavailableError(
         "No database answered at %(uri)s within %(seconds)s s.",
-        params={"uri": uri, "seconds": f"{timeout_s:.0f}"},
+        params={"uri": redacted_uri(uri), "seconds": f"{timeout_s:.0f}"},
     )
 
 

@@ -61,8 +61,12 @@ def translations(locale: str | None) -> NullTranslations:
     return NullTranslations()
 
 
-def gettext(locale: str | None, message: str, **params: Any) -> str:
-    """Translate ``message`` into ``locale`` and fill ``%(name)s`` placeholders."""
+def gettext(locale: str | None, message: str, /, **params: Any) -> str:
+    """Translate ``message`` into ``locale`` and fill ``%(name)s`` placeholders.
+
+    ``locale`` and ``message`` are positional-only, so a placeholder may have any
+    name, ``locale`` and ``message`` included ("This form has no %(locale)s text.").
+    """
     text = translations(locale).gettext(message)
     return text % params if params else text
 

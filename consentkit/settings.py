@@ -46,7 +46,8 @@ def server_selection_timeout_ms() -> int:
     """Return how long a query waits for an unreachable database before failing.
 
     Short by default so that a request answers 503 quickly instead of hanging a
-    worker for pymongo's default 30 s.
+    worker for pymongo's default 30 s (gunicorn's default worker timeout is 30 s
+    too, so a request would die as WORKER TIMEOUT instead of answering).
     """
     return int(os.environ.get("CONSENTKIT_DB_TIMEOUT_MS", "3000"))
 
@@ -59,6 +60,20 @@ def idempotency_lease_s() -> float:
     takes, short enough that a family retrying after a crash is not kept waiting.
     """
     return float(os.environ.get("CONSENTKIT_IDEMPOTENCY_LEASE_S", "30"))
+
+
+def socket_timeout_ms() -> int:
+    """Return how long one database round trip may take once connected (the same timeout).
+
+    Without it a database that accepts connections but stops answering (a
+    frozen process, a host gone from the network) holds a request until
+    pymongo's monitor notices, 10 s or more, for every query in the request.
+    With it such a request fails in about three timeouts (the query, then the
+    retry's new connection and handshake): 9 s with the default 3 s, inside
+    gunicorn's 30 s worker timeout. A query slower than this fails too: raise
+    ``CONSENTKIT_DB_TIMEOUT_MS`` for a slow database, and the worker timeout with it.
+    """
+    return server_selection_timeout_ms()
 
 
 def public_url() -> str:

@@ -63,5 +63,5 @@ def current_session(*, max_age_s: float = 0.0) -> SignerSession:
 
 
 def client_ip() -> str:
-    """Return the client address (the proxy's X-Forwarded-For is trusted only via ProxyFix)."""
+    """Return the client address: behind ``CONSENTKIT_TRUSTED_PROXIES`` hops, ProxyFix's."""
     return request.remote_addr or "unknown"

@@ -61,6 +61,9 @@ def register_web(app: Flask) -> None:
     blueprints = web_blueprints()
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
+    from backend.web.api_docs import bp as api_docs_bp
+
+    app.register_blueprint(api_docs_bp)  # its own, stricter headers (not in ``names``)
     names = {blueprint.name for blueprint in blueprints}
 
     @app.context_processor

@@ -50,5 +50,5 @@ def status() -> None:
     try:
         latency = database.ping()
     except ConsentKitError as exc:
-        raise click.ClickException(f"{uri}: {exc.message}") from exc
-    click.echo(f"{uri}: ok ({latency:.1f} ms)")
+        raise click.ClickException(f"{database.redacted_uri(uri)}: {exc.message}") from exc
+    click.echo(f"{database.redacted_uri(uri)}: ok ({latency:.1f} ms)")

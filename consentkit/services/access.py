@@ -59,6 +59,8 @@ LIMITS = {
     "redeem-ip": (20, 600),
     "redeem-invitation": (5, 3600),
     "verify-ip": (30, 600),
+    # POST /documents/verify (consentkit.services.verification): each check costs a seal validation.
+    "pdf-verify-ip": (30, 600),
     "step-up-session": (5, 600),
     # Codes by e-mail or SMS for setting up an authenticator app, per session.
     "authenticator-session": (3, 600),

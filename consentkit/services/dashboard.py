@@ -630,11 +630,18 @@ def summary(
 
 
 def _code_range(prefix: str) -> dict[str, str]:
-    """Return the code range holding exactly the codes that start with ``prefix``."""
+    """Return the code range holding exactly the codes that start with ``prefix``.
+
+    The bound is the prefix with its last character moved one code point on,
+    skipping the UTF-16 surrogates U+D800..U+DFFF, which no stored string can
+    hold (BSON refuses them): after U+D7FF comes U+E000. UTF-8 order, the
+    order the database compares in, is code point order, so the range is exact.
+    """
     last = ord(prefix[-1])
     if last >= 0x10FFFF:
         return {"$gte": prefix}
-    return {"$gte": prefix, "$lt": prefix[:-1] + chr(last + 1)}
+    following = 0xE000 if 0xD7FF <= last < 0xE000 else last + 1
+    return {"$gte": prefix, "$lt": prefix[:-1] + chr(following)}
 
 
 def _filters(

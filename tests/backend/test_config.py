@@ -9,6 +9,33 @@ import pytest
 from backend.config import load_config
 from consentkit.errors import ConfigurationError
 
+REQUIRED_IN_PRODUCTION = [
+    "CONSENTKIT_SECRET_KEY",
+    "CONSENTKIT_IDENTITY_KEYS",
+    "CONSENTKIT_AUDIT_KEY",
+    "CONSENTKIT_SEAL_CERT",
+    "CONSENTKIT_SEAL_KEY",
+    "CONSENTKIT_OTP_SENDER",
+    "CONSENTKIT_PUBLIC_URL",
+]
+
+
+def production(tmp_path: Path, **changes: str) -> dict[str, str]:
+    """A complete production environment (files that exist; the keys are not checked here)."""
+    cert, key = tmp_path / "seal.pem", tmp_path / "seal.key"
+    cert.write_text("cert")
+    key.write_text("key")
+    env = {
+        "CONSENTKIT_SECRET_KEY": "s" * 40,
+        "CONSENTKIT_IDENTITY_KEYS": "k" * 44,
+        "CONSENTKIT_AUDIT_KEY": "a" * 40,
+        "CONSENTKIT_SEAL_CERT": str(cert),
+        "CONSENTKIT_SEAL_KEY": str(key),
+        "CONSENTKIT_OTP_SENDER": "smtp",
+        "CONSENTKIT_PUBLIC_URL": "https://consent.example.org",
+    }
+    return {**env, **changes}
+
 
 def test_config_refuses_production_without_secret() -> None:
     with pytest.raises(ConfigurationError, match="CONSENTKIT_SECRET_KEY"):
@@ -20,13 +47,48 @@ def test_config_refuses_short_production_secret() -> None:
         load_config(environ={"CONSENTKIT_SECRET_KEY": "short"})
 
 
-def test_config_reads_prefixed_environment_variables() -> None:
+def test_config_refuses_production_listing_everything_missing() -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        load_config(environ={})
+
+    for name in REQUIRED_IN_PRODUCTION:
+        assert name in refused.value.message
+    assert len(refused.value.details["errors"]) == len(REQUIRED_IN_PRODUCTION)
+
+
+def test_config_refuses_production_with_a_seal_file_that_is_not_there(tmp_path: Path) -> None:
+    env = production(tmp_path, CONSENTKIT_SEAL_KEY=str(tmp_path / "missing.key"))
+
+    with pytest.raises(ConfigurationError, match="CONSENTKIT_SEAL_KEY names no readable file"):
+        load_config(environ=env)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("CONSENTKIT_OTP_SENDER", "console"),
+        ("CONSENTKIT_PUBLIC_URL", "http://consent.example.org"),
+        ("CONSENTKIT_AUDIT_KEY", "short"),
+    ],
+)
+def test_config_refuses_unsafe_production_values(tmp_path: Path, name: str, value: str) -> None:
+    with pytest.raises(ConfigurationError, match=name) as refused:
+        load_config(environ=production(tmp_path, **{name: value}))
+
+    assert len(refused.value.details["errors"]) == 1
+
+
+def test_config_accepts_a_complete_production_configuration(tmp_path: Path) -> None:
+    assert load_config(environ=production(tmp_path))["ENV"] == "production"
+
+
+def test_config_reads_prefixed_environment_variables(tmp_path: Path) -> None:
     config = load_config(
-        environ={
-            "CONSENTKIT_SECRET_KEY": "x" * 40,
-            "CONSENTKIT_LOG_FORMAT": "json",
-            "CONSENTKIT_MONGODB_URI": "mongodb://db.example:27017/ck",
-        }
+        environ=production(
+            tmp_path,
+            CONSENTKIT_LOG_FORMAT="json",
+            CONSENTKIT_MONGODB_URI="mongodb://db.example:27017/ck",
+        )
     )
 
     assert config["LOG_FORMAT"] == "json"

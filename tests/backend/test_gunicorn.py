@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -39,6 +41,8 @@ def test_gunicorn_workers_share_one_embedded_database(
     gunicorn = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "gunicorn"),
+            "-c",
+            "python:backend.gunicorn_conf",
             "-w",
             "2",
             "-b",
@@ -46,7 +50,7 @@ def test_gunicorn_workers_share_one_embedded_database(
             "--access-logfile",
             str(access_log),
             "--access-logformat",
-            "%(p)s %(s)s",
+            "%(p)s %(s)s %(r)s %(f)s",
             "wsgi:app",
         ],
         cwd=REPO_ROOT,
@@ -68,6 +72,23 @@ def test_gunicorn_workers_share_one_embedded_database(
         wait_for(both_workers_answered, timeout=60)
         statuses = {line.split()[1] for line in access_log.read_text().splitlines()}
         assert statuses == {"200"}
+
+        # The recommended config's access log never holds a setup token or invitation code.
+        secret = "SETUPTOKEN0123456789abcdef"
+        link = urllib.request.Request(
+            f"http://127.0.0.1:{free_port}/family/invite/INVITECODE1",
+            headers={"Referer": f"https://ck.example/staff/setup/{secret}"},
+        )
+        with contextlib.suppress(urllib.error.HTTPError):
+            urllib.request.urlopen(link, timeout=10).close()
+        with contextlib.suppress(urllib.error.HTTPError):
+            _get(f"http://127.0.0.1:{free_port}/api/v1/staff/setup/{secret}")
+        logged = wait_for(
+            lambda: "/api/v1/staff/setup/" in access_log.read_text() and access_log.read_text()
+        )
+        assert secret not in logged
+        assert "INVITECODE1" not in logged
+        assert "/family/invite/[redacted]" in logged
     finally:
         gunicorn.terminate()
         gunicorn.wait(timeout=30)

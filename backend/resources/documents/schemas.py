@@ -15,8 +15,13 @@ class SealSchema(ma.Schema):
 
 
 class VerificationSchema(ma.Schema):
-    ok = ma.fields.Boolean(metadata={"description": "Genuine: valid seal and matching record"})
+    ok = ma.fields.Boolean(
+        metadata={
+            "description": "Genuine: a valid seal (anyone); for staff also a record "
+            "matching the audit trail"
+        }
+    )
     seal = ma.fields.Nested(SealSchema)
-    record_matches = ma.fields.Boolean()
     problems = ma.fields.List(ma.fields.String())
-    record = ma.fields.Dict(allow_none=True)
+    record_matches = ma.fields.Boolean(metadata={"description": "Staff only"})
+    record = ma.fields.Dict(allow_none=True, metadata={"description": "Staff only"})

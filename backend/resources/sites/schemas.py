@@ -6,7 +6,7 @@ import marshmallow as ma
 from flask_smorest.fields import Upload
 
 from backend.resources.me.schemas import SignatureSchema, WithdrawalSchema
-from backend.schemas import LANGUAGE_FIELD
+from backend.schemas import LANGUAGE_FIELD, OBJECT_ID
 from consentkit.enums import Channel, RecordState
 
 SITE = ma.fields.String(validate=ma.validate.Length(min=1, max=40), metadata={"example": "NL-01"})
@@ -168,7 +168,7 @@ class TimelineEventSchema(ma.Schema):
 
 
 class InviteSchema(ma.Schema):
-    signer_id = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40))
+    signer_id = ma.fields.String(required=True, validate=OBJECT_ID)
 
 
 class InvitationSchema(ma.Schema):

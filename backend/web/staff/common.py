@@ -34,7 +34,7 @@ from consentkit.services import staff as staff_service
 from consentkit.services.staff import Signed
 
 
-def _(message: str, **params: Any) -> str:
+def _(message: str, /, **params: Any) -> str:
     """Translate ``message`` into the page's language and fill its ``%(name)s`` placeholders."""
     text = web_i18n.gettext(message)
     return text % params if params else text

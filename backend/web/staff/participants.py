@@ -536,7 +536,7 @@ def _countersign_text(
 def _strokes(raw: str) -> Any:
     try:
         return json.loads(raw) if raw else None
-    except ValueError:
+    except (ValueError, RecursionError):  # deeply nested junk is no drawing either
         return None
 
 
