@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from consentkit import settings
+from consentkit import notify, settings
 from consentkit.errors import ConfigurationError
 
 PREFIX = "CONSENTKIT_"
@@ -105,6 +105,11 @@ def _production_problems(config: Mapping[str, Any], environ: Mapping[str, str]) 
         problems.append("CONSENTKIT_OTP_SENDER must be smtp or webhook")
     elif sender == "webhook" and not value("SMS_WEBHOOK_URL").startswith(("https://", "http://")):
         problems.append("CONSENTKIT_SMS_WEBHOOK_URL is required with the webhook sender")
+    elif sender == "smtp":
+        try:  # the TLS mode, CA file and "no password in clear" rules live with the sender
+            notify.SmtpSender(environ)
+        except ConfigurationError as exc:
+            problems.append(exc.message)
     if not value("PUBLIC_URL").startswith("https://"):
         problems.append("CONSENTKIT_PUBLIC_URL is required: the https address of the web pages")
     return problems

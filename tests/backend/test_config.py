@@ -110,3 +110,18 @@ def test_config_development_secret_is_random_and_kept(tmp_path: Path) -> None:
     assert first == second
     assert len(first) >= 32
     assert other["SECRET_KEY"] != first
+
+
+def test_config_refuses_an_smtp_password_over_a_clear_connection_at_start(tmp_path: Path) -> None:
+    env = production(
+        tmp_path,
+        CONSENTKIT_SMTP_USER="consentkit",
+        CONSENTKIT_SMTP_PASSWORD="secret",
+        CONSENTKIT_SMTP_TLS="off",
+    )
+
+    with pytest.raises(ConfigurationError, match="CONSENTKIT_SMTP_TLS") as refused:
+        load_config(environ=env)
+
+    assert len(refused.value.details["errors"]) == 1
+    assert "secret" not in refused.value.message
