@@ -44,7 +44,7 @@ NOT_UNICODE = N_("The request contains text that is not valid Unicode.")
 # Each upload route owns its documented limit; these read it when a request comes
 # (late imports: the resources import this package while it is being built).
 def _folder_zip() -> int:
-    from backend.resources.forms_admin.routes import MAX_UPLOAD_BYTES
+    from consentkit.services.publishing import MAX_UPLOAD_BYTES
 
     return MAX_UPLOAD_BYTES
 

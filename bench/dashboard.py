@@ -57,14 +57,15 @@ os.environ.setdefault("CONSENTKIT_AUDIT_KEY", secrets.token_urlsafe(48))
 from bson import ObjectId
 from support import running_database
 
-from consentkit.enums import RecordState, WithdrawalScope
+from consentkit.enums import OPEN_STATES, RecordState, WithdrawalScope
 from consentkit.models.audit import AuditEvent, ConsentRecord
 from consentkit.models.dashboard import DateCount, StatusCount
 from consentkit.models.participant import Participant, Signer
 from consentkit.policy.age import date_of_age
-from consentkit.services import dashboard, records
+from consentkit.services import dashboard, participation, records
 from consentkit.services.forms import catalog
 from consentkit.services.importing import import_demo_study
+from consentkit.services.requirements import requirements_for
 from tests.consentkit.records_helpers import STAFF, T0, consented_family
 
 PARTICIPANTS = int(os.environ.get("BENCH_PARTICIPANTS", "100000"))
@@ -78,7 +79,7 @@ V2_FROM = datetime(2025, 10, 1, tzinfo=UTC)  # parental-consent v2 (major) in fo
 WINDOW = timedelta(days=30)  # the demo study's completion_window_days
 AGE_WEIGHTS = [30, 20, 14, 10, 7, 5, 3, 2, 2, 1, 1, 1, 1, 1, 0.5, 0.5, 0.5, 0.5]
 BANDS = (("assent-6-9", 6, 9), ("assent-10-13", 10, 13), ("assent-14-17", 14, 17))
-AWAITING = set(dashboard.AWAITING)
+AWAITING = OPEN_STATES
 STATES = [s.value for s in RecordState]
 
 
@@ -99,7 +100,7 @@ def _raw(document: Any) -> dict[str, Any]:
 def templates() -> dict[str, Any]:
     """Run a family through the services and keep the documents they wrote, as shapes."""
     family, record = consented_family("TPL-1")
-    records.withdraw(
+    participation.withdraw(
         family.participant, scopes=["samples-destroy"], actor=STAFF, now=T0 + timedelta(days=2)
     )
     assent = records.open_record(
@@ -131,7 +132,7 @@ def rules() -> dict[str, tuple[int, int]]:
             timezone=site.timezone,
             birth_date=date(2016, 1, 1),
         )
-        requirements = records.requirements_for(probe, AT.date())
+        requirements = requirements_for(probe, AT.date())
         found[site.code] = (requirements.competence_age, max(requirements.guardians_required, 1))
     return found
 

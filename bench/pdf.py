@@ -54,7 +54,7 @@ def _consented(code: str) -> tuple[object, str]:
 
 def _worker(codes: list[str]) -> tuple[int, int]:
     db.connect(URI, db_name="bench")
-    from consentkit.services.records import get_participant
+    from consentkit.services.participants import get_participant
 
     for code in codes:
         participant = get_participant("DEMO-NBL-1", code)

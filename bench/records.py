@@ -3,7 +3,7 @@
 * Signing: N records (demo parental consent, France: two guardians + investigator);
   both guardians of a record sign at the same moment from two threads, then the
   investigator countersigns. Reports latency per signature and signatures/s.
-* Ratio: a signature (``records.sign``) against a bare ``insert_one`` of the same
+* Ratio: a signature (``ceremony.sign``) against a bare ``insert_one`` of the same
   stored event document.
 * Verification: ``audit.verify`` over 100,000 events (1,000 participants x 100
   events, written directly with valid hashes, since the service would take long
@@ -36,7 +36,7 @@ from support import running_database
 from consentkit import crypto
 from consentkit.models.audit import AuditEvent
 from consentkit.models.participant import Participant
-from consentkit.services import audit, records
+from consentkit.services import audit, ceremony, records
 from consentkit.services.importing import import_demo_study
 from tests.consentkit.records_helpers import (
     STAFF,
@@ -53,7 +53,7 @@ VERIFY_PARTICIPANTS, VERIFY_EVENTS = 1000, 100
 
 def _sign(family, record, signer, at, timings):  # type: ignore[no-untyped-def]
     started = time.perf_counter()
-    records.sign(
+    ceremony.sign(
         family.participant,
         record.record_id,
         signature(record, signer, at=at),

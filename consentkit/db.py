@@ -29,7 +29,7 @@ simply correct on both servers (no server check, nothing to remove later):
 * ``find_one_and_update`` returning the old document reads it before taking
   the write lock (0.7.0b3), so two racing writers can be handed the same old
   state. The record projection therefore moves by compare-and-set on its
-  ``last_seq`` (consentkit.services.records._refresh_projection), which is
+  ``last_seq`` (consentkit.services.projection.refresh_projection), which is
   exact on MongoDB too.
 """
 

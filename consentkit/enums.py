@@ -114,6 +114,16 @@ class RecordState(StrEnum):
     SUSPENDED_AWAITING_OWN_CONSENT = "suspended-awaiting-own-consent"
 
 
+#: States in which a record still waits for someone to read or sign: its completion
+#: window can run out (then it is ``expired``), and the family has a step to take.
+OPEN_STATES = frozenset({RecordState.AWAITING_INFORMATION, RecordState.AWAITING_SIGNATURES})
+#: States in which a record ended without consent: nobody acts on it any more, and the
+#: family may be asked again with a new record of the same version.
+ENDED_WITHOUT_CONSENT = frozenset(
+    {RecordState.DECLINED, RecordState.DISSENT, RecordState.WITHDRAWN, RecordState.EXPIRED}
+)
+
+
 class WithdrawalScope(StrEnum):
     """Independently revocable parts of participation (docs/regulatory-basis.md#withdrawal-scopes).
 

@@ -58,7 +58,16 @@ from consentkit.clock import now_utc
 from consentkit.models.access import OtpChallenge, SignerSession
 from consentkit.models.audit import ConsentRecord
 from consentkit.models.participant import Signer
-from consentkit.services import access, audit, documents, records
+from consentkit.services import (
+    access,
+    audit,
+    ceremony,
+    documents,
+    evidence,
+    participants,
+    participation,
+    records,
+)
 from tests.consentkit.records_helpers import (
     STAFF,
     STROKES,
@@ -315,7 +324,7 @@ def _signature(ctx: Ctx) -> dict[str, Any]:
     return {
         "locale": "fr",
         "content_sha256": ctx.text["sha"],
-        "printed_name": records.signer_identity(ctx.phone.signer)["name"],
+        "printed_name": participants.signer_identity(ctx.phone.signer)["name"],
         "strokes": STROKES,
         "early_signing_justification": "The family asked to sign today",
     }
@@ -336,25 +345,25 @@ def _app_code(ctx: Ctx, ahead_s: int = 0) -> dict[str, str]:
 
 
 def _read(ctx: Ctx) -> None:
-    records.record_views(
+    ceremony.record_views(
         ctx.family.participant,
         ctx.record_id,
         signer_id=str(ctx.phone.signer.id),
         locale="fr",
         sections=_views(ctx)["sections"],
-        actor=records.Actor(kind="signer", id=str(ctx.phone.signer.id), role="guardian"),
+        actor=evidence.Actor(kind="signer", id=str(ctx.phone.signer.id), role="guardian"),
     )
 
 
 def _read_and_answer(ctx: Ctx) -> None:
     _read(ctx)
-    records.answer_questions(
+    ceremony.answer_questions(
         ctx.family.participant,
         ctx.record_id,
         signer_id=str(ctx.phone.signer.id),
         locale="fr",
         answers=_answers(ctx)["answers"],
-        actor=records.Actor(kind="signer", id=str(ctx.phone.signer.id), role="guardian"),
+        actor=evidence.Actor(kind="signer", id=str(ctx.phone.signer.id), role="guardian"),
     )
 
 
@@ -511,7 +520,7 @@ def _b_withdrawal(world: World, row: Row) -> None:
 
 
 def _withdraw(ctx: Ctx) -> None:
-    event = records.withdraw(
+    event = participation.withdraw(
         ctx.family.participant,
         scopes=["no-further-contact"],
         actor=STAFF,

@@ -24,7 +24,7 @@ import pytest
 
 from consentkit.errors import ConfigurationError, DeliveryFailedError, InvalidDataError
 from consentkit.notify import WebhookSender, configured_sender
-from consentkit.services import access, records
+from consentkit.services import access, participants
 from tests.consentkit.records_helpers import STAFF, make_family
 
 PHONE = "+33612345678"
@@ -274,7 +274,7 @@ def test_a_redirected_gateway_never_loses_the_code_silently(gateway: Gateway) ->
 def german_guardian(demo_study: Any) -> tuple[Any, str]:
     """A guardian with a mobile number who reads German, and their invitation code."""
     family = make_family()
-    signer = records.add_signer(
+    signer = participants.add_signer(
         family.participant,
         role="guardian",
         identity={"name": "Jonas Weber", "phone": "+4915112345678"},

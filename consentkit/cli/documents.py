@@ -14,7 +14,7 @@ import click
 
 from consentkit import db
 from consentkit.errors import ConsentKitError
-from consentkit.services import records
+from consentkit.services import participants
 
 
 @click.command("verify-pdf")
@@ -62,7 +62,7 @@ def render(study: str, code: str, record_id: str, lang: str | None, out: Path) -
 
     db.connect()
     try:
-        participant = records.get_participant(study, code)
+        participant = participants.get_participant(study, code)
         result = document_service.consent_document(participant, record_id, locale=lang)
     except ConsentKitError as exc:
         raise click.ClickException(exc.message) from exc

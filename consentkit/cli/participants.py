@@ -10,13 +10,13 @@ import click
 
 from consentkit import db
 from consentkit.errors import NotFoundError
-from consentkit.services import records, timeline
+from consentkit.services import participants, records, timeline
 
 
 def _participant(study: str, code: str) -> Any:
     db.connect()
     try:
-        return records.get_participant(study, code)
+        return participants.get_participant(study, code)
     except NotFoundError as exc:
         raise click.ClickException(exc.message) from exc
 

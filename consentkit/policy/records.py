@@ -5,8 +5,9 @@ dicts as stored in the audit trail) and the moment of the question. States are
 never set by hand (NCI Connect's hand-kept status flags drifted, peers.md), so
 the same events always give the same answer, now or in ten years.
 
-Event shapes (``payload`` keys) are documented with the service that writes them
-(:mod:`consentkit.services.records`).
+Event shapes (``payload`` keys) are documented with the services that write them
+(:mod:`consentkit.services.participants`, :mod:`~consentkit.services.records`,
+:mod:`~consentkit.services.ceremony`, :mod:`~consentkit.services.participation`).
 """
 
 from __future__ import annotations

@@ -40,7 +40,8 @@ from consentkit.models.access import (
 from consentkit.models.participant import Participant, Signer
 from consentkit.notify import Sender
 from consentkit.services import audit
-from consentkit.services.records import SYSTEM, Actor, AuthEvidence, signer_identity
+from consentkit.services.evidence import SYSTEM, Actor, AuthEvidence
+from consentkit.services.participants import signer_identity
 from consentkit.services.totp import TotpAlgorithm
 
 log = logging.getLogger(__name__)

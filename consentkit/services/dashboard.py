@@ -5,16 +5,9 @@ A sponsor looks at a whole study, site staff at their own sites only
 in under 50 ms on the embedded database (issue 7), and SecantusDB reads every
 document a count matches (about 50 microseconds each, ``bench/dashboard.py``),
 so the summary never counts projections: it reads the counters of
-:mod:`consentkit.models.dashboard`, which :mod:`consentkit.services.records`
-moves in the same step as the projection they are derived from:
-
-* enrolment: +1 participant at the site, +1 on the participant's competence date;
-* a birth-date correction: the competence date moves;
-* a record opened: +1 in ``awaiting-information``, and on its due date;
-* a record changing state: -1 on the old state and +1 on the new in one update;
-  the writer that wins the projection's ``last_seq`` guard does it, so each
-  transition is counted exactly once however many guardians sign at once;
-* a withdrawal scope first recorded for a participant: +1 in that scope.
+:mod:`consentkit.models.dashboard`, which :mod:`consentkit.services.projection`
+moves in the same step as the projection they are derived from (that module
+lists what moves them).
 
 Expiry needs no event: a record still awaiting information or signatures
 after its completion window is ``expired`` (consentkit.policy.records). The
@@ -34,28 +27,27 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from pymongo import DeleteOne, ReplaceOne
-from pymongo.errors import DuplicateKeyError
 
 from consentkit.clock import now_utc
-from consentkit.enums import ChangeKind, RecordState, VersionStatus, WithdrawalScope
+from consentkit.enums import OPEN_STATES, ChangeKind, RecordState, VersionStatus, WithdrawalScope
 from consentkit.errors import InvalidDataError
 from consentkit.models.audit import AuditEvent, ConsentRecord
-from consentkit.models.base import BaseDocument
 from consentkit.models.dashboard import DateCount, StatusCount, counter_key, split_key
 from consentkit.models.participant import Participant
 from consentkit.services.forms import catalog, get_study
+from consentkit.services.projection import (
+    RECORD_COUNTER_FIELDS,
+    due_counter_path,
+    month_key,
+    utc_day,
+)
+from consentkit.services.requirements import requirements_for
 
 __all__ = [
-    "AWAITING",
     "COMPETENCE_WINDOW_DAYS",
+    "EXPORT_COLUMNS",
     "MAX_PAGE_SIZE",
-    "RECORD_COUNTER_FIELDS",
     "RebuildReport",
-    "count_competence_change",
-    "count_enrolment",
-    "count_record_opened",
-    "count_transition",
-    "count_withdrawal",
     "counter_documents",
     "export_rows",
     "rebuild_counts",
@@ -63,25 +55,25 @@ __all__ = [
     "summary",
 ]
 
-#: States in which a record is still open, so its completion window can run out.
-AWAITING = (RecordState.AWAITING_INFORMATION.value, RecordState.AWAITING_SIGNATURES.value)
 #: How far ahead the dashboard looks for participants reaching the age of legal competence,
 #: whose own consent must be obtained before they continue (CTR Art 32(3),
 #: docs/regulatory-basis.md#ctr-art-32); the same horizon as ``consentkit due``.
 COMPETENCE_WINDOW_DAYS = 90
-#: The projection fields its counters are keyed by, read back with the old state.
-RECORD_COUNTER_FIELDS = {
-    "_id": False,
-    "trial_id": True,
-    "site_code": True,
-    "form_id": True,
-    "version": True,
-    "locale": True,
-    "state": True,
-    "is_partial": True,
-    "due_at": True,
-}
 MAX_PAGE_SIZE = 500
+#: The columns of an exported worklist (CSV or XLSX), in order: the fields of a row.
+EXPORT_COLUMNS = (
+    "participant_code",
+    "site_code",
+    "form_id",
+    "version",
+    "locale",
+    "state",
+    "missing_signers",
+    "opened_at",
+    "due_at",
+    "completed_at",
+    "record_id",
+)
 _EXPIRED = RecordState.EXPIRED.value
 _STATES = [s.value for s in RecordState]
 _SORT = {"participant_code": 1, "form_id": 1, "version": 1, "opened_at": 1, "record_id": 1}
@@ -102,140 +94,6 @@ _ROW_FIELDS = {
 
 #: (site, form, version, locale, state): the grain of every record count.
 _Key = tuple[str, str, int, str, str]
-
-
-# ---------------------------------------------------------------- keeping counters
-
-
-def _bump(document: type[BaseDocument], key: Mapping[str, Any], inc: Mapping[str, int]) -> None:
-    """Add ``inc`` to the counter document ``key``, creating it on first use."""
-    changes = {path: n for path, n in inc.items() if n}
-    if not changes:
-        return
-    collection = document._get_collection()
-    try:
-        collection.update_one(dict(key), {"$inc": changes}, upsert=True)
-    except DuplicateKeyError:
-        # Two first writers upserted the same new document and the unique index
-        # refused the second insert; its update now finds the winner's document.
-        collection.update_one(dict(key), {"$inc": changes}, upsert=True)
-
-
-def _month(day: date) -> str:
-    return day.strftime("%Y-%m")
-
-
-def _utc_day(moment: datetime) -> date:
-    return moment.astimezone(UTC).date() if moment.tzinfo else moment.date()
-
-
-def _bump_competence(participant: Participant, day: date, n: int) -> None:
-    _bump(
-        DateCount,
-        {"trial_id": participant.trial_id, "metric": "competence", "month": _month(day)},
-        {f"counts.{counter_key(participant.site_code, day.isoformat())}": n},
-    )
-
-
-def _due_path(record: Mapping[str, Any], state: str, is_partial: bool) -> str | None:
-    """Return the ``due`` counter path of a record in ``state``, or None if it cannot expire."""
-    due_at = record.get("due_at")
-    if due_at is None or state not in AWAITING:
-        return None
-    key = counter_key(
-        record["site_code"],
-        record["form_id"],
-        record["version"],
-        record["locale"],
-        state,
-        "1" if is_partial else "0",
-        _utc_day(due_at).isoformat(),
-    )
-    return f"counts.{key}"
-
-
-def _bump_due(record: Mapping[str, Any], inc: Mapping[str, int]) -> None:
-    _bump(
-        DateCount,
-        {
-            "trial_id": record["trial_id"],
-            "metric": "due",
-            "month": _month(_utc_day(record["due_at"])),
-        },
-        inc,
-    )
-
-
-def count_enrolment(participant: Participant) -> None:
-    """Count a newly enrolled participant (once, after the insert succeeded)."""
-    _bump(
-        StatusCount,
-        {"trial_id": participant.trial_id, "site_code": participant.site_code},
-        {"participants": 1},
-    )
-    if participant.competence_date is not None:
-        _bump_competence(participant, participant.competence_date, 1)
-
-
-def count_competence_change(
-    participant: Participant, before: date | None, after: date | None
-) -> None:
-    """Move a participant from one competence date to another (a birth-date correction)."""
-    if before == after:
-        return
-    if before is not None:
-        _bump_competence(participant, before, -1)
-    if after is not None:
-        _bump_competence(participant, after, 1)
-
-
-def count_record_opened(record: ConsentRecord) -> None:
-    """Count a newly inserted record projection in its initial state."""
-    fields = {name: record[name] for name in RECORD_COUNTER_FIELDS if name != "_id"}
-    key = counter_key(record.form_id, record.version, record.locale, record.state)
-    _bump(
-        StatusCount,
-        {"trial_id": record.trial_id, "site_code": record.site_code},
-        {f"counts.{key}": 1},
-    )
-    path = _due_path(fields, record.state, bool(record.is_partial))
-    if path is not None:
-        _bump_due(fields, {path: 1})
-
-
-def count_transition(before: Mapping[str, Any], *, state: str, is_partial: bool) -> None:
-    """Move a record's counts from the projection ``before`` to ``state``.
-
-    ``before`` is the projection as it was just before the guarded update that
-    moved it (fields :data:`RECORD_COUNTER_FIELDS`); only the writer whose
-    update matched calls this, so each transition is counted once.
-    """
-    old_state = before["state"]
-    parts = (before["form_id"], before["version"], before["locale"])
-    if old_state != state:
-        _bump(
-            StatusCount,
-            {"trial_id": before["trial_id"], "site_code": before["site_code"]},
-            {
-                f"counts.{counter_key(*parts, old_state)}": -1,
-                f"counts.{counter_key(*parts, state)}": 1,
-            },
-        )
-    old_path = _due_path(before, old_state, bool(before.get("is_partial")))
-    new_path = _due_path(before, state, is_partial)
-    if old_path != new_path:
-        # Same due day, so both paths are in one month's document: one atomic update.
-        inc = {path: n for path, n in ((old_path, -1), (new_path, 1)) if path is not None}
-        _bump_due(before, inc)
-
-
-def count_withdrawal(participant: Participant, scope: str) -> None:
-    """Count a participant's first withdrawal in ``scope`` (scopes only ever accumulate)."""
-    _bump(
-        StatusCount,
-        {"trial_id": participant.trial_id, "site_code": participant.site_code},
-        {f"withdrawn.{counter_key(scope)}": 1},
-    )
 
 
 # ---------------------------------------------------------------- rebuilding
@@ -301,9 +159,9 @@ def counter_documents(
     for record in records:
         key = counter_key(record["form_id"], record["version"], record["locale"], record["state"])
         sites[record["site_code"]]["counts"][key] += 1
-        path = _due_path(record, record["state"], bool(record.get("is_partial")))
+        path = due_counter_path(record, record["state"], bool(record.get("is_partial")))
         if path is not None:
-            days[("due", _month(_utc_day(record["due_at"])))][path.removeprefix("counts.")] += 1
+            days[("due", month_key(utc_day(record["due_at"])))][path.removeprefix("counts.")] += 1
     site_of: dict[str, str] = {}
     for participant in participants:
         code = participant["site_code"]
@@ -311,8 +169,8 @@ def counter_documents(
         site_of[str(participant["_id"])] = code
         competence = participant.get("competence_date")
         if competence is not None:
-            day = _utc_day(competence) if isinstance(competence, datetime) else competence
-            days[("competence", _month(day))][counter_key(code, day.isoformat())] += 1
+            day = utc_day(competence) if isinstance(competence, datetime) else competence
+            days[("competence", month_key(day))][counter_key(code, day.isoformat())] += 1
     scopes: dict[str, set[str]] = defaultdict(set)
     for event in withdrawals:
         scopes[event["participant_id"]].update(event["payload"]["scopes"])
@@ -338,12 +196,10 @@ def counter_documents(
 
 def _with_competence(participant: dict[str, Any]) -> dict[str, Any]:
     """Decide the competence date of a participant enrolled before the dashboard existed."""
-    from consentkit.services.records import requirements_for  # records imports this module
-
     if participant.get("competence_date") is not None:
         return participant
     loaded = Participant.objects.get(id=participant["_id"])
-    competence = requirements_for(loaded, _utc_day(loaded.created_at)).competence_date
+    competence = requirements_for(loaded, utc_day(loaded.created_at)).competence_date
     Participant.objects(id=loaded.id).update_one(set__competence_date=competence)
     return {**participant, "competence_date": competence}
 
@@ -471,7 +327,7 @@ def _day_entries(
     query = {
         "trial_id": trial_id,
         "metric": metric,
-        "month": {"$gte": _month(first), "$lte": _month(last)},
+        "month": {"$gte": month_key(first), "$lte": month_key(last)},
     }
     low, high = first.isoformat(), last.isoformat()
     for doc in DateCount._get_collection().find(query, {"_id": False, "counts": True}):
@@ -492,7 +348,7 @@ def _pending(trial_id: str, at: datetime, sites: Collection[str]) -> tuple[Count
     """
     pending: Counter[_Key] = Counter()
     partial = 0
-    today = _utc_day(at)
+    today = utc_day(at)
     for parts, n in _day_entries(trial_id, "due", today + timedelta(days=1), date.max):
         site, form_id, version, locale, state, is_partial = parts
         if site in sites:
@@ -500,7 +356,7 @@ def _pending(trial_id: str, at: datetime, sites: Collection[str]) -> tuple[Count
             partial += n if is_partial == "1" else 0
     midnight = datetime.combine(today + timedelta(days=1), time(), tzinfo=UTC)
     records = ConsentRecord._get_collection()
-    for state in AWAITING:
+    for state in sorted(OPEN_STATES):
         # Equality on (trial, state) and one range on due_at: a shape the
         # (trial_id, state, due_at) index serves, on SecantusDB as on MongoDB.
         for doc in records.find(
@@ -544,7 +400,7 @@ def _reconsent_due(trial_id: str, stored: Mapping[_Key, int]) -> int:
 
 
 def _competence_soon(trial_id: str, at: datetime, sites: Collection[str]) -> int:
-    today = _utc_day(at)
+    today = utc_day(at)
     first, last = today + timedelta(days=1), today + timedelta(days=COMPETENCE_WINDOW_DAYS)
     return sum(
         n for (site,), n in _day_entries(trial_id, "competence", first, last) if site in sites
@@ -591,7 +447,7 @@ def summary(
     for (site, form_id, version, locale, state), n in stored.items():
         form = by_form.setdefault((form_id, version), dict.fromkeys(_STATES, 0))
         split = {state: n}
-        if state in AWAITING:
+        if state in OPEN_STATES:
             waiting = pending[(site, form_id, version, locale, state)]
             split = {state: waiting, _EXPIRED: n - waiting}
         for shown, count in split.items():
@@ -673,13 +529,13 @@ def _filters(
         full["form_id"] = form_id
     stored_states: list[str] | None = None
     if state == _EXPIRED:
-        stored_states = list(AWAITING)
+        stored_states = sorted(OPEN_STATES)
         full["state"] = {"$in": stored_states}
         full["due_at"] = {"$lt": at}
     elif state is not None:
         stored_states = [state]
         full["state"] = state
-        if state in AWAITING:
+        if state in OPEN_STATES:
             full["$or"] = [{"due_at": {"$gte": at}}, {"due_at": None}]
     prefix = (search or "").strip()
     if prefix:
@@ -719,7 +575,7 @@ def _filters(
 def _row(doc: Mapping[str, Any], at: datetime) -> dict[str, Any]:
     state = doc["state"]
     due_at = doc.get("due_at")
-    if state in AWAITING and due_at is not None and due_at < at:
+    if state in OPEN_STATES and due_at is not None and due_at < at:
         state = _EXPIRED
     return {
         "record_id": doc["record_id"],

@@ -56,7 +56,8 @@ STALE_LOCK = timedelta(minutes=2)
 WAIT_FOR_OTHER_RENDERER_S = 60.0
 
 
-def _fs() -> gridfs.GridFS:
+def file_store() -> gridfs.GridFS:
+    """Return the GridFS bucket that holds sealed PDFs and paper scans."""
     return gridfs.GridFS(mongoengine.get_db(), collection="document_files")
 
 
@@ -335,7 +336,7 @@ def _render_once(key: str, base: dict[str, Any], render: Any, now: datetime) -> 
         StoredDocument.objects(key=key, lock_owner=owner, status="rendering").delete()
         raise
     digest = hashlib.sha256(content).hexdigest()
-    file_id = _fs().put(content, filename=f"{key}.pdf", content_type="application/pdf")
+    file_id = file_store().put(content, filename=f"{key}.pdf", content_type="application/pdf")
     extra = _attached_record_summary(content)
     updated = StoredDocument.objects(key=key, lock_owner=owner, status="rendering").update_one(
         set__status="ready",
@@ -347,7 +348,7 @@ def _render_once(key: str, base: dict[str, Any], render: Any, now: datetime) -> 
         set__verification_code=extra[1],
     )
     if not updated:  # our lock was taken over: keep the other renderer's document
-        _fs().delete(file_id)
+        file_store().delete(file_id)
         return _render_once(key, base, render, now)
     return DocumentResult(StoredDocument.objects.get(key=key), content)
 
@@ -355,7 +356,7 @@ def _render_once(key: str, base: dict[str, Any], render: Any, now: datetime) -> 
 def _read(document: StoredDocument) -> bytes:
     from bson import ObjectId
 
-    content: bytes = _fs().get(ObjectId(document.file_id)).read()
+    content: bytes = file_store().get(ObjectId(document.file_id)).read()
     if hashlib.sha256(content).hexdigest() != document.sha256:
         raise ConflictError(
             "A stored document does not match its recorded SHA-256.", code="document-corrupt"

@@ -2,7 +2,8 @@
 
 Each function takes the acting staff member as data (their id, name, role), so
 the web layer only authorises and calls; every change is an event on the
-participant's chain through consentkit.services.records.
+participant's chain through the services that own each step (participants,
+records, ceremony, participation).
 
 The person who conducts the consent interview signs too (CTR Art 29(1)); the
 investigator who enrols, or the one staff name as interviewer, is registered
@@ -30,8 +31,9 @@ from consentkit.models.participant import Participant, Signer
 from consentkit.models.staff import StaffMember
 from consentkit.policy.age import local_date
 from consentkit.policy.roles import Action, Grant, allowed
-from consentkit.services import access, audit, forms, records
-from consentkit.services.records import Actor, AuthEvidence, SignatureInput
+from consentkit.services import access, audit, ceremony, forms, participants, participation, records
+from consentkit.services.evidence import Actor, AuthEvidence, SignatureInput
+from consentkit.services.requirements import participant_forms, participant_signs
 
 
 @dataclass(frozen=True)
@@ -82,12 +84,10 @@ def preview(trial_id: str, *, site_code: str, birth_date: date, on: date) -> dic
         NotFoundError: unknown study or site.
         InvalidDataError: birth date after ``on``.
     """
-    decided = forms.participant_forms(trial_id, site_code=site_code, birth_date=birth_date, on=on)
+    decided = participant_forms(trial_id, site_code=site_code, birth_date=birth_date, on=on)
     requirements = decided["requirements"]
     needs = {"guardian": int(requirements["guardians_required"])}
-    if any(
-        records.participant_signs(f["kind"], requirements["minor_role"]) for f in decided["forms"]
-    ):
+    if any(participant_signs(f["kind"], requirements["minor_role"]) for f in decided["forms"]):
         needs["participant"] = 1
     return {
         "trial_id": trial_id,
@@ -222,7 +222,7 @@ def enrol(
             code="investigator-invalid",
             details={"errors": {"investigator_id": ["Not an investigator of this site"]}},
         )
-    participant = records.enrol_participant(
+    participant = participants.enrol_participant(
         trial_id=trial_id,
         code=code,
         site_code=site_code,
@@ -232,7 +232,7 @@ def enrol(
         now=now,
     )
     made = [
-        records.add_signer(
+        participants.add_signer(
             participant,
             role=entry.role,
             identity={
@@ -262,7 +262,7 @@ def enrol(
 def _investigator_signer(
     participant: Participant, staff: StaffMember, actor: Actor, now: datetime
 ) -> Signer:
-    return records.add_signer(
+    return participants.add_signer(
         participant,
         role=SignerRole.INVESTIGATOR,
         identity={"name": staff.name, "email": staff.email, "staff_id": str(staff.id)},
@@ -275,8 +275,8 @@ def _investigator_signer(
 def signer_details(participant: Participant) -> list[dict[str, Any]]:
     """Return the participant's signers with their decrypted names and contacts, for staff."""
     found = []
-    for signer in records.signers_of(participant):
-        identity = records.signer_identity(signer)
+    for signer in participants.signers_of(participant):
+        identity = participants.signer_identity(signer)
         found.append(
             {
                 "signer_id": str(signer.id),
@@ -293,8 +293,8 @@ def signer_details(participant: Participant) -> list[dict[str, Any]]:
 
 def staff_signer(participant: Participant, staff: StaffMember) -> Signer | None:
     """Return the investigator signer bound to this staff member, if any."""
-    for signer in records.signers_of(participant):
-        if signer.role == SignerRole.INVESTIGATOR and records.signer_identity(signer).get(
+    for signer in participants.signers_of(participant):
+        if signer.role == SignerRole.INVESTIGATOR and participants.signer_identity(signer).get(
             "staff_id"
         ) == str(staff.id):
             return signer
@@ -403,7 +403,7 @@ def correct_contact(
         )
     if not reason.strip():
         raise InvalidDataError("Say why the contact is corrected.", code="reason-required")
-    identity = records.signer_identity(signer)
+    identity = participants.signer_identity(signer)
     changed = tuple(
         key for key, value in (("email", email), ("phone", phone)) if identity.get(key) != value
     )
@@ -465,7 +465,7 @@ def countersign(
 
     Raises:
         EligibilityError: ``not-the-interviewer`` when this member is not the
-            record's investigator signer; ceremony errors from records.sign.
+            record's investigator signer; ceremony errors from ceremony.sign.
     """
     signer = staff_signer(participant, staff)
     if signer is None:
@@ -488,7 +488,7 @@ def countersign(
         ip=ip,
         user_agent=user_agent,
     )
-    return records.sign(
+    return ceremony.sign(
         participant,
         record_id,
         signature,
@@ -516,7 +516,7 @@ def record_withdrawal(
     """
     if channel not in (Channel.IN_PERSON, Channel.PHONE, Channel.LETTER):
         raise InvalidDataError("Choose how the withdrawal reached you.", code="channel-invalid")
-    return records.withdraw(
+    return participation.withdraw(
         participant,
         scopes=scopes,
         actor=Actor(kind=actor.kind, id=actor.id, role=actor.role, channel=channel),
@@ -543,7 +543,7 @@ def record_dissent(
     Raises:
         InvalidDataError: ``expressed-by-invalid``.
     """
-    return records.record_dissent(
+    return participation.record_dissent(
         participant,
         actor=actor,
         expressed_by=_expressed_by(participant, expressed_by),
@@ -561,7 +561,7 @@ def _expressed_by(participant: Participant, signer_id: str | None) -> str | None
     if signer_id is None:
         return None
     family = {
-        str(s.id) for s in records.signers_of(participant) if s.role != SignerRole.INVESTIGATOR
+        str(s.id) for s in participants.signers_of(participant) if s.role != SignerRole.INVESTIGATOR
     }
     if signer_id not in family:
         raise InvalidDataError(

@@ -7,7 +7,7 @@ only when a study folder is imported; each process keeps it for
 ``CONSENTKIT_CATALOG_TTL_S`` seconds (default 5), so a newly imported version
 is offered at most that long after the import, and a request needs no
 database round trip at all. Signing never reads this cache: it re-reads the
-version and checks the content hash (consentkit.services.records).
+version and checks the content hash (consentkit.services.ceremony).
 """
 
 from __future__ import annotations
@@ -21,11 +21,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from consentkit.enums import FormKind, VersionStatus
+from consentkit.enums import VersionStatus
 from consentkit.errors import NotFoundError
 from consentkit.labels import label
 from consentkit.models.study import VERSION_META_FIELDS, ConsentForm, FormVersion, Study
-from consentkit.policy.jurisdiction import AgeBand, RuleOverride, decide_requirements
 from consentkit.policy.locales import language_option, negotiate_locale
 from consentkit.policy.versions import display_status, version_in_force
 from consentkit.rendering.markdown import to_html
@@ -230,7 +229,7 @@ def _rendered(sha256: str, version_id: str, locale: str) -> dict[str, Any]:
     }
 
 
-def _form_view(
+def form_view(
     form: ConsentForm,
     version: FormVersion,
     *,
@@ -238,6 +237,11 @@ def _form_view(
     accept_language: str | None,
     site_default: str | None,
 ) -> dict[str, Any]:
+    """Return the display form of a version in the reader's best language.
+
+    The text comes from the cache keyed by its content hash, so it is rendered
+    once per (version, locale) however many readers ask.
+    """
     available = sorted(version.content_sha256)
     locale = negotiate_locale(
         available, requested=requested, accept_language=accept_language, site_default=site_default
@@ -283,7 +287,7 @@ def form_version_content(
     Raises:
         NotFoundError: no such study, site, form or version.
     """
-    site_default = _site(catalog(trial_id).study, site_code).languages[0] if site_code else None
+    site_default = site_of(catalog(trial_id).study, site_code).languages[0] if site_code else None
     return version_view(
         trial_id,
         form_id,
@@ -352,12 +356,17 @@ def version_view(
     key = (form_id, version, locale)
     view = cached.views.get(key)
     if view is None:
-        view = _form_view(form, stored, requested=locale, accept_language=None, site_default=None)
+        view = form_view(form, stored, requested=locale, accept_language=None, site_default=None)
         cached.views[key] = view
     return view
 
 
-def _site(study: Study, code: str) -> Any:
+def site_of(study: Study, code: str) -> Any:
+    """Return a site of the study.
+
+    Raises:
+        NotFoundError: the study has no such site.
+    """
     site = study.site(code)
     if site is None:
         raise NotFoundError(
@@ -365,93 +374,3 @@ def _site(study: Study, code: str) -> Any:
             params={"site_code": code, "trial_id": study.trial_id},
         )
     return site
-
-
-def _bands_for(study: Study, country: str) -> list[AgeBand] | None:
-    bands = study.age_bands.get(country) or study.age_bands.get("default")
-    if bands is None:
-        return None
-    return [
-        AgeBand(id=b["id"], min_age=b["min_age"], max_age=b["max_age"], style=b.get("style"))
-        for b in bands
-    ]
-
-
-def _overrides(study: Study) -> list[RuleOverride]:
-    return [
-        RuleOverride(
-            country=o["country"],
-            field=o["field"],
-            value=o["value"],
-            reason=o["reason"],
-            reference=o["reference"],
-            trial_type=o.get("trial_type"),
-        )
-        for o in study.rule_overrides
-    ]
-
-
-def participant_forms(
-    trial_id: str,
-    *,
-    site_code: str,
-    birth_date: date,
-    on: date,
-    requested: str | None = None,
-    accept_language: str | None = None,
-) -> dict[str, Any]:
-    """Decide what a participant of this age at this site must read and sign, and return it.
-
-    The jurisdiction policy gives the form kinds and age band; for each, the
-    version in force on ``on`` is shown in the negotiated language.
-
-    Raises:
-        NotFoundError: no such study or site.
-        InvalidDataError: the birth date is after ``on``.
-    """
-    cached = catalog(trial_id)
-    study = cached.study
-    site = _site(study, site_code)
-    requirements = decide_requirements(
-        birth_date=birth_date,
-        country=site.country,
-        on=on,
-        trial_type=study.trial_type,
-        overrides=_overrides(study),
-        age_bands=_bands_for(study, site.country),
-    )
-    versions = [v for v in cached.versions if v.status == VersionStatus.PUBLISHED]
-    forms = cached.forms
-    shown: list[dict[str, Any]] = []
-    missing: list[str] = []
-    band_id = requirements.age_band.id if requirements.age_band else None
-    for kind in requirements.form_kinds:
-        candidates = [
-            f
-            for f in forms.values()
-            if f.kind == kind and (kind != FormKind.CHILD_ASSENT or f.age_band == band_id)
-        ]
-        found = False
-        for form in sorted(candidates, key=lambda f: f.form_id):
-            current = version_in_force([v for v in versions if v.form_id == form.form_id], on)
-            if current is not None:
-                shown.append(
-                    _form_view(
-                        form,
-                        current,
-                        requested=requested,
-                        accept_language=accept_language,
-                        site_default=site.languages[0],
-                    )
-                )
-                found = True
-        if not found:
-            missing.append(str(kind))
-    return {
-        "trial_id": trial_id,
-        "site": site.code,
-        "on": on,
-        "requirements": requirements.to_dict(),
-        "forms": shown,
-        "missing_form_kinds": missing,
-    }

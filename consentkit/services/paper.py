@@ -41,8 +41,9 @@ from consentkit.models.staff import StaffMember
 from consentkit.policy.age import local_date
 from consentkit.policy.records import opened_event, record_status
 from consentkit.services import audit, enrolment
-from consentkit.services.documents import _fs
-from consentkit.services.records import Actor, _record_action, _require_open
+from consentkit.services.ceremony import append_record_event, require_open
+from consentkit.services.documents import file_store
+from consentkit.services.evidence import Actor
 
 #: A scan larger than this is refused (the API answers 413 before reading it).
 MAX_SCAN_BYTES = 20 * 1024 * 1024
@@ -90,7 +91,7 @@ def _check(
         raise InvalidDataError("Choose who signed on paper, once each.", code="signers-required")
     signers = []
     for signer_id in signer_ids:
-        progress = _require_open(status, signer_id)
+        progress = require_open(status, signer_id)
         if progress.signed_at is not None:
             raise ConflictError("This person has already signed.", code="already-signed")
         if progress.role == SignerRole.INVESTIGATOR and not may_countersign:
@@ -139,7 +140,7 @@ def _store_scan(
     existing: StoredDocument | None = StoredDocument.objects(key=key).first()
     if existing is not None and existing.status == "ready":
         return existing
-    file_id = _fs().put(scan_pdf, filename=f"{key}.pdf", content_type="application/pdf")
+    file_id = file_store().put(scan_pdf, filename=f"{key}.pdf", content_type="application/pdf")
     document = StoredDocument(
         key=key,
         kind=SCAN_KIND,
@@ -159,7 +160,7 @@ def _store_scan(
         document.save(force_insert=True)
     except Exception:
         # Another request stored the same scan first: keep theirs, drop our copy.
-        _fs().delete(file_id)
+        file_store().delete(file_id)
         found: StoredDocument = StoredDocument.objects.get(key=key)
         return found
     return document
@@ -241,7 +242,7 @@ def record_paper_consent(
             "note": (note or "").strip()[:2000] or None,
         }
 
-    return _record_action(
+    return append_record_event(
         participant, record_id, type="paper.recorded", actor=actor, now=now, check=check
     )
 
@@ -277,7 +278,7 @@ def paper_scan(participant: Participant, document_id: str) -> bytes:
     ).first()
     if document is None:
         raise NotFoundError("Document %(id)s was not found.", params={"id": document_id})
-    content: bytes = _fs().get(ObjectId(document.file_id)).read()
+    content: bytes = file_store().get(ObjectId(document.file_id)).read()
     if hashlib.sha256(content).hexdigest() != document.sha256:
         raise ConflictError(
             "A stored document does not match its recorded SHA-256.", code="document-corrupt"

@@ -30,6 +30,8 @@ from consentkit.services.forms import forget_catalogs, get_study
 from consentkit.services.importing import ImportReport, import_study
 from consentkit.services.tasks import create_reconsent_tasks
 
+#: The largest study folder upload accepted (a zip); the web faces answer 413 beyond it.
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 #: An upload may hold at most this many entries ...
 MAX_FILES = 500
 #: ... and unpack to at most this many bytes (a zip bomb is refused, not unpacked).

@@ -18,9 +18,8 @@ from consentkit.models.access import SignerSession
 from consentkit.models.audit import AuditEvent
 from consentkit.models.document import StoredDocument
 from consentkit.models.participant import Participant, Signer
-from consentkit.policy.records import RecordStatus, information_complete
-from consentkit.services import access, audit, documents, forms, records
-from consentkit.services.records import FRESH_AUTH, Actor, AuthEvidence, SignatureInput
+from consentkit.services import access, audit, ceremony, documents, forms, participation, records
+from consentkit.services.evidence import FRESH_AUTH, Actor, AuthEvidence, SignatureInput
 
 
 def _context(session: SignerSession) -> tuple[Participant, Signer, Actor]:
@@ -28,20 +27,6 @@ def _context(session: SignerSession) -> tuple[Participant, Signer, Actor]:
     signer = Signer.objects(id=session.signer_id).get()
     actor = Actor(kind="signer", id=str(signer.id), role=signer.role, channel=Channel.APP)
     return participant, signer, actor
-
-
-def _next_step(status: RecordStatus, signer_id: str, opened: dict[str, Any]) -> str:
-    progress = status.signers[signer_id]
-    if progress.signed_at:
-        return "done"
-    if not information_complete(progress, status.section_ids):
-        return "read"
-    comprehension = opened["payload"]["comprehension"] or {}
-    if comprehension.get("required") and not progress.comprehension_passed:
-        return "questions"
-    if opened["payload"]["items"] and progress.choices is None:
-        return "choices"
-    return "sign"
 
 
 def tasks(session: SignerSession, *, at: datetime | None = None) -> list[dict[str, Any]]:
@@ -63,7 +48,7 @@ def tasks(session: SignerSession, *, at: datetime | None = None) -> list[dict[st
                 "form_kind": status.form_kind,
                 "version": status.version,
                 "state": status.state.value,
-                "next_step": _next_step(status, str(signer.id), event),
+                "next_step": ceremony.next_step(status, str(signer.id), event).value,
                 "due_at": status.opened_at + timedelta(days=event["payload"]["window_days"]),
                 # Signing before this needs a stated reason (the time to think, CTR Art 29(1)).
                 "reflection_until": status.opened_at
@@ -164,7 +149,7 @@ def view(
         f"views:{session.signer_id}:{record_id}", settings.signer_views_per_record_per_day()
     )
     return _event_result(
-        records.record_views(
+        ceremony.record_views(
             participant,
             record_id,
             signer_id=session.signer_id,
@@ -181,7 +166,7 @@ def answer(
 ) -> dict[str, Any]:
     """Check quiz answers; explanations come back for wrong ones."""
     participant, actor = _own_record(session, record_id)
-    return records.answer_questions(
+    return ceremony.answer_questions(
         participant,
         record_id,
         signer_id=session.signer_id,
@@ -195,7 +180,7 @@ def choose(session: SignerSession, record_id: str, *, choices: dict[str, bool]) 
     """Record yes/no for every consent item."""
     participant, actor = _own_record(session, record_id)
     return _event_result(
-        records.choose_items(
+        ceremony.choose_items(
             participant, record_id, signer_id=session.signer_id, choices=choices, actor=actor
         )
     )
@@ -294,7 +279,7 @@ def sign(
         early_signing_justification=early_signing_justification,
     )
     try:
-        event = records.sign(participant, record_id, signature, actor=actor, now=now)
+        event = ceremony.sign(participant, record_id, signature, actor=actor, now=now)
     except ConsentKitError:
         _give_back_step_up(session, evidence)
         raise
@@ -305,7 +290,7 @@ def decline(session: SignerSession, record_id: str, *, reason: str | None) -> di
     """Say no to this consent (no reason needed)."""
     participant, actor = _own_record(session, record_id)
     return _event_result(
-        records.decline(
+        ceremony.decline(
             participant, record_id, signer_id=session.signer_id, actor=actor, reason=reason
         )
     )
@@ -317,7 +302,9 @@ def dissent(session: SignerSession, *, note: str | None) -> dict[str, Any]:
     if signer.role != "participant":
         raise NotFoundError("This record was not found.")
     return _event_result(
-        records.record_dissent(participant, actor=actor, expressed_by=str(signer.id), note=note)
+        participation.record_dissent(
+            participant, actor=actor, expressed_by=str(signer.id), note=note
+        )
     )
 
 
@@ -358,7 +345,7 @@ def withdraw(
         return done
     evidence = _spend_step_up(session, now_utc())
     try:
-        event = records.withdraw(
+        event = participation.withdraw(
             participant,
             scopes=scopes,
             actor=actor,

@@ -49,8 +49,8 @@ from consentkit.errors import (
 from consentkit.models.participant import Participant
 from consentkit.models.staff import SecurityEvent, StaffMember, StaffSession
 from consentkit.policy.roles import Action, Grant, allowed, visible_sites
-from consentkit.services import access, enrolment, records
-from consentkit.services.records import Actor
+from consentkit.services import access, enrolment, participants
+from consentkit.services.evidence import Actor
 from consentkit.services.totp import TotpAlgorithm
 
 SETUP_TTL = timedelta(hours=72)
@@ -676,9 +676,9 @@ def participant_for(signed: Signed, trial_id: str, code: str, action: Action) ->
         NotFoundError: no such participant, or one the member cannot see.
         PermissionDeniedError: the member sees the participant but may not do ``action``.
     """
-    participant = records.get_participant(trial_id, code)
+    participant = participants.get_participant(trial_id, code)
     if not allowed(signed.grants, Action.VIEW, trial_id, participant.site_code):
-        # The very words of records.get_participant: the answers must not differ.
+        # The very words of participants.get_participant: the answers must not differ.
         raise NotFoundError(
             "Participant %(code)s was not found in %(trial_id)s.",
             params={"code": code, "trial_id": trial_id},

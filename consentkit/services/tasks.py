@@ -21,7 +21,8 @@ from consentkit.models.participant import Participant
 from consentkit.models.study import ConsentForm, FormVersion
 from consentkit.models.task import ConsentTask
 from consentkit.services import audit
-from consentkit.services.records import SYSTEM, requirements_for
+from consentkit.services.evidence import SYSTEM
+from consentkit.services.requirements import requirements_for
 
 log = logging.getLogger(__name__)
 

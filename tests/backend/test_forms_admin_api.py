@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import yaml
 
-from backend.resources.forms_admin import routes
 from consentkit.models.study import FormVersion
 from consentkit.models.task import ConsentTask
 from consentkit.policy.roles import StaffRole
+from consentkit.services import publishing
 from consentkit.services.importing import DEMO_STUDY_DIR, import_study
 from tests.backend.staff_helpers import auth, make_member, token_for
 from tests.consentkit.records_helpers import consented_family
@@ -260,7 +260,7 @@ def test_preview_a_draft_in_each_language(
 def test_import_over_the_limit_is_413(
     client: Any, demo_study: Any, admin: dict[str, str], monkeypatch: Any
 ) -> None:
-    monkeypatch.setattr(routes, "MAX_UPLOAD_BYTES", 100)
+    monkeypatch.setattr(publishing, "MAX_UPLOAD_BYTES", 100)
     too_big = client.post(
         f"{BASE}/forms/import", data=b"0" * 500, content_type="application/zip", headers=admin
     )

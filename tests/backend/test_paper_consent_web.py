@@ -8,7 +8,7 @@ from typing import Any
 
 from consentkit.clock import now_utc
 from consentkit.models.staff import StaffSession
-from consentkit.services import audit, records
+from consentkit.services import audit, participants, records
 from tests.backend.staff_helpers import Member
 from tests.backend.test_staff_web import csrf_of, family, nl, participant_url, signed_in
 from tests.consentkit.test_paper_consent import scan_pdf
@@ -25,7 +25,7 @@ def test_paper_consent_page_records_the_scan_and_links_from_the_participant(
     url = participant_url(child.code, f"/records/{record_id}/paper")
     assert url in client.get(participant_url(child.code)).get_data(as_text=True)
     page = client.get(url)
-    guardian = next(s for s in records.signers_of(child) if s.role == "guardian")
+    guardian = next(s for s in participants.signers_of(child) if s.role == "guardian")
     form = {
         "csrf_token": csrf_of(page),
         "signer_ids": [str(guardian.id)],

@@ -22,7 +22,7 @@ from consentkit import crypto
 from consentkit.clock import now_utc
 from consentkit.models.access import SignerSession
 from consentkit.models.participant import Signer
-from consentkit.services import access, audit, records
+from consentkit.services import access, audit, participants, records
 from tests.backend.test_auth_flow import Outbox, _sign_in, invited, outbox  # noqa: F401
 from tests.consentkit.records_helpers import STAFF, STROKES, Family, content, make_family, prepare
 from tests.consentkit.test_notify import Inbox
@@ -109,7 +109,7 @@ def _ready_to_sign(family: Family) -> tuple[str, dict[str, Any]]:
     return record.record_id, {
         "locale": "fr",
         "content_sha256": text["sha"],
-        "printed_name": records.signer_identity(family.guardians[0])["name"],
+        "printed_name": participants.signer_identity(family.guardians[0])["name"],
         "strokes": STROKES,
         "early_signing_justification": "The family asked to sign today",
     }
@@ -280,7 +280,7 @@ class Mailbox:
 def _family_with_email() -> tuple[Family, str]:
     family = make_family()
     guardian = family.guardians[0]
-    identity = {**records.signer_identity(guardian), "email": "eleni@example.org"}
+    identity = {**participants.signer_identity(guardian), "email": "eleni@example.org"}
     Signer.objects(id=guardian.id).update_one(
         set__identity=crypto.encrypt_identity(identity), set__preferred_language="fr"
     )

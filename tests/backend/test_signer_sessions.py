@@ -15,7 +15,7 @@ import pytest
 
 from consentkit.models.participant import Participant, Signer
 from consentkit.policy.roles import StaffRole
-from consentkit.services import access, audit, enrolment, records
+from consentkit.services import access, audit, enrolment, evidence, participants, records
 from tests.backend.staff_helpers import Member, auth, make_member, staff_doc, token_for
 from tests.backend.test_staff_web import (
     colleague,
@@ -81,7 +81,7 @@ class Phone:
 
 
 def _guardian(participant: Participant) -> Signer:
-    return next(s for s in records.signers_of(participant) if s.role == "guardian")
+    return next(s for s in participants.signers_of(participant) if s.role == "guardian")
 
 
 def _invited(member: Member, code: str) -> tuple[Participant, Signer, str, str]:
@@ -165,8 +165,8 @@ def test_revoking_leaves_the_other_signers_signed_in(
     app: Any, client: Any, nl: Member, capsys: pytest.CaptureFixture[str]
 ) -> None:
     participant, _, _, invitation_id = _invited(nl, "NL-SES-4")
-    second = [s for s in records.signers_of(participant) if s.role == "guardian"][1]
-    shown = enrolment.invite(participant, str(second.id), actor=records.SYSTEM)
+    second = [s for s in participants.signers_of(participant) if s.role == "guardian"][1]
+    shown = enrolment.invite(participant, str(second.id), actor=evidence.SYSTEM)
     theirs = Phone(client, capsys, shown["code"], 1).sign_in()
 
     client.delete(
@@ -236,7 +236,7 @@ def test_staff_correct_a_contact_and_the_signer_is_signed_out(
         "changed": ["email"],
         "sessions_ended": 1,
     }
-    identity = records.signer_identity(Signer.objects.get(id=guardian.id))
+    identity = participants.signer_identity(Signer.objects.get(id=guardian.id))
     assert identity["email"] == "anna.jansen@example.org"
     assert identity["name"] == "Anna Jansen"
     assert phone.tasks() == 401
@@ -277,7 +277,7 @@ def test_a_contact_correction_is_checked_before_anything_changes(
 
 def test_the_investigators_contact_is_not_corrected_here(app: Any, client: Any, nl: Member) -> None:
     participant = family(nl, "NL-SES-9", "NL-01")
-    investigator = next(s for s in records.signers_of(participant) if s.role == "investigator")
+    investigator = next(s for s in participants.signers_of(participant) if s.role == "investigator")
 
     response = client.put(
         f"{STAFF_API}/NL-SES-9/signers/{investigator.id}/contact",
@@ -343,7 +343,7 @@ def test_the_participant_page_corrects_a_contact(
 
     assert saved.status_code == 302
     assert "contact is corrected" in client.get(saved.headers["Location"]).get_data(as_text=True)
-    identity = records.signer_identity(Signer.objects.get(id=guardian.id))
+    identity = participants.signer_identity(Signer.objects.get(id=guardian.id))
     assert (identity["email"], identity["phone"]) == (None, "+31 6 9876 5432")
     assert phone.tasks() == 401
     assert _last(participant, "signer.contact-corrected")["payload"]["changed"] == [

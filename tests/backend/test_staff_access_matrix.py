@@ -19,7 +19,7 @@ import pytest
 from consentkit.clock import now_utc
 from consentkit.models.staff import StaffMember
 from consentkit.policy.roles import StaffRole
-from consentkit.services import enrolment, records
+from consentkit.services import enrolment, evidence, participants
 from tests.backend.staff_helpers import auth, make_member, token_for
 from tests.consentkit.records_helpers import STROKES
 from tests.consentkit.test_paper_consent import scan_pdf
@@ -181,8 +181,8 @@ def _request(client: Any, row: Row, site: str, world: dict[str, Any], token: str
         from consentkit.services import access
         from consentkit.services import enrolment as enrolling
 
-        participant = records.get_participant(TRIAL, family["code"])
-        enrolling.invite(participant, family["guardian"], actor=records.SYSTEM)
+        participant = participants.get_participant(TRIAL, family["code"])
+        enrolling.invite(participant, family["guardian"], actor=evidence.SYSTEM)
         latest = access.invitations_of(participant)[-1]["invitation_id"]
         path = path.replace("<invitation_id>", latest)
     query: dict[str, str] = {}

@@ -22,7 +22,7 @@ import pytest
 from backend.auth.staff import COOKIE
 from consentkit.models.staff import StaffMember
 from consentkit.policy.roles import StaffRole
-from consentkit.services import access, enrolment, records
+from consentkit.services import access, enrolment, evidence, participants
 from tests.backend.staff_helpers import make_member, token_for
 from tests.backend.test_staff_web import csrf_of
 
@@ -141,8 +141,8 @@ def _path(row: Row, site: str, world: dict[str, Any]) -> str:
     )
     if "<invitation_id>" in path:
         # A fresh invitation per request: revoking or resending one spends it.
-        participant = records.get_participant(TRIAL, family["code"])
-        enrolment.invite(participant, family["guardian"], actor=records.SYSTEM)
+        participant = participants.get_participant(TRIAL, family["code"])
+        enrolment.invite(participant, family["guardian"], actor=evidence.SYSTEM)
         latest = access.invitations_of(participant)[-1]["invitation_id"]
         path = path.replace("<invitation_id>", latest)
     return path

@@ -17,7 +17,7 @@ from consentkit.labels import label
 from consentkit.models.participant import Participant
 from consentkit.models.staff import StaffSession
 from consentkit.policy.roles import Grant, StaffRole
-from consentkit.services import audit, enrolment, records
+from consentkit.services import audit, enrolment, participants, records
 from consentkit.services import staff as staff_service
 from tests.backend.staff_helpers import PASSWORD, Member, make_member, staff_doc, token_for
 
@@ -306,7 +306,7 @@ def test_a_post_without_the_right_csrf_token_changes_nothing(
     signed_in(app, client, nl)
     child = family(nl, "NL-CSRF-1", "NL-01")
     before = events_of(child)
-    guardian = records.signers_of(child)[0]
+    guardian = participants.signers_of(child)[0]
     extra = {} if token is None else {"csrf_token": token}
 
     enrol = client.post(
@@ -340,7 +340,7 @@ def test_a_member_of_nl_01_gets_the_unknown_code_page_for_a_participant_of_fr_01
     before = events_of(french)
     signed_in(app, client, nl)
     csrf = csrf_of(client.get("/staff/"))
-    guardian = records.signers_of(french)[0]
+    guardian = participants.signers_of(french)[0]
 
     page = client.get(participant_url("FR-0001"))
     invite = client.post(
@@ -620,7 +620,7 @@ def test_an_invitation_can_be_replaced_and_revoked_from_the_participant_page(
 ) -> None:
     signed_in(app, client, nl)
     participant = family(nl, "NL-INV-1", "NL-01")
-    guardian = next(s for s in records.signers_of(participant) if s.role == "guardian")
+    guardian = next(s for s in participants.signers_of(participant) if s.role == "guardian")
     page = client.get(participant_url("NL-INV-1"))
     first = client.post(
         participant_url("NL-INV-1", "/invite"),
@@ -726,7 +726,7 @@ def test_dissent_on_the_page_asks_for_password_and_code_again_after_five_minutes
 
 def test_dissent_on_the_page_records_who_told_the_team(app: Any, client: Any, nl: Member) -> None:
     child = family(nl, "NL-DIS-2", "NL-01")
-    guardian = records.signers_of(child)[0]
+    guardian = participants.signers_of(child)[0]
     signed_in(app, client, nl)
     page = client.get(participant_url(child.code))
     csrf = csrf_of(page)

@@ -23,7 +23,7 @@ import pytest
 from consentkit.clock import now_utc
 from consentkit.enums import FormKind, WithdrawalScope
 from consentkit.policy.roles import StaffRole
-from consentkit.services import documents, records
+from consentkit.services import documents, participants, records
 from tests.backend.staff_helpers import PASSWORD, Member, make_member
 from tests.browser.conftest import DESKTOP, Outbox, Phone
 from tests.browser.test_family_flow import confirm_with_code, draw_signature, parent_signs
@@ -148,7 +148,7 @@ def test_staff_enrol_family_signs_dashboard_pdf_and_withdrawal(
     codes = {
         name: staff_invites(desk, name, shot=i == 0) for i, (_r, name, _e) in enumerate(FAMILY)
     }
-    participant = records.get_participant(TRIAL, CODE)
+    participant = participants.get_participant(TRIAL, CODE)
     by_kind = {r.form_kind: r for r in records.record_statuses(participant)}
     parental, young = by_kind[FormKind.PARENTAL_CONSENT], by_kind[FormKind.YOUNG_PERSON_CONSENT]
 

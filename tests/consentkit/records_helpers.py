@@ -8,8 +8,8 @@ from typing import Any
 
 from consentkit.models.participant import Participant, Signer
 from consentkit.models.study import FormVersion
-from consentkit.services import records
-from consentkit.services.records import Actor, AuthEvidence, SignatureInput
+from consentkit.services import ceremony, participants, records
+from consentkit.services.evidence import Actor, AuthEvidence, SignatureInput
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 STAFF = Actor(kind="staff", id="staff-1", role="site-investigator", channel="in-person")
@@ -31,7 +31,7 @@ def make_family(
     birth_date: date = date(2017, 5, 4),
     names: tuple[str, str] = ("Ελένη Παπαδοπούλου", "Иван Петров"),
 ) -> Family:
-    participant = records.enrol_participant(
+    participant = participants.enrol_participant(
         trial_id="DEMO-NBL-1",
         code=code,
         site_code=site,
@@ -40,13 +40,15 @@ def make_family(
         now=T0,
     )
     guardians = [
-        records.add_signer(participant, role="guardian", identity={"name": n}, actor=STAFF, now=T0)
+        participants.add_signer(
+            participant, role="guardian", identity={"name": n}, actor=STAFF, now=T0
+        )
         for n in names
     ]
-    child = records.add_signer(
+    child = participants.add_signer(
         participant, role="participant", identity={"name": "Child"}, actor=STAFF, now=T0
     )
-    investigator = records.add_signer(
+    investigator = participants.add_signer(
         participant, role="investigator", identity={"name": "Dr Demo"}, actor=STAFF, now=T0
     )
     return Family(participant, guardians, child, investigator)
@@ -75,7 +77,7 @@ def prepare(
     """Read every section, pass the questions and choose items (all yes by default)."""
     text = content(record, locale)
     actor = signer_actor(signer)
-    records.record_views(
+    ceremony.record_views(
         family.participant,
         record.record_id,
         signer_id=str(signer.id),
@@ -85,7 +87,7 @@ def prepare(
         now=at,
     )
     if text["questions"]:
-        records.answer_questions(
+        ceremony.answer_questions(
             family.participant,
             record.record_id,
             signer_id=str(signer.id),
@@ -97,7 +99,7 @@ def prepare(
     if text["items"]:
         chosen = {i["id"]: True for i in text["items"]}
         chosen.update(choices or {})
-        records.choose_items(
+        ceremony.choose_items(
             family.participant,
             record.record_id,
             signer_id=str(signer.id),
@@ -121,7 +123,7 @@ def signature(
         signer_id=str(signer.id),
         locale=locale,
         content_sha256=content(record, locale)["sha"],
-        printed_name=name or records.signer_identity(signer)["name"],
+        printed_name=name or participants.signer_identity(signer)["name"],
         strokes=STROKES,
         auth=AuthEvidence(factors=("session", "otp"), verified_at=at - timedelta(minutes=1)),
         idempotency_key=key or f"{record.record_id}-{signer.id}",
@@ -134,7 +136,7 @@ def signature(
 
 
 def sign(family: Family, record: Any, signer: Signer, *, at: datetime, **kwargs: Any) -> Any:
-    return records.sign(
+    return ceremony.sign(
         family.participant,
         record.record_id,
         signature(record, signer, at=at, **kwargs),

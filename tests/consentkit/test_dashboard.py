@@ -20,7 +20,14 @@ from consentkit.models.audit import AuditEvent, ConsentRecord
 from consentkit.models.dashboard import DateCount, StatusCount, counter_key, split_key
 from consentkit.models.participant import Participant
 from consentkit.models.task import ConsentTask
-from consentkit.services import dashboard, records
+from consentkit.services import (
+    ceremony,
+    dashboard,
+    participants,
+    participation,
+    records,
+    requirements,
+)
 from consentkit.services.importing import import_study
 from tests.consentkit.records_helpers import (
     STAFF,
@@ -62,7 +69,7 @@ def recount(*, site_codes: Collection[str] | None = None, at: datetime = SIGN_AT
         p
         for p in people
         if on
-        < records.requirements_for(p, on).competence_date
+        < requirements.requirements_for(p, on).competence_date
         <= on + timedelta(days=dashboard.COMPETENCE_WINDOW_DAYS)
     ]
     ids = {str(p.id) for p in people}
@@ -161,7 +168,7 @@ def mixed_study(clean_db: Any, study_folder: Path) -> Path:
     import_study(study_folder)
     consented_family("P-001")
     withdrawing, _ = consented_family("P-002")
-    records.withdraw(
+    participation.withdraw(
         withdrawing.participant,
         scopes=["samples-destroy", "no-further-contact"],
         actor=STAFF,
@@ -172,7 +179,7 @@ def mixed_study(clean_db: Any, study_folder: Path) -> Path:
     _opened(make_family("P-004", site="DE-01"))
     declining = make_family("P-005", site="IT-01")
     record = _opened(declining)
-    records.decline(
+    ceremony.decline(
         declining.participant,
         record.record_id,
         signer_id=str(declining.guardians[0].id),
@@ -180,14 +187,14 @@ def mixed_study(clean_db: Any, study_folder: Path) -> Path:
         now=SIGN_AT,
     )
     dissenting, _ = consented_family("P-006", site="FR-02")
-    records.record_dissent(
+    participation.record_dissent(
         dissenting.participant,
         actor=STAFF,
         expressed_by=str(dissenting.child.id),
         now=SIGN_AT + timedelta(days=3),
     )
     leaving, _ = consented_family("P-007")
-    records.withdraw(
+    participation.withdraw(
         leaving.participant,
         scopes=["full"],
         actor=STAFF,
@@ -251,7 +258,7 @@ def test_summary_follows_a_major_reconsent(mixed_study: Path) -> None:
 
 
 def _signers_of(code: str) -> tuple[list[Any], Any, Any]:
-    signers = records.signers_of(Participant.objects.get(code=code))
+    signers = participants.signers_of(Participant.objects.get(code=code))
     guardians = [s for s in signers if s.role == "guardian"]
     child = next(s for s in signers if s.role == "participant")
     investigator = next(s for s in signers if s.role == "investigator")
@@ -306,10 +313,12 @@ def test_counters_stay_exact_when_a_withdrawal_races_a_signature(
 
     _race(
         lambda: sign(family, record, family.guardians[1], at=SIGN_AT),
-        lambda: records.withdraw(
+        lambda: participation.withdraw(
             family.participant, scopes=["full", "stop-imp"], actor=STAFF, now=SIGN_AT
         ),
-        lambda: records.withdraw(family.participant, scopes=["full"], actor=STAFF, now=SIGN_AT),
+        lambda: participation.withdraw(
+            family.participant, scopes=["full"], actor=STAFF, now=SIGN_AT
+        ),
     )
 
     shown = assert_matches_recount()
@@ -386,7 +395,7 @@ def test_competence_within_90_days_follows_a_corrected_birth_date(demo_study: An
     family = make_family("P-FIX", birth_date=date(2008, 7, 15))
     assert dashboard.summary(TRIAL, at=T0)["competence_within_90_days"] == 0
 
-    records.change_birth_date(
+    participation.change_birth_date(
         family.participant, date(2008, 5, 15), reason="typo", actor=STAFF, now=T0
     )
 

@@ -44,7 +44,7 @@ from consentkit.models.participant import Participant
 from consentkit.models.study import FormVersion
 from consentkit.rendering import pdf as pdf_rendering
 from consentkit.rendering import seal as sealing
-from consentkit.services import documents, records
+from consentkit.services import documents, participation, records
 from consentkit.services.forms import forget_catalogs
 from consentkit.services.importing import import_demo_study
 from tests.consentkit.records_helpers import (
@@ -106,7 +106,7 @@ def signed(connected: str, db_name: str, data_dir: Path) -> Iterator[Signed]:
         sign(family, record, eleni, locale="fr", at=SIGNED)
         sign(family, record, ivan, locale="de", at=SIGNED)
         sign(family, record, family.investigator, locale="fr", at=SIGNED)
-        withdrawal = records.withdraw(
+        withdrawal = participation.withdraw(
             family.participant,
             scopes=SCOPES,
             actor=signer_actor(eleni),
@@ -607,7 +607,7 @@ def test_render_pending_renders_a_record_whose_render_died(demo_study: Any) -> N
 
 def test_render_pending_renders_each_withdrawal_confirmation_once(demo_study: Any) -> None:
     family = make_family("P-WDR")
-    withdrawal = records.withdraw(
+    withdrawal = participation.withdraw(
         family.participant,
         scopes=["no-further-contact"],
         actor=signer_actor(family.guardians[0]),

@@ -10,7 +10,7 @@ import pytest
 from consentkit.errors import EligibilityError, InvalidDataError, NotFoundError
 from consentkit.models.participant import Participant, Signer
 from consentkit.policy.roles import Grant, StaffRole
-from consentkit.services import enrolment, records
+from consentkit.services import enrolment, participants, records
 from consentkit.services import staff as staff_service
 from tests.consentkit.records_helpers import STROKES, T0
 
@@ -69,7 +69,7 @@ def test_enrolment_opens_every_record_the_rules_ask_for(demo_study: Any) -> None
     assert states["parental-consent"] == "awaiting-information"
     investigator = enrolment.staff_signer(result.participant, member)
     assert investigator is not None
-    assert records.signer_identity(investigator)["staff_id"] == str(member.id)
+    assert participants.signer_identity(investigator)["staff_id"] == str(member.id)
 
 
 def test_a_family_short_of_a_parent_is_refused_and_nothing_is_saved(demo_study: Any) -> None:

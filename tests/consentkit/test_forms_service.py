@@ -12,8 +12,9 @@ import yaml
 from consentkit.authoring.reader import sha256_of
 from consentkit.errors import InvalidDataError, NotFoundError
 from consentkit.models.study import FormVersion
-from consentkit.services.forms import form_version_content, participant_forms
+from consentkit.services.forms import form_version_content
 from consentkit.services.importing import import_study
+from consentkit.services.requirements import participant_forms
 
 TRIAL = "DEMO-NBL-1"
 TODAY = date(2026, 11, 24)

@@ -17,7 +17,7 @@ from cryptography.fernet import Fernet
 
 from consentkit import crypto
 from consentkit.errors import ConfigurationError
-from consentkit.services import records
+from consentkit.services import participants, records
 from tests.consentkit.records_helpers import STAFF, T0, make_family, prepare, sign
 
 IDENTITY = {
@@ -32,7 +32,7 @@ def _text(document: Any) -> str:
 
 
 def _register(family: Any) -> Any:
-    return records.add_signer(
+    return participants.add_signer(
         family.participant, role="guardian", identity=IDENTITY, actor=STAFF, now=T0
     )
 
@@ -72,7 +72,7 @@ def test_signer_identity_returns_the_decrypted_data(demo_study: Any) -> None:
 
     signer = _register(family)
 
-    assert records.signer_identity(signer) == IDENTITY
+    assert participants.signer_identity(signer) == IDENTITY
 
 
 def test_add_signer_keeps_identifying_data_out_of_every_audit_event(
@@ -83,7 +83,9 @@ def test_add_signer_keeps_identifying_data_out_of_every_audit_event(
     _register(family)
 
     events = list(clean_db["audit_events"].find())
-    names = [records.signer_identity(s)["name"] for s in records.signers_of(family.participant)]
+    names = [
+        participants.signer_identity(s)["name"] for s in participants.signers_of(family.participant)
+    ]
     assert any(e["type"] == "signer.added" for e in events)
     for event in events:
         text = _text(event)
@@ -99,7 +101,7 @@ def test_sign_puts_the_name_in_the_trail_only_as_the_printed_name_of_the_signatu
         family.participant, form_id="parental-consent", actor=STAFF, now=T0
     )
     guardian = family.guardians[0]
-    name = records.signer_identity(guardian)["name"]
+    name = participants.signer_identity(guardian)["name"]
     prepare(family, record, guardian)
 
     sign(family, record, guardian, at=T0 + timedelta(hours=25))
@@ -123,7 +125,7 @@ def test_decrypt_identity_old_tokens_still_decrypt_after_a_new_key_is_prepended(
 
     _use_keys(monkeypatch, f"{new},{old}")
 
-    assert records.signer_identity(signer) == IDENTITY
+    assert participants.signer_identity(signer) == IDENTITY
 
 
 def test_rotate_token_re_encrypts_under_the_new_key_alone(
@@ -169,7 +171,7 @@ def test_signer_identity_after_its_key_was_dropped_is_a_configuration_error(
     _use_keys(monkeypatch, new)
 
     with pytest.raises(ConfigurationError):
-        records.signer_identity(signer)
+        participants.signer_identity(signer)
 
 
 def test_rotate_token_under_an_unknown_key_is_a_configuration_error() -> None:

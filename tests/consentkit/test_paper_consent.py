@@ -25,7 +25,7 @@ from consentkit.models.participant import Participant
 from consentkit.policy.roles import Grant, StaffRole
 from consentkit.services import audit, documents, enrolment, paper, records
 from consentkit.services import staff as staff_service
-from consentkit.services.records import Actor
+from consentkit.services.evidence import Actor
 from tests.consentkit.records_helpers import STAFF, T0, Family, make_family, prepare, sign
 
 LATER = T0 + timedelta(hours=25)

@@ -16,8 +16,9 @@ import pytest
 from consentkit.authoring.reader import canonical_json
 from consentkit.errors import ConflictError, EligibilityError, InvalidDataError
 from consentkit.models.audit import ConsentRecord
-from consentkit.services import records
-from consentkit.services.records import AuthEvidence
+from consentkit.policy.records import opened_event
+from consentkit.services import audit, ceremony, participants, participation, records
+from consentkit.services.evidence import AuthEvidence
 from tests.consentkit.records_helpers import (
     STAFF,
     T0,
@@ -60,7 +61,7 @@ def _progress(family: Family, record: Any, signer: Any, *, at: datetime) -> Any:
 
 
 def _read(family: Family, record: Any, signer: Any, *, at: datetime = T0) -> None:
-    records.record_views(
+    ceremony.record_views(
         family.participant,
         record.record_id,
         signer_id=str(signer.id),
@@ -80,7 +81,7 @@ def _answer(
         options = [o["id"] for o in question["options"]]
         wrong_option = next(o for o in options if o != question["correct"])
         answers[question["id"]] = wrong_option if index < wrong else question["correct"]
-    return records.answer_questions(
+    return ceremony.answer_questions(
         family.participant,
         record.record_id,
         signer_id=str(signer.id),
@@ -96,7 +97,7 @@ def _all_yes(record: Any) -> dict[str, bool]:
 
 
 def _sign_with(family: Family, record: Any, signer: Any, submitted: Any, *, at: datetime) -> Any:
-    return records.sign(
+    return ceremony.sign(
         family.participant, record.record_id, submitted, actor=signer_actor(signer), now=at
     )
 
@@ -176,7 +177,7 @@ def test_choose_items_before_passing_the_required_quiz_is_refused(demo_study: An
     _read(family, record, guardian)
 
     with pytest.raises(EligibilityError) as error:
-        records.choose_items(
+        ceremony.choose_items(
             family.participant,
             record.record_id,
             signer_id=str(guardian.id),
@@ -353,7 +354,7 @@ def test_decline_after_refusing_a_required_item_closes_the_record_as_declined(
     guardian = family.guardians[0]
     prepare(family, record, guardian, choices={"participation": False})
 
-    event = records.decline(
+    event = ceremony.decline(
         family.participant,
         record.record_id,
         signer_id=str(guardian.id),
@@ -419,7 +420,7 @@ def test_choose_items_after_signing_is_refused_and_keeps_the_signed_choices(
     sign(family, record, guardian, at=REFLECTED)
 
     with pytest.raises(ConflictError) as error:
-        records.choose_items(
+        ceremony.choose_items(
             family.participant,
             record.record_id,
             signer_id=str(guardian.id),
@@ -473,7 +474,7 @@ def test_sign_binding_hash_covers_text_choices_signer_meaning_and_time(demo_stud
 
     payload = sign(family, record, guardian, at=REFLECTED).payload
 
-    # The fields services/records.py binds, rebuilt from what the family was shown and did.
+    # The fields services/ceremony.py binds, rebuilt from what the family was shown and did.
     binding = {
         "trial_id": "DEMO-NBL-1",
         "form_id": "parental-consent",
@@ -548,7 +549,7 @@ def test_open_record_twice_for_the_same_version_is_a_conflict(demo_study: Any) -
 def test_open_record_parental_consent_with_one_guardian_in_france_is_refused(
     demo_study: Any,
 ) -> None:
-    participant = records.enrol_participant(
+    participant = participants.enrol_participant(
         trial_id="DEMO-NBL-1",
         code="P-ONE",
         site_code="FR-01",
@@ -557,7 +558,9 @@ def test_open_record_parental_consent_with_one_guardian_in_france_is_refused(
         now=T0,
     )
     for role, name in (("guardian", "Marie Dupont"), ("investigator", "Dr Demo")):
-        records.add_signer(participant, role=role, identity={"name": name}, actor=STAFF, now=T0)
+        participants.add_signer(
+            participant, role=role, identity={"name": name}, actor=STAFF, now=T0
+        )
 
     with pytest.raises(EligibilityError) as error:
         records.open_record(participant, form_id="parental-consent", actor=STAFF, now=T0)
@@ -627,7 +630,7 @@ def test_change_birth_date_appends_an_audited_event(demo_study: Any) -> None:
     family = make_family()
     before = len(records.history(family.participant))
 
-    records.change_birth_date(
+    participation.change_birth_date(
         family.participant,
         date(2008, 12, 1),
         reason="Typo at enrolment; checked against the passport.",
@@ -649,7 +652,7 @@ def test_change_birth_date_appends_an_audited_event(demo_study: Any) -> None:
 def test_change_birth_date_returns_the_re_evaluated_requirements(demo_study: Any) -> None:
     family = make_family()
 
-    requirements = records.change_birth_date(
+    requirements = participation.change_birth_date(
         family.participant,
         date(2008, 12, 1),
         reason="Typo at enrolment.",
@@ -660,7 +663,7 @@ def test_change_birth_date_returns_the_re_evaluated_requirements(demo_study: Any
     assert requirements.age == 17
     assert requirements.age_band is not None
     assert requirements.age_band.id == "assent-14-17"
-    assert records.get_participant("DEMO-NBL-1", "P-001").birth_date == date(2008, 12, 1)
+    assert participants.get_participant("DEMO-NBL-1", "P-001").birth_date == date(2008, 12, 1)
 
 
 def test_change_birth_date_in_the_future_is_refused_and_changes_nothing(
@@ -670,9 +673,73 @@ def test_change_birth_date_in_the_future_is_refused_and_changes_nothing(
     before = len(records.history(family.participant))
 
     with pytest.raises(InvalidDataError):
-        records.change_birth_date(
+        participation.change_birth_date(
             family.participant, date(2030, 1, 1), reason="Typo.", actor=STAFF, now=T0
         )
 
     assert len(records.history(family.participant)) == before
-    assert records.get_participant("DEMO-NBL-1", "P-001").birth_date == date(2017, 5, 4)
+    assert participants.get_participant("DEMO-NBL-1", "P-001").birth_date == date(2017, 5, 4)
+
+
+def _next_step(family: Family, record: Any, signer: Any) -> ceremony.Step:
+    events = audit.chain_dicts(str(family.participant.id))
+    (status,) = [
+        s
+        for s in records.record_statuses(family.participant, at=T0, events=events)
+        if s.record_id == record.record_id
+    ]
+    return ceremony.next_step(status, str(signer.id), opened_event(events, record.record_id))
+
+
+def test_next_step_is_the_step_the_ceremony_asks_for_before_signing(demo_study: Any) -> None:
+    """The task list's next step and the ceremony's refusal are one rule (issue 12)."""
+    family = make_family()
+    record = _open(family)
+    guardian = family.guardians[0]
+    text = content(record, "fr")
+    refusals = {
+        ceremony.Step.READ: "information-incomplete",
+        ceremony.Step.QUESTIONS: "comprehension-required",
+        ceremony.Step.CHOICES: "items-required",
+    }
+    steps = [
+        lambda: ceremony.record_views(
+            family.participant,
+            record.record_id,
+            signer_id=str(guardian.id),
+            locale="fr",
+            sections=[{"id": s["id"], "seconds": 30} for s in text["sections"]],
+            actor=signer_actor(guardian),
+            now=T0,
+        ),
+        lambda: ceremony.answer_questions(
+            family.participant,
+            record.record_id,
+            signer_id=str(guardian.id),
+            locale="fr",
+            answers={q["id"]: q["correct"] for q in text["questions"]},
+            actor=signer_actor(guardian),
+            now=T0,
+        ),
+        lambda: ceremony.choose_items(
+            family.participant,
+            record.record_id,
+            signer_id=str(guardian.id),
+            choices={i["id"]: True for i in text["items"]},
+            actor=signer_actor(guardian),
+            now=T0,
+        ),
+    ]
+
+    seen = []
+    for expected, take_step in zip(refusals, steps, strict=True):
+        seen.append(_next_step(family, record, guardian))
+        with pytest.raises(EligibilityError) as error:
+            sign(family, record, guardian, at=REFLECTED, key=f"early-{expected}")
+        assert error.value.code == refusals[seen[-1]]
+        take_step()
+    seen.append(_next_step(family, record, guardian))
+    sign(family, record, guardian, at=REFLECTED)
+    seen.append(_next_step(family, record, guardian))
+
+    assert seen == ["read", "questions", "choices", "sign", "done"]

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from consentkit.models.audit import AuditEvent, ConsentRecord
-from consentkit.services import records
+from consentkit.services import participation, records
 from tests.consentkit.records_helpers import STAFF, T0, make_family, prepare, sign
 
 SIGN_AT = T0 + timedelta(hours=25)
@@ -82,7 +82,7 @@ def test_withdrawal_racing_a_signature_keeps_both_in_time_order(
 
     results = _race(
         lambda: sign(family, record, family.guardians[1], at=SIGN_AT),
-        lambda: records.withdraw(
+        lambda: participation.withdraw(
             family.participant,
             scopes=["full"],
             actor=STAFF,

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from consentkit.errors import InvalidDataError
-from consentkit.services import records
-from consentkit.services.records import Actor
+from consentkit.services import participation, records
+from consentkit.services.evidence import Actor
 from tests.consentkit.records_helpers import (
     STAFF,
     T0,
@@ -48,7 +48,7 @@ def _consented_family(
 def _withdraw(family: Family, *scopes: str, at: datetime = LATER, **kwargs: Any) -> Any:
     guardian = family.guardians[0]
     kwargs.setdefault("actor", signer_actor(guardian))
-    return records.withdraw(
+    return participation.withdraw(
         family.participant, scopes=scopes, expressed_by=str(guardian.id), now=at, **kwargs
     )
 
@@ -197,7 +197,7 @@ def test_withdraw_unknown_or_missing_scope_is_invalid(
 def test_record_dissent_overrides_both_parents_consent(demo_study: Any) -> None:
     family, record = _consented_family()
 
-    records.record_dissent(
+    participation.record_dissent(
         family.participant,
         actor=Actor(kind="staff", id="staff-1", role="site-investigator", channel="in-person"),
         expressed_by=str(family.child.id),

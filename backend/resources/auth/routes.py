@@ -31,7 +31,7 @@ from backend.resources.auth.schemas import (
 )
 from consentkit.notify import configured_sender
 from consentkit.services import access
-from consentkit.services.records import FRESH_AUTH
+from consentkit.services.evidence import FRESH_AUTH
 
 blp = Blueprint("auth", __name__, url_prefix="/auth", description="Signer sign-in")
 

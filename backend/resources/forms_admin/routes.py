@@ -40,17 +40,15 @@ blp = Blueprint(
 )
 
 SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
-#: The largest study folder upload accepted (a zip); more answers 413.
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 ZIP_TYPES = ("application/zip", "application/x-zip-compressed")
 
 
 def read_upload() -> bytes:
-    """Return the request body, refusing (413) more than ``MAX_UPLOAD_BYTES``."""
-    if (request.content_length or 0) > MAX_UPLOAD_BYTES:
+    """Return the request body, refusing (413) more than ``publishing.MAX_UPLOAD_BYTES``."""
+    if (request.content_length or 0) > publishing.MAX_UPLOAD_BYTES:
         raise RequestEntityTooLarge()
-    data = request.stream.read(MAX_UPLOAD_BYTES + 1)
-    if len(data) > MAX_UPLOAD_BYTES:
+    data = request.stream.read(publishing.MAX_UPLOAD_BYTES + 1)
+    if len(data) > publishing.MAX_UPLOAD_BYTES:
         raise RequestEntityTooLarge()
     return bytes(data)
 

@@ -33,9 +33,9 @@ from backend.resources.me.schemas import (
     SignatureSchema,
     TaskSchema,
     ViewsSchema,
-    WithdrawalSchema,
 )
 from backend.resources.studies.schemas import FormContentSchema
+from backend.schemas import WithdrawalSchema
 from consentkit.services import idempotency, signer_flow
 
 blp = Blueprint("me", __name__, url_prefix="/me", description="The signer's consent flow")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import marshmallow as ma
 
 from backend.schemas import LANGUAGE_FIELD
-from consentkit.enums import WithdrawalScope
 
 LOCALE = ma.fields.String(
     required=True, validate=ma.validate.Length(min=2, max=12), metadata={"example": "fr"}
@@ -112,16 +111,6 @@ class DeclineSchema(ma.Schema):
 
 class DissentSchema(ma.Schema):
     note = ma.fields.String(load_default=None, validate=ma.validate.Length(max=2000))
-
-
-class WithdrawalSchema(ma.Schema):
-    scopes = ma.fields.List(
-        ma.fields.String(validate=ma.validate.OneOf([s.value for s in WithdrawalScope])),
-        required=True,
-        validate=ma.validate.Length(min=1),
-    )
-    reason = ma.fields.String(load_default=None, validate=ma.validate.Length(max=2000))
-    reason_declined = ma.fields.Boolean(load_default=False)
 
 
 class QuestionSchema(ma.Schema):

@@ -21,11 +21,9 @@ from backend.auth.staff import current_staff, require
 from backend.extensions import Blueprint
 from backend.resources.sites.schemas import (
     ContactCorrectedSchema,
-    ContactCorrectionSchema,
     CountersignSchema,
     DashboardArgsSchema,
     DashboardSchema,
-    EnrolSchema,
     EventSchema,
     ExportArgsSchema,
     InvitationSchema,
@@ -34,13 +32,17 @@ from backend.resources.sites.schemas import (
     PaperConsentSchema,
     ParticipantSchema,
     PreviewResultSchema,
-    PreviewSchema,
     RecordPageSchema,
     RecordsArgsSchema,
     SessionsEndedSchema,
     StaffDissentSchema,
-    StaffWithdrawalSchema,
     TimelineEventSchema,
+)
+from backend.schemas import (
+    ContactCorrectionSchema,
+    EnrolSchema,
+    PreviewSchema,
+    StaffWithdrawalSchema,
 )
 from consentkit.clock import now_utc
 from consentkit.errors import InvalidDataError
@@ -69,19 +71,6 @@ blp = Blueprint(
 )
 
 SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
-EXPORT_COLUMNS = (
-    "participant_code",
-    "site_code",
-    "form_id",
-    "version",
-    "locale",
-    "state",
-    "missing_signers",
-    "opened_at",
-    "due_at",
-    "completed_at",
-    "record_id",
-)
 
 
 def _sites(signed: Signed, action: Action, trial_id: str, site: str | None) -> list[str] | None:
@@ -152,11 +141,11 @@ class ExportViews(MethodView):
         name = f"{trial_id}-status-{stamp}"
         if args["format"] == "xlsx":
             return Response(
-                xlsx_bytes(rows, EXPORT_COLUMNS, title=trial_id),
+                xlsx_bytes(rows, dashboard.EXPORT_COLUMNS, title=trial_id),
                 mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                 headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
             )
-        lines: Iterator[str] = csv_lines(rows, EXPORT_COLUMNS)
+        lines: Iterator[str] = csv_lines(rows, dashboard.EXPORT_COLUMNS)
         return Response(
             stream_with_context(lines),
             mimetype="text/csv",

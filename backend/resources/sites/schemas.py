@@ -5,9 +5,9 @@ from __future__ import annotations
 import marshmallow as ma
 from flask_smorest.fields import Upload
 
-from backend.resources.me.schemas import SignatureSchema, WithdrawalSchema
-from backend.schemas import LANGUAGE_FIELD, OBJECT_ID
-from consentkit.enums import Channel, RecordState
+from backend.resources.me.schemas import SignatureSchema
+from backend.schemas import OBJECT_ID
+from consentkit.enums import RecordState
 
 SITE = ma.fields.String(validate=ma.validate.Length(min=1, max=40), metadata={"example": "NL-01"})
 
@@ -75,13 +75,6 @@ class DashboardSchema(ma.Schema):
     withdrawn_by_scope = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
 
 
-class PreviewSchema(ma.Schema):
-    site = ma.fields.String(
-        required=True, validate=ma.validate.Length(min=1, max=40), metadata={"example": "NL-01"}
-    )
-    birth_date = ma.fields.Date(required=True)
-
-
 class PreviewResultSchema(ma.Schema):
     class Meta:
         unknown = ma.INCLUDE
@@ -98,35 +91,6 @@ class PreviewResultSchema(ma.Schema):
         metadata={
             "description": "Members who may countersign at the site ({staff_id, name}): "
             "the choices for the enrolment's investigator_id"
-        },
-    )
-
-
-class NewSignerSchema(ma.Schema):
-    role = ma.fields.String(required=True, validate=ma.validate.OneOf(["guardian", "participant"]))
-    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
-    email = ma.fields.Email(load_default=None)
-    phone = ma.fields.String(load_default=None, validate=ma.validate.Regexp(r"^\+[0-9 ]{6,20}$"))
-    preferred_language = LANGUAGE_FIELD
-
-
-class EnrolSchema(ma.Schema):
-    code = ma.fields.String(
-        required=True, validate=ma.validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
-    )
-    site = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40))
-    birth_date = ma.fields.Date(required=True)
-    preferred_language = LANGUAGE_FIELD
-    signers = ma.fields.List(
-        ma.fields.Nested(NewSignerSchema), required=True, validate=ma.validate.Length(min=1, max=6)
-    )
-    investigator_id = ma.fields.String(
-        load_default=None,
-        validate=ma.validate.Length(min=1, max=40),
-        metadata={
-            "description": "Staff id of the site's investigator who conducts the interview and "
-            "countersigns (one of the preview's investigators). Omit when the enrolling member "
-            "is that investigator; required when they cannot countersign (site staff)."
         },
     )
 
@@ -191,18 +155,6 @@ class SessionsEndedSchema(ma.Schema):
     sessions_ended = ma.fields.Integer(metadata={"description": "Live sessions signed out"})
 
 
-class ContactCorrectionSchema(ma.Schema):
-    email = ma.fields.Email(load_default=None, allow_none=True)
-    phone = ma.fields.String(
-        load_default=None, allow_none=True, validate=ma.validate.Regexp(r"^\+[0-9 ]{6,20}$")
-    )
-    reason = ma.fields.String(
-        required=True,
-        validate=ma.validate.Length(min=1, max=500),
-        metadata={"description": "Why the contact is corrected (kept in the audit trail)"},
-    )
-
-
 class ContactCorrectedSchema(ma.Schema):
     signer_id = ma.fields.String()
     changed = ma.fields.List(ma.fields.String(), metadata={"example": ["email"]})
@@ -212,18 +164,6 @@ class ContactCorrectedSchema(ma.Schema):
 class CountersignSchema(SignatureSchema):
     class Meta:
         exclude = ("client_at", "client_offset_minutes", "early_signing_justification")
-
-
-class StaffWithdrawalSchema(WithdrawalSchema):
-    channel = ma.fields.String(
-        required=True,
-        validate=ma.validate.OneOf([Channel.IN_PERSON, Channel.PHONE, Channel.LETTER]),
-    )
-    expressed_by = ma.fields.String(
-        load_default=None,
-        validate=ma.validate.Length(min=1, max=40),
-        metadata={"description": "Signer id of the family member who expressed it"},
-    )
 
 
 class StaffDissentSchema(ma.Schema):

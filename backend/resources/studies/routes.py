@@ -19,6 +19,7 @@ from backend.resources.studies.schemas import (
 )
 from consentkit.clock import today_utc
 from consentkit.services import forms as form_service
+from consentkit.services.requirements import participant_forms
 
 blp = Blueprint("studies", __name__, url_prefix="/studies", description="Studies and forms")
 
@@ -81,7 +82,7 @@ class ParticipantFormsViews(MethodView):
     def get(self, args: dict[str, Any], trial_id: str) -> Any:
         """Resolve the forms for a birth date and site: policy, versions in force, language."""
         return json_response(
-            form_service.participant_forms(
+            participant_forms(
                 trial_id,
                 site_code=args["site"],
                 birth_date=args["birth_date"],

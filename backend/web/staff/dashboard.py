@@ -14,7 +14,6 @@ from typing import Any
 import marshmallow as ma
 from flask import Response, abort, request, stream_with_context, url_for
 
-from backend.resources.sites.routes import EXPORT_COLUMNS
 from backend.web.staff import bp
 from backend.web.staff.common import (
     STAFF_ROLES,
@@ -31,7 +30,7 @@ from backend.web.staff.common import (
     _visible_sites,
 )
 from consentkit.clock import now_utc
-from consentkit.enums import RecordState, WithdrawalScope
+from consentkit.enums import OPEN_STATES, RecordState, WithdrawalScope
 from consentkit.errors import PermissionDeniedError
 from consentkit.labels import label
 from consentkit.policy.roles import Action, roles_in
@@ -197,11 +196,7 @@ def study(trial_id: str) -> Any:
 
 def _state_columns(by_state: dict[str, Any]) -> list[str]:
     """Return the states worth a column: the open and consented ones, and any with records."""
-    always = {
-        RecordState.AWAITING_INFORMATION,
-        RecordState.AWAITING_SIGNATURES,
-        RecordState.CONSENTED,
-    }
+    always = OPEN_STATES | {RecordState.CONSENTED}
     return [s.value for s in RecordState if s in always or _total(by_state.get(s, 0))]
 
 
@@ -347,11 +342,11 @@ def export(trial_id: str, fmt: str) -> Response:
     name = re.sub(r"[^A-Za-z0-9._-]", "_", name)
     if fmt == "xlsx":
         return Response(
-            xlsx_bytes(rows, EXPORT_COLUMNS, title=trial_id[:31]),
+            xlsx_bytes(rows, dashboard.EXPORT_COLUMNS, title=trial_id[:31]),
             mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
         )
-    lines: Iterator[str] = csv_lines(rows, EXPORT_COLUMNS)
+    lines: Iterator[str] = csv_lines(rows, dashboard.EXPORT_COLUMNS)
     return Response(
         stream_with_context(lines),
         mimetype="text/csv",

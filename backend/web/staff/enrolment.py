@@ -13,7 +13,7 @@ from typing import Any
 import marshmallow as ma
 from flask import redirect, request, url_for
 
-from backend.resources.sites.schemas import EnrolSchema, PreviewSchema
+from backend.schemas import EnrolSchema, PreviewSchema
 from backend.web.staff import bp
 from backend.web.staff.common import (
     _,

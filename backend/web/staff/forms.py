@@ -13,7 +13,6 @@ from typing import Any
 from flask import abort, redirect, request, url_for
 from werkzeug.wrappers.response import Response as BaseResponse
 
-from backend.resources.forms_admin.routes import MAX_UPLOAD_BYTES
 from backend.web.staff import bp
 from backend.web.staff.common import (
     _,
@@ -49,7 +48,7 @@ def _forms_page(trial_id: str, status: int = 200, **extra: Any) -> tuple[str, in
         trial_id=trial_id,
         title=forms.catalog(trial_id).study.title,
         forms=listed,
-        max_upload_mb=MAX_UPLOAD_BYTES // (1024 * 1024),
+        max_upload_mb=publishing.MAX_UPLOAD_BYTES // (1024 * 1024),
         today=now_utc().date().isoformat(),
         **extra,
     )
@@ -72,13 +71,13 @@ def import_forms(trial_id: str) -> Any:
     """Import a zip of the study folder (all of it checked before anything is written)."""
     signed = _require(Action.MANAGE_FORMS, trial_id)
     _check_csrf(signed)
-    if (request.content_length or 0) > MAX_UPLOAD_BYTES + 64 * 1024:
+    if (request.content_length or 0) > publishing.MAX_UPLOAD_BYTES + 64 * 1024:
         abort(413)
     upload = request.files.get("folder")
-    data = upload.stream.read(MAX_UPLOAD_BYTES + 1) if upload else b""
+    data = upload.stream.read(publishing.MAX_UPLOAD_BYTES + 1) if upload else b""
     if not data:
         return _forms_page(trial_id, 422, error=_("Choose a zip file of the study folder."))
-    if len(data) > MAX_UPLOAD_BYTES:
+    if len(data) > publishing.MAX_UPLOAD_BYTES:
         abort(413)
     try:
         report = publishing.import_upload(data, trial_id=trial_id)

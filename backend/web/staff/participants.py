@@ -17,7 +17,7 @@ from flask import Response, redirect, request, url_for
 
 from backend.auth import client_ip
 from backend.qr import qr_svg
-from backend.resources.sites.schemas import StaffWithdrawalSchema
+from backend.schemas import StaffWithdrawalSchema
 from backend.web.staff import bp
 from backend.web.staff.common import (
     STAFF_ROLES,
@@ -38,7 +38,7 @@ from backend.web.staff.common import (
 )
 from consentkit import settings
 from consentkit.clock import now_utc
-from consentkit.enums import Channel, RecordState, SignerRole, WithdrawalScope
+from consentkit.enums import OPEN_STATES, Channel, SignerRole, WithdrawalScope
 from consentkit.errors import (
     AuthenticationError,
     ConsentKitError,
@@ -221,7 +221,6 @@ def _record_rows(
     for record in profile.get("records", []):
         missing = record.get("missing_signers") or []
         missing_ids = {m["signer_id"] for m in missing}
-        open_states = {RecordState.AWAITING_INFORMATION, RecordState.AWAITING_SIGNATURES}
         rows.append(
             {
                 **record,
@@ -252,7 +251,7 @@ def _record_rows(
                 if can_countersign
                 and mine is not None
                 and str(mine.id) in missing_ids
-                and record["state"] in open_states
+                and record["state"] in OPEN_STATES
                 else None,
                 "paper_url": url_for(
                     ".paper",
@@ -260,7 +259,7 @@ def _record_rows(
                     code=participant.code,
                     record_id=record["record_id"],
                 )
-                if can_paper and missing and record["state"] in open_states
+                if can_paper and missing and record["state"] in OPEN_STATES
                 else None,
             }
         )

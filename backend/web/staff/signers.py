@@ -12,7 +12,7 @@ from typing import Any
 import marshmallow as ma
 from flask import redirect, request, url_for
 
-from backend.resources.sites.schemas import ContactCorrectionSchema
+from backend.schemas import ContactCorrectionSchema
 from backend.web.staff import bp
 from backend.web.staff.common import _, _check_csrf, _field, _render
 from backend.web.staff.enrolment import FIELD_ERRORS

@@ -1,7 +1,7 @@
 """Record states, item grants and the participation profile, derived from events alone.
 
 No database: the events are the plain dicts the audit trail stores (payloads as
-documented in :mod:`consentkit.services.records`).
+documented with the services that write them, e.g. :mod:`consentkit.services.ceremony`).
 """
 
 from __future__ import annotations

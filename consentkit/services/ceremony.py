@@ -1,0 +1,483 @@
+"""The signing ceremony on an open record: read, answer, choose, sign or decline.
+
+Each step is an event appended to the participant's chain by
+:func:`append_record_event`, after its check has run against the chain just
+read, and the record projection is refreshed in the same call
+(:mod:`consentkit.services.projection`). The order of the steps is one rule,
+:func:`next_step`: the ceremony enforces it (21 CFR 11.10(f)) and the signer's
+task list shows it.
+
+Event payloads:
+
+* ``information.viewed``: signer_id, locale, sections [{id, seconds}], client_at
+* ``comprehension.answered``: signer_id, locale, answers, score, passed
+* ``items.chosen``: signer_id, choices {item_id: bool}
+* ``signature.added``: the signature manifestation and binding (see :func:`sign`)
+* ``consent.declined``: signer_id, reason
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from consentkit.authoring.reader import canonical_json
+from consentkit.clock import now_utc
+from consentkit.enums import ENDED_WITHOUT_CONSENT, RecordState, SignerRole
+from consentkit.errors import ConflictError, EligibilityError, InvalidDataError
+from consentkit.models.audit import AuditEvent
+from consentkit.models.participant import Participant
+from consentkit.models.study import FormVersion
+from consentkit.policy.records import (
+    RecordStatus,
+    SignerProgress,
+    information_complete,
+    opened_event,
+    record_status,
+)
+from consentkit.services import audit
+from consentkit.services.evidence import Actor, SignatureInput
+from consentkit.services.projection import refresh_projection
+from consentkit.services.signatures import render_svg, validate_strokes
+
+#: ``check(opened, events, status, at)``: refuse (raise) or return the event's payload, or
+#: an event already stored (an idempotent retry).
+Check = Callable[
+    [dict[str, Any], list[dict[str, Any]], RecordStatus, datetime], dict[str, Any] | AuditEvent
+]
+
+
+class Step(StrEnum):
+    """What a signer does next on a record, in the order the ceremony enforces."""
+
+    READ = "read"
+    QUESTIONS = "questions"
+    CHOICES = "choices"
+    SIGN = "sign"
+    DONE = "done"
+
+
+def next_step(status: RecordStatus, signer_id: str, opened: Mapping[str, Any]) -> Step:
+    """Return the signer's next step: read every section, answer, choose, then sign.
+
+    ``opened`` is the record's ``record.opened`` event. Questions come only when
+    the form requires comprehension, choices only when it has items (21 CFR
+    11.10(f): the steps are taken in this order).
+    """
+    progress = status.signers[signer_id]
+    if progress.signed_at:
+        return Step.DONE
+    if not information_complete(progress, status.section_ids):
+        return Step.READ
+    comprehension = opened["payload"]["comprehension"] or {}
+    if comprehension.get("required") and not progress.comprehension_passed:
+        return Step.QUESTIONS
+    if opened["payload"]["items"] and progress.choices is None:
+        return Step.CHOICES
+    return Step.SIGN
+
+
+def append_record_event(
+    participant: Participant,
+    record_id: str,
+    *,
+    type: str,
+    actor: Actor,
+    now: datetime | None,
+    check: Check,
+) -> AuditEvent:
+    """Append a record event after ``check(opened, events, status, at)`` returns its payload.
+
+    The check runs against the chain just read, so every check happens before
+    the write; the event records the record's state before and after it, and
+    the projection is refreshed from the chain written.
+    """
+
+    def build(events: list[dict[str, Any]]) -> audit.Draft | AuditEvent:
+        at = now or now_utc()
+        opened = opened_event(events, record_id)
+        before = record_status(opened, events, at=at)
+        payload = check(opened, events, before, at)
+        if isinstance(payload, AuditEvent):
+            return payload
+        pseudo = {
+            "seq": (events[-1]["seq"] + 1),
+            "type": type,
+            "at": at,
+            "record_id": record_id,
+            "payload": payload,
+        }
+        after = record_status(opened, [*events, pseudo], at=at)
+        return audit.Draft(
+            type=type,
+            actor=actor.to_dict(),
+            payload=payload,
+            record_id=record_id,
+            state_before=before.state.value,
+            state_after=after.state.value,
+        )
+
+    event, events = audit.append_to_chain(participant, build, now=now)
+    refresh_projection(participant, events)
+    return event
+
+
+def require_open(status: RecordStatus, signer_id: str) -> SignerProgress:
+    """Return the signer's progress on a record that still takes their steps.
+
+    Raises:
+        ConflictError: ``record-closed``, the record ended or is consented.
+        EligibilityError: ``not-a-signer``, this person does not sign this record.
+    """
+    if status.state in ENDED_WITHOUT_CONSENT or status.state == RecordState.CONSENTED:
+        raise ConflictError(
+            "The record is %(state)s.", code="record-closed", params={"state": status.state.value}
+        )
+    progress = status.signers.get(signer_id)
+    if progress is None:
+        raise EligibilityError("This person is not a signer of this record.", code="not-a-signer")
+    return progress
+
+
+def record_views(
+    participant: Participant,
+    record_id: str,
+    *,
+    signer_id: str,
+    locale: str,
+    sections: Sequence[dict[str, Any]],
+    actor: Actor,
+    client_at: datetime | None = None,
+    now: datetime | None = None,
+) -> AuditEvent:
+    """Record that a signer viewed sections (batched, with seconds spent; resumable).
+
+    Raises:
+        InvalidDataError: an unknown section id or a negative time.
+    """
+
+    def check(opened: dict[str, Any], _e: Any, status: Any, _at: datetime) -> dict[str, Any]:
+        require_open(status, signer_id)
+        known = set(opened["payload"]["section_ids"])
+        bad = [s.get("id") for s in sections if s.get("id") not in known]
+        if bad or any(float(s.get("seconds", 0)) < 0 for s in sections):
+            raise InvalidDataError(
+                "Unknown section(s) or negative time: %(sections)s.",
+                code="unknown-section",
+                params={"sections": bad},
+            )
+        if locale not in opened["payload"]["content_sha256"]:
+            raise InvalidDataError(
+                "This form has no %(locale)s text.",
+                code="unknown-locale",
+                params={"locale": locale},
+            )
+        return {
+            "signer_id": signer_id,
+            "locale": locale,
+            "sections": [
+                {"id": s["id"], "seconds": round(float(s.get("seconds", 0)), 1)} for s in sections
+            ],
+            "client_at": client_at.isoformat() if client_at else None,
+        }
+
+    return append_record_event(
+        participant, record_id, type="information.viewed", actor=actor, now=now, check=check
+    )
+
+
+def answer_questions(
+    participant: Participant,
+    record_id: str,
+    *,
+    signer_id: str,
+    locale: str,
+    answers: dict[str, str],
+    actor: Actor,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Check comprehension answers; return score, pass, and explanations for wrong answers.
+
+    Raises:
+        EligibilityError: the information was not read yet (enforced order, 11.10(f)).
+    """
+    feedback: dict[str, Any] = {}
+
+    def check(opened: dict[str, Any], _e: Any, status: Any, _at: datetime) -> dict[str, Any]:
+        progress = require_open(status, signer_id)
+        if not information_complete(progress, status.section_ids):
+            raise EligibilityError(
+                "Read every section before the questions.", code="information-incomplete"
+            )
+        data = opened["payload"]
+        version = (
+            FormVersion.objects(
+                trial_id=participant.trial_id, form_id=data["form_id"], version=data["version"]
+            )
+            .only("content")
+            .first()
+        )
+        if locale not in version.content:
+            raise InvalidDataError(
+                "This form has no %(locale)s text.",
+                code="unknown-locale",
+                params={"locale": locale},
+            )
+        questions = {q["id"]: q for q in version.content[locale]["questions"]}
+        unknown = sorted(set(answers) - set(questions))
+        if unknown:
+            raise InvalidDataError(
+                "Unknown question(s): %(questions)s.",
+                code="unknown-question",
+                params={"questions": ", ".join(unknown)},
+            )
+        results = [
+            {
+                "id": qid,
+                "correct": answers.get(qid) == q["correct"],
+                "explanation": None if answers.get(qid) == q["correct"] else q["explanation"],
+            }
+            for qid, q in questions.items()
+        ]
+        score = sum(r["correct"] for r in results)
+        pass_mark = (data["comprehension"] or {}).get("pass_mark", len(questions))
+        feedback.update(
+            score=score, passed=score >= pass_mark, pass_mark=pass_mark, results=results
+        )
+        return {
+            "signer_id": signer_id,
+            "locale": locale,
+            "answers": dict(answers),
+            "score": score,
+            "passed": score >= pass_mark,
+        }
+
+    append_record_event(
+        participant, record_id, type="comprehension.answered", actor=actor, now=now, check=check
+    )
+    return feedback
+
+
+def choose_items(
+    participant: Participant,
+    record_id: str,
+    *,
+    signer_id: str,
+    choices: dict[str, bool],
+    actor: Actor,
+    now: datetime | None = None,
+) -> AuditEvent:
+    """Record a signer's yes/no for each consent item (all items must be answered).
+
+    Choices are fixed once the signer has signed: the signature's binding hash
+    covers the choices at signing time (21 CFR 11.70), and the record's item
+    grants and PDF are derived from the latest ``items.chosen``, so a later
+    change would let the record say something the signature never covered.
+
+    Raises:
+        ConflictError: the record is closed, or this signer has already signed
+            (``already-signed``).
+        EligibilityError: information or required comprehension not complete.
+        InvalidDataError: an item is unknown or unanswered.
+    """
+
+    def check(opened: dict[str, Any], _e: Any, status: Any, _at: datetime) -> dict[str, Any]:
+        progress = require_open(status, signer_id)
+        if progress.signed_at is not None:
+            raise ConflictError("This person has already signed.", code="already-signed")
+        _require_prepared(progress, status, opened, need_items=False)
+        ids = {i["id"] for i in opened["payload"]["items"]}
+        if set(choices) != ids:
+            if ids - set(choices):
+                raise InvalidDataError(
+                    "Answer every item: %(items)s",
+                    code="items-incomplete",
+                    params={"items": ", ".join(sorted(ids - set(choices)))},
+                )
+            raise InvalidDataError(
+                "Unknown item(s): %(items)s",
+                code="items-incomplete",
+                params={"items": ", ".join(sorted(set(choices) - ids))},
+            )
+        return {"signer_id": signer_id, "choices": {k: bool(v) for k, v in choices.items()}}
+
+    return append_record_event(
+        participant, record_id, type="items.chosen", actor=actor, now=now, check=check
+    )
+
+
+def _require_prepared(
+    progress: SignerProgress, status: RecordStatus, opened: dict[str, Any], *, need_items: bool
+) -> None:
+    """Enforce the ceremony order (:func:`next_step`) for a non-investigator.
+
+    The investigator countersigns what the family was shown and did, so their
+    own signature needs none of the family's steps.
+    """
+    if progress.role == SignerRole.INVESTIGATOR:
+        return
+    step = next_step(status, progress.signer_id, opened)
+    if step is Step.READ:
+        raise EligibilityError("Read every section first.", code="information-incomplete")
+    if step is Step.QUESTIONS:
+        raise EligibilityError(
+            "Answer the questions about the study first.", code="comprehension-required"
+        )
+    if need_items and step is Step.CHOICES:
+        raise EligibilityError("Choose yes or no for each item first.", code="items-required")
+
+
+def sign(
+    participant: Participant,
+    record_id: str,
+    signature: SignatureInput,
+    *,
+    actor: Actor,
+    now: datetime | None = None,
+) -> AuditEvent:
+    """Add a signature, bound to the exact text, language, version and choices signed.
+
+    Submitting again with the same idempotency key returns the first signature.
+    The binding hash covers the content SHA-256, locale, version, item choices,
+    signer, printed name, meaning and time (21 CFR 11.50, 11.70).
+
+    Raises:
+        EligibilityError: ceremony order not followed, stale one-time code, a
+            required item refused, or signing inside the reflection time without
+            a justification. ``code`` says which, so an app can act on it.
+        ConflictError: the record is closed, the signer already signed, or the
+            content hash is not what this record shows in that language.
+        InvalidDataError: malformed strokes or an empty printed name.
+    """
+    validate_strokes(signature.strokes)
+    printed_name = signature.printed_name.strip()
+    if not printed_name:
+        raise InvalidDataError("Type your name as you sign.", code="printed-name-required")
+
+    def check(
+        opened: dict[str, Any], events: list[dict[str, Any]], status: Any, at: datetime
+    ) -> dict[str, Any] | AuditEvent:
+        for event in events:
+            if (
+                event["type"] == "signature.added"
+                and event["payload"].get("idempotency_key") == signature.idempotency_key
+            ):
+                if (
+                    event["record_id"] != record_id
+                    or event["payload"]["signer_id"] != signature.signer_id
+                ):
+                    raise ConflictError(
+                        "This idempotency key was used for another signature.",
+                        code="idempotency-key-reused",
+                    )
+                first: AuditEvent = AuditEvent.objects(
+                    participant_id=str(participant.id), seq=event["seq"]
+                ).get()
+                return first
+        progress = require_open(status, signature.signer_id)
+        if progress.signed_at is not None:
+            raise ConflictError("This person has already signed.", code="already-signed")
+        data = opened["payload"]
+        if data["content_sha256"].get(signature.locale) != signature.content_sha256:
+            raise ConflictError(
+                "The text you were shown is not the text of this record; reload the form.",
+                code="content-mismatch",
+            )
+        _require_prepared(progress, status, opened, need_items=True)
+        signature.auth.check(at)
+        if progress.role == SignerRole.INVESTIGATOR:
+            family = [p for p in status.signers.values() if p.role != SignerRole.INVESTIGATOR]
+            # A declaration only investigators sign has no family signature to wait for.
+            if family and not any(p.signed_at for p in family):
+                raise EligibilityError(
+                    "The investigator countersigns after the family.", code="countersign-too-early"
+                )
+        else:
+            refused = [
+                i["id"]
+                for i in data["items"]
+                if i["required"] and not (progress.choices or {}).get(i["id"])
+            ]
+            if refused:
+                raise EligibilityError(
+                    "A required item was answered no; decline instead of signing.",
+                    code="required-item-refused",
+                    details={"items": refused},
+                )
+            # Every section was read (:func:`_require_prepared`), so the first view is known.
+            assert progress.first_viewed_at is not None
+            earliest = progress.first_viewed_at + timedelta(hours=data["reflection_hours"])
+            if at < earliest and not (signature.early_signing_justification or "").strip():
+                raise EligibilityError(
+                    "The study asks for %(hours)s hours to think before "
+                    "signing; give a reason to sign sooner.",
+                    code="reflection-time",
+                    params={"hours": data["reflection_hours"]},
+                )
+        meaning = _meaning(participant, data, signature.locale, progress.role)
+        signed_at = at.isoformat(timespec="milliseconds")
+        binding = {
+            "trial_id": participant.trial_id,
+            "form_id": data["form_id"],
+            "version": data["version"],
+            "locale": signature.locale,
+            "content_sha256": signature.content_sha256,
+            "item_choices": progress.choices or {},
+            "signer_id": signature.signer_id,
+            "role": progress.role,
+            "printed_name": printed_name,
+            "meaning": meaning,
+            "signed_at": signed_at,
+        }
+        return {
+            **binding,
+            "binding_sha256": hashlib.sha256(canonical_json(binding).encode()).hexdigest(),
+            "strokes": signature.strokes,
+            "image_svg": render_svg(signature.strokes),
+            "client_at": signature.client_at.isoformat() if signature.client_at else None,
+            "client_offset_minutes": signature.client_offset_minutes,
+            "ip": signature.ip,
+            "user_agent": (signature.user_agent or "")[:500],
+            "auth": signature.auth.to_dict(),
+            "idempotency_key": signature.idempotency_key,
+            "early_signing_justification": signature.early_signing_justification,
+        }
+
+    return append_record_event(
+        participant, record_id, type="signature.added", actor=actor, now=now, check=check
+    )
+
+
+def _meaning(participant: Participant, data: dict[str, Any], locale: str, role: str) -> str:
+    version = (
+        FormVersion.objects(
+            trial_id=participant.trial_id, form_id=data["form_id"], version=data["version"]
+        )
+        .only(f"content.{locale}")
+        .first()
+    )
+    meaning: str = version.content[locale]["signature_meanings"][role]
+    return meaning
+
+
+def decline(
+    participant: Participant,
+    record_id: str,
+    *,
+    signer_id: str,
+    actor: Actor,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> AuditEvent:
+    """Record that a signer declines (no reason needed, CTR Art 28(3))."""
+
+    def check(_o: Any, _e: Any, status: Any, _at: datetime) -> dict[str, Any]:
+        require_open(status, signer_id)
+        return {"signer_id": signer_id, "reason": reason}
+
+    return append_record_event(
+        participant, record_id, type="consent.declined", actor=actor, now=now, check=check
+    )

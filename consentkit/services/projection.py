@@ -1,0 +1,316 @@
+"""The record projection and the dashboard counters, moved together after every event.
+
+The audit chain is the truth; :class:`~consentkit.models.audit.ConsentRecord`
+is its projection (each record's state as of the last event), and the counters
+of :mod:`consentkit.models.dashboard` count the projections so that
+:mod:`consentkit.services.dashboard` can answer without counting documents.
+Every service that appends an event calls :func:`refresh_projection` with the
+chain it just wrote; the counters move in the same step:
+
+* enrolment: +1 participant at the site, +1 on the participant's competence date;
+* a birth-date correction: the competence date moves;
+* a record opened: +1 in ``awaiting-information``, and on its due date;
+* a record changing state: -1 on the old state and +1 on the new in one update;
+  the writer that wins the projection's ``last_seq`` guard does it, so each
+  transition is counted exactly once however many guardians sign at once;
+* a withdrawal scope first recorded for a participant: +1 in that scope.
+
+A process dying between the projection write and the counter write leaves a
+counter off by one; :func:`consentkit.services.dashboard.rebuild_counts`
+recomputes every counter from the projections.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+from pymongo.errors import DuplicateKeyError
+
+from consentkit.enums import OPEN_STATES, RecordState
+from consentkit.models.audit import ConsentRecord
+from consentkit.models.base import BaseDocument
+from consentkit.models.dashboard import DateCount, StatusCount, counter_key
+from consentkit.models.participant import Participant
+from consentkit.policy.records import participant_records
+from consentkit.services.requirements import own_consent_due
+
+#: The projection fields its counters are keyed by, read back with the old state.
+RECORD_COUNTER_FIELDS = {
+    "_id": False,
+    "trial_id": True,
+    "site_code": True,
+    "form_id": True,
+    "version": True,
+    "locale": True,
+    "state": True,
+    "is_partial": True,
+    "due_at": True,
+}
+
+
+# ---------------------------------------------------------------- counter keys
+
+
+def month_key(day: date) -> str:
+    """Return the month a date counter of ``day`` is kept in (``YYYY-MM``)."""
+    return day.strftime("%Y-%m")
+
+
+def utc_day(moment: datetime) -> date:
+    """Return the UTC date of a moment (a naive one is taken as UTC already)."""
+    return moment.astimezone(UTC).date() if moment.tzinfo else moment.date()
+
+
+def due_counter_path(record: Mapping[str, Any], state: str, is_partial: bool) -> str | None:
+    """Return the ``due`` counter path of a record in ``state``, or None if it cannot expire."""
+    due_at = record.get("due_at")
+    if due_at is None or state not in OPEN_STATES:
+        return None
+    key = counter_key(
+        record["site_code"],
+        record["form_id"],
+        record["version"],
+        record["locale"],
+        state,
+        "1" if is_partial else "0",
+        utc_day(due_at).isoformat(),
+    )
+    return f"counts.{key}"
+
+
+# ---------------------------------------------------------------- keeping counters
+
+
+def _bump(document: type[BaseDocument], key: Mapping[str, Any], inc: Mapping[str, int]) -> None:
+    """Add ``inc`` to the counter document ``key``, creating it on first use."""
+    changes = {path: n for path, n in inc.items() if n}
+    if not changes:
+        return
+    collection = document._get_collection()
+    try:
+        collection.update_one(dict(key), {"$inc": changes}, upsert=True)
+    except DuplicateKeyError:
+        # Two first writers upserted the same new document and the unique index
+        # refused the second insert; its update now finds the winner's document.
+        collection.update_one(dict(key), {"$inc": changes}, upsert=True)
+
+
+def _bump_competence(participant: Participant, day: date, n: int) -> None:
+    _bump(
+        DateCount,
+        {"trial_id": participant.trial_id, "metric": "competence", "month": month_key(day)},
+        {f"counts.{counter_key(participant.site_code, day.isoformat())}": n},
+    )
+
+
+def _bump_due(record: Mapping[str, Any], inc: Mapping[str, int]) -> None:
+    _bump(
+        DateCount,
+        {
+            "trial_id": record["trial_id"],
+            "metric": "due",
+            "month": month_key(utc_day(record["due_at"])),
+        },
+        inc,
+    )
+
+
+def count_enrolment(participant: Participant) -> None:
+    """Count a newly enrolled participant (once, after the insert succeeded)."""
+    _bump(
+        StatusCount,
+        {"trial_id": participant.trial_id, "site_code": participant.site_code},
+        {"participants": 1},
+    )
+    if participant.competence_date is not None:
+        _bump_competence(participant, participant.competence_date, 1)
+
+
+def count_competence_change(
+    participant: Participant, before: date | None, after: date | None
+) -> None:
+    """Move a participant from one competence date to another (a birth-date correction)."""
+    if before == after:
+        return
+    if before is not None:
+        _bump_competence(participant, before, -1)
+    if after is not None:
+        _bump_competence(participant, after, 1)
+
+
+def count_record_opened(record: ConsentRecord) -> None:
+    """Count a newly inserted record projection in its initial state."""
+    fields = {name: record[name] for name in RECORD_COUNTER_FIELDS if name != "_id"}
+    key = counter_key(record.form_id, record.version, record.locale, record.state)
+    _bump(
+        StatusCount,
+        {"trial_id": record.trial_id, "site_code": record.site_code},
+        {f"counts.{key}": 1},
+    )
+    path = due_counter_path(fields, record.state, bool(record.is_partial))
+    if path is not None:
+        _bump_due(fields, {path: 1})
+
+
+def count_transition(before: Mapping[str, Any], *, state: str, is_partial: bool) -> None:
+    """Move a record's counts from the projection ``before`` to ``state``.
+
+    ``before`` is the projection as it was just before the guarded update that
+    moved it (fields :data:`RECORD_COUNTER_FIELDS`); only the writer whose
+    update matched calls this, so each transition is counted once.
+    """
+    old_state = before["state"]
+    parts = (before["form_id"], before["version"], before["locale"])
+    if old_state != state:
+        _bump(
+            StatusCount,
+            {"trial_id": before["trial_id"], "site_code": before["site_code"]},
+            {
+                f"counts.{counter_key(*parts, old_state)}": -1,
+                f"counts.{counter_key(*parts, state)}": 1,
+            },
+        )
+    old_path = due_counter_path(before, old_state, bool(before.get("is_partial")))
+    new_path = due_counter_path(before, state, is_partial)
+    if old_path != new_path:
+        # Same due day, so both paths are in one month's document: one atomic update.
+        inc = {path: n for path, n in ((old_path, -1), (new_path, 1)) if path is not None}
+        _bump_due(before, inc)
+
+
+def count_withdrawal(participant: Participant, scope: str) -> None:
+    """Count a participant's first withdrawal in ``scope`` (scopes only ever accumulate)."""
+    _bump(
+        StatusCount,
+        {"trial_id": participant.trial_id, "site_code": participant.site_code},
+        {f"withdrawn.{counter_key(scope)}": 1},
+    )
+
+
+# ---------------------------------------------------------------- the record projection
+
+
+#: What a projection update reads first: its guard, the fields its counters are keyed by,
+#: and what it may change (to skip a write that would change nothing).
+_PROJECTION_GUARD = {
+    **RECORD_COUNTER_FIELDS,
+    "record_id": True,
+    "last_seq": True,
+    "missing_signers": True,
+    "completed_at": True,
+}
+
+
+def _unchanged(before: dict[str, Any], changes: dict[str, Any]) -> bool:
+    """Whether a projection already shows ``changes`` (apart from its ``last_seq``)."""
+    completed, wanted = before.get("completed_at"), changes["completed_at"]
+    if completed is None or wanted is None:
+        same_completion = completed is None and wanted is None
+    else:  # stored with millisecond precision
+        same_completion = abs((completed - wanted).total_seconds()) < 0.001
+    return (
+        same_completion
+        and before.get("state") == changes["state"]
+        and bool(before.get("is_partial")) == changes["is_partial"]
+        and (before.get("missing_signers") or []) == changes["missing_signers"]
+    )
+
+
+def refresh_projection(participant: Participant, events: list[dict[str, Any]]) -> None:
+    """Move every record projection of the participant forward to the chain's state.
+
+    All records, because one event can change another record's state (a new
+    version consented supersedes the old one; a withdrawal applies to all).
+    The state is as of the last event; expiry, which depends only on time, is
+    derived when read. ``last_seq`` keeps a lagging writer from moving it back.
+
+    Each move is a compare-and-set on the ``last_seq`` just read, so the
+    writer whose update matches knows exactly which projection it replaced and
+    moves the dashboard counters from that state: each transition is counted
+    once. A writer that finds a later event already projected counts nothing,
+    since that writer's diff covered its event. (Not ``find_one_and_update``
+    returning the old document: SecantusDB 0.7.0b3 finds that document before
+    taking the write lock, so two racing writers can both be handed the same
+    old state, and a guardian signing during a withdrawal was counted twice.)
+    """
+    last = events[-1]
+    statuses = participant_records(
+        events, at=last["at"], own_consent_due=own_consent_due(participant, last["at"])
+    )
+    projections = ConsentRecord._get_collection()
+    # One read for all the participant's projections; a record re-reads only if it races.
+    current = {
+        doc["record_id"]: doc
+        for doc in projections.find({"participant_id": str(participant.id)}, _PROJECTION_GUARD)
+    }
+    for status in statuses:
+        state = status.state
+        if state == RecordState.EXPIRED:
+            state = (
+                RecordState.AWAITING_SIGNATURES
+                if status.signers and any(p.signed_at for p in status.signers.values())
+                else RecordState.AWAITING_INFORMATION
+            )
+        is_partial = state == RecordState.AWAITING_SIGNATURES and any(
+            p.signed_at for p in status.signers.values()
+        )
+        changes = {
+            "state": state.value,
+            "missing_signers": status.missing_signers,
+            "completed_at": status.completed_at,
+            "last_seq": last["seq"],
+            "is_partial": is_partial,
+        }
+        before = current.get(status.record_id)
+        if (
+            before is not None
+            and before["last_seq"] == last["seq"] - 1
+            and _unchanged(before, changes)
+        ):
+            # Projected up to the previous event and this one moved nothing (most events:
+            # a section read, an answer): skip the fsync'd write. The next writer still
+            # finds last_seq below its own and moves it.
+            continue
+        while before is not None and before["last_seq"] < last["seq"]:
+            moved = projections.update_one(
+                {"record_id": status.record_id, "last_seq": before["last_seq"]},
+                {"$set": changes},
+            )
+            if moved.matched_count:
+                count_transition(before, state=state.value, is_partial=is_partial)
+                break
+            before = projections.find_one({"record_id": status.record_id}, _PROJECTION_GUARD)
+        # Otherwise not inserted yet (open_record inserts it after its event), or a later
+        # event was projected first.
+    _project_withdrawals(participant, events)
+
+
+def _project_withdrawals(participant: Participant, events: list[dict[str, Any]]) -> None:
+    """Add newly withdrawn scopes to the participant and count each once.
+
+    Scopes only accumulate, so ``$addToSet`` guarded by "not there yet" lets
+    exactly one writer add a scope, even when a retried request replays an
+    older chain.
+    """
+    known = set(participant.withdrawn_scopes or [])
+    recorded = sorted(
+        {
+            scope
+            for event in events
+            if event["type"] == "withdrawal.recorded"
+            for scope in event["payload"]["scopes"]
+        }
+        - known
+    )
+    participants = Participant._get_collection()
+    for scope in recorded:
+        added = participants.update_one(
+            {"_id": participant.id, "withdrawn_scopes": {"$ne": scope}},
+            {"$addToSet": {"withdrawn_scopes": scope}},
+        )
+        if added.modified_count:
+            count_withdrawal(participant, scope)
+    if recorded:
+        participant.withdrawn_scopes = sorted(known | set(recorded))
