@@ -17,6 +17,7 @@ from flask.views import MethodView
 from flask_smorest import Page
 
 from backend.auth import client_ip, current_session
+from backend.downloads import pdf_attachment
 from backend.extensions import Blueprint
 from backend.jsonio import json_response
 from backend.resources.me.schemas import (
@@ -292,10 +293,7 @@ class WithdrawalDocumentViews(MethodView):
     def get(self, seq: int) -> Response:
         """Download the withdrawal confirmation ({seq}: the withdrawal's event, as answered)."""
         pdf = signer_flow.withdrawal_document(current_session(), seq)
-        response = Response(pdf, mimetype="application/pdf")
-        response.headers["Content-Disposition"] = f'attachment; filename="withdrawal-{seq}.pdf"'
-        response.headers["Cache-Control"] = "private, max-age=3600"
-        return response
+        return pdf_attachment(pdf, f"withdrawal-{seq}.pdf", cache_control="private, max-age=3600")
 
 
 @blp.route("/records/<record_id>/document")
@@ -308,7 +306,4 @@ class RecordDocumentViews(MethodView):
     def get(self, args: dict[str, Any], record_id: str) -> Response:
         """Download the sealed PDF (rendered once, on first request)."""
         pdf = signer_flow.record_document(current_session(), record_id, locale=args.get("lang"))
-        response = Response(pdf, mimetype="application/pdf")
-        response.headers["Content-Disposition"] = f'attachment; filename="{record_id}.pdf"'
-        response.headers["Cache-Control"] = "private, max-age=3600"
-        return response
+        return pdf_attachment(pdf, f"{record_id}.pdf", cache_control="private, max-age=3600")

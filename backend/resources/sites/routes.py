@@ -18,6 +18,7 @@ from flask.views import MethodView
 
 from backend.auth import client_ip
 from backend.auth.staff import current_staff, require
+from backend.downloads import pdf_attachment
 from backend.extensions import Blueprint
 from backend.resources.sites.schemas import (
     ContactCorrectedSchema,
@@ -413,11 +414,7 @@ class StaffDocumentViews(MethodView):
         """Download the signed PDF (rendered on first request, then stored)."""
         _, participant = _participant(trial_id, code, Action.VIEW)
         pdf = documents.consent_document(participant, record_id).content
-        return Response(
-            pdf,
-            mimetype="application/pdf",
-            headers={"Content-Disposition": f'attachment; filename="{code}-{record_id[:8]}.pdf"'},
-        )
+        return pdf_attachment(pdf, f"{code}-{record_id[:8]}.pdf")
 
 
 @blp.route("/<trial_id>/participants/<code>/withdrawals/<int:seq>/document")
@@ -430,11 +427,7 @@ class StaffWithdrawalDocumentViews(MethodView):
         """Download a withdrawal confirmation ({seq}: the withdrawal's event in the timeline)."""
         _, participant = _participant(trial_id, code, Action.VIEW)
         pdf = documents.withdrawal_document(participant, seq).content
-        return Response(
-            pdf,
-            mimetype="application/pdf",
-            headers={"Content-Disposition": f'attachment; filename="{code}-withdrawal-{seq}.pdf"'},
-        )
+        return pdf_attachment(pdf, f"{code}-withdrawal-{seq}.pdf")
 
 
 def scan_limit() -> int:
@@ -525,10 +518,4 @@ class StaffScanViews(MethodView):
         """Download the scan of a paper consent, checked against its SHA-256."""
         _, participant = _participant(trial_id, code, Action.VIEW)
         pdf = paper.paper_scan(participant, document_id)
-        return Response(
-            pdf,
-            mimetype="application/pdf",
-            headers={
-                "Content-Disposition": f'attachment; filename="{code}-scan-{document_id[-8:]}.pdf"'
-            },
-        )
+        return pdf_attachment(pdf, f"{code}-scan-{document_id[-8:]}.pdf")
