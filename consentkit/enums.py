@@ -124,6 +124,28 @@ ENDED_WITHOUT_CONSENT = frozenset(
 )
 
 
+class RecordPhase(StrEnum):
+    """Where a record stands for the people who act on it, told to every face by the server.
+
+    A client (the family script, a native app) shows a step only on an ``open`` record and
+    the signed copy only on a ``consented`` one; it reads this instead of keeping its own
+    copy of :data:`OPEN_STATES`.
+    """
+
+    OPEN = "open"
+    CONSENTED = "consented"
+    CLOSED = "closed"
+
+    @classmethod
+    def of(cls, state: RecordState) -> RecordPhase:
+        """Return the phase of a record in ``state`` (:data:`OPEN_STATES` are open)."""
+        if state in OPEN_STATES:
+            return cls.OPEN
+        if state == RecordState.CONSENTED:
+            return cls.CONSENTED
+        return cls.CLOSED
+
+
 class WithdrawalScope(StrEnum):
     """Independently revocable parts of participation (docs/regulatory-basis.md#withdrawal-scopes).
 

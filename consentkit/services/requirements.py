@@ -21,6 +21,7 @@ from consentkit.models.participant import Participant, Signer
 from consentkit.models.study import Study
 from consentkit.policy.age import local_date
 from consentkit.policy.jurisdiction import AgeBand, Requirements, RuleOverride, decide_requirements
+from consentkit.policy.records import OWN_CONSENT_KINDS
 from consentkit.policy.versions import version_in_force
 from consentkit.services.forms import catalog, form_view, site_of
 
@@ -100,7 +101,7 @@ def participant_signs(kind: str, minor_role: MinorRole | str) -> bool:
     """
     if kind == FormKind.CHILD_ASSENT:
         return MinorRole(minor_role) is not MinorRole.INFORMED
-    return kind in (FormKind.YOUNG_PERSON_CONSENT, FormKind.ADULT_CONSENT)
+    return kind in OWN_CONSENT_KINDS
 
 
 def required_roles(kind: str, requirements: Requirements) -> dict[SignerRole, int]:

@@ -3,23 +3,103 @@
 Every function takes the signer's session and acts only on records where that
 signer is a required signer; anything else is "not found", so a signer cannot
 learn that another family's record exists.
+
+The results are the JSON bodies of the signer API (``/api/v1/me``), so they are
+TypedDicts: their keys are the contract. Each ceremony write answers with the
+signer's ``next_step`` (:func:`consentkit.services.ceremony.next_step`) and each
+task with its ``phase`` (:class:`consentkit.enums.RecordPhase`), so no client
+keeps its own copy of the ceremony order or of the open states.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from consentkit import settings
 from consentkit.clock import now_utc
-from consentkit.enums import Channel
+from consentkit.enums import Channel, RecordPhase
 from consentkit.errors import ConsentKitError, EligibilityError, NotFoundError
 from consentkit.models.access import SignerSession
 from consentkit.models.audit import AuditEvent
 from consentkit.models.document import StoredDocument
 from consentkit.models.participant import Participant, Signer
+from consentkit.policy.records import opened_event
 from consentkit.services import access, audit, ceremony, documents, forms, participation, records
+from consentkit.services.ceremony import Step
 from consentkit.services.evidence import FRESH_AUTH, Actor, AuthEvidence, SignatureInput
+
+
+class Task(TypedDict):
+    """A record this signer signs, with what they do next (``GET /me/tasks``)."""
+
+    record_id: str
+    participant_code: str
+    form_id: str
+    form_kind: str
+    version: int
+    state: str
+    #: open, consented or closed: whether the record still takes steps, without a
+    #: client copy of the open states.
+    phase: RecordPhase
+    next_step: Step
+    due_at: datetime
+    reflection_until: datetime
+    missing_signers: list[str]
+
+
+class EventResult(TypedDict):
+    """The event a write appended: its place in the chain and the record's state after it."""
+
+    seq: int
+    type: str
+    at: datetime
+    state: str | None
+
+
+class StepResult(EventResult):
+    """A ceremony step's event, with the signer's next step after it."""
+
+    next_step: Step
+
+
+class SignatureResult(EventResult):
+    """A signature's event, with its binding hash and the signer's next step (done)."""
+
+    binding_sha256: str
+    next_step: Step
+
+
+class QuestionFeedback(TypedDict):
+    """One comprehension question's result; the explanation only for a wrong answer."""
+
+    id: str
+    correct: bool
+    explanation: str | None
+
+
+class AnswerResult(TypedDict):
+    """The score of a set of comprehension answers, and the signer's next step after it."""
+
+    score: int
+    passed: bool
+    pass_mark: int
+    results: list[QuestionFeedback]
+    next_step: Step
+
+
+class DocumentEntry(TypedDict):
+    """A sealed document this signer may download."""
+
+    document_id: str
+    kind: str
+    locale: str
+    record_id: str | None
+    as_of_seq: int
+    sha256: str
+    size: int
+    verification_code: str
+    created_at: datetime
 
 
 def _context(session: SignerSession) -> tuple[Participant, Signer, Actor]:
@@ -29,13 +109,13 @@ def _context(session: SignerSession) -> tuple[Participant, Signer, Actor]:
     return participant, signer, actor
 
 
-def tasks(session: SignerSession, *, at: datetime | None = None) -> list[dict[str, Any]]:
+def tasks(session: SignerSession, *, at: datetime | None = None) -> list[Task]:
     """Return the records this signer must read or sign, with the next step and due date."""
     at = at or now_utc()
     participant, signer, _ = _context(session)
     events = audit.chain_dicts(str(participant.id))
     opened = {e["payload"]["record_id"]: e for e in events if e["type"] == "record.opened"}
-    found = []
+    found: list[Task] = []
     for status in records.record_statuses(participant, at=at, events=events):
         if str(signer.id) not in status.signers:
             continue
@@ -48,7 +128,8 @@ def tasks(session: SignerSession, *, at: datetime | None = None) -> list[dict[st
                 "form_kind": status.form_kind,
                 "version": status.version,
                 "state": status.state.value,
-                "next_step": ceremony.next_step(status, str(signer.id), event).value,
+                "phase": RecordPhase.of(status.state),
+                "next_step": ceremony.next_step(status, str(signer.id), event),
                 "due_at": status.opened_at + timedelta(days=event["payload"]["window_days"]),
                 # Signing before this needs a stated reason (the time to think, CTR Art 29(1)).
                 "reflection_until": status.opened_at
@@ -127,8 +208,29 @@ def form_for_record(
     )
 
 
-def _event_result(event: AuditEvent) -> dict[str, Any]:
+def _event_result(event: AuditEvent) -> EventResult:
     return {"seq": event.seq, "type": event.type, "at": event.at, "state": event.state_after}
+
+
+def _next_step(participant: Participant, record_id: str, signer_id: str) -> Step:
+    """Return the signer's next step on a record, from the chain as it stands after a write.
+
+    The same derivation as :func:`tasks` (the participant's records, then
+    :func:`ceremony.next_step`), so a write's answer and the task list agree.
+    """
+    events = audit.chain_dicts(str(participant.id))
+    status = next(
+        s for s in records.record_statuses(participant, events=events) if s.record_id == record_id
+    )
+    return ceremony.next_step(status, signer_id, opened_event(events, record_id))
+
+
+def _step_result(participant: Participant, event: AuditEvent, signer_id: str) -> StepResult:
+    assert event.record_id is not None  # a ceremony event always names its record
+    return {
+        **_event_result(event),
+        "next_step": _next_step(participant, event.record_id, signer_id),
+    }
 
 
 def view(
@@ -138,7 +240,7 @@ def view(
     locale: str,
     sections: list[dict[str, Any]],
     client_at: datetime | None,
-) -> dict[str, Any]:
+) -> StepResult:
     """Record viewed sections (sent in batches, possibly late from an offline phone).
 
     Raises:
@@ -148,25 +250,24 @@ def view(
     access.spend_daily_allowance(
         f"views:{session.signer_id}:{record_id}", settings.signer_views_per_record_per_day()
     )
-    return _event_result(
-        ceremony.record_views(
-            participant,
-            record_id,
-            signer_id=session.signer_id,
-            locale=locale,
-            sections=sections,
-            actor=actor,
-            client_at=client_at,
-        )
+    event = ceremony.record_views(
+        participant,
+        record_id,
+        signer_id=session.signer_id,
+        locale=locale,
+        sections=sections,
+        actor=actor,
+        client_at=client_at,
     )
+    return _step_result(participant, event, session.signer_id)
 
 
 def answer(
     session: SignerSession, record_id: str, *, locale: str, answers: dict[str, str]
-) -> dict[str, Any]:
+) -> AnswerResult:
     """Check quiz answers; explanations come back for wrong ones."""
     participant, actor = _own_record(session, record_id)
-    return ceremony.answer_questions(
+    feedback = ceremony.answer_questions(
         participant,
         record_id,
         signer_id=session.signer_id,
@@ -174,16 +275,25 @@ def answer(
         answers=answers,
         actor=actor,
     )
+    return {
+        "score": feedback["score"],
+        "passed": feedback["passed"],
+        "pass_mark": feedback["pass_mark"],
+        "results": [
+            {"id": r["id"], "correct": r["correct"], "explanation": r["explanation"]}
+            for r in feedback["results"]
+        ],
+        "next_step": _next_step(participant, record_id, session.signer_id),
+    }
 
 
-def choose(session: SignerSession, record_id: str, *, choices: dict[str, bool]) -> dict[str, Any]:
+def choose(session: SignerSession, record_id: str, *, choices: dict[str, bool]) -> StepResult:
     """Record yes/no for every consent item."""
     participant, actor = _own_record(session, record_id)
-    return _event_result(
-        ceremony.choose_items(
-            participant, record_id, signer_id=session.signer_id, choices=choices, actor=actor
-        )
+    event = ceremony.choose_items(
+        participant, record_id, signer_id=session.signer_id, choices=choices, actor=actor
     )
+    return _step_result(participant, event, session.signer_id)
 
 
 def _spend_step_up(session: SignerSession, now: datetime) -> AuthEvidence:
@@ -220,13 +330,17 @@ def _give_back_step_up(session: SignerSession, evidence: AuthEvidence) -> None:
     )
 
 
-def _signature_result(event: AuditEvent) -> dict[str, Any]:
-    return {**_event_result(event), "binding_sha256": event.payload["binding_sha256"]}
+def _signature_result(participant: Participant, event: AuditEvent) -> SignatureResult:
+    return {
+        **_event_result(event),
+        "binding_sha256": event.payload["binding_sha256"],
+        "next_step": _next_step(participant, str(event.record_id), event.payload["signer_id"]),
+    }
 
 
 def signature_for_key(
     session: SignerSession, record_id: str, idempotency_key: str
-) -> dict[str, Any] | None:
+) -> SignatureResult | None:
     """Return the answer to this signer's signature sent with this key, if it was stored.
 
     A retry after a crash (signature written, answer lost) is answered from the
@@ -239,7 +353,9 @@ def signature_for_key(
         payload__signer_id=session.signer_id,
         payload__idempotency_key=idempotency_key,
     ).first()
-    return None if event is None else _signature_result(event)
+    if event is None:
+        return None
+    return _signature_result(Participant.objects(id=session.participant_id).get(), event)
 
 
 def sign(
@@ -256,7 +372,7 @@ def sign(
     ip: str | None,
     user_agent: str | None,
     early_signing_justification: str | None,
-) -> dict[str, Any]:
+) -> SignatureResult:
     """Sign, using the step-up code just verified on this device."""
     participant, actor = _own_record(session, record_id)
     done = signature_for_key(session, record_id, idempotency_key)
@@ -283,10 +399,10 @@ def sign(
     except ConsentKitError:
         _give_back_step_up(session, evidence)
         raise
-    return _signature_result(event)
+    return _signature_result(participant, event)
 
 
-def decline(session: SignerSession, record_id: str, *, reason: str | None) -> dict[str, Any]:
+def decline(session: SignerSession, record_id: str, *, reason: str | None) -> EventResult:
     """Say no to this consent (no reason needed)."""
     participant, actor = _own_record(session, record_id)
     return _event_result(
@@ -296,7 +412,7 @@ def decline(session: SignerSession, record_id: str, *, reason: str | None) -> di
     )
 
 
-def dissent(session: SignerSession, *, note: str | None) -> dict[str, Any]:
+def dissent(session: SignerSession, *, note: str | None) -> EventResult:
     """The child says no (only the participant themself, on their own session)."""
     participant, signer, actor = _context(session)
     if signer.role != "participant":
@@ -310,7 +426,7 @@ def dissent(session: SignerSession, *, note: str | None) -> dict[str, Any]:
 
 def withdrawal_for_key(
     session: SignerSession, idempotency_key: str, *, scopes: list[str]
-) -> dict[str, Any] | None:
+) -> EventResult | None:
     """Return the answer to this signer's withdrawal sent with this key, if it was stored.
 
     Only a withdrawal of the same scopes counts: a key reused for another
@@ -333,7 +449,7 @@ def withdraw(
     reason: str | None,
     reason_declined: bool,
     idempotency_key: str | None = None,
-) -> dict[str, Any]:
+) -> EventResult:
     """Withdraw in the chosen scopes, confirmed with a fresh one-time code.
 
     A retry with the key of a withdrawal already stored gets its answer again,
@@ -361,7 +477,7 @@ def withdraw(
     return _event_result(event)
 
 
-def ask_question(session: SignerSession, *, text: str, record_id: str | None) -> dict[str, Any]:
+def ask_question(session: SignerSession, *, text: str, record_id: str | None) -> EventResult:
     """Send a question to the study team (kept in the participant's trail).
 
     Raises:
@@ -385,11 +501,11 @@ def ask_question(session: SignerSession, *, text: str, record_id: str | None) ->
     return _event_result(event)
 
 
-def my_documents(session: SignerSession) -> list[dict[str, Any]]:
+def my_documents(session: SignerSession) -> list[DocumentEntry]:
     """Return the sealed documents of this signer's records and withdrawals."""
     participant, _, _ = _context(session)
     own_records = {t["record_id"] for t in tasks(session)}
-    found = []
+    found: list[DocumentEntry] = []
     for doc in StoredDocument.objects(participant_id=str(participant.id), status="ready"):
         if doc.record_id is None or doc.record_id in own_records:
             found.append(

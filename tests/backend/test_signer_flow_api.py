@@ -7,9 +7,17 @@ from typing import Any
 
 import pytest
 
+from consentkit.clock import now_utc
 from consentkit.models.study import FormVersion
-from consentkit.services import access, audit, records
-from tests.consentkit.records_helpers import STAFF, STROKES, make_family
+from consentkit.services import access, audit, ceremony, records
+from tests.consentkit.records_helpers import (
+    STAFF,
+    STROKES,
+    make_family,
+    prepare,
+    sign,
+    signer_actor,
+)
 
 
 @pytest.fixture
@@ -95,6 +103,91 @@ def test_tasks_show_the_next_step(phone: Any) -> None:
     assert task["next_step"] == "read"
     assert task["form_id"] == "parental-consent"
     assert "X-Pagination" in tasks.headers
+
+
+def _task_step(phone: Any) -> str:
+    [task] = phone.get("/api/v1/me/tasks").get_json()
+    return str(task["next_step"])
+
+
+def test_each_ceremony_write_answers_with_the_signers_next_step(phone: Any) -> None:
+    # An app goes where the server says after each answer; the task list agrees each time.
+    text = _content(phone.rec, "fr")
+    base = f"/api/v1/me/records/{phone.rec.record_id}"
+    first, *rest = text["sections"]
+    steps: list[tuple[str, str]] = []
+
+    def post(path: str, body: dict[str, Any], **kw: Any) -> None:
+        answer = phone.post(f"{base}/{path}", json=body, **kw)
+        assert answer.status_code == 200, answer.get_json()
+        steps.append((answer.get_json()["next_step"], _task_step(phone)))
+
+    post("views", {"locale": "fr", "sections": [{"id": first["id"], "seconds": 20}]})
+    post("views", {"locale": "fr", "sections": [{"id": s["id"], "seconds": 20} for s in rest]})
+    questions = text["questions"]
+    wrong = {
+        q["id"]: next(o["id"] for o in q["options"] if o["id"] != q["correct"]) for q in questions
+    }
+    post("answers", {"locale": "fr", "answers": wrong})  # failed: the questions again
+    post("answers", {"locale": "fr", "answers": {q["id"]: q["correct"] for q in questions}})
+    post("choices", {"choices": {i["id"]: True for i in text["items"]}})
+    phone.step_up()
+    body = {
+        "locale": "fr",
+        "content_sha256": text["sha"],
+        "printed_name": "Ελένη",
+        "strokes": STROKES,
+        "early_signing_justification": "Family travelled far",
+    }
+    post("signature", body, headers={"Idempotency-Key": "sig-next"})
+    post("signature", body, headers={"Idempotency-Key": "sig-next"})  # the replayed answer
+
+    assert [answer for answer, _ in steps] == [
+        "read",
+        "questions",
+        "questions",
+        "choices",
+        "sign",
+        "done",
+        "done",
+    ]
+    assert all(answer == task for answer, task in steps)
+
+
+@pytest.mark.parametrize(
+    ("state", "phase"),
+    [
+        ("awaiting-information", "open"),
+        ("awaiting-signatures", "open"),
+        ("consented", "consented"),
+        ("declined", "closed"),
+    ],
+)
+def test_tasks_tell_whether_a_record_in_each_state_is_open(
+    phone: Any, state: str, phase: str
+) -> None:
+    # The family script shows steps and the signed copy by this field, not its own state list.
+    family, record = phone.fam, phone.rec
+    guardians = family.guardians
+    early = {"early_signing_justification": "Travelled far"}  # inside the time to think
+    if state in ("awaiting-signatures", "consented"):
+        for guardian in guardians:
+            prepare(family, record, guardian, at=now_utc())
+        sign(family, record, guardians[0], at=now_utc(), **early)
+    if state == "consented":
+        for signer in (*guardians[1:], family.investigator):
+            sign(family, record, signer, at=now_utc(), **early)
+    if state == "declined":
+        ceremony.decline(
+            family.participant,
+            record.record_id,
+            signer_id=str(guardians[1].id),
+            actor=signer_actor(guardians[1]),
+        )
+
+    [task] = phone.get("/api/v1/me/tasks").get_json()
+
+    assert (task["state"], task["phase"]) == (state, phase)
 
 
 def test_form_is_cached_with_etag(phone: Any) -> None:

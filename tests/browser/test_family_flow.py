@@ -21,7 +21,7 @@ from consentkit.clock import now_utc
 from consentkit.labels import label
 from consentkit.services import access, documents, records
 from tests.browser.conftest import Outbox, Phone
-from tests.consentkit.records_helpers import STAFF, Family, content, make_family
+from tests.consentkit.records_helpers import STAFF, Family, content, make_family, prepare
 from tests.consentkit.records_helpers import sign as library_sign
 
 pytestmark = pytest.mark.browser
@@ -261,3 +261,27 @@ def test_family_flow_parents_and_child_sign_download_the_sealed_pdf_and_withdraw
     ]
     assert withdrawal["payload"]["scopes"] == ["no-new-data"]
     assert withdrawal["payload"]["reason_declined"] is True
+
+
+def test_family_flow_reading_again_goes_on_to_the_step_the_server_names(
+    phones: Any, outbox: Outbox, dutch_family: Dutch13
+) -> None:
+    # This parent read, answered and chose on the app before; the questions are not asked
+    # again after reading in the browser: the page follows the server's next_step.
+    family, parental = dutch_family.family, dutch_family.parental
+    prepare(family, parental, family.guardians[0], locale=LANG, at=now_utc())
+    phone = phones()
+    sign_in(phone, invite(family, family.guardians[0]), outbox)
+    page = phone.page
+    expect(page.locator(".task-action").first).to_have_attribute(
+        "href", f"/family/records/{parental.record_id}/sign"
+    )
+
+    page.goto(f"/family/records/{parental.record_id}/read")
+    expect(page.locator("#section-title")).not_to_be_empty()
+    while page.locator("#next-part").is_visible():
+        page.click("#next-part")
+    page.click("#finish-reading")
+
+    page.wait_for_url("**/sign")
+    expect(page.locator("#signature-meaning")).not_to_be_empty()

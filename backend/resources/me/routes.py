@@ -9,7 +9,7 @@ and after a crash it is answered once the first request's lease has run out.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Response, current_app, request
@@ -54,9 +54,9 @@ MAX_JSON_BYTES = 1024 * 1024
 
 
 def _once(
-    action: Callable[[], dict[str, Any]],
+    action: Callable[[], Mapping[str, Any]],
     status: int = 200,
-    already_done: Callable[[], dict[str, Any] | None] | None = None,
+    already_done: Callable[[], Mapping[str, Any] | None] | None = None,
 ) -> Response:
     """Run a POST once per Idempotency-Key (per session), replaying its first response.
 
@@ -75,13 +75,13 @@ def _once(
 
     def derived() -> tuple[int, dict[str, Any]] | None:
         body = already_done() if already_done is not None else None
-        return None if body is None else (status, body)
+        return None if body is None else (status, dict(body))
 
     code, body, replayed = idempotency.run_once(
         f"session:{session.session_id}",
         key[:100],
         digest,
-        lambda: (status, action()),
+        lambda: (status, dict(action())),
         already_done=derived,
     )
     response = json_response(body, code)
@@ -126,7 +126,7 @@ class TasksViews(MethodView):
     @blp.response(200, TaskSchema(many=True))
     @blp.paginate(Page)
     @blp.doc(security=SECURITY)
-    def get(self) -> list[dict[str, Any]]:
+    def get(self) -> list[signer_flow.Task]:
         """List the signer's records with their state, next step and due date."""
         return signer_flow.tasks(current_session())
 
@@ -279,7 +279,7 @@ class DocumentsViews(MethodView):
     @blp.response(200, DocumentSchema(many=True))
     @blp.paginate(Page)
     @blp.doc(security=SECURITY)
-    def get(self) -> list[dict[str, Any]]:
+    def get(self) -> list[signer_flow.DocumentEntry]:
         """List the signer's sealed documents."""
         return signer_flow.my_documents(current_session())
 

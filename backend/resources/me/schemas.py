@@ -18,6 +18,12 @@ class TaskSchema(ma.Schema):
     form_kind = ma.fields.String()
     version = ma.fields.Integer()
     state = ma.fields.String()
+    phase = ma.fields.String(
+        metadata={
+            "description": "open (steps to take), consented or closed: what a client may offer, "
+            "without its own list of states"
+        }
+    )
     next_step = ma.fields.String(metadata={"description": "read, questions, choices, sign or done"})
     due_at = ma.fields.DateTime()
     reflection_until = ma.fields.DateTime(
@@ -53,6 +59,12 @@ class EventResultSchema(ma.Schema):
     at = ma.fields.DateTime()
     state = ma.fields.String(allow_none=True)
     binding_sha256 = ma.fields.String()
+    next_step = ma.fields.String(
+        metadata={
+            "description": "After a ceremony step (views, choices, signature): the signer's "
+            "next step, read, questions, choices, sign or done"
+        }
+    )
 
 
 class AnswersSchema(ma.Schema):
@@ -70,6 +82,9 @@ class AnswerResultSchema(ma.Schema):
     pass_mark = ma.fields.Integer()
     results = ma.fields.List(
         ma.fields.Dict(), metadata={"description": "id, correct, explanation (when wrong)"}
+    )
+    next_step = ma.fields.String(
+        metadata={"description": "The signer's next step: questions again until passed"}
     )
 
 

@@ -76,8 +76,38 @@
     window.location.assign(BASE + path);
   }
 
-  function recordPath(step) {
-    return "records/" + encodeURIComponent(RECORD) + "/" + step;
+  // The server says what comes next (``next_step``, one rule in consentkit's ceremony) and
+  // whether a record still takes steps (``phase``); this script keeps no copy of either.
+  const STEP_PAGES = {
+    read: "read",
+    questions: "quiz",
+    choices: "choices",
+    sign: "sign",
+    done: "done",
+  };
+
+  function stepPath(recordId, step) {
+    return "records/" + encodeURIComponent(recordId) + "/" + STEP_PAGES[step];
+  }
+
+  /** This record's task as the server sees it now (state, phase, next step, who is missing). */
+  async function currentTask() {
+    const tasks = await api("GET", "/me/tasks?page_size=100");
+    return tasks.find((t) => t.record_id === RECORD);
+  }
+
+  /** The step the server named in a write's answer, or (no answer) in the task as it is now. */
+  async function nextStep(result) {
+    if (result && result.next_step) {
+      return result.next_step;
+    }
+    const task = await currentTask();
+    return task ? task.next_step : null;
+  }
+
+  /** Open the page of a step the server named (the task list if it named none). */
+  function goToStep(step) {
+    go(STEP_PAGES[step] ? stepPath(RECORD, step) : "tasks");
   }
 
   function showError(text) {
@@ -317,14 +347,6 @@
     return out;
   }
 
-  function nextAfterReading(form) {
-    const comprehension = form.comprehension || {};
-    if (comprehension.required && form.questions.length) {
-      return "quiz";
-    }
-    return form.items.length ? "choices" : "sign";
-  }
-
   // ------------------------------------------------------------------ one-time codes
 
   /** The "send me a code" block of the sign and withdraw pages. */
@@ -433,15 +455,6 @@
     });
   };
 
-  const STEP_PAGES = {
-    read: "read",
-    questions: "quiz",
-    choices: "choices",
-    sign: "sign",
-    done: "done",
-  };
-  const OPEN_STATES = new Set(["awaiting-information", "awaiting-signatures"]);
-
   pages.tasks = async function () {
     const list = $("task-list");
     const [me, tasks] = await Promise.all([
@@ -469,8 +482,9 @@
       card.querySelector(".task-kind").textContent =
         (strings.form_kind[task.form_kind] || task.form_kind) + " · v" + task.version;
       let state = strings.record_state[task.state] || task.state;
+      const open = task.phase === "open";
       // Once this signer has signed, say who else must (before that, it is this signer).
-      if (OPEN_STATES.has(task.state) && task.next_step === "done" && task.missing_signers.length) {
+      if (open && task.next_step === "done" && task.missing_signers.length) {
         const roles = Array.from(new Set(task.missing_signers)).map(
           (role) => strings.signer_role[role] || role
         );
@@ -479,16 +493,17 @@
       card.querySelector(".task-state").textContent = state;
       const due = card.querySelector(".task-due");
       const action = card.querySelector(".task-action");
-      const open = OPEN_STATES.has(task.state) && task.next_step !== "done";
-      if (open && task.due_at) {
+      const toDo = open && task.next_step !== "done";
+      if (toDo && task.due_at) {
         due.textContent = fmt(T.due, { date: formatDate(task.due_at, false) });
       } else {
         due.remove();
       }
-      const step = open ? task.next_step : task.state === "consented" || task.next_step === "done" ? "done" : null;
+      // A closed record offers only what was signed: this signer's, or the consented record.
+      const step = toDo ? task.next_step : task.phase === "consented" || task.next_step === "done" ? "done" : null;
       if (step) {
         action.textContent = T["step_" + step];
-        action.href = BASE + "records/" + encodeURIComponent(task.record_id) + "/" + STEP_PAGES[step];
+        action.href = BASE + stepPath(task.record_id, step);
       } else {
         action.remove();
       }
@@ -516,9 +531,10 @@
       shownAt = now;
     }
 
+    /** Send the seconds not sent yet; return the server's answer (with next_step), if sent. */
     async function flush() {
       if (!pending.size) {
-        return;
+        return null;
       }
       const batch = Array.from(pending, ([id, seconds]) => ({
         id: id,
@@ -526,7 +542,7 @@
       }));
       pending.clear();
       try {
-        await api("POST", "/me/records/" + encodeURIComponent(RECORD) + "/views", {
+        return await api("POST", "/me/records/" + encodeURIComponent(RECORD) + "/views", {
           locale: form.locale,
           sections: batch,
           client_at: new Date().toISOString(),
@@ -575,15 +591,14 @@
       const button = this;
       account();
       busy(button, async function () {
-        await flush();
-        // Parts read on an earlier visit count too: the server has them.
-        const task = (await api("GET", "/me/tasks?page_size=100")).find((t) => t.record_id === RECORD);
-        if (task && task.next_step === "read") {
+        // Parts read on an earlier visit count too: the server has them, and says what is next.
+        const step = await nextStep(await flush());
+        if (step === "read") {
           showError(T.read_every_part);
           return;
         }
         store.removeItem(progressKey);
-        go(recordPath(nextAfterReading(form)));
+        goToStep(step);
       });
     });
     // Leaving the page: send what was read, best effort.
@@ -630,6 +645,7 @@
     const score = $("quiz-score");
     score.setAttribute("tabindex", "-1");
     const quiz = $("quiz-form");
+    let answered = null;
     quiz.addEventListener("submit", function (event) {
       event.preventDefault();
       const answers = {};
@@ -661,12 +677,13 @@
           fmt(T.score, { score: result.score, total: result.results.length }) +
           " " +
           (result.passed ? T.quiz_passed : T.quiz_failed);
+        answered = result;
         $("quiz-continue").hidden = !result.passed;
         score.focus();
       });
     });
     $("quiz-continue").addEventListener("click", function () {
-      go(recordPath(form.items.length ? "choices" : "sign"));
+      busy(this, async () => goToStep(await nextStep(answered)));
     });
   };
 
@@ -724,8 +741,10 @@
         return;
       }
       busy(choicesForm.querySelector("button[type=submit]"), async function () {
-        await api("POST", "/me/records/" + encodeURIComponent(RECORD) + "/choices", { choices: choices });
-        go(recordPath("sign"));
+        const saved = await api("POST", "/me/records/" + encodeURIComponent(RECORD) + "/choices", {
+          choices: choices,
+        });
+        goToStep(await nextStep(saved));
       });
     });
     $("decline-button").addEventListener("click", function () {
@@ -777,8 +796,9 @@
         if (justifying) {
           body.early_signing_justification = justification;
         }
+        let signed;
         try {
-          await api("POST", "/me/records/" + encodeURIComponent(RECORD) + "/signature", body);
+          signed = await api("POST", "/me/records/" + encodeURIComponent(RECORD) + "/signature", body);
         } catch (error) {
           // The fresh code is spent by any signing attempt that reached the server.
           code.reset();
@@ -791,7 +811,7 @@
             error: error.error,
           });
         }
-        go(recordPath("done"));
+        goToStep(await nextStep(signed));
       });
     });
   };
@@ -800,8 +820,7 @@
     const download = $("download-pdf");
 
     async function refresh() {
-      const [tasks, form] = await Promise.all([api("GET", "/me/tasks?page_size=100"), loadForm()]);
-      const task = tasks.find((t) => t.record_id === RECORD);
+      const [task, form] = await Promise.all([currentTask(), loadForm()]);
       $("record-title").textContent = form.title;
       if (!task) {
         return;
@@ -811,9 +830,9 @@
       const missing = Array.from(new Set(task.missing_signers)).map(
         (role) => strings.signer_role[role] || role
       );
-      waiting.hidden = !(OPEN_STATES.has(task.state) && missing.length);
+      waiting.hidden = !(task.phase === "open" && missing.length);
       waiting.textContent = fmt(T.waiting_for, { roles: listOf(missing) });
-      const complete = task.state === "consented";
+      const complete = task.phase === "consented";
       $("download-panel").hidden = !complete;
       if (complete) {
         showStatus(T.complete);
