@@ -173,7 +173,7 @@ def answer(
         locale=locale,
         answers=answers,
         actor=actor,
-    )
+    ).to_dict()
 
 
 def choose(session: SignerSession, record_id: str, *, choices: dict[str, bool]) -> dict[str, Any]:

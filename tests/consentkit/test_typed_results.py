@@ -11,8 +11,8 @@ from datetime import timedelta
 from typing import get_type_hints
 
 from consentkit.policy.records import RecordStatus
-from consentkit.services import records
-from tests.consentkit.records_helpers import STAFF, T0, make_family
+from consentkit.services import ceremony, records
+from tests.consentkit.records_helpers import STAFF, T0, content, make_family, signer_actor
 
 
 def test_profile_keys_are_exactly_the_declared_participation_profile(demo_study: object) -> None:
@@ -35,3 +35,43 @@ def test_record_statuses_returns_record_status_values(demo_study: object) -> Non
 
     assert isinstance(status, RecordStatus)
     assert status.record_id == opened.record_id
+
+
+def test_answer_questions_feedback_json_keeps_the_signer_api_shape(demo_study: object) -> None:
+    family = make_family()
+    record = records.open_record(
+        family.participant, form_id="parental-consent", actor=STAFF, now=T0
+    )
+    guardian = family.guardians[0]
+    text = content(record, "fr")
+    ceremony.record_views(
+        family.participant,
+        record.record_id,
+        signer_id=str(guardian.id),
+        locale="fr",
+        sections=[{"id": s["id"], "seconds": 30} for s in text["sections"]],
+        actor=signer_actor(guardian),
+        now=T0,
+    )
+    [first, *rest] = text["questions"]
+    answers = {q["id"]: q["correct"] for q in rest} | {first["id"]: "not-an-option"}
+
+    feedback = ceremony.answer_questions(
+        family.participant,
+        record.record_id,
+        signer_id=str(guardian.id),
+        locale="fr",
+        answers=answers,
+        actor=signer_actor(guardian),
+        now=T0,
+    )
+
+    assert feedback.to_dict() == {
+        "score": len(rest),
+        "passed": feedback.passed,
+        "pass_mark": feedback.pass_mark,
+        "results": [
+            {"id": first["id"], "correct": False, "explanation": first["explanation"]},
+            *({"id": q["id"], "correct": True, "explanation": None} for q in rest),
+        ],
+    }
