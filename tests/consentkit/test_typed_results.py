@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import get_type_hints
 
 from consentkit.policy.records import RecordStatus
-from consentkit.services import ceremony, records
+from consentkit.services import ceremony, participants, records
 from tests.consentkit.records_helpers import STAFF, T0, content, make_family, signer_actor
 
 
@@ -75,3 +75,12 @@ def test_answer_questions_feedback_json_keeps_the_signer_api_shape(demo_study: o
             *({"id": q["id"], "correct": True, "explanation": None} for q in rest),
         ],
     }
+
+
+def test_signer_identity_keys_are_declared_in_signer_identity(demo_study: object) -> None:
+    family = make_family()
+
+    for signer in participants.signers_of(family.participant):
+        identity = participants.signer_identity(signer)
+        assert identity["name"]
+        assert set(identity) <= set(get_type_hints(participants.SignerIdentity))
