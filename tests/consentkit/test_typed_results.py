@@ -11,8 +11,16 @@ from datetime import timedelta
 from typing import get_type_hints
 
 from consentkit.policy.records import RecordStatus
-from consentkit.services import ceremony, participants, records
-from tests.consentkit.records_helpers import STAFF, T0, content, make_family, signer_actor
+from consentkit.services import ceremony, documents, participants, records
+from tests.consentkit.records_helpers import (
+    STAFF,
+    T0,
+    content,
+    make_family,
+    prepare,
+    sign,
+    signer_actor,
+)
 
 
 def test_profile_keys_are_exactly_the_declared_participation_profile(demo_study: object) -> None:
@@ -84,3 +92,26 @@ def test_signer_identity_keys_are_declared_in_signer_identity(demo_study: object
         identity = participants.signer_identity(signer)
         assert identity["name"]
         assert set(identity) <= set(get_type_hints(participants.SignerIdentity))
+
+
+def test_consent_record_payload_keys_are_the_declared_record_format(demo_study: object) -> None:
+    family = make_family()
+    record = records.open_record(
+        family.participant, form_id="parental-consent", actor=STAFF, now=T0
+    )
+    for guardian in family.guardians:
+        prepare(family, record, guardian)
+    signed_at = T0 + timedelta(hours=25)
+    for signer in (*family.guardians, family.investigator):
+        event = sign(family, record, signer, at=signed_at)
+
+    payload = documents.consent_record_payload(
+        family.participant, record.record_id, "fr", event.seq
+    )
+
+    declared = set(get_type_hints(documents.ConsentRecordPayload))
+    assert set(payload) == declared - {"paper_signatures"}  # an e-signed record has no paper
+    assert {frozenset(s) for s in payload["signatures"]} == {
+        frozenset(get_type_hints(documents.RecordSignature))
+    }
+    assert set(payload["requirements"]) == set(get_type_hints(documents.RecordRequirements))
