@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -87,13 +88,17 @@ def reset_keys() -> None:
     _audit_key.cache_clear()
 
 
-def encrypt_identity(data: dict[str, Any]) -> str:
+def encrypt_identity(data: Mapping[str, object]) -> str:
     """Encrypt identifying data with the newest identity key."""
     return _fernet().encrypt(json.dumps(data, ensure_ascii=False).encode()).decode()
 
 
 def decrypt_identity(token: str) -> dict[str, Any]:
     """Decrypt identifying data with whichever configured key encrypted it.
+
+    The result is whatever JSON object was encrypted (an identity, a TOTP secret,
+    a pending enrolment), hence ``Any``; the services that own each kind of blob
+    give it its type (e.g. :class:`consentkit.services.participants.SignerIdentity`).
 
     Raises:
         ConfigurationError: no configured key can decrypt it (a key was dropped too early).

@@ -46,12 +46,12 @@ class Sender(Protocol):
     channel: str
 
     def send_code(
-        self, contact: dict[str, Any], code: str, *, minutes: int, locale: str | None
+        self, contact: Mapping[str, Any], code: str, *, minutes: int, locale: str | None
     ) -> str:
         """Send ``code``; return the masked destination (e.g. ``j***@example.org``)."""
         ...
 
-    def send_notice(self, contact: dict[str, Any], *, subject: str, text: str) -> str:
+    def send_notice(self, contact: Mapping[str, Any], *, subject: str, text: str) -> str:
         """Send an already translated notice; return the masked destination."""
         ...
 
@@ -75,14 +75,14 @@ class ConsoleSender:
     channel = "console"
 
     def send_code(
-        self, contact: dict[str, Any], code: str, *, minutes: int, locale: str | None
+        self, contact: Mapping[str, Any], code: str, *, minutes: int, locale: str | None
     ) -> str:
         """Log the code."""
         destination = contact.get("email") or contact.get("phone") or "signer"
         print(f"[consentkit one-time code] to {destination}: {code}", flush=True)
         return "console"
 
-    def send_notice(self, contact: dict[str, Any], *, subject: str, text: str) -> str:
+    def send_notice(self, contact: Mapping[str, Any], *, subject: str, text: str) -> str:
         """Log the notice."""
         destination = contact.get("email") or contact.get("phone") or "signer"
         print(f"[consentkit notice] to {destination}: {subject}: {text}", flush=True)
@@ -176,16 +176,16 @@ class SmtpSender:
         return smtp
 
     def send_code(
-        self, contact: dict[str, Any], code: str, *, minutes: int, locale: str | None
+        self, contact: Mapping[str, Any], code: str, *, minutes: int, locale: str | None
     ) -> str:
         """Send the code by e-mail."""
         return self._send(contact, gettext(locale, SUBJECT), _text(code, minutes, locale))
 
-    def send_notice(self, contact: dict[str, Any], *, subject: str, text: str) -> str:
+    def send_notice(self, contact: Mapping[str, Any], *, subject: str, text: str) -> str:
         """Send the notice by e-mail."""
         return self._send(contact, subject, text)
 
-    def _send(self, contact: dict[str, Any], subject: str, text: str) -> str:
+    def _send(self, contact: Mapping[str, Any], subject: str, text: str) -> str:
         address = contact.get("email")
         if not address:
             raise InvalidDataError("This signer has no e-mail address.", code="no-contact")
@@ -234,16 +234,16 @@ class WebhookSender:
         self.url = url
 
     def send_code(
-        self, contact: dict[str, Any], code: str, *, minutes: int, locale: str | None
+        self, contact: Mapping[str, Any], code: str, *, minutes: int, locale: str | None
     ) -> str:
         """Post the text to the gateway."""
         return self._send(contact, _text(code, minutes, locale))
 
-    def send_notice(self, contact: dict[str, Any], *, subject: str, text: str) -> str:
+    def send_notice(self, contact: Mapping[str, Any], *, subject: str, text: str) -> str:
         """Post the notice to the gateway (an SMS has no subject)."""
         return self._send(contact, text)
 
-    def _send(self, contact: dict[str, Any], text: str) -> str:
+    def _send(self, contact: Mapping[str, Any], text: str) -> str:
         phone = contact.get("phone")
         if not phone:
             raise InvalidDataError("This signer has no phone number.", code="no-contact")

@@ -44,6 +44,12 @@ from consentkit.models.participant import Participant
 
 log = logging.getLogger(__name__)
 
+#: One event of a chain as stored (see ``_FIELDS``; ``payload`` per event type, documented
+#: by the service that writes it). Left a plain dict on purpose: the event payloads are
+#: open-ended JSON read back from the trail, and every reader (the policy functions, the
+#: ``build`` callbacks of :func:`append`) takes them as such.
+ChainEvent = dict[str, Any]
+
 GENESIS = "0" * 64
 MAX_ATTEMPTS = 50
 
@@ -107,7 +113,7 @@ _FIELDS = (
 )
 
 
-def chain_dicts(participant_id: str) -> list[dict[str, Any]]:
+def chain_dicts(participant_id: str) -> list[ChainEvent]:
     """Return a participant's events in chain order as plain dicts (fast: no Documents)."""
     cursor = AuditEvent._get_collection().find(
         {"participant_id": participant_id}, {name: 1 for name in _FIELDS}, sort=[("seq", 1)]
@@ -115,7 +121,7 @@ def chain_dicts(participant_id: str) -> list[dict[str, Any]]:
     return [_plain(raw) for raw in cursor]
 
 
-def _plain(raw: dict[str, Any]) -> dict[str, Any]:
+def _plain(raw: dict[str, Any]) -> ChainEvent:
     return {
         "seq": raw["seq"],
         "type": raw["type"],
@@ -136,7 +142,7 @@ def _head_text(participant_id: str, seq: int, digest: str) -> str:
 
 def append(
     participant: Participant,
-    build: Callable[[list[dict[str, Any]]], Draft | AuditEvent],
+    build: Callable[[list[ChainEvent]], Draft | AuditEvent],
     *,
     now: datetime | None = None,
 ) -> AuditEvent:
@@ -146,10 +152,10 @@ def append(
 
 def append_to_chain(
     participant: Participant,
-    build: Callable[[list[dict[str, Any]]], Draft | AuditEvent],
+    build: Callable[[list[ChainEvent]], Draft | AuditEvent],
     *,
     now: datetime | None = None,
-) -> tuple[AuditEvent, list[dict[str, Any]]]:
+) -> tuple[AuditEvent, list[ChainEvent]]:
     """Append the event ``build`` makes from the current chain; retry if the chain moved.
 
     Returns the event and the chain including it (so callers need not read it again).
@@ -218,7 +224,7 @@ def _seal_head(participant: Participant, seq: int, digest: str) -> None:
     ).update_one(set__chain_head=head)
 
 
-def _seal_lagging_head(participant: Participant, last: dict[str, Any]) -> None:
+def _seal_lagging_head(participant: Participant, last: ChainEvent) -> None:
     """Seal the last event left unsealed by a writer that died (or is about to seal it).
 
     Keeps the module invariant (at most one event after the head) before the next insert.
@@ -296,7 +302,7 @@ _VERIFY_REREADS = 5
 
 
 def _check_chain(
-    participant: Participant, events: list[dict[str, Any]], head: dict[str, Any]
+    participant: Participant, events: list[ChainEvent], head: dict[str, Any]
 ) -> tuple[ChainReport, bool]:
     """Check ``events`` against ``head``; also say whether an append in between may explain it."""
     participant_id = str(participant.id)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -44,10 +45,44 @@ from consentkit.services.projection import refresh_projection
 from consentkit.services.signatures import render_svg, validate_strokes
 
 #: ``check(opened, events, status, at)``: refuse (raise) or return the event's payload, or
-#: an event already stored (an idempotent retry).
+#: an event already stored (an idempotent retry). Payloads are open-ended JSON per event type
+#: (module docstring), hence ``dict[str, Any]``.
 Check = Callable[
-    [dict[str, Any], list[dict[str, Any]], RecordStatus, datetime], dict[str, Any] | AuditEvent
+    [audit.ChainEvent, list[audit.ChainEvent], RecordStatus, datetime],
+    dict[str, Any] | AuditEvent,
 ]
+
+
+@dataclass(frozen=True)
+class QuestionFeedback:
+    """One comprehension question as answered: right or not, and why when not."""
+
+    id: str
+    correct: bool
+    #: The question's explanation, given only for a wrong answer.
+    explanation: str | None
+
+
+@dataclass(frozen=True)
+class ComprehensionFeedback:
+    """What :func:`answer_questions` tells the signer: the score and each question's feedback."""
+
+    score: int
+    passed: bool
+    pass_mark: int
+    results: tuple[QuestionFeedback, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        """Return the JSON form the signer API answers with."""
+        return {
+            "score": self.score,
+            "passed": self.passed,
+            "pass_mark": self.pass_mark,
+            "results": [
+                {"id": r.id, "correct": r.correct, "explanation": r.explanation}
+                for r in self.results
+            ],
+        }
 
 
 class Step(StrEnum):
@@ -96,7 +131,7 @@ def append_record_event(
     the projection is refreshed from the chain written.
     """
 
-    def build(events: list[dict[str, Any]]) -> audit.Draft | AuditEvent:
+    def build(events: list[audit.ChainEvent]) -> audit.Draft | AuditEvent:
         at = now or now_utc()
         opened = opened_event(events, record_id)
         before = record_status(opened, events, at=at)
@@ -159,7 +194,12 @@ def record_views(
         InvalidDataError: an unknown section id or a negative time.
     """
 
-    def check(opened: dict[str, Any], _e: Any, status: Any, _at: datetime) -> dict[str, Any]:
+    def check(
+        opened: audit.ChainEvent,
+        _e: list[audit.ChainEvent],
+        status: RecordStatus,
+        _at: datetime,
+    ) -> dict[str, Any]:
         require_open(status, signer_id)
         known = set(opened["payload"]["section_ids"])
         bad = [s.get("id") for s in sections if s.get("id") not in known]
@@ -198,15 +238,20 @@ def answer_questions(
     answers: dict[str, str],
     actor: Actor,
     now: datetime | None = None,
-) -> dict[str, Any]:
+) -> ComprehensionFeedback:
     """Check comprehension answers; return score, pass, and explanations for wrong answers.
 
     Raises:
         EligibilityError: the information was not read yet (enforced order, 11.10(f)).
     """
-    feedback: dict[str, Any] = {}
+    feedback: list[ComprehensionFeedback] = []  # the check reruns if the chain moved: last wins
 
-    def check(opened: dict[str, Any], _e: Any, status: Any, _at: datetime) -> dict[str, Any]:
+    def check(
+        opened: audit.ChainEvent,
+        _e: list[audit.ChainEvent],
+        status: RecordStatus,
+        _at: datetime,
+    ) -> dict[str, Any]:
         progress = require_open(status, signer_id)
         if not information_complete(progress, status.section_ids):
             raise EligibilityError(
@@ -234,19 +279,21 @@ def answer_questions(
                 code="unknown-question",
                 params={"questions": ", ".join(unknown)},
             )
-        results = [
-            {
-                "id": qid,
-                "correct": answers.get(qid) == q["correct"],
-                "explanation": None if answers.get(qid) == q["correct"] else q["explanation"],
-            }
+        results = tuple(
+            QuestionFeedback(
+                id=qid,
+                correct=answers.get(qid) == q["correct"],
+                explanation=None if answers.get(qid) == q["correct"] else q["explanation"],
+            )
             for qid, q in questions.items()
-        ]
-        score = sum(r["correct"] for r in results)
-        pass_mark = (data["comprehension"] or {}).get("pass_mark", len(questions))
-        feedback.update(
-            score=score, passed=score >= pass_mark, pass_mark=pass_mark, results=results
         )
+        score = sum(r.correct for r in results)
+        pass_mark = int((data["comprehension"] or {}).get("pass_mark", len(questions)))
+        feedback[:] = [
+            ComprehensionFeedback(
+                score=score, passed=score >= pass_mark, pass_mark=pass_mark, results=results
+            )
+        ]
         return {
             "signer_id": signer_id,
             "locale": locale,
@@ -258,7 +305,7 @@ def answer_questions(
     append_record_event(
         participant, record_id, type="comprehension.answered", actor=actor, now=now, check=check
     )
-    return feedback
+    return feedback[-1]
 
 
 def choose_items(
@@ -284,7 +331,12 @@ def choose_items(
         InvalidDataError: an item is unknown or unanswered.
     """
 
-    def check(opened: dict[str, Any], _e: Any, status: Any, _at: datetime) -> dict[str, Any]:
+    def check(
+        opened: audit.ChainEvent,
+        _e: list[audit.ChainEvent],
+        status: RecordStatus,
+        _at: datetime,
+    ) -> dict[str, Any]:
         progress = require_open(status, signer_id)
         if progress.signed_at is not None:
             raise ConflictError("This person has already signed.", code="already-signed")
@@ -310,7 +362,7 @@ def choose_items(
 
 
 def _require_prepared(
-    progress: SignerProgress, status: RecordStatus, opened: dict[str, Any], *, need_items: bool
+    progress: SignerProgress, status: RecordStatus, opened: audit.ChainEvent, *, need_items: bool
 ) -> None:
     """Enforce the ceremony order (:func:`next_step`) for a non-investigator.
 
@@ -358,7 +410,10 @@ def sign(
         raise InvalidDataError("Type your name as you sign.", code="printed-name-required")
 
     def check(
-        opened: dict[str, Any], events: list[dict[str, Any]], status: Any, at: datetime
+        opened: audit.ChainEvent,
+        events: list[audit.ChainEvent],
+        status: RecordStatus,
+        at: datetime,
     ) -> dict[str, Any] | AuditEvent:
         for event in events:
             if (
@@ -474,7 +529,12 @@ def decline(
 ) -> AuditEvent:
     """Record that a signer declines (no reason needed, CTR Art 28(3))."""
 
-    def check(_o: Any, _e: Any, status: Any, _at: datetime) -> dict[str, Any]:
+    def check(
+        _o: audit.ChainEvent,
+        _e: list[audit.ChainEvent],
+        status: RecordStatus,
+        _at: datetime,
+    ) -> dict[str, Any]:
         require_open(status, signer_id)
         return {"signer_id": signer_id, "reason": reason}
 

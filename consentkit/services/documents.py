@@ -26,7 +26,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 from zoneinfo import ZoneInfo
 
 import gridfs
@@ -52,6 +52,107 @@ from consentkit.services.forms import catalog
 
 ATTACHMENT_NAME = "consent-record.json"
 RECORD_FORMAT = "consentkit.record/1"
+
+
+class RecordSignature(TypedDict):
+    """One electronic signature as the sealed record states it (from ``signature.added``)."""
+
+    seq: int
+    signer_id: str
+    role: str
+    printed_name: str
+    meaning: str
+    locale: str
+    content_sha256: str
+    binding_sha256: str
+    signed_at: str
+    auth_factors: list[str]
+
+
+class PaperSignature(TypedDict):
+    """A paper consent transcribed into the record (from ``paper.recorded``)."""
+
+    seq: int
+    signers: list[dict[str, str]]
+    signed_on: str
+    locale: str
+    content_sha256: str
+    channel: str
+    scan_sha256: str | None
+
+
+class RecordRequirements(TypedDict):
+    """The rule-pack decision the record was opened under (docs/regulatory-basis.md)."""
+
+    country: str | None
+    guardian_rule: str | None
+    minor_role: str | None
+    rule_pack_version: str | None
+
+
+class RecordEventRef(TypedDict):
+    """An event of the chain the record covers, by position, time and hash."""
+
+    seq: int
+    type: str
+    at: str
+    hash: str
+
+
+class ConsentRecordPayload(TypedDict):
+    """The machine-readable consent record sealed in the PDF (``consentkit.record/1``).
+
+    A TypedDict because this JSON is the point: its canonical form is hashed,
+    embedded in the PDF and compared again by :func:`verify_document`.
+    """
+
+    format: str
+    trial_id: str
+    participant_code: str
+    site_code: str
+    record_id: str
+    form_id: str
+    form_kind: str
+    version: int
+    locale: str
+    content_sha256: str | None
+    state: str
+    item_grants: dict[str, bool]
+    signatures: list[RecordSignature]
+    #: Only on records with paper signatures, so earlier sealed records still verify.
+    paper_signatures: NotRequired[list[PaperSignature]]
+    requirements: RecordRequirements
+    as_of_seq: int
+    events: list[RecordEventRef]
+
+
+class WithdrawalActor(TypedDict):
+    """Who recorded a withdrawal (no identifying data)."""
+
+    kind: str | None
+    role: str | None
+    on_behalf_of: str | None
+
+
+class WithdrawalPayload(TypedDict):
+    """The machine-readable withdrawal confirmation (``consentkit.withdrawal/1``); see above."""
+
+    format: str
+    trial_id: str
+    participant_code: str
+    site_code: str
+    record_id: None
+    locale: str
+    as_of_seq: int
+    scopes: list[str]
+    channel: str
+    reason: str | None
+    reason_declined: bool
+    actor: WithdrawalActor
+    at: str
+    event_hash: str
+
+
 STALE_LOCK = timedelta(minutes=2)
 WAIT_FOR_OTHER_RENDERER_S = 60.0
 
@@ -77,7 +178,7 @@ def _completion_seq(events: list[dict[str, Any]], record_id: str) -> int | None:
 
 def consent_record_payload(
     participant: Participant, record_id: str, locale: str, as_of_seq: int
-) -> dict[str, Any]:
+) -> ConsentRecordPayload:
     """Return the machine-readable consent record as of an event (deterministic).
 
     Raises:
@@ -88,65 +189,71 @@ def consent_record_payload(
     status = record_status(opened, events, at=events[-1]["at"])
     data = opened["payload"]
     signatures = [
-        {
-            k: e["payload"][k]
-            for k in (
-                "signer_id",
-                "role",
-                "printed_name",
-                "meaning",
-                "locale",
-                "content_sha256",
-                "binding_sha256",
-                "signed_at",
-            )
-        }
-        | {"seq": e["seq"], "auth_factors": e["payload"]["auth"]["factors"]}
+        RecordSignature(
+            seq=e["seq"],
+            signer_id=e["payload"]["signer_id"],
+            role=e["payload"]["role"],
+            printed_name=e["payload"]["printed_name"],
+            meaning=e["payload"]["meaning"],
+            locale=e["payload"]["locale"],
+            content_sha256=e["payload"]["content_sha256"],
+            binding_sha256=e["payload"]["binding_sha256"],
+            signed_at=e["payload"]["signed_at"],
+            auth_factors=e["payload"]["auth"]["factors"],
+        )
         for e in events
         if e["type"] == "signature.added" and e["record_id"] == record_id
     ]
     paper = [
-        {
-            k: e["payload"][k]
-            for k in ("signers", "signed_on", "locale", "content_sha256", "channel", "scan_sha256")
-        }
-        | {"seq": e["seq"]}
+        PaperSignature(
+            seq=e["seq"],
+            signers=e["payload"]["signers"],
+            signed_on=e["payload"]["signed_on"],
+            locale=e["payload"]["locale"],
+            content_sha256=e["payload"]["content_sha256"],
+            channel=e["payload"]["channel"],
+            scan_sha256=e["payload"]["scan_sha256"],
+        )
         for e in events
         if e["type"] == "paper.recorded" and e["record_id"] == record_id
     ]
-    # Only records with paper signatures carry the key, so earlier sealed records still verify.
-    extra = {"paper_signatures": paper} if paper else {}
-    return {
-        "format": RECORD_FORMAT,
-        "trial_id": participant.trial_id,
-        "participant_code": participant.code,
-        "site_code": participant.site_code,
-        "record_id": record_id,
-        "form_id": data["form_id"],
-        "form_kind": data["form_kind"],
-        "version": data["version"],
-        "locale": locale,
-        "content_sha256": data["content_sha256"].get(locale),
-        "state": status.state.value,
-        "item_grants": status.item_grants,
-        "signatures": signatures,
-        **extra,
-        "requirements": {
-            k: data["requirements"].get(k)
-            for k in ("country", "guardian_rule", "minor_role", "rule_pack_version")
-        },
-        "as_of_seq": as_of_seq,
-        "events": [
-            {
-                "seq": e["seq"],
-                "type": e["type"],
-                "at": e["at"].isoformat(timespec="milliseconds"),
-                "hash": e["hash"],
-            }
+    requirements = data["requirements"]
+    result = ConsentRecordPayload(
+        format=RECORD_FORMAT,
+        trial_id=participant.trial_id,
+        participant_code=participant.code,
+        site_code=participant.site_code,
+        record_id=record_id,
+        form_id=data["form_id"],
+        form_kind=data["form_kind"],
+        version=data["version"],
+        locale=locale,
+        content_sha256=data["content_sha256"].get(locale),
+        state=status.state.value,
+        item_grants=status.item_grants,
+        signatures=signatures,
+        requirements=RecordRequirements(
+            country=requirements.get("country"),
+            guardian_rule=requirements.get("guardian_rule"),
+            minor_role=requirements.get("minor_role"),
+            rule_pack_version=requirements.get("rule_pack_version"),
+        ),
+        as_of_seq=as_of_seq,
+        events=[
+            RecordEventRef(
+                seq=e["seq"],
+                type=e["type"],
+                at=e["at"].isoformat(timespec="milliseconds"),
+                hash=e["hash"],
+            )
             for e in events
             if e.get("record_id") in (record_id, None)
         ],
-    }
+    )
+    if paper:
+        # Only records with paper signatures carry the key, so earlier sealed records verify.
+        result["paper_signatures"] = paper
+    return result
 
 
 def verification_code(record_sha256: str) -> str:
@@ -169,7 +276,10 @@ def _svg_data_uri(svg: str) -> str:
 
 
 def _consent_html(
-    participant: Participant, payload: dict[str, Any], seal_is_dev: bool, record_sha256: str
+    participant: Participant,
+    payload: ConsentRecordPayload,
+    seal_is_dev: bool,
+    record_sha256: str,
 ) -> str:
     locale = payload["locale"]
     study = catalog(participant.trial_id).study
@@ -272,7 +382,7 @@ def _consent_html(
     return pdf_rendering.render_html("consent_record.html", doc)
 
 
-def render_consent_pdf(participant: Participant, payload: dict[str, Any]) -> bytes:
+def render_consent_pdf(participant: Participant, payload: ConsentRecordPayload) -> bytes:
     """Render and seal the PDF of a consent record payload."""
     record_json = canonical_json(payload)
     record_sha256 = hashlib.sha256(record_json.encode()).hexdigest()
@@ -418,7 +528,7 @@ def consent_document(
     )
 
 
-def withdrawal_payload(participant: Participant, seq: int, locale: str) -> dict[str, Any]:
+def withdrawal_payload(participant: Participant, seq: int, locale: str) -> WithdrawalPayload:
     """Return the machine-readable withdrawal confirmation for the event at ``seq``.
 
     Raises:
@@ -440,7 +550,11 @@ def withdrawal_payload(participant: Participant, seq: int, locale: str) -> dict[
         "channel": data["channel"],
         "reason": data["reason"],
         "reason_declined": data["reason_declined"],
-        "actor": {k: event["actor"].get(k) for k in ("kind", "role", "on_behalf_of")},
+        "actor": WithdrawalActor(
+            kind=event["actor"].get("kind"),
+            role=event["actor"].get("role"),
+            on_behalf_of=event["actor"].get("on_behalf_of"),
+        ),
         "at": event["at"].isoformat(timespec="milliseconds"),
         "event_hash": event["hash"],
     }
@@ -660,6 +774,7 @@ def verify_pdf(pdf: bytes) -> VerificationReport:
         if participant is None:
             problems.append("the participant in this document is not in this database")
         else:
+            expected: WithdrawalPayload | ConsentRecordPayload
             try:
                 if record.get("format") == "consentkit.withdrawal/1":
                     expected = withdrawal_payload(

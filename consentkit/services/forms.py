@@ -24,7 +24,7 @@ from typing import Any
 from consentkit.enums import VersionStatus
 from consentkit.errors import NotFoundError
 from consentkit.labels import label
-from consentkit.models.study import VERSION_META_FIELDS, ConsentForm, FormVersion, Study
+from consentkit.models.study import VERSION_META_FIELDS, ConsentForm, FormVersion, Site, Study
 from consentkit.policy.locales import language_option, negotiate_locale
 from consentkit.policy.versions import display_status, version_in_force
 from consentkit.rendering.markdown import to_html
@@ -361,7 +361,7 @@ def version_view(
     return view
 
 
-def site_of(study: Study, code: str) -> Any:
+def site_of(study: Study, code: str) -> Site:
     """Return a site of the study.
 
     Raises:

@@ -14,7 +14,7 @@ Event payloads:
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Required, TypedDict, cast
 
 from mongoengine import NotUniqueError
 
@@ -150,9 +150,23 @@ def add_signer(
     return signer
 
 
-def signer_identity(signer: Signer) -> dict[str, Any]:
+class SignerIdentity(TypedDict, total=False):
+    """A signer's identifying data, kept encrypted and out of the audit trail (GDPR Art 32).
+
+    A TypedDict because it is stored as this JSON, encrypted, in ``Signer.identity``.
+    """
+
+    name: Required[str]
+    email: str | None
+    phone: str | None
+    #: The staff member an investigator signer is (investigators only).
+    staff_id: str
+
+
+def signer_identity(signer: Signer) -> SignerIdentity:
     """Return a signer's decrypted identifying data."""
-    return crypto.decrypt_identity(signer.identity)
+    stored = crypto.decrypt_identity(signer.identity)
+    return cast(SignerIdentity, stored)
 
 
 def signers_of(participant: Participant) -> list[Signer]:

@@ -19,7 +19,6 @@ import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 from consentkit.clock import now_utc
 from consentkit.enums import ChangeKind, VersionStatus
@@ -261,7 +260,19 @@ def publish_version(
     )
 
 
-def reconsent_worklist(trial_id: str, site_codes: list[str] | None = None) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class ReconsentTask:
+    """One open re-consent task of the worklist: who must sign which new version by when."""
+
+    participant_code: str
+    site_code: str
+    form_id: str | None
+    version: int | None
+    due_date: date
+    detail: str
+
+
+def reconsent_worklist(trial_id: str, site_codes: list[str] | None = None) -> list[ReconsentTask]:
     """Return the open re-consent tasks of a study (or of ``site_codes``), soonest due first.
 
     Raises:
@@ -272,13 +283,13 @@ def reconsent_worklist(trial_id: str, site_codes: list[str] | None = None) -> li
     if site_codes is not None:
         query = query(site_code__in=site_codes)
     return [
-        {
-            "participant_code": task.participant_code,
-            "site_code": task.site_code,
-            "form_id": task.form_id,
-            "version": int(task.version) if task.version else None,
-            "due_date": task.due_date,
-            "detail": task.detail,
-        }
+        ReconsentTask(
+            participant_code=task.participant_code,
+            site_code=task.site_code,
+            form_id=task.form_id,
+            version=int(task.version) if task.version else None,
+            due_date=task.due_date,
+            detail=task.detail,
+        )
         for task in query.order_by("due_date", "site_code", "participant_code")
     ]

@@ -276,12 +276,12 @@ def answer(
         actor=actor,
     )
     return {
-        "score": feedback["score"],
-        "passed": feedback["passed"],
-        "pass_mark": feedback["pass_mark"],
+        "score": feedback.score,
+        "passed": feedback.passed,
+        "pass_mark": feedback.pass_mark,
         "results": [
-            {"id": r["id"], "correct": r["correct"], "explanation": r["explanation"]}
-            for r in feedback["results"]
+            {"id": r.id, "correct": r.correct, "explanation": r.explanation}
+            for r in feedback.results
         ],
         "next_step": _next_step(participant, record_id, session.signer_id),
     }

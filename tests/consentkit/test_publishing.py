@@ -106,9 +106,9 @@ def test_publish_version_major_creates_reconsent_tasks(draft_v2: Path) -> None:
     stored = FormVersion.objects.get(form_id=FORM, version=2)
     assert (stored.status, stored.change, stored.published_by) == ("published", "major", "admin-1")
     [row] = publishing.reconsent_worklist(TRIAL)
-    assert (row["participant_code"], row["form_id"], row["version"]) == ("P-REC", FORM, 2)
-    assert row["due_date"] == date(2026, 6, 1)
-    assert row["site_code"] == "FR-01"
+    assert (row.participant_code, row.form_id, row.version) == ("P-REC", FORM, 2)
+    assert row.due_date == date(2026, 6, 1)
+    assert row.site_code == "FR-01"
     assert publishing.reconsent_worklist(TRIAL, site_codes=["NL-01"]) == []
 
 

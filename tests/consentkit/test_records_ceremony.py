@@ -74,7 +74,7 @@ def _read(family: Family, record: Any, signer: Any, *, at: datetime = T0) -> Non
 
 def _answer(
     family: Family, record: Any, signer: Any, *, wrong: int = 0, at: datetime = T0
-) -> dict[str, Any]:
+) -> ceremony.ComprehensionFeedback:
     """Answer the quiz, the first ``wrong`` questions with a wrong option."""
     answers = {}
     for index, question in enumerate(content(record, "fr")["questions"]):
@@ -198,11 +198,11 @@ def test_answer_questions_wrong_answers_fail_with_explanations(demo_study: Any) 
     feedback = _answer(family, record, guardian, wrong=2)
 
     questions = content(record, "fr")["questions"]
-    wrong = [r for r in feedback["results"] if not r["correct"]]
-    assert feedback["passed"] is False
-    assert feedback["score"] == len(questions) - 2
-    assert [r["explanation"] for r in wrong] == [q["explanation"] for q in questions[:2]]
-    assert all(r["explanation"] is None for r in feedback["results"] if r["correct"])
+    wrong = [r for r in feedback.results if not r.correct]
+    assert feedback.passed is False
+    assert feedback.score == len(questions) - 2
+    assert [r.explanation for r in wrong] == [q["explanation"] for q in questions[:2]]
+    assert all(r.explanation is None for r in feedback.results if r.correct)
 
 
 def test_answer_questions_retry_passes_and_attempts_are_counted(demo_study: Any) -> None:
@@ -215,7 +215,7 @@ def test_answer_questions_retry_passes_and_attempts_are_counted(demo_study: Any)
     feedback = _answer(family, record, guardian)
 
     progress = _progress(family, record, guardian, at=T0)
-    assert feedback["passed"] is True
+    assert feedback.passed is True
     assert (progress.comprehension_passed, progress.comprehension_attempts) == (True, 2)
 
 
