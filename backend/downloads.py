@@ -1,8 +1,10 @@
-"""One way to hand a PDF to the browser or app, for the API and the staff pages."""
+"""One way to hand a file to the browser or app, for the API and the staff pages."""
 
 from __future__ import annotations
 
-from flask import Response
+from flask import Response, stream_with_context
+
+from consentkit.services.dashboard import Export
 
 
 def pdf_attachment(content: bytes, filename: str, *, cache_control: str | None = None) -> Response:
@@ -16,3 +18,17 @@ def pdf_attachment(content: bytes, filename: str, *, cache_control: str | None =
     if cache_control:
         response.headers["Cache-Control"] = cache_control
     return response
+
+
+def export_attachment(export: Export) -> Response:
+    """Return a worklist export as a download; CSV streams while the request context lives.
+
+    The name comes from :func:`consentkit.services.dashboard.export_filename`,
+    already safe inside the quoted ``filename``.
+    """
+    content = export.content
+    return Response(
+        content if isinstance(content, bytes) else stream_with_context(content),
+        mimetype=export.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{export.filename}"'},
+    )

@@ -42,6 +42,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from itertools import zip_longest
 from pathlib import Path
@@ -433,13 +434,14 @@ def main() -> None:
         one = dashboard.summary(TRIAL, site_codes=[site], at=AT)
         for shown, scope in ((whole, None), (one, {site})):
             expected = recount(generator, scope)
-            assert {k: shown[k] for k in expected} == expected, (scope, shown, expected)
+            as_dict = asdict(shown)
+            assert {k: as_dict[k] for k in expected} == expected, (scope, shown, expected)
         print(
-            f"  summary equals a recount of the generated data: {whole['records']:,} records,"
-            f" {whole['by_state']['consented']:,} consented, {whole['expired']:,} expired,"
-            f" {whole['partially_consented']:,} partially consented,"
-            f" {whole['reconsent_due']:,} re-consent due,"
-            f" {whole['competence_within_90_days']:,} competent within 90 days"
+            f"  summary equals a recount of the generated data: {whole.records:,} records,"
+            f" {whole.by_state['consented']:,} consented, {whole.expired:,} expired,"
+            f" {whole.partially_consented:,} partially consented,"
+            f" {whole.reconsent_due:,} re-consent due,"
+            f" {whole.competence_within_90_days:,} competent within 90 days"
         )
 
         print("timings")

@@ -97,6 +97,36 @@ LABELS: dict[str, dict[str, str]] = {
         WithdrawalScope.RANDOMISATION_REFUSAL: N_("No randomisation"),
         WithdrawalScope.FULL: N_("Stop taking part completely"),
     },
+    "invitation_status": {
+        "active": N_("Active"),
+        "expired": N_("Expired"),
+        "revoked": N_("Revoked"),
+    },
+    # What each audit event did, for the timeline: the staff page, the API and the CLI.
+    "event_type": {
+        "participant.enrolled": N_("Enrolled"),
+        "signer.added": N_("Family member registered"),
+        "record.opened": N_("Consent form opened"),
+        "invitation.created": N_("Invitation created"),
+        "invitation.revoked": N_("Invitation revoked"),
+        "access.signed-in": N_("Signed in"),
+        "access.sessions-ended": N_("Signed out of every device"),
+        "signer.contact-corrected": N_("Contact corrected"),
+        "signer.authenticator-enrolled": N_("Authenticator app set up"),
+        "signer.authenticator-replaced": N_("Authenticator app replaced"),
+        "access.locked-out": N_("Locked out after wrong codes"),
+        "information.viewed": N_("Information read"),
+        "comprehension.answered": N_("Questions answered"),
+        "items.chosen": N_("Choices made"),
+        "signature.added": N_("Signed"),
+        "paper.recorded": N_("Paper consent recorded"),
+        "consent.declined": N_("Declined"),
+        "withdrawal.recorded": N_("Withdrawal recorded"),
+        "assent.dissent": N_("The child said no"),
+        "participant.birth-date-changed": N_("Birth date corrected"),
+        "question.asked": N_("Question asked"),
+        "task.created": N_("Task created"),
+    },
     "channel": {
         Channel.APP: N_("In the app"),
         Channel.IN_PERSON: N_("In person"),
@@ -110,3 +140,12 @@ def label(vocabulary: str, key: str, locale: str | None) -> str:
     """Return the label of ``key`` in ``vocabulary``, in ``locale`` (the key if unknown)."""
     source = LABELS.get(vocabulary, {}).get(key)
     return gettext(locale, source) if source else key
+
+
+def event_label(event_type: str, locale: str | None) -> str:
+    """Return what an audit event did, in ``locale`` (the event type itself if unknown).
+
+    The one wording of the timeline, so the staff page, the API's ``label`` and
+    ``consentkit history`` say the same thing.
+    """
+    return label("event_type", event_type, locale)

@@ -10,6 +10,7 @@ import click
 
 from consentkit import db
 from consentkit.errors import NotFoundError
+from consentkit.i18n import SOURCE_LOCALE
 from consentkit.services import participants, records, timeline
 
 
@@ -25,28 +26,34 @@ def _participant(study: str, code: str) -> Any:
 @click.option("--study", required=True, help="Trial id, e.g. DEMO-NBL-1.")
 @click.option("--participant", "code", required=True, help="Participant code.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def history(study: str, code: str, as_json: bool) -> None:
+@click.option(
+    "--language",
+    default=SOURCE_LOCALE,
+    show_default=True,
+    help="Language of the event labels, e.g. fr (the summaries stay as recorded).",
+)
+def history(study: str, code: str, as_json: bool, language: str) -> None:
     """Print a participant's complete consent history, for inspectors (21 CFR 11.10(b))."""
     participant = _participant(study, code)
-    events = records.history(participant)
     if as_json:
+        events = records.history(participant)
         click.echo(json.dumps(events, ensure_ascii=False, default=str, indent=2))
         return
     click.echo(f"Consent history of {code} in {study} (site {participant.site_code}); times in UTC")
-    for event in events:
-        when = event["at"].astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-        actor = event["actor"]
-        who = f"{actor['kind']}:{actor['role']}" + (
+    for entry in timeline.participant_timeline(participant, locale=language):
+        when = entry.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+        actor = entry.actor
+        who = f"{actor.get('kind')}:{actor.get('role')}" + (
             f" for {actor['on_behalf_of']}" if actor.get("on_behalf_of") else ""
         )
         state = (
-            f"  [{event['state_before']} -> {event['state_after']}]"
-            if event.get("state_after") and event["state_before"] != event["state_after"]
+            f"  [{entry.state_before} -> {entry.state_after}]"
+            if entry.state_after and entry.state_before != entry.state_after
             else ""
         )
-        click.echo(f"{event['seq']:>4}  {when}  {event['type']:<28} {who}{state}")
-        click.echo(f"      {timeline.summary(event)}")
-        click.echo(f"      hash {event['hash'][:16]}  prev {event['prev_hash'][:16]}")
+        click.echo(f"{entry.seq:>4}  {when}  {entry.type:<28} {who}{state}")
+        click.echo(f"      {entry.label}: {entry.summary}")
+        click.echo(f"      hash {entry.hash[:16]}  prev {entry.prev_hash[:16]}")
 
 
 @click.command("profile")

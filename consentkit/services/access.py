@@ -16,6 +16,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any, Protocol
 
 from mongoengine import NotUniqueError
@@ -187,16 +188,61 @@ def create_invitation(
     return code
 
 
-def invitations_of(participant: Participant) -> list[dict[str, Any]]:
-    """Return a participant's invitations (never their codes, which are stored hashed)."""
+class InvitationState(StrEnum):
+    """Whether an invitation's code still lets its signer in (labels: ``invitation_status``)."""
+
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+def invitation_state(
+    revoked_at: datetime | None, expires_at: datetime, now: datetime
+) -> InvitationState:
+    """Decide an invitation's state at ``now``: revoked wins, then expiry (to the second).
+
+    The one rule behind redeeming a code (:func:`redeem_invitation` accepts
+    only an active one) and the status staff see, so the page never calls
+    "active" a code the family would be refused with.
+    """
+    if revoked_at is not None:
+        return InvitationState.REVOKED
+    if expires_at < now:
+        return InvitationState.EXPIRED
+    return InvitationState.ACTIVE
+
+
+@dataclass(frozen=True)
+class InvitationStatus:
+    """One invitation as staff see it: never its code, which is stored hashed."""
+
+    invitation_id: str
+    signer_id: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    status: InvitationState
+
+    @property
+    def is_active(self) -> bool:
+        """Return whether the code still works (it can be revoked or replaced)."""
+        return self.status is InvitationState.ACTIVE
+
+
+def invitations_of(
+    participant: Participant, *, now: datetime | None = None
+) -> list[InvitationStatus]:
+    """Return a participant's invitations, oldest first, each with its state at ``now``."""
+    now = now or now_utc()
     return [
-        {
-            "invitation_id": str(i.id),
-            "signer_id": i.signer_id,
-            "created_at": i.created_at,
-            "expires_at": i.expires_at,
-            "revoked_at": i.revoked_at,
-        }
+        InvitationStatus(
+            invitation_id=str(i.id),
+            signer_id=i.signer_id,
+            created_at=i.created_at,
+            expires_at=i.expires_at,
+            revoked_at=i.revoked_at,
+            status=invitation_state(i.revoked_at, i.expires_at, now),
+        )
         for i in Invitation.objects(participant_id=str(participant.id)).order_by("created_at")
     ]
 
@@ -317,7 +363,11 @@ def redeem_invitation(
     digest = _sha256(normalise_code(code))
     hit(f"redeem-invitation:{digest}", now=now)
     invitation = Invitation.objects(code_sha256=digest).first()
-    if invitation is None or invitation.revoked_at or invitation.expires_at < now:
+    if (
+        invitation is None
+        or invitation_state(invitation.revoked_at, invitation.expires_at, now)
+        is not InvitationState.ACTIVE
+    ):
         raise AuthenticationError(GENERIC)
     signer = Signer.objects(id=invitation.signer_id).first()
     if signer is None:

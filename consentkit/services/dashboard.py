@@ -20,9 +20,10 @@ recomputes every counter from the projections.
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -34,6 +35,7 @@ from consentkit.errors import InvalidDataError
 from consentkit.models.audit import AuditEvent, ConsentRecord
 from consentkit.models.dashboard import DateCount, StatusCount, counter_key, split_key
 from consentkit.models.participant import Participant
+from consentkit.rendering.tables import csv_lines, xlsx_bytes
 from consentkit.services.forms import catalog, get_study
 from consentkit.services.projection import (
     RECORD_COUNTER_FIELDS,
@@ -46,9 +48,17 @@ from consentkit.services.requirements import requirements_for
 __all__ = [
     "COMPETENCE_WINDOW_DAYS",
     "EXPORT_COLUMNS",
+    "EXPORT_FORMATS",
     "MAX_PAGE_SIZE",
+    "Export",
+    "FormVersionCounts",
     "RebuildReport",
+    "Summary",
+    "WorklistPage",
+    "WorklistRow",
     "counter_documents",
+    "export",
+    "export_filename",
     "export_rows",
     "rebuild_counts",
     "status_table",
@@ -74,6 +84,11 @@ EXPORT_COLUMNS = (
     "completed_at",
     "record_id",
 )
+#: The file formats of an export and their media types.
+EXPORT_FORMATS = {
+    "csv": "text/csv",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
 _EXPIRED = RecordState.EXPIRED.value
 _STATES = [s.value for s in RecordState]
 _SORT = {"participant_code": 1, "form_id": 1, "version": 1, "opened_at": 1, "record_id": 1}
@@ -301,6 +316,45 @@ def rebuild_counts(trial_id: str) -> RebuildReport:
 # ---------------------------------------------------------------- the summary
 
 
+@dataclass(frozen=True)
+class FormVersionCounts:
+    """The records of one form version, by state (every state present, zero or more)."""
+
+    form_id: str
+    version: int
+    by_state: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        """Return how many records the version has, whatever their state."""
+        return sum(self.by_state.values())
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The dashboard numbers of a study, or of some of its sites, at one moment.
+
+    Every count is an int and every breakdown by state names every state, so a
+    page or an API client reads them as they are, never guessing a shape.
+    ``by_site`` maps each included site to its counts by state.
+    """
+
+    trial_id: str
+    at: datetime
+    sites: list[str]
+    records: int
+    by_state: dict[str, int]
+    by_site: dict[str, dict[str, int]]
+    by_form_version: list[FormVersionCounts]
+    by_language: dict[str, int]
+    participants: int
+    partially_consented: int
+    reconsent_due: int
+    competence_within_90_days: int
+    expired: int
+    withdrawn_by_scope: dict[str, int]
+
+
 def _status_docs(trial_id: str, site_codes: Collection[str] | None) -> list[dict[str, Any]]:
     query: dict[str, Any] = {"trial_id": trial_id}
     if site_codes is not None:
@@ -412,7 +466,7 @@ def summary(
     *,
     site_codes: Collection[str] | None = None,
     at: datetime | None = None,
-) -> dict[str, Any]:
+) -> Summary:
     """Return the dashboard numbers of a study, or of some of its sites, at ``at`` (now).
 
     ``site_codes`` None is the sponsor's view of every site; otherwise only
@@ -461,28 +515,69 @@ def summary(
         for key, n in doc.get("withdrawn", {}).items():
             (scope,) = split_key(key)
             withdrawn[scope] = withdrawn.get(scope, 0) + n
-    return {
-        "trial_id": trial_id,
-        "at": at,
-        "sites": sites,
-        "records": sum(stored.values()),
-        "by_state": by_state,
-        "by_site": by_site,
-        "by_form_version": [
-            {"form_id": form_id, "version": version, "by_state": states}
+    return Summary(
+        trial_id=trial_id,
+        at=at,
+        sites=sites,
+        records=sum(stored.values()),
+        by_state=by_state,
+        by_site=by_site,
+        by_form_version=[
+            FormVersionCounts(form_id=form_id, version=version, by_state=states)
             for (form_id, version), states in sorted(by_form.items())
         ],
-        "by_language": dict(sorted(by_language.items())),
-        "participants": sum(doc.get("participants", 0) for doc in docs),
-        "partially_consented": partial,
-        "reconsent_due": _reconsent_due(trial_id, stored),
-        "competence_within_90_days": _competence_soon(trial_id, at, included),
-        "expired": by_state[_EXPIRED],
-        "withdrawn_by_scope": withdrawn,
-    }
+        by_language=dict(sorted(by_language.items())),
+        participants=int(sum(doc.get("participants", 0) for doc in docs)),
+        partially_consented=partial,
+        reconsent_due=_reconsent_due(trial_id, stored),
+        competence_within_90_days=_competence_soon(trial_id, at, included),
+        expired=by_state[_EXPIRED],
+        withdrawn_by_scope=withdrawn,
+    )
 
 
 # ---------------------------------------------------------------- the worklist
+
+
+@dataclass(frozen=True)
+class WorklistRow:
+    """One consent record as the worklist and its exports show it.
+
+    ``state`` is the state at the moment asked (``expired`` once the window
+    has ended); ``missing_signers`` the roles still to sign, in signing order
+    (who, not their identity).
+    """
+
+    record_id: str
+    participant_code: str
+    site_code: str
+    form_id: str
+    version: int
+    locale: str
+    state: str
+    missing_signers: list[str]
+    opened_at: datetime
+    due_at: datetime | None
+    completed_at: datetime | None
+
+    def as_dict(self) -> dict[str, object]:
+        """Return the row's fields by name (the cells of an exported line)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class WorklistPage:
+    """One page of the worklist, and how many rows match the filters in all."""
+
+    items: list[WorklistRow]
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def pages(self) -> int:
+        """Return how many pages the matching rows fill (at least one, even when empty)."""
+        return max(1, -(-self.total // self.page_size))
 
 
 def _code_range(prefix: str) -> dict[str, str]:
@@ -572,25 +667,24 @@ def _filters(
     return access, full
 
 
-def _row(doc: Mapping[str, Any], at: datetime) -> dict[str, Any]:
+def _row(doc: Mapping[str, Any], at: datetime) -> WorklistRow:
     state = doc["state"]
     due_at = doc.get("due_at")
     if state in OPEN_STATES and due_at is not None and due_at < at:
         state = _EXPIRED
-    return {
-        "record_id": doc["record_id"],
-        "participant_code": doc["participant_code"],
-        "site_code": doc["site_code"],
-        "form_id": doc["form_id"],
-        "version": doc["version"],
-        "locale": doc["locale"],
-        "state": state,
-        #: The roles still to sign, in signing order (who, not their identity).
-        "missing_signers": [s["role"] for s in doc.get("missing_signers", [])],
-        "opened_at": doc["opened_at"],
-        "due_at": due_at,
-        "completed_at": doc.get("completed_at"),
-    }
+    return WorklistRow(
+        record_id=doc["record_id"],
+        participant_code=doc["participant_code"],
+        site_code=doc["site_code"],
+        form_id=doc["form_id"],
+        version=doc["version"],
+        locale=doc["locale"],
+        state=state,
+        missing_signers=[s["role"] for s in doc.get("missing_signers", [])],
+        opened_at=doc["opened_at"],
+        due_at=due_at,
+        completed_at=doc.get("completed_at"),
+    )
 
 
 def status_table(
@@ -603,7 +697,7 @@ def status_table(
     page: int = 1,
     page_size: int = 50,
     at: datetime | None = None,
-) -> tuple[list[dict[str, Any]], int]:
+) -> WorklistPage:
     """Return one page of the worklist and how many rows match the filters.
 
     A row is a consent record, in participant-code order, then form and
@@ -641,8 +735,13 @@ def status_table(
         },
     ]
     (result,) = ConsentRecord._get_collection().aggregate(pipeline)
-    total = result["total"][0]["n"] if result["total"] else 0
-    return [_row(doc, at) for doc in result["rows"]], total
+    total = int(result["total"][0]["n"]) if result["total"] else 0
+    return WorklistPage(
+        items=[_row(doc, at) for doc in result["rows"]],
+        total=total,
+        page=page,
+        page_size=page_size,
+    )
 
 
 def export_rows(
@@ -653,7 +752,7 @@ def export_rows(
     form_id: str | None = None,
     search: str | None = None,
     at: datetime | None = None,
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[WorklistRow]:
     """Yield every worklist row matching the filters, in worklist order, for CSV or XLSX.
 
     Rows stream from the database in batches, with no page limit; the filters
@@ -669,3 +768,71 @@ def export_rows(
     pipeline = [{"$match": access}, {"$match": full}, {"$sort": _SORT}, {"$project": _ROW_FIELDS}]
     cursor = ConsentRecord._get_collection().aggregate(pipeline, batchSize=1000)
     return (_row(doc, at) for doc in cursor)
+
+
+# ---------------------------------------------------------------- the export
+
+
+@dataclass(frozen=True)
+class Export:
+    """An exported worklist, ready to hand over as a download.
+
+    ``filename`` is safe to put in a ``Content-Disposition`` header as it is;
+    ``content`` is the file: CSV text streams line by line (an iterator), an
+    XLSX workbook is one block of bytes.
+    """
+
+    filename: str
+    media_type: str
+    content: bytes | Iterator[str]
+
+
+def export_filename(trial_id: str, fmt: str, at: datetime) -> str:
+    """Return the download name of a study's export: ``<trial>-status-<UTC minute>.<fmt>``.
+
+    A trial id is whatever the sponsor typed; every character outside
+    ``A-Za-z0-9._-`` becomes ``_``, so a quote, a semicolon or a line break
+    can neither end the header's quoted name nor add a header, and a slash
+    cannot name a folder on the monitor's machine.
+    """
+    return _safe_name(f"{trial_id}-status-{at.astimezone(UTC).strftime('%Y%m%d-%H%M')}.{fmt}")
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", text)
+
+
+def export(
+    trial_id: str,
+    fmt: str,
+    *,
+    site_codes: Collection[str] | None = None,
+    state: str | None = None,
+    at: datetime | None = None,
+) -> Export:
+    """Return the worklist rows matching the filters as a CSV or XLSX file.
+
+    The filters are those of :func:`export_rows`. CSV streams, so a study of
+    100,000 records never sits in memory; XLSX is built in openpyxl's
+    write-only mode. Cells a spreadsheet would run as a formula are defused
+    (:mod:`consentkit.rendering.tables`).
+
+    Raises:
+        InvalidDataError: an unknown format or state.
+    """
+    if fmt not in EXPORT_FORMATS:
+        raise InvalidDataError(
+            "Unknown export format: %(format)s.", code="unknown-format", params={"format": fmt}
+        )
+    at = at or now_utc()
+    rows = (
+        row.as_dict() for row in export_rows(trial_id, site_codes=site_codes, state=state, at=at)
+    )
+    filename = export_filename(trial_id, fmt, at)
+    content: bytes | Iterator[str]
+    if fmt == "xlsx":
+        # openpyxl refuses []:*?/\ in a sheet name; the file name's rule removes them.
+        content = xlsx_bytes(rows, EXPORT_COLUMNS, title=_safe_name(trial_id))
+    else:
+        content = csv_lines(rows, EXPORT_COLUMNS)
+    return Export(filename=filename, media_type=EXPORT_FORMATS[fmt], content=content)

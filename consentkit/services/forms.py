@@ -18,13 +18,15 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
+from consentkit.clock import now_utc
 from consentkit.enums import VersionStatus
 from consentkit.errors import NotFoundError
 from consentkit.labels import label
 from consentkit.models.study import VERSION_META_FIELDS, ConsentForm, FormVersion, Site, Study
+from consentkit.policy.age import local_date
 from consentkit.policy.locales import language_option, negotiate_locale
 from consentkit.policy.versions import display_status, version_in_force
 from consentkit.rendering.markdown import to_html
@@ -374,3 +376,16 @@ def site_of(study: Study, code: str) -> Site:
             params={"site_code": code, "trial_id": study.trial_id},
         )
     return site
+
+
+def site_today(trial_id: str, site_code: str, *, now: datetime | None = None) -> date:
+    """Return today's date at a study site, in the site's time zone.
+
+    Ages, birth dates in the future and what enrolment needs are decided on the
+    site's calendar day, not the UTC one (a child born today in Sydney is not
+    born tomorrow), so every face asks this one function.
+
+    Raises:
+        NotFoundError: no such study, or the study has no such site.
+    """
+    return local_date(now or now_utc(), site_of(catalog(trial_id).study, site_code).timezone)

@@ -699,6 +699,27 @@ def sites_for(signed: Signed, action: Action, trial_id: str) -> set[str] | None:
     return sites
 
 
+def site_filter(
+    signed: Signed, action: Action, trial_id: str, site: str | None = None
+) -> list[str] | None:
+    """Return the sites a read of the study covers: ``site`` if asked, else all the member's.
+
+    The one answer to "which sites may this list, count or export show": the API
+    routes and the staff pages pass it as ``site_codes`` to the dashboard and
+    worklist services. None means every site (a sponsor's or a study-wide
+    grant); a list is sorted, so the same member gets the same query.
+
+    Raises:
+        PermissionDeniedError: ``site`` is not one of the member's sites for
+            ``action``, or the member has none at all.
+    """
+    if site:
+        authorise(signed, action, trial_id, site)
+        return [site]
+    allowed_sites = sites_for(signed, action, trial_id)
+    return None if allowed_sites is None else sorted(allowed_sites)
+
+
 def acting_as(
     signed: Signed, trial_id: str, site_code: str, channel: str = Channel.IN_PERSON
 ) -> Actor:

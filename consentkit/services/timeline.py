@@ -1,12 +1,71 @@
-"""A participant's events told in one line each, for inspectors and staff."""
+"""A participant's events told in one line each, for inspectors and staff.
+
+Every face shows the same timeline: the staff page, the API
+(``/participants/<code>/timeline``) and ``consentkit history`` label each event
+with :func:`consentkit.labels.event_label` in the reader's language and
+summarise it with :func:`summary`.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from consentkit.labels import event_label
+from consentkit.models.participant import Participant
+from consentkit.services import records
 
-def summary(event: dict[str, Any]) -> str:
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One audit event as the timeline shows it: what it did (``label``) and a summary."""
+
+    seq: int
+    type: str
+    label: str
+    summary: str
+    at: datetime
+    actor: Mapping[str, object]
+    record_id: str | None
+    state_before: str | None
+    state_after: str | None
+    hash: str
+    prev_hash: str
+
+
+def entries(events: Iterable[Mapping[str, Any]], locale: str | None) -> list[TimelineEntry]:
+    """Return audit events (:func:`consentkit.services.audit.chain_dicts`) as timeline entries.
+
+    ``label`` is in ``locale`` (English when None); ``summary`` is not
+    translated yet, as inspectors read the trail in its recorded terms.
+    """
+    return [
+        TimelineEntry(
+            seq=event["seq"],
+            type=event["type"],
+            label=event_label(event["type"], locale),
+            summary=summary(event),
+            at=event["at"],
+            actor=event.get("actor") or {},
+            record_id=event.get("record_id"),
+            state_before=event.get("state_before"),
+            state_after=event.get("state_after"),
+            hash=event["hash"],
+            prev_hash=event["prev_hash"],
+        )
+        for event in events
+    ]
+
+
+def participant_timeline(participant: Participant, *, locale: str | None) -> list[TimelineEntry]:
+    """Return a participant's whole audit trail as timeline entries, oldest first."""
+    return entries(records.history(participant), locale)
+
+
+def summary(event: Mapping[str, Any]) -> str:
     """Return one line saying what an event did (for the CLI history and the staff timeline)."""
     data = event["payload"]
     kind = event["type"]

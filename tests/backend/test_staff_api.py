@@ -343,3 +343,36 @@ def test_staff_expressed_by_must_be_a_family_member_of_the_participant(
     history = records.history(Participant.objects.get(code="NL-0001"))
     recorded = [e for e in history if e["type"] in ("assent.dissent", "withdrawal.recorded")]
     assert [e["payload"]["expressed_by"] for e in recorded] == [child]
+
+
+def test_invitations_list_says_whether_each_code_still_works_like_the_page(
+    client: Any, investigator: dict[str, str]
+) -> None:
+    made = enrol(client, investigator).get_json()
+    guardian = next(s for s in made["signers"] if s["role"] == "guardian")
+    url = f"{BASE}/participants/NL-0001/invitations"
+    client.post(url, json={"signer_id": guardian["signer_id"]}, headers=investigator)
+    first = client.get(url, headers=investigator).get_json()[0]["invitation_id"]
+    client.post(f"{url}/{first}/resend", headers=investigator)
+
+    listed = client.get(url, headers={**investigator, "Accept-Language": "fr"}).get_json()
+
+    assert [(i["status"], i["label"]) for i in listed] == [
+        ("revoked", "Révoquée"),
+        ("active", "Active"),
+    ]
+
+
+def test_timeline_labels_each_event_in_the_requested_language(
+    client: Any, investigator: dict[str, str]
+) -> None:
+    enrol(client, investigator)
+    url = f"{BASE}/participants/NL-0001/timeline"
+
+    english = client.get(url, headers=investigator).get_json()
+    french = client.get(url, headers={**investigator, "Accept-Language": "fr"}).get_json()
+
+    assert (english[0]["type"], english[0]["label"]) == ("participant.enrolled", "Enrolled")
+    assert french[0]["label"] == "Inclus"
+    opened = next(e for e in french if e["type"] == "record.opened")
+    assert opened["label"] == "Formulaire de consentement ouvert"

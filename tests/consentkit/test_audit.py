@@ -239,3 +239,21 @@ def test_history_command_shows_every_event_readably(
     assert result.output.count("signature.added") == 3
     lines = [line for line in result.output.splitlines() if line[:4].strip().isdigit()]
     assert len(lines) == len(audit.chain_dicts(str(family.participant.id)))
+
+
+def test_history_command_labels_each_event_like_the_staff_timeline(
+    demo_study: Any, connected: str, db_name: str, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("CONSENTKIT_MONGODB_URI", connected)
+    monkeypatch.setenv("CONSENTKIT_MONGODB_DB", db_name)
+    _consented_family("P-LABEL")
+    command = ["history", "--study", "DEMO-NBL-1", "--participant", "P-LABEL"]
+
+    english = CliRunner().invoke(main, command)
+    french = CliRunner().invoke(main, [*command, "--language", "fr"])
+
+    assert english.exit_code == 0, english.output
+    assert "      Enrolled: " in english.output
+    assert english.output.count("      Signed: ") == 3
+    assert "      Inclus: " in french.output
+    assert french.output.count("      Signé: ") == 3

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -109,14 +110,13 @@ def event_states(at: datetime) -> dict[str, int]:
 
 def assert_matches_recount(
     *, site_codes: Collection[str] | None = None, at: datetime = SIGN_AT
-) -> dict[str, Any]:
+) -> dashboard.Summary:
     shown = dashboard.summary(TRIAL, site_codes=site_codes, at=at)
     expected = recount(site_codes=site_codes, at=at)
     # Sites without records show zeros; the recount only knows sites that have some.
-    shown_sites = {
-        code: states for code, states in shown["by_site"].items() if any(states.values())
-    }
-    assert {**shown, "by_site": shown_sites} == {**shown, **expected}
+    shown_sites = {code: states for code, states in shown.by_site.items() if any(states.values())}
+    as_dict = asdict(shown)
+    assert {**as_dict, "by_site": shown_sites} == {**as_dict, **expected}
     return shown
 
 
@@ -207,26 +207,26 @@ def mixed_study(clean_db: Any, study_folder: Path) -> Path:
 def test_summary_counts_a_realistic_mix_like_a_recount(mixed_study: Path) -> None:
     shown = assert_matches_recount()
 
-    assert shown["participants"] == 7
-    assert shown["records"] == 7
-    assert shown["by_state"]["consented"] == 2
-    assert shown["by_state"]["awaiting-signatures"] == 1
-    assert shown["by_state"]["awaiting-information"] == 1
+    assert shown.participants == 7
+    assert shown.records == 7
+    assert shown.by_state["consented"] == 2
+    assert shown.by_state["awaiting-signatures"] == 1
+    assert shown.by_state["awaiting-information"] == 1
     assert (
-        shown["by_state"]["declined"],
-        shown["by_state"]["dissent"],
-        shown["by_state"]["withdrawn"],
+        shown.by_state["declined"],
+        shown.by_state["dissent"],
+        shown.by_state["withdrawn"],
     ) == (1, 1, 1)
-    assert shown["by_state"]["expired"] == shown["expired"] == 0
-    assert shown["by_state"] == event_states(SIGN_AT)
-    assert shown["partially_consented"] == 1
-    assert shown["by_language"] == {"de": 1, "fr": 5, "it": 1}
-    assert shown["withdrawn_by_scope"]["full"] == 1
-    assert shown["withdrawn_by_scope"]["samples-destroy"] == 1
-    assert shown["withdrawn_by_scope"]["stop-imp"] == 0
-    assert shown["by_site"]["FR-01"]["consented"] == 2
-    assert shown["by_site"]["ES-01"] == dict.fromkeys(STATES, 0)
-    assert shown["reconsent_due"] == 0
+    assert shown.by_state["expired"] == shown.expired == 0
+    assert shown.by_state == event_states(SIGN_AT)
+    assert shown.partially_consented == 1
+    assert shown.by_language == {"de": 1, "fr": 5, "it": 1}
+    assert shown.withdrawn_by_scope["full"] == 1
+    assert shown.withdrawn_by_scope["samples-destroy"] == 1
+    assert shown.withdrawn_by_scope["stop-imp"] == 0
+    assert shown.by_site["FR-01"]["consented"] == 2
+    assert shown.by_site["ES-01"] == dict.fromkeys(STATES, 0)
+    assert shown.reconsent_due == 0
 
 
 def test_summary_follows_a_major_reconsent(mixed_study: Path) -> None:
@@ -235,7 +235,7 @@ def test_summary_follows_a_major_reconsent(mixed_study: Path) -> None:
 
     before = assert_matches_recount()
     tasks = ConsentTask.objects(trial_id=TRIAL, reason="reconsent", status="open").count()
-    assert before["reconsent_due"] == tasks == 2  # P-001 and P-002, still consented on v1
+    assert before.reconsent_due == tasks == 2  # P-001 and P-002, still consented on v1
 
     # The import's task events are stamped now, and a chain's times never go back.
     start = datetime.now(UTC) + timedelta(minutes=1)
@@ -250,11 +250,11 @@ def test_summary_follows_a_major_reconsent(mixed_study: Path) -> None:
         sign(family, record, signer, at=start + timedelta(hours=25))
 
     after = assert_matches_recount(at=start + timedelta(hours=25))
-    assert after["reconsent_due"] == 1
-    assert after["by_state"]["superseded"] == 1
-    [v1, v2] = after["by_form_version"][:2]
-    assert (v1["version"], v1["by_state"]["superseded"], v1["by_state"]["consented"]) == (1, 1, 1)
-    assert (v2["version"], v2["by_state"]["consented"]) == (2, 1)
+    assert after.reconsent_due == 1
+    assert after.by_state["superseded"] == 1
+    [v1, v2] = after.by_form_version[:2]
+    assert (v1.version, v1.by_state["superseded"], v1.by_state["consented"]) == (1, 1, 1)
+    assert (v2.version, v2.by_state["consented"]) == (2, 1)
 
 
 def _signers_of(code: str) -> tuple[list[Any], Any, Any]:
@@ -273,10 +273,10 @@ def test_summary_counts_an_assent_beside_the_parental_consent(demo_study: Any) -
 
     shown = assert_matches_recount(at=SIGN_AT + timedelta(hours=25))
 
-    forms = {(f["form_id"], f["version"]): f["by_state"] for f in shown["by_form_version"]}
+    forms = {(f.form_id, f.version): f.by_state for f in shown.by_form_version}
     assert forms[("assent-6-9", 1)]["awaiting-signatures"] == 1
     assert forms[("parental-consent", 2)]["consented"] == 1
-    assert shown["partially_consented"] == 1
+    assert shown.partially_consented == 1
 
 
 # ---------------------------------------------------------------- concurrency
@@ -298,9 +298,9 @@ def test_counters_stay_exact_when_two_guardians_sign_at_once(demo_study: Any, ro
 
     assert not [r for r in results if isinstance(r, Exception)], results
     shown = assert_matches_recount()
-    assert shown["by_state"]["consented"] == 1
-    assert shown["by_state"]["awaiting-signatures"] == 0
-    assert shown["partially_consented"] == 0
+    assert shown.by_state["consented"] == 1
+    assert shown.by_state["awaiting-signatures"] == 0
+    assert shown.partially_consented == 0
 
 
 @pytest.mark.parametrize("round_", range(3))
@@ -322,9 +322,9 @@ def test_counters_stay_exact_when_a_withdrawal_races_a_signature(
     )
 
     shown = assert_matches_recount()
-    assert shown["by_state"]["withdrawn"] == 1
-    assert shown["withdrawn_by_scope"]["full"] == 1  # two withdrawals, one participant
-    assert shown["withdrawn_by_scope"]["stop-imp"] == 1
+    assert shown.by_state["withdrawn"] == 1
+    assert shown.withdrawn_by_scope["full"] == 1  # two withdrawals, one participant
+    assert shown.withdrawn_by_scope["stop-imp"] == 1
 
 
 # ---------------------------------------------------------------- scoping and time
@@ -337,14 +337,14 @@ def test_summary_for_a_site_list_leaves_other_sites_out(demo_study: Any) -> None
 
     shown = assert_matches_recount(site_codes=["FR-01", "FR-02"])
 
-    assert shown["sites"] == ["FR-01", "FR-02"]
-    assert set(shown["by_site"]) == {"FR-01", "FR-02"}
-    assert shown["participants"] == 2
-    assert shown["records"] == 2
-    assert shown["by_language"] == {"fr": 2}
-    assert shown["by_state"]["awaiting-information"] == 0  # DE-01's record is not counted
-    assert dashboard.summary(TRIAL, site_codes=["DE-01"], at=SIGN_AT)["records"] == 1
-    assert dashboard.summary(TRIAL, site_codes=[], at=SIGN_AT)["records"] == 0
+    assert shown.sites == ["FR-01", "FR-02"]
+    assert set(shown.by_site) == {"FR-01", "FR-02"}
+    assert shown.participants == 2
+    assert shown.records == 2
+    assert shown.by_language == {"fr": 2}
+    assert shown.by_state["awaiting-information"] == 0  # DE-01's record is not counted
+    assert dashboard.summary(TRIAL, site_codes=["DE-01"], at=SIGN_AT).records == 1
+    assert dashboard.summary(TRIAL, site_codes=[], at=SIGN_AT).records == 0
 
 
 def test_expired_counts_open_records_once_their_window_has_passed(demo_study: Any) -> None:
@@ -354,17 +354,17 @@ def test_expired_counts_open_records_once_their_window_has_passed(demo_study: An
     due = T0 + timedelta(days=30)  # the demo study's completion window
 
     before = assert_matches_recount(at=due - timedelta(days=1))
-    assert (before["expired"], before["partially_consented"]) == (0, 1)
-    assert dashboard.summary(TRIAL, at=due)["expired"] == 0  # expired only after the end
+    assert (before.expired, before.partially_consented) == (0, 1)
+    assert dashboard.summary(TRIAL, at=due).expired == 0  # expired only after the end
     just_after = assert_matches_recount(at=due + timedelta(seconds=1))
-    assert just_after["expired"] == 2
-    assert just_after["by_state"] == event_states(due + timedelta(seconds=1))
+    assert just_after.expired == 2
+    assert just_after.by_state == event_states(due + timedelta(seconds=1))
     later = assert_matches_recount(at=due + timedelta(days=400))
-    assert later["by_state"]["expired"] == later["expired"] == 2
-    assert later["by_state"]["awaiting-signatures"] == later["partially_consented"] == 0
-    assert later["by_site"]["DE-01"]["expired"] == 1
-    assert later["by_state"]["consented"] == 1
-    assert assert_matches_recount(at=due + timedelta(days=1), site_codes=["DE-01"])["expired"] == 1
+    assert later.by_state["expired"] == later.expired == 2
+    assert later.by_state["awaiting-signatures"] == later.partially_consented == 0
+    assert later.by_site["DE-01"]["expired"] == 1
+    assert later.by_state["consented"] == 1
+    assert assert_matches_recount(at=due + timedelta(days=1), site_codes=["DE-01"]).expired == 1
 
 
 def test_expired_stops_counting_a_record_that_is_completed(demo_study: Any) -> None:
@@ -373,7 +373,7 @@ def test_expired_stops_counting_a_record_that_is_completed(demo_study: Any) -> N
     sign(family, record, family.investigator, at=SIGN_AT)
     sign(family, record, family.guardians[1], at=SIGN_AT + timedelta(hours=25))
 
-    assert assert_matches_recount(at=T0 + timedelta(days=60))["expired"] == 0
+    assert assert_matches_recount(at=T0 + timedelta(days=60)).expired == 0
 
 
 def test_competence_within_90_days_follows_each_country(demo_study: Any) -> None:
@@ -385,21 +385,19 @@ def test_competence_within_90_days_follows_each_country(demo_study: Any) -> None
 
     shown = assert_matches_recount(at=at)
 
-    assert shown["competence_within_90_days"] == 2
-    assert (
-        dashboard.summary(TRIAL, site_codes=["GB-ENG-01"], at=at)["competence_within_90_days"] == 1
-    )
+    assert shown.competence_within_90_days == 2
+    assert dashboard.summary(TRIAL, site_codes=["GB-ENG-01"], at=at).competence_within_90_days == 1
 
 
 def test_competence_within_90_days_follows_a_corrected_birth_date(demo_study: Any) -> None:
     family = make_family("P-FIX", birth_date=date(2008, 7, 15))
-    assert dashboard.summary(TRIAL, at=T0)["competence_within_90_days"] == 0
+    assert dashboard.summary(TRIAL, at=T0).competence_within_90_days == 0
 
     participation.change_birth_date(
         family.participant, date(2008, 5, 15), reason="typo", actor=STAFF, now=T0
     )
 
-    assert assert_matches_recount(at=T0)["competence_within_90_days"] == 1
+    assert assert_matches_recount(at=T0).competence_within_90_days == 1
     assert Participant.objects.get(code="P-FIX").competence_date == date(2026, 5, 15)
 
 
@@ -418,13 +416,13 @@ def test_rebuild_counts_repairs_a_corrupted_counter(demo_study: Any) -> None:
     DateCount._get_collection().update_many(
         {"trial_id": TRIAL, "metric": "competence"}, {"$set": {"counts": {}}}
     )
-    assert dashboard.summary(TRIAL, at=T0)["by_state"]["consented"] == 6
+    assert dashboard.summary(TRIAL, at=T0).by_state["consented"] == 6
 
     report = dashboard.rebuild_counts(TRIAL)
 
     assert len(report.corrected) == 4, report.corrected
     assert "rebuilt, 4 corrected" in report.summary()
-    assert assert_matches_recount(at=T0)["by_state"]["consented"] == 1
+    assert assert_matches_recount(at=T0).by_state["consented"] == 1
     assert dashboard.rebuild_counts(TRIAL).corrected == []
 
 
@@ -441,7 +439,7 @@ def test_cli_dashboard_rebuild(
     assert result.exit_code == 0, result.output
     assert "1 corrected" in result.output
     assert "FR-01 participants: 4 -> 1" in result.output
-    assert dashboard.summary(TRIAL, at=SIGN_AT)["participants"] == 1
+    assert dashboard.summary(TRIAL, at=SIGN_AT).participants == 1
 
 
 # ---------------------------------------------------------------- the worklist
@@ -456,66 +454,66 @@ def worklist(demo_study: Any) -> None:
     _opened(make_family("P-020", site="DE-01"))
 
 
-def _codes(rows: list[dict[str, Any]]) -> list[str]:
-    return [row["participant_code"] for row in rows]
+def _table(**filters: Any) -> tuple[list[dashboard.WorklistRow], int]:
+    page = dashboard.status_table(TRIAL, **filters)
+    return page.items, page.total
+
+
+def _codes(rows: Iterable[dashboard.WorklistRow]) -> list[str]:
+    return [row.participant_code for row in rows]
 
 
 def test_status_table_pages_in_participant_code_order(worklist: None) -> None:
-    first, total = dashboard.status_table(TRIAL, at=SIGN_AT, page=1, page_size=3)
-    second, _ = dashboard.status_table(TRIAL, at=SIGN_AT, page=2, page_size=3)
-    last, _ = dashboard.status_table(TRIAL, at=SIGN_AT, page=3, page_size=3)
+    first, total = _table(at=SIGN_AT, page=1, page_size=3)
+    second, _ = _table(at=SIGN_AT, page=2, page_size=3)
+    last, _ = _table(at=SIGN_AT, page=3, page_size=3)
 
     assert total == 8
     assert _codes(first) == ["P-001", "P-002", "P-003"]
     assert _codes(second) == ["P-004", "P-005", "P-010"]
     assert _codes(last) == ["P-020", "Q-001"]
     row = second[-1]
-    assert (row["site_code"], row["form_id"], row["version"], row["locale"]) == (
+    assert (row.site_code, row.form_id, row.version, row.locale) == (
         "FR-01",
         "parental-consent",
         2,
         "fr",
     )
-    assert row["state"] == "awaiting-signatures"
-    assert row["missing_signers"] == ["guardian", "investigator"]
-    assert row["due_at"] == row["opened_at"] + timedelta(days=30)
-    assert row["completed_at"] is None
-    assert first[0]["completed_at"] == SIGN_AT
+    assert row.state == "awaiting-signatures"
+    assert row.missing_signers == ["guardian", "investigator"]
+    assert row.due_at == row.opened_at + timedelta(days=30)
+    assert row.completed_at is None
+    assert first[0].completed_at == SIGN_AT
 
 
 def test_status_table_filters_by_state_site_form_and_code_prefix(worklist: None) -> None:
-    awaiting, total = dashboard.status_table(TRIAL, at=SIGN_AT, state="awaiting-signatures")
+    awaiting, total = _table(at=SIGN_AT, state="awaiting-signatures")
     assert (_codes(awaiting), total) == (["P-010", "Q-001"], 2)
 
-    own_site, total = dashboard.status_table(
-        TRIAL, at=SIGN_AT, site_codes=["FR-01"], state="awaiting-signatures"
-    )
+    own_site, total = _table(at=SIGN_AT, site_codes=["FR-01"], state="awaiting-signatures")
     assert (_codes(own_site), total) == (["P-010"], 1)
 
-    two_sites, total = dashboard.status_table(TRIAL, at=SIGN_AT, site_codes=["FR-02", "DE-01"])
+    two_sites, total = _table(at=SIGN_AT, site_codes=["FR-02", "DE-01"])
     assert (_codes(two_sites), total) == (["P-020", "Q-001"], 2)
 
-    found, total = dashboard.status_table(TRIAL, at=SIGN_AT, search="P-01")
+    found, total = _table(at=SIGN_AT, search="P-01")
     assert (_codes(found), total) == (["P-010"], 1)
 
-    assert dashboard.status_table(TRIAL, at=SIGN_AT, search="P-0", site_codes=["DE-01"])[1] == 1
-    assert dashboard.status_table(TRIAL, at=SIGN_AT, form_id="assent-6-9") == ([], 0)
-    assert (
-        dashboard.status_table(TRIAL, at=SIGN_AT, form_id="parental-consent", state="consented")[1]
-        == 5
-    )
+    assert dashboard.status_table(TRIAL, at=SIGN_AT, search="P-0", site_codes=["DE-01"]).total == 1
+    assert _table(at=SIGN_AT, form_id="assent-6-9") == ([], 0)
+    assert _table(at=SIGN_AT, form_id="parental-consent", state="consented")[1] == 5
 
 
 def test_status_table_shows_and_finds_expired_records(worklist: None) -> None:
     late = T0 + timedelta(days=31)
 
-    expired, total = dashboard.status_table(TRIAL, at=late, state="expired")
-    still_open, _ = dashboard.status_table(TRIAL, at=late, state="awaiting-signatures")
+    expired, total = _table(at=late, state="expired")
+    still_open, _ = _table(at=late, state="awaiting-signatures")
 
     assert (_codes(expired), total) == (["P-010", "P-020", "Q-001"], 3)
-    assert {row["state"] for row in expired} == {"expired"}
+    assert {row.state for row in expired} == {"expired"}
     assert still_open == []
-    assert dashboard.summary(TRIAL, at=late)["expired"] == 3
+    assert dashboard.summary(TRIAL, at=late).expired == 3
 
 
 def test_status_table_refuses_a_bad_page_or_state(worklist: None) -> None:
@@ -529,7 +527,7 @@ def test_status_table_refuses_a_bad_page_or_state(worklist: None) -> None:
 
 def test_export_rows_streams_every_matching_row_in_worklist_order(worklist: None) -> None:
     rows = list(dashboard.export_rows(TRIAL, at=SIGN_AT))
-    page, _ = dashboard.status_table(TRIAL, at=SIGN_AT, page_size=500)
+    page, _ = _table(at=SIGN_AT, page_size=500)
 
     assert rows == page
     assert _codes(list(dashboard.export_rows(TRIAL, at=SIGN_AT, site_codes=["FR-02"]))) == ["Q-001"]
@@ -538,8 +536,8 @@ def test_export_rows_streams_every_matching_row_in_worklist_order(worklist: None
 def test_summary_at_defaults_to_now(worklist: None) -> None:
     shown = dashboard.summary(TRIAL)
 
-    assert abs(shown["at"] - datetime.now(UTC)) < timedelta(minutes=1)
-    assert shown["expired"] == recount(at=shown["at"])["expired"]
+    assert abs(shown.at - datetime.now(UTC)) < timedelta(minutes=1)
+    assert shown.expired == recount(at=shown.at)["expired"]
 
 
 @pytest.mark.parametrize("part", ["FR-01", "site.with.dots", "a|b", "$x", "50%", "fr-BE"])

@@ -171,10 +171,5 @@ class ReconsentViews(MethodView):
         """List open re-consent tasks at the member's sites (or one site), soonest due first."""
         signed = require(Action.VIEW, trial_id)
         site = args.get("site")
-        if site:
-            staff_service.authorise(signed, Action.VIEW, trial_id, site)
-            sites: list[str] | None = [site]
-        else:
-            allowed = staff_service.sites_for(signed, Action.VIEW, trial_id)
-            sites = None if allowed is None else sorted(allowed)
+        sites = staff_service.site_filter(signed, Action.VIEW, trial_id, site)
         return publishing.reconsent_worklist(trial_id, site_codes=sites)

@@ -9,16 +9,18 @@ but may not act on answers 403.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from dataclasses import asdict
 from functools import wraps
 from typing import Any
 
-from flask import Response, current_app, request, stream_with_context
+from flask import Response, current_app, request
 from flask.views import MethodView
 
 from backend.auth import client_ip
 from backend.auth.staff import current_staff, require
-from backend.downloads import pdf_attachment
+from backend.downloads import export_attachment, pdf_attachment
+from backend.errors import request_locale
 from backend.extensions import Blueprint
 from backend.resources.sites.schemas import (
     ContactCorrectedSchema,
@@ -45,12 +47,10 @@ from backend.schemas import (
     PreviewSchema,
     StaffWithdrawalSchema,
 )
-from consentkit.clock import now_utc
 from consentkit.errors import InvalidDataError
+from consentkit.labels import label
 from consentkit.models.participant import Participant
-from consentkit.policy.age import local_date
 from consentkit.policy.roles import Action
-from consentkit.rendering.tables import csv_lines, xlsx_bytes
 from consentkit.services import (
     access,
     dashboard,
@@ -74,15 +74,6 @@ blp = Blueprint(
 SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
-def _sites(signed: Signed, action: Action, trial_id: str, site: str | None) -> list[str] | None:
-    """Return the site filter for a read: the asked site if allowed, else all the member's."""
-    if site:
-        staff_service.authorise(signed, action, trial_id, site)
-        return [site]
-    allowed = staff_service.sites_for(signed, action, trial_id)
-    return None if allowed is None else sorted(allowed)
-
-
 def _participant(trial_id: str, code: str, action: Action) -> tuple[Signed, Participant]:
     """Return the member (allowed ``action`` at the participant's site) and the participant."""
     signed = current_staff()  # 401 before 404: anonymous callers learn nothing about codes
@@ -96,10 +87,10 @@ class DashboardViews(MethodView):
     @blp.arguments(DashboardArgsSchema, location="query")
     @blp.response(200, DashboardSchema)
     @blp.doc(security=SECURITY)
-    def get(self, args: dict[str, Any], trial_id: str) -> dict[str, Any]:
+    def get(self, args: dict[str, Any], trial_id: str) -> dashboard.Summary:
         """Summarise the study (or one site) for the signed-in member's sites."""
         signed = require(Action.VIEW, trial_id)
-        sites = _sites(signed, Action.VIEW, trial_id, args.get("site"))
+        sites = staff_service.site_filter(signed, Action.VIEW, trial_id, args.get("site"))
         return dashboard.summary(trial_id, site_codes=sites)
 
 
@@ -110,11 +101,11 @@ class RecordsViews(MethodView):
     @blp.arguments(RecordsArgsSchema, location="query")
     @blp.response(200, RecordPageSchema)
     @blp.doc(security=SECURITY)
-    def get(self, args: dict[str, Any], trial_id: str) -> dict[str, Any]:
+    def get(self, args: dict[str, Any], trial_id: str) -> dashboard.WorklistPage:
         """Filter by site, state and form; search by participant code prefix."""
         signed = require(Action.VIEW, trial_id)
-        sites = _sites(signed, Action.VIEW, trial_id, args.get("site"))
-        rows, total = dashboard.status_table(
+        sites = staff_service.site_filter(signed, Action.VIEW, trial_id, args.get("site"))
+        return dashboard.status_table(
             trial_id,
             site_codes=sites,
             state=args.get("state"),
@@ -123,7 +114,6 @@ class RecordsViews(MethodView):
             page=args["page"],
             page_size=args["page_size"],
         )
-        return {"items": rows, "total": total, "page": args["page"], "page_size": args["page_size"]}
 
 
 @blp.route("/<trial_id>/records/export")
@@ -136,21 +126,9 @@ class ExportViews(MethodView):
     def get(self, args: dict[str, Any], trial_id: str) -> Response:
         """Download the status table (CSV streams; XLSX is built in write-only mode)."""
         signed = require(Action.EXPORT, trial_id)
-        sites = _sites(signed, Action.EXPORT, trial_id, args.get("site"))
-        rows = dashboard.export_rows(trial_id, site_codes=sites, state=args.get("state"))
-        stamp = now_utc().strftime("%Y%m%d-%H%M")
-        name = f"{trial_id}-status-{stamp}"
-        if args["format"] == "xlsx":
-            return Response(
-                xlsx_bytes(rows, dashboard.EXPORT_COLUMNS, title=trial_id),
-                mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
-            )
-        lines: Iterator[str] = csv_lines(rows, dashboard.EXPORT_COLUMNS)
-        return Response(
-            stream_with_context(lines),
-            mimetype="text/csv",
-            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        sites = staff_service.site_filter(signed, Action.EXPORT, trial_id, args.get("site"))
+        return export_attachment(
+            dashboard.export(trial_id, args["format"], site_codes=sites, state=args.get("state"))
         )
 
 
@@ -164,8 +142,7 @@ class PreviewViews(MethodView):
     def post(self, args: dict[str, Any], trial_id: str) -> dict[str, Any]:
         """Guardians needed, assent band, forms to open, next transition."""
         require(Action.ENROL, trial_id, args["site"])
-        site = forms.catalog(trial_id).study.site(args["site"])
-        today = local_date(now_utc(), site.timezone) if site else now_utc().date()
+        today = forms.site_today(trial_id, args["site"])
         return enrolment.preview(
             trial_id, site_code=args["site"], birth_date=args["birth_date"], on=today
         )
@@ -236,10 +213,10 @@ class TimelineViews(MethodView):
 
     @blp.response(200, TimelineEventSchema(many=True))
     @blp.doc(security=SECURITY)
-    def get(self, trial_id: str, code: str) -> list[dict[str, Any]]:
-        """The participant's audit trail, oldest first, each event summarised."""
+    def get(self, trial_id: str, code: str) -> list[timeline.TimelineEntry]:
+        """The participant's audit trail, oldest first, each event labelled and summarised."""
         _, participant = _participant(trial_id, code, Action.VIEW)
-        return [{**e, "summary": timeline.summary(e)} for e in records.history(participant)]
+        return timeline.participant_timeline(participant, locale=request_locale())
 
 
 @blp.route("/<trial_id>/participants/<code>/invitations")
@@ -249,9 +226,13 @@ class InvitationsViews(MethodView):
     @blp.response(200, InvitationStatusSchema(many=True))
     @blp.doc(security=SECURITY)
     def get(self, trial_id: str, code: str) -> list[dict[str, Any]]:
-        """List the participant's invitations (their codes are never shown again)."""
+        """List the participant's invitations and whether each code still works (never the code)."""
         _, participant = _participant(trial_id, code, Action.VIEW)
-        return access.invitations_of(participant)
+        locale = request_locale()
+        return [
+            {**asdict(i), "label": label("invitation_status", i.status, locale)}
+            for i in access.invitations_of(participant)
+        ]
 
     @blp.arguments(InviteSchema)
     @blp.response(201, InvitationSchema)

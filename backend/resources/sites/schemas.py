@@ -55,6 +55,12 @@ class RecordPageSchema(ma.Schema):
     page_size = ma.fields.Integer()
 
 
+class FormVersionCountsSchema(ma.Schema):
+    form_id = ma.fields.String()
+    version = ma.fields.Integer()
+    by_state = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
+
+
 class DashboardSchema(ma.Schema):
     class Meta:
         unknown = ma.INCLUDE
@@ -65,8 +71,11 @@ class DashboardSchema(ma.Schema):
     records = ma.fields.Integer()
     participants = ma.fields.Integer()
     by_state = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
-    by_site = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Dict())
-    by_form_version = ma.fields.List(ma.fields.Dict())
+    by_site = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer()),
+    )
+    by_form_version = ma.fields.List(ma.fields.Nested(FormVersionCountsSchema))
     by_language = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
     partially_consented = ma.fields.Integer()
     reconsent_due = ma.fields.Integer()
@@ -128,6 +137,9 @@ class TimelineEventSchema(ma.Schema):
     record_id = ma.fields.String(allow_none=True)
     state_before = ma.fields.String(allow_none=True)
     state_after = ma.fields.String(allow_none=True)
+    label = ma.fields.String(
+        metadata={"description": "What the event did, in the request's language"}
+    )
     summary = ma.fields.String()
 
 
@@ -148,6 +160,13 @@ class InvitationStatusSchema(ma.Schema):
     created_at = ma.fields.DateTime()
     expires_at = ma.fields.DateTime()
     revoked_at = ma.fields.DateTime(allow_none=True)
+    status = ma.fields.String(
+        metadata={
+            "description": "Whether the code still works: active, expired or revoked",
+            "enum": ["active", "expired", "revoked"],
+        }
+    )
+    label = ma.fields.String(metadata={"description": "The status in the request's language"})
 
 
 class SessionsEndedSchema(ma.Schema):

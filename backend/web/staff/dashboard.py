@@ -7,13 +7,13 @@ worklist's filters.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import marshmallow as ma
-from flask import Response, abort, request, stream_with_context, url_for
+from flask import Response, abort, request, url_for
 
+from backend.downloads import export_attachment
 from backend.web.staff import bp
 from backend.web.staff.common import (
     STAFF_ROLES,
@@ -29,12 +29,10 @@ from backend.web.staff.common import (
     _state_label,
     _visible_sites,
 )
-from consentkit.clock import now_utc
-from consentkit.enums import OPEN_STATES, RecordState, WithdrawalScope
+from consentkit.enums import OPEN_STATES, RecordState
 from consentkit.errors import PermissionDeniedError
 from consentkit.labels import label
 from consentkit.policy.roles import Action, roles_in
-from consentkit.rendering.tables import csv_lines, xlsx_bytes
 from consentkit.services import dashboard, forms
 from consentkit.services import staff as staff_service
 from consentkit.services.staff import Signed
@@ -84,92 +82,74 @@ def _records_url(trial_id: str, **filters: Any) -> str:
     return url_for(".worklist", trial_id=trial_id, **{k: v for k, v in filters.items() if v})
 
 
-def _site_filter(
-    signed: Signed, action: Action, trial_id: str, site: str | None
-) -> list[str] | None:
-    """Return the site filter of a read: the asked site if allowed, else all the member's."""
-    if site:
-        staff_service.authorise(signed, action, trial_id, site)
-        return [site]
-    allowed_sites = staff_service.sites_for(signed, action, trial_id)
-    return None if allowed_sites is None else sorted(allowed_sites)
-
-
 @bp.get("/studies/<trial_id>/")
 def study(trial_id: str) -> Any:
     """The study dashboard: counts by state, site, form version and language, and what is due."""
     signed = _require(Action.VIEW, trial_id)
     site = (request.args.get("site") or "").strip()[:40] or None
-    sites = _site_filter(signed, Action.VIEW, trial_id, site)
+    sites = staff_service.site_filter(signed, Action.VIEW, trial_id, site)
     summary = dashboard.summary(trial_id, site_codes=sites)
     locale = _locale()
     by_state = [
         {
             "state": state,
             "label": label("record_state", state, locale),
-            "count": int(summary.get("by_state", {}).get(state, 0) or 0),
+            "count": summary.by_state[state],
             "url": _records_url(trial_id, site=site, state=state),
         }
         for state in RecordState
     ]
-    columns = _state_columns(summary.get("by_state") or {})
+    columns = _state_columns(summary.by_state)
     by_site = [
         _breakdown_row(trial_id, code, states, columns, site=code)
-        for code, states in sorted((summary.get("by_site") or {}).items())
+        for code, states in sorted(summary.by_site.items())
     ]
     by_form = [
         _breakdown_row(
             trial_id,
-            f"{row.get('form_id', '')} v{row.get('version', '')}",
-            row.get("by_state") or {},
+            f"{row.form_id} v{row.version}",
+            row.by_state,
             columns,
             site=site,
-            form_id=str(row.get("form_id", "")),
+            form_id=row.form_id,
         )
-        for row in summary.get("by_form_version") or []
+        for row in summary.by_form_version
     ]
     by_language = [
-        {"tag": tag, "name": _language_name(tag), "count": _total(count)}
-        for tag, count in sorted((summary.get("by_language") or {}).items())
+        {"tag": tag, "name": _language_name(tag), "count": count}
+        for tag, count in sorted(summary.by_language.items())
     ]
     withdrawn = [
         {
             "scope": scope,
             "label": label("withdrawal_scope", scope, locale),
-            "count": _total(count),
+            "count": summary.withdrawn_by_scope.get(scope, 0),
         }
-        for scope, count in sorted(
-            (summary.get("withdrawn_by_scope") or {}).items(),
-            key=lambda item: (
-                WITHDRAWAL_SCOPES.index(WithdrawalScope(item[0]))
-                if item[0] in {s.value for s in WITHDRAWAL_SCOPES}
-                else len(WITHDRAWAL_SCOPES)
-            ),
-        )
+        for scope in WITHDRAWAL_SCOPES
     ]
     due = [
         {
             "key": "partially_consented",
             "label": _("Partially consented: some have signed, others not yet"),
-            "count": _total(summary.get("partially_consented")),
+            "count": summary.partially_consented,
             "url": _records_url(trial_id, site=site, state=RecordState.AWAITING_SIGNATURES),
         },
         {
             "key": "reconsent_due",
             "label": _("Re-consent due (a newer version or a new age group)"),
-            "count": _total(summary.get("reconsent_due")),
+            "count": summary.reconsent_due,
             "url": _records_url(trial_id, site=site),
         },
         {
             "key": "competence_within_90_days",
             "label": _("Reach the age to consent alone within 90 days"),
-            "count": _total(summary.get("competence_within_90_days")),
+            "count": summary.competence_within_90_days,
             "url": _records_url(trial_id, site=site),
         },
         {
             "key": "expired",
             "label": _("Expired before they were completed"),
-            "count": _total(summary.get("expired")),
+            "count": summary.expired,
             "url": _records_url(trial_id, site=site, state=RecordState.EXPIRED),
         },
     ]
@@ -194,16 +174,16 @@ def study(trial_id: str) -> Any:
     )
 
 
-def _state_columns(by_state: dict[str, Any]) -> list[str]:
+def _state_columns(by_state: Mapping[str, int]) -> list[str]:
     """Return the states worth a column: the open and consented ones, and any with records."""
     always = OPEN_STATES | {RecordState.CONSENTED}
-    return [s.value for s in RecordState if s in always or _total(by_state.get(s, 0))]
+    return [s.value for s in RecordState if s in always or by_state.get(s, 0)]
 
 
 def _breakdown_row(
     trial_id: str,
     title: str,
-    states: dict[str, Any],
+    states: Mapping[str, int],
     columns: list[str],
     *,
     site: str | None,
@@ -212,32 +192,16 @@ def _breakdown_row(
     """Return one row of a by-site or by-form table: total and per-state counts with links."""
     return {
         "title": title,
-        "total": _total(states),
+        "total": sum(states.values()),
         "url": _records_url(trial_id, site=site, form_id=form_id),
         "cells": [
             {
-                "count": _total(states.get(state, 0)),
+                "count": states.get(state, 0),
                 "url": _records_url(trial_id, site=site, form_id=form_id, state=state),
             }
             for state in columns
         ],
     }
-
-
-def _total(value: Any) -> int:
-    """Return a count from a number or from a breakdown with a total."""
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int | float):
-        return int(value)
-    if isinstance(value, dict):
-        for key in ("total", "records", "count"):
-            if isinstance(value.get(key), int | float):
-                return int(value[key])
-        return sum(int(v) for v in value.values() if isinstance(v, int | float))
-    if isinstance(value, list | tuple | set):
-        return len(value)
-    return 0
 
 
 def _can_enrol_somewhere(signed: Signed, trial_id: str) -> bool:
@@ -275,8 +239,8 @@ def worklist(trial_id: str) -> Any:
     """One row per participant and form version: filter, search, page, download."""
     signed = _require(Action.VIEW, trial_id)
     args = _query_args()
-    sites = _site_filter(signed, Action.VIEW, trial_id, args["site"])
-    rows, total = dashboard.status_table(
+    sites = staff_service.site_filter(signed, Action.VIEW, trial_id, args["site"])
+    found = dashboard.status_table(
         trial_id,
         site_codes=sites,
         state=args["state"],
@@ -285,29 +249,24 @@ def worklist(trial_id: str) -> Any:
         page=args["page"],
         page_size=PAGE_SIZE,
     )
-    pages = max(1, -(-int(total) // PAGE_SIZE))
+    pages = found.pages
     filters = {k: args[k] for k in ("site", "state", "form_id", "q") if args[k]}
     locale = _locale()
-    shown = []
-    for row in rows:
-        shown.append(
-            {
-                **row,
-                "url": url_for(
-                    ".participant", trial_id=trial_id, code=row.get("participant_code", "")
-                ),
-                "state_label": _state_label(row.get("state")),
-                "missing": ", ".join(
-                    label("signer_role", str(r), locale) for r in row.get("missing_signers") or []
-                ),
-            }
-        )
+    shown = [
+        {
+            **row.as_dict(),
+            "url": url_for(".participant", trial_id=trial_id, code=row.participant_code),
+            "state_label": _state_label(row.state),
+            "missing": ", ".join(label("signer_role", r, locale) for r in row.missing_signers),
+        }
+        for row in found.items
+    ]
     export = {k: v for k, v in filters.items() if k in ("site", "state")}
     return _render(
         "worklist.html",
         trial_id=trial_id,
         rows=shown,
-        total=total,
+        total=found.total,
         page=args["page"],
         pages=pages,
         filters=filters,
@@ -329,26 +288,12 @@ def worklist(trial_id: str) -> Any:
 @bp.get("/studies/<trial_id>/records/export.<fmt>")
 def export(trial_id: str, fmt: str) -> Response:
     """Download the status table as CSV (streamed) or XLSX."""
-    if fmt not in ("csv", "xlsx"):
+    if fmt not in dashboard.EXPORT_FORMATS:
         abort(404)
     signed = _require(Action.EXPORT, trial_id)
     site = (request.args.get("site") or "").strip()[:40] or None
     state = request.args.get("state") or None
     if state is not None and state not in {s.value for s in RecordState}:
         abort(400)
-    sites = _site_filter(signed, Action.EXPORT, trial_id, site)
-    rows = dashboard.export_rows(trial_id, site_codes=sites, state=state)
-    name = f"{trial_id}-status-{now_utc().strftime('%Y%m%d-%H%M')}"
-    name = re.sub(r"[^A-Za-z0-9._-]", "_", name)
-    if fmt == "xlsx":
-        return Response(
-            xlsx_bytes(rows, dashboard.EXPORT_COLUMNS, title=trial_id[:31]),
-            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
-        )
-    lines: Iterator[str] = csv_lines(rows, dashboard.EXPORT_COLUMNS)
-    return Response(
-        stream_with_context(lines),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-    )
+    sites = staff_service.site_filter(signed, Action.EXPORT, trial_id, site)
+    return export_attachment(dashboard.export(trial_id, fmt, site_codes=sites, state=state))

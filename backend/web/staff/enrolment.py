@@ -26,7 +26,6 @@ from backend.web.staff.common import (
     _visible_sites,
     _when,
 )
-from consentkit.clock import now_utc
 from consentkit.enums import SignerRole
 from consentkit.errors import (
     AuthenticationError,
@@ -37,7 +36,6 @@ from consentkit.errors import (
 )
 from consentkit.i18n import N_
 from consentkit.labels import label
-from consentkit.policy.age import local_date
 from consentkit.policy.roles import Action
 from consentkit.services import enrolment, forms
 from consentkit.services import staff as staff_service
@@ -152,9 +150,8 @@ def _preview(trial_id: str, values: dict[str, Any]) -> tuple[dict[str, Any] | No
     if not args.get("site") or not args.get("birth_date"):
         return None, None
     _require(Action.ENROL, trial_id, args["site"])
-    site = forms.catalog(trial_id).study.site(args["site"])
-    today = local_date(now_utc(), site.timezone) if site else now_utc().date()
     try:
+        today = forms.site_today(trial_id, args["site"])
         result = enrolment.preview(
             trial_id, site_code=args["site"], birth_date=args["birth_date"], on=today
         )

@@ -157,12 +157,7 @@ def reconsent(trial_id: str) -> Any:
     """Who must consent again after a major version, at the member's sites."""
     signed = _require(Action.VIEW, trial_id)
     site = (request.args.get("site") or "").strip()[:40] or None
-    if site:
-        staff_service.authorise(signed, Action.VIEW, trial_id, site)
-        sites: list[str] | None = [site]
-    else:
-        allowed = staff_service.sites_for(signed, Action.VIEW, trial_id)
-        sites = None if allowed is None else sorted(allowed)
+    sites = staff_service.site_filter(signed, Action.VIEW, trial_id, site)
     return _render(
         "forms_reconsent.html",
         trial_id=trial_id,

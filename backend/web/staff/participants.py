@@ -37,7 +37,6 @@ from backend.web.staff.common import (
     _when,
 )
 from consentkit import settings
-from consentkit.clock import now_utc
 from consentkit.enums import OPEN_STATES, Channel, SignerRole, WithdrawalScope
 from consentkit.errors import (
     AuthenticationError,
@@ -47,8 +46,7 @@ from consentkit.errors import (
     PermissionDeniedError,
     RateLimitedError,
 )
-from consentkit.i18n import N_
-from consentkit.labels import label
+from consentkit.labels import event_label, label
 from consentkit.models.participant import Participant
 from consentkit.models.staff import StaffMember
 from consentkit.models.study import FormVersion
@@ -58,32 +56,6 @@ from consentkit.services import access, documents, enrolment, records, timeline
 from consentkit.services import paper as paper_service
 from consentkit.services import staff as staff_service
 from consentkit.services.staff import Signed
-
-#: What each audit event did, for the timeline.
-EVENT_TYPES: dict[str, str] = {
-    "participant.enrolled": N_("Enrolled"),
-    "signer.added": N_("Family member registered"),
-    "record.opened": N_("Consent form opened"),
-    "invitation.created": N_("Invitation created"),
-    "invitation.revoked": N_("Invitation revoked"),
-    "access.signed-in": N_("Signed in"),
-    "access.sessions-ended": N_("Signed out of every device"),
-    "signer.contact-corrected": N_("Contact corrected"),
-    "signer.authenticator-enrolled": N_("Authenticator app set up"),
-    "signer.authenticator-replaced": N_("Authenticator app replaced"),
-    "access.locked-out": N_("Locked out after wrong codes"),
-    "information.viewed": N_("Information read"),
-    "comprehension.answered": N_("Questions answered"),
-    "items.chosen": N_("Choices made"),
-    "signature.added": N_("Signed"),
-    "paper.recorded": N_("Paper consent recorded"),
-    "consent.declined": N_("Declined"),
-    "withdrawal.recorded": N_("Withdrawal recorded"),
-    "assent.dissent": N_("The child said no"),
-    "participant.birth-date-changed": N_("Birth date corrected"),
-    "question.asked": N_("Question asked"),
-    "task.created": N_("Task created"),
-}
 
 #: How a withdrawal recorded here reached the site (the family's app records its own).
 STAFF_CHANNELS = (Channel.IN_PERSON, Channel.PHONE, Channel.LETTER)
@@ -193,7 +165,7 @@ def _timeline(
             {
                 "seq": event["seq"],
                 "at": _when(event["at"]),
-                "type": _(EVENT_TYPES[kind]) if kind in EVENT_TYPES else kind,
+                "type": event_label(kind, _locale()),
                 "who": _who(event.get("actor") or {}, signers, staff),
                 "summary": said,
                 "state_before": _state_label(event.get("state_before")),
@@ -344,26 +316,18 @@ def resend_invitation(trial_id: str, code: str, invitation_id: str) -> Any:
 
 
 def _invitation_rows(participant: Participant, names: dict[str, str]) -> list[dict[str, Any]]:
-    now = now_utc()
-    rows = []
-    for invitation in access.invitations_of(participant):
-        if invitation["revoked_at"]:
-            status = _("Revoked")
-        elif invitation["expires_at"] < now:
-            status = _("Expired")
-        else:
-            status = _("Active")
-        rows.append(
-            {
-                **invitation,
-                "name": names.get(invitation["signer_id"], ""),
-                "status": status,
-                "active": not invitation["revoked_at"] and invitation["expires_at"] >= now,
-                "created": _when(invitation["created_at"]),
-                "expires": _when(invitation["expires_at"]),
-            }
-        )
-    return rows
+    locale = _locale()
+    return [
+        {
+            "invitation_id": invitation.invitation_id,
+            "name": names.get(invitation.signer_id, ""),
+            "status": label("invitation_status", invitation.status, locale),
+            "active": invitation.is_active,
+            "created": _when(invitation.created_at),
+            "expires": _when(invitation.expires_at),
+        }
+        for invitation in access.invitations_of(participant)
+    ]
 
 
 def _show_invitation(trial_id: str, found: Participant, result: dict[str, Any]) -> Any:
