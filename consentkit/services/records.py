@@ -29,7 +29,12 @@ from consentkit.models.participant import Participant
 from consentkit.models.study import ConsentForm, FormVersion
 from consentkit.policy.age import local_date
 from consentkit.policy.locales import negotiate_locale
-from consentkit.policy.records import participant_records, participation_profile, record_status
+from consentkit.policy.records import (
+    ParticipationProfile,
+    participant_records,
+    participation_profile,
+    record_status,
+)
 from consentkit.policy.versions import version_in_force
 from consentkit.services import audit, projection
 from consentkit.services.evidence import Actor
@@ -224,12 +229,18 @@ def record_statuses(
     )
 
 
+def participation(participant: Participant, *, at: datetime | None = None) -> ParticipationProfile:
+    """Return what is permitted for the participant now (or at ``at``), typed."""
+    at = at or now_utc()
+    return participation_profile(
+        _events(participant), at=at, own_consent_due=own_consent_due(participant, at)
+    )
+
+
 def profile(participant: Participant, *, at: datetime | None = None) -> dict[str, Any]:
     """Return what is permitted for the participant now (or at ``at``): the one call for others."""
     at = at or now_utc()
-    result = participation_profile(
-        _events(participant), at=at, own_consent_due=own_consent_due(participant, at)
-    )
+    result = participation(participant, at=at).to_dict()
     return {"trial_id": participant.trial_id, "participant": participant.code, "at": at, **result}
 
 

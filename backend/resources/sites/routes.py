@@ -32,6 +32,7 @@ from backend.resources.sites.schemas import (
     InviteSchema,
     PaperConsentSchema,
     ParticipantSchema,
+    ParticipationSchema,
     PreviewResultSchema,
     RecordPageSchema,
     RecordsArgsSchema,
@@ -240,6 +241,18 @@ class TimelineViews(MethodView):
         """The participant's audit trail, oldest first, each event summarised."""
         _, participant = _participant(trial_id, code, Action.VIEW)
         return [{**e, "summary": timeline.summary(e)} for e in records.history(participant)]
+
+
+@blp.route("/<trial_id>/participants/<code>/participation")
+class ParticipationViews(MethodView):
+    """What is permitted now, per activity, and why."""
+
+    @blp.response(200, ParticipationSchema)
+    @blp.doc(security=SECURITY)
+    def get(self, trial_id: str, code: str) -> dict[str, Any]:
+        """The participation profile: permissions, blocks, scopes and the events that decided it."""
+        _, participant = _participant(trial_id, code, Action.VIEW)
+        return records.profile(participant)
 
 
 @blp.route("/<trial_id>/participants/<code>/invitations")
