@@ -50,7 +50,7 @@ REVOKED_BY: dict[str, set[str]] = {
         WithdrawalScope.NO_USE_OUTSIDE_PROTOCOL,
     },
     ItemCode.DATA_USE_OUTSIDE_PROTOCOL: {WithdrawalScope.NO_USE_OUTSIDE_PROTOCOL},
-    # Re-contact is contact: "no contact" in both no-further-contact (regulations.md 6.3
+    # Re-contact is contact: "no contact" in both no-further-contact (research notes 6.3
     # item 7) and routine-data-only ("no contact, but data from routine care", item 3).
     ItemCode.RE_CONTACT: {WithdrawalScope.NO_FURTHER_CONTACT, WithdrawalScope.ROUTINE_DATA_ONLY},
     ItemCode.REGISTRY_INCLUSION: {WithdrawalScope.NO_NEW_DATA},
@@ -59,7 +59,7 @@ REVOKED_BY: dict[str, set[str]] = {
 }
 
 #: Activities and the withdrawal scopes that stop them, whatever the items granted
-#: (regulations.md 6.3; docs/regulatory-basis.md#withdrawal-scopes). A withdrawal stops
+#: (docs/regulatory-basis.md#withdrawal-scopes; research notes 6.3). A withdrawal stops
 #: *new* activity; what was collected before stays (CTR Art 28(3), GDPR Art 7(3)), so
 #: these never revoke the consent items themselves (stored samples stay stored).
 STOPPED_BY: dict[str, frozenset[str]] = {

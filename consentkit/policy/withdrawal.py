@@ -2,7 +2,7 @@
 
 Staff record any combination of :class:`~consentkit.enums.WithdrawalScope` (the
 independently revocable items of docs/regulatory-basis.md#withdrawal-scopes,
-regulations.md 6.3). Families are not asked to read that list: they choose
+research notes 6.3). Families are not asked to read that list: they choose
 among a few plain choices (:data:`CHOICES`), each mapped to scopes, and are
 shown back what it will mean (:func:`summary`) before they confirm. Withdrawing
 must be as easy as consenting (GDPR Art 7(3)); an unreadable list of twelve
@@ -25,7 +25,7 @@ Scope = WithdrawalScope
 
 #: Scopes that cannot both hold: each pair asks for two things that exclude each other.
 #: Anonymising stored samples and destroying them are two different irreversible
-#: actions on the same samples (regulations.md 6.3 item 5 lists them as alternatives);
+#: actions on the same samples (research notes 6.3 item 5 lists them as alternatives);
 #: "data from routine care may still be collected" (6.3 item 3) contradicts "no further
 #: data collection of any kind" (6.3 item 4) when asked at the same time.
 CONFLICTING_SCOPES: tuple[frozenset[str], ...] = (
@@ -106,7 +106,7 @@ class ChoiceSpec:
 
 
 #: The choices, in the order the family page lists them (least first). The mapping
-#: follows the practice regulations.md 6.2 reports: NRG's "treatment withdrawal" (stop
+#: follows the practice research notes 6.2 reports: NRG's "treatment withdrawal" (stop
 #: the study treatment, keep visits and data) and "full withdrawal" with data kept
 #: (CTR Art 28(3)), sample consent withdrawn separately (6.3 item 5), and no further
 #: contact (6.3 item 7).

@@ -369,7 +369,7 @@ EVERYTHING = {
 }
 
 
-#: What each scope of regulations.md 6.3 stops, written from the text (not the code):
+#: What each scope of research notes 6.3 stops, written from the text (not the code):
 #: everything else stays as with no withdrawal. Pre-withdrawal data are never touched
 #: (CTR Art 28(3), GDPR Art 7(3)); these are permissions for what happens next.
 NO_CONTACT = {"contact": False, "re_contact": False}
