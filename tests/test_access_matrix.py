@@ -540,6 +540,34 @@ def _b_withdrawal_document(world: World, row: Row) -> None:
     assert_not_found(row.send(world.client, b, world.b.phone.headers))
 
 
+def _lists_the_withdrawal(response: Any, ctx: Ctx) -> None:
+    [listed] = [w for w in response.get_json() if w["seq"] == ctx.seq]
+    assert listed["document"] == f"/me/withdrawals/{ctx.seq}/document"
+    assert listed["summary"]
+
+
+def _b_withdrawals(world: World, row: Row) -> None:
+    """B lists B's own participant's withdrawals only."""
+    response = row.send(world.client, _ctx(world.b, world.b.open), world.b.phone.headers)
+    theirs = [
+        e["seq"]
+        for e in audit.chain_dicts(str(world.b.family.participant.id))
+        if e["type"] == "withdrawal.recorded"
+    ]
+    assert response.status_code == 200
+    assert [w["seq"] for w in response.get_json()] == theirs
+
+
+def _summarised(response: Any, ctx: Ctx) -> None:
+    assert response.get_json()["scopes"] == ["no-further-contact"]
+
+
+def _b_summary(world: World, row: Row) -> None:
+    response = row.send(world.client, _ctx(world.b, world.b.open), world.b.phone.headers)
+    assert response.status_code == 200
+    assert response.get_json()["scopes"] == ["no-further-contact"]
+
+
 def _b_me(world: World, row: Row) -> None:
     response = row.send(world.client, _ctx(world.b, world.b.open), world.b.phone.headers)
     assert response.status_code == 200
@@ -691,6 +719,7 @@ class Row:
     #: The unauthenticated callers, when the route takes no bearer token.
     unauthenticated: Callable[[World, str, Row], None] | None = None
     ids_of: Callable[[Side], set[str]] = field(default=lambda side: side.ids)
+    query: str = ""
 
     @property
     def id(self) -> str:
@@ -704,7 +733,7 @@ class Row:
             assert ctx.challenge is not None
             url = url.replace("<challenge_id>", ctx.challenge[0])
         body = self.body(ctx) if self.body else None
-        return client.open(url, method=self.method, json=body, headers=headers)
+        return client.open(url + self.query, method=self.method, json=body, headers=headers)
 
 
 def _refresh_without_a_session(world: World, caller: str, row: Row) -> None:
@@ -776,12 +805,29 @@ ROWS = [
     Row(
         "POST",
         f"{ME}/withdrawals",
-        body=lambda ctx: {"scopes": ["no-further-contact"], "reason_declined": True},
+        body=lambda ctx: {"choices": ["no-contact"], "reason_declined": True},
         scope="self",
         a_prepare=_fresh_code,
         a_status=201,
         a_check=_event("withdrawal.recorded"),
         other=_b_withdrawal,
+    ),
+    Row(
+        "GET",
+        f"{ME}/withdrawals",
+        scope="self",
+        a_prepare=_withdraw,
+        a_check=_lists_the_withdrawal,
+        other=_b_withdrawals,
+    ),
+    Row(
+        "GET",
+        f"{ME}/withdrawals/summary",
+        query="?choice=no-contact",
+        scope="self",
+        own_family=False,
+        a_check=_summarised,
+        other=_b_summary,
     ),
     Row(
         "POST",

@@ -14,9 +14,10 @@ from typing import Any
 from flask import Blueprint, render_template, url_for
 
 from backend.web.i18n import page_locale
-from consentkit.enums import SCOPES_LEAST_FIRST, RecordState, SignerRole
+from consentkit.enums import RecordState, SignerRole
 from consentkit.i18n import N_, gettext
 from consentkit.labels import LABELS, label
+from consentkit.policy.withdrawal import CHOICES
 
 bp = Blueprint("family", __name__, url_prefix="/family")
 
@@ -66,9 +67,6 @@ SCRIPT_STRINGS: dict[str, str] = {
     "signed_in_as": N_("Participant %(code)s"),
     "enter_invitation": N_("Please type the invitation code from your study team."),
 }
-
-#: Withdrawal options, the least first, all last.
-WITHDRAWAL_SCOPES = SCOPES_LEAST_FIRST
 
 
 def script_strings(locale: str) -> dict[str, Any]:
@@ -156,13 +154,12 @@ def done(record_id: str) -> str:
 
 @bp.get("/withdraw")
 def withdraw() -> str:
-    """Withdraw from all or part of the study."""
+    """Withdraw from all or part of the study: plain choices, their meaning, then confirm."""
     locale = page_locale()
-    scopes = [
-        {"value": scope.value, "label": label("withdrawal_scope", scope, locale)}
-        for scope in WITHDRAWAL_SCOPES
+    choices = [
+        {"value": spec.choice.value, "label": gettext(locale, spec.label)} for spec in CHOICES
     ]
-    return _page("withdraw.html", "withdraw", scopes=scopes)
+    return _page("withdraw.html", "withdraw", choices=choices)
 
 
 @bp.get("/sign-out")

@@ -13,7 +13,7 @@ Event shapes (``payload`` keys) are documented with the services that write them
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -50,10 +50,55 @@ REVOKED_BY: dict[str, set[str]] = {
         WithdrawalScope.NO_USE_OUTSIDE_PROTOCOL,
     },
     ItemCode.DATA_USE_OUTSIDE_PROTOCOL: {WithdrawalScope.NO_USE_OUTSIDE_PROTOCOL},
-    ItemCode.RE_CONTACT: {WithdrawalScope.NO_FURTHER_CONTACT},
+    # Re-contact is contact: "no contact" in both no-further-contact (research notes 6.3
+    # item 7) and routine-data-only ("no contact, but data from routine care", item 3).
+    ItemCode.RE_CONTACT: {WithdrawalScope.NO_FURTHER_CONTACT, WithdrawalScope.ROUTINE_DATA_ONLY},
     ItemCode.REGISTRY_INCLUSION: {WithdrawalScope.NO_NEW_DATA},
     ItemCode.CROSS_BORDER_DATA_SHARING: {WithdrawalScope.NO_NEW_DATA},
     ItemCode.IMAGING_SHARING: {WithdrawalScope.NO_NEW_DATA},
+}
+
+#: Activities and the withdrawal scopes that stop them, whatever the items granted
+#: (docs/regulatory-basis.md#withdrawal-scopes; research notes 6.3). A withdrawal stops
+#: *new* activity; what was collected before stays (CTR Art 28(3), GDPR Art 7(3)), so
+#: these never revoke the consent items themselves (stored samples stay stored).
+STOPPED_BY: dict[str, frozenset[str]] = {
+    # 6.3 item 1: stop the investigational treatment.
+    "treatment": frozenset({WithdrawalScope.STOP_IMP}),
+    # A randomisation is a study procedure that makes new trial data: stopped by stopping
+    # study procedures (item 2), active follow-up (item 3) or all new data (item 4), and
+    # by refusing it (item 8).
+    "randomisation": frozenset(
+        {
+            WithdrawalScope.RANDOMISATION_REFUSAL,
+            WithdrawalScope.STOP_STUDY_PROCEDURES,
+            WithdrawalScope.ROUTINE_DATA_ONLY,
+            WithdrawalScope.NO_NEW_DATA,
+        }
+    ),
+    # Items 2-4: study-specific visits, tests and questionnaires.
+    "study_procedures": frozenset(
+        {
+            WithdrawalScope.STOP_STUDY_PROCEDURES,
+            WithdrawalScope.ROUTINE_DATA_ONLY,
+            WithdrawalScope.NO_NEW_DATA,
+        }
+    ),
+    # Taking a research sample is a study-specific test (item 2) and new collection
+    # (item 4, "of any kind"); item 5 stops it on its own.
+    "sample_collection": frozenset(
+        {
+            WithdrawalScope.SAMPLES_STOP_COLLECTION,
+            WithdrawalScope.STOP_STUDY_PROCEDURES,
+            WithdrawalScope.ROUTINE_DATA_ONLY,
+            WithdrawalScope.NO_NEW_DATA,
+        }
+    ),
+    # Item 7 (no further contact) and item 3 ("no contact, but routine data").
+    "contact": frozenset({WithdrawalScope.NO_FURTHER_CONTACT, WithdrawalScope.ROUTINE_DATA_ONLY}),
+    "re_contact": frozenset(
+        {WithdrawalScope.NO_FURTHER_CONTACT, WithdrawalScope.ROUTINE_DATA_ONLY}
+    ),
 }
 
 
@@ -104,6 +149,8 @@ class RecordStatus:
     opened_at: datetime
     completed_at: datetime | None
     item_grants: dict[str, bool]
+    #: The event that completed the record (its last signature), if it did.
+    completed_seq: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form."""
@@ -163,6 +210,7 @@ def record_status(
     dissent = False
     scopes: list[str] = []
     completed_at: datetime | None = None
+    completed_seq: int | None = None
     for event in events:
         if event["seq"] <= opened["seq"]:
             continue
@@ -184,7 +232,7 @@ def record_status(
                 if data.get("choices") is not None:
                     paper.choices = dict(data["choices"])
             if completed_at is None and all(p.signed_at for p in signers.values()):
-                completed_at = event["at"]
+                completed_at, completed_seq = event["at"], event["seq"]
             continue
         progress = signers.get(data.get("signer_id", ""))
         if progress is None:
@@ -200,7 +248,7 @@ def record_status(
         elif kind == "signature.added":
             progress.signed_at = event["at"]
             if all(p.signed_at for p in signers.values()):
-                completed_at = event["at"]
+                completed_at, completed_seq = event["at"], event["seq"]
         elif kind == "consent.declined":
             progress.declined = True
 
@@ -237,6 +285,7 @@ def record_status(
         opened_at=opened["at"],
         completed_at=completed_at if state == RecordState.CONSENTED else None,
         item_grants=_item_grants(payload["items"], signers, scopes, state),
+        completed_seq=completed_seq if state == RecordState.CONSENTED else None,
     )
 
 
@@ -301,22 +350,118 @@ def participant_records(
     return statuses
 
 
+@dataclass(frozen=True)
+class Permissions:
+    """What may happen now, per activity (the keys other systems switch on)."""
+
+    treatment: bool
+    randomisation: bool
+    study_procedures: bool
+    #: ``all``, ``routine-care-only`` (6.3 item 3) or ``none``.
+    data_collection: str
+    sample_collection: bool
+    sample_future_use: bool
+    genetic_analysis: bool
+    use_outside_protocol: bool
+    contact: bool
+    re_contact: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form (the keys are the field names)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class DecidingEvent:
+    """One event the answer rests on: a completed consent, a withdrawal or a dissent."""
+
+    seq: int
+    type: str
+    at: datetime
+    record_id: str | None = None
+    scopes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form."""
+        return {
+            "seq": self.seq,
+            "type": self.type,
+            "at": self.at,
+            "record_id": self.record_id,
+            "scopes": list(self.scopes),
+        }
+
+
+@dataclass(frozen=True)
+class ParticipationProfile:
+    """What is permitted for a participant at one moment, and the events that decided it."""
+
+    participating: bool
+    blocked_by: tuple[str, ...]
+    withdrawn_scopes: tuple[str, ...]
+    permissions: Permissions
+    #: What to do with samples already held (never "delete the records").
+    samples_action: str | None
+    records: tuple[RecordStatus, ...]
+    decided_by: tuple[DecidingEvent, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form (the keys of the profile before it was typed, plus decided_by)."""
+        return {
+            "participating": self.participating,
+            "blocked_by": list(self.blocked_by),
+            "withdrawn_scopes": list(self.withdrawn_scopes),
+            "permissions": self.permissions.to_dict(),
+            "samples_action": self.samples_action,
+            "records": [r.to_dict() for r in self.records],
+            "decided_by": [e.to_dict() for e in self.decided_by],
+        }
+
+
+def _deciding_events(
+    events: Sequence[dict[str, Any]], records: Sequence[RecordStatus]
+) -> tuple[DecidingEvent, ...]:
+    """Return the consents in force (or suspended), withdrawals and dissent, in chain order."""
+    counted = {
+        r.completed_seq: r.record_id
+        for r in records
+        if r.completed_seq is not None
+        and r.state in (RecordState.CONSENTED, RecordState.SUSPENDED_AWAITING_OWN_CONSENT)
+    }
+    found = []
+    for event in events:
+        if event["seq"] in counted:
+            found.append(
+                DecidingEvent(event["seq"], event["type"], event["at"], counted[event["seq"]])
+            )
+        elif event["type"] == "withdrawal.recorded":
+            scopes = tuple(event["payload"]["scopes"])
+            found.append(DecidingEvent(event["seq"], event["type"], event["at"], scopes=scopes))
+        elif event["type"] == "assent.dissent":
+            found.append(DecidingEvent(event["seq"], event["type"], event["at"]))
+    return tuple(found)
+
+
 def participation_profile(
     events: Sequence[dict[str, Any]], *, at: datetime, own_consent_due: bool = False
-) -> dict[str, Any]:
+) -> ParticipationProfile:
     """Answer what is permitted for a participant at ``at``, from all records and events.
 
     This is the one function other systems should call (treatment, visits,
-    data collection, samples, contact) instead of keeping status flags.
+    data collection, samples, contact) instead of keeping status flags. An
+    activity is permitted when the participant takes part, the items it needs
+    are granted (:data:`REVOKED_BY`) and no withdrawal scope stops it
+    (:data:`STOPPED_BY`).
     """
     records = participant_records(events, at=at, own_consent_due=own_consent_due)
     scopes = sorted({s for r in records for s in r.withdrawn_scopes})
+    withdrawn = set(scopes)
     dissent = any(e["type"] == "assent.dissent" for e in events)
     active = [r for r in records if r.state == RecordState.CONSENTED]
     participating = (
         any(r.form_kind in PARTICIPATION_KINDS for r in active)
         and not dissent
-        and WithdrawalScope.FULL not in scopes
+        and WithdrawalScope.FULL not in withdrawn
     )
     grants: dict[str, bool] = {}
     for record in active:
@@ -326,52 +471,58 @@ def participation_profile(
     blocked: list[str] = []
     if dissent:
         blocked.append("dissent")
-    if WithdrawalScope.FULL in scopes:
+    if WithdrawalScope.FULL in withdrawn:
         blocked.append("withdrawn")
     if any(r.state == RecordState.SUSPENDED_AWAITING_OWN_CONSENT for r in records):
         blocked.append("awaiting-own-consent")
     if not any(r.form_kind in PARTICIPATION_KINDS for r in active) and not blocked:
         blocked.append("no-consent")
+
+    def allowed(activity: str, item: str | None = None) -> bool:
+        return (
+            participating
+            and (item is None or grants.get(item, False))
+            and not (STOPPED_BY.get(activity, frozenset()) & withdrawn)
+        )
+
     data_collection = (
         "none"
-        if not participating or WithdrawalScope.NO_NEW_DATA in scopes
+        if not participating or WithdrawalScope.NO_NEW_DATA in withdrawn
         else "routine-care-only"
-        if WithdrawalScope.ROUTINE_DATA_ONLY in scopes
+        if WithdrawalScope.ROUTINE_DATA_ONLY in withdrawn
         else "all"
     )
     samples_action = next(
         (
             s
             for s in (WithdrawalScope.SAMPLES_DESTROY, WithdrawalScope.SAMPLES_ANONYMISE)
-            if s in scopes
+            if s in withdrawn
         ),
         None,
     )
-    return {
-        "participating": participating,
-        "blocked_by": blocked,
-        "withdrawn_scopes": scopes,
-        "permissions": {
-            "treatment": participating and WithdrawalScope.STOP_IMP not in scopes,
-            "randomisation": participating and grants.get(ItemCode.RANDOMISATION, False),
-            "study_procedures": participating
-            and not {
-                WithdrawalScope.STOP_STUDY_PROCEDURES,
-                WithdrawalScope.ROUTINE_DATA_ONLY,
-                WithdrawalScope.NO_NEW_DATA,
-            }
-            & set(scopes),
-            "data_collection": data_collection,
-            "sample_collection": participating and grants.get(ItemCode.SAMPLE_STORAGE, False),
-            "sample_future_use": participating and grants.get(ItemCode.FUTURE_RESEARCH, False),
-            "genetic_analysis": participating and grants.get(ItemCode.GENETIC_ANALYSIS, False),
-            "use_outside_protocol": participating
-            and grants.get(ItemCode.DATA_USE_OUTSIDE_PROTOCOL, False),
-            "contact": WithdrawalScope.NO_FURTHER_CONTACT not in scopes and not dissent,
-            "re_contact": grants.get(ItemCode.RE_CONTACT, False),
-        },
+    permissions = Permissions(
+        treatment=allowed("treatment"),
+        randomisation=allowed("randomisation", ItemCode.RANDOMISATION),
+        study_procedures=allowed("study_procedures"),
+        data_collection=data_collection,
+        sample_collection=allowed("sample_collection", ItemCode.SAMPLE_STORAGE),
+        sample_future_use=allowed("sample_future_use", ItemCode.FUTURE_RESEARCH),
+        genetic_analysis=allowed("genetic_analysis", ItemCode.GENETIC_ANALYSIS),
+        use_outside_protocol=allowed("use_outside_protocol", ItemCode.DATA_USE_OUTSIDE_PROTOCOL),
+        # Contact does not need participation: safety follow-up after a full withdrawal
+        # still needs a way to reach the family, unless they asked for no contact.
+        contact=not dissent and not (STOPPED_BY["contact"] & withdrawn),
+        re_contact=grants.get(ItemCode.RE_CONTACT, False)
+        and not (STOPPED_BY["re_contact"] & withdrawn),
+    )
+    return ParticipationProfile(
+        participating=participating,
+        blocked_by=tuple(blocked),
+        withdrawn_scopes=tuple(scopes),
+        permissions=permissions,
         # Pre-withdrawal data stay usable (CTR Art 28(3), GDPR Art 7(3)); this says what to do
         # with samples already held, which is never "delete the records".
-        "samples_action": samples_action,
-        "records": [r.to_dict() for r in records],
-    }
+        samples_action=samples_action,
+        records=tuple(records),
+        decided_by=_deciding_events(events, records),
+    )

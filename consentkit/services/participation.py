@@ -8,7 +8,8 @@ correction changes which rules apply from then on.
 Event payloads:
 
 * ``assent.dissent``: expressed_by, channel, note (CTR Art 32(1)(c))
-* ``withdrawal.recorded``: scopes, expressed_by, channel, reason, reason_declined
+* ``withdrawal.recorded``: scopes, expressed_by, channel, reason, reason_declined, and
+  ``choices`` when a family chose plain choices (:mod:`consentkit.policy.withdrawal`)
 * ``participant.birth-date-changed``: before, after, reason
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Any
 
 from consentkit.clock import now_utc
 from consentkit.enums import WithdrawalScope
@@ -24,6 +26,7 @@ from consentkit.models.audit import AuditEvent
 from consentkit.models.participant import Participant
 from consentkit.policy.age import local_date
 from consentkit.policy.jurisdiction import Requirements
+from consentkit.policy.withdrawal import check_scopes
 from consentkit.services import audit, projection
 from consentkit.services.evidence import Actor, AuthEvidence
 from consentkit.services.requirements import requirements_for
@@ -61,6 +64,7 @@ def withdraw(
     reason_declined: bool = False,
     idempotency_key: str | None = None,
     auth: AuthEvidence | None = None,
+    choices: Sequence[str] | None = None,
     now: datetime | None = None,
 ) -> AuditEvent:
     """Record a withdrawal in one or more scopes; nothing collected before is deleted.
@@ -68,10 +72,13 @@ def withdraw(
     Any entitled person may withdraw (a guardian, the child, the young adult, or
     staff on their behalf with the channel recorded); the reason is optional and
     may be explicitly declined (CTR Art 28(3), GDPR Art 7(3)). ``auth`` is how a
-    signer confirmed it on their own device (which factor, when), kept with the event.
+    signer confirmed it on their own device (which factor, when), kept with the event;
+    ``choices`` are the family's plain choices the scopes came from, kept as said.
 
     Raises:
-        InvalidDataError: no scope or an unknown scope.
+        InvalidDataError: no scope or an unknown scope; ``conflicting-scopes`` when two
+            scopes exclude each other, or one excludes an earlier withdrawal's
+            (:func:`consentkit.policy.withdrawal.check_scopes`).
     """
     try:
         chosen = sorted({WithdrawalScope(s).value for s in scopes})
@@ -81,9 +88,18 @@ def withdraw(
         ) from exc
     if not chosen:
         raise InvalidDataError("Choose at least one scope.", code="unknown-scope")
-    event, events = audit.append_to_chain(
-        participant,
-        lambda _events: audit.Draft(
+    check_scopes(chosen)
+
+    def draft(events: list[dict[str, Any]]) -> audit.Draft:
+        # Checked against the chain just read, so two racing withdrawals cannot both win.
+        earlier = [
+            scope
+            for e in events
+            if e["type"] == "withdrawal.recorded"
+            for scope in e["payload"]["scopes"]
+        ]
+        check_scopes(chosen, earlier)
+        return audit.Draft(
             type="withdrawal.recorded",
             actor=actor.to_dict(),
             payload={
@@ -95,10 +111,11 @@ def withdraw(
                 # Ties the event to its request, so a retry after a crash finds it.
                 **({"idempotency_key": idempotency_key} if idempotency_key else {}),
                 **({"auth": auth.to_dict()} if auth else {}),
+                **({"choices": list(choices)} if choices else {}),
             },
-        ),
-        now=now,
-    )
+        )
+
+    event, events = audit.append_to_chain(participant, draft, now=now)
     projection.refresh_projection(participant, events)
     return event
 

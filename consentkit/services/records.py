@@ -19,7 +19,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, TypedDict
+from typing import Any
 
 from consentkit.clock import now_utc
 from consentkit.enums import ENDED_WITHOUT_CONSENT, FormKind, RecordState, SignerRole
@@ -30,6 +30,7 @@ from consentkit.models.study import ConsentForm, FormVersion
 from consentkit.policy.age import local_date
 from consentkit.policy.locales import negotiate_locale
 from consentkit.policy.records import (
+    ParticipationProfile,
     RecordStatus,
     participant_records,
     participation_profile,
@@ -207,42 +208,6 @@ def open_record(
 # ---------------------------------------------------------------- reading
 
 
-class Permissions(TypedDict):
-    """What the participant's consents permit now, one key per kind of study activity."""
-
-    treatment: bool
-    randomisation: bool
-    study_procedures: bool
-    #: ``all``, ``routine-care-only`` or ``none``.
-    data_collection: str
-    sample_collection: bool
-    sample_future_use: bool
-    genetic_analysis: bool
-    use_outside_protocol: bool
-    contact: bool
-    re_contact: bool
-
-
-class ParticipationProfile(TypedDict):
-    """The answer of :func:`profile`; a TypedDict because this JSON shape is the contract.
-
-    Other systems (and ``consentkit profile``) read it as JSON, so its keys are
-    the interface. ``records`` holds :meth:`RecordStatus.to_dict` forms, whose
-    shape :mod:`consentkit.policy.records` owns.
-    """
-
-    trial_id: str
-    participant: str
-    at: datetime
-    participating: bool
-    blocked_by: list[str]
-    withdrawn_scopes: list[str]
-    permissions: Permissions
-    #: ``samples-destroy``, ``samples-anonymise`` or None: what to do with samples held.
-    samples_action: str | None
-    records: list[dict[str, Any]]
-
-
 def _events(participant: Participant) -> list[audit.ChainEvent]:
     return audit.chain_dicts(str(participant.id))
 
@@ -265,23 +230,19 @@ def record_statuses(
     )
 
 
-def profile(participant: Participant, *, at: datetime | None = None) -> ParticipationProfile:
-    """Return what is permitted for the participant now (or at ``at``): the one call for others."""
+def participation(participant: Participant, *, at: datetime | None = None) -> ParticipationProfile:
+    """Return what is permitted for the participant now (or at ``at``), typed."""
     at = at or now_utc()
-    result = participation_profile(
+    return participation_profile(
         _events(participant), at=at, own_consent_due=own_consent_due(participant, at)
     )
-    return ParticipationProfile(
-        trial_id=participant.trial_id,
-        participant=participant.code,
-        at=at,
-        participating=result["participating"],
-        blocked_by=result["blocked_by"],
-        withdrawn_scopes=result["withdrawn_scopes"],
-        permissions=result["permissions"],
-        samples_action=result["samples_action"],
-        records=result["records"],
-    )
+
+
+def profile(participant: Participant, *, at: datetime | None = None) -> dict[str, Any]:
+    """Return what is permitted for the participant now (or at ``at``): the one call for others."""
+    at = at or now_utc()
+    result = participation(participant, at=at).to_dict()
+    return {"trial_id": participant.trial_id, "participant": participant.code, "at": at, **result}
 
 
 def history(participant: Participant) -> list[audit.ChainEvent]:

@@ -20,10 +20,12 @@ from consentkit import settings
 from consentkit.clock import now_utc
 from consentkit.enums import Channel, RecordPhase
 from consentkit.errors import ConsentKitError, EligibilityError, NotFoundError
+from consentkit.i18n import gettext
 from consentkit.models.access import SignerSession
 from consentkit.models.audit import AuditEvent
 from consentkit.models.document import StoredDocument
 from consentkit.models.participant import Participant, Signer
+from consentkit.policy import withdrawal as withdrawal_policy
 from consentkit.policy.records import opened_event
 from consentkit.services import access, audit, ceremony, documents, forms, participation, records
 from consentkit.services.ceremony import Step
@@ -442,20 +444,69 @@ def withdrawal_for_key(
     return None if event is None else _event_result(event)
 
 
+def withdrawal_summary(choices: list[str], *, locale: str | None) -> dict[str, Any]:
+    """Return what the family's choices will mean, in ``locale``, before they confirm.
+
+    Nothing is written: the family page shows this back and asks to confirm
+    (GDPR Art 7(3): withdrawing must be as easy, and as clear, as consenting).
+
+    Raises:
+        InvalidDataError: ``unknown-choice`` or ``conflicting-choices``.
+    """
+    scopes = withdrawal_policy.scopes_for_choices(choices)
+    return {
+        "choices": list(dict.fromkeys(choices)),
+        "scopes": list(scopes),
+        "summary": [gettext(locale, line) for line in withdrawal_policy.summary(scopes)],
+    }
+
+
+def withdrawals(session: SignerSession, *, locale: str | None) -> list[dict[str, Any]]:
+    """Return the participant's withdrawals, each with its plain summary and confirmation link.
+
+    Every signer of the participant sees them, whoever expressed them (in the app
+    or through the study team): a withdrawal concerns the whole participation.
+    """
+    participant, _, _ = _context(session)
+    found = []
+    for event in audit.chain_dicts(str(participant.id)):
+        if event["type"] != "withdrawal.recorded":
+            continue
+        scopes = event["payload"]["scopes"]
+        found.append(
+            {
+                "seq": event["seq"],
+                "at": event["at"],
+                "scopes": scopes,
+                "choices": event["payload"].get("choices"),
+                "channel": event["payload"].get("channel"),
+                "expressed_by_me": event["payload"].get("expressed_by") == session.signer_id,
+                "summary": [gettext(locale, line) for line in withdrawal_policy.summary(scopes)],
+                "document": f"/me/withdrawals/{event['seq']}/document",
+            }
+        )
+    return found
+
+
 def withdraw(
     session: SignerSession,
     *,
-    scopes: list[str],
+    choices: list[str],
     reason: str | None,
     reason_declined: bool,
     idempotency_key: str | None = None,
 ) -> EventResult:
-    """Withdraw in the chosen scopes, confirmed with a fresh one-time code.
+    """Withdraw as the family chose (plain choices, mapped to scopes), with a fresh code.
 
-    A retry with the key of a withdrawal already stored gets its answer again,
-    without a new code and without a second withdrawal.
+    The choices are checked before the code is spent. A retry with the key of a
+    withdrawal already stored gets its answer again, without a new code and
+    without a second withdrawal.
+
+    Raises:
+        InvalidDataError: ``unknown-choice``, ``conflicting-choices`` or ``conflicting-scopes``.
     """
     participant, signer, actor = _context(session)
+    scopes = list(withdrawal_policy.scopes_for_choices(choices))
     done = withdrawal_for_key(session, idempotency_key, scopes=scopes) if idempotency_key else None
     if done is not None:
         return done
@@ -470,6 +521,7 @@ def withdraw(
             reason_declined=reason_declined,
             idempotency_key=idempotency_key,
             auth=evidence,
+            choices=list(dict.fromkeys(choices)),
         )
     except ConsentKitError:
         _give_back_step_up(session, evidence)

@@ -180,7 +180,7 @@ def test_withdrawal_retry_after_the_answer_was_lost_returns_the_stored_withdrawa
     tmp_path: Path,
 ) -> None:
     phone.step_up()
-    body = json.dumps({"scopes": ["samples-destroy"], "reason_declined": True})
+    body = json.dumps({"choices": ["destroy-samples"], "reason_declined": True})
     key = {"Idempotency-Key": "withdraw-crash-1"}
     first = _killed_worker(
         app,
@@ -234,16 +234,16 @@ def test_withdrawal_with_a_reused_key_counts_only_for_the_same_scopes(phone: Any
     session = SignerSession.objects.get()  # the phone's session, as a later one would reuse it
     phone.step_up()
     first = signer_flow.withdraw(
-        session, scopes=["samples-destroy"], reason=None, reason_declined=True, idempotency_key="w"
+        session, choices=["destroy-samples"], reason=None, reason_declined=True, idempotency_key="w"
     )
     # Sent again (no new code needed): the stored answer. Another scope: a new withdrawal.
     again = signer_flow.withdraw(
-        session, scopes=["samples-destroy"], reason=None, reason_declined=True, idempotency_key="w"
+        session, choices=["destroy-samples"], reason=None, reason_declined=True, idempotency_key="w"
     )
     phone.step_up()
     other = signer_flow.withdraw(
         session,
-        scopes=["no-new-data", "samples-destroy"],
+        choices=["stop-everything-new", "destroy-samples"],
         reason=None,
         reason_declined=True,
         idempotency_key="w",

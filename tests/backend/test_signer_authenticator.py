@@ -378,7 +378,7 @@ def test_a_withdrawal_names_the_factor_that_confirmed_it(
 
     done = client.post(
         f"{API}/me/withdrawals",
-        json={"scopes": ["no-further-contact"], "reason_declined": True},
+        json={"choices": ["no-contact"], "reason_declined": True},
         headers=auth,
     )
 

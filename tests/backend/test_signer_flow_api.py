@@ -297,7 +297,7 @@ def test_oversized_signature_is_413(phone: Any) -> None:
 
 
 def test_withdrawal_needs_step_up_and_is_recorded(phone: Any) -> None:
-    body = {"scopes": ["samples-destroy"], "reason_declined": True}
+    body = {"choices": ["destroy-samples"], "reason_declined": True}
 
     refused = phone.post("/api/v1/me/withdrawals", json=body)
     phone.step_up()
@@ -359,7 +359,7 @@ def test_withdrawal_confirmation_is_rendered_listed_and_served(
 
     phone.step_up()
     withdrawn = phone.post(
-        "/api/v1/me/withdrawals", json={"scopes": ["samples-destroy"], "reason_declined": True}
+        "/api/v1/me/withdrawals", json={"choices": ["destroy-samples"], "reason_declined": True}
     ).get_json()
     monkeypatch.setenv("CONSENTKIT_MONGODB_URI", connected)
     monkeypatch.setenv("CONSENTKIT_MONGODB_DB", db_name)

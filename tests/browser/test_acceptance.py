@@ -185,8 +185,9 @@ def test_staff_enrol_family_signs_dashboard_pdf_and_withdrawal(
 
     withdrawal = second.page
     withdrawal.goto("/family/withdraw")
-    withdrawal.check(f"#scope-{NO_NEW_DATA}")
+    withdrawal.check("#choice-stop-everything-new")
     withdrawal.check("#reason-declined")
+    withdrawal.click("#review-withdrawal")
     confirm_with_code(second, outbox)
     withdrawal.click("#submit-withdrawal")
     expect(withdrawal.locator("#withdraw-done")).to_be_visible()

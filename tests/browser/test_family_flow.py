@@ -249,8 +249,11 @@ def test_family_flow_parents_and_child_sign_download_the_sealed_pdf_and_withdraw
     assert report.record["state"] == "consented"
 
     page.goto("/family/withdraw")
-    page.check("#scope-no-new-data")
+    page.check("#choice-stop-everything-new")
     page.check("#reason-declined")
+    page.click("#review-withdrawal")
+    # What it means is shown back before the family confirms.
+    expect(page.locator("#withdraw-summary")).to_contain_text("stops taking part")
     confirm_with_code(second, outbox)
     page.click("#submit-withdrawal")
     expect(page.locator("#withdraw-done")).to_be_visible()
@@ -259,8 +262,12 @@ def test_family_flow_parents_and_child_sign_download_the_sealed_pdf_and_withdraw
     [withdrawal] = [
         e for e in records.history(family.participant) if e["type"] == "withdrawal.recorded"
     ]
-    assert withdrawal["payload"]["scopes"] == ["no-new-data"]
+    assert withdrawal["payload"]["scopes"] == ["full", "no-new-data"]
+    assert withdrawal["payload"]["choices"] == ["stop-everything-new"]
     assert withdrawal["payload"]["reason_declined"] is True
+    page.goto("/family/tasks")
+    expect(page.locator("#withdrawals")).to_be_visible()
+    expect(page.locator("#withdrawal-list")).to_contain_text("stops taking part")
 
 
 def test_family_flow_reading_again_goes_on_to_the_step_the_server_names(

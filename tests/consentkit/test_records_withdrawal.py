@@ -245,3 +245,78 @@ def test_withdraw_by_staff_on_behalf_of_a_guardian_records_channel_and_principal
     assert event.actor["on_behalf_of"] == str(guardian.id)
     assert event.actor["kind"] == "staff"
     assert event.payload["channel"] == "phone"
+
+
+# ---------------------------------------------------------------- research notes 6.3, re-derived
+
+
+def test_withdraw_no_new_data_stops_sample_collection_and_randomisation(demo_study: Any) -> None:
+    """6.3(4): "no further data collection of any kind", so no new sample and no randomisation."""
+    family, _record = _consented_family()
+    before = _permissions(family)
+
+    _withdraw(family, "no-new-data")
+
+    after = _permissions(family)
+    assert (before["sample_collection"], before["randomisation"]) == (True, True)
+    assert (after["sample_collection"], after["randomisation"]) == (False, False)
+    assert (after["study_procedures"], after["data_collection"]) == (False, "none")
+
+
+def test_withdraw_routine_data_only_means_no_contact(demo_study: Any) -> None:
+    """6.3(3): "no contact, but data from routine care ... may still be collected"."""
+    family, _record = _consented_family()
+
+    _withdraw(family, "routine-data-only")
+
+    permissions = _permissions(family)
+    assert (permissions["contact"], permissions["re_contact"]) == (False, False)
+    assert permissions["data_collection"] == "routine-care-only"
+
+
+def test_withdraw_conflicting_scopes_are_refused_before_any_write(demo_study: Any) -> None:
+    family, _record = _consented_family()
+    before = records.history(family.participant)
+
+    with pytest.raises(InvalidDataError) as caught:
+        _withdraw(family, "samples-anonymise", "samples-destroy")
+
+    assert caught.value.code == "conflicting-scopes"
+    assert records.history(family.participant) == before
+
+
+def test_withdraw_destroying_samples_already_anonymised_is_refused(demo_study: Any) -> None:
+    family, _record = _consented_family()
+    _withdraw(family, "samples-anonymise")
+
+    with pytest.raises(InvalidDataError) as caught:
+        _withdraw(family, "samples-destroy", at=LATER + timedelta(days=1))
+
+    assert caught.value.code == "conflicting-scopes"
+    assert records.profile(family.participant, at=LATER)["samples_action"] == "samples-anonymise"
+
+
+def test_withdraw_no_new_data_after_routine_data_only_is_a_further_step(demo_study: Any) -> None:
+    family, _record = _consented_family()
+    _withdraw(family, "routine-data-only")
+
+    _withdraw(family, "no-new-data", at=LATER + timedelta(days=1))
+
+    later = LATER + timedelta(days=2)
+    assert _permissions(family, at=later)["data_collection"] == "none"
+
+
+def test_profile_names_the_events_that_decided_it(demo_study: Any) -> None:
+    family, record = _consented_family()
+    withdrawal = _withdraw(family, "stop-imp")
+    history = records.history(family.participant)
+    last_signature = [e for e in history if e["type"] == "signature.added"][-1]
+
+    result = records.participation(family.participant, at=LATER)
+
+    assert [(e.seq, e.type, e.record_id) for e in result.decided_by] == [
+        (last_signature["seq"], "signature.added", record.record_id),
+        (withdrawal.seq, "withdrawal.recorded", None),
+    ]
+    assert result.decided_by[-1].scopes == ("stop-imp",)
+    assert records.profile(family.participant, at=LATER)["decided_by"][-1]["seq"] == withdrawal.seq

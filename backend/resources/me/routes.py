@@ -18,6 +18,7 @@ from flask_smorest import Page
 
 from backend.auth import client_ip, current_session
 from backend.downloads import pdf_attachment
+from backend.errors import request_locale
 from backend.extensions import Blueprint
 from backend.jsonio import json_response
 from backend.resources.me.schemas import (
@@ -29,14 +30,18 @@ from backend.resources.me.schemas import (
     DocumentQueryArgsSchema,
     DocumentSchema,
     EventResultSchema,
+    FamilyWithdrawalSchema,
     FormQueryArgsSchema,
     QuestionSchema,
     SignatureSchema,
     TaskSchema,
     ViewsSchema,
+    WithdrawalListedSchema,
+    WithdrawalSummaryArgsSchema,
+    WithdrawalSummarySchema,
 )
 from backend.resources.studies.schemas import FormContentSchema
-from backend.schemas import WithdrawalSchema
+from consentkit.policy import withdrawal as withdrawal_policy
 from consentkit.services import idempotency, signer_flow
 
 blp = Blueprint("me", __name__, url_prefix="/me", description="The signer's consent flow")
@@ -249,17 +254,38 @@ class DissentViews(MethodView):
 class WithdrawalsViews(MethodView):
     """Withdrawing."""
 
-    @_post(WithdrawalSchema, EventResultSchema)
+    @blp.response(200, WithdrawalListedSchema(many=True))
+    @blp.doc(security=SECURITY)
+    def get(self) -> list[dict[str, Any]]:
+        """List the participant's withdrawals with what they mean and their confirmation."""
+        return signer_flow.withdrawals(current_session(), locale=request_locale())
+
+    @_post(FamilyWithdrawalSchema, EventResultSchema)
     def post(self, args: dict[str, Any]) -> Response:
-        """Withdraw in one or more scopes (after a step-up code); no reason needed."""
+        """Withdraw as chosen (plain choices; after a step-up code); no reason needed."""
         key = (request.headers.get("Idempotency-Key") or "")[:100] or None
         return _once(
             lambda: signer_flow.withdraw(current_session(), idempotency_key=key, **args),
             201,
             already_done=lambda: signer_flow.withdrawal_for_key(
-                current_session(), key or "", scopes=args["scopes"]
+                current_session(),
+                key or "",
+                scopes=list(withdrawal_policy.scopes_for_choices(args["choices"])),
             ),
         )
+
+
+@blp.route("/withdrawals/summary")
+class WithdrawalSummaryViews(MethodView):
+    """What a withdrawal will mean, before confirming it."""
+
+    @blp.arguments(WithdrawalSummaryArgsSchema, location="query")
+    @blp.response(200, WithdrawalSummarySchema)
+    @blp.doc(security=SECURITY)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Say in plain words what the chosen options mean (nothing is recorded)."""
+        current_session()
+        return signer_flow.withdrawal_summary(args["choice"], locale=request_locale())
 
 
 @blp.route("/questions")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from backend.schemas import LANGUAGE_FIELD
+from consentkit.policy.withdrawal import WithdrawalChoice
 
 LOCALE = ma.fields.String(
     required=True, validate=ma.validate.Length(min=2, max=12), metadata={"example": "fr"}
@@ -152,3 +153,44 @@ class DocumentSchema(ma.Schema):
 
 class DocumentQueryArgsSchema(ma.Schema):
     lang = LANGUAGE_FIELD
+
+
+CHOICE_FIELD = ma.fields.String(
+    validate=ma.validate.OneOf([choice.value for choice in WithdrawalChoice]),
+    metadata={"description": "A plain choice (consentkit.policy.withdrawal.CHOICES)"},
+)
+
+
+class FamilyWithdrawalSchema(ma.Schema):
+    """A family's withdrawal: plain choices, never raw scopes (staff record those)."""
+
+    choices = ma.fields.List(CHOICE_FIELD, required=True, validate=ma.validate.Length(min=1, max=4))
+    reason = ma.fields.String(load_default=None, validate=ma.validate.Length(max=2000))
+    reason_declined = ma.fields.Boolean(load_default=False)
+
+
+class WithdrawalSummaryArgsSchema(ma.Schema):
+    choice = ma.fields.List(
+        CHOICE_FIELD,
+        required=True,
+        validate=ma.validate.Length(min=1, max=4),
+        metadata={"description": "Repeat for each choice: ?choice=stop-treatment&choice=..."},
+    )
+
+
+class WithdrawalSummarySchema(ma.Schema):
+    choices = ma.fields.List(ma.fields.String())
+    scopes = ma.fields.List(ma.fields.String())
+    summary = ma.fields.List(
+        ma.fields.String(), metadata={"description": "What it will mean, in plain words"}
+    )
+
+
+class WithdrawalListedSchema(WithdrawalSummarySchema):
+    seq = ma.fields.Integer()
+    at = ma.fields.DateTime()
+    channel = ma.fields.String(allow_none=True)
+    expressed_by_me = ma.fields.Boolean()
+    document = ma.fields.String(
+        metadata={"description": "The sealed confirmation, under the API root (GET)"}
+    )

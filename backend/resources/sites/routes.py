@@ -34,6 +34,7 @@ from backend.resources.sites.schemas import (
     InviteSchema,
     PaperConsentSchema,
     ParticipantSchema,
+    ParticipationSchema,
     PreviewResultSchema,
     RecordPageSchema,
     RecordsArgsSchema,
@@ -217,6 +218,18 @@ class TimelineViews(MethodView):
         """The participant's audit trail, oldest first, each event labelled and summarised."""
         _, participant = _participant(trial_id, code, Action.VIEW)
         return timeline.participant_timeline(participant, locale=request_locale())
+
+
+@blp.route("/<trial_id>/participants/<code>/participation")
+class ParticipationViews(MethodView):
+    """What is permitted now, per activity, and why."""
+
+    @blp.response(200, ParticipationSchema)
+    @blp.doc(security=SECURITY)
+    def get(self, trial_id: str, code: str) -> dict[str, Any]:
+        """The participation profile: permissions, blocks, scopes and the events that decided it."""
+        _, participant = _participant(trial_id, code, Action.VIEW)
+        return records.profile(participant)
 
 
 @blp.route("/<trial_id>/participants/<code>/invitations")

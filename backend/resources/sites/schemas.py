@@ -129,6 +129,46 @@ class ParticipantSchema(ma.Schema):
     records = ma.fields.List(ma.fields.Dict())
 
 
+class PermissionsSchema(ma.Schema):
+    treatment = ma.fields.Boolean()
+    randomisation = ma.fields.Boolean()
+    study_procedures = ma.fields.Boolean()
+    data_collection = ma.fields.String(metadata={"description": "all, routine-care-only or none"})
+    sample_collection = ma.fields.Boolean()
+    sample_future_use = ma.fields.Boolean()
+    genetic_analysis = ma.fields.Boolean()
+    use_outside_protocol = ma.fields.Boolean()
+    contact = ma.fields.Boolean()
+    re_contact = ma.fields.Boolean()
+
+
+class DecidingEventSchema(ma.Schema):
+    seq = ma.fields.Integer()
+    type = ma.fields.String()
+    at = ma.fields.DateTime()
+    record_id = ma.fields.String(allow_none=True)
+    scopes = ma.fields.List(ma.fields.String())
+
+
+class ParticipationSchema(ma.Schema):
+    trial_id = ma.fields.String()
+    participant = ma.fields.String(metadata={"description": "The participant code"})
+    at = ma.fields.DateTime()
+    participating = ma.fields.Boolean()
+    blocked_by = ma.fields.List(
+        ma.fields.String(),
+        metadata={"description": "dissent, withdrawn, awaiting-own-consent or no-consent"},
+    )
+    withdrawn_scopes = ma.fields.List(ma.fields.String())
+    permissions = ma.fields.Nested(PermissionsSchema)
+    samples_action = ma.fields.String(allow_none=True)
+    records = ma.fields.List(ma.fields.Dict())
+    decided_by = ma.fields.List(
+        ma.fields.Nested(DecidingEventSchema),
+        metadata={"description": "The consents, withdrawals and dissent the answer rests on"},
+    )
+
+
 class TimelineEventSchema(ma.Schema):
     seq = ma.fields.Integer()
     type = ma.fields.String()

@@ -510,6 +510,7 @@
       list.appendChild(card);
     });
     list.setAttribute("aria-busy", "false");
+    await showWithdrawals();
   };
 
   pages.read = async function () {
@@ -866,25 +867,51 @@
     await refresh();
   };
 
+  /** Withdrawing: plain choices, what they mean (from the server), then confirm with a code. */
   pages.withdraw = function () {
     const code = stepUp();
     const withdrawForm = $("withdraw-form");
+    const choose = $("withdraw-choose");
+    const review = $("withdraw-review");
     const declined = $("reason-declined");
     const reason = $("withdraw-reason");
+    let chosen = [];
     declined.addEventListener("change", function () {
       reason.disabled = declined.checked;
     });
+    $("change-withdrawal").addEventListener("click", function () {
+      review.hidden = true;
+      choose.hidden = false;
+      code.reset();
+    });
     withdrawForm.addEventListener("submit", function (event) {
       event.preventDefault();
-      const scopes = Array.from(withdrawForm.querySelectorAll('input[name="scope"]:checked'), (i) => i.value);
-      const problem = scopes.length ? code.check() : T.choose_scope;
+      if (review.hidden) {
+        chosen = Array.from(withdrawForm.querySelectorAll('input[name="choice"]:checked'), (i) => i.value);
+        if (!chosen.length) {
+          showError(T.choose_scope);
+          return;
+        }
+        busy($("review-withdrawal"), async function () {
+          const query = chosen.map((c) => "choice=" + encodeURIComponent(c)).join("&");
+          const shown = await api("GET", "/me/withdrawals/summary?" + query);
+          const list = $("withdraw-summary");
+          list.textContent = "";
+          shown.summary.forEach((line) => list.appendChild(el("li", {}, line)));
+          choose.hidden = true;
+          review.hidden = false;
+          $("withdraw-review-title").focus();
+        });
+        return;
+      }
+      const problem = code.check();
       if (problem) {
         showError(problem);
         return;
       }
       busy($("submit-withdrawal"), async function () {
         await code.verify();
-        const body = { scopes: scopes, reason_declined: declined.checked };
+        const body = { choices: chosen, reason_declined: declined.checked };
         if (!declined.checked && reason.value.trim()) {
           body.reason = reason.value.trim();
         }
@@ -906,6 +933,41 @@
       });
     });
   };
+
+  /** The task list's "withdrawn" panel: each withdrawal, what it means, its sealed confirmation. */
+  async function showWithdrawals() {
+    const panel = $("withdrawals");
+    if (!panel) {
+      return;
+    }
+    const withdrawals = await api("GET", "/me/withdrawals");
+    const list = $("withdrawal-list");
+    list.textContent = "";
+    withdrawals.forEach(function (withdrawal) {
+      const item = el("li", { class: "card" });
+      item.appendChild(el("p", { class: "hint" }, formatDate(withdrawal.at, true)));
+      const meaning = el("ul");
+      withdrawal.summary.forEach((line) => meaning.appendChild(el("li", {}, line)));
+      item.appendChild(meaning);
+      const link = el("button", { type: "button", class: "button secondary" }, panel.dataset.download);
+      link.addEventListener("click", function () {
+        busy(link, async function () {
+          const response = await api("GET", withdrawal.document, undefined, { raw: true });
+          const url = URL.createObjectURL(await response.blob());
+          const save = el("a", { href: url, download: "withdrawal-" + withdrawal.seq + ".pdf" });
+          save.hidden = true;
+          document.body.appendChild(save);
+          save.click();
+          save.remove();
+          window.setTimeout(() => URL.revokeObjectURL(url), 60000);
+          showStatus(T.downloaded);
+        });
+      });
+      item.appendChild(link);
+      list.appendChild(item);
+    });
+    panel.hidden = !withdrawals.length;
+  }
 
   pages["sign-out"] = async function () {
     const token = store.getItem(KEY.access);

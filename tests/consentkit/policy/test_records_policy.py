@@ -147,7 +147,7 @@ class Trail:
         return record_status(opened, self.events, at=at)
 
     def profile(self, *, at: datetime = LATER, own_consent_due: bool = False) -> dict[str, Any]:
-        return participation_profile(self.events, at=at, own_consent_due=own_consent_due)
+        return participation_profile(self.events, at=at, own_consent_due=own_consent_due).to_dict()
 
 
 def _all_signed(trail: Trail, opened: dict[str, Any]) -> None:
@@ -369,28 +369,50 @@ EVERYTHING = {
 }
 
 
+#: What each scope of research notes 6.3 stops, written from the text (not the code):
+#: everything else stays as with no withdrawal. Pre-withdrawal data are never touched
+#: (CTR Art 28(3), GDPR Art 7(3)); these are permissions for what happens next.
+NO_CONTACT = {"contact": False, "re_contact": False}
+NO_NEW_COLLECTION = {
+    "study_procedures": False,
+    "randomisation": False,
+    "sample_collection": False,
+}
+
+
 @pytest.mark.parametrize(
     ("scopes", "changed"),
     [
         ((), {}),
+        # 6.3(1) stop investigational treatment; the participant remains in the trial.
         (("stop-imp",), {"treatment": False}),
-        (("stop-study-procedures",), {"study_procedures": False}),
+        # 6.3(2) stop study-specific visits/tests/questionnaires, optional sub-studies:
+        # a research sample and a randomisation are study-specific procedures too.
+        (("stop-study-procedures",), NO_NEW_COLLECTION),
+        # 6.3(3) "no contact, but data from routine care ... may still be collected".
         (
             ("routine-data-only",),
-            {"study_procedures": False, "data_collection": "routine-care-only"},
+            {**NO_NEW_COLLECTION, **NO_CONTACT, "data_collection": "routine-care-only"},
         ),
-        (
-            ("routine-data-only", "no-new-data"),
-            {"study_procedures": False, "data_collection": "none"},
-        ),
+        # 6.3(4) "no further data collection of any kind": samples and randomisation too.
+        (("no-new-data",), {**NO_NEW_COLLECTION, "data_collection": "none"}),
+        # 6.3(8) refusal of a randomisation, staying in follow-up.
         (("randomisation-refusal",), {"randomisation": False}),
-        (("no-further-contact",), {"contact": False, "re_contact": False}),
+        # 6.3(7) no further contact, including results: contact and re-contact.
+        (("no-further-contact",), NO_CONTACT),
+        # 6.3(6) revoke the CTR 28(2) secondary-use consent.
         (("no-use-outside-protocol",), {"use_outside_protocol": False, "sample_future_use": False}),
+        # 6.3(5) per-sample consent.
         (("samples-stop-collection",), {"sample_collection": False}),
         (
             ("samples-no-future-use",),
             {"sample_collection": False, "sample_future_use": False, "genetic_analysis": False},
         ),
+        (
+            ("samples-destroy",),
+            {"sample_collection": False, "sample_future_use": False, "genetic_analysis": False},
+        ),
+        (("samples-anonymise",), {"sample_collection": False}),
         (
             ("stop-imp", "samples-stop-collection"),
             {"treatment": False, "sample_collection": False},
