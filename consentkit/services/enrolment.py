@@ -27,10 +27,12 @@ from consentkit import crypto
 from consentkit.clock import now_utc
 from consentkit.enums import Channel, SignerRole
 from consentkit.errors import ConflictError, EligibilityError, InvalidDataError, NotFoundError
+from consentkit.models.audit import AuditEvent
 from consentkit.models.participant import Participant, Signer
 from consentkit.models.staff import StaffMember
 from consentkit.policy.age import local_date
 from consentkit.policy.roles import Action, Grant, allowed
+from consentkit.policy.withdrawal_reason import withdrawal_reason
 from consentkit.services import access, audit, ceremony, forms, participants, participation, records
 from consentkit.services.evidence import Actor, AuthEvidence, SignatureInput
 from consentkit.services.requirements import participant_forms, participant_signs
@@ -504,25 +506,31 @@ def record_withdrawal(
     expressed_by: str | None,
     channel: str,
     actor: Actor,
-    reason: str | None = None,
+    reason: str | None,
+    reason_declined: bool,
     now: datetime | None = None,
-) -> Any:
+) -> AuditEvent:
     """Record a withdrawal the family expressed in person, by phone or by letter.
 
     ``expressed_by`` is the signer id of the family member who asked, or None.
+    Staff record the reason the family gave or that they declined to give one
+    (exactly one of the two): the trail must not read "declined" when nobody
+    asked (:func:`consentkit.policy.withdrawal_reason.withdrawal_reason`).
 
     Raises:
-        InvalidDataError: an unknown scope or channel, or ``expressed-by-invalid``.
+        InvalidDataError: an unknown scope or channel, ``expressed-by-invalid``,
+            ``withdrawal-reason-required`` or ``withdrawal-reason-conflict``.
     """
     if channel not in (Channel.IN_PERSON, Channel.PHONE, Channel.LETTER):
         raise InvalidDataError("Choose how the withdrawal reached you.", code="channel-invalid")
+    said = withdrawal_reason(reason, reason_declined, answer_required=True)
     return participation.withdraw(
         participant,
         scopes=scopes,
         actor=Actor(kind=actor.kind, id=actor.id, role=actor.role, channel=channel),
         expressed_by=_expressed_by(participant, expressed_by),
-        reason=reason,
-        reason_declined=not reason,
+        reason=said.reason,
+        reason_declined=said.declined,
         now=now,
     )
 

@@ -212,7 +212,7 @@ def _request(client: Any, row: Row, site: str, world: dict[str, Any], token: str
             "strokes": STROKES,
         }
     elif row.rule.endswith("/withdrawals"):
-        body = {"scopes": ["stop-imp"], "channel": "phone"}
+        body = {"scopes": ["stop-imp"], "channel": "phone", "reason": "moving abroad"}
     elif row.rule.endswith("/dissent"):
         body = {"note": "said no"}
     elif row.rule.endswith("/contact"):

@@ -370,7 +370,12 @@ class StaffWithdrawalViews(MethodView):
     @blp.response(201, EventSchema)
     @blp.doc(security=SECURITY)
     def post(self, args: dict[str, Any], trial_id: str, code: str) -> Any:
-        """Record it with its channel and scopes (re-authenticate first)."""
+        """Record it with its channel, scopes and reason (re-authenticate first).
+
+        Send ``reason``, or ``reason_declined: true`` when the family declined to
+        give one: exactly one of the two (422 ``withdrawal-reason-required`` or
+        ``withdrawal-reason-conflict``), as on the staff page.
+        """
         signed, participant = _participant(trial_id, code, Action.RECORD_WITHDRAWAL)
         staff_service.require_recent_auth(signed)
         event = enrolment.record_withdrawal(
@@ -379,7 +384,8 @@ class StaffWithdrawalViews(MethodView):
             expressed_by=args.get("expressed_by"),
             channel=args["channel"],
             actor=staff_service.acting_as(signed, trial_id, participant.site_code, args["channel"]),
-            reason=None if args.get("reason_declined") else args.get("reason"),
+            reason=args["reason"],
+            reason_declined=args["reason_declined"],
         )
         return {"seq": event.seq, "type": event.type, "at": event.at, "state": event.state_after}
 

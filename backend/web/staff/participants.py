@@ -462,7 +462,8 @@ def withdraw(trial_id: str, code: str) -> Any:
                     actor=staff_service.acting_as(
                         signed, trial_id, found.site_code, args["channel"]
                     ),
-                    reason=None if args.get("reason_declined") else args.get("reason"),
+                    reason=args["reason"],
+                    reason_declined=args["reason_declined"],
                 )
             except InvalidDataError as exc:
                 error = exc.translated(_locale())
@@ -499,8 +500,6 @@ def _withdrawal_error(values: dict[str, Any]) -> str | None:
         return _("Choose at least one part of the study the family stops.")
     if values["channel"] not in {c.value for c in STAFF_CHANNELS}:
         return _("Choose how the withdrawal reached you.")
-    if not values["reason"] and not values["reason_declined"]:
-        return _("Type the reason, or tick that the family declined to give one.")
     return None
 
 
