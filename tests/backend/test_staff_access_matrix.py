@@ -80,6 +80,12 @@ ROWS = [
     ),
     Row(
         "/api/v1/staff/studies/<trial_id>/participants/<code>/records/<record_id>/countersign",
+        "GET",
+        {"investigator"},
+        False,
+    ),
+    Row(
+        "/api/v1/staff/studies/<trial_id>/participants/<code>/records/<record_id>/countersign",
         "POST",
         {"investigator"},
         False,
@@ -99,6 +105,12 @@ ROWS = [
     Row(f"{FORMS}/<form_id>/versions/<int:version>/approve", "POST", ADMIN, True),
     Row(f"{FORMS}/<form_id>/versions/<int:version>/publish", "POST", ADMIN, True),
     Row("/api/v1/staff/studies/<trial_id>/reconsent", "GET", READ, True),
+    Row(
+        "/api/v1/staff/studies/<trial_id>/participants/<code>/records/<record_id>/paper",
+        "GET",
+        SITE_WORK,
+        False,
+    ),
     Row(
         "/api/v1/staff/studies/<trial_id>/participants/<code>/records/<record_id>/paper",
         "POST",
