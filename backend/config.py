@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from flask import current_app
+
 from consentkit import notify, settings
 from consentkit.errors import ConfigurationError
 
@@ -32,6 +34,8 @@ DEFAULTS: dict[str, Any] = {
     "STAFF_COOKIE_SECURE": None,
     # Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are believed.
     "TRUSTED_PROXIES": 0,
+    # The largest paper-consent scan accepted, in bytes, by the API and the staff page alike.
+    "PAPER_SCAN_MAX_BYTES": 20 * 1024 * 1024,
 }
 
 _BOOLEAN_KEYS = {"TESTING", "STAFF_COOKIE_SECURE"}
@@ -65,6 +69,31 @@ def _proxy_hops(value: Any) -> int:
             params={"value": repr(value)},
         )
     return hops
+
+
+def _scan_limit(value: Any) -> int:
+    """Return ``CONSENTKIT_PAPER_SCAN_MAX_BYTES`` as a number of bytes (1 MiB to 200 MiB).
+
+    Raises:
+        ConfigurationError: not a whole number in that range.
+
+    """
+    try:
+        limit = int(value)
+    except (TypeError, ValueError):
+        limit = 0
+    if isinstance(value, bool) or not 1024 * 1024 <= limit <= 200 * 1024 * 1024:
+        raise ConfigurationError(
+            "CONSENTKIT_PAPER_SCAN_MAX_BYTES must be a number of bytes from 1048576 (1 MiB) "
+            "to 209715200 (200 MiB), not %(value)s.",
+            params={"value": repr(value)},
+        )
+    return limit
+
+
+def paper_scan_limit() -> int:
+    """Return the largest paper-consent scan in bytes, for the API and the staff page alike."""
+    return int(current_app.config["PAPER_SCAN_MAX_BYTES"])
 
 
 def _production_problems(config: Mapping[str, Any], environ: Mapping[str, str]) -> list[str]:
@@ -164,6 +193,7 @@ def load_config(
     if config["LOG_FORMAT"] not in {"text", "json"}:
         raise ConfigurationError("CONSENTKIT_LOG_FORMAT must be 'text' or 'json'.")
     config["TRUSTED_PROXIES"] = _proxy_hops(config["TRUSTED_PROXIES"])
+    config["PAPER_SCAN_MAX_BYTES"] = _scan_limit(config["PAPER_SCAN_MAX_BYTES"])
     if env == "production":
         _check_production(config, os.environ if environ is None else environ)
     elif not config["SECRET_KEY"]:

@@ -56,9 +56,9 @@ def _verify_pdf() -> int:
 
 
 def _paper_scan() -> int:
-    from backend.resources.sites.routes import scan_limit
+    from backend.config import paper_scan_limit
 
-    return scan_limit()
+    return paper_scan_limit()
 
 
 #: Endpoint -> the largest body it accepts; every other route takes JSON_MAX_BYTES.

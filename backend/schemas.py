@@ -64,7 +64,13 @@ class WithdrawalSchema(ma.Schema):
         validate=ma.validate.Length(min=1),
     )
     reason = ma.fields.String(load_default=None, validate=ma.validate.Length(max=2000))
-    reason_declined = ma.fields.Boolean(load_default=False)
+    reason_declined = ma.fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "The person declined to give a reason (never together with reason). "
+            "Staff recording a withdrawal send one of the two; a signer may send neither."
+        },
+    )
 
 
 class StaffWithdrawalSchema(WithdrawalSchema):

@@ -25,12 +25,15 @@ from bson import ObjectId
 
 from consentkit import crypto
 from consentkit.clock import now_utc
-from consentkit.enums import Channel, SignerRole
+from consentkit.enums import OPEN_STATES, Channel, SignerRole
 from consentkit.errors import ConflictError, EligibilityError, InvalidDataError, NotFoundError
+from consentkit.models.audit import AuditEvent
 from consentkit.models.participant import Participant, Signer
 from consentkit.models.staff import StaffMember
 from consentkit.policy.age import local_date
+from consentkit.policy.records import opened_event
 from consentkit.policy.roles import Action, Grant, allowed
+from consentkit.policy.withdrawal_reason import withdrawal_reason
 from consentkit.services import access, audit, ceremony, forms, participants, participation, records
 from consentkit.services.evidence import Actor, AuthEvidence, SignatureInput
 from consentkit.services.requirements import participant_forms, participant_signs
@@ -447,6 +450,125 @@ def _family_signer(participant: Participant, signer_id: str) -> Signer:
     return signer
 
 
+@dataclass(frozen=True)
+class CountersignText:
+    """The text an investigator countersigns: the record's form, version, language and hash."""
+
+    record_id: str
+    form_id: str
+    form_kind: str
+    version: int
+    locale: str
+    content_sha256: str
+
+
+def countersign_text(
+    participant: Participant, record_id: str, *, staff_locale: str | None
+) -> CountersignText:
+    """Return the language and text hash the investigator countersigns on this record.
+
+    The investigator attests the interview the family had, so they sign the text
+    the family signed: the language of the latest family signature, else the
+    participant's language, else the member's (``staff_locale``), else the
+    record's first language (CTR Art 29(1); docs/regulatory-basis.md#ctr-art-29).
+
+    Raises:
+        NotFoundError: no such record.
+    """
+    events = audit.chain_dicts(str(participant.id))
+    opened = opened_event(events, record_id)
+    data = opened["payload"]
+    hashes: dict[str, str] = data["content_sha256"]
+    signed_in = [
+        e["payload"].get("locale")
+        for e in events
+        if e["type"] == "signature.added"
+        and e.get("record_id") == record_id
+        and e["payload"].get("role") != SignerRole.INVESTIGATOR
+    ]
+    for candidate in (*reversed(signed_in), participant.preferred_language, staff_locale):
+        if candidate and candidate in hashes:
+            break
+    else:
+        candidate = sorted(hashes)[0]
+    return CountersignText(
+        record_id=record_id,
+        form_id=data["form_id"],
+        form_kind=data.get("form_kind", ""),
+        version=data["version"],
+        locale=candidate,
+        content_sha256=hashes[candidate],
+    )
+
+
+def may_record_on_paper(role: str, *, may_countersign: bool) -> bool:
+    """Whether a member may record this signer's paper signature.
+
+    Recording the investigator's signature completes the record in their place:
+    it needs the same right as countersigning (consentkit.policy.roles, CTR Art
+    29(1)); any family signer's may be recorded by whoever may record paper.
+    """
+    return role != SignerRole.INVESTIGATOR or may_countersign
+
+
+@dataclass(frozen=True)
+class RecordActions:
+    """What one member may do on one record now.
+
+    ``countersign``: the member is the record's investigator signer, holds
+    countersign rights at the site, has not signed yet, and the record is open.
+    ``paper_signers``: the missing signers whose paper signature the member may
+    record ({signer_id, role}); empty when the record is closed or the member may
+    not record paper consent.
+    """
+
+    record_id: str
+    countersign: bool
+    paper_signers: tuple[dict[str, str], ...]
+
+    @property
+    def paper(self) -> bool:
+        """Whether the member may record a paper signature on this record now."""
+        return bool(self.paper_signers)
+
+
+def record_actions(participant: Participant, staff: StaffMember) -> dict[str, RecordActions]:
+    """Return, by record id, what ``staff`` may do on each of the participant's records now."""
+    grants = [Grant.from_dict(g) for g in staff.grants or []]
+    countersigns = may_countersign(staff, participant.trial_id, participant.site_code)
+    papers = bool(staff.active) and allowed(
+        grants, Action.RECORD_PAPER, participant.trial_id, participant.site_code
+    )
+    mine = staff_signer(participant, staff)
+    found = {}
+    for status in records.record_statuses(participant):
+        missing = status.missing_signers if status.state in OPEN_STATES else []
+        found[status.record_id] = RecordActions(
+            record_id=status.record_id,
+            countersign=countersigns
+            and mine is not None
+            and any(m["signer_id"] == str(mine.id) for m in missing),
+            paper_signers=tuple(
+                {"signer_id": m["signer_id"], "role": m["role"]}
+                for m in missing
+                if papers and may_record_on_paper(m["role"], may_countersign=countersigns)
+            ),
+        )
+    return found
+
+
+def actions_on(participant: Participant, staff: StaffMember, record_id: str) -> RecordActions:
+    """Return what ``staff`` may do on one record now (see :func:`record_actions`).
+
+    Raises:
+        NotFoundError: the participant has no such record.
+    """
+    found = record_actions(participant, staff).get(record_id)
+    if found is None:
+        raise NotFoundError("Record %(record_id)s was not found.", params={"record_id": record_id})
+    return found
+
+
 def countersign(
     participant: Participant,
     record_id: str,
@@ -504,25 +626,31 @@ def record_withdrawal(
     expressed_by: str | None,
     channel: str,
     actor: Actor,
-    reason: str | None = None,
+    reason: str | None,
+    reason_declined: bool,
     now: datetime | None = None,
-) -> Any:
+) -> AuditEvent:
     """Record a withdrawal the family expressed in person, by phone or by letter.
 
     ``expressed_by`` is the signer id of the family member who asked, or None.
+    Staff record the reason the family gave or that they declined to give one
+    (exactly one of the two): the trail must not read "declined" when nobody
+    asked (:func:`consentkit.policy.withdrawal_reason.withdrawal_reason`).
 
     Raises:
-        InvalidDataError: an unknown scope or channel, or ``expressed-by-invalid``.
+        InvalidDataError: an unknown scope or channel, ``expressed-by-invalid``,
+            ``withdrawal-reason-required`` or ``withdrawal-reason-conflict``.
     """
     if channel not in (Channel.IN_PERSON, Channel.PHONE, Channel.LETTER):
         raise InvalidDataError("Choose how the withdrawal reached you.", code="channel-invalid")
+    said = withdrawal_reason(reason, reason_declined, answer_required=True)
     return participation.withdraw(
         participant,
         scopes=scopes,
         actor=Actor(kind=actor.kind, id=actor.id, role=actor.role, channel=channel),
         expressed_by=_expressed_by(participant, expressed_by),
-        reason=reason,
-        reason_declined=not reason,
+        reason=said.reason,
+        reason_declined=said.declined,
         now=now,
     )
 

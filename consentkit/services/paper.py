@@ -10,8 +10,12 @@ signatures count like electronic ones for completeness
 signatures were on paper.
 
 Event payload of ``paper.recorded``: signer_ids, roles, signed_on (the date on the
-form), locale, content_sha256 of that language, choices (yes/no per item when
-given), channel ``paper``, scan_sha256, scan_document_id, scan_size, note.
+form), locale, content_sha256 of that language, choices (yes/no per item, see
+:func:`paper_choices`), channel ``paper``, scan_sha256, scan_document_id, scan_size, note.
+
+The largest scan accepted is the caller's ``max_bytes``: the web app passes its
+``CONSENTKIT_PAPER_SCAN_MAX_BYTES`` (``backend/config.py``), so the API and the
+staff page refuse the same scans.
 """
 
 from __future__ import annotations
@@ -45,14 +49,12 @@ from consentkit.services.ceremony import append_record_event, require_open
 from consentkit.services.documents import file_store
 from consentkit.services.evidence import Actor
 
-#: A scan larger than this is refused (the API answers 413 before reading it).
-MAX_SCAN_BYTES = 20 * 1024 * 1024
 #: How the signatures were given, stored in the event payload.
 PAPER_CHANNEL = "paper"
 SCAN_KIND = "paper-scan"
 
 
-def check_scan(scan_pdf: bytes, *, max_bytes: int = MAX_SCAN_BYTES) -> None:
+def check_scan(scan_pdf: bytes, *, max_bytes: int) -> None:
     """Refuse anything but a readable PDF of at most ``max_bytes``.
 
     Raises:
@@ -82,11 +84,11 @@ def _check(
     signer_ids: Sequence[str],
     signed_on: date,
     locale: str,
-    choices: dict[str, bool] | None,
+    items_yes: Sequence[str],
     at: datetime,
     may_countersign: bool,
-) -> list[dict[str, str]]:
-    """Check the paper signature against the chain; return the signers with their roles."""
+) -> tuple[list[dict[str, str]], dict[str, bool] | None]:
+    """Check the paper signature against the chain; return the signers and their choices."""
     if not signer_ids or len(set(signer_ids)) != len(signer_ids):
         raise InvalidDataError("Choose who signed on paper, once each.", code="signers-required")
     signers = []
@@ -94,9 +96,7 @@ def _check(
         progress = require_open(status, signer_id)
         if progress.signed_at is not None:
             raise ConflictError("This person has already signed.", code="already-signed")
-        if progress.role == SignerRole.INVESTIGATOR and not may_countersign:
-            # Recording the investigator's signature completes the record in their place:
-            # the same right as countersigning (consentkit.policy.roles, CTR Art 29(1)).
+        if not enrolment.may_record_on_paper(progress.role, may_countersign=may_countersign):
             raise PermissionDeniedError(
                 "Only an investigator of this site can record the investigator's signature.",
                 code="countersign-required",
@@ -113,14 +113,8 @@ def _check(
         raise InvalidDataError(
             "The signing date is before the record was opened.", code="signed-on-invalid"
         )
+    choices = paper_choices(data["items"], items_yes, [s["role"] for s in signers])
     if choices is not None:
-        ids = {i["id"] for i in data["items"]}
-        if set(choices) != ids:
-            raise InvalidDataError(
-                "Answer every item: %(items)s",
-                code="items-incomplete",
-                params={"items": ", ".join(sorted(ids ^ set(choices)))},
-            )
         refused = [i["id"] for i in data["items"] if i["required"] and not choices.get(i["id"])]
         if refused:
             raise EligibilityError(
@@ -128,7 +122,35 @@ def _check(
                 code="required-item-refused",
                 details={"items": refused},
             )
-    return signers
+    return signers, choices
+
+
+def paper_choices(
+    items: Sequence[dict[str, Any]], items_yes: Sequence[str], roles: Sequence[str]
+) -> dict[str, bool] | None:
+    """Return the yes/no per item from the boxes ticked yes on the paper form.
+
+    A paper form shows every item with its box: an item not ticked yes was
+    answered no, as in the app, where a family signer answers every item before
+    signing (:func:`consentkit.services.ceremony.next_step`). So when a family
+    member signed a form that has items, the choices are always recorded (a
+    required item left unticked is refused by the caller). The investigator
+    chooses nothing; a paper event of the investigator alone records no choices.
+
+    Raises:
+        InvalidDataError: ``items-incomplete``, an item id the form does not have.
+    """
+    ids = [i["id"] for i in items]
+    unknown = sorted(set(items_yes) - set(ids))
+    if unknown:
+        raise InvalidDataError(
+            "Unknown item(s): %(items)s",
+            code="items-incomplete",
+            params={"items": ", ".join(unknown)},
+        )
+    if not ids or all(role == SignerRole.INVESTIGATOR for role in roles):
+        return None
+    return {item_id: item_id in items_yes for item_id in ids}
 
 
 def _store_scan(
@@ -175,28 +197,32 @@ def record_paper_consent(
     locale: str,
     scan_pdf: bytes,
     actor: Actor,
-    choices: dict[str, bool] | None = None,
+    max_bytes: int,
+    items_yes: Sequence[str] = (),
     note: str | None = None,
-    max_bytes: int = MAX_SCAN_BYTES,
     now: datetime | None = None,
 ) -> AuditEvent:
     """Record that required signers signed the paper form, with the scan as evidence.
 
     ``actor`` is the member who records it; the investigator's paper signature
-    may only be recorded by a member with countersign rights at the site.
-    ``choices`` are the yes/no answers ticked on paper, when the form has items.
+    may only be recorded by a member with countersign rights at the site
+    (:func:`consentkit.services.enrolment.may_record_on_paper`). ``items_yes``
+    are the items ticked yes on paper; every other item is a no
+    (:func:`paper_choices`). ``max_bytes`` is the largest scan accepted.
 
     Raises:
         NotFoundError: no such record.
         ConflictError: the record is closed or a signer already signed.
         EligibilityError: not a signer of this record, or a required item refused.
-        InvalidDataError: not a PDF, too large, wrong language, or a bad date.
+        InvalidDataError: not a PDF, too large, wrong language, a bad date, or an
+            unknown item.
         PermissionDeniedError: ``countersign-required``, the investigator's
             signature recorded by someone who may not countersign.
     """
     now = now or now_utc()
     check_scan(scan_pdf, max_bytes=max_bytes)
     signer_ids = list(signer_ids)
+    items_yes = list(items_yes)
     may_countersign = _may_countersign(participant, actor)
     # Check first, so a refused request stores nothing; checked again when appending.
     events = audit.chain_dicts(str(participant.id))
@@ -208,7 +234,7 @@ def record_paper_consent(
         signer_ids=signer_ids,
         signed_on=signed_on,
         locale=locale,
-        choices=choices,
+        items_yes=items_yes,
         at=now,
         may_countersign=may_countersign,
     )
@@ -217,14 +243,14 @@ def record_paper_consent(
     def check(
         opened: dict[str, Any], _events: list[dict[str, Any]], status: Any, at: datetime
     ) -> dict[str, Any]:
-        signers = _check(
+        signers, choices = _check(
             participant,
             opened,
             status,
             signer_ids=signer_ids,
             signed_on=signed_on,
             locale=locale,
-            choices=choices,
+            items_yes=items_yes,
             at=at,
             may_countersign=may_countersign,
         )
@@ -234,7 +260,7 @@ def record_paper_consent(
             "signed_on": signed_on.isoformat(),
             "locale": locale,
             "content_sha256": opened["payload"]["content_sha256"][locale],
-            "choices": {k: bool(v) for k, v in choices.items()} if choices is not None else None,
+            "choices": choices,
             "channel": PAPER_CHANNEL,
             "scan_sha256": stored.sha256,
             "scan_document_id": str(stored.id),

@@ -27,6 +27,7 @@ from consentkit.models.participant import Participant
 from consentkit.policy.age import local_date
 from consentkit.policy.jurisdiction import Requirements
 from consentkit.policy.withdrawal import check_scopes
+from consentkit.policy.withdrawal_reason import withdrawal_reason
 from consentkit.services import audit, projection
 from consentkit.services.evidence import Actor, AuthEvidence
 from consentkit.services.requirements import requirements_for
@@ -71,15 +72,18 @@ def withdraw(
 
     Any entitled person may withdraw (a guardian, the child, the young adult, or
     staff on their behalf with the channel recorded); the reason is optional and
-    may be explicitly declined (CTR Art 28(3), GDPR Art 7(3)). ``auth`` is how a
-    signer confirmed it on their own device (which factor, when), kept with the event;
-    ``choices`` are the family's plain choices the scopes came from, kept as said.
+    may be explicitly declined (CTR Art 28(3), GDPR Art 7(3)); the event keeps
+    exactly that (:func:`consentkit.policy.withdrawal_reason.withdrawal_reason`).
+    ``auth`` is how a signer confirmed it on their own device (which factor,
+    when), kept with the event; ``choices`` are the family's plain choices the
+    scopes came from, kept as said.
 
     Raises:
-        InvalidDataError: no scope or an unknown scope; ``conflicting-scopes`` when two
-            scopes exclude each other, or one excludes an earlier withdrawal's
-            (:func:`consentkit.policy.withdrawal.check_scopes`).
+        InvalidDataError: no scope or an unknown scope; ``withdrawal-reason-conflict``;
+            ``conflicting-scopes`` when two scopes exclude each other, or one excludes
+            an earlier withdrawal's (:func:`consentkit.policy.withdrawal.check_scopes`).
     """
+    said = withdrawal_reason(reason, reason_declined, answer_required=False)
     try:
         chosen = sorted({WithdrawalScope(s).value for s in scopes})
     except ValueError as exc:
@@ -106,8 +110,8 @@ def withdraw(
                 "scopes": chosen,
                 "expressed_by": expressed_by,
                 "channel": actor.channel,
-                "reason": None if reason_declined else reason,
-                "reason_declined": reason_declined,
+                "reason": said.reason,
+                "reason_declined": said.declined,
                 # Ties the event to its request, so a retry after a crash finds it.
                 **({"idempotency_key": idempotency_key} if idempotency_key else {}),
                 **({"auth": auth.to_dict()} if auth else {}),

@@ -10,8 +10,10 @@ import pytest
 
 from consentkit.clock import now_utc
 from consentkit.models.document import StoredDocument
+from consentkit.models.participant import Participant
 from consentkit.models.staff import StaffMember, StaffSession
-from consentkit.services import enrolment
+from consentkit.policy.records import opened_event
+from consentkit.services import enrolment, records
 from tests.backend.staff_helpers import auth, make_member, token_for
 from tests.consentkit.test_paper_consent import scan_pdf
 
@@ -52,9 +54,16 @@ def family(client: Any, demo_study: Any) -> dict[str, Any]:
     }
 
 
+def _items(family: dict[str, Any]) -> list[str]:
+    participant = Participant.objects.get(code="NL-01-0001")
+    opened = opened_event(records.history(participant), family["record"].record_id)
+    return [i["id"] for i in opened["payload"]["items"]]
+
+
 def _form(family: dict[str, Any], content: bytes | None = None) -> dict[str, Any]:
     return {
         "signer_ids": [family["guardian"]],
+        "items_yes": _items(family),  # every box ticked yes on the paper form
         "signed_on": now_utc().date().isoformat(),
         "locale": family["record"].locale,
         "note": "tablet broken",
@@ -111,7 +120,7 @@ def test_paper_consent_is_refused_to_a_monitor(client: Any, family: dict[str, An
 
 
 def test_paper_consent_over_the_limit_is_413(client: Any, family: dict[str, Any]) -> None:
-    client.application.config["CONSENTKIT_PAPER_SCAN_MAX_BYTES"] = 1024
+    client.application.config["PAPER_SCAN_MAX_BYTES"] = 1024
     content = scan_pdf() + b"%" + b"x" * 80_000
 
     response = client.post(

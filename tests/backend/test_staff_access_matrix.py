@@ -81,6 +81,12 @@ ROWS = [
     ),
     Row(
         "/api/v1/staff/studies/<trial_id>/participants/<code>/records/<record_id>/countersign",
+        "GET",
+        {"investigator"},
+        False,
+    ),
+    Row(
+        "/api/v1/staff/studies/<trial_id>/participants/<code>/records/<record_id>/countersign",
         "POST",
         {"investigator"},
         False,
@@ -100,6 +106,12 @@ ROWS = [
     Row(f"{FORMS}/<form_id>/versions/<int:version>/approve", "POST", ADMIN, True),
     Row(f"{FORMS}/<form_id>/versions/<int:version>/publish", "POST", ADMIN, True),
     Row("/api/v1/staff/studies/<trial_id>/reconsent", "GET", READ, True),
+    Row(
+        "/api/v1/staff/studies/<trial_id>/participants/<code>/records/<record_id>/paper",
+        "GET",
+        SITE_WORK,
+        False,
+    ),
     Row(
         "/api/v1/staff/studies/<trial_id>/participants/<code>/records/<record_id>/paper",
         "POST",
@@ -213,7 +225,7 @@ def _request(client: Any, row: Row, site: str, world: dict[str, Any], token: str
             "strokes": STROKES,
         }
     elif row.rule.endswith("/withdrawals"):
-        body = {"scopes": ["stop-imp"], "channel": "phone"}
+        body = {"scopes": ["stop-imp"], "channel": "phone", "reason": "moving abroad"}
     elif row.rule.endswith("/dissent"):
         body = {"note": "said no"}
     elif row.rule.endswith("/contact"):

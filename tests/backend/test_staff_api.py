@@ -329,7 +329,11 @@ def test_staff_expressed_by_must_be_a_family_member_of_the_participant(
     child = next(s["signer_id"] for s in signers if s["role"] == "participant")
     doctor = next(s["signer_id"] for s in signers if s["role"] == "investigator")
     url = f"{BASE}/participants/NL-0001/{route}"
-    body = {"scopes": ["stop-imp"], "channel": "phone"} if route == "withdrawals" else {}
+    body = (
+        {"scopes": ["stop-imp"], "channel": "phone", "reason_declined": True}
+        if route == "withdrawals"
+        else {}
+    )
 
     answers = [
         client.post(url, json={**body, "expressed_by": who}, headers=investigator)

@@ -458,6 +458,7 @@ def test_script_in_a_code_or_a_name_is_shown_escaped_everywhere(
         channel="phone",
         actor=enrolment.staff_actor(staff, "investigator", "phone"),
         reason=XSS,
+        reason_declined=False,
     )
     signed_in(app, client, nl)
 

@@ -111,7 +111,6 @@ def signed(connected: str, db_name: str, data_dir: Path) -> Iterator[Signed]:
             scopes=SCOPES,
             actor=signer_actor(eleni),
             expressed_by=str(eleni.id),
-            reason="fatigue",
             reason_declined=True,
             now=WITHDRAWN,
         )

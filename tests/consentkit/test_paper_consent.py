@@ -22,6 +22,7 @@ from consentkit.errors import (
 from consentkit.models.audit import ConsentRecord
 from consentkit.models.document import StoredDocument
 from consentkit.models.participant import Participant
+from consentkit.policy.records import opened_event
 from consentkit.policy.roles import Grant, StaffRole
 from consentkit.services import audit, documents, enrolment, paper, records
 from consentkit.services import staff as staff_service
@@ -29,6 +30,8 @@ from consentkit.services.evidence import Actor
 from tests.consentkit.records_helpers import STAFF, T0, Family, make_family, prepare, sign
 
 LATER = T0 + timedelta(hours=25)
+#: The web app's default CONSENTKIT_PAPER_SCAN_MAX_BYTES.
+MAX_BYTES = 20 * 1024 * 1024
 
 
 def scan_pdf() -> bytes:
@@ -51,8 +54,15 @@ def _member(role: StaffRole, email: str = "dr.martin@example.org") -> Actor:
     return enrolment.staff_actor(member, role.value)
 
 
+def _item_ids(family: Family, record: Any) -> list[str]:
+    opened = opened_event(records.history(family.participant), record.record_id)
+    return [i["id"] for i in opened["payload"]["items"]]
+
+
 def _paper(family: Family, record: Any, signers: list[Any], **kwargs: Any) -> Any:
     values: dict[str, Any] = {
+        "items_yes": _item_ids(family, record),  # every box ticked yes, unless a test says
+        "max_bytes": MAX_BYTES,
         "signer_ids": [str(s.id) for s in signers],
         "signed_on": date(2026, 3, 3),
         "locale": "fr",
@@ -206,10 +216,51 @@ def test_record_paper_consent_refuses_a_required_item_answered_no(demo_study: An
     record = _open(family)
     opened = records.history(family.participant)[-1]["payload"]
     required = next(i["id"] for i in opened["items"] if i["required"])
-    choices = {i["id"]: i["id"] != required for i in opened["items"]}
+    ticked = [i["id"] for i in opened["items"] if i["id"] != required]
     with pytest.raises(EligibilityError) as caught:
-        _paper(family, record, [family.guardians[0]], choices=choices)
+        _paper(family, record, [family.guardians[0]], items_yes=ticked)
     assert caught.value.code == "required-item-refused"
+
+
+def test_record_paper_consent_records_an_unticked_item_as_no(demo_study: Any) -> None:
+    family = make_family()
+    record = _open(family)
+    optional = next(
+        i
+        for i in opened_event(records.history(family.participant), record.record_id)["payload"][
+            "items"
+        ]
+        if not i["required"]
+    )["id"]
+    ticked = [i for i in _item_ids(family, record) if i != optional]
+
+    event = _paper(family, record, [family.guardians[0]], items_yes=ticked)
+
+    assert event.payload["choices"] == {i: i != optional for i in _item_ids(family, record)}
+
+
+def test_record_paper_consent_refuses_an_item_the_form_does_not_have(demo_study: Any) -> None:
+    family = make_family()
+    record = _open(family)
+
+    with pytest.raises(InvalidDataError) as caught:
+        _paper(
+            family, record, [family.guardians[0]], items_yes=[*_item_ids(family, record), "nope"]
+        )
+
+    assert caught.value.code == "items-incomplete"
+    assert StoredDocument.objects(kind="paper-scan").count() == 0
+
+
+def test_record_paper_consent_of_the_investigator_alone_records_no_choices(
+    demo_study: Any,
+) -> None:
+    family = make_family()
+    record = _open(family)
+
+    event = _paper(family, record, [family.investigator], items_yes=[])
+
+    assert event.payload["choices"] is None
 
 
 def test_record_paper_consent_of_the_investigator_needs_countersign_rights(

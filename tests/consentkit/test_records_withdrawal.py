@@ -164,10 +164,21 @@ def test_withdraw_without_a_reason_is_accepted(demo_study: Any) -> None:
 def test_withdraw_with_reason_declined_stores_no_reason(demo_study: Any) -> None:
     family, _record = _consented_family()
 
-    event = _withdraw(family, "full", reason="fatigue", reason_declined=True)
+    event = _withdraw(family, "full", reason_declined=True)
 
     assert event.payload["reason"] is None
     assert event.payload["reason_declined"] is True
+
+
+def test_withdraw_with_a_reason_and_reason_declined_is_refused(demo_study: Any) -> None:
+    family, _record = _consented_family()
+    before = len(records.history(family.participant))
+
+    with pytest.raises(InvalidDataError) as refused:
+        _withdraw(family, "full", reason="fatigue", reason_declined=True)
+
+    assert refused.value.code == "withdrawal-reason-conflict"
+    assert len(records.history(family.participant)) == before
 
 
 def test_withdraw_stores_a_reason_that_was_given(demo_study: Any) -> None:

@@ -14,17 +14,21 @@ from dataclasses import asdict
 from functools import wraps
 from typing import Any
 
-from flask import Response, current_app, request
+from flask import Response, request
 from flask.views import MethodView
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from backend.auth import client_ip
 from backend.auth.staff import current_staff, require
+from backend.config import paper_scan_limit
 from backend.downloads import export_attachment, pdf_attachment
 from backend.errors import request_locale
 from backend.extensions import Blueprint
+from backend.intake import MULTIPART_OVERHEAD
 from backend.resources.sites.schemas import (
     ContactCorrectedSchema,
     CountersignSchema,
+    CountersignTextSchema,
     DashboardArgsSchema,
     DashboardSchema,
     EventSchema,
@@ -33,6 +37,7 @@ from backend.resources.sites.schemas import (
     InvitationStatusSchema,
     InviteSchema,
     PaperConsentSchema,
+    PaperSignersSchema,
     ParticipantSchema,
     ParticipationSchema,
     PreviewResultSchema,
@@ -79,6 +84,21 @@ def _participant(trial_id: str, code: str, action: Action) -> tuple[Signed, Part
     """Return the member (allowed ``action`` at the participant's site) and the participant."""
     signed = current_staff()  # 401 before 404: anonymous callers learn nothing about codes
     return signed, staff_service.participant_for(signed, trial_id, code, action)
+
+
+def _confirmed(trial_id: str, code: str, action: Action) -> tuple[Signed, Participant]:
+    """Return the member and participant of a sensitive action, after a recent password and code.
+
+    Raises:
+        AuthenticationError: ``reauthentication-required`` (401; re-authenticate, then retry).
+    """
+    signed, participant = _participant(trial_id, code, action)
+    staff_service.require_recent_auth(signed)
+    return signed, participant
+
+
+def _event(event: Any) -> dict[str, Any]:
+    return {"seq": event.seq, "type": event.type, "at": event.at, "state": event.state_after}
 
 
 @blp.route("/<trial_id>/dashboard")
@@ -334,13 +354,21 @@ class SignerContactViews(MethodView):
 class CountersignViews(MethodView):
     """The interviewer's signature."""
 
+    @blp.response(200, CountersignTextSchema)
+    @blp.doc(security=SECURITY)
+    def get(self, trial_id: str, code: str, record_id: str) -> dict[str, Any]:
+        """The language and text hash to countersign, and whether this member may now."""
+        signed, participant = _participant(trial_id, code, Action.COUNTERSIGN)
+        text = enrolment.countersign_text(participant, record_id, staff_locale=signed.staff.locale)
+        actions = enrolment.actions_on(participant, signed.staff, record_id)
+        return {**asdict(text), "may_countersign": actions.countersign}
+
     @blp.arguments(CountersignSchema)
     @blp.response(200, EventSchema)
     @blp.doc(security=SECURITY)
     def post(self, args: dict[str, Any], trial_id: str, code: str, record_id: str) -> Any:
         """Countersign as the investigator who conducted the interview (re-authenticate first)."""
-        signed, participant = _participant(trial_id, code, Action.COUNTERSIGN)
-        staff_service.require_recent_auth(signed)
+        signed, participant = _confirmed(trial_id, code, Action.COUNTERSIGN)
         event = enrolment.countersign(
             participant,
             record_id,
@@ -353,7 +381,7 @@ class CountersignViews(MethodView):
             ip=client_ip(),
             user_agent=request.headers.get("User-Agent", "")[:300],
         )
-        return {"seq": event.seq, "type": event.type, "at": event.at, "state": event.state_after}
+        return _event(event)
 
 
 @blp.route("/<trial_id>/participants/<code>/withdrawals")
@@ -364,18 +392,23 @@ class StaffWithdrawalViews(MethodView):
     @blp.response(201, EventSchema)
     @blp.doc(security=SECURITY)
     def post(self, args: dict[str, Any], trial_id: str, code: str) -> Any:
-        """Record it with its channel and scopes (re-authenticate first)."""
-        signed, participant = _participant(trial_id, code, Action.RECORD_WITHDRAWAL)
-        staff_service.require_recent_auth(signed)
+        """Record it with its channel, scopes and reason (re-authenticate first).
+
+        Send ``reason``, or ``reason_declined: true`` when the family declined to
+        give one: exactly one of the two (422 ``withdrawal-reason-required`` or
+        ``withdrawal-reason-conflict``), as on the staff page.
+        """
+        signed, participant = _confirmed(trial_id, code, Action.RECORD_WITHDRAWAL)
         event = enrolment.record_withdrawal(
             participant,
             scopes=args["scopes"],
             expressed_by=args.get("expressed_by"),
             channel=args["channel"],
             actor=staff_service.acting_as(signed, trial_id, participant.site_code, args["channel"]),
-            reason=None if args.get("reason_declined") else args.get("reason"),
+            reason=args["reason"],
+            reason_declined=args["reason_declined"],
         )
-        return {"seq": event.seq, "type": event.type, "at": event.at, "state": event.state_after}
+        return _event(event)
 
 
 @blp.route("/<trial_id>/participants/<code>/dissent")
@@ -424,19 +457,12 @@ class StaffWithdrawalDocumentViews(MethodView):
         return pdf_attachment(pdf, f"{code}-withdrawal-{seq}.pdf")
 
 
-def scan_limit() -> int:
-    """Return the largest scan accepted (``CONSENTKIT_PAPER_SCAN_MAX_BYTES``)."""
-    return int(current_app.config.get("CONSENTKIT_PAPER_SCAN_MAX_BYTES", paper.MAX_SCAN_BYTES))
-
-
 def _limit_upload(view: Callable[..., Any]) -> Callable[..., Any]:
     """Answer 413 before reading a body larger than a scan and its form fields."""
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if (request.content_length or 0) > scan_limit() + 64 * 1024:
-            from werkzeug.exceptions import RequestEntityTooLarge
-
+        if (request.content_length or 0) > paper_scan_limit() + MULTIPART_OVERHEAD:
             raise RequestEntityTooLarge()
         return view(*args, **kwargs)
 
@@ -449,6 +475,14 @@ class PaperConsentViews(MethodView):
 
     decorators = [_limit_upload]
 
+    @blp.response(200, PaperSignersSchema)
+    @blp.doc(security=SECURITY)
+    def get(self, trial_id: str, code: str, record_id: str) -> dict[str, Any]:
+        """The missing signers whose paper signature this member may record now."""
+        signed, participant = _participant(trial_id, code, Action.RECORD_PAPER)
+        actions = enrolment.actions_on(participant, signed.staff, record_id)
+        return {"record_id": record_id, "signers": list(actions.paper_signers)}
+
     @blp.arguments(PaperConsentSchema, location="form", content_type="multipart/form-data")
     @blp.response(201, EventSchema)
     @blp.alt_response(413, description="The scan is too large")
@@ -457,12 +491,12 @@ class PaperConsentViews(MethodView):
         """Record who signed the paper form, when and in which language (re-authenticate first).
 
         Send multipart/form-data: ``signer_ids`` (repeated), ``signed_on``,
-        ``locale``, optional ``items_yes`` (repeated) and ``note``, and the file
-        ``scan`` (a PDF). The signed-in member is the event's actor; only a member who may
-        countersign at the site may record the investigator's paper signature.
+        ``locale``, ``items_yes`` (repeated; every item not sent is a no, as on
+        the staff page) and ``note``, and the file ``scan`` (a PDF). The signed-in
+        member is the event's actor; only a member who may countersign at the site
+        may record the investigator's paper signature.
         """
-        signed, participant = _participant(trial_id, code, Action.RECORD_PAPER)
-        staff_service.require_recent_auth(signed)
+        signed, participant = _confirmed(trial_id, code, Action.RECORD_PAPER)
         upload = request.files.get("scan")
         if upload is None:
             raise InvalidDataError(
@@ -470,23 +504,9 @@ class PaperConsentViews(MethodView):
                 code="scan-required",
                 details={"errors": {"scan": ["Missing"]}},
             )
-        content = upload.read(scan_limit() + 1)
-        if len(content) > scan_limit():
-            from werkzeug.exceptions import RequestEntityTooLarge
-
+        content = upload.read(paper_scan_limit() + 1)
+        if len(content) > paper_scan_limit():
             raise RequestEntityTooLarge()
-        choices = None
-        if args.get("items_yes") is not None:
-            opened = records.history(participant)
-            items: list[dict[str, Any]] = next(
-                (
-                    e["payload"]["items"]
-                    for e in opened
-                    if e["type"] == "record.opened" and e["payload"]["record_id"] == record_id
-                ),
-                [],
-            )
-            choices = {i["id"]: i["id"] in args["items_yes"] for i in items}
         event = paper.record_paper_consent(
             participant,
             record_id,
@@ -495,11 +515,11 @@ class PaperConsentViews(MethodView):
             locale=args["locale"],
             scan_pdf=content,
             actor=staff_service.acting_as(signed, trial_id, participant.site_code),
-            choices=choices,
+            items_yes=args["items_yes"],
             note=args.get("note"),
-            max_bytes=scan_limit(),
+            max_bytes=paper_scan_limit(),
         )
-        return {"seq": event.seq, "type": event.type, "at": event.at, "state": event.state_after}
+        return _event(event)
 
 
 @blp.route("/<trial_id>/participants/<code>/documents/<document_id>")

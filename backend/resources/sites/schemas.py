@@ -225,6 +225,31 @@ class CountersignSchema(SignatureSchema):
         exclude = ("client_at", "client_offset_minutes", "early_signing_justification")
 
 
+class CountersignTextSchema(ma.Schema):
+    record_id = ma.fields.String()
+    form_id = ma.fields.String()
+    form_kind = ma.fields.String()
+    version = ma.fields.Integer()
+    locale = ma.fields.String(
+        metadata={"description": "The language countersigned: the one the family signed in"}
+    )
+    content_sha256 = ma.fields.String(metadata={"description": "Send it back with the signature"})
+    may_countersign = ma.fields.Boolean(
+        metadata={"description": "This member is the record's interviewer and has not signed yet"}
+    )
+
+
+class PaperSignersSchema(ma.Schema):
+    record_id = ma.fields.String()
+    signers = ma.fields.List(
+        ma.fields.Dict(),
+        metadata={
+            "description": "Missing signers ({signer_id, role}) whose paper signature this "
+            "member may record (the investigator's only with countersign rights)"
+        },
+    )
+
+
 class StaffDissentSchema(ma.Schema):
     note = ma.fields.String(load_default=None, validate=ma.validate.Length(max=2000))
     expressed_by = ma.fields.String(
@@ -263,13 +288,17 @@ class PaperConsentSchema(ma.Schema):
     )
     items_yes = ma.fields.List(
         ma.fields.String(validate=ma.validate.Length(min=1, max=80)),
-        load_default=None,
+        load_default=list,
+        validate=ma.validate.Length(max=100),
         metadata={
-            "description": "Item ids ticked yes on paper (repeat the field); when given, "
-            "every other item is a no. Omit when the choices are not recorded."
+            "description": "Item ids ticked yes on paper (repeat the field); every other item "
+            "is a no, so a required item must be sent when a family member signed"
         },
     )
     note = ma.fields.String(load_default=None, validate=ma.validate.Length(max=2000))
     scan = Upload(
-        metadata={"description": "The scanned paper form, a PDF of at most 20 MB (required)"}
+        metadata={
+            "description": "The scanned paper form, a PDF (required) of at most "
+            "CONSENTKIT_PAPER_SCAN_MAX_BYTES, 20 MiB by default"
+        }
     )

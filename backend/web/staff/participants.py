@@ -16,6 +16,7 @@ from typing import Any
 from flask import Response, redirect, request, url_for
 
 from backend.auth import client_ip
+from backend.config import paper_scan_limit
 from backend.qr import qr_svg
 from backend.schemas import StaffWithdrawalSchema
 from backend.web.staff import bp
@@ -37,12 +38,11 @@ from backend.web.staff.common import (
     _when,
 )
 from consentkit import settings
-from consentkit.enums import OPEN_STATES, Channel, SignerRole, WithdrawalScope
+from consentkit.enums import Channel, SignerRole, WithdrawalScope
 from consentkit.errors import (
     AuthenticationError,
     ConsentKitError,
     InvalidDataError,
-    NotFoundError,
     PermissionDeniedError,
     RateLimitedError,
 )
@@ -186,13 +186,11 @@ def _record_rows(
 ) -> list[dict[str, Any]]:
     locale = _locale()
     profile = records.profile(participant)
-    mine = enrolment.staff_signer(participant, signed.staff)
-    can_countersign = _can(signed, Action.COUNTERSIGN, trial_id, participant.site_code)
-    can_paper = _can(signed, Action.RECORD_PAPER, trial_id, participant.site_code)
+    actions = enrolment.record_actions(participant, signed.staff)
     rows = []
     for record in profile.get("records", []):
         missing = record.get("missing_signers") or []
-        missing_ids = {m["signer_id"] for m in missing}
+        can = actions.get(record["record_id"])
         rows.append(
             {
                 **record,
@@ -220,10 +218,7 @@ def _record_rows(
                     code=participant.code,
                     record_id=record["record_id"],
                 )
-                if can_countersign
-                and mine is not None
-                and str(mine.id) in missing_ids
-                and record["state"] in OPEN_STATES
+                if can is not None and can.countersign
                 else None,
                 "paper_url": url_for(
                     ".paper",
@@ -231,7 +226,7 @@ def _record_rows(
                     code=participant.code,
                     record_id=record["record_id"],
                 )
-                if can_paper and missing and record["state"] in OPEN_STATES
+                if can is not None and can.paper
                 else None,
             }
         )
@@ -384,10 +379,7 @@ def dissent(trial_id: str, code: str) -> Any:
 @bp.route("/studies/<trial_id>/participants/<path:code>/withdraw", methods=["GET", "POST"])
 def withdraw(trial_id: str, code: str) -> Any:
     """Record a withdrawal told in person, by phone or by letter (password and code first)."""
-    signed, found = _participant(trial_id, code, Action.RECORD_WITHDRAWAL)
-    here = url_for(".withdraw", trial_id=trial_id, code=found.code)
-    if _needs_reauth(signed):
-        return _reauth_redirect(here)
+    signed, found = _confirmed(trial_id, code, Action.RECORD_WITHDRAWAL, ".withdraw")
     locale = _locale()
     values: dict[str, Any] = {
         "scopes": [],
@@ -426,7 +418,8 @@ def withdraw(trial_id: str, code: str) -> Any:
                     actor=staff_service.acting_as(
                         signed, trial_id, found.site_code, args["channel"]
                     ),
-                    reason=None if args.get("reason_declined") else args.get("reason"),
+                    reason=args["reason"],
+                    reason_declined=args["reason_declined"],
                 )
             except InvalidDataError as exc:
                 error = exc.translated(_locale())
@@ -463,37 +456,48 @@ def _withdrawal_error(values: dict[str, Any]) -> str | None:
         return _("Choose at least one part of the study the family stops.")
     if values["channel"] not in {c.value for c in STAFF_CHANNELS}:
         return _("Choose how the withdrawal reached you.")
-    if not values["reason"] and not values["reason_declined"]:
-        return _("Type the reason, or tick that the family declined to give one.")
     return None
 
 
-def _countersign_text(
-    participant: Participant, record_id: str, events: list[dict[str, Any]], signed: Signed
-) -> tuple[dict[str, Any], str, str]:
-    """Return the record's opened event and the language and text hash to countersign.
+class _ConfirmFirst(Exception):
+    """The member confirms password and code, then comes back to ``target``."""
 
-    The language is the one the family signed in (the latest family signature),
-    else the participant's language, else the member's, else the record's first.
+    def __init__(self, target: str) -> None:
+        super().__init__(target)
+        self.target = target
+
+
+@bp.errorhandler(_ConfirmFirst)
+def _confirm_first(exc: _ConfirmFirst) -> Any:
+    return _reauth_redirect(exc.target)
+
+
+def _confirmed(
+    trial_id: str, code: str, action: Action, endpoint: str, **values: Any
+) -> tuple[Signed, Participant]:
+    """Return the member and participant of a sensitive form, after a recent password and code.
+
+    Otherwise the member is sent to re-authenticate and back to this form
+    (``endpoint`` with ``values``), as the API answers 401 ``reauthentication-required``.
     """
-    opened = opened_event(events, record_id)
-    hashes: dict[str, str] = opened["payload"]["content_sha256"]
-    signed_in = [
-        e["payload"].get("locale")
-        for e in events
-        if e["type"] == "signature.added"
-        and e.get("record_id") == record_id
-        and e["payload"].get("role") != SignerRole.INVESTIGATOR
-    ]
-    for candidate in (
-        *reversed(signed_in),
-        participant.preferred_language,
-        signed.staff.locale,
-        *sorted(hashes),
-    ):
-        if candidate and candidate in hashes:
-            return opened, candidate, hashes[candidate]
-    raise NotFoundError("Record %(record_id)s was not found.", params={"record_id": record_id})
+    signed, found = _participant(trial_id, code, action)
+    if _needs_reauth(signed):
+        raise _ConfirmFirst(url_for(endpoint, trial_id=trial_id, code=found.code, **values))
+    return signed, found
+
+
+def _form_error(exc: ConsentKitError, endpoint: str, **values: Any) -> str:
+    """Return the message a sensitive form shows again with the member's input.
+
+    A refusal of the member (403) and too many attempts (429) answer their own
+    page; a confirmation that lapsed meanwhile sends the member to re-authenticate
+    and back to the form.
+    """
+    if isinstance(exc, PermissionDeniedError | RateLimitedError):
+        raise exc
+    if isinstance(exc, AuthenticationError):
+        raise _ConfirmFirst(url_for(endpoint, **values)) from exc
+    return exc.translated(_locale())
 
 
 def _strokes(raw: str) -> Any:
@@ -509,12 +513,10 @@ def _strokes(raw: str) -> Any:
 )
 def countersign(trial_id: str, code: str, record_id: str) -> Any:
     """Countersign as the investigator who conducted the interview (password and code first)."""
-    signed, found = _participant(trial_id, code, Action.COUNTERSIGN)
-    here = url_for(".countersign", trial_id=trial_id, code=found.code, record_id=record_id)
-    if _needs_reauth(signed):
-        return _reauth_redirect(here)
-    events = records.history(found)
-    opened, locale, sha = _countersign_text(found, record_id, events, signed)
+    signed, found = _confirmed(
+        trial_id, code, Action.COUNTERSIGN, ".countersign", record_id=record_id
+    )
+    text = enrolment.countersign_text(found, record_id, staff_locale=signed.staff.locale)
     printed_name = signed.staff.name
     error = None
     if request.method == "POST":
@@ -526,8 +528,8 @@ def countersign(trial_id: str, code: str, record_id: str) -> Any:
                 found,
                 record_id,
                 staff=signed.staff,
-                locale=locale,
-                content_sha256=sha,
+                locale=text.locale,
+                content_sha256=text.content_sha256,
                 printed_name=printed_name,
                 strokes=strokes,
                 verified_at=signed.session.reauth_at,
@@ -535,27 +537,24 @@ def countersign(trial_id: str, code: str, record_id: str) -> Any:
                 user_agent=request.headers.get("User-Agent", "")[:300],
             )
         except ConsentKitError as exc:
-            if isinstance(exc, PermissionDeniedError | RateLimitedError):
-                raise
-            if isinstance(exc, AuthenticationError):
-                return _reauth_redirect(here)
-            error = exc.translated(_locale())
+            error = _form_error(
+                exc, ".countersign", trial_id=trial_id, code=found.code, record_id=record_id
+            )
         else:
             return redirect(
                 url_for(".participant", trial_id=trial_id, code=found.code, notice="countersigned")
             )
-    payload = opened["payload"]
     return _render(
         "countersign.html",
         422 if error else 200,
         trial_id=trial_id,
         participant=found,
         record_id=record_id,
-        form_id=payload["form_id"],
-        version=payload["version"],
-        kind=label("form_kind", payload.get("form_kind", ""), _locale()),
-        text_language=_language_name(locale),
-        sha=sha,
+        form_id=text.form_id,
+        version=text.version,
+        kind=label("form_kind", text.form_kind, _locale()),
+        text_language=_language_name(text.locale),
+        sha=text.content_sha256,
         printed_name=printed_name,
         error=error,
     )
@@ -590,27 +589,17 @@ def _paper_values() -> dict[str, Any]:
 )
 def paper(trial_id: str, code: str, record_id: str) -> Any:
     """Record a consent signed on paper, with the scan (password and code first)."""
-    signed, found = _participant(trial_id, code, Action.RECORD_PAPER)
-    here = url_for(".paper", trial_id=trial_id, code=found.code, record_id=record_id)
-    if _needs_reauth(signed):
-        return _reauth_redirect(here)
+    signed, found = _confirmed(trial_id, code, Action.RECORD_PAPER, ".paper", record_id=record_id)
     events = records.history(found)
-    opened = opened_event(events, record_id)
-    payload = opened["payload"]
-    status = next(
-        s for s in records.record_statuses(found, events=events) if s.record_id == record_id
-    )
+    payload = opened_event(events, record_id)["payload"]
     names = {s["signer_id"]: s for s in _signer_rows(found)}
-    # The investigator's paper signature needs countersign rights (paper.record_paper_consent).
-    can_countersign = _can(signed, Action.COUNTERSIGN, trial_id, found.site_code)
     missing = [
         {
             "signer_id": m["signer_id"],
             "name": names.get(m["signer_id"], {}).get("name", ""),
             "role": label("signer_role", m["role"], _locale()),
         }
-        for m in status.missing_signers
-        if can_countersign or m["role"] != SignerRole.INVESTIGATOR
+        for m in enrolment.actions_on(found, signed.staff, record_id).paper_signers
     ]
     version = FormVersion.objects(
         trial_id=trial_id, form_id=payload["form_id"], version=payload["version"]
@@ -640,8 +629,7 @@ def paper(trial_id: str, code: str, record_id: str) -> Any:
         if error is None and (upload is None or not upload.filename):
             error = _("Attach the scan of the signed paper form.")
         if error is None and upload is not None:
-            limit = paper_service.MAX_SCAN_BYTES
-            content = upload.read(limit + 1)
+            limit = paper_scan_limit()
             try:
                 paper_service.record_paper_consent(
                     found,
@@ -649,19 +637,16 @@ def paper(trial_id: str, code: str, record_id: str) -> Any:
                     signer_ids=values["signer_ids"],
                     signed_on=signed_on,
                     locale=values["locale"],
-                    scan_pdf=content,
+                    scan_pdf=upload.read(limit + 1),
                     actor=staff_service.acting_as(signed, trial_id, found.site_code),
-                    choices={i["id"]: i["id"] in values["items_yes"] for i in payload["items"]}
-                    if payload["items"]
-                    else None,
+                    items_yes=values["items_yes"],
                     note=values["note"] or None,
+                    max_bytes=limit,
                 )
             except ConsentKitError as exc:
-                if isinstance(exc, PermissionDeniedError | RateLimitedError):
-                    raise
-                if isinstance(exc, AuthenticationError):
-                    return _reauth_redirect(here)
-                error = exc.translated(_locale())
+                error = _form_error(
+                    exc, ".paper", trial_id=trial_id, code=found.code, record_id=record_id
+                )
             else:
                 return redirect(
                     url_for(
