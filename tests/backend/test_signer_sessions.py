@@ -93,7 +93,7 @@ def _invited(member: Member, code: str) -> tuple[Participant, Signer, str, str]:
         str(guardian.id),
         actor=enrolment.staff_actor(staff_doc(member), "investigator"),
     )
-    invitation_id = access.invitations_of(participant)[-1]["invitation_id"]
+    invitation_id = access.invitations_of(participant)[-1].invitation_id
     return participant, guardian, shown["code"], invitation_id
 
 

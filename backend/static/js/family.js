@@ -934,7 +934,7 @@
     });
   };
 
-  /** The task list's "withdrawn" panel: each withdrawal, what it means, its sealed confirmation. */
+  /** The task list's withdrawals panel: each withdrawal, what it means, its sealed confirmation. */
   async function showWithdrawals() {
     const panel = $("withdrawals");
     if (!panel) {
