@@ -13,7 +13,7 @@ from consentkit.models.document import StoredDocument
 from consentkit.models.staff import StaffMember, StaffSession
 from consentkit.services import enrolment
 from tests.backend.staff_helpers import auth, make_member, token_for
-from tests.consentkit.test_paper_consent import scan_pdf
+from tests.consentkit.paper_helpers import scan_pdf
 
 TRIAL = "DEMO-NBL-1"
 
