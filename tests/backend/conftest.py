@@ -7,12 +7,18 @@ never imports from another test module (``tests/test_architecture.py``).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import mongoengine
 import pytest
 
+from backend.auth import ACCESS_TOKEN_TTL_S
+from consentkit import db as database
 from consentkit.policy.roles import StaffRole
 from consentkit.services import access, records
+from tests.backend.signer_access_world import API, World, build_side, sign_in
 from tests.backend.signer_helpers import Outbox
 from tests.backend.staff_helpers import Member, colleague, make_member
 from tests.consentkit.records_helpers import STAFF, make_family
@@ -82,3 +88,42 @@ def phone(
             assert ok.status_code == 200
 
     return Phone()
+
+
+@pytest.fixture(scope="module")
+def world(
+    connected: str, db_name: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    """Two families at the same site, built once for the module on an emptied database."""
+    from backend import create_app
+    from consentkit.services.forms import forget_catalogs
+    from consentkit.services.importing import import_demo_study
+
+    database.connect(connected, db_name=db_name)
+    forget_catalogs()
+    db = mongoengine.get_db()
+    for name in db.list_collection_names():
+        if not name.startswith("system."):
+            db[name].delete_many({})
+    import_demo_study()
+    with pytest.MonkeyPatch.context() as patch:
+        data_dir: Path = tmp_path_factory.mktemp("access-matrix")
+        patch.setenv("CONSENTKIT_OTP_SENDER", "console")
+        patch.setenv("CONSENTKIT_DATA_DIR", str(data_dir))
+        app = create_app(
+            {
+                "TESTING": True,
+                "MONGODB_URI": connected,
+                "MONGODB_DB": db_name,
+                "DATA_DIR": str(data_dir),
+            }
+        )
+        client = app.test_client()
+        a = build_side(client, "P-A01")
+        b = build_side(client, "P-B01")
+        b.child = sign_in(client, b.family, b.family.child)
+        revoked = sign_in(client, a.family, a.family.guardians[0])
+        assert client.post(f"{API}/auth/logout", headers=revoked.headers).status_code == 204
+        world = World(app, client, a, b, revoked, "", a.phone.step_up())
+        world.expired_token = world.forge_token(a.phone.session_id, ACCESS_TOKEN_TTL_S + 60)
+        yield world
