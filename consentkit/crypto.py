@@ -23,7 +23,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -37,13 +36,9 @@ from consentkit.errors import ConfigurationError
 log = logging.getLogger(__name__)
 
 
-def _environment() -> str:
-    return os.environ.get("CONSENTKIT_ENV", "production")
-
-
 def _generated(name: str, make: Any) -> str:
     """Return a development key kept under the data dir, creating it once."""
-    if _environment() == "production":
+    if settings.environment() == "production":
         raise ConfigurationError(
             "%(variable)s must be set in production (see README, Configuration).",
             params={"variable": f"CONSENTKIT_{name.upper()}"},
@@ -59,7 +54,7 @@ def _generated(name: str, make: Any) -> str:
 
 @functools.cache
 def _fernet() -> MultiFernet:
-    raw = os.environ.get("CONSENTKIT_IDENTITY_KEYS") or _generated(
+    raw = settings.identity_keys() or _generated(
         "identity_keys", lambda: Fernet.generate_key().decode()
     )
     try:
@@ -74,9 +69,7 @@ def _fernet() -> MultiFernet:
 
 @functools.cache
 def _audit_key() -> bytes:
-    raw = os.environ.get("CONSENTKIT_AUDIT_KEY") or _generated(
-        "audit_key", lambda: secrets.token_urlsafe(48)
-    )
+    raw = settings.audit_key() or _generated("audit_key", lambda: secrets.token_urlsafe(48))
     if len(raw) < 32:
         raise ConfigurationError("CONSENTKIT_AUDIT_KEY must be at least 32 characters.")
     return raw.encode()

@@ -67,7 +67,8 @@ class ChangeKind(StrEnum):
     """How a version differs from the previous one.
 
     ``major`` is material: participants who consented to an earlier version
-    must consent again; ``minor`` is editorial (FDA MyStudies' lesson, peers.md).
+    must consent again; ``minor`` is editorial (FDA MyStudies' lesson,
+    docs/design-lessons.md#major-minor-changes).
     """
 
     INITIAL = "initial"

@@ -18,18 +18,22 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import smtplib
 import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from email.message import EmailMessage
-from enum import StrEnum
 from typing import Any, Protocol
 
+from consentkit import settings
 from consentkit.errors import ConfigurationError, DeliveryFailedError, InvalidDataError
 from consentkit.i18n import N_, gettext
+
+# Re-exported: the TLS mode is read with the other settings; callers know it from here.
+from consentkit.settings import IMPLICIT_TLS_PORT as IMPLICIT_TLS_PORT
+from consentkit.settings import SmtpTls as SmtpTls
+from consentkit.settings import smtp_tls_mode as smtp_tls_mode
 
 log = logging.getLogger(__name__)
 
@@ -89,61 +93,25 @@ class ConsoleSender:
         return "console"
 
 
-class SmtpTls(StrEnum):
-    """How the SMTP connection is encrypted (``CONSENTKIT_SMTP_TLS``)."""
-
-    IMPLICIT = "implicit"  # TLS from the first byte (port 465, RFC 8314)
-    STARTTLS = "starttls"  # upgraded after the greeting (port 587 or 25)
-    OFF = "off"  # a clear connection: only to a local relay, and never with a password
-
-
-#: The port of SMTP over implicit TLS (RFC 8314 3.3).
-IMPLICIT_TLS_PORT = 465
-
-
-def smtp_tls_mode(env: Mapping[str, str]) -> SmtpTls:
-    """Return the TLS mode the settings ask for.
-
-    ``CONSENTKIT_SMTP_TLS`` wins; otherwise the older ``CONSENTKIT_SMTP_STARTTLS=true``
-    means STARTTLS, port 465 means implicit TLS, and anything else a clear connection.
-
-    Raises:
-        ConfigurationError: an unknown ``CONSENTKIT_SMTP_TLS`` value.
-    """
-    named = env.get("CONSENTKIT_SMTP_TLS", "").strip().lower()
-    if named:
-        try:
-            return SmtpTls(named)
-        except ValueError:
-            raise ConfigurationError(
-                "CONSENTKIT_SMTP_TLS must be implicit, starttls or off."
-            ) from None
-    if env.get("CONSENTKIT_SMTP_STARTTLS", "").strip().lower() in {"1", "true", "yes", "on"}:
-        return SmtpTls.STARTTLS
-    if env.get("CONSENTKIT_SMTP_PORT", "").strip() == str(IMPLICIT_TLS_PORT):
-        return SmtpTls.IMPLICIT
-    return SmtpTls.OFF
-
-
 class SmtpSender:
     """E-mail through any SMTP server, the certificate verified whenever TLS is used."""
 
     channel = "email"
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
-        """Read the SMTP settings (from ``os.environ`` unless given).
+        """Read the SMTP settings (:func:`consentkit.settings.smtp`, from ``env`` if given).
 
         Raises:
             ConfigurationError: an unknown TLS mode, an unreadable CA file, or a
                 user name and password to be sent over a clear connection.
         """
-        env = os.environ if env is None else env
-        self.host = env.get("CONSENTKIT_SMTP_HOST", "localhost")
-        self.port = int(env.get("CONSENTKIT_SMTP_PORT", "25"))
-        self.sender = env.get("CONSENTKIT_SMTP_FROM", "consentkit@localhost")
-        self.user = env.get("CONSENTKIT_SMTP_USER")
-        self.password = env.get("CONSENTKIT_SMTP_PASSWORD")
-        self.tls = smtp_tls_mode(env)
+        configured = settings.smtp(env)
+        self.host = configured.host
+        self.port = configured.port
+        self.sender = configured.sender
+        self.user = configured.user
+        self.password = configured.password
+        self.tls = configured.tls
         if self.tls == SmtpTls.OFF and (self.user or self.password):
             raise ConfigurationError(
                 "CONSENTKIT_SMTP_USER and CONSENTKIT_SMTP_PASSWORD are set but the SMTP "
@@ -152,7 +120,7 @@ class SmtpSender:
             )
         self.context: ssl.SSLContext | None = None
         if self.tls != SmtpTls.OFF:
-            ca_file = env.get("CONSENTKIT_SMTP_CA_FILE") or None
+            ca_file = configured.ca_file
             try:
                 # Certificate and host name verified (CERT_REQUIRED, check_hostname).
                 self.context = ssl.create_default_context(cafile=ca_file)
@@ -228,7 +196,7 @@ class WebhookSender:
 
     def __init__(self) -> None:
         """Read the webhook URL."""
-        url = os.environ.get("CONSENTKIT_SMS_WEBHOOK_URL")
+        url = settings.sms_webhook_url()
         if not url or not url.startswith(("https://", "http://")):
             raise ConfigurationError("CONSENTKIT_SMS_WEBHOOK_URL must be an http(s) URL.")
         self.url = url
@@ -271,9 +239,9 @@ def configured_sender() -> Sender:
     Raises:
         ConfigurationError: unknown sender, or the console sender in production.
     """
-    name = os.environ.get("CONSENTKIT_OTP_SENDER", "console")
+    name = settings.otp_sender()
     if name == "console":
-        if os.environ.get("CONSENTKIT_ENV", "production") == "production":
+        if settings.environment() == "production":
             raise ConfigurationError("Set CONSENTKIT_OTP_SENDER to smtp or webhook in production.")
         return ConsoleSender()
     if name == "smtp":

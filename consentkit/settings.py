@@ -1,14 +1,22 @@
 """Library configuration read from ``CONSENTKIT_*`` environment variables.
 
-The library reads only what it needs to reach its database and data directory;
-the web app has its own settings in ``backend/config.py``. Every variable is
-listed in the README's configuration table.
+This module is the only one in ``consentkit`` that reads the environment
+(``tests/test_configuration.py`` keeps it so): every other module asks one of
+the accessors below. They read at call time, not at import, so a deployment
+that sets a variable before the first use and a test that monkeypatches it
+both take effect. The web app has its own settings in ``backend/config.py``.
+Every variable is listed in the README's configuration table.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
+
+from consentkit.errors import ConfigurationError
 
 #: Where the embedded database, generated keys and rendered documents live.
 DEFAULT_DATA_DIR = "var"
@@ -96,3 +104,134 @@ def signer_questions_per_day() -> int:
     Each question is an audit event (``CONSENTKIT_SIGNER_QUESTIONS_PER_DAY``).
     """
     return int(os.environ.get("CONSENTKIT_SIGNER_QUESTIONS_PER_DAY", "20"))
+
+
+def environment() -> str:
+    """Return ``CONSENTKIT_ENV``: ``production`` (the default), ``development`` or ``testing``.
+
+    Production is the default so that a forgotten variable fails closed: keys,
+    the seal and the one-time-code sender must then be configured, never generated.
+    """
+    return os.environ.get("CONSENTKIT_ENV", "production")
+
+
+def catalog_ttl_s() -> float:
+    """Return how long a process may reuse a study catalog (``CONSENTKIT_CATALOG_TTL_S``)."""
+    return float(os.environ.get("CONSENTKIT_CATALOG_TTL_S", "5"))
+
+
+def identity_keys() -> str | None:
+    """Return ``CONSENTKIT_IDENTITY_KEYS`` (Fernet keys, comma-separated), None when unset."""
+    return os.environ.get("CONSENTKIT_IDENTITY_KEYS") or None
+
+
+def audit_key() -> str | None:
+    """Return ``CONSENTKIT_AUDIT_KEY`` (the audit-chain HMAC key), None when unset."""
+    return os.environ.get("CONSENTKIT_AUDIT_KEY") or None
+
+
+def seal_cert() -> str | None:
+    """Return the path of the seal's PEM certificate (``CONSENTKIT_SEAL_CERT``)."""
+    return os.environ.get("CONSENTKIT_SEAL_CERT") or None
+
+
+def seal_key() -> str | None:
+    """Return the path of the seal's PEM private key (``CONSENTKIT_SEAL_KEY``)."""
+    return os.environ.get("CONSENTKIT_SEAL_KEY") or None
+
+
+def seal_key_password() -> str | None:
+    """Return the seal key's passphrase (``CONSENTKIT_SEAL_KEY_PASSWORD``), None when unset."""
+    return os.environ.get("CONSENTKIT_SEAL_KEY_PASSWORD") or None
+
+
+def tsa_url() -> str | None:
+    """Return the RFC 3161 time-stamp authority (``CONSENTKIT_TSA_URL``), None when unset."""
+    return os.environ.get("CONSENTKIT_TSA_URL") or None
+
+
+def trust_roots() -> list[Path] | None:
+    """Return the PEM files verification trusts (``CONSENTKIT_TRUST_ROOTS``), None when unset."""
+    configured = os.environ.get("CONSENTKIT_TRUST_ROOTS")
+    return [Path(p.strip()) for p in configured.split(",")] if configured else None
+
+
+def otp_sender() -> str:
+    """Return how one-time codes travel (``CONSENTKIT_OTP_SENDER``, default ``console``)."""
+    return os.environ.get("CONSENTKIT_OTP_SENDER", "console")
+
+
+def sms_webhook_url() -> str | None:
+    """Return the SMS gateway's webhook (``CONSENTKIT_SMS_WEBHOOK_URL``), None when unset."""
+    return os.environ.get("CONSENTKIT_SMS_WEBHOOK_URL") or None
+
+
+class SmtpTls(StrEnum):
+    """How the SMTP connection is encrypted (``CONSENTKIT_SMTP_TLS``)."""
+
+    IMPLICIT = "implicit"  # TLS from the first byte (port 465, RFC 8314)
+    STARTTLS = "starttls"  # upgraded after the greeting (port 587 or 25)
+    OFF = "off"  # a clear connection: only to a local relay, and never with a password
+
+
+#: The port of SMTP over implicit TLS (RFC 8314 3.3).
+IMPLICIT_TLS_PORT = 465
+
+
+def smtp_tls_mode(env: Mapping[str, str]) -> SmtpTls:
+    """Return the TLS mode the settings ask for.
+
+    ``CONSENTKIT_SMTP_TLS`` wins; otherwise the older ``CONSENTKIT_SMTP_STARTTLS=true``
+    means STARTTLS, port 465 means implicit TLS, and anything else a clear connection.
+
+    Raises:
+        ConfigurationError: an unknown ``CONSENTKIT_SMTP_TLS`` value.
+    """
+    named = env.get("CONSENTKIT_SMTP_TLS", "").strip().lower()
+    if named:
+        try:
+            return SmtpTls(named)
+        except ValueError:
+            raise ConfigurationError(
+                "CONSENTKIT_SMTP_TLS must be implicit, starttls or off."
+            ) from None
+    if env.get("CONSENTKIT_SMTP_STARTTLS", "").strip().lower() in {"1", "true", "yes", "on"}:
+        return SmtpTls.STARTTLS
+    if env.get("CONSENTKIT_SMTP_PORT", "").strip() == str(IMPLICIT_TLS_PORT):
+        return SmtpTls.IMPLICIT
+    return SmtpTls.OFF
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """The SMTP server one-time codes and notices are e-mailed through."""
+
+    host: str
+    port: int
+    sender: str
+    user: str | None
+    password: str | None
+    tls: SmtpTls
+    #: PEM file of a private CA; None: the system's CAs.
+    ca_file: str | None
+
+
+def smtp(env: Mapping[str, str] | None = None) -> SmtpSettings:
+    """Return the ``CONSENTKIT_SMTP_*`` settings, from ``env`` or else the process environment.
+
+    ``env`` lets ``backend/config.py`` check a configuration before it is in force.
+
+    Raises:
+        ConfigurationError: an unknown ``CONSENTKIT_SMTP_TLS`` value.
+        ValueError: ``CONSENTKIT_SMTP_PORT`` is not a number.
+    """
+    env = os.environ if env is None else env
+    return SmtpSettings(
+        host=env.get("CONSENTKIT_SMTP_HOST", "localhost"),
+        port=int(env.get("CONSENTKIT_SMTP_PORT", "25")),
+        sender=env.get("CONSENTKIT_SMTP_FROM", "consentkit@localhost"),
+        user=env.get("CONSENTKIT_SMTP_USER"),
+        password=env.get("CONSENTKIT_SMTP_PASSWORD"),
+        tls=smtp_tls_mode(env),
+        ca_file=env.get("CONSENTKIT_SMTP_CA_FILE") or None,
+    )

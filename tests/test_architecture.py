@@ -54,3 +54,31 @@ def test_consentkit_imports_no_private_name_from_another_module() -> None:
     }
 
     assert crossing == {}
+
+
+def _test_module_imports(path: Path) -> list[str]:
+    """Return each ``test_*`` module this file imports from."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    imported: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            imported.append(node.module)
+            imported.extend(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            imported.extend(alias.name for alias in node.names)
+    return sorted(
+        {name for name in imported if name.split(".")[-1].startswith("test_") and _is_module(name)}
+    )
+
+
+def test_no_test_module_imports_from_another_test_module() -> None:
+    # A helper kept in a test module is a dependency nobody sees: moving or splitting that
+    # module breaks its importers, and a fixture imported by name needs a noqa to survive the
+    # linter. Fixtures go to conftest.py, plain helpers to *_helpers.py.
+    importing = {
+        str(path.relative_to(ROOT)): names
+        for path in sorted((ROOT / "tests").rglob("*.py"))
+        if (names := _test_module_imports(path))
+    }
+
+    assert importing == {}

@@ -134,3 +134,37 @@ def test_docs_links_regulatory_basis_explains_every_withdrawal_scope() -> None:
     ]
     missing = [scope.value for scope in WithdrawalScope if f"| `{scope.value}` |" not in section]
     assert missing == []
+
+
+#: Design lessons from other consent systems, once cited from a survey outside the repository.
+LESSONS = ROOT / "docs" / "design-lessons.md"
+CITED_LESSON = re.compile(r"design-lessons\.md#([A-Za-z0-9_-]+)")
+
+
+def test_docs_links_nothing_cites_the_peer_survey_outside_the_repository() -> None:
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in scanned_files()
+        if path.resolve() != Path(__file__).resolve()
+        for number, line in enumerate(
+            path.read_bytes().decode("utf-8", errors="replace").splitlines(), start=1
+        )
+        if "peers.md" in line
+    ]
+
+    assert offenders == [], f"cite docs/design-lessons.md#<anchor> instead: {offenders}"
+
+
+def test_docs_links_every_cited_design_lesson_anchor_exists() -> None:
+    anchors = set(EXPLICIT_ANCHOR.findall(LESSONS.read_text(encoding="utf-8")))
+    cited = [
+        (f"{path.relative_to(ROOT)}:{number}", anchor)
+        for path in scanned_files()
+        for number, line in enumerate(
+            path.read_bytes().decode("utf-8", errors="replace").splitlines(), start=1
+        )
+        for anchor in CITED_LESSON.findall(line)
+    ]
+
+    assert cited, "expected the code to cite the design lessons"
+    assert [f"{where} #{anchor}" for where, anchor in cited if anchor not in anchors] == []

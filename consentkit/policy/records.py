@@ -2,8 +2,9 @@
 
 Nothing here reads the database or the clock: callers pass the events (plain
 dicts as stored in the audit trail) and the moment of the question. States are
-never set by hand (NCI Connect's hand-kept status flags drifted, peers.md), so
-the same events always give the same answer, now or in ten years.
+never set by hand (NCI Connect's hand-kept status flags drifted,
+docs/design-lessons.md#derived-states), so the same events always give the same
+answer, now or in ten years.
 
 Event shapes (``payload`` keys) are documented with the services that write them
 (:mod:`consentkit.services.participants`, :mod:`~consentkit.services.records`,

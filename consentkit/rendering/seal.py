@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import io
 import logging
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -112,11 +111,11 @@ def seal_material() -> SealMaterial:
     Raises:
         ConfigurationError: production without a configured certificate and key.
     """
-    cert, key = os.environ.get("CONSENTKIT_SEAL_CERT"), os.environ.get("CONSENTKIT_SEAL_KEY")
+    cert, key = settings.seal_cert(), settings.seal_key()
     if cert and key:
-        password = os.environ.get("CONSENTKIT_SEAL_KEY_PASSWORD")
+        password = settings.seal_key_password()
         return SealMaterial(Path(cert), Path(key), password.encode() if password else None, False)
-    if os.environ.get("CONSENTKIT_ENV", "production") == "production":
+    if settings.environment() == "production":
         raise ConfigurationError(
             "CONSENTKIT_SEAL_CERT and CONSENTKIT_SEAL_KEY must be set in production."
         )
@@ -137,7 +136,7 @@ def _signer(material: SealMaterial) -> signers.SimpleSigner:
 
 
 def _timestamper() -> Any:
-    url = os.environ.get("CONSENTKIT_TSA_URL")
+    url = settings.tsa_url()
     if not url:
         return None
     from pyhanko.sign.timestamps import HTTPTimeStamper
@@ -164,12 +163,7 @@ def seal_pdf(pdf: bytes, *, reason: str = "Consent record sealed by consentkit")
 
 def trust_roots() -> list[asn1_x509.Certificate]:
     """Return the certificates verification trusts."""
-    configured = os.environ.get("CONSENTKIT_TRUST_ROOTS")
-    files = (
-        [Path(p.strip()) for p in configured.split(",")]
-        if configured
-        else [seal_material().cert_file]
-    )
+    files = settings.trust_roots() or [seal_material().cert_file]
     roots = []
     for path in files:
         data = path.read_bytes()

@@ -13,7 +13,6 @@ version and checks the content hash (consentkit.services.ceremony).
 from __future__ import annotations
 
 import functools
-import os
 import threading
 import time
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from consentkit import settings
 from consentkit.clock import now_utc
 from consentkit.enums import VersionStatus
 from consentkit.errors import NotFoundError
@@ -62,11 +62,6 @@ _CATALOGS: dict[str, Catalog] = {}
 _CATALOG_LOCK = threading.Lock()
 
 
-def catalog_ttl_s() -> float:
-    """Return how long a process may reuse a study catalog."""
-    return float(os.environ.get("CONSENTKIT_CATALOG_TTL_S", "5"))
-
-
 def catalog(trial_id: str) -> Catalog:
     """Return the (briefly cached) catalog of a study.
 
@@ -74,7 +69,7 @@ def catalog(trial_id: str) -> Catalog:
         NotFoundError: no such study.
     """
     cached = _CATALOGS.get(trial_id)
-    if cached is not None and time.monotonic() - cached.loaded_at < catalog_ttl_s():
+    if cached is not None and time.monotonic() - cached.loaded_at < settings.catalog_ttl_s():
         return cached
     study = get_study(trial_id)
     fresh = Catalog(

@@ -83,8 +83,9 @@ def create_reconsent_tasks(
 ) -> TaskReport:
     """Ask everyone consented on an older version of a form to consent to ``version``.
 
-    Only for a ``major`` change (a ``minor`` one creates none, FDA MyStudies'
-    lesson in peers.md), and only at sites whose languages the new version has.
+    Only for a ``major`` change (a ``minor`` one creates none: FDA MyStudies' lesson,
+    docs/design-lessons.md#major-minor-changes), and only at sites whose languages the
+    new version has.
     """
     now = now or now_utc()
     report = TaskReport()

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import pyotp
 
+from backend.auth.staff import COOKIE
 from consentkit.clock import now_utc
+from consentkit.models.participant import Participant
 from consentkit.models.staff import StaffMember, StaffSession
 from consentkit.policy.roles import Grant, StaffRole
+from consentkit.services import audit, enrolment
 from consentkit.services import staff as staff_service
 
 PASSWORD = "correct horse battery staple"
@@ -78,3 +82,79 @@ def auth(token: str) -> dict[str, str]:
 
 def staff_doc(member: Member) -> StaffMember:
     return StaffMember.objects.get(id=member.staff_id)
+
+
+# ---------------------------------------------------------------- staff pages
+
+TRIAL = "DEMO-NBL-1"
+STUDY = f"/staff/studies/{TRIAL}"
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_of(response: Any) -> str:
+    found = CSRF.search(response.get_data(as_text=True))
+    assert found, response.get_data(as_text=True)[:2000]
+    return found.group(1)
+
+
+def signed_in(app: Any, client: Any, member: Member) -> Any:
+    """Put a live session's cookie in the client (no TOTP step spent)."""
+    client.set_cookie(COOKIE, token_for(app, member), path="/staff")
+    return client
+
+
+def family(
+    member: Member,
+    code: str,
+    site: str,
+    *,
+    names: tuple[str, str, str] = ("Anna Jansen", "Piet Jansen", "Sem Jansen"),
+    birth_date: date | None = None,
+) -> Participant:
+    """Enrol a participant with two parents and the child (through the library)."""
+    staff = staff_doc(member)
+    result = enrolment.enrol(
+        TRIAL,
+        code=code,
+        site_code=site,
+        birth_date=birth_date or now_utc().date() - timedelta(days=13 * 365 + 40),
+        signers=[
+            enrolment.SignerEntry("guardian", names[0], email="a@example.org"),
+            enrolment.SignerEntry("guardian", names[1], email="b@example.org"),
+            enrolment.SignerEntry("participant", names[2], phone="+31 6 1234 5678"),
+        ],
+        interviewer=staff,
+        actor=enrolment.staff_actor(staff, "investigator"),
+    )
+    return result.participant
+
+
+def colleague(email: str, role: StaffRole, sites: tuple[str, ...]) -> Member:
+    """A member signed in by session only (no setup link walked: most tests need no TOTP)."""
+    staff, _token = staff_service.create_staff(
+        email=email, name=email.split("@")[0].title(), grants=[Grant(TRIAL, role, sites)]
+    )
+    return Member(email, "", [], str(staff.id))
+
+
+def events_of(participant: Participant) -> int:
+    return len(audit.chain_dicts(str(participant.id)))
+
+
+def participant_url(code: str, suffix: str = "") -> str:
+    return f"{STUDY}/participants/{quote(code, safe='')}{suffix}"
+
+
+# ---------------------------------------------------------------- staff JSON API
+
+BASE = "/api/v1/staff/studies/DEMO-NBL-1"
+FAMILY = [
+    {"role": "guardian", "name": "Anna de Vries", "email": "anna@example.org"},
+    {"role": "guardian", "name": "Pieter de Vries", "phone": "+31 612345678"},
+    {"role": "participant", "name": "Sem de Vries", "email": "sem@example.org"},
+]
+
+
+def enrol(client: Any, headers: dict[str, str], code: str = "NL-0001", **extra: Any) -> Any:
+    body = {"code": code, "site": "NL-01", "birth_date": "2013-01-15", "signers": FAMILY, **extra}
+    return client.post(f"{BASE}/participants", json=body, headers=headers)

@@ -2,49 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-import pytest
-
 from consentkit.services import access
-from tests.consentkit.records_helpers import STAFF, make_family
-
-
-class Outbox:
-    """Captures what the console sender prints, like a family reading their messages."""
-
-    def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
-        self.capsys = capsys
-
-    def last_code(self) -> str:
-        printed = self.capsys.readouterr().out
-        return re.findall(r"one-time code\] to .*: (\d{6})", printed)[-1]
-
-
-@pytest.fixture
-def outbox(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Outbox:
-    monkeypatch.setenv("CONSENTKIT_OTP_SENDER", "console")
-    return Outbox(capsys)
-
-
-@pytest.fixture
-def invited(demo_study: Any) -> tuple[Any, str]:
-    family = make_family()
-    code = access.create_invitation(family.participant, family.guardians[0], actor=STAFF)
-    return family, code
-
-
-def _sign_in(client: Any, outbox: Outbox, code: str, device: str = "device-0001") -> dict[str, Any]:
-    sent = client.post("/api/v1/auth/invitations/redeem", json={"code": code.lower()})
-    assert sent.status_code == 202, sent.get_json()
-    tokens = client.post(
-        f"/api/v1/auth/challenges/{sent.get_json()['challenge_id']}/verify",
-        json={"code": outbox.last_code(), "device_id": device},
-    )
-    assert tokens.status_code == 200, tokens.get_json()
-    body: dict[str, Any] = tokens.get_json()
-    return body
+from tests.backend.signer_helpers import Outbox
+from tests.backend.signer_helpers import sign_in as _sign_in
 
 
 def test_sign_in_with_invitation_and_code_gives_working_tokens(

@@ -19,7 +19,7 @@ import pytest
 from consentkit.models.access import SignerSession
 from consentkit.models.audit import AuditEvent
 from consentkit.services import idempotency, signer_flow
-from tests.backend.test_signer_flow_api import _read_and_prepare, phone  # noqa: F401
+from tests.backend.signer_helpers import read_and_prepare
 from tests.consentkit.records_helpers import STROKES
 
 LEASE_S = 1.0
@@ -78,8 +78,8 @@ def _killed_worker(
     return json.loads(line)
 
 
-def _signature(phone: Any, die: str, **worker: Any) -> tuple[str, bytes, dict[str, str], Any]:  # noqa: F811
-    text = _read_and_prepare(phone)
+def _signature(phone: Any, die: str, **worker: Any) -> tuple[str, bytes, dict[str, str], Any]:
+    text = read_and_prepare(phone)
     phone.step_up()
     url = f"/api/v1/me/records/{phone.rec.record_id}/signature"
     body = json.dumps(
@@ -99,7 +99,7 @@ def _signature(phone: Any, die: str, **worker: Any) -> tuple[str, bytes, dict[st
     return url, body.encode(), {"Idempotency-Key": "sig-crash-1"}, first
 
 
-def _signatures(phone: Any) -> list[AuditEvent]:  # noqa: F811
+def _signatures(phone: Any) -> list[AuditEvent]:
     return list(
         AuditEvent.objects(
             record_id=phone.rec.record_id,
@@ -110,7 +110,7 @@ def _signatures(phone: Any) -> list[AuditEvent]:  # noqa: F811
 
 
 def test_signature_retry_after_the_lease_of_a_killed_worker_signs(
-    phone: Any,  # noqa: F811
+    phone: Any,
     app: Any,
     mongodb_uri: str,
     db_name: str,
@@ -129,7 +129,7 @@ def test_signature_retry_after_the_lease_of_a_killed_worker_signs(
 
 
 def test_signature_retry_after_the_answer_was_lost_returns_the_stored_signature(
-    phone: Any,  # noqa: F811
+    phone: Any,
     app: Any,
     mongodb_uri: str,
     db_name: str,
@@ -153,7 +153,7 @@ def test_signature_retry_after_the_answer_was_lost_returns_the_stored_signature(
 
 
 def test_signature_retry_within_the_lease_is_409_with_retry_after(
-    phone: Any,  # noqa: F811
+    phone: Any,
     app: Any,
     mongodb_uri: str,
     db_name: str,
@@ -173,7 +173,7 @@ def test_signature_retry_within_the_lease_is_409_with_retry_after(
 
 
 def test_withdrawal_retry_after_the_answer_was_lost_returns_the_stored_withdrawal(
-    phone: Any,  # noqa: F811
+    phone: Any,
     app: Any,
     mongodb_uri: str,
     db_name: str,
@@ -209,8 +209,8 @@ def test_withdrawal_retry_after_the_answer_was_lost_returns_the_stored_withdrawa
     assert [e.seq for e in withdrawals] == [first["seq"]]
 
 
-def test_signature_sent_again_without_a_key_needs_no_new_code(phone: Any) -> None:  # noqa: F811
-    text = _read_and_prepare(phone)
+def test_signature_sent_again_without_a_key_needs_no_new_code(phone: Any) -> None:
+    text = read_and_prepare(phone)
     phone.step_up()
     url = f"/api/v1/me/records/{phone.rec.record_id}/signature"
     body = {
@@ -230,7 +230,7 @@ def test_signature_sent_again_without_a_key_needs_no_new_code(phone: Any) -> Non
     assert len(_signatures(phone)) == 1
 
 
-def test_withdrawal_with_a_reused_key_counts_only_for_the_same_scopes(phone: Any) -> None:  # noqa: F811
+def test_withdrawal_with_a_reused_key_counts_only_for_the_same_scopes(phone: Any) -> None:
     session = SignerSession.objects.get()  # the phone's session, as a later one would reuse it
     phone.step_up()
     first = signer_flow.withdraw(

@@ -16,11 +16,16 @@ from consentkit.clock import now_utc
 from consentkit.models.participant import Participant
 from consentkit.policy.records import opened_event
 from consentkit.services import audit, participants, records
-from tests.backend.staff_helpers import Member, auth, token_for
-from tests.backend.test_staff_web import csrf_of, family, nl, participant_url, signed_in
-from tests.consentkit.test_paper_consent import scan_pdf
-
-__all__ = ["nl"]  # the fixture, imported for pytest
+from tests.backend.staff_helpers import (
+    Member,
+    auth,
+    csrf_of,
+    family,
+    participant_url,
+    signed_in,
+    token_for,
+)
+from tests.consentkit.paper_helpers import scan_pdf
 
 API = "/api/v1/staff/studies/DEMO-NBL-1/participants"
 

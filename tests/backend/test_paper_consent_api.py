@@ -15,7 +15,7 @@ from consentkit.models.staff import StaffMember, StaffSession
 from consentkit.policy.records import opened_event
 from consentkit.services import enrolment, records
 from tests.backend.staff_helpers import auth, make_member, token_for
-from tests.consentkit.test_paper_consent import scan_pdf
+from tests.consentkit.paper_helpers import scan_pdf
 
 TRIAL = "DEMO-NBL-1"
 

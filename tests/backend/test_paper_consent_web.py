@@ -9,11 +9,8 @@ from typing import Any
 from consentkit.clock import now_utc
 from consentkit.models.staff import StaffSession
 from consentkit.services import audit, participants, records
-from tests.backend.staff_helpers import Member
-from tests.backend.test_staff_web import csrf_of, family, nl, participant_url, signed_in
-from tests.consentkit.test_paper_consent import scan_pdf
-
-__all__ = ["nl"]  # the fixture, imported for pytest
+from tests.backend.staff_helpers import Member, csrf_of, family, participant_url, signed_in
+from tests.consentkit.paper_helpers import scan_pdf
 
 
 def test_paper_consent_page_records_the_scan_and_links_from_the_participant(

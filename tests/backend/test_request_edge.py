@@ -12,10 +12,18 @@ import pytest
 
 from consentkit.policy.roles import StaffRole
 from consentkit.services import records
-from tests.backend.staff_helpers import auth, make_member, token_for
-from tests.backend.test_signer_flow_api import _content, phone  # noqa: F401 - a fixture
-from tests.backend.test_staff_api import BASE, enrol
-from tests.backend.test_staff_web import csrf_of, family, nl, participant_url, signed_in  # noqa: F401
+from tests.backend.signer_helpers import content
+from tests.backend.staff_helpers import (
+    BASE,
+    auth,
+    csrf_of,
+    enrol,
+    family,
+    make_member,
+    participant_url,
+    signed_in,
+    token_for,
+)
 
 PROBLEM = "application/problem+json"
 
@@ -38,7 +46,7 @@ def investigator(client: Any, demo_study: Any) -> dict[str, str]:
 
 @pytest.mark.parametrize("lang", ["sv", "kYd-Zl"])
 def test_signer_document_without_the_requested_language_is_422_not_500(
-    phone: Any,  # noqa: F811
+    phone: Any,
     lang: str,
 ) -> None:
     url = f"/api/v1/me/records/{phone.rec.record_id}/document?lang={lang}"
@@ -48,10 +56,10 @@ def test_signer_document_without_the_requested_language_is_422_not_500(
 
 @pytest.mark.parametrize("step", ["views", "answers"])
 def test_signer_ceremony_in_a_language_the_form_lacks_is_422_not_500(
-    phone: Any,  # noqa: F811
+    phone: Any,
     step: str,
 ) -> None:
-    text = _content(phone.rec, "fr")
+    text = content(phone.rec, "fr")
     base = f"/api/v1/me/records/{phone.rec.record_id}"
     sections = [{"id": s["id"], "seconds": 20} for s in text["sections"]]
     if step == "answers":  # the questions come after reading, here in French
@@ -71,7 +79,7 @@ def test_signer_ceremony_in_a_language_the_form_lacks_is_422_not_500(
 
 
 def test_error_message_with_a_locale_placeholder_is_translated(
-    phone: Any,  # noqa: F811
+    phone: Any,
 ) -> None:
     url = f"/api/v1/me/records/{phone.rec.record_id}/views"
     response = phone.get(
@@ -107,7 +115,7 @@ def test_json_nested_deeper_than_the_limit_is_400(client: Any) -> None:
 def test_countersign_page_with_deeply_nested_strokes_is_not_a_500(
     app: Any,
     client: Any,
-    nl: Any,  # noqa: F811
+    nl: Any,
 ) -> None:
     child = family(nl, "NL-DEEP-1", "NL-01")
     signed_in(app, client, nl)
@@ -128,7 +136,7 @@ def test_countersign_page_with_deeply_nested_strokes_is_not_a_500(
     assert response.mimetype == "text/html"
 
 
-def test_lone_surrogate_in_a_question_is_400(phone: Any) -> None:  # noqa: F811
+def test_lone_surrogate_in_a_question_is_400(phone: Any) -> None:
     response = phone.post(
         "/api/v1/me/questions",
         data='{"text": "Why \\ud800 this?"}',
@@ -148,7 +156,7 @@ def test_lone_surrogate_in_a_key_is_400(client: Any) -> None:
     assert _problem(response, 400)["error"] == "invalid-unicode"
 
 
-def test_a_surrogate_pair_is_valid_unicode(phone: Any) -> None:  # noqa: F811
+def test_a_surrogate_pair_is_valid_unicode(phone: Any) -> None:
     response = phone.post("/api/v1/me/questions", json={"text": "Why \U0001f600 this?"})
 
     assert response.status_code < 400, response.get_data(as_text=True)

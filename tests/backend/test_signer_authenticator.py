@@ -23,9 +23,9 @@ from consentkit.clock import now_utc
 from consentkit.models.access import SignerSession
 from consentkit.models.participant import Signer
 from consentkit.services import access, audit, participants, records
-from tests.backend.test_auth_flow import Outbox, _sign_in, invited, outbox  # noqa: F401
+from tests.backend.signer_helpers import Outbox, sign_in
 from tests.consentkit.records_helpers import STAFF, STROKES, Family, content, make_family, prepare
-from tests.consentkit.test_notify import Inbox
+from tests.consentkit.smtp_helpers import Inbox
 
 API = "/api/v1"
 NOTICE = re.compile(r"\[consentkit notice\] to .*: (.*)")
@@ -41,7 +41,7 @@ def _secret(started: Any) -> str:
     return found.group(1)
 
 
-def _contact_code(client: Any, outbox: Outbox, auth: dict[str, str]) -> dict[str, str]:  # noqa: F811
+def _contact_code(client: Any, outbox: Outbox, auth: dict[str, str]) -> dict[str, str]:
     """Ask for the code by e-mail or SMS that setting up an app needs; return the body to send."""
     sent = client.post(f"{API}/auth/authenticator/challenge", headers=auth)
     assert sent.status_code == 202, sent.get_json()
@@ -54,11 +54,11 @@ def _events(family: Family) -> list[dict[str, Any]]:
 
 def test_enrol_an_authenticator_and_step_up_with_it(
     client: Any,
-    outbox: Outbox,  # noqa: F811
-    invited: Any,  # noqa: F811
+    outbox: Outbox,
+    invited: Any,
 ) -> None:
     family, invitation = invited
-    tokens = _sign_in(client, outbox, invitation)
+    tokens = sign_in(client, outbox, invitation)
     auth = {"Authorization": f"Bearer {tokens['access_token']}"}
     assert client.get(f"{API}/auth/me", headers=auth).get_json()["authenticator"] is False
 
@@ -117,12 +117,12 @@ def _ready_to_sign(family: Family) -> tuple[str, dict[str, Any]]:
 
 def test_a_stolen_session_alone_cannot_enrol_an_authenticator(
     client: Any,
-    outbox: Outbox,  # noqa: F811
-    invited: Any,  # noqa: F811
+    outbox: Outbox,
+    invited: Any,
 ) -> None:
     """Only a bearer token: no code by e-mail or SMS, so no app, no step-up, no signature."""
     family, invitation = invited
-    stolen = {"Authorization": f"Bearer {_sign_in(client, outbox, invitation)['access_token']}"}
+    stolen = {"Authorization": f"Bearer {sign_in(client, outbox, invitation)['access_token']}"}
     record_id, signature = _ready_to_sign(family)
     # Even a code from the signer's own step-up is not the proof for setting up an app.
     step_up = client.post(f"{API}/auth/step-up", headers=stolen).get_json()
@@ -158,12 +158,12 @@ def test_a_stolen_session_alone_cannot_enrol_an_authenticator(
 
 def test_an_app_enrolment_started_without_the_contact_code_cannot_sign(
     client: Any,
-    outbox: Outbox,  # noqa: F811
-    invited: Any,  # noqa: F811
+    outbox: Outbox,
+    invited: Any,
 ) -> None:
     """A pending app that no code by e-mail or SMS proved (as the old flow left them) is refused."""
     family, invitation = invited
-    stolen = {"Authorization": f"Bearer {_sign_in(client, outbox, invitation)['access_token']}"}
+    stolen = {"Authorization": f"Bearer {sign_in(client, outbox, invitation)['access_token']}"}
     record_id, signature = _ready_to_sign(family)
     secret = pyotp.random_base32()
     Signer.objects(id=family.guardians[0].id).update_one(
@@ -186,12 +186,12 @@ def test_an_app_enrolment_started_without_the_contact_code_cannot_sign(
 
 def test_a_stolen_session_alone_cannot_replace_an_authenticator(
     client: Any,
-    outbox: Outbox,  # noqa: F811
-    invited: Any,  # noqa: F811
+    outbox: Outbox,
+    invited: Any,
 ) -> None:
     """The family's app stays; the thief's device cannot swap in its own app."""
     family, invitation = invited
-    owner = {"Authorization": f"Bearer {_sign_in(client, outbox, invitation)['access_token']}"}
+    owner = {"Authorization": f"Bearer {sign_in(client, outbox, invitation)['access_token']}"}
     started = client.post(
         f"{API}/auth/authenticator", json=_contact_code(client, outbox, owner), headers=owner
     )
@@ -203,7 +203,7 @@ def test_a_stolen_session_alone_cannot_replace_an_authenticator(
         == 204
     )
     before = Signer.objects.get(id=family.guardians[0].id).totp_secret
-    stolen_tokens = _sign_in(client, outbox, invitation, "thief-device")
+    stolen_tokens = sign_in(client, outbox, invitation, "thief-device")
     thief = {"Authorization": f"Bearer {stolen_tokens['access_token']}"}
 
     replaced = client.post(f"{API}/auth/authenticator", headers=thief)
@@ -215,11 +215,11 @@ def test_a_stolen_session_alone_cannot_replace_an_authenticator(
 
 def test_setting_up_and_replacing_an_app_tells_the_signer(
     client: Any,
-    outbox: Outbox,  # noqa: F811
-    invited: Any,  # noqa: F811
+    outbox: Outbox,
+    invited: Any,
 ) -> None:
     family, invitation = invited
-    auth = {"Authorization": f"Bearer {_sign_in(client, outbox, invitation)['access_token']}"}
+    auth = {"Authorization": f"Bearer {sign_in(client, outbox, invitation)['access_token']}"}
     notices = []
     for _ in range(2):
         started = client.post(
@@ -366,11 +366,11 @@ def test_a_signature_after_an_app_step_up_names_totp_app_and_the_mail_tells_of_t
 
 def test_a_withdrawal_names_the_factor_that_confirmed_it(
     client: Any,
-    outbox: Outbox,  # noqa: F811
-    invited: Any,  # noqa: F811
+    outbox: Outbox,
+    invited: Any,
 ) -> None:
     family, invitation = invited
-    auth = {"Authorization": f"Bearer {_sign_in(client, outbox, invitation)['access_token']}"}
+    auth = {"Authorization": f"Bearer {sign_in(client, outbox, invitation)['access_token']}"}
     challenge = client.post(f"{API}/auth/step-up", headers=auth).get_json()["challenge_id"]
     client.post(
         f"{API}/auth/step-up/{challenge}/verify", json={"code": outbox.last_code()}, headers=auth

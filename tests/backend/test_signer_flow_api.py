@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
 
 from consentkit.clock import now_utc
-from consentkit.models.study import FormVersion
-from consentkit.services import access, audit, ceremony, records
+from consentkit.services import audit, ceremony, records
+from tests.backend.signer_helpers import content as _content
+from tests.backend.signer_helpers import read_and_prepare as _read_and_prepare
 from tests.consentkit.records_helpers import (
     STAFF,
     STROKES,
@@ -18,81 +18,6 @@ from tests.consentkit.records_helpers import (
     sign,
     signer_actor,
 )
-
-
-@pytest.fixture
-def phone(
-    client: Any,
-    demo_study: Any,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> Any:
-    """A guardian signed in on a phone, with an open parental-consent record (no reflection)."""
-    monkeypatch.setenv("CONSENTKIT_OTP_SENDER", "console")
-    family = make_family()
-    record = records.open_record(family.participant, form_id="parental-consent", actor=STAFF)
-    code = access.create_invitation(family.participant, family.guardians[0], actor=STAFF)
-
-    def last_code() -> str:
-        return re.findall(r"one-time code\] to .*: (\d{6})", capsys.readouterr().out)[-1]
-
-    sent = client.post("/api/v1/auth/invitations/redeem", json={"code": code}).get_json()
-    tokens = client.post(
-        f"/api/v1/auth/challenges/{sent['challenge_id']}/verify",
-        json={"code": last_code(), "device_id": "phone-0001"},
-    ).get_json()
-
-    class Phone:
-        headers = {"Authorization": f"Bearer {tokens['access_token']}"}
-        rec = record
-        fam = family
-
-        def get(self, url: str, **kw: Any) -> Any:
-            return client.get(url, headers={**self.headers, **kw.pop("headers", {})}, **kw)
-
-        def post(self, url: str, **kw: Any) -> Any:
-            return client.post(url, headers={**self.headers, **kw.pop("headers", {})}, **kw)
-
-        def step_up(self) -> None:
-            sent = self.post("/api/v1/auth/step-up").get_json()
-            ok = self.post(
-                f"/api/v1/auth/step-up/{sent['challenge_id']}/verify", json={"code": last_code()}
-            )
-            assert ok.status_code == 200
-
-    return Phone()
-
-
-def _content(record: Any, locale: str) -> dict[str, Any]:
-    version = FormVersion.objects.get(form_id=record.form_id, version=record.version)
-    return {"sha": version.content_sha256[locale], **version.content[locale]}
-
-
-def _read_and_prepare(phone: Any, locale: str = "fr") -> dict[str, Any]:
-    text = _content(phone.rec, locale)
-    base = f"/api/v1/me/records/{phone.rec.record_id}"
-    assert (
-        phone.post(
-            f"{base}/views",
-            json={
-                "locale": locale,
-                "sections": [{"id": s["id"], "seconds": 20} for s in text["sections"]],
-            },
-        ).status_code
-        == 200
-    )
-    quiz = phone.post(
-        f"{base}/answers",
-        json={"locale": locale, "answers": {q["id"]: q["correct"] for q in text["questions"]}},
-    )
-    assert quiz.get_json()["passed"] is True
-    assert (
-        phone.post(
-            f"{base}/choices", json={"choices": {i["id"]: True for i in text["items"]}}
-        ).status_code
-        == 200
-    )
-    return text
 
 
 def test_tasks_show_the_next_step(phone: Any) -> None:

@@ -16,14 +16,18 @@ import pytest
 from consentkit.models.participant import Participant, Signer
 from consentkit.policy.roles import StaffRole
 from consentkit.services import access, audit, enrolment, evidence, participants, records
-from tests.backend.staff_helpers import Member, auth, make_member, staff_doc, token_for
-from tests.backend.test_staff_web import (
+from tests.backend.staff_helpers import (
+    Member,
+    auth,
     colleague,
     csrf_of,
     events_of,
     family,
+    make_member,
     participant_url,
     signed_in,
+    staff_doc,
+    token_for,
 )
 
 API = "/api/v1"

@@ -21,8 +21,8 @@ from consentkit.models.staff import StaffMember
 from consentkit.policy.roles import StaffRole
 from consentkit.services import enrolment, evidence, participants
 from tests.backend.staff_helpers import auth, make_member, token_for
+from tests.consentkit.paper_helpers import scan_pdf
 from tests.consentkit.records_helpers import STROKES
-from tests.consentkit.test_paper_consent import scan_pdf
 
 TRIAL = "DEMO-NBL-1"
 BASE = f"/api/v1/staff/studies/{TRIAL}"

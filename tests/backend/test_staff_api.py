@@ -15,26 +15,14 @@ from consentkit.models.participant import Participant
 from consentkit.models.staff import StaffSession
 from consentkit.policy.roles import StaffRole
 from consentkit.services import records
-from tests.backend.staff_helpers import auth, make_member, token_for
+from tests.backend.staff_helpers import BASE, FAMILY, auth, enrol, make_member, token_for
 from tests.consentkit.records_helpers import STROKES
-
-BASE = "/api/v1/staff/studies/DEMO-NBL-1"
-FAMILY = [
-    {"role": "guardian", "name": "Anna de Vries", "email": "anna@example.org"},
-    {"role": "guardian", "name": "Pieter de Vries", "phone": "+31 612345678"},
-    {"role": "participant", "name": "Sem de Vries", "email": "sem@example.org"},
-]
 
 
 @pytest.fixture
 def investigator(client: Any, demo_study: Any) -> dict[str, str]:
     member = make_member(client, "visser@example.org", StaffRole.INVESTIGATOR, ("NL-01",))
     return auth(token_for(client.application, member))
-
-
-def enrol(client: Any, headers: dict[str, str], code: str = "NL-0001", **extra: Any) -> Any:
-    body = {"code": code, "site": "NL-01", "birth_date": "2013-01-15", "signers": FAMILY, **extra}
-    return client.post(f"{BASE}/participants", json=body, headers=headers)
 
 
 def test_preview_then_enrol_a_13_year_old_in_the_netherlands(

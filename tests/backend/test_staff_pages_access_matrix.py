@@ -23,8 +23,7 @@ from backend.auth.staff import COOKIE
 from consentkit.models.staff import StaffMember
 from consentkit.policy.roles import StaffRole
 from consentkit.services import access, enrolment, evidence, participants
-from tests.backend.staff_helpers import make_member, token_for
-from tests.backend.test_staff_web import csrf_of
+from tests.backend.staff_helpers import csrf_of, make_member, token_for
 
 TRIAL = "DEMO-NBL-1"
 ROLES = ("sponsor-admin", "investigator", "site-staff", "monitor")

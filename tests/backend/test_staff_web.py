@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -19,25 +19,22 @@ from consentkit.models.staff import StaffSession
 from consentkit.policy.roles import Grant, StaffRole
 from consentkit.services import audit, enrolment, participants, records
 from consentkit.services import staff as staff_service
-from tests.backend.staff_helpers import PASSWORD, Member, make_member, staff_doc, token_for
+from tests.backend.staff_helpers import (
+    PASSWORD,
+    STUDY,
+    TRIAL,
+    Member,
+    colleague,
+    csrf_of,
+    events_of,
+    family,
+    participant_url,
+    signed_in,
+    staff_doc,
+)
 
-TRIAL = "DEMO-NBL-1"
-STUDY = f"/staff/studies/{TRIAL}"
 XSS = "<script>alert(1)</script>"
 ESCAPED = html.escape(XSS, quote=False)
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def csrf_of(response: Any) -> str:
-    found = CSRF.search(response.get_data(as_text=True))
-    assert found, response.get_data(as_text=True)[:2000]
-    return found.group(1)
-
-
-def signed_in(app: Any, client: Any, member: Member) -> Any:
-    """Put a live session's cookie in the client (no TOTP step spent)."""
-    client.set_cookie(COOKIE, token_for(app, member), path="/staff")
-    return client
 
 
 def login(client: Any, member: Member, code: str, **extra: str) -> Any:
@@ -50,58 +47,6 @@ def login(client: Any, member: Member, code: str, **extra: str) -> Any:
         **extra,
     }
     return client.post("/staff/login", data=data)
-
-
-def family(
-    member: Member,
-    code: str,
-    site: str,
-    *,
-    names: tuple[str, str, str] = ("Anna Jansen", "Piet Jansen", "Sem Jansen"),
-    birth_date: date | None = None,
-) -> Participant:
-    """Enrol a participant with two parents and the child (through the library)."""
-    staff = staff_doc(member)
-    result = enrolment.enrol(
-        TRIAL,
-        code=code,
-        site_code=site,
-        birth_date=birth_date or now_utc().date() - timedelta(days=13 * 365 + 40),
-        signers=[
-            enrolment.SignerEntry("guardian", names[0], email="a@example.org"),
-            enrolment.SignerEntry("guardian", names[1], email="b@example.org"),
-            enrolment.SignerEntry("participant", names[2], phone="+31 6 1234 5678"),
-        ],
-        interviewer=staff,
-        actor=enrolment.staff_actor(staff, "investigator"),
-    )
-    return result.participant
-
-
-def colleague(email: str, role: StaffRole, sites: tuple[str, ...]) -> Member:
-    """A member signed in by session only (no setup link walked: most tests need no TOTP)."""
-    staff, _token = staff_service.create_staff(
-        email=email, name=email.split("@")[0].title(), grants=[Grant(TRIAL, role, sites)]
-    )
-    return Member(email, "", [], str(staff.id))
-
-
-def events_of(participant: Participant) -> int:
-    return len(audit.chain_dicts(str(participant.id)))
-
-
-def participant_url(code: str, suffix: str = "") -> str:
-    return f"{STUDY}/participants/{quote(code, safe='')}{suffix}"
-
-
-@pytest.fixture
-def nl(client: Any, demo_study: Any) -> Member:
-    return make_member(client, "inv.nl@example.org", StaffRole.INVESTIGATOR, ("NL-01",))
-
-
-@pytest.fixture
-def fr(demo_study: Any) -> Member:
-    return colleague("inv.fr@example.org", StaffRole.INVESTIGATOR, ("FR-01",))
 
 
 # ---------------------------------------------------------------- sign-in and cookie

@@ -10,13 +10,12 @@ from typing import Any
 from consentkit.models.participant import Participant
 from consentkit.services import audit, records
 from tests.backend.staff_helpers import auth, make_member, token_for
-from tests.backend.test_signer_flow_api import phone  # noqa: F401
 
 WITHDRAWALS = "/api/v1/me/withdrawals"
 STAFF_BASE = "/api/v1/staff/studies/DEMO-NBL-1/participants/P-001"
 
 
-def _chain(phone: Any) -> list[dict[str, Any]]:  # noqa: F811
+def _chain(phone: Any) -> list[dict[str, Any]]:
     return audit.chain_dicts(str(phone.fam.participant.id))
 
 
@@ -25,7 +24,7 @@ def _investigator(client: Any) -> dict[str, str]:
     return auth(token_for(client.application, member))
 
 
-def test_family_withdrawal_with_raw_scopes_is_refused(phone: Any) -> None:  # noqa: F811
+def test_family_withdrawal_with_raw_scopes_is_refused(phone: Any) -> None:
     phone.step_up()
     before = len(_chain(phone))
 
@@ -36,7 +35,7 @@ def test_family_withdrawal_with_raw_scopes_is_refused(phone: Any) -> None:  # no
     assert len(_chain(phone)) == before
 
 
-def test_family_withdrawal_records_the_choices_and_their_scopes(phone: Any) -> None:  # noqa: F811
+def test_family_withdrawal_records_the_choices_and_their_scopes(phone: Any) -> None:
     phone.step_up()
 
     done = phone.post(
@@ -51,7 +50,7 @@ def test_family_withdrawal_records_the_choices_and_their_scopes(phone: Any) -> N
 
 
 def test_family_conflicting_choices_are_a_422_problem_and_keep_the_code(
-    phone: Any,  # noqa: F811
+    phone: Any,
 ) -> None:
     phone.step_up()
     before = len(_chain(phone))
@@ -68,7 +67,7 @@ def test_family_conflicting_choices_are_a_422_problem_and_keep_the_code(
 
 
 def test_family_summary_is_shown_before_confirming_and_records_nothing(
-    phone: Any,  # noqa: F811
+    phone: Any,
 ) -> None:
     before = len(_chain(phone))
 
@@ -87,7 +86,7 @@ def test_family_summary_is_shown_before_confirming_and_records_nothing(
 
 
 def test_family_sees_their_withdrawal_with_its_summary_and_confirmation(
-    phone: Any,  # noqa: F811
+    phone: Any,
 ) -> None:
     phone.step_up()
     done = phone.post(WITHDRAWALS, json={"choices": ["no-contact"]}).get_json()
@@ -104,7 +103,7 @@ def test_family_sees_their_withdrawal_with_its_summary_and_confirmation(
 
 
 def test_staff_conflicting_scopes_are_a_422_problem_with_a_stable_code(
-    phone: Any,  # noqa: F811
+    phone: Any,
     client: Any,
 ) -> None:
     staff = _investigator(client)
@@ -124,7 +123,7 @@ def test_staff_conflicting_scopes_are_a_422_problem_with_a_stable_code(
 
 
 def test_staff_participation_profile_names_the_deciding_events(
-    phone: Any,  # noqa: F811
+    phone: Any,
     client: Any,
 ) -> None:
     phone.step_up()

@@ -13,11 +13,15 @@ import pytest
 
 from consentkit.models.participant import Participant
 from consentkit.services import audit
-from tests.backend.staff_helpers import Member, auth, token_for
-from tests.backend.test_signer_flow_api import phone
-from tests.backend.test_staff_web import csrf_of, family, nl, participant_url, signed_in
-
-__all__ = ["nl", "phone"]  # the fixtures, imported for pytest
+from tests.backend.staff_helpers import (
+    Member,
+    auth,
+    csrf_of,
+    family,
+    participant_url,
+    signed_in,
+    token_for,
+)
 
 API = "/api/v1/staff/studies/DEMO-NBL-1/participants"
 

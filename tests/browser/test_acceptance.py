@@ -26,7 +26,7 @@ from consentkit.policy.roles import StaffRole
 from consentkit.services import documents, participants, records
 from tests.backend.staff_helpers import PASSWORD, Member, make_member
 from tests.browser.conftest import DESKTOP, Outbox, Phone
-from tests.browser.test_family_flow import confirm_with_code, draw_signature, parent_signs
+from tests.browser.family_steps import confirm_with_code, draw_signature, parent_signs
 
 pytestmark = pytest.mark.browser
 

@@ -12,7 +12,7 @@ from backend.web import CONTENT_SECURITY_POLICY
 from consentkit.i18n import gettext
 from consentkit.services import access, records
 from tests.browser.conftest import Outbox
-from tests.browser.test_family_flow import sign_in
+from tests.browser.family_steps import sign_in
 from tests.consentkit.records_helpers import STAFF, make_family
 
 PAGES = [

@@ -7,7 +7,6 @@ import re
 import ssl
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes
 from email.header import decode_header, make_header
 from pathlib import Path
 from typing import Any
@@ -22,17 +21,7 @@ from cryptography.x509.oid import NameOID
 
 from consentkit.errors import ConfigurationError, DeliveryFailedError, InvalidDataError
 from consentkit.notify import SmtpSender, SmtpTls, configured_sender, smtp_tls_mode
-
-
-class Inbox:
-    """An aiosmtpd handler that keeps every message it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(message_from_bytes(envelope.content))
-        return "250 OK"
+from tests.consentkit.smtp_helpers import Inbox
 
 
 @pytest.fixture

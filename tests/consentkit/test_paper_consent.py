@@ -6,12 +6,10 @@ Site FR-01 on the demo study: both parents and the investigator sign parental-co
 from __future__ import annotations
 
 import hashlib
-import io
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
-from pypdf import PdfWriter
 
 from consentkit.errors import (
     ConflictError,
@@ -27,19 +25,12 @@ from consentkit.policy.roles import Grant, StaffRole
 from consentkit.services import audit, documents, enrolment, paper, records
 from consentkit.services import staff as staff_service
 from consentkit.services.evidence import Actor
+from tests.consentkit.paper_helpers import scan_pdf
 from tests.consentkit.records_helpers import STAFF, T0, Family, make_family, prepare, sign
 
 LATER = T0 + timedelta(hours=25)
 #: The web app's default CONSENTKIT_PAPER_SCAN_MAX_BYTES.
 MAX_BYTES = 20 * 1024 * 1024
-
-
-def scan_pdf() -> bytes:
-    writer = PdfWriter()
-    writer.add_blank_page(width=595, height=842)
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
 
 
 def _open(family: Family) -> Any:

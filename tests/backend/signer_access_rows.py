@@ -1,59 +1,21 @@
-"""Who may call which signer route: every ``/me`` and signed-in ``/auth`` route x every caller.
+"""The signer access matrix's table: one ``Row`` per signer route, what it sends and checks.
 
-Callers:
-
-* ``anonymous``: no ``Authorization`` header;
-* ``signer-A``: the guardian who must sign the record (owns it);
-* ``signer-B``: a guardian of another participant at the same site, with a live session;
-* ``revoked``: A's access token after that device logged out;
-* ``expired``: A's access token, signed longer ago than the token lifetime.
-
-Expected: anonymous, revoked and expired get 401 (problem+json, ``WWW-Authenticate``) and
-change nothing; B gets 404 on anything naming A's record (the same answer as for a record
-that does not exist, so existence is not revealed), sees only B's own items in lists, and
-acts only on B's own participant and session; A is let through (2xx). Request bodies are
-valid for A's record, so a refusal is about access and never about validation.
-
-Rows that name no record act on the caller's own things: B's dissent (by B's child: only a
-participant signer may dissent), withdrawal, ``/auth/me``, logout, step-up and the code by
-e-mail or SMS for an authenticator touch only B's participant, signer and session; starting
-an app with A's contact code (even the right one) or confirming or stepping up with a code
-from A's authenticator app is refused to B (generic 401) and still works for A afterwards. On
-``/auth/step-up/<id>/verify``, B presenting A's challenge, even with A's right code, gets
-the generic 401 of the code routes and A can still use it.
-``/auth/tokens/refresh`` takes a refresh token, not a bearer token: a made-up one
-(anonymous) or the logged-out session's (revoked) is 401; B presenting A's from B's device is
-401; A's expired access token does not stop A's live refresh token (200: that is what
-refreshing is for).
-
-The route table is checked against the app's URL map: a new signer route without a row
-here fails :func:`test_the_matrix_covers_every_signer_route`.
-
-The database is built once for the module (two consented families with a sealed document
-each, plus sessions); rows that change state (signing, declining, logging out, refreshing)
-run signer A on a family of their own, made for that one test.
+``ROWS`` is checked against the app's URL map by ``test_signer_access_matrix.py``: a new
+signer route without a row here fails the suite.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import itertools
-import re
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import mongoengine
 import pyotp
-import pytest
-from itsdangerous import TimestampSigner
 
-from backend.auth import ACCESS_TOKEN_TTL_S, _serializer
-from consentkit import db as database
+from backend.auth import ACCESS_TOKEN_TTL_S
 from consentkit.clock import now_utc
 from consentkit.models.access import OtpChallenge, SignerSession
 from consentkit.models.audit import ConsentRecord
@@ -62,24 +24,23 @@ from consentkit.services import (
     access,
     audit,
     ceremony,
-    documents,
     evidence,
     participants,
     participation,
     records,
 )
-from tests.consentkit.records_helpers import (
-    STAFF,
-    STROKES,
-    Family,
-    consented_family,
-    content,
-    make_family,
-    prepare,
+from tests.backend.signer_access_world import (
+    API,
+    Phone,
+    Side,
+    World,
+    chain_length,
+    last_event,
+    sign_in,
+    with_code,
 )
+from tests.consentkit.records_helpers import STAFF, STROKES, Family, content, make_family, prepare
 
-API = "/api/v1"
-CODE_SENT = re.compile(r"one-time code\] to .*: (\d{6})")
 #: Auth routes that need no session: they are how a signer gets one.
 PUBLIC_AUTH_ROUTES = {
     ("POST", "/api/v1/auth/invitations/redeem"),
@@ -88,199 +49,7 @@ PUBLIC_AUTH_ROUTES = {
 UNAUTHENTICATED = ("anonymous", "revoked", "expired")
 CALLERS = ("anonymous", "signer-A", "signer-B", "revoked", "expired")
 
-_addresses = itertools.count(1)
 _codes = itertools.count(1)
-
-
-def _new_address() -> dict[str, str]:
-    """A client address of its own for each sign-in, so per-address limits never interfere."""
-    n = next(_addresses)
-    return {"REMOTE_ADDR": f"10.91.{n // 250}.{n % 250 + 1}"}
-
-
-def _with_code(send: Callable[[], Any]) -> tuple[Any, str]:
-    """Send a request that makes the console sender print a one-time code; return both."""
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        response = send()
-    found = CODE_SENT.findall(printed.getvalue())
-    assert found, f"no one-time code was sent: {response.status_code} {response.get_json()}"
-    return response, found[-1]
-
-
-@dataclass
-class Phone:
-    """One signed-in device."""
-
-    client: Any
-    family: Family
-    signer: Signer
-    access_token: str
-    refresh_token: str
-    device_id: str
-    session_id: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.access_token}"}
-
-    def step_up(self) -> tuple[str, str]:
-        """Ask for a fresh code; return the challenge id and the code."""
-        sent, code = _with_code(
-            lambda: self.client.post(f"{API}/auth/step-up", headers=self.headers)
-        )
-        assert sent.status_code == 202, sent.get_json()
-        return sent.get_json()["challenge_id"], code
-
-    def contact_code(self) -> tuple[str, str]:
-        """Ask for the code by e-mail or SMS that setting up an app needs; return id and code."""
-        sent, code = _with_code(
-            lambda: self.client.post(f"{API}/auth/authenticator/challenge", headers=self.headers)
-        )
-        assert sent.status_code == 202, sent.get_json()
-        return sent.get_json()["challenge_id"], code
-
-    def fresh_code(self) -> None:
-        """Verify a fresh code, as the app does right before signing or withdrawing."""
-        challenge, code = self.step_up()
-        verified = self.client.post(
-            f"{API}/auth/step-up/{challenge}/verify", json={"code": code}, headers=self.headers
-        )
-        assert verified.status_code == 200, verified.get_json()
-
-
-def sign_in(client: Any, family: Family, signer: Signer) -> Phone:
-    """Invitation -> redeem -> one-time code -> tokens, as the app does it."""
-    invitation = access.create_invitation(family.participant, signer, actor=STAFF)
-    address = _new_address()
-    sent, code = _with_code(
-        lambda: client.post(
-            f"{API}/auth/invitations/redeem", json={"code": invitation}, environ_base=address
-        )
-    )
-    assert sent.status_code == 202, sent.get_json()
-    device = f"device-{uuid.uuid4().hex[:16]}"
-    tokens = client.post(
-        f"{API}/auth/challenges/{sent.get_json()['challenge_id']}/verify",
-        json={"code": code, "device_id": device},
-        environ_base=address,
-    )
-    assert tokens.status_code == 200, tokens.get_json()
-    body = tokens.get_json()
-    session = SignerSession.objects(device_id=device).get()
-    return Phone(
-        client,
-        family,
-        signer,
-        body["access_token"],
-        body["refresh_token"],
-        device,
-        session.session_id,
-    )
-
-
-def chain_length(family: Family) -> int:
-    return len(audit.chain_dicts(str(family.participant.id)))
-
-
-def last_event(family: Family) -> dict[str, Any]:
-    return audit.chain_dicts(str(family.participant.id))[-1]
-
-
-@dataclass
-class Side:
-    """One family of the module's world: an open record, a consented one and its document."""
-
-    family: Family
-    open: ConsentRecord
-    done: ConsentRecord
-    document_id: str
-    phone: Phone
-    child: Phone | None = None
-
-    @property
-    def ids(self) -> set[str]:
-        return {self.open.record_id, self.done.record_id, self.document_id}
-
-
-@dataclass
-class World:
-    app: Any
-    client: Any
-    a: Side
-    b: Side
-    revoked: Phone
-    expired_token: str
-    #: A step-up challenge of A's session and its code.
-    a_challenge: tuple[str, str]
-
-    def forge_token(self, session_id: str, age_s: int) -> str:
-        """An access token for ``session_id`` made with the app's own serializer ``age_s`` ago."""
-
-        class _SignedEarlier(TimestampSigner):
-            def get_timestamp(self) -> int:
-                return int(time.time()) - age_s
-
-        with self.app.app_context():
-            serializer = _serializer()
-        serializer.signer = _SignedEarlier
-        token: str = serializer.dumps({"sid": session_id})
-        return token
-
-
-def _side(client: Any, code: str) -> Side:
-    family, done = consented_family(code)
-    document = documents.consent_document(family.participant, done.record_id)
-    # Version 1 is still published: a second record the guardian must sign, open now.
-    opened = records.open_record(
-        family.participant, form_id="parental-consent", version=1, actor=STAFF
-    )
-    return Side(
-        family,
-        opened,
-        done,
-        str(document.document.id),
-        sign_in(client, family, family.guardians[0]),
-    )
-
-
-@pytest.fixture(scope="module")
-def world(
-    connected: str, db_name: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[World]:
-    """Two families at the same site, built once for the module on an emptied database."""
-    from backend import create_app
-    from consentkit.services.forms import forget_catalogs
-    from consentkit.services.importing import import_demo_study
-
-    database.connect(connected, db_name=db_name)
-    forget_catalogs()
-    db = mongoengine.get_db()
-    for name in db.list_collection_names():
-        if not name.startswith("system."):
-            db[name].delete_many({})
-    import_demo_study()
-    with pytest.MonkeyPatch.context() as patch:
-        data_dir: Path = tmp_path_factory.mktemp("access-matrix")
-        patch.setenv("CONSENTKIT_OTP_SENDER", "console")
-        patch.setenv("CONSENTKIT_DATA_DIR", str(data_dir))
-        app = create_app(
-            {
-                "TESTING": True,
-                "MONGODB_URI": connected,
-                "MONGODB_DB": db_name,
-                "DATA_DIR": str(data_dir),
-            }
-        )
-        client = app.test_client()
-        a = _side(client, "P-A01")
-        b = _side(client, "P-B01")
-        b.child = sign_in(client, b.family, b.family.child)
-        revoked = sign_in(client, a.family, a.family.guardians[0])
-        assert client.post(f"{API}/auth/logout", headers=revoked.headers).status_code == 204
-        world = World(app, client, a, b, revoked, "", a.phone.step_up())
-        world.expired_token = world.forge_token(a.phone.session_id, ACCESS_TOKEN_TTL_S + 60)
-        yield world
 
 
 # ---------------------------------------------------------------- what a row sends
@@ -301,7 +70,7 @@ class Ctx:
     seq: int | None = None
 
 
-def _ctx(side: Side, record: ConsentRecord, phone: Phone | None = None) -> Ctx:
+def ctx_for(side: Side, record: ConsentRecord, phone: Phone | None = None) -> Ctx:
     return Ctx(side.family, record.record_id, content(record, "fr"), phone or side.phone)
 
 
@@ -498,7 +267,7 @@ def _b_dissent(world: World, row: Row) -> None:
     child = world.b.child
     assert child is not None
     before = chain_length(world.a.family), chain_length(world.b.family)
-    response = row.send(child.client, _ctx(world.b, world.b.open, child), child.headers)
+    response = row.send(child.client, ctx_for(world.b, world.b.open, child), child.headers)
     assert response.status_code == 200, response.get_json()
     assert last_event(world.b.family)["type"] == "assent.dissent"
     assert (chain_length(world.a.family), chain_length(world.b.family)) == (
@@ -510,7 +279,7 @@ def _b_dissent(world: World, row: Row) -> None:
 def _b_withdrawal(world: World, row: Row) -> None:
     world.b.phone.fresh_code()
     before = chain_length(world.a.family), chain_length(world.b.family)
-    response = row.send(world.client, _ctx(world.b, world.b.open), world.b.phone.headers)
+    response = row.send(world.client, ctx_for(world.b, world.b.open), world.b.phone.headers)
     assert response.status_code == 201, response.get_json()
     assert last_event(world.b.family)["type"] == "withdrawal.recorded"
     assert (chain_length(world.a.family), chain_length(world.b.family)) == (
@@ -532,7 +301,7 @@ def _withdraw(ctx: Ctx) -> None:
 
 def _b_withdrawal_document(world: World, row: Row) -> None:
     """B names A's withdrawal (by its event) on B's own participant: not B's, so 404."""
-    family, record = _fresh_family()
+    family, record = fresh_family()
     a = Ctx(family, record.record_id, content(record, "fr"), world.a.phone)
     _withdraw(a)
     b = Ctx(world.b.family, world.b.open.record_id, a.text, world.b.phone, seq=a.seq)
@@ -548,7 +317,7 @@ def _lists_the_withdrawal(response: Any, ctx: Ctx) -> None:
 
 def _b_withdrawals(world: World, row: Row) -> None:
     """B lists B's own participant's withdrawals only."""
-    response = row.send(world.client, _ctx(world.b, world.b.open), world.b.phone.headers)
+    response = row.send(world.client, ctx_for(world.b, world.b.open), world.b.phone.headers)
     theirs = [
         e["seq"]
         for e in audit.chain_dicts(str(world.b.family.participant.id))
@@ -563,20 +332,20 @@ def _summarised(response: Any, ctx: Ctx) -> None:
 
 
 def _b_summary(world: World, row: Row) -> None:
-    response = row.send(world.client, _ctx(world.b, world.b.open), world.b.phone.headers)
+    response = row.send(world.client, ctx_for(world.b, world.b.open), world.b.phone.headers)
     assert response.status_code == 200
     assert response.get_json()["scopes"] == ["no-further-contact"]
 
 
 def _b_me(world: World, row: Row) -> None:
-    response = row.send(world.client, _ctx(world.b, world.b.open), world.b.phone.headers)
+    response = row.send(world.client, ctx_for(world.b, world.b.open), world.b.phone.headers)
     assert response.status_code == 200
     assert response.get_json()["participant_code"] == "P-B01"
 
 
 def _b_logout(world: World, row: Row) -> None:
     throwaway = sign_in(world.client, world.b.family, world.b.family.guardians[0])
-    response = row.send(world.client, _ctx(world.b, world.b.open, throwaway), throwaway.headers)
+    response = row.send(world.client, ctx_for(world.b, world.b.open, throwaway), throwaway.headers)
     assert response.status_code == 204
     assert world.client.get(f"{API}/auth/me", headers=throwaway.headers).status_code == 401
     assert world.client.get(f"{API}/auth/me", headers=world.a.phone.headers).status_code == 200
@@ -584,8 +353,8 @@ def _b_logout(world: World, row: Row) -> None:
 
 
 def _b_step_up(world: World, row: Row) -> None:
-    response, _ = _with_code(
-        lambda: row.send(world.client, _ctx(world.b, world.b.open), world.b.phone.headers)
+    response, _ = with_code(
+        lambda: row.send(world.client, ctx_for(world.b, world.b.open), world.b.phone.headers)
     )
     assert response.status_code == 202
     challenge = OtpChallenge.objects(challenge_id=response.get_json()["challenge_id"]).get()
@@ -594,7 +363,7 @@ def _b_step_up(world: World, row: Row) -> None:
 
 def _b_verify(world: World, row: Row) -> None:
     """Even with A's right code, B cannot spend A's challenge; A still can afterwards."""
-    ctx = _ctx(world.a, world.a.open, world.b.phone)
+    ctx = ctx_for(world.a, world.a.open, world.b.phone)
     ctx.challenge = world.a_challenge
     b_fresh_at = SignerSession.objects(session_id=world.b.phone.session_id).get().step_up_at
 
@@ -609,7 +378,7 @@ def _b_verify(world: World, row: Row) -> None:
 
 def _b_refresh(world: World, row: Row) -> None:
     """A's refresh token presented with B's device is refused, and A's keeps working."""
-    family, record = _fresh_family()
+    family, record = fresh_family()
     owner = sign_in(world.client, family, family.guardians[0])
     stolen = {"refresh_token": owner.refresh_token, "device_id": world.b.phone.device_id}
     refused = world.client.post(
@@ -630,8 +399,8 @@ def _b_contact_challenge(world: World, row: Row) -> None:
     before = chain_length(world.a.family), totp_state(world.a.family.guardians[0])
     b = sign_in(world.client, world.b.family, world.b.family.guardians[0])
 
-    response, _ = _with_code(
-        lambda: row.send(world.client, _ctx(world.b, world.b.open, b), b.headers)
+    response, _ = with_code(
+        lambda: row.send(world.client, ctx_for(world.b, world.b.open, b), b.headers)
     )
 
     assert response.status_code == 202, response.get_json()
@@ -642,7 +411,7 @@ def _b_contact_challenge(world: World, row: Row) -> None:
 
 def _b_authenticator(world: World, row: Row) -> None:
     """B presenting A's code (even the right one) is refused, A can still use it; B's own works."""
-    family, record = _fresh_family()
+    family, record = fresh_family()
     owner = sign_in(world.client, family, family.guardians[0])
     a_ctx = Ctx(family, record.record_id, content(record, "fr"), owner)
     _contact_challenge(a_ctx)
@@ -655,7 +424,7 @@ def _b_authenticator(world: World, row: Row) -> None:
     assert refused.get_json()["message"] == access.GENERIC
     assert totp_state(b.signer)[1] is None
     assert row.send(world.client, a_ctx, owner.headers).status_code == 201
-    own = _ctx(world.b, world.b.open, b)
+    own = ctx_for(world.b, world.b.open, b)
     _contact_challenge(own)
     response = row.send(world.client, own, b.headers)
     assert response.status_code == 201, response.get_json()
@@ -666,7 +435,7 @@ def _b_authenticator(world: World, row: Row) -> None:
 
 def _b_with_as_app(world: World, row: Row, prepare_app: Callable[[Ctx], None]) -> None:
     """B sends a code from A's authenticator app: refused, and A's app still works after."""
-    family, record = _fresh_family()
+    family, record = fresh_family()
     owner = sign_in(world.client, family, family.guardians[0])
     ctx = Ctx(family, record.record_id, content(record, "fr"), owner)
     prepare_app(ctx)
@@ -742,10 +511,10 @@ def _refresh_without_a_session(world: World, caller: str, row: Row) -> None:
         bogus = {"refresh_token": uuid.uuid4().hex * 2, "device_id": world.a.phone.device_id}
         assert_unauthenticated(world.client.post(f"{API}/auth/tokens/refresh", json=bogus))
     elif caller == "revoked":
-        ctx = _ctx(world.a, world.a.open, world.revoked)
+        ctx = ctx_for(world.a, world.a.open, world.revoked)
         assert_unauthenticated(row.send(world.client, ctx, world.revoked.headers))
     else:  # expired: refreshing is exactly what an expired access token is for
-        family, record = _fresh_family()
+        family, record = fresh_family()
         owner = sign_in(world.client, family, family.guardians[0])
         expired = world.forge_token(owner.session_id, ACCESS_TOKEN_TTL_S + 60)
         ctx = Ctx(family, record.record_id, content(record, "fr"), owner)
@@ -927,7 +696,7 @@ ROWS = [
 ]
 
 
-def _fresh_family() -> tuple[Family, ConsentRecord]:
+def fresh_family() -> tuple[Family, ConsentRecord]:
     family = make_family(f"P-F{next(_codes):03d}")
     record = records.open_record(family.participant, form_id="parental-consent", actor=STAFF)
     return family, record
@@ -946,153 +715,3 @@ def assert_not_found(response: Any) -> None:
     assert response.status_code == 404, response.get_json()
     assert response.mimetype == "application/problem+json"
     assert response.get_json()["error"] == "not-found"
-
-
-def _listed_ids(response: Any) -> set[str]:
-    return {v for item in response.get_json() for v in item.values() if isinstance(v, str)}
-
-
-# ---------------------------------------------------------------- the tests
-
-
-def test_the_matrix_covers_every_signer_route(world: World) -> None:
-    routes = {
-        (method, rule.rule)
-        for rule in world.app.url_map.iter_rules()
-        if rule.rule == ME or rule.rule.startswith((f"{ME}/", f"{API}/auth/"))
-        for method in rule.methods - {"HEAD", "OPTIONS"}
-    }
-
-    assert routes - PUBLIC_AUTH_ROUTES == {(row.method, row.rule) for row in ROWS}
-
-
-def _as_unauthenticated(world: World, row: Row, caller: str) -> None:
-    if row.unauthenticated is not None:
-        row.unauthenticated(world, caller, row)
-        return
-    headers = {
-        "anonymous": {},
-        "revoked": world.revoked.headers,
-        "expired": {"Authorization": f"Bearer {world.expired_token}"},
-    }[caller]
-    ctx = _ctx(world.a, world.a.done if row.record == "done" else world.a.open)
-    ctx.challenge = world.a_challenge
-    before = chain_length(world.a.family), totp_state(world.a.family.guardians[0])
-
-    response = row.send(world.client, ctx, headers)
-
-    assert_unauthenticated(response)
-    assert (chain_length(world.a.family), totp_state(world.a.family.guardians[0])) == before
-    assert SignerSession.objects(session_id=world.a.phone.session_id).get().revoked_at is None
-
-
-def _as_owner(world: World, row: Row) -> None:
-    if row.own_family:
-        family, record = _fresh_family()
-        signer = family.child if row.a_role == "participant" else family.guardians[0]
-        ctx = Ctx(
-            family,
-            record.record_id,
-            content(record, "fr"),
-            sign_in(world.client, family, signer),
-        )
-    else:
-        ctx = _ctx(world.a, world.a.done if row.record == "done" else world.a.open)
-    if row.a_prepare is not None:
-        row.a_prepare(ctx)
-
-    response = row.send(world.client, ctx, ctx.phone.headers)
-
-    assert response.status_code == row.a_status, response.get_json()
-    if row.scope == "list":
-        listed = _listed_ids(response)
-        assert row.ids_of(world.a) <= listed
-        assert not listed & world.b.ids
-    if row.a_check is not None:
-        row.a_check(response, ctx)
-
-
-def _as_other_signer(world: World, row: Row) -> None:
-    b = world.b.phone
-    if row.scope == "self":
-        assert row.other is not None
-        row.other(world, row)
-        return
-    if row.scope == "list":
-        response = row.send(world.client, _ctx(world.b, world.b.open), b.headers)
-        assert response.status_code == 200
-        listed = _listed_ids(response)
-        assert row.ids_of(world.b) <= listed
-        assert not listed & world.a.ids
-        return
-    if row.b_prepare is not None:
-        row.b_prepare(world)
-    target = world.a.done if row.record == "done" else world.a.open
-    ctx = _ctx(world.a, target, b)
-    before = chain_length(world.a.family), chain_length(world.b.family)
-
-    theirs = row.send(world.client, ctx, b.headers)
-    nobodys = row.send(
-        world.client,
-        Ctx(ctx.family, uuid.uuid4().hex, ctx.text, b),
-        b.headers,
-    )
-
-    assert_not_found(theirs)
-    assert (nobodys.status_code, nobodys.get_json()) == (404, theirs.get_json())
-    assert (chain_length(world.a.family), chain_length(world.b.family)) == before
-
-
-def _cases() -> list[Any]:
-    return [
-        pytest.param(row, caller, id=f"{row.id} as {caller}") for row in ROWS for caller in CALLERS
-    ]
-
-
-@pytest.mark.parametrize(("row", "caller"), _cases())
-def test_access(world: World, row: Row, caller: str) -> None:
-    if caller in UNAUTHENTICATED:
-        _as_unauthenticated(world, row, caller)
-    elif caller == "signer-A":
-        _as_owner(world, row)
-    else:
-        _as_other_signer(world, row)
-
-
-@pytest.mark.parametrize(
-    ("age_s", "status"),
-    [(0, 200), (ACCESS_TOKEN_TTL_S - 30, 200), (ACCESS_TOKEN_TTL_S + 60, 401)],
-)
-def test_forged_tokens_fail_only_by_age(world: World, age_s: int, status: int) -> None:
-    """The expired token of the matrix is a faithful token: only its age makes it fail."""
-    token = world.forge_token(world.a.phone.session_id, age_s)
-
-    response = world.client.get(f"{API}/auth/me", headers={"Authorization": f"Bearer {token}"})
-
-    assert response.status_code == status
-
-
-def test_two_devices_can_both_log_out(world: World) -> None:
-    family, _ = _fresh_family()
-    phones = [sign_in(world.client, family, family.guardians[0]) for _ in range(2)]
-
-    answers = [world.client.post(f"{API}/auth/logout", headers=p.headers) for p in phones]
-
-    assert [a.status_code for a in answers] == [204, 204]
-    for phone in phones:
-        assert world.client.get(f"{API}/auth/me", headers=phone.headers).status_code == 401
-
-
-def test_a_reused_refresh_token_revokes_its_session_after_another_logout(world: World) -> None:
-    """Reuse detection (a copied refresh token) revokes the session: here it cannot."""
-    family, _ = _fresh_family()
-    phone = sign_in(world.client, family, family.guardians[0])
-    old = {"refresh_token": phone.refresh_token, "device_id": phone.device_id}
-    rotated = world.client.post(f"{API}/auth/tokens/refresh", json=old)
-    assert rotated.status_code == 200
-    new_access = {"Authorization": f"Bearer {rotated.get_json()['access_token']}"}
-
-    reused = world.client.post(f"{API}/auth/tokens/refresh", json=old)
-
-    assert reused.status_code == 401
-    assert world.client.get(f"{API}/auth/me", headers=new_access).status_code == 401
