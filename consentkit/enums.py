@@ -23,6 +23,7 @@ class FormKind(StrEnum):
     ADULT_CONSENT = "adult-consent"
     CHILD_ASSENT = "child-assent"
     YOUNG_PERSON_CONSENT = "young-person-consent"
+    YOUNG_PERSON_CO_CONSENT = "young-person-co-consent"
     WITNESS_ATTESTATION = "witness-attestation"
     INVESTIGATOR_DECLARATION = "investigator-declaration"
 

@@ -32,7 +32,7 @@ def test_import_demo_study_twice_creates_nothing_new(demo_study: Any) -> None:
     assert not again.changed
     assert "already up to date" in again.summary()
     assert _counts() == before
-    assert before == (1, 6, 7)
+    assert before == (1, 7, 8)
 
 
 def test_import_refuses_translation_missing_an_item(clean_db: Any, study_folder: Path) -> None:
