@@ -17,7 +17,14 @@ class TrialType(StrEnum):
 
 
 class FormKind(StrEnum):
-    """The kinds of consent document a study can hold."""
+    """The kinds of consent document a study can hold.
+
+    ``young-person-consent`` is a participant's own consent at the age of legal competence
+    (CTR Art 32(3)), or below 18 where they consent alone; ``young-person-co-consent`` is a
+    minor's own consent signed alongside the parents' (minor role ``co-sign`` or
+    ``own-consent-with-guardian``, e.g. NL 12-15, PL from 13): it never stands in for either
+    the parents' consent or the own consent at competence.
+    """
 
     PARENTAL_CONSENT = "parental-consent"
     ADULT_CONSENT = "adult-consent"

@@ -24,6 +24,7 @@ LABELS: dict[str, dict[str, str]] = {
         FormKind.ADULT_CONSENT: N_("Consent of an adult participant"),
         FormKind.CHILD_ASSENT: N_("Assent of the child"),
         FormKind.YOUNG_PERSON_CONSENT: N_("Young person's own consent"),
+        FormKind.YOUNG_PERSON_CO_CONSENT: N_("Young person's consent, signed with the parents"),
         FormKind.WITNESS_ATTESTATION: N_("Attestation of an impartial witness"),
         FormKind.INVESTIGATOR_DECLARATION: N_("Declaration of the investigator"),
     },

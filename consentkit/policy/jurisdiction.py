@@ -88,10 +88,14 @@ _CONFIDENCE_RANK = {Confidence.UNKNOWN: 0, Confidence.SECONDARY: 1, Confidence.V
 _FORM_ORDER = (
     FormKind.PARENTAL_CONSENT,
     FormKind.CHILD_ASSENT,
+    FormKind.YOUNG_PERSON_CO_CONSENT,
     FormKind.YOUNG_PERSON_CONSENT,
     FormKind.ADULT_CONSENT,
     FormKind.INVESTIGATOR_DECLARATION,
 )
+#: Roles in which the minor's document is chosen by age band (the child's assent or
+#: information document); a co-signing minor's document is the co-consent form.
+_BANDED_ROLES = frozenset({MinorRole.INFORMED, MinorRole.ASSENT})
 
 
 def _invalid(field: str, message: str) -> InvalidDataError:
@@ -120,11 +124,15 @@ class RoleStep:
     """From ``from_age`` (until the next step or competence) the minor has ``role``.
 
     ``role`` None marks an age range the table leaves open; the conservative default
-    roles fill it.
+    roles fill it. ``confidence`` weakens the cell's confidence for this step alone: a
+    source states the role but not the age it starts at (DE, FI: "a capable minor", no
+    age) or not what it means (CZ "12 years - own consent"); the pack then keeps its
+    conservative reading and the decision reports U from that age.
     """
 
     from_age: int
     role: MinorRole | None
+    confidence: Confidence | None = None
 
 
 @dataclass(frozen=True)
@@ -370,12 +378,19 @@ class Requirements:
         }
 
 
+def _step_dict(step: RoleStep) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        "from_age": step.from_age,
+        "role": None if step.role is None else step.role.value,
+    }
+    if step.confidence is not None:
+        found["confidence"] = step.confidence.value
+    return found
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, tuple) and all(isinstance(step, RoleStep) for step in value):
-        return [
-            {"from_age": step.from_age, "role": None if step.role is None else step.role.value}
-            for step in value
-        ]
+        return [_step_dict(step) for step in value]
     if isinstance(value, StrEnum):
         return value.value
     return value
@@ -407,11 +422,13 @@ def _parse_role_steps(value: Any, where: str) -> tuple[RoleStep, ...]:
     steps: list[RoleStep] = []
     for index, raw in enumerate(value):
         at = f"{where}[{index}]"
+        step_confidence: Any = None
         if isinstance(raw, Mapping):
-            unknown = set(raw) - {"from_age", "role"}
+            unknown = set(raw) - {"from_age", "role", "confidence"}
             if unknown:
                 raise _invalid("rule_pack", f"{at}: unknown keys {sorted(unknown)}")
             from_age, role = raw.get("from_age"), raw.get("role")
+            step_confidence = raw.get("confidence")
         elif isinstance(raw, Sequence) and not isinstance(raw, str) and len(raw) == 2:
             from_age, role = raw
         else:
@@ -420,6 +437,15 @@ def _parse_role_steps(value: Any, where: str) -> tuple[RoleStep, ...]:
         parsed_role: MinorRole | None = (
             None if role is None else _parse_enum(MinorRole, role, f"{at}.role")
         )
+        parsed_confidence: Confidence | None = (
+            None
+            if step_confidence is None
+            else _parse_enum(Confidence, step_confidence, f"{at}.confidence")
+        )
+        if parsed_confidence is not None and parsed_role is None:
+            raise _invalid(
+                "rule_pack", f"{at}: an open step (role null) is U already; drop its confidence"
+            )
         if parsed_role is MinorRole.OWN_CONSENT:
             raise _invalid(
                 "rule_pack",
@@ -431,7 +457,7 @@ def _parse_role_steps(value: Any, where: str) -> tuple[RoleStep, ...]:
             )
         if steps and parsed_role == steps[-1].role:
             raise _invalid("rule_pack", f"{at}: repeats the previous role {role!r}")
-        steps.append(RoleStep(age, parsed_role))
+        steps.append(RoleStep(age, parsed_role, parsed_confidence))
     if steps[0].from_age != 0:
         raise _invalid("rule_pack", f"{where}: the first step must start at from_age 0")
     return tuple(steps)
@@ -789,6 +815,7 @@ class _Span:
     from_age: int
     role: MinorRole
     known: bool
+    confidence: Confidence | None = None
 
 
 def _role_spans(steps: tuple[RoleStep, ...] | None, competence: int) -> tuple[_Span, ...]:
@@ -803,7 +830,7 @@ def _role_spans(steps: tuple[RoleStep, ...] | None, competence: int) -> tuple[_S
         end = steps[index + 1].from_age if index + 1 < len(steps) else competence
         end = min(end, competence)
         if step.role is not None:
-            spans.append(_Span(step.from_age, step.role, known=True))
+            spans.append(_Span(step.from_age, step.role, known=True, confidence=step.confidence))
             continue
         for d_index, default in enumerate(defaults):
             d_end = defaults[d_index + 1].from_age if d_index + 1 < len(defaults) else competence
@@ -828,6 +855,14 @@ def _band_at(bands: Sequence[AgeBand], age: int, competence: int) -> AgeBand | N
 
 
 def _form_kinds(role: MinorRole, age: int, band: AgeBand | None) -> tuple[FormKind, ...]:
+    """Return the form kinds for a minor role: one form per signing party, by its meaning.
+
+    Own consent (at or after competence) is the young person's own form below 18 and the
+    adult form from 18. A minor who co-signs or whose own consent is required in addition
+    to the parents' (NL 12-15, PL from 13, DK 15-17) signs the co-consent form next to the
+    parental consent: not the own-consent form, whose text is for someone deciding alone,
+    and not an assent form, which is agreement rather than consent (CTR Art 29(8), Art 32).
+    """
     kinds = {FormKind.INVESTIGATOR_DECLARATION}  # CTR Art 29(1): the interviewer signs too
     if role is MinorRole.OWN_CONSENT:
         kinds.add(
@@ -836,7 +871,7 @@ def _form_kinds(role: MinorRole, age: int, band: AgeBand | None) -> tuple[FormKi
     else:
         kinds.add(FormKind.PARENTAL_CONSENT)  # CTR Art 32(1)(a)
         if role in (MinorRole.CO_SIGN, MinorRole.OWN_CONSENT_WITH_GUARDIAN):
-            kinds.add(FormKind.YOUNG_PERSON_CONSENT)
+            kinds.add(FormKind.YOUNG_PERSON_CO_CONSENT)
         elif role is MinorRole.ASSENT or band is not None:
             # An informed child still gets information adapted to age (CTR Art 32(1)(b)):
             # the band's child document, where the study has one for that age.
@@ -863,8 +898,11 @@ def _next_transition(
                 (date_of_age(birth_date, span.from_age), 1, TransitionReason.MINOR_ROLE)
             )
             break
+    # A new band means a new child document only while the band chooses that document
+    # (informed or assenting child): a co-signing 13-year-old in the Netherlands has nothing
+    # to sign at 14 (CCMO: 12-15 co-sign; turning 16, no action), so no band change for them.
     band_now = _band_at(bands, age, competence)
-    for later in range(age + 1, competence):
+    for later in range(age + 1, competence if role_now in _BANDED_ROLES else age + 1):
         if _band_at(bands, later, competence) != band_now:
             candidates.append((date_of_age(birth_date, later), 2, TransitionReason.AGE_BAND))
             break
@@ -928,6 +966,10 @@ def decide_requirements(
         span = _span_at(spans, age)
         role = span.role
         role_confidence = cells["minor_roles"].confidence if span.known else Confidence.UNKNOWN
+        if span.confidence is not None:
+            role_confidence = min(
+                role_confidence, span.confidence, key=_CONFIDENCE_RANK.__getitem__
+            )
         if not span.known and "minor_roles" not in defaults:
             defaults.append("minor_roles")
         used += [

@@ -21,13 +21,19 @@ from typing import Any
 from consentkit.enums import FormKind, ItemCode, RecordState, SignerRole, WithdrawalScope
 from consentkit.errors import NotFoundError
 
-#: Forms whose consent is what allows participation at all.
+#: Forms whose consent is what allows participation at all: the parents' for a minor, the
+#: participant's own once competent. A minor's co-consent (``young-person-co-consent``) is
+#: not one of them: it is the young person's half of a joint consent and never lets them
+#: take part without the parents' consent, nor keeps them in while that is suspended.
 PARTICIPATION_KINDS = {
     FormKind.PARENTAL_CONSENT,
     FormKind.ADULT_CONSENT,
     FormKind.YOUNG_PERSON_CONSENT,
 }
-#: Forms by which a participant gives their own consent (needed on reaching competence).
+#: Forms by which a participant gives their own consent (needed on reaching competence,
+#: CTR Art 32(3)). A co-consent signed as a minor is not one: where the rules ask for
+#: re-consent at competence it does not lift ``suspended-awaiting-own-consent``; where they
+#: do not (NL), nothing is suspended in the first place (``own_consent_due`` is false).
 OWN_CONSENT_KINDS = {FormKind.ADULT_CONSENT, FormKind.YOUNG_PERSON_CONSENT}
 
 #: Optional items and the withdrawal scopes that revoke them

@@ -36,7 +36,7 @@ from consentkit.policy.roles import Action, Grant, allowed
 from consentkit.policy.withdrawal_reason import withdrawal_reason
 from consentkit.services import access, audit, ceremony, forms, participants, participation, records
 from consentkit.services.evidence import Actor, AuthEvidence, SignatureInput
-from consentkit.services.requirements import participant_forms, participant_signs
+from consentkit.services.requirements import FormsDecision, forms_for
 
 
 @dataclass(frozen=True)
@@ -82,29 +82,37 @@ def preview(trial_id: str, *, site_code: str, birth_date: date, on: date) -> dic
     """Return what enrolment would need: the policy's requirements and the forms to open.
 
     Staff see this before saving (guardians needed, assent band, next transition).
+    The forms are :func:`consentkit.services.requirements.forms_for`'s decision,
+    the same one :func:`enrol` opens.
 
     Raises:
         NotFoundError: unknown study or site.
         InvalidDataError: birth date after ``on``.
     """
-    decided = participant_forms(trial_id, site_code=site_code, birth_date=birth_date, on=on)
-    requirements = decided["requirements"]
-    needs = {"guardian": int(requirements["guardians_required"])}
-    if any(participant_signs(f["kind"], requirements["minor_role"]) for f in decided["forms"]):
-        needs["participant"] = 1
+    decision = forms_for(trial_id, site_code=site_code, birth_date=birth_date, on=on)
+    return _describe(trial_id, decision)
+
+
+def _describe(trial_id: str, decision: FormsDecision) -> dict[str, Any]:
     return {
         "trial_id": trial_id,
-        "site": decided["site"],
-        "on": on,
-        "requirements": requirements,
+        "site": decision.site.code,
+        "on": decision.on,
+        "requirements": decision.requirements.to_dict(),
         "forms": [
-            {"form_id": f["form_id"], "kind": f["kind"], "version": f["version"]}
-            for f in decided["forms"]
+            {
+                "form_id": choice.form_id,
+                "kind": choice.kind.value,
+                "version": choice.version.version,
+                "age_band": choice.form.age_band,
+            }
+            for choice in decision.chosen
         ],
-        "missing_form_kinds": decided["missing_form_kinds"],
-        "signers_needed": needs,
+        "missing_form_kinds": [kind.value for kind in decision.missing_kinds],
+        "signers_needed": decision.signers_needed,
         "investigators": [
-            {"staff_id": str(m.id), "name": m.name} for m in site_investigators(trial_id, site_code)
+            {"staff_id": str(m.id), "name": m.name}
+            for m in site_investigators(trial_id, decision.site.code)
         ],
     }
 
@@ -217,8 +225,9 @@ def enrol(
     today = local_date(now, site.timezone)
     if birth_date > today:
         raise InvalidDataError("The birth date is in the future.")
-    planned = preview(trial_id, site_code=site_code, birth_date=birth_date, on=today)
-    _check_family(planned["signers_needed"], signers)
+    # The preview's decision, on the site's date: the forms staff were shown are the ones opened.
+    planned = forms_for(trial_id, site_code=site_code, birth_date=birth_date, on=today)
+    _check_family(planned.signers_needed, signers)
     if not may_countersign(interviewer, trial_id, site_code):
         raise InvalidDataError(
             "This person cannot countersign at this site; choose one of its investigators.",
@@ -255,9 +264,15 @@ def enrol(
     ]
     made.append(_investigator_signer(participant, interviewer, actor, now))
     result = Enrolment(participant, made)
-    for planned_form in planned["forms"]:
+    for choice in planned.chosen:
         result.records.append(
-            records.open_record(participant, form_id=planned_form["form_id"], actor=actor, now=now)
+            records.open_record(
+                participant,
+                form_id=choice.form_id,
+                version=choice.version.version,
+                actor=actor,
+                now=now,
+            )
         )
     return result
 

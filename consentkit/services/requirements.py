@@ -5,23 +5,25 @@ decide from age, country and trial type which forms are needed and who signs;
 a study may narrow them with its own age bands and documented rule overrides.
 This module is the one place that combines the two (:func:`study_requirements`),
 for a participant already enrolled (:func:`requirements_for`) as for one being
-enrolled (:func:`participant_forms`), and decides who signs a form of each kind
-(:func:`participant_signs`, :func:`default_signers`).
+enrolled, chooses the one form of each required kind (:func:`forms_for`: the
+enrolment preview, :func:`participant_forms` and enrolment itself all ask it,
+so what staff are shown is what is opened), and decides who signs a form of
+each kind (:func:`participant_signs`, :func:`default_signers`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from consentkit.enums import FormKind, MinorRole, SignerRole, VersionStatus
 from consentkit.errors import EligibilityError
 from consentkit.models.participant import Participant, Signer
-from consentkit.models.study import Study
+from consentkit.models.study import ConsentForm, FormVersion, Site, Study
 from consentkit.policy.age import local_date
 from consentkit.policy.jurisdiction import AgeBand, Requirements, RuleOverride, decide_requirements
-from consentkit.policy.records import OWN_CONSENT_KINDS
 from consentkit.policy.versions import version_in_force
 from consentkit.services.forms import catalog, form_view, site_of
 
@@ -91,17 +93,26 @@ def own_consent_due(participant: Participant, at: datetime) -> bool:
     )
 
 
+#: Forms the participant signs themselves: their own consent (adult, or young person at
+#: competence) and the co-consent a minor signs with the parents.
+_PARTICIPANT_KINDS = frozenset(
+    {FormKind.ADULT_CONSENT, FormKind.YOUNG_PERSON_CONSENT, FormKind.YOUNG_PERSON_CO_CONSENT}
+)
+
+
 def participant_signs(kind: str, minor_role: MinorRole | str) -> bool:
     """Whether a form of ``kind`` needs the participant's own signature.
 
-    The investigator's declaration and the parental consent do not. An informed
-    child (CTR Art 32(1)(b): information adapted to age, no assent sought) is
-    given the band's child document, but their signature is not required, so an
-    infant needs no signer entry, and no contact, of their own.
+    The investigator's declaration and the parental consent do not. The young
+    person signs their own consent and their co-consent (next to the parents'
+    consent, e.g. NL 12-15). An informed child (CTR Art 32(1)(b): information
+    adapted to age, no assent sought) is given the band's child document, but
+    their signature is not required, so an infant needs no signer entry, and no
+    contact, of their own.
     """
     if kind == FormKind.CHILD_ASSENT:
         return MinorRole(minor_role) is not MinorRole.INFORMED
-    return kind in OWN_CONSENT_KINDS
+    return kind in _PARTICIPANT_KINDS
 
 
 def required_roles(kind: str, requirements: Requirements) -> dict[SignerRole, int]:
@@ -170,6 +181,127 @@ def default_signers(
     return chosen
 
 
+@dataclass(frozen=True)
+class FormChoice:
+    """The form chosen for one required kind, with the version in force on the day."""
+
+    kind: FormKind
+    form: ConsentForm
+    version: FormVersion
+
+    @property
+    def form_id(self) -> str:
+        """Return the chosen form's id."""
+        return str(self.form.form_id)
+
+
+@dataclass(frozen=True)
+class FormsDecision:
+    """Which forms a participant of this age at this site reads and signs on ``on``.
+
+    ``chosen`` has one form per required kind that the study can serve, in the
+    order of ``requirements.form_kinds``; ``missing_kinds`` the required kinds it
+    has no form (or no version in force) for.
+    """
+
+    study: Study
+    site: Site
+    on: date
+    requirements: Requirements
+    chosen: tuple[FormChoice, ...]
+    missing_kinds: tuple[FormKind, ...]
+
+    @property
+    def form_ids(self) -> list[str]:
+        """Return the ids of the chosen forms, in order."""
+        return [choice.form_id for choice in self.chosen]
+
+    @property
+    def signers_needed(self) -> dict[str, int]:
+        """Return how many family signers of each role the rules need.
+
+        From the required kinds, not the forms found: a study lacking the
+        co-consent form does not make the young person's signature optional.
+        """
+        requirements = self.requirements
+        needs = {SignerRole.GUARDIAN.value: requirements.guardians_required}
+        if any(
+            participant_signs(kind, requirements.minor_role) for kind in requirements.form_kinds
+        ):
+            needs[SignerRole.PARTICIPANT.value] = 1
+        return needs
+
+
+def _choose_form(
+    kind: FormKind,
+    forms: Sequence[ConsentForm],
+    versions: Sequence[FormVersion],
+    *,
+    band_id: str | None,
+    on: date,
+) -> FormChoice | None:
+    """Return the form of ``kind`` for this band with a version in force, if the study has one.
+
+    An assent form is always for one band (its ``age_band``). Any other form may
+    name a band too, e.g. a co-consent written for 12-15-year-olds: it is then
+    only for that band, and preferred there to an unbanded form of its kind.
+    Several equal candidates: the first by form id, so the choice is stable.
+    """
+    ranked: list[tuple[int, str, ConsentForm]] = []
+    for form in forms:
+        if form.kind != kind:
+            continue
+        if kind == FormKind.CHILD_ASSENT or form.age_band is not None:
+            if form.age_band != band_id:
+                continue
+            rank = 0
+        else:
+            rank = 1
+        ranked.append((rank, form.form_id, form))
+    for _, form_id, form in sorted(ranked, key=lambda item: item[:2]):
+        current = version_in_force([v for v in versions if v.form_id == form_id], on)
+        if current is not None:
+            return FormChoice(kind=kind, form=form, version=current)
+    return None
+
+
+def forms_for(trial_id: str, *, site_code: str, birth_date: date, on: date) -> FormsDecision:
+    """Choose the forms a participant born on ``birth_date`` needs at a site on ``on``.
+
+    The jurisdiction decision (with the study's bands and overrides) gives the
+    form kinds and the age band; for each kind this picks one form
+    (:func:`_choose_form`) and the version in force on ``on``. The enrolment
+    preview, :func:`participant_forms` and enrolment all call this, so the
+    forms staff are shown before saving are the forms enrolment opens.
+
+    Raises:
+        NotFoundError: no such study or site.
+        InvalidDataError: the birth date is after ``on``.
+    """
+    cached = catalog(trial_id)
+    study = cached.study
+    site = site_of(study, site_code)
+    requirements = study_requirements(study, birth_date=birth_date, country=site.country, on=on)
+    versions = [v for v in cached.versions if v.status == VersionStatus.PUBLISHED]
+    band_id = requirements.age_band.id if requirements.age_band else None
+    chosen: list[FormChoice] = []
+    missing: list[FormKind] = []
+    for kind in requirements.form_kinds:
+        choice = _choose_form(kind, list(cached.forms.values()), versions, band_id=band_id, on=on)
+        if choice is None:
+            missing.append(kind)
+        else:
+            chosen.append(choice)
+    return FormsDecision(
+        study=study,
+        site=site,
+        on=on,
+        requirements=requirements,
+        chosen=tuple(chosen),
+        missing_kinds=tuple(missing),
+    )
+
+
 def participant_forms(
     trial_id: str,
     *,
@@ -181,49 +313,29 @@ def participant_forms(
 ) -> dict[str, Any]:
     """Decide what a participant of this age at this site must read and sign, and return it.
 
-    The jurisdiction policy gives the form kinds and age band; for each, the
-    version in force on ``on`` is shown in the negotiated language.
+    The forms are those of :func:`forms_for`, each in the version in force on
+    ``on``, shown in the negotiated language.
 
     Raises:
         NotFoundError: no such study or site.
         InvalidDataError: the birth date is after ``on``.
     """
-    cached = catalog(trial_id)
-    study = cached.study
-    site = site_of(study, site_code)
-    requirements = study_requirements(study, birth_date=birth_date, country=site.country, on=on)
-    versions = [v for v in cached.versions if v.status == VersionStatus.PUBLISHED]
-    forms = cached.forms
-    shown: list[dict[str, Any]] = []
-    missing: list[str] = []
-    band_id = requirements.age_band.id if requirements.age_band else None
-    for kind in requirements.form_kinds:
-        candidates = [
-            f
-            for f in forms.values()
-            if f.kind == kind and (kind != FormKind.CHILD_ASSENT or f.age_band == band_id)
-        ]
-        found = False
-        for form in sorted(candidates, key=lambda f: f.form_id):
-            current = version_in_force([v for v in versions if v.form_id == form.form_id], on)
-            if current is not None:
-                shown.append(
-                    form_view(
-                        form,
-                        current,
-                        requested=requested,
-                        accept_language=accept_language,
-                        site_default=site.languages[0],
-                    )
-                )
-                found = True
-        if not found:
-            missing.append(str(kind))
+    decision = forms_for(trial_id, site_code=site_code, birth_date=birth_date, on=on)
+    site = decision.site
     return {
         "trial_id": trial_id,
         "site": site.code,
         "on": on,
-        "requirements": requirements.to_dict(),
-        "forms": shown,
-        "missing_form_kinds": missing,
+        "requirements": decision.requirements.to_dict(),
+        "forms": [
+            form_view(
+                choice.form,
+                choice.version,
+                requested=requested,
+                accept_language=accept_language,
+                site_default=site.languages[0],
+            )
+            for choice in decision.chosen
+        ],
+        "missing_form_kinds": [kind.value for kind in decision.missing_kinds],
     }

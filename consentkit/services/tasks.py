@@ -15,7 +15,7 @@ from typing import Any
 from mongoengine import NotUniqueError
 
 from consentkit.clock import now_utc
-from consentkit.enums import FormKind, RecordState
+from consentkit.enums import FormKind, MinorRole, RecordState
 from consentkit.models.audit import ConsentRecord
 from consentkit.models.participant import Participant
 from consentkit.models.study import ConsentForm, FormVersion
@@ -26,12 +26,31 @@ from consentkit.services.requirements import requirements_for
 
 log = logging.getLogger(__name__)
 
-#: Reasons whose new requirement is a form the participant (not the parents) signs.
+#: The form the participant (not the parents) signs because of a transition. A new
+#: age band is a new assent document; reaching competence is the own consent (CTR Art
+#: 32(3)); a new minor role is read from the role on the transition date
+#: (:data:`_KIND_FOR_ROLE`).
 _KIND_FOR_REASON = {
     "age-band": FormKind.CHILD_ASSENT,
-    "minor-role": FormKind.YOUNG_PERSON_CONSENT,
     "competence-age": FormKind.YOUNG_PERSON_CONSENT,
 }
+#: The form a minor signs in their new role: NL turning 12 or PL turning 13 co-sign with the
+#: parents (the co-consent, not the own consent at competence); a child who starts to assent
+#: gets the assent document of their band.
+_KIND_FOR_ROLE = {
+    MinorRole.INFORMED: FormKind.CHILD_ASSENT,
+    MinorRole.ASSENT: FormKind.CHILD_ASSENT,
+    MinorRole.CO_SIGN: FormKind.YOUNG_PERSON_CO_CONSENT,
+    MinorRole.OWN_CONSENT_WITH_GUARDIAN: FormKind.YOUNG_PERSON_CO_CONSENT,
+    MinorRole.OWN_CONSENT: FormKind.YOUNG_PERSON_CONSENT,
+}
+
+
+def _kind_for(participant: Participant, reason: str, on: date) -> FormKind:
+    """Return the form kind a transition on ``on`` asks the participant to sign."""
+    if reason == "minor-role":
+        return _KIND_FOR_ROLE[requirements_for(participant, on).minor_role]
+    return _KIND_FOR_REASON.get(reason, FormKind.CHILD_ASSENT)
 
 
 @dataclass
@@ -147,7 +166,7 @@ def create_due_tasks(
             now=now,
             key=f"transition:{participant.id}:{reason}:{transition.date.isoformat()}",
             reason=reason,
-            form_kind=_KIND_FOR_REASON.get(reason, FormKind.CHILD_ASSENT).value,
+            form_kind=_kind_for(participant, reason, transition.date).value,
             due_date=transition.date,
             detail=f"requirements change on {transition.date.isoformat()} ({reason})",
         )

@@ -48,7 +48,7 @@ def test_preview_then_enrol_a_13_year_old_in_the_netherlands(
         "participant",
     ]
     forms = {r["form_id"] for r in body["records"]}
-    assert {"parental-consent", "young-person-consent"} <= forms
+    assert {"parental-consent", "young-person-co-consent"} <= forms
 
     again = enrol(client, investigator)
     assert again.status_code == 409

@@ -150,7 +150,7 @@ def test_staff_enrol_family_signs_dashboard_pdf_and_withdrawal(
     }
     participant = participants.get_participant(TRIAL, CODE)
     by_kind = {r.form_kind: r for r in records.record_statuses(participant)}
-    parental, young = by_kind[FormKind.PARENTAL_CONSENT], by_kind[FormKind.YOUNG_PERSON_CONSENT]
+    parental, young = by_kind[FormKind.PARENTAL_CONSENT], by_kind[FormKind.YOUNG_PERSON_CO_CONSENT]
 
     first, second, child = phones(), phones(), phones()
     parent_signs(first, outbox, codes["Anna de Vries"], parental, "Anna de Vries")

@@ -45,7 +45,7 @@ def test_requirements_prints_a_readable_sentence() -> None:
         "A 13-year-old in NL (medicinal-product trial): both parents must consent; "
         "the child co-signs. Competence at 16 on 2029-03-01."
     )
-    assert "Next change: 2027-03-01 (age band)." in result.output
+    assert "Next change: 2029-03-01 (competence age)." in result.output
     assert result.output.rstrip().endswith("Confidence: V.")
 
 

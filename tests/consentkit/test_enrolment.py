@@ -53,7 +53,7 @@ def test_preview_for_a_13_year_old_in_the_netherlands(demo_study: Any) -> None:
     shown = enrolment.preview("DEMO-NBL-1", site_code="NL-01", birth_date=NL_13, on=T0.date())
     assert shown["signers_needed"] == {"guardian": 2, "participant": 1}
     kinds = {f["kind"] for f in shown["forms"]}
-    assert {"parental-consent", "young-person-consent"} <= kinds
+    assert {"parental-consent", "young-person-co-consent"} <= kinds
     assert shown["requirements"]["age"] == 13
 
 
@@ -64,7 +64,7 @@ def test_enrolment_opens_every_record_the_rules_ask_for(demo_study: Any) -> None
     roles = sorted(s.role for s in result.signers)
     assert roles == ["guardian", "guardian", "investigator", "participant"]
     opened = {r.form_id: r for r in result.records}
-    assert "parental-consent" in opened and "young-person-consent" in opened
+    assert "parental-consent" in opened and "young-person-co-consent" in opened
     states = {s.form_id: s.state.value for s in records.record_statuses(result.participant, at=T0)}
     assert states["parental-consent"] == "awaiting-information"
     investigator = enrolment.staff_signer(result.participant, member)
@@ -166,3 +166,39 @@ def test_an_informed_child_needs_no_signer_entry_of_their_own(demo_study: Any) -
     assert "participant" not in shown["signers_needed"]
     assent = next(r for r in result.records if r.form_kind == "child-assent")
     assert [m["role"] for m in assent.missing_signers] == ["investigator"]
+
+
+# The enrolment preview and what enrolment opens are one decision (requirements.forms_for).
+DEMO_COUNTRY_SITES = ["FR-01", "DE-01", "IT-01", "ES-01", "NL-01", "PL-01", "LT-01", "GB-ENG-01"]
+
+
+@pytest.mark.parametrize("site_code", DEMO_COUNTRY_SITES)
+def test_enrolment_opens_exactly_the_forms_the_preview_showed_at_every_age(
+    demo_study: Any, site_code: str
+) -> None:
+    member, _ = staff_service.create_staff(
+        email=f"dr.{site_code.lower()}@example.org",
+        name="Dr Demo",
+        grants=[Grant("DEMO-NBL-1", StaffRole.INVESTIGATOR, (site_code,))],
+        now=T0,
+    )
+    family = [
+        enrolment.SignerEntry("guardian", "Parent One", email="one@example.org"),
+        enrolment.SignerEntry("guardian", "Parent Two", email="two@example.org"),
+        enrolment.SignerEntry("participant", "Young Person", email="young@example.org"),
+    ]
+    for age in range(5, 20):
+        born = date(T0.year - age, 1, 15)
+        shown = enrolment.preview("DEMO-NBL-1", site_code=site_code, birth_date=born, on=T0.date())
+        made = enrolment.enrol(
+            "DEMO-NBL-1",
+            code=f"{site_code}-{age}",
+            site_code=site_code,
+            birth_date=born,
+            signers=family,
+            interviewer=member,
+            actor=enrolment.staff_actor(member, "investigator"),
+            now=T0,
+        )
+        opened = [(r.form_id, r.version) for r in made.records]
+        assert opened == [(f["form_id"], f["version"]) for f in shown["forms"]], (site_code, age)

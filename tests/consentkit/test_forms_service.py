@@ -63,7 +63,7 @@ def test_participant_forms_shows_the_earlier_version_before_the_change_took_effe
 @pytest.mark.parametrize(
     ("site_code", "birth_date", "assent_form"),
     [
-        ("DE-01", date(2015, 5, 1), "assent-10-13"),
+        ("FR-01", date(2015, 5, 1), "assent-10-13"),
         ("IT-01", date(2011, 5, 1), "assent-14-17"),
         ("ES-01", date(2019, 5, 1), "assent-6-9"),
         ("LT-01", date(2012, 1, 1), "assent-14-17"),

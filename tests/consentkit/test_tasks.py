@@ -73,3 +73,24 @@ def test_due_ignores_transitions_beyond_the_horizon(demo_study: Any) -> None:
     report = create_due_tasks(on=date(2026, 3, 2), horizon_days=30)
 
     assert report.created == []
+
+
+def test_due_turning_12_in_the_netherlands_asks_for_the_co_consent(demo_study: Any) -> None:
+    # NL WMO: a child turning 12 co-signs with both parents; that is not the own consent at 16.
+    make_family("P-NL12", site="NL-01", birth_date=date(2014, 4, 1))
+
+    create_due_tasks(on=date(2026, 3, 2), horizon_days=90)
+
+    [task] = ConsentTask.objects(participant_code="P-NL12")
+    assert (task.reason, task.form_kind) == ("minor-role", "young-person-co-consent")
+
+
+def test_due_a_co_signing_13_year_old_in_the_netherlands_has_no_band_task_at_14(
+    demo_study: Any,
+) -> None:
+    # NL 12-15 co-sign; nothing changes at 14 (the 14-17 assent band is not their document).
+    make_family("P-NL14", site="NL-01", birth_date=date(2012, 4, 1))
+
+    report = create_due_tasks(on=date(2026, 3, 2), horizon_days=90)
+
+    assert report.created == []

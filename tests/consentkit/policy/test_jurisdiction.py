@@ -62,12 +62,12 @@ SI_ZVOP2 = date(2023, 1, 26)
 ROW_EXPECTATIONS = [
     Expect("AT", MP, CTR, 15, 18, 2, OWN_WITH_GUARDIAN, U,
            "18 (S); parents conflicting one/both -> both (U); >=14 written consent with parents"),
-    Expect("BE", MP, CTR, 10, 18, 2, ASSENT, U,
-           "18 (S); both parents at some point (S); no statutory assent age -> assent from 7"),
-    Expect("CZ", MP, CTR, 13, 18, 2, CO_SIGN, S,
-           "18 (S); both parents (S); '12 years - own consent' alongside both parents"),
-    Expect("DE", MP, CTR, 15, 18, 2, ASSENT, U,
-           "CT competence U -> 18; generally both (S); capable minor, no fixed age -> assent"),
+    Expect("BE", MP, CTR, 10, 18, 2, ASSENT, S,
+           "18 (S); both parents at some point (S); EC bands from 4, minor's will respected (S)"),
+    Expect("CZ", MP, CTR, 13, 18, 2, CO_SIGN, U,
+           "18 (S); both parents (S); '12 years - own consent', meaning U: co-sign read as U"),
+    Expect("DE", MP, CTR, 15, 18, 2, OWN_WITH_GUARDIAN, U,
+           "CT competence U -> 18; both (S); capable minor's written consent (S, no age)"),
     Expect("DK", MP, CTR, 16, 18, 2, OWN_WITH_GUARDIAN, V,
            "18 (V); both with joint custody (V); 15-17 minor AND parent consent (V)"),
     Expect("ES", MP, CTR, 13, 18, 1, ASSENT, S,
@@ -228,10 +228,14 @@ def test_decide_requirements_nl_12_year_old_co_signs() -> None:
     assert nl(date(2022, 6, 15)).minor_role is CO_SIGN
 
 
-def test_decide_requirements_nl_12_year_old_next_change_is_the_age_band_at_14() -> None:
+def test_decide_requirements_nl_12_year_old_next_change_is_competence_not_a_band_at_14() -> None:
+    # CCMO: 12-15 co-sign with both parents; no assent document changes at 14.
     transition = nl(date(2022, 6, 15)).next_transition
     assert transition is not None
-    assert (transition.date, transition.reason) == (date(2024, 6, 15), TransitionReason.AGE_BAND)
+    assert (transition.date, transition.reason) == (
+        date(2026, 6, 15),
+        TransitionReason.COMPETENCE_AGE,
+    )
 
 
 def test_decide_requirements_nl_without_bands_next_change_is_competence_at_16() -> None:
@@ -290,11 +294,11 @@ def test_decide_requirements_8_year_old_needs_parental_consent_and_child_assent(
     )
 
 
-def test_decide_requirements_co_signing_minor_needs_parental_and_young_person_forms() -> None:
+def test_decide_requirements_co_signing_minor_needs_parental_and_co_consent_forms() -> None:
     result = decide_requirements(birth_date=born_aged(13), country="NL", on=ON)
     assert result.form_kinds == (
         FormKind.PARENTAL_CONSENT,
-        FormKind.YOUNG_PERSON_CONSENT,
+        FormKind.YOUNG_PERSON_CO_CONSENT,
         FormKind.INVESTIGATOR_DECLARATION,
     )
 
@@ -700,7 +704,10 @@ def test_decide_requirements_next_transition_is_the_first_change(country: str, b
 
     def summary(on: date) -> tuple[Any, ...]:
         result = decide_requirements(birth_date=birth, country=country, on=on)
-        return (result.is_minor, result.minor_role, result.age_band)
+        # The band is a change only while it chooses the child's document (informed or
+        # assenting); a co-signing minor signs the co-consent whatever the band.
+        band = result.age_band if result.minor_role in (INFORMED, ASSENT) else None
+        return (result.is_minor, result.minor_role, band)
 
     assert summary(change - timedelta(days=1)) == summary(ON)
     assert summary(change) != summary(ON)

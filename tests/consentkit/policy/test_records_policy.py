@@ -538,6 +538,23 @@ def test_participation_profile_own_consent_at_competence_lifts_the_suspension() 
     assert (profile["participating"], profile["blocked_by"]) == (True, [])
 
 
+def test_participation_profile_co_consent_as_a_minor_does_not_lift_the_suspension() -> None:
+    # PL: the young person co-signed at 13; at 18 their own consent is still needed (Art 32(3)).
+    trail = Trail()
+    trail.consent()
+    trail.consent(
+        "r2",
+        form_id="young-person-co-consent",
+        kind="young-person-co-consent",
+        version=1,
+        signers=[("young-person", "participant"), (DOC, "investigator")],
+    )
+
+    profile = trail.profile(own_consent_due=True)
+
+    assert (profile["participating"], profile["blocked_by"]) == (False, ["awaiting-own-consent"])
+
+
 def test_participant_records_a_consented_later_version_supersedes_the_earlier() -> None:
     trail = Trail()
     trail.consent("r1", version=1)
