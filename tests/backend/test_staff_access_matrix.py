@@ -196,7 +196,7 @@ def _request(client: Any, row: Row, site: str, world: dict[str, Any], token: str
 
         participant = participants.get_participant(TRIAL, family["code"])
         enrolling.invite(participant, family["guardian"], actor=evidence.SYSTEM)
-        latest = access.invitations_of(participant)[-1]["invitation_id"]
+        latest = access.invitations_of(participant)[-1].invitation_id
         path = path.replace("<invitation_id>", latest)
     query: dict[str, str] = {}
     body: dict[str, Any] | None = None

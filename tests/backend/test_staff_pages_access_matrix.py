@@ -142,7 +142,7 @@ def _path(row: Row, site: str, world: dict[str, Any]) -> str:
         # A fresh invitation per request: revoking or resending one spends it.
         participant = participants.get_participant(TRIAL, family["code"])
         enrolment.invite(participant, family["guardian"], actor=evidence.SYSTEM)
-        latest = access.invitations_of(participant)[-1]["invitation_id"]
+        latest = access.invitations_of(participant)[-1].invitation_id
         path = path.replace("<invitation_id>", latest)
     return path
 

@@ -111,7 +111,11 @@ def test_staff_conflicting_scopes_are_a_422_problem_with_a_stable_code(
 
     refused = client.post(
         f"{STAFF_BASE}/withdrawals",
-        json={"scopes": ["samples-anonymise", "samples-destroy"], "channel": "phone"},
+        json={
+            "scopes": ["samples-anonymise", "samples-destroy"],
+            "channel": "phone",
+            "reason_declined": True,
+        },
         headers=staff,
     )
 

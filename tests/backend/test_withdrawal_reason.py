@@ -99,7 +99,7 @@ def test_staff_api_withdrawal_refusal_names_the_reason_rule(
 def test_family_withdrawal_without_a_reason_records_that_none_was_given(phone: Any) -> None:
     phone.step_up()
 
-    done = phone.post("/api/v1/me/withdrawals", json={"scopes": ["samples-destroy"]})
+    done = phone.post("/api/v1/me/withdrawals", json={"choices": ["destroy-samples"]})
 
     assert done.status_code == 201, done.get_json()
     last = _last(phone.fam.participant)
@@ -112,7 +112,7 @@ def test_family_withdrawal_with_a_reason_and_reason_declined_is_refused(phone: A
 
     refused = phone.post(
         "/api/v1/me/withdrawals",
-        json={"scopes": ["samples-destroy"], "reason": "Too far", "reason_declined": True},
+        json={"choices": ["destroy-samples"], "reason": "Too far", "reason_declined": True},
     )
 
     assert refused.status_code == 422
