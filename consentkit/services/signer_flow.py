@@ -14,7 +14,7 @@ keeps its own copy of the ceremony order or of the open states.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 from consentkit import settings
 from consentkit.clock import now_utc
@@ -277,16 +277,9 @@ def answer(
         answers=answers,
         actor=actor,
     )
-    return {
-        "score": feedback.score,
-        "passed": feedback.passed,
-        "pass_mark": feedback.pass_mark,
-        "results": [
-            {"id": r.id, "correct": r.correct, "explanation": r.explanation}
-            for r in feedback.results
-        ],
-        "next_step": _next_step(participant, record_id, session.signer_id),
-    }
+    # The feedback's JSON is ceremony's; the next step is added here, where the session is.
+    next_step = _next_step(participant, record_id, session.signer_id)
+    return cast(AnswerResult, {**feedback.to_dict(), "next_step": next_step})
 
 
 def choose(session: SignerSession, record_id: str, *, choices: dict[str, bool]) -> StepResult:
