@@ -63,6 +63,27 @@ LABELS: dict[str, dict[str, str]] = {
         "minor-role": N_("New role in the consent"),
         "competence-age": N_("Reaches the age to consent alone"),
     },
+    # Why a family is asked to read (and sign) something again: the family's task list.
+    # The ages are filled in from the task's transition (%(age)s), the version from the task.
+    "task_why": {
+        "reconsent": N_("A new version of the information"),
+        "age-band": N_("You are now %(age)s"),
+        "minor-role": N_("You are now %(age)s"),
+        "competence-age": N_("You are now an adult in this study"),
+        "updated-information": N_("Updated information"),
+    },
+    # What a record was opened for (staff pages, the record's PDF).
+    "task_purpose": {
+        "reconsent": N_("Re-consent to version %(version)s"),
+        "age-band": N_("Assent at %(age)s"),
+        "minor-role": N_("Consent at %(age)s"),
+        "competence-age": N_("Own consent at the age of legal competence (%(age)s)"),
+    },
+    "task_status": {
+        "open": N_("To open"),
+        "in-progress": N_("Opened, waiting for signatures"),
+        "done": N_("Done"),
+    },
     "item": {
         "required": N_("Required"),
         "optional": N_("Optional"),
@@ -127,6 +148,8 @@ LABELS: dict[str, dict[str, str]] = {
         "participant.birth-date-changed": N_("Birth date corrected"),
         "question.asked": N_("Question asked"),
         "task.created": N_("Task created"),
+        "task.opened": N_("Form opened for a task"),
+        "version.informed": N_("Told about updated information"),
     },
     "channel": {
         Channel.APP: N_("In the app"),
@@ -141,6 +164,18 @@ def label(vocabulary: str, key: str, locale: str | None) -> str:
     """Return the label of ``key`` in ``vocabulary``, in ``locale`` (the key if unknown)."""
     source = LABELS.get(vocabulary, {}).get(key)
     return gettext(locale, source) if source else key
+
+
+def label_with(vocabulary: str, key: str, locale: str | None, **params: object) -> str:
+    """Return a label whose text has placeholders (``%(age)s``), filled in, in ``locale``.
+
+    Every placeholder of the English text must be given: a missing one would
+    otherwise raise in one language and not another.
+    """
+    source = LABELS.get(vocabulary, {}).get(key)
+    if not source:
+        return key
+    return gettext(locale, source, **params) if "%(" in source else gettext(locale, source)
 
 
 def event_label(event_type: str, locale: str | None) -> str:

@@ -62,6 +62,8 @@ SCRIPT_STRINGS: dict[str, str] = {
     "step_choices": N_("Make your choices"),
     "step_sign": N_("Sign"),
     "step_done": N_("See what you signed"),
+    "step_open": N_("Start"),
+    "step_read-update": N_("Read what changed"),
     "choose_scope": N_("Please choose at least one option."),
     "downloaded": N_("Your copy is downloaded."),
     "signed_in_as": N_("Participant %(code)s"),

@@ -36,6 +36,13 @@ class ConsentTask(BaseDocument):
     form_id = StringField(null=True)
     version = StringField(null=True)
     due_date = DateField(required=True)
+    #: open (nothing opened yet) | in-progress (``record_id`` opened for it) | done (that
+    #: record was consented). A projection of the audit events (``task.opened`` and the
+    #: record's derived state), kept for the worklists; the events decide.
     status = StringField(required=True, default="open")
     detail = StringField(default="")
     created_at = DateTimeField(required=True)
+    #: The record opened for this task (consentkit.services.transitions.open_for_task).
+    record_id = StringField(null=True)
+    opened_at = DateTimeField(null=True)
+    resolved_at = DateTimeField(null=True)

@@ -34,7 +34,7 @@ from consentkit.errors import ConflictError, InvalidDataError
 from consentkit.models.study import VERSION_META_FIELDS, ConsentForm, FormVersion, Site, Study
 from consentkit.paths import data_dir
 from consentkit.services.forms import forget_catalogs
-from consentkit.services.tasks import create_reconsent_tasks
+from consentkit.services.tasks import create_reconsent_tasks, inform_of_minor_version
 
 DEMO_STUDY_DIR = data_dir() / "demo-nbl-1"
 
@@ -341,6 +341,7 @@ def import_study(
         forget_catalogs()
     for form_id, version in plan.newly_published:
         create_reconsent_tasks(plan.report.trial_id, form_id, version, now=now)
+        inform_of_minor_version(plan.report.trial_id, form_id, version, now=now)
     return plan.report
 
 

@@ -13,7 +13,8 @@ chain it just wrote; the counters move in the same step:
 * a record changing state: -1 on the old state and +1 on the new in one update;
   the writer that wins the projection's ``last_seq`` guard does it, so each
   transition is counted exactly once however many guardians sign at once;
-* a withdrawal scope first recorded for a participant: +1 in that scope.
+* a withdrawal scope first recorded for a participant: +1 in that scope;
+* a record opened for a consent task (``task.opened``) consented: the task is done.
 
 A process dying between the projection write and the counter write leaves a
 counter off by one; :func:`consentkit.services.dashboard.rebuild_counts`
@@ -33,8 +34,19 @@ from consentkit.models.audit import ConsentRecord
 from consentkit.models.base import BaseDocument
 from consentkit.models.dashboard import DateCount, StatusCount, counter_key
 from consentkit.models.participant import Participant
-from consentkit.policy.records import participant_records
+from consentkit.models.task import ConsentTask
+from consentkit.policy.records import RecordStatus, participant_records
 from consentkit.services.requirements import own_consent_due
+
+#: Record states that complete the consent task they were opened for: consented, or
+#: consented and since replaced by a later version (v2 supersedes v1) or paused at competence.
+TASK_RESOLVING_STATES = frozenset(
+    {
+        RecordState.CONSENTED,
+        RecordState.SUPERSEDED,
+        RecordState.SUSPENDED_AWAITING_OWN_CONSENT,
+    }
+)
 
 #: The projection fields its counters are keyed by, read back with the old state.
 RECORD_COUNTER_FIELDS = {
@@ -285,6 +297,27 @@ def refresh_projection(participant: Participant, events: list[dict[str, Any]]) -
         # Otherwise not inserted yet (open_record inserts it after its event), or a later
         # event was projected first.
     _project_withdrawals(participant, events)
+    _project_tasks(events, statuses)
+
+
+def _project_tasks(events: list[dict[str, Any]], statuses: list[RecordStatus]) -> None:
+    """Mark done the consent tasks whose record (``task.opened``) is now consented.
+
+    Derived from the same events as the records, so the worklists' ``status``
+    follows the chain; the conditional update makes it once, whoever signs last.
+    """
+    linked = {
+        str(e["record_id"]): e["payload"]["key"] for e in events if e["type"] == "task.opened"
+    }
+    if not linked:
+        return
+    at = events[-1]["at"]
+    for status in statuses:
+        key = linked.get(status.record_id)
+        if key is not None and status.state in TASK_RESOLVING_STATES:
+            ConsentTask.objects(key=key, status__ne="done").update_one(
+                set__status="done", set__record_id=status.record_id, set__resolved_at=at
+            )
 
 
 def _project_withdrawals(participant: Participant, events: list[dict[str, Any]]) -> None:

@@ -27,7 +27,7 @@ from consentkit.models.study import FormVersion
 from consentkit.models.task import ConsentTask
 from consentkit.services.forms import forget_catalogs, get_study
 from consentkit.services.importing import ImportReport, import_study
-from consentkit.services.tasks import create_reconsent_tasks
+from consentkit.services.tasks import create_reconsent_tasks, inform_of_minor_version
 
 #: The largest study folder upload accepted (a zip); the web faces answer 413 beyond it.
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -48,6 +48,8 @@ class PublishResult:
     change: str
     effective_from: date
     reconsent_tasks: int
+    #: Records whose families were told about a minor change (no new signature).
+    informed: int = 0
 
 
 def _unsafe_name(name: str) -> bool:
@@ -224,6 +226,9 @@ def publish_version(
 ) -> PublishResult:
     """Publish an approved version; a major change creates the re-consent tasks.
 
+    A minor change asks no one to sign again: families who consented on an older
+    version are told (:func:`consentkit.services.tasks.inform_of_minor_version`).
+
     Raises:
         NotFoundError: no such version.
         InvalidDataError: ``change`` is neither major nor minor.
@@ -250,6 +255,7 @@ def publish_version(
         raise _refuse(get_version(trial_id, form_id, version), VersionStatus.APPROVED)
     forget_catalogs()
     report = create_reconsent_tasks(trial_id, form_id, version, now=now)
+    informed = inform_of_minor_version(trial_id, form_id, version, now=now)
     return PublishResult(
         trial_id=trial_id,
         form_id=form_id,
@@ -257,6 +263,7 @@ def publish_version(
         change=stored,
         effective_from=effective_from,
         reconsent_tasks=len(report.created),
+        informed=len(informed.created),
     )
 
 

@@ -13,8 +13,8 @@ keeps its own copy of the ceremony order or of the open states.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Any, TypedDict, cast
+from datetime import UTC, datetime, time, timedelta
+from typing import Any, Literal, TypedDict, cast
 
 from consentkit import settings
 from consentkit.clock import now_utc
@@ -26,28 +26,68 @@ from consentkit.models.audit import AuditEvent
 from consentkit.models.document import StoredDocument
 from consentkit.models.participant import Participant, Signer
 from consentkit.policy import withdrawal as withdrawal_policy
+from consentkit.policy.age import local_date
 from consentkit.policy.records import opened_event
-from consentkit.services import access, audit, ceremony, documents, forms, participation, records
+from consentkit.services import (
+    access,
+    audit,
+    ceremony,
+    documents,
+    forms,
+    participation,
+    records,
+    transitions,
+)
 from consentkit.services.ceremony import Step
 from consentkit.services.evidence import FRESH_AUTH, Actor, AuthEvidence, SignatureInput
 
 
-class Task(TypedDict):
-    """A record this signer signs, with what they do next (``GET /me/tasks``)."""
+class Why(TypedDict):
+    """Why this is asked again: a reason code, its localised label, and what it is about."""
 
-    record_id: str
-    participant_code: str
+    reason: str
+    age: int | None
+    version: int | None
+    label: str
+
+
+class Information(TypedDict):
+    """An updated version the family is told about (a minor change: nothing to sign)."""
+
     form_id: str
-    form_kind: str
     version: int
+    previous_version: int
+    change_summary: str
+    effective_from: str | None
+
+
+class Task(TypedDict):
+    """A record this signer signs, with what they do next (``GET /me/tasks``).
+
+    Two more kinds of entry have no steps of their own: a consent task staff have
+    not opened yet (``record_id`` null, ``phase`` ``to-open``, ``next_step``
+    ``open`` when this signer may open it: ``POST /me/tasks/{task_key}/open``),
+    and updated information on a consented record (``phase`` ``informed``,
+    ``next_step`` ``read-update``, the new version in ``information``).
+    """
+
+    record_id: str | None
+    participant_code: str
+    form_id: str | None
+    form_kind: str
+    version: int | None
     state: str
     #: open, consented or closed: whether the record still takes steps, without a
-    #: client copy of the open states.
-    phase: RecordPhase
-    next_step: Step
+    #: client copy of the open states; ``to-open`` and ``informed`` as above.
+    phase: RecordPhase | Literal["to-open", "informed"]
+    next_step: Step | Literal["open", "read-update"] | None
     due_at: datetime
-    reflection_until: datetime
+    reflection_until: datetime | None
     missing_signers: list[str]
+    #: The consent task this record was opened for (or is still to be opened for).
+    task_key: str | None
+    why: Why | None
+    information: Information | None
 
 
 class EventResult(TypedDict):
@@ -111,17 +151,37 @@ def _context(session: SignerSession) -> tuple[Participant, Signer, Actor]:
     return participant, signer, actor
 
 
-def tasks(session: SignerSession, *, at: datetime | None = None) -> list[Task]:
-    """Return the records this signer must read or sign, with the next step and due date."""
+def _why(view: transitions.Why, locale: str | None) -> Why:
+    return {
+        "reason": view.reason,
+        "age": view.age,
+        "version": view.version,
+        "label": view.label(locale),
+    }
+
+
+def tasks(
+    session: SignerSession, *, at: datetime | None = None, locale: str | None = None
+) -> list[Task]:
+    """Return the records this signer must read or sign, with the next step and due date.
+
+    A record opened for a consent task says why (``why``: "You are now 12"); the
+    participant's tasks not opened yet that this signer signs, and updated
+    information on this signer's consented records, follow the records.
+    """
     at = at or now_utc()
     participant, signer, _ = _context(session)
     events = audit.chain_dicts(str(participant.id))
     opened = {e["payload"]["record_id"]: e for e in events if e["type"] == "record.opened"}
+    consent_tasks = transitions.participant_tasks(participant, at=at, events=events)
+    why_by_record = {t.record_id: t for t in consent_tasks if t.record_id}
     found: list[Task] = []
-    for status in records.record_statuses(participant, at=at, events=events):
+    statuses = records.record_statuses(participant, at=at, events=events)
+    for status in statuses:
         if str(signer.id) not in status.signers:
             continue
         event = opened[status.record_id]
+        linked = why_by_record.get(status.record_id)
         found.append(
             {
                 "record_id": status.record_id,
@@ -137,9 +197,87 @@ def tasks(session: SignerSession, *, at: datetime | None = None) -> list[Task]:
                 "reflection_until": status.opened_at
                 + timedelta(hours=event["payload"].get("reflection_hours", 0)),
                 "missing_signers": [m["role"] for m in status.missing_signers],
+                "task_key": linked.key if linked else None,
+                "why": _why(linked.why, locale) if linked else None,
+                "information": None,
+            }
+        )
+    today = local_date(at, participant.timezone)
+    for task in consent_tasks:
+        if task.status != transitions.OPEN or not transitions.may_open(
+            participant, task, signer, today
+        ):
+            continue
+        found.append(
+            {
+                "record_id": None,
+                "participant_code": participant.code,
+                "form_id": task.form_id,
+                "form_kind": task.form_kind,
+                "version": task.version,
+                "state": "to-open",
+                "phase": "to-open",
+                # Staff may open it earlier than the family; the family from the due date.
+                "next_step": "open" if today >= task.due_date else None,
+                "due_at": datetime.combine(task.due_date, time(0), tzinfo=UTC),
+                "reflection_until": None,
+                "missing_signers": [],
+                "task_key": task.key,
+                "why": _why(task.why, locale),
+                "information": None,
+            }
+        )
+    mine = {s.record_id for s in statuses if str(signer.id) in s.signers}
+    for event in events:
+        if event["type"] != "version.informed" or event["record_id"] not in mine:
+            continue
+        data = event["payload"]
+        found.append(
+            {
+                "record_id": event["record_id"],
+                "participant_code": participant.code,
+                "form_id": data["form_id"],
+                "form_kind": opened[event["record_id"]]["payload"]["form_kind"],
+                "version": data["version"],
+                "state": "informed",
+                "phase": "informed",
+                "next_step": "read-update",
+                "due_at": event["at"],
+                "reflection_until": None,
+                "missing_signers": [],
+                "task_key": None,
+                "why": _why(
+                    transitions.Why("updated-information", version=data["version"]), locale
+                ),
+                "information": {
+                    "form_id": data["form_id"],
+                    "version": data["version"],
+                    "previous_version": data["previous_version"],
+                    "change_summary": data["change_summary"],
+                    "effective_from": data.get("effective_from"),
+                },
             }
         )
     return found
+
+
+def open_task(session: SignerSession, task_key: str) -> Task:
+    """Open the record of one of the participant's consent tasks, as one of its signers.
+
+    Returns this signer's task entry for the record opened (or opened before).
+
+    Raises:
+        NotFoundError: ``task-not-found``.
+        PermissionDeniedError: ``not-a-signer-of-task``, someone else signs that form.
+        ConflictError: ``task-not-due``, ``task-done``, ``no-form-for-task``.
+        EligibilityError: required signers are not registered.
+    """
+    participant, signer, actor = _context(session)
+    opened = transitions.open_as_signer(participant, signer, task_key, actor=actor)
+    for task in tasks(session):
+        if task["record_id"] == opened.record.record_id and task["phase"] != "informed":
+            return task
+    raise NotFoundError("This task was not found.", code="task-not-found")
 
 
 def _own_record(session: SignerSession, record_id: str) -> tuple[Participant, Actor]:

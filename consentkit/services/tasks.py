@@ -16,7 +16,7 @@ from mongoengine import NotUniqueError
 
 from consentkit.clock import now_utc
 from consentkit.enums import FormKind, MinorRole, RecordState
-from consentkit.models.audit import ConsentRecord
+from consentkit.models.audit import AuditEvent, ConsentRecord
 from consentkit.models.participant import Participant
 from consentkit.models.study import ConsentForm, FormVersion
 from consentkit.models.task import ConsentTask
@@ -140,6 +140,73 @@ def create_reconsent_tasks(
     return report
 
 
+def inform_of_minor_version(
+    trial_id: str, form_id: str, version: int, *, now: datetime | None = None
+) -> TaskReport:
+    """Tell families who consented on an older version about a minor change: no signature.
+
+    A minor change (a typo, a new phone number) needs no new consent (FDA
+    MyStudies' lesson, docs/design-lessons.md#major-minor-changes), but the family
+    is given the new text: one ``version.informed`` event per consented record
+    (form_id, version, previous_version, change_summary), on that record, which
+    the family's task list shows as "updated information". Idempotent: a record
+    already told about this version is not told again (``report.existing``).
+    """
+    now = now or now_utc()
+    report = TaskReport()
+    new = FormVersion.objects(trial_id=trial_id, form_id=form_id, version=version).first()
+    if new is None or new.change != "minor":
+        return report
+    for record in ConsentRecord.objects(
+        trial_id=trial_id, form_id=form_id, version__lt=version, state=RecordState.CONSENTED
+    ):
+        participant = Participant.objects(id=record.participant_id).first()
+        if participant is None:
+            continue
+        told = _inform(participant, record, new, now=now)
+        if told:
+            report.created.append(f"informed:{record.record_id}:{form_id}:{version}")
+        else:
+            report.existing += 1
+    return report
+
+
+def _inform(
+    participant: Participant, record: ConsentRecord, new: FormVersion, *, now: datetime
+) -> bool:
+    """Append ``version.informed`` for one record, unless the chain already has it."""
+    added = True
+
+    def build(events: list[audit.ChainEvent]) -> audit.Draft | AuditEvent:
+        nonlocal added
+        for event in events:
+            if (
+                event["type"] == "version.informed"
+                and event["record_id"] == record.record_id
+                and event["payload"]["version"] == new.version
+            ):
+                added = False
+                found: AuditEvent = AuditEvent.objects(
+                    participant_id=str(participant.id), seq=event["seq"]
+                ).get()
+                return found
+        return audit.Draft(
+            type="version.informed",
+            actor=SYSTEM.to_dict(),
+            payload={
+                "form_id": new.form_id,
+                "version": new.version,
+                "previous_version": record.version,
+                "change_summary": new.change_summary or "",
+                "effective_from": new.effective_from.isoformat() if new.effective_from else None,
+            },
+            record_id=record.record_id,
+        )
+
+    audit.append(participant, build, now=now)
+    return added
+
+
 def create_due_tasks(
     *, on: date, horizon_days: int = 90, trial_id: str | None = None, now: datetime | None = None
 ) -> TaskReport:
@@ -160,6 +227,13 @@ def create_due_tasks(
         if transition is None or transition.date > until:
             continue
         reason = transition.reason.value
+        if (
+            reason == "competence-age"
+            and not requirements_for(participant, transition.date).reconsent_at_competence
+        ):
+            # Where the row says no re-consent at competence (NL: the co-signature of 12-15
+            # stands, CCMO), reaching it asks nothing: no task, nothing suspended.
+            continue
         _create(
             report,
             participant,

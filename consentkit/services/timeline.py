@@ -92,5 +92,13 @@ def summary(event: Mapping[str, Any]) -> str:
             + ("declined to say" if data["reason_declined"] else (data["reason"] or "none given"))
         ),
         "assent.dissent": lambda: f"the child said no ({data['channel']})",
+        "task.opened": lambda: (
+            f"{data['form_id']} v{data['version']} opened for task {data['reason']} "
+            f"(due {data['due_date']})"
+        ),
+        "version.informed": lambda: (
+            f"told about {data['form_id']} v{data['version']} (minor change, "
+            f"consented on v{data['previous_version']}): {data['change_summary']}"
+        ),
     }
     return details.get(kind, lambda: json.dumps(data, ensure_ascii=False, default=str))()

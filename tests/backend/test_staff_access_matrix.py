@@ -130,6 +130,14 @@ ROWS = [
         READ,
         True,
     ),
+    Row("/api/v1/staff/studies/<trial_id>/tasks", "GET", READ, True),
+    Row("/api/v1/staff/studies/<trial_id>/participants/<code>/tasks", "GET", READ, True),
+    Row(
+        "/api/v1/staff/studies/<trial_id>/participants/<code>/tasks/<task_key>/open",
+        "POST",
+        SITE_WORK,
+        False,
+    ),
 ]
 
 
@@ -188,6 +196,7 @@ def _request(client: Any, row: Row, site: str, world: dict[str, Any], token: str
         .replace("<document_id>", "0" * 24)
         .replace("<signer_id>", family["guardian"])
         .replace("<int:seq>", "1")  # not a withdrawal: 404 once role and site allow it
+        .replace("<task_key>", "no-such-task")  # 404 once role and site allow it
     )
     if "<invitation_id>" in path:
         # A fresh invitation per request: revoking or resending one spends it.
@@ -200,7 +209,9 @@ def _request(client: Any, row: Row, site: str, world: dict[str, Any], token: str
         path = path.replace("<invitation_id>", latest)
     query: dict[str, str] = {}
     body: dict[str, Any] | None = None
-    if row.rule.endswith(("/dashboard", "/records", "/export", "/reconsent")):
+    if row.rule.endswith(
+        ("/dashboard", "/records", "/export", "/reconsent", "/studies/<trial_id>/tasks")
+    ):
         query = {"site": site}
     if row.rule.endswith("/preview"):
         body = {"site": site, "birth_date": "2013-01-15"}

@@ -157,6 +157,7 @@ class PublishViews(MethodView):
             "change": result.change,
             "effective_from": result.effective_from,
             "reconsent_tasks": result.reconsent_tasks,
+            "informed": result.informed,
         }
 
 

@@ -57,6 +57,12 @@ class PublishResultSchema(ma.Schema):
     reconsent_tasks = ma.fields.Integer(
         metadata={"description": "Re-consent tasks this publication created"}
     )
+    informed = ma.fields.Integer(
+        metadata={
+            "description": "Consented records whose families were told about a minor change "
+            "(no new signature)"
+        }
+    )
 
 
 class ReconsentArgsSchema(ma.Schema):

@@ -132,8 +132,20 @@ class TasksViews(MethodView):
     @blp.paginate(Page)
     @blp.doc(security=SECURITY)
     def get(self) -> list[signer_flow.Task]:
-        """List the signer's records with their state, next step and due date."""
-        return signer_flow.tasks(current_session())
+        """List the signer's records, tasks to open and updated information, with why."""
+        return signer_flow.tasks(current_session(), locale=request_locale())
+
+
+@blp.route("/tasks/<task_key>/open")
+class TaskOpenViews(MethodView):
+    """Open the form a consent task asks for (a new version, a new age)."""
+
+    @blp.response(200, TaskSchema)
+    @blp.doc(security=SECURITY, parameters=[IDEMPOTENCY_HEADER])
+    def post(self, task_key: str) -> Response:
+        """Open the task's record when this signer signs it; a second call returns the same."""
+        session = current_session()
+        return _once(lambda: signer_flow.open_task(session, task_key))
 
 
 @blp.route("/records/<record_id>/form")

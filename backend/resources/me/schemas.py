@@ -12,8 +12,27 @@ LOCALE = ma.fields.String(
 )
 
 
+class WhySchema(ma.Schema):
+    reason = ma.fields.String(
+        metadata={
+            "description": "reconsent, age-band, minor-role, competence-age or updated-information"
+        }
+    )
+    age = ma.fields.Integer(allow_none=True)
+    version = ma.fields.Integer(allow_none=True)
+    label = ma.fields.String(metadata={"description": "In the request's language"})
+
+
+class InformationSchema(ma.Schema):
+    form_id = ma.fields.String()
+    version = ma.fields.Integer()
+    previous_version = ma.fields.Integer()
+    change_summary = ma.fields.String()
+    effective_from = ma.fields.String(allow_none=True)
+
+
 class TaskSchema(ma.Schema):
-    record_id = ma.fields.String()
+    record_id = ma.fields.String(allow_none=True)
     participant_code = ma.fields.String()
     form_id = ma.fields.String()
     form_kind = ma.fields.String()
@@ -31,6 +50,12 @@ class TaskSchema(ma.Schema):
         metadata={"description": "Signing earlier needs early_signing_justification"}
     )
     missing_signers = ma.fields.List(ma.fields.String())
+    task_key = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "The consent task; POST /me/tasks/{task_key}/open when to-open"},
+    )
+    why = ma.fields.Nested(WhySchema, allow_none=True)
+    information = ma.fields.Nested(InformationSchema, allow_none=True)
 
 
 class FormQueryArgsSchema(ma.Schema):

@@ -26,6 +26,7 @@ from backend.errors import request_locale
 from backend.extensions import Blueprint
 from backend.intake import MULTIPART_OVERHEAD
 from backend.resources.sites.schemas import (
+    ConsentTaskSchema,
     ContactCorrectedSchema,
     CountersignSchema,
     CountersignTextSchema,
@@ -36,6 +37,7 @@ from backend.resources.sites.schemas import (
     InvitationSchema,
     InvitationStatusSchema,
     InviteSchema,
+    OpenedTaskSchema,
     PaperConsentSchema,
     PaperSignersSchema,
     ParticipantSchema,
@@ -45,6 +47,7 @@ from backend.resources.sites.schemas import (
     RecordsArgsSchema,
     SessionsEndedSchema,
     StaffDissentSchema,
+    TasksArgsSchema,
     TimelineEventSchema,
 )
 from backend.schemas import (
@@ -66,6 +69,7 @@ from consentkit.services import (
     paper,
     records,
     timeline,
+    transitions,
 )
 from consentkit.services import staff as staff_service
 from consentkit.services.staff import Signed
@@ -135,6 +139,77 @@ class RecordsViews(MethodView):
             page=args["page"],
             page_size=args["page_size"],
         )
+
+
+def _task_row(task: Any, locale: str | None) -> dict[str, Any]:
+    """Return a consent task as the API shows it, its labels in ``locale``."""
+    return {
+        **{k: v for k, v in asdict(task).items() if k != "why"},
+        "status_label": label("task_status", task.status, locale),
+        "why": {
+            **asdict(task.why),
+            "label": task.why.label(locale),
+            "purpose": task.why.purpose(locale),
+        },
+    }
+
+
+@blp.route("/<trial_id>/tasks")
+class TasksViews(MethodView):
+    """Consent tasks of the member's sites: re-consent, new age band or role, competence."""
+
+    @blp.arguments(TasksArgsSchema, location="query")
+    @blp.response(200, ConsentTaskSchema(many=True))
+    @blp.doc(security=SECURITY)
+    def get(self, args: dict[str, Any], trial_id: str) -> list[dict[str, Any]]:
+        """List the tasks (open ones by default), soonest due first."""
+        signed = require(Action.VIEW, trial_id)
+        sites = staff_service.site_filter(signed, Action.VIEW, trial_id, args.get("site"))
+        locale = request_locale()
+        return [
+            _task_row(view, locale)
+            for view in transitions.site_task_views(
+                trial_id, site_codes=sites, statuses=args["status"]
+            )
+        ]
+
+
+@blp.route("/<trial_id>/participants/<code>/tasks")
+class ParticipantTasksViews(MethodView):
+    """One participant's consent tasks."""
+
+    @blp.response(200, ConsentTaskSchema(many=True))
+    @blp.doc(security=SECURITY)
+    def get(self, trial_id: str, code: str) -> list[dict[str, Any]]:
+        """List the participant's tasks with their status derived from the events."""
+        _, participant = _participant(trial_id, code, Action.VIEW)
+        locale = request_locale()
+        return [_task_row(view, locale) for view in transitions.participant_tasks(participant)]
+
+
+@blp.route("/<trial_id>/participants/<code>/tasks/<task_key>/open")
+class TaskOpenViews(MethodView):
+    """Open and invite: the record a task asks for, and invitations to its family signers."""
+
+    @blp.response(201, OpenedTaskSchema)
+    @blp.doc(security=SECURITY)
+    def post(self, trial_id: str, code: str, task_key: str) -> dict[str, Any]:
+        """Open the task's record with the rules' signers and invite them; codes shown once."""
+        signed, participant = _participant(trial_id, code, Action.INVITE)
+        done = transitions.open_and_invite(
+            participant,
+            task_key,
+            actor=staff_service.acting_as(signed, trial_id, participant.site_code),
+        )
+        record = done.opened.record
+        return {
+            "task": _task_row(done.opened.task, request_locale()),
+            "record_id": record.record_id,
+            "form_id": record.form_id,
+            "version": record.version,
+            "opened": done.opened.opened,
+            "invitations": [asdict(i) for i in done.invitations],
+        }
 
 
 @blp.route("/<trial_id>/records/export")

@@ -302,3 +302,55 @@ class PaperConsentSchema(ma.Schema):
             "CONSENTKIT_PAPER_SCAN_MAX_BYTES, 20 MiB by default"
         }
     )
+
+
+class TaskWhySchema(ma.Schema):
+    reason = ma.fields.String()
+    age = ma.fields.Integer(allow_none=True)
+    version = ma.fields.Integer(allow_none=True)
+    label = ma.fields.String(
+        metadata={"description": "The family's wording, e.g. 'You are now 12'"}
+    )
+    purpose = ma.fields.String(metadata={"description": "e.g. 'Re-consent to version 2'"})
+
+
+class ConsentTaskSchema(ma.Schema):
+    key = ma.fields.String()
+    participant_code = ma.fields.String()
+    site_code = ma.fields.String()
+    reason = ma.fields.String(
+        metadata={"description": "reconsent, age-band, minor-role or competence-age"}
+    )
+    form_kind = ma.fields.String()
+    form_id = ma.fields.String(allow_none=True)
+    version = ma.fields.Integer(allow_none=True)
+    due_date = ma.fields.Date()
+    status = ma.fields.String(metadata={"description": "open, in-progress or done"})
+    status_label = ma.fields.String()
+    record_id = ma.fields.String(allow_none=True)
+    detail = ma.fields.String()
+    why = ma.fields.Nested(TaskWhySchema)
+
+
+class TasksArgsSchema(ma.Schema):
+    site = SITE
+    status = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(["open", "in-progress", "done"])),
+        load_default=["open"],
+        metadata={"description": "Task statuses to list (repeat the parameter); default open"},
+    )
+
+
+class TaskInvitationSchema(InvitationSchema):
+    role = ma.fields.String()
+
+
+class OpenedTaskSchema(ma.Schema):
+    task = ma.fields.Nested(ConsentTaskSchema)
+    record_id = ma.fields.String()
+    form_id = ma.fields.String()
+    version = ma.fields.Integer()
+    opened = ma.fields.Boolean(
+        metadata={"description": "False when an earlier call had opened it (no new record)"}
+    )
+    invitations = ma.fields.List(ma.fields.Nested(TaskInvitationSchema))

@@ -467,7 +467,9 @@
       (strings.signer_role[me.role] || me.role);
     const forms = await Promise.all(
       tasks.map((task) =>
-        api("GET", "/me/records/" + encodeURIComponent(task.record_id) + "/form").catch(() => null)
+        task.record_id && task.phase !== "informed"
+          ? api("GET", "/me/records/" + encodeURIComponent(task.record_id) + "/form").catch(() => null)
+          : null
       )
     );
     list.textContent = "";
@@ -480,7 +482,31 @@
       const form = forms[index];
       card.querySelector(".task-title").textContent = form ? form.title : task.form_id;
       card.querySelector(".task-kind").textContent =
-        (strings.form_kind[task.form_kind] || task.form_kind) + " · v" + task.version;
+        (task.why ? task.why.label + " · " : "") +
+        (strings.form_kind[task.form_kind] || task.form_kind) +
+        (task.version ? " · v" + task.version : "");
+      // A task still to open, or updated information: the server says which (phase, next_step).
+      if (task.phase === "to-open" || task.phase === "informed") {
+        card.querySelector(".task-state").textContent =
+          task.information ? task.information.change_summary : "";
+        card.querySelector(".task-due").remove();
+        const act = card.querySelector(".task-action");
+        if (task.next_step === "open") {
+          act.textContent = T.step_open;
+          act.addEventListener("click", async function (event) {
+            event.preventDefault();
+            const opened = await api("POST", "/me/tasks/" + encodeURIComponent(task.task_key) + "/open");
+            go(stepPath(opened.record_id, opened.next_step));
+          });
+        } else if (task.next_step === "read-update") {
+          act.textContent = T["step_read-update"];
+          act.href = BASE + stepPath(task.record_id, "done");
+        } else {
+          act.remove();
+        }
+        list.appendChild(card);
+        return;
+      }
       let state = strings.record_state[task.state] || task.state;
       const open = task.phase === "open";
       // Once this signer has signed, say who else must (before that, it is this signer).
