@@ -168,3 +168,16 @@ def test_docs_links_every_cited_design_lesson_anchor_exists() -> None:
 
     assert cited, "expected the code to cite the design lessons"
     assert [f"{where} #{anchor}" for where, anchor in cited if anchor not in anchors] == []
+
+
+def _mermaid_blocks(path: Path) -> list[str]:
+    return re.findall(r"```mermaid\n(.*?)```", path.read_text(encoding="utf-8"), flags=re.S)
+
+
+def test_docs_records_diagram_names_every_record_state() -> None:
+    from consentkit.enums import RecordState
+
+    [record_diagram, _participant_diagram] = _mermaid_blocks(ROOT / "docs" / "records.md")
+    named = set(re.findall(r'state "([^"]+)" as', record_diagram))
+
+    assert named == {state.value for state in RecordState}

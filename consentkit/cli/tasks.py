@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import click
@@ -27,12 +28,27 @@ from consentkit.services.tasks import create_due_tasks
     help="Days ahead to look for band changes, co-sign and competence ages.",
 )
 @click.option("--study", "trial_id", default=None, help="Only this study.")
-def due(on: date | None, horizon: int, trial_id: str | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print what was created as one JSON object.")
+def due(on: date | None, horizon: int, trial_id: str | None, as_json: bool) -> None:
     """Create consent tasks for participants whose requirements change soon.
 
-    Idempotent: running it twice, or on several machines at once, creates each
-    task once.
+    Prints one line per task created (participant code and site, reason, form
+    kind, due date), then how many were created and how many already existed,
+    so whoever runs it, or reads the cron mail, knows what the site teams now
+    have to do. Idempotent: running it twice, or on several machines at once,
+    creates each task once.
     """
     db.connect()
     day = on.date() if on is not None else today_utc()  # type: ignore[attr-defined]
-    click.echo(create_due_tasks(on=day, horizon_days=horizon, trial_id=trial_id).summary())
+    report = create_due_tasks(on=day, horizon_days=horizon, trial_id=trial_id)
+    if as_json:
+        body = {
+            "on": day.isoformat(),
+            "created": [task.as_dict() for task in report.tasks],
+            "existing": report.existing,
+        }
+        click.echo(json.dumps(body, ensure_ascii=False, indent=2))
+        return
+    for task in report.tasks:
+        click.echo(task.line())
+    click.echo(report.summary())

@@ -25,6 +25,7 @@ from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from typing import Any
 
 from pymongo import DeleteOne, ReplaceOne
@@ -35,6 +36,8 @@ from consentkit.errors import InvalidDataError
 from consentkit.models.audit import AuditEvent, ConsentRecord
 from consentkit.models.dashboard import DateCount, StatusCount, counter_key, split_key
 from consentkit.models.participant import Participant
+from consentkit.models.task import ConsentTask
+from consentkit.policy.jurisdiction import TransitionReason
 from consentkit.rendering.tables import csv_lines, xlsx_bytes
 from consentkit.services.forms import catalog, get_study
 from consentkit.services.projection import (
@@ -46,10 +49,14 @@ from consentkit.services.projection import (
 from consentkit.services.requirements import requirements_for
 
 __all__ = [
+    "BAND_CHANGE_REASONS",
     "COMPETENCE_WINDOW_DAYS",
+    "DUE_FILTERS",
     "EXPORT_COLUMNS",
     "EXPORT_FORMATS",
     "MAX_PAGE_SIZE",
+    "DueCount",
+    "DueFilter",
     "Export",
     "FormVersionCounts",
     "RebuildReport",
@@ -69,7 +76,44 @@ __all__ = [
 #: whose own consent must be obtained before they continue (CTR Art 32(3),
 #: docs/regulatory-basis.md#ctr-art-32); the same horizon as ``consentkit due``.
 COMPETENCE_WINDOW_DAYS = 90
+#: The task reasons the dashboard counts as an age-group change: a new assent band, or a new
+#: minor role (NL turning 12, PL 13: the young person starts to co-sign). Reaching competence
+#: is counted on its own (``competence_within_90_days``).
+BAND_CHANGE_REASONS = (TransitionReason.AGE_BAND.value, TransitionReason.MINOR_ROLE.value)
 MAX_PAGE_SIZE = 500
+
+
+class DueFilter(StrEnum):
+    """What a "needs attention" count of the dashboard counted, as a worklist filter.
+
+    Each count links to the worklist filtered by its value, and the list holds
+    exactly what was counted (``status_table(due=...).total`` equals the count):
+
+    * ``reconsent``: consented records of a version older than the form's latest
+      major version, where that version exists in the record's language (E6(R3) 2.8.10);
+    * ``competence``: participants reaching the age of legal competence within
+      :data:`COMPETENCE_WINDOW_DAYS` days (CTR Art 32(3)), one row each;
+    * ``band-change``: participants with an open age-band or minor-role task due
+      within that window or overdue (``consentkit due`` creates them), one row each;
+    * ``suspended``: records suspended until the young person's own consent;
+    * ``dissent``: records ended by the minor's dissent (CTR Art 32(1)(c)).
+    """
+
+    RECONSENT = "reconsent"
+    COMPETENCE = "competence"
+    BAND_CHANGE = "band-change"
+    SUSPENDED = "suspended"
+    DISSENT = "dissent"
+
+
+#: The values of :class:`DueFilter`, in the order the dashboard shows their counts.
+DUE_FILTERS = tuple(f.value for f in DueFilter)
+#: Due filters that are a record state, and that state.
+_DUE_STATE = {
+    DueFilter.RECONSENT: RecordState.CONSENTED.value,
+    DueFilter.SUSPENDED: RecordState.SUSPENDED_AWAITING_OWN_CONSENT.value,
+    DueFilter.DISSENT: RecordState.DISSENT.value,
+}
 #: The columns of an exported worklist (CSV or XLSX), in order: the fields of a row.
 EXPORT_COLUMNS = (
     "participant_code",
@@ -351,8 +395,29 @@ class Summary:
     partially_consented: int
     reconsent_due: int
     competence_within_90_days: int
+    band_change_due: int
     expired: int
     withdrawn_by_scope: dict[str, int]
+
+    @property
+    def due(self) -> list[DueCount]:
+        """Return each "needs attention" count with the worklist filter that lists it."""
+        counts = {
+            DueFilter.RECONSENT: self.reconsent_due,
+            DueFilter.COMPETENCE: self.competence_within_90_days,
+            DueFilter.BAND_CHANGE: self.band_change_due,
+            DueFilter.SUSPENDED: self.by_state[RecordState.SUSPENDED_AWAITING_OWN_CONSENT],
+            DueFilter.DISSENT: self.by_state[RecordState.DISSENT],
+        }
+        return [DueCount(due=f.value, count=n) for f, n in counts.items()]
+
+
+@dataclass(frozen=True)
+class DueCount:
+    """One count of what needs attention, and the ``due`` filter of the worklist listing it."""
+
+    due: str
+    count: int
 
 
 def _status_docs(trial_id: str, site_codes: Collection[str] | None) -> list[dict[str, Any]]:
@@ -424,16 +489,16 @@ def _pending(trial_id: str, at: datetime, sites: Collection[str]) -> tuple[Count
     return pending, partial
 
 
-def _reconsent_due(trial_id: str, stored: Mapping[_Key, int]) -> int:
-    """Count consented records of a version older than the form's latest major version.
+def _reconsent_keys(trial_id: str, stored: Mapping[_Key, int]) -> set[tuple[str, int, str]]:
+    """Return the (form, version, language) of consented records due to consent again.
 
-    These are the records :func:`consentkit.services.tasks.create_reconsent_tasks`
-    asks to consent again (same rule: only where the new version exists in the
-    record's language), counted until the family consents to the new version
-    and the old record is superseded (E6(R3) 2.8.10: participants are informed
-    of new information and their consent confirmed). Open re-consent tasks
-    would stay counted after that, as nothing closes them yet, and counting
-    them reads every task document.
+    A consented record of a version older than the form's latest major version
+    is due, as :func:`consentkit.services.tasks.create_reconsent_tasks` asks
+    (same rule: only where the new version exists in the record's language),
+    until the family consents to the new version and the old record is
+    superseded (E6(R3) 2.8.10: participants are informed of new information
+    and their consent confirmed). The keys come from the counters, so the count
+    and the worklist's ``due=reconsent`` rows are one set.
     """
     latest: dict[str, tuple[int, set[str]]] = {}
     live = {VersionStatus.PUBLISHED.value, VersionStatus.SUPERSEDED.value}
@@ -443,14 +508,28 @@ def _reconsent_due(trial_id: str, stored: Mapping[_Key, int]) -> int:
         known = latest.get(form_version.form_id)
         if known is None or form_version.version > known[0]:
             latest[form_version.form_id] = (form_version.version, set(form_version.content_sha256))
-    due = 0
-    for (_site, form_id, version, locale, state), n in stored.items():
+    keys: set[tuple[str, int, str]] = set()
+    for _site, form_id, version, locale, state in stored:
         major = latest.get(form_id)
         if state != RecordState.CONSENTED or major is None or version >= major[0]:
             continue
         if locale in major[1] or locale.split("-")[0] in major[1]:
-            due += n
-    return due
+            keys.add((form_id, version, locale))
+    return keys
+
+
+def _reconsent_due(trial_id: str, stored: Mapping[_Key, int]) -> int:
+    """Count the consented records of a version older than the form's latest major version.
+
+    Counted from the records rather than the open re-consent tasks, which
+    counting would read one by one.
+    """
+    keys = _reconsent_keys(trial_id, stored)
+    return sum(
+        n
+        for (_site, form_id, version, locale, state), n in stored.items()
+        if state == RecordState.CONSENTED and (form_id, version, locale) in keys
+    )
 
 
 def _competence_soon(trial_id: str, at: datetime, sites: Collection[str]) -> int:
@@ -459,6 +538,60 @@ def _competence_soon(trial_id: str, at: datetime, sites: Collection[str]) -> int
     return sum(
         n for (site,), n in _day_entries(trial_id, "competence", first, last) if site in sites
     )
+
+
+def _midnight(day: date) -> datetime:
+    """Return the moment a stored date (MongoEngine keeps a DateField as midnight UTC) holds."""
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def _competence_participants(
+    trial_id: str, at: datetime, sites: Collection[str] | None
+) -> list[str]:
+    """Return the ids of the participants ``competence_within_90_days`` counts.
+
+    Those whose competence date is after ``at``'s UTC date and at most
+    :data:`COMPETENCE_WINDOW_DAYS` days later, read through the (trial, site,
+    competence date) index one site at a time.
+    """
+    today = utc_day(at)
+    window = {
+        "$gt": _midnight(today),
+        "$lte": _midnight(today + timedelta(days=COMPETENCE_WINDOW_DAYS)),
+    }
+    people = Participant._get_collection()
+    queries: list[dict[str, Any]] = (
+        [{"trial_id": trial_id, "competence_date": window}]
+        if sites is None
+        else [
+            {"trial_id": trial_id, "site_code": site, "competence_date": window}
+            for site in sorted(sites)
+        ]
+    )
+    return sorted({str(doc["_id"]) for q in queries for doc in people.find(q, {"_id": True})})
+
+
+def _band_change_participants(
+    trial_id: str, at: datetime, sites: Collection[str] | None
+) -> list[str]:
+    """Return the ids of the participants with an age-group change to act on.
+
+    An open task of a :data:`BAND_CHANGE_REASONS` reason due on or before
+    :data:`COMPETENCE_WINDOW_DAYS` days after ``at``'s UTC date: coming soon, or
+    overdue and still open. A participant counts once, however many such tasks.
+    """
+    until = _midnight(utc_day(at) + timedelta(days=COMPETENCE_WINDOW_DAYS))
+    tasks = ConsentTask._get_collection()
+    base: dict[str, Any] = {"trial_id": trial_id}
+    queries = [base] if sites is None else [{**base, "site_code": site} for site in sorted(sites)]
+    found: set[str] = set()
+    for query in queries:
+        # Equality on (trial, site, status) and one range on due_date: the tasks index.
+        query = {**query, "status": "open", "due_date": {"$lte": until}}
+        for doc in tasks.find(query, {"participant_id": True, "reason": True}):
+            if doc["reason"] in BAND_CHANGE_REASONS:
+                found.add(doc["participant_id"])
+    return sorted(found)
 
 
 def summary(
@@ -477,7 +610,10 @@ def summary(
     derive it. ``partially_consented`` counts records awaiting signatures (not
     expired) that someone has signed; ``competence_within_90_days`` the
     participants reaching the age of legal competence of their country on a day
-    after ``at``'s UTC date and at most 90 days later.
+    after ``at``'s UTC date and at most 90 days later; ``band_change_due`` the
+    participants with an open age-band or minor-role task due by then (or
+    overdue). :attr:`Summary.due` pairs each such count with the worklist filter
+    that lists exactly what it counted.
 
     Raises:
         NotFoundError: no such study.
@@ -531,6 +667,7 @@ def summary(
         partially_consented=partial,
         reconsent_due=_reconsent_due(trial_id, stored),
         competence_within_90_days=_competence_soon(trial_id, at, included),
+        band_change_due=len(_band_change_participants(trial_id, at, included)),
         expired=by_state[_EXPIRED],
         withdrawn_by_scope=withdrawn,
     )
@@ -595,6 +732,35 @@ def _code_range(prefix: str) -> dict[str, str]:
     return {"$gte": prefix, "$lt": prefix[:-1] + chr(following)}
 
 
+@dataclass(frozen=True)
+class _Query:
+    """How to read the worklist rows matching the filters.
+
+    ``access`` is the first ``$match`` (a shape an index serves), ``full`` the
+    whole filter; ``per_participant`` keeps one row per participant (the due
+    filters that count participants, so the list total equals the count).
+    """
+
+    access: dict[str, Any]
+    full: dict[str, Any]
+    per_participant: bool = False
+
+
+#: A filter no record matches (two filters that exclude each other).
+_NOTHING: dict[str, Any] = {"record_id": {"$in": []}}
+
+
+def _due_filter(due: str | None) -> DueFilter | None:
+    if due is None:
+        return None
+    try:
+        return DueFilter(due)
+    except ValueError:
+        raise InvalidDataError(
+            "Unknown worklist filter: %(due)s.", code="unknown-due-filter", params={"due": due}
+        ) from None
+
+
 def _filters(
     trial_id: str,
     *,
@@ -603,8 +769,9 @@ def _filters(
     form_id: str | None,
     search: str | None,
     at: datetime,
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Return (index access, full filter) for a worklist query.
+    due: str | None = None,
+) -> _Query:
+    """Return how to read the worklist rows matching the filters.
 
     SecantusDB walks an index only when a filter's equality fields are exactly
     an index's leading fields (plus one range or ``$in`` after them); any other
@@ -616,12 +783,26 @@ def _filters(
         raise InvalidDataError(
             "Unknown state: %(state)s.", code="unknown-state", params={"state": state}
         )
+    wanted = _due_filter(due)
     sites = sorted(set(site_codes)) if site_codes is not None else None
     full: dict[str, Any] = {"trial_id": trial_id}
     if sites is not None:
         full["site_code"] = sites[0] if len(sites) == 1 else {"$in": sites}
     if form_id is not None:
         full["form_id"] = form_id
+    due_state = _DUE_STATE.get(wanted) if wanted is not None else None
+    if due_state is not None:
+        if state is not None and state != due_state:
+            full.update(_NOTHING)
+        state = due_state
+    if wanted in (DueFilter.COMPETENCE, DueFilter.BAND_CHANGE):
+        pick = (
+            _competence_participants
+            if wanted == DueFilter.COMPETENCE
+            else _band_change_participants
+        )
+        ids = pick(trial_id, at, sites)
+        full["participant_id"] = {"$in": ids}
     stored_states: list[str] | None = None
     if state == _EXPIRED:
         stored_states = sorted(OPEN_STATES)
@@ -632,6 +813,19 @@ def _filters(
         full["state"] = state
         if state in OPEN_STATES:
             full["$or"] = [{"due_at": {"$gte": at}}, {"due_at": None}]
+    stored = _stored_counts(_status_docs(trial_id, None))
+    if wanted == DueFilter.RECONSENT:
+        by_version: dict[tuple[str, int], list[str]] = defaultdict(list)
+        for form, version, locale in sorted(_reconsent_keys(trial_id, stored)):
+            by_version[(form, version)].append(locale)
+        due_keys = [
+            {"form_id": form, "version": version, "locale": {"$in": locales}}
+            for (form, version), locales in by_version.items()
+        ]
+        full["$or"] = due_keys or [_NOTHING]
+    if "participant_id" in full:
+        # A due window holds few participants: their records, by the participant index.
+        return _Query({"participant_id": full["participant_id"]}, full, per_participant=True)
     prefix = (search or "").strip()
     if prefix:
         # A code prefix is what staff type to find a family: walk the code index.
@@ -639,12 +833,10 @@ def _filters(
         access = {"trial_id": trial_id, "participant_code": full["participant_code"]}
         if sites is not None and len(sites) == 1:
             access = {"trial_id": trial_id, "site_code": sites[0], **access}
-        return access, full
+        return _Query(access, full)
 
     sizes: Counter[str] = Counter()
-    for (site, f_id, _version, _locale, st), n in _stored_counts(
-        _status_docs(trial_id, None)
-    ).items():
+    for (site, f_id, _version, _locale, st), n in stored.items():
         in_sites = sites is None or site in sites
         in_state = stored_states is not None and st in stored_states
         sizes["all"] += n
@@ -664,7 +856,30 @@ def _filters(
     if form_id is not None:
         options.append((sizes["form"], {"trial_id": trial_id, "form_id": form_id}))
     _size, access = min(options, key=lambda option: option[0])
-    return access, full
+    return _Query(access, full)
+
+
+def _latest_per_participant(docs: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Keep each participant's most recently opened record, in worklist order.
+
+    The competence and band-change counts count participants, so their lists
+    show one row per participant: where the family stands now.
+    """
+    latest: dict[str, Mapping[str, Any]] = {}
+    for doc in docs:
+        known = latest.get(doc["participant_id"])
+        if known is None or (doc["opened_at"], doc["record_id"]) > (
+            known["opened_at"],
+            known["record_id"],
+        ):
+            latest[doc["participant_id"]] = doc
+    return sorted(latest.values(), key=lambda d: tuple(d[k] for k in _SORT))
+
+
+def _per_participant_rows(query: _Query) -> list[Mapping[str, Any]]:
+    fields = {**_ROW_FIELDS, "participant_id": True}
+    pipeline = [{"$match": query.access}, {"$match": query.full}, {"$project": fields}]
+    return _latest_per_participant(ConsentRecord._get_collection().aggregate(pipeline))
 
 
 def _row(doc: Mapping[str, Any], at: datetime) -> WorklistRow:
@@ -694,6 +909,7 @@ def status_table(
     state: str | None = None,
     form_id: str | None = None,
     search: str | None = None,
+    due: str | None = None,
     page: int = 1,
     page_size: int = 50,
     at: datetime | None = None,
@@ -705,9 +921,14 @@ def status_table(
     keeps the codes starting with it (codes are case-sensitive pseudonyms);
     ``site_codes`` limits to those sites as in :func:`summary`; ``state`` is
     the state at ``at`` (now), so ``expired`` finds records whose window ended.
+    ``due`` (a :class:`DueFilter` value) keeps what the dashboard's count of that
+    name counted at ``at``, so the total equals the count; ``competence`` and
+    ``band-change`` count participants and list one row each (their most
+    recently opened record matching the other filters).
 
     Raises:
-        InvalidDataError: a page below 1, a page size outside 1-500, or an unknown state.
+        InvalidDataError: a page below 1, a page size outside 1-500, an unknown
+            state (``unknown-state``) or due filter (``unknown-due-filter``).
     """
     if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
         raise InvalidDataError(
@@ -716,12 +937,27 @@ def status_table(
             params={"max": MAX_PAGE_SIZE},
         )
     at = at or now_utc()
-    access, full = _filters(
-        trial_id, site_codes=site_codes, state=state, form_id=form_id, search=search, at=at
+    query = _filters(
+        trial_id,
+        site_codes=site_codes,
+        state=state,
+        form_id=form_id,
+        search=search,
+        at=at,
+        due=due,
     )
+    if query.per_participant:
+        rows = _per_participant_rows(query)
+        start = (page - 1) * page_size
+        return WorklistPage(
+            items=[_row(doc, at) for doc in rows[start : start + page_size]],
+            total=len(rows),
+            page=page,
+            page_size=page_size,
+        )
     pipeline: list[dict[str, Any]] = [
-        {"$match": access},
-        {"$match": full},
+        {"$match": query.access},
+        {"$match": query.full},
         {"$sort": _SORT},
         {
             "$facet": {
@@ -751,6 +987,7 @@ def export_rows(
     state: str | None = None,
     form_id: str | None = None,
     search: str | None = None,
+    due: str | None = None,
     at: datetime | None = None,
 ) -> Iterator[WorklistRow]:
     """Yield every worklist row matching the filters, in worklist order, for CSV or XLSX.
@@ -759,13 +996,26 @@ def export_rows(
     are those of :func:`status_table`.
 
     Raises:
-        InvalidDataError: an unknown state.
+        InvalidDataError: an unknown state or due filter.
     """
     at = at or now_utc()
-    access, full = _filters(
-        trial_id, site_codes=site_codes, state=state, form_id=form_id, search=search, at=at
+    query = _filters(
+        trial_id,
+        site_codes=site_codes,
+        state=state,
+        form_id=form_id,
+        search=search,
+        at=at,
+        due=due,
     )
-    pipeline = [{"$match": access}, {"$match": full}, {"$sort": _SORT}, {"$project": _ROW_FIELDS}]
+    if query.per_participant:
+        return (_row(doc, at) for doc in _per_participant_rows(query))
+    pipeline = [
+        {"$match": query.access},
+        {"$match": query.full},
+        {"$sort": _SORT},
+        {"$project": _ROW_FIELDS},
+    ]
     cursor = ConsentRecord._get_collection().aggregate(pipeline, batchSize=1000)
     return (_row(doc, at) for doc in cursor)
 
@@ -808,6 +1058,7 @@ def export(
     *,
     site_codes: Collection[str] | None = None,
     state: str | None = None,
+    due: str | None = None,
     at: datetime | None = None,
 ) -> Export:
     """Return the worklist rows matching the filters as a CSV or XLSX file.
@@ -818,7 +1069,7 @@ def export(
     (:mod:`consentkit.rendering.tables`).
 
     Raises:
-        InvalidDataError: an unknown format or state.
+        InvalidDataError: an unknown format, state or due filter.
     """
     if fmt not in EXPORT_FORMATS:
         raise InvalidDataError(
@@ -826,7 +1077,8 @@ def export(
         )
     at = at or now_utc()
     rows = (
-        row.as_dict() for row in export_rows(trial_id, site_codes=site_codes, state=state, at=at)
+        row.as_dict()
+        for row in export_rows(trial_id, site_codes=site_codes, state=state, due=due, at=at)
     )
     filename = export_filename(trial_id, fmt, at)
     content: bytes | Iterator[str]

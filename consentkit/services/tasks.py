@@ -8,7 +8,7 @@ create each task exactly once.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -53,12 +53,59 @@ def _kind_for(participant: Participant, reason: str, on: date) -> FormKind:
     return _KIND_FOR_REASON.get(reason, FormKind.CHILD_ASSENT)
 
 
+@dataclass(frozen=True)
+class CreatedTask:
+    """One task a run created: who, why, what to sign and by when (``consentkit due`` lists it)."""
+
+    key: str
+    participant_code: str
+    site_code: str
+    reason: str
+    form_kind: str
+    due_date: date
+    form_id: str | None = None
+    version: str | None = None
+
+    def line(self) -> str:
+        """Return the task on one line: ``<code> (<site>): <reason>, <form kind>, due <date>``."""
+        form = f" ({self.form_id} v{self.version})" if self.form_id else ""
+        return (
+            f"{self.participant_code} ({self.site_code}): {self.reason}, "
+            f"{self.form_kind}{form}, due {self.due_date.isoformat()}"
+        )
+
+    def as_dict(self) -> dict[str, str | None]:
+        """Return the task's fields as JSON values (the date in ISO 8601)."""
+        return {**asdict(self), "due_date": self.due_date.isoformat()}
+
+
 @dataclass
 class TaskReport:
-    """What a run created (and how many it found already there)."""
+    """What a run created (and how many it found already there).
+
+    ``created`` holds the keys of the new tasks, ``tasks`` the tasks themselves, in
+    the order created, so a run can say exactly what it asked of whom.
+    """
 
     created: list[str] = field(default_factory=list)
     existing: int = 0
+    tasks: list[CreatedTask] = field(default_factory=list)
+
+    def add(self, task: ConsentTask) -> None:
+        """Count a task this run inserted."""
+        self.created.append(task.key)
+        self.tasks.append(
+            CreatedTask(
+                key=task.key,
+                participant_code=task.participant_code,
+                site_code=task.site_code,
+                reason=task.reason,
+                form_kind=task.form_kind,
+                due_date=task.due_date,
+                form_id=task.form_id,
+                version=task.version,
+            )
+        )
 
     def summary(self) -> str:
         """Return a one-line account."""
@@ -79,7 +126,7 @@ def _create(report: TaskReport, participant: Participant, *, now: datetime, **fi
     except NotUniqueError:
         report.existing += 1
         return
-    report.created.append(task.key)
+    report.add(task)
     audit.append(
         participant,
         lambda _events: audit.Draft(

@@ -28,6 +28,7 @@ from consentkit.services import (
     participation,
     records,
     requirements,
+    tasks,
 )
 from consentkit.services.importing import import_study
 from tests.consentkit.records_helpers import (
@@ -546,3 +547,100 @@ def test_counter_keys_round_trip_any_site_code_or_locale(part: str) -> None:
 
     assert "." not in key and not key.startswith("$")
     assert split_key(key) == [part, "2", "fr-BE", "consented"]
+
+
+# ---------------------------------------------------------------- what needs attention, listed
+
+DUE_AT = T0 + timedelta(days=10)  # 2026-03-12
+
+
+@pytest.fixture
+def due_world(mixed_study: Path) -> Path:
+    """Something behind every "needs attention" count of the dashboard.
+
+    P-001 and P-002 consented on v1 when v2 (major) is published; P-006 dissented;
+    P-COMP (France) and P-COMP-GB (England) reach competence within 90 days; P-BAND turns 10
+    on 2026-04-01 (a new assent band); P-ADULT turned 18 on 2026-03-05 with only the
+    parents' consent, and is suspended until they consent themselves.
+    """
+    _set_version(mixed_study, "parental-consent", 1, status="published")
+    import_study(mixed_study)
+    for code, site, born in (
+        ("P-COMP", "FR-01", date(2008, 5, 1)),
+        ("P-COMP-GB", "GB-ENG-01", date(2010, 4, 1)),
+        ("P-BAND", "FR-01", date(2016, 4, 1)),
+    ):
+        _opened(make_family(code, site=site, birth_date=born))
+    adult, _ = consented_family("P-ADULT", birth_date=date(2008, 3, 5))
+    participation.withdraw(
+        adult.participant, scopes=["no-further-contact"], actor=STAFF, now=T0 + timedelta(days=8)
+    )
+    tasks.create_due_tasks(on=DUE_AT.date(), trial_id=TRIAL)
+    return mixed_study
+
+
+def _due_counts(**filters: Any) -> dict[str, int]:
+    return {d.due: d.count for d in dashboard.summary(TRIAL, at=DUE_AT, **filters).due}
+
+
+def test_status_table_due_filters_list_exactly_what_the_dashboard_counted(
+    due_world: Path,
+) -> None:
+    expected = {
+        "reconsent": ["P-001", "P-002"],
+        "competence": ["P-COMP", "P-COMP-GB"],
+        "band-change": ["P-BAND"],
+        "suspended": ["P-ADULT"],
+        "dissent": ["P-006"],
+    }
+    counts = _due_counts()
+
+    listed = {
+        due: dashboard.status_table(TRIAL, due=due, at=DUE_AT, page_size=500)
+        for due in dashboard.DUE_FILTERS
+    }
+
+    assert {due: page.total for due, page in listed.items()} == counts
+    assert {due: _codes(page.items) for due, page in listed.items()} == expected
+    assert [r.state for r in listed["suspended"].items] == ["suspended-awaiting-own-consent"]
+    assert {r.version for r in listed["reconsent"].items} == {1}
+
+
+def test_status_table_due_filters_follow_the_site_filter(due_world: Path) -> None:
+    for sites in (["GB-ENG-01"], ["FR-01"], ["FR-02", "IT-01"]):
+        counts = _due_counts(site_codes=sites)
+        totals = {
+            due: dashboard.status_table(TRIAL, site_codes=sites, due=due, at=DUE_AT).total
+            for due in dashboard.DUE_FILTERS
+        }
+        assert totals == counts, sites
+    assert _due_counts(site_codes=["GB-ENG-01"])["competence"] == 1
+
+
+def test_status_table_due_filter_pages_one_row_per_participant(due_world: Path) -> None:
+    first = dashboard.status_table(TRIAL, due="competence", at=DUE_AT, page_size=1)
+    second = dashboard.status_table(TRIAL, due="competence", at=DUE_AT, page=2, page_size=1)
+
+    assert (first.total, first.pages) == (2, 2)
+    assert _codes(first.items + second.items) == ["P-COMP", "P-COMP-GB"]
+    exported = list(dashboard.export_rows(TRIAL, due="competence", at=DUE_AT))
+    assert exported == first.items + second.items
+
+
+def test_status_table_due_filter_and_another_state_match_nothing(due_world: Path) -> None:
+    assert dashboard.status_table(TRIAL, due="dissent", state="consented", at=DUE_AT).total == 0
+    assert dashboard.status_table(TRIAL, due="dissent", state="dissent", at=DUE_AT).total == 1
+
+
+def test_status_table_refuses_an_unknown_due_filter(due_world: Path) -> None:
+    with pytest.raises(InvalidDataError) as refused:
+        dashboard.status_table(TRIAL, due="overdue", at=DUE_AT)
+
+    assert refused.value.code == "unknown-due-filter"
+
+
+def test_band_change_due_stops_counting_a_task_no_longer_open(due_world: Path) -> None:
+    ConsentTask.objects(participant_code="P-BAND").update(status="done")
+
+    assert _due_counts()["band-change"] == 0
+    assert dashboard.status_table(TRIAL, due="band-change", at=DUE_AT).total == 0

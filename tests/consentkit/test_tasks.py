@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
+from click.testing import CliRunner
 
+from consentkit.cli import main
 from consentkit.models.task import ConsentTask
 from consentkit.services.importing import import_study
 from consentkit.services.tasks import create_due_tasks
@@ -94,3 +98,47 @@ def test_due_a_co_signing_13_year_old_in_the_netherlands_has_no_band_task_at_14(
     report = create_due_tasks(on=date(2026, 3, 2), horizon_days=90)
 
     assert report.created == []
+
+
+def _run_due(monkeypatch: pytest.MonkeyPatch, uri: str, db_name: str, *extra: str) -> Any:
+    monkeypatch.setenv("CONSENTKIT_MONGODB_URI", uri)
+    monkeypatch.setenv("CONSENTKIT_MONGODB_DB", db_name)
+    return CliRunner().invoke(main, ["due", "--on", "2026-03-02", "--study", "DEMO-NBL-1", *extra])
+
+
+def test_cli_due_says_what_it_created_one_line_each_and_a_summary(
+    demo_study: Any, connected: str, db_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_family("P-BAND", birth_date=date(2016, 4, 1))
+    make_family("P-NL12", site="NL-01", birth_date=date(2014, 4, 1))
+
+    first = _run_due(monkeypatch, connected, db_name)
+    again = _run_due(monkeypatch, connected, db_name)
+
+    assert first.exit_code == 0, first.output
+    assert first.output.splitlines() == [
+        "P-BAND (FR-01): age-band, child-assent, due 2026-04-01",
+        "P-NL12 (NL-01): minor-role, young-person-co-consent, due 2026-04-01",
+        "2 task(s) created, 0 already existed",
+    ]
+    assert again.output.splitlines() == ["0 task(s) created, 2 already existed"]
+
+
+def test_cli_due_json_lists_the_created_tasks(
+    demo_study: Any, connected: str, db_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_family("P-BAND", birth_date=date(2016, 4, 1))
+
+    result = _run_due(monkeypatch, connected, db_name, "--json")
+
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output)
+    [task] = body["created"]
+    assert body["on"] == "2026-03-02" and body["existing"] == 0
+    assert task["participant_code"] == "P-BAND"
+    assert (task["reason"], task["form_kind"], task["due_date"]) == (
+        "age-band",
+        "child-assent",
+        "2026-04-01",
+    )
+    assert task["key"] == ConsentTask.objects.get(participant_code="P-BAND").key

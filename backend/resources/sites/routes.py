@@ -14,7 +14,7 @@ from dataclasses import asdict
 from functools import wraps
 from typing import Any
 
-from flask import Response, request
+from flask import Response, request, url_for
 from flask.views import MethodView
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -112,11 +112,25 @@ class DashboardViews(MethodView):
     @blp.arguments(DashboardArgsSchema, location="query")
     @blp.response(200, DashboardSchema)
     @blp.doc(security=SECURITY)
-    def get(self, args: dict[str, Any], trial_id: str) -> dashboard.Summary:
+    def get(self, args: dict[str, Any], trial_id: str) -> dict[str, Any]:
         """Summarise the study (or one site) for the signed-in member's sites."""
         signed = require(Action.VIEW, trial_id)
-        sites = staff_service.site_filter(signed, Action.VIEW, trial_id, args.get("site"))
-        return dashboard.summary(trial_id, site_codes=sites)
+        site = args.get("site")
+        sites = staff_service.site_filter(signed, Action.VIEW, trial_id, site)
+        summary = dashboard.summary(trial_id, site_codes=sites)
+        due = [
+            {
+                **asdict(entry),
+                "records_url": url_for(
+                    "sites.RecordsViews",
+                    trial_id=trial_id,
+                    due=entry.due,
+                    **({"site": site} if site else {}),
+                ),
+            }
+            for entry in summary.due
+        ]
+        return {**asdict(summary), "due": due}
 
 
 @blp.route("/<trial_id>/records")
@@ -127,7 +141,7 @@ class RecordsViews(MethodView):
     @blp.response(200, RecordPageSchema)
     @blp.doc(security=SECURITY)
     def get(self, args: dict[str, Any], trial_id: str) -> dashboard.WorklistPage:
-        """Filter by site, state and form; search by participant code prefix."""
+        """Filter by site, state, form or what is due; search by participant code prefix."""
         signed = require(Action.VIEW, trial_id)
         sites = staff_service.site_filter(signed, Action.VIEW, trial_id, args.get("site"))
         return dashboard.status_table(
@@ -136,6 +150,7 @@ class RecordsViews(MethodView):
             state=args.get("state"),
             form_id=args.get("form_id"),
             search=args.get("q"),
+            due=args.get("due"),
             page=args["page"],
             page_size=args["page_size"],
         )
@@ -224,7 +239,13 @@ class ExportViews(MethodView):
         signed = require(Action.EXPORT, trial_id)
         sites = staff_service.site_filter(signed, Action.EXPORT, trial_id, args.get("site"))
         return export_attachment(
-            dashboard.export(trial_id, args["format"], site_codes=sites, state=args.get("state"))
+            dashboard.export(
+                trial_id,
+                args["format"],
+                site_codes=sites,
+                state=args.get("state"),
+                due=args.get("due"),
+            )
         )
 
 

@@ -8,6 +8,7 @@ from flask_smorest.fields import Upload
 from backend.resources.me.schemas import SignatureSchema
 from backend.schemas import OBJECT_ID
 from consentkit.enums import RecordState
+from consentkit.services.dashboard import DUE_FILTERS
 
 SITE = ma.fields.String(validate=ma.validate.Length(min=1, max=40), metadata={"example": "NL-01"})
 
@@ -16,9 +17,23 @@ class DashboardArgsSchema(ma.Schema):
     site = SITE
 
 
+DUE = ma.fields.String(
+    validate=ma.validate.OneOf(DUE_FILTERS),
+    metadata={
+        "description": "Only what one of the dashboard's `due` counts counted, so the total "
+        "equals that count: reconsent (consented on a version older than the latest major "
+        "one), competence (reaching the age to consent alone within 90 days), band-change "
+        "(an open age-band or minor-role task due within 90 days), suspended (awaiting the "
+        "young person's own consent), dissent. competence and band-change list one row per "
+        "participant (their latest record)"
+    },
+)
+
+
 class RecordsArgsSchema(ma.Schema):
     site = SITE
     state = ma.fields.String(validate=ma.validate.OneOf([s.value for s in RecordState]))
+    due = DUE
     form_id = ma.fields.String(validate=ma.validate.Length(max=80))
     q = ma.fields.String(
         validate=ma.validate.Length(max=80),
@@ -31,6 +46,7 @@ class RecordsArgsSchema(ma.Schema):
 class ExportArgsSchema(ma.Schema):
     site = SITE
     state = ma.fields.String(validate=ma.validate.OneOf([s.value for s in RecordState]))
+    due = DUE
     format = ma.fields.String(load_default="csv", validate=ma.validate.OneOf(["csv", "xlsx"]))
 
 
@@ -61,6 +77,19 @@ class FormVersionCountsSchema(ma.Schema):
     by_state = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
 
 
+class DueCountSchema(ma.Schema):
+    due = ma.fields.String(
+        metadata={
+            "description": "The worklist filter listing what was counted",
+            "enum": DUE_FILTERS,
+        }
+    )
+    count = ma.fields.Integer()
+    records_url = ma.fields.String(
+        metadata={"description": "The worklist holding exactly what was counted (same site)"}
+    )
+
+
 class DashboardSchema(ma.Schema):
     class Meta:
         unknown = ma.INCLUDE
@@ -80,7 +109,14 @@ class DashboardSchema(ma.Schema):
     partially_consented = ma.fields.Integer()
     reconsent_due = ma.fields.Integer()
     competence_within_90_days = ma.fields.Integer()
+    band_change_due = ma.fields.Integer(
+        metadata={"description": "Participants with an open age-band or minor-role task due"}
+    )
     expired = ma.fields.Integer()
+    due = ma.fields.List(
+        ma.fields.Nested(DueCountSchema),
+        metadata={"description": "Each count needing attention, with its worklist"},
+    )
     withdrawn_by_scope = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
 
 

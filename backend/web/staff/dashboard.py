@@ -31,6 +31,7 @@ from backend.web.staff.common import (
 )
 from consentkit.enums import OPEN_STATES, RecordState
 from consentkit.errors import PermissionDeniedError
+from consentkit.i18n import N_
 from consentkit.labels import label
 from consentkit.policy.roles import Action, roles_in
 from consentkit.services import dashboard, forms
@@ -39,6 +40,16 @@ from consentkit.services.staff import Signed
 
 #: Worklist rows per page.
 PAGE_SIZE = 50
+#: What each "needs attention" count counted, as the dashboard and the worklist's filter say it.
+DUE_LABELS: dict[str, str] = {
+    dashboard.DueFilter.RECONSENT: N_("Re-consent due after a new major version"),
+    dashboard.DueFilter.COMPETENCE: N_("Reach the age to consent alone within 90 days"),
+    dashboard.DueFilter.BAND_CHANGE: N_(
+        "Move to a new age group within 90 days (a new assent or co-consent)"
+    ),
+    dashboard.DueFilter.SUSPENDED: N_("Suspended until the young person consents themselves"),
+    dashboard.DueFilter.DISSENT: N_("The child said no (dissent)"),
+}
 
 
 # ---------------------------------------------------------------- studies and dashboard
@@ -134,18 +145,15 @@ def study(trial_id: str) -> Any:
             "count": summary.partially_consented,
             "url": _records_url(trial_id, site=site, state=RecordState.AWAITING_SIGNATURES),
         },
-        {
-            "key": "reconsent_due",
-            "label": _("Re-consent due (a newer version or a new age group)"),
-            "count": summary.reconsent_due,
-            "url": _records_url(trial_id, site=site),
-        },
-        {
-            "key": "competence_within_90_days",
-            "label": _("Reach the age to consent alone within 90 days"),
-            "count": summary.competence_within_90_days,
-            "url": _records_url(trial_id, site=site),
-        },
+        *(
+            {
+                "key": entry.due,
+                "label": _(DUE_LABELS[entry.due]),
+                "count": entry.count,
+                "url": _records_url(trial_id, site=site, due=entry.due),
+            }
+            for entry in summary.due
+        ),
         {
             "key": "expired",
             "label": _("Expired before they were completed"),
@@ -221,6 +229,7 @@ class _WorklistArgs(ma.Schema):
         load_default=None, validate=ma.validate.OneOf([s.value for s in RecordState])
     )
     form_id = ma.fields.String(load_default=None, validate=ma.validate.Length(max=80))
+    due = ma.fields.String(load_default=None, validate=ma.validate.OneOf(dashboard.DUE_FILTERS))
     q = ma.fields.String(load_default=None, validate=ma.validate.Length(max=80))
     page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=100_000))
 
@@ -246,11 +255,12 @@ def worklist(trial_id: str) -> Any:
         state=args["state"],
         form_id=args["form_id"],
         search=args["q"],
+        due=args["due"],
         page=args["page"],
         page_size=PAGE_SIZE,
     )
     pages = found.pages
-    filters = {k: args[k] for k in ("site", "state", "form_id", "q") if args[k]}
+    filters = {k: args[k] for k in ("site", "state", "form_id", "due", "q") if args[k]}
     locale = _locale()
     shown = [
         {
@@ -261,7 +271,7 @@ def worklist(trial_id: str) -> Any:
         }
         for row in found.items
     ]
-    export = {k: v for k, v in filters.items() if k in ("site", "state")}
+    export = {k: v for k, v in filters.items() if k in ("site", "state", "due")}
     return _render(
         "worklist.html",
         trial_id=trial_id,
@@ -279,6 +289,8 @@ def worklist(trial_id: str) -> Any:
         site_options=_visible_sites(signed, Action.VIEW, trial_id),
         state_options=[(s.value, label("record_state", s, locale)) for s in RecordState],
         form_options=sorted(forms.catalog(trial_id).forms),
+        due_options=[(due, _(DUE_LABELS[due])) for due in dashboard.DUE_FILTERS],
+        due_label=_(DUE_LABELS[args["due"]]) if args["due"] else None,
         can_export=_can(signed, Action.EXPORT, trial_id, None),
         csv_url=url_for(".export", trial_id=trial_id, fmt="csv", **export),
         xlsx_url=url_for(".export", trial_id=trial_id, fmt="xlsx", **export),
@@ -295,5 +307,10 @@ def export(trial_id: str, fmt: str) -> Response:
     state = request.args.get("state") or None
     if state is not None and state not in {s.value for s in RecordState}:
         abort(400)
+    due = request.args.get("due") or None
+    if due is not None and due not in dashboard.DUE_FILTERS:
+        abort(400)
     sites = staff_service.site_filter(signed, Action.EXPORT, trial_id, site)
-    return export_attachment(dashboard.export(trial_id, fmt, site_codes=sites, state=state))
+    return export_attachment(
+        dashboard.export(trial_id, fmt, site_codes=sites, state=state, due=due)
+    )
