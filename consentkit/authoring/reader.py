@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -196,28 +197,18 @@ def _compare_locales(
                 if part
             )
             c.add(path, None, f"sections differ from {ref_file}: {detail}.")
-        for item_id, spec in ref.items.items():
-            if item_id not in ours.items:
-                c.add(path, None, f"item '{item_id}' is missing (it is in {ref_file}).")
-            elif ours.items[item_id] != spec:
-                c.add(
-                    path,
-                    None,
-                    f"item '{item_id}' has a different code or required flag than in {ref_file}.",
-                )
-        for item_id in ours.items.keys() - ref.items.keys():
-            c.add(path, None, f"item '{item_id}' is not in {ref_file}.")
-        for q_id, answers in ref.questions.items():
-            if q_id not in ours.questions:
-                c.add(path, None, f"question '{q_id}' is missing (it is in {ref_file}).")
-            elif ours.questions[q_id] != answers:
-                c.add(
-                    path,
-                    None,
-                    f"question '{q_id}' has different options or answer than in {ref_file}.",
-                )
-        for q_id in ours.questions.keys() - ref.questions.keys():
-            c.add(path, None, f"question '{q_id}' is not in {ref_file}.")
+        compared: tuple[tuple[str, Mapping[str, object], Mapping[str, object], str], ...] = (
+            ("item", ref.items, ours.items, "a different code or required flag"),
+            ("question", ref.questions, ours.questions, "different options or answer"),
+        )
+        for noun, theirs, mine, differs in compared:
+            for key, spec in theirs.items():
+                if key not in mine:
+                    c.add(path, None, f"{noun} '{key}' is missing (it is in {ref_file}).")
+                elif mine[key] != spec:
+                    c.add(path, None, f"{noun} '{key}' has {differs} than in {ref_file}.")
+            for key in mine.keys() - theirs.keys():
+                c.add(path, None, f"{noun} '{key}' is not in {ref_file}.")
         if ours.media != ref.media:
             c.add(path, None, f"media references differ from {ref_file}.")
         if ours.roles != ref.roles:

@@ -60,3 +60,18 @@ def test_read_study_folder_accepts_the_demo_study_whose_languages_agree() -> Non
     bundle = read_study_folder(data_dir() / "demo-nbl-1")
 
     assert bundle.study["trial_id"] == "DEMO-NBL-1"
+
+
+def test_read_study_folder_names_an_item_renamed_in_a_translation_both_ways(
+    tmp_path: Path,
+) -> None:
+    folder = _folder_with_french(
+        tmp_path,
+        "- id: participation\n    code: participation",
+        "- id: taking-part\n    code: participation",
+    )
+
+    assert sorted(_problems(folder)) == [
+        f"{FR.as_posix()}: item 'participation' is missing (it is in en.yaml).",
+        f"{FR.as_posix()}: item 'taking-part' is not in en.yaml.",
+    ]
