@@ -210,6 +210,6 @@ class MeViews(MethodView):
     @blp.response(200, MeSchema)
     @blp.alt_response(401, description="Not signed in")
     @blp.doc(security=[{"bearerAuth": []}])
-    def get(self) -> dict[str, Any]:
+    def get(self) -> access.SignedInSigner:
         """Return the signed-in signer's study, participant code and role."""
         return access.whoami(current_session())
