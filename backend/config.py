@@ -17,6 +17,7 @@ from flask import current_app
 
 from consentkit import notify, settings
 from consentkit.errors import ConfigurationError
+from consentkit.i18n import N_
 
 PREFIX = "CONSENTKIT_"
 
@@ -51,44 +52,23 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
     return found
 
 
-def _proxy_hops(value: Any) -> int:
-    """Return ``CONSENTKIT_TRUSTED_PROXIES`` as a number of hops (0 to 5).
+def _whole_number(value: Any, low: int, high: int, message: str) -> int:
+    """Return a setting as a whole number from ``low`` to ``high`` (a bool is not a number).
+
+    ``message`` is the setting's own refusal (an ``N_`` msgid with ``%(value)s``),
+    so the operator reads what the number means, not only that it is wrong.
 
     Raises:
         ConfigurationError: not a whole number in that range.
 
     """
     try:
-        hops = int(value)
+        number = int(value)
     except (TypeError, ValueError):
-        hops = -1
-    if isinstance(value, bool) or not 0 <= hops <= 5:
-        raise ConfigurationError(
-            "CONSENTKIT_TRUSTED_PROXIES must be the number of proxies in front of the app "
-            "(0 to 5), not %(value)s.",
-            params={"value": repr(value)},
-        )
-    return hops
-
-
-def _scan_limit(value: Any) -> int:
-    """Return ``CONSENTKIT_PAPER_SCAN_MAX_BYTES`` as a number of bytes (1 MiB to 200 MiB).
-
-    Raises:
-        ConfigurationError: not a whole number in that range.
-
-    """
-    try:
-        limit = int(value)
-    except (TypeError, ValueError):
-        limit = 0
-    if isinstance(value, bool) or not 1024 * 1024 <= limit <= 200 * 1024 * 1024:
-        raise ConfigurationError(
-            "CONSENTKIT_PAPER_SCAN_MAX_BYTES must be a number of bytes from 1048576 (1 MiB) "
-            "to 209715200 (200 MiB), not %(value)s.",
-            params={"value": repr(value)},
-        )
-    return limit
+        number = low - 1
+    if isinstance(value, bool) or not low <= number <= high:
+        raise ConfigurationError(message, params={"value": repr(value)})
+    return number
 
 
 def paper_scan_limit() -> int:
@@ -192,8 +172,25 @@ def load_config(
         )
     if config["LOG_FORMAT"] not in {"text", "json"}:
         raise ConfigurationError("CONSENTKIT_LOG_FORMAT must be 'text' or 'json'.")
-    config["TRUSTED_PROXIES"] = _proxy_hops(config["TRUSTED_PROXIES"])
-    config["PAPER_SCAN_MAX_BYTES"] = _scan_limit(config["PAPER_SCAN_MAX_BYTES"])
+    # How many proxies in front of the app set X-Forwarded-For (backend.auth.client_ip).
+    config["TRUSTED_PROXIES"] = _whole_number(
+        config["TRUSTED_PROXIES"],
+        0,
+        5,
+        N_(
+            "CONSENTKIT_TRUSTED_PROXIES must be the number of proxies in front of the app "
+            "(0 to 5), not %(value)s."
+        ),
+    )
+    config["PAPER_SCAN_MAX_BYTES"] = _whole_number(
+        config["PAPER_SCAN_MAX_BYTES"],
+        1024 * 1024,
+        200 * 1024 * 1024,
+        N_(
+            "CONSENTKIT_PAPER_SCAN_MAX_BYTES must be a number of bytes from 1048576 (1 MiB) "
+            "to 209715200 (200 MiB), not %(value)s."
+        ),
+    )
     if env == "production":
         _check_production(config, os.environ if environ is None else environ)
     elif not config["SECRET_KEY"]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,14 @@ def locale_from_filename(stem: str) -> str:
     return f"{parsed.language}-{parsed.territory}" if parsed.territory else parsed.language
 
 
+@dataclass(frozen=True)
+class _Loaded:
+    """A YAML file as read: ``raw`` keeps line numbers, ``data`` is None when invalid."""
+
+    raw: object
+    data: dict[str, Any] | None
+
+
 class _Collector:
     """Accumulates problems; loads and validates files against schemas."""
 
@@ -100,27 +109,27 @@ class _Collector:
     def add(self, path: Path, line: int | None, message: str) -> None:
         self.problems.append(Problem(self.rel(path), line, message))
 
-    def load(self, path: Path, schema: ma.Schema) -> tuple[Any, dict[str, Any] | None]:
-        """Return (raw data with line info, validated data or None)."""
+    def load(self, path: Path, schema: ma.Schema) -> _Loaded:
+        """Read and validate one file, recording its problems."""
         if not path.is_file():
             self.add(path, None, "file is missing.")
-            return None, None
+            return _Loaded(None, None)
         try:
             raw = load_yaml(path, self.rel(path))
         except InvalidDataError as exc:
             self.problems.append(Problem(self.rel(path), None, exc.message.split(": ", 1)[-1]))
-            return None, None
+            return _Loaded(None, None)
         if not isinstance(raw, dict):
             self.add(path, 1, "expected a mapping of keys to values at the top of the file.")
-            return raw, None
+            return _Loaded(raw, None)
         try:
-            return raw, schema.load(raw)
+            return _Loaded(raw, schema.load(raw))
         except ma.ValidationError as exc:
             for location, message in _flatten(exc.messages):
                 line = line_of(raw, location)
                 where = ".".join(str(step) for step in location) or "(file)"
                 self.add(path, line, f"{where}: {message}")
-            return raw, None
+            return _Loaded(raw, None)
 
 
 def _flatten(messages: Any, prefix: tuple[str | int, ...] = ()) -> list[tuple[Any, str]]:
@@ -137,17 +146,31 @@ def _flatten(messages: Any, prefix: tuple[str | int, ...] = ()) -> list[tuple[An
     return [(prefix, str(messages))]
 
 
-def _structure(content: dict[str, Any]) -> dict[str, Any]:
-    """Return what must be identical across the locales of one version (ids, codes, answers)."""
-    return {
-        "sections": [s["id"] for s in content["sections"]],
-        "items": {i["id"]: (i["code"], i["required"]) for i in content["items"]},
-        "questions": {
+@dataclass(frozen=True)
+class _Structure:
+    """What must be identical across the locales of one version (ids, codes, answers)."""
+
+    sections: list[str]
+    #: item id -> (code, required)
+    items: dict[str, tuple[str, bool]]
+    #: question id -> (option ids, correct option id)
+    questions: dict[str, tuple[list[str], str]]
+    #: section id -> media reference
+    media: dict[str, str | None]
+    roles: list[str]
+
+
+def _structure(content: dict[str, Any]) -> _Structure:
+    """Return the structure of one locale's content, to compare with the reference locale."""
+    return _Structure(
+        sections=[s["id"] for s in content["sections"]],
+        items={i["id"]: (i["code"], i["required"]) for i in content["items"]},
+        questions={
             q["id"]: ([o["id"] for o in q["options"]], q["correct"]) for q in content["questions"]
         },
-        "media": {s["id"]: (s["media"] or {}).get("ref") for s in content["sections"]},
-        "roles": sorted(content["signature_meanings"]),
-    }
+        media={s["id"]: (s["media"] or {}).get("ref") for s in content["sections"]},
+        roles=sorted(content["signature_meanings"]),
+    )
 
 
 def _compare_locales(
@@ -161,9 +184,9 @@ def _compare_locales(
         path = folder / f"{locale.replace('-', '_')}.yaml"
         ours = _structure(content)
         ref_file = f"{reference.replace('-', '_')}.yaml"
-        if ours["sections"] != ref["sections"]:
-            missing = [s for s in ref["sections"] if s not in ours["sections"]]
-            extra = [s for s in ours["sections"] if s not in ref["sections"]]
+        if ours.sections != ref.sections:
+            missing = [s for s in ref.sections if s not in ours.sections]
+            extra = [s for s in ours.sections if s not in ref.sections]
             detail = "; ".join(
                 part
                 for part in (
@@ -174,31 +197,21 @@ def _compare_locales(
                 if part
             )
             c.add(path, None, f"sections differ from {ref_file}: {detail}.")
-        for item_id, spec in ref["items"].items():
-            if item_id not in ours["items"]:
-                c.add(path, None, f"item '{item_id}' is missing (it is in {ref_file}).")
-            elif ours["items"][item_id] != spec:
-                c.add(
-                    path,
-                    None,
-                    f"item '{item_id}' has a different code or required flag than in {ref_file}.",
-                )
-        for item_id in ours["items"].keys() - ref["items"].keys():
-            c.add(path, None, f"item '{item_id}' is not in {ref_file}.")
-        for q_id, spec in ref["questions"].items():
-            if q_id not in ours["questions"]:
-                c.add(path, None, f"question '{q_id}' is missing (it is in {ref_file}).")
-            elif ours["questions"][q_id] != spec:
-                c.add(
-                    path,
-                    None,
-                    f"question '{q_id}' has different options or answer than in {ref_file}.",
-                )
-        for q_id in ours["questions"].keys() - ref["questions"].keys():
-            c.add(path, None, f"question '{q_id}' is not in {ref_file}.")
-        if ours["media"] != ref["media"]:
+        compared: tuple[tuple[str, Mapping[str, object], Mapping[str, object], str], ...] = (
+            ("item", ref.items, ours.items, "a different code or required flag"),
+            ("question", ref.questions, ours.questions, "different options or answer"),
+        )
+        for noun, theirs, mine, differs in compared:
+            for key, spec in theirs.items():
+                if key not in mine:
+                    c.add(path, None, f"{noun} '{key}' is missing (it is in {ref_file}).")
+                elif mine[key] != spec:
+                    c.add(path, None, f"{noun} '{key}' has {differs} than in {ref_file}.")
+            for key in mine.keys() - theirs.keys():
+                c.add(path, None, f"{noun} '{key}' is not in {ref_file}.")
+        if ours.media != ref.media:
             c.add(path, None, f"media references differ from {ref_file}.")
-        if ours["roles"] != ref["roles"]:
+        if ours.roles != ref.roles:
             c.add(path, None, f"signature_meanings roles differ from {ref_file}.")
 
 
@@ -220,7 +233,7 @@ def _read_version(
         except ValueError as exc:
             c.add(path, None, f"{exc}.")
             continue
-        _, content = c.load(path, LocaleContentSchema())
+        content = c.load(path, LocaleContentSchema()).data
         if content is None:
             continue
         missing_roles = [r for r in form["signer_roles"] if r not in content["signature_meanings"]]
@@ -310,7 +323,8 @@ def _read_study_folder(root: Path) -> StudyBundle:
         )
     c = _Collector(root)
     study_path = root / "study.yaml"
-    raw_study, study = c.load(study_path, StudySchema())
+    loaded = c.load(study_path, StudySchema())
+    raw_study, study = loaded.raw, loaded.data
     if study is not None:
         _check_study(c, study_path, raw_study, study)
     forms: list[FormBundle] = []
@@ -319,7 +333,8 @@ def _read_study_folder(root: Path) -> StudyBundle:
         c.add(root, None, "no forms: add forms/<form-id>/form.yaml.")
     for form_dir in form_dirs:
         form_path = form_dir / "form.yaml"
-        raw_form, form = c.load(form_path, FormSchema())
+        loaded = c.load(form_path, FormSchema())
+        raw_form, form = loaded.raw, loaded.data
         if form is None:
             continue
         if form["id"] != form_dir.name:

@@ -189,6 +189,17 @@ class SealReport:
         """Return True when the seal is present, intact, trusted and covers every byte."""
         return self.sealed and self.intact and self.trusted and self.covers_whole_file
 
+    def to_dict(self) -> dict[str, Any]:
+        """Return the ``seal`` part of a verification answer (public and staff alike)."""
+        return {
+            "sealed": self.sealed,
+            "intact": self.intact,
+            "trusted": self.trusted,
+            "covers_whole_file": self.covers_whole_file,
+            "signer": self.signer,
+            "signed_at": self.signed_at.isoformat() if self.signed_at else None,
+        }
+
 
 def check_seal(pdf: bytes) -> SealReport:
     """Validate the consentkit seal of a PDF against the configured trust roots."""

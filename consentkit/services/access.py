@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
 from mongoengine import NotUniqueError
 
@@ -804,7 +804,17 @@ def verify_step_up_authenticator(
     return AuthEvidence(factors=("session", "otp"), verified_at=now, method=TOTP_APP)
 
 
-def whoami(session: SignerSession) -> dict[str, Any]:
+class SignedInSigner(TypedDict):
+    """Who a signer session belongs to (``GET /auth/me``): this JSON is the contract."""
+
+    trial_id: str
+    participant_code: str
+    role: str
+    device_id: str
+    authenticator: bool
+
+
+def whoami(session: SignerSession) -> SignedInSigner:
     """Return the study, participant code and role of a session's signer."""
     signer = Signer.objects(id=session.signer_id).get()
     participant = Participant.objects(id=session.participant_id).get()

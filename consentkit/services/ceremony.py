@@ -32,6 +32,7 @@ from consentkit.errors import ConflictError, EligibilityError, InvalidDataError
 from consentkit.models.audit import AuditEvent
 from consentkit.models.participant import Participant
 from consentkit.models.study import FormVersion
+from consentkit.policy.items import refuse_unknown_items
 from consentkit.policy.records import (
     RecordStatus,
     SignerProgress,
@@ -349,11 +350,7 @@ def choose_items(
                     code="items-incomplete",
                     params={"items": ", ".join(sorted(ids - set(choices)))},
                 )
-            raise InvalidDataError(
-                "Unknown item(s): %(items)s",
-                code="items-incomplete",
-                params={"items": ", ".join(sorted(set(choices) - ids))},
-            )
+            refuse_unknown_items(choices, ids)
         return {"signer_id": signer_id, "choices": {k: bool(v) for k, v in choices.items()}}
 
     return append_record_event(

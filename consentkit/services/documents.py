@@ -749,14 +749,7 @@ def _well_formed(record: Any) -> bool:
 def verify_pdf(pdf: bytes) -> VerificationReport:
     """Check the seal, then that the attached record matches the audit trail in the database."""
     report = sealing.check_seal(pdf)
-    seal = {
-        "sealed": report.sealed,
-        "intact": report.intact,
-        "trusted": report.trusted,
-        "covers_whole_file": report.covers_whole_file,
-        "signer": report.signer,
-        "signed_at": report.signed_at.isoformat() if report.signed_at else None,
-    }
+    seal = report.to_dict()
     problems = [report.problem] if report.problem else []
     record: dict[str, Any] | None = None
     matches = False

@@ -159,6 +159,46 @@ def interviewer_for(
     )
 
 
+def enrol_as(
+    enrolling: StaffMember,
+    trial_id: str,
+    *,
+    code: str,
+    site_code: str,
+    birth_date: date,
+    signers: Sequence[SignerEntry],
+    actor: Actor,
+    investigator_id: str | None = None,
+    preferred_language: str | None = None,
+    now: datetime | None = None,
+) -> Enrolment:
+    """Enrol on behalf of a staff member: the API and the staff page both call this.
+
+    The investigator signer is the member named by ``investigator_id``, or the
+    enrolling member when none is named (:func:`interviewer_for`), then
+    :func:`enrol` checks and writes everything.
+
+    Raises:
+        InvalidDataError: ``investigator-required`` or ``investigator-invalid``, and
+            whatever :func:`enrol` raises.
+        NotFoundError, ConflictError, EligibilityError: as :func:`enrol`.
+    """
+    interviewer = interviewer_for(
+        trial_id, site_code, enrolling=enrolling, investigator_id=investigator_id
+    )
+    return enrol(
+        trial_id,
+        code=code,
+        site_code=site_code,
+        birth_date=birth_date,
+        signers=signers,
+        interviewer=interviewer,
+        actor=actor,
+        preferred_language=preferred_language,
+        now=now,
+    )
+
+
 def _check_family(needs: dict[str, int], signers: Sequence[SignerEntry]) -> None:
     counts: dict[str, int] = {}
     for entry in signers:

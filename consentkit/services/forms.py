@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from consentkit import settings
 from consentkit.clock import now_utc
@@ -40,6 +40,132 @@ PUBLIC_STATUSES = frozenset(
 )
 
 
+class SiteSummary(TypedDict):
+    """A study site as the API describes it, with the languages it offers."""
+
+    code: str
+    name: str
+    country: str
+    timezone: str
+    is_active: bool
+    languages: list[dict[str, str]]
+
+
+class StudySummary(TypedDict):
+    """The public description of a study (``GET /studies``): its JSON is the contract."""
+
+    trial_id: str
+    eu_ct_number: str | None
+    title: str
+    sponsor: str
+    trial_type: str
+    contact_point: dict[str, Any]
+    sites: list[SiteSummary]
+
+
+class VersionMeta(TypedDict):
+    """One version of a form in a listing: its derived state on a date, never its text."""
+
+    version: int
+    status: str
+    status_label: str
+    change: str | None
+    requires_reconsent: bool
+    change_summary: str | None
+    ethics_reference: str | None
+    approved_date: date | None
+    effective_from: date | None
+    locales: list[str]
+    content_sha256: dict[str, str]
+
+
+class FormSummary(TypedDict):
+    """A form of a study with its versions (``GET /studies/<id>/forms``)."""
+
+    form_id: str
+    kind: str
+    kind_label: str
+    age_band: str | None
+    signer_roles: list[str]
+    version_in_force: int | None
+    versions: list[VersionMeta]
+
+
+class RoleLabel(TypedDict):
+    """A signer role with its label in the reader's language."""
+
+    role: str
+    label: str
+
+
+class SectionView(TypedDict):
+    """A section of consent text, its Markdown body rendered to safe HTML."""
+
+    id: str
+    title: str
+    summary: str | None
+    html: str
+    media: dict[str, Any] | None
+
+
+class ItemView(TypedDict):
+    """A consent item (a yes/no choice) as the reader sees it."""
+
+    id: str
+    code: str
+    required: bool
+    text: str
+
+
+class QuestionView(TypedDict):
+    """A comprehension question without its answer (the quiz is checked on the server)."""
+
+    id: str
+    text: str
+    options: list[dict[str, Any]]
+
+
+class RenderedText(TypedDict):
+    """The display form of one version's text in one language (cached by its hash)."""
+
+    title: str
+    summary: str | None
+    sections: list[SectionView]
+    items: list[ItemView]
+    questions: list[QuestionView]
+    signature_meanings: dict[str, str]
+
+
+class FormView(TypedDict):
+    """A version of a form in one language, as every reader gets it.
+
+    A TypedDict because this JSON is the point: the API sends it as it is
+    (byte-identical for the same version and language, which the app's ETag
+    relies on), the pages read the same keys.
+    """
+
+    form_id: str
+    kind: str
+    kind_label: str
+    age_band: str | None
+    version: int
+    change: str | None
+    effective_from: date | None
+    ethics_reference: str | None
+    comprehension: dict[str, Any] | None
+    signer_roles: list[RoleLabel]
+    locale: str
+    language: dict[str, str]
+    available_languages: list[dict[str, str]]
+    content_sha256: str
+    title: str
+    summary: str | None
+    sections: list[SectionView]
+    items: list[ItemView]
+    questions: list[QuestionView]
+    signature_meanings: dict[str, str]
+
+
 def is_public(version: FormVersion) -> bool:
     """Return True when the version's text was published (drafts and approvals are not)."""
     return version.status in PUBLIC_STATUSES
@@ -55,7 +181,7 @@ class Catalog:
     loaded_at: float
     #: (form, version, locale) -> the view :func:`version_view` built; lives as long as the
     #: catalog, so it is rebuilt at most once per TTL and never outlives a re-import.
-    views: dict[tuple[str, int, str], dict[str, Any]] = field(default_factory=dict)
+    views: dict[tuple[str, int, str], FormView] = field(default_factory=dict)
 
 
 _CATALOGS: dict[str, Catalog] = {}
@@ -106,7 +232,7 @@ def list_studies() -> list[Study]:
     return list(Study.objects.order_by("trial_id"))
 
 
-def study_summary(study: Study, locale: str | None = None) -> dict[str, Any]:
+def study_summary(study: Study, locale: str | None = None) -> StudySummary:
     """Return the JSON-able description of a study with its sites and languages."""
     return {
         "trial_id": study.trial_id,
@@ -142,7 +268,7 @@ def list_forms(
     on: date,
     locale: str | None = None,
     include_unpublished: bool = False,
-) -> list[dict[str, Any]]:
+) -> list[FormSummary]:
     """Return the forms of a study with their versions and their derived states on ``on``.
 
     By default only published text is listed (a form with none is left out);
@@ -156,7 +282,7 @@ def list_forms(
     versions = _versions(trial_id)
     if not include_unpublished:
         versions = [v for v in versions if is_public(v)]
-    result = []
+    result: list[FormSummary] = []
     for form in ConsentForm.objects(trial_id=trial_id).order_by("form_id"):
         own = [v for v in versions if v.form_id == form.form_id]
         if not own and not include_unpublished:
@@ -178,7 +304,7 @@ def list_forms(
 
 def _version_meta(
     version: FormVersion, siblings: Sequence[FormVersion], on: date, locale: str | None
-) -> dict[str, Any]:
+) -> VersionMeta:
     state = display_status(version, siblings, on)
     return {
         "version": version.version,
@@ -196,7 +322,7 @@ def _version_meta(
 
 
 @functools.lru_cache(maxsize=512)
-def _rendered(sha256: str, version_id: str, locale: str) -> dict[str, Any]:
+def _rendered(sha256: str, version_id: str, locale: str) -> RenderedText:
     """Return the display form of one version's content in one locale (cached by hash)."""
     doc = FormVersion.objects(id=version_id).only(f"content.{locale}").first()
     content = doc.content[locale]
@@ -233,7 +359,7 @@ def form_view(
     requested: str | None,
     accept_language: str | None,
     site_default: str | None,
-) -> dict[str, Any]:
+) -> FormView:
     """Return the display form of a version in the reader's best language.
 
     The text comes from the cache keyed by its content hash, so it is rendered
@@ -275,7 +401,7 @@ def form_version_content(
     requested: str | None = None,
     accept_language: str | None = None,
     site_code: str | None = None,
-) -> dict[str, Any]:
+) -> FormView:
     """Return one published version of a form in the best language for the reader.
 
     ``site_code`` makes that site's default language the fallback. This is the
@@ -304,14 +430,14 @@ def version_view(
     accept_language: str | None = None,
     default_locale: str | None = None,
     include_unpublished: bool = False,
-) -> dict[str, Any]:
+) -> FormView:
     """Like :func:`form_version_content`, from the cached catalog (no database read if warm).
 
     ``default_locale`` is the last preference before the first available language
     (for a record: the language it was opened in, from the site's default).
     ``include_unpublished`` shows a draft or approved version too: only for the
     sponsor admin's preview, which checks who is asking.
-    The returned dict is shared by every caller until the catalog is refreshed:
+    The returned view is shared by every caller until the catalog is refreshed:
     read it, never change it (callers may key caches on its identity).
 
     Raises:

@@ -17,7 +17,7 @@ folder still loads approved and published versions as written there.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -84,14 +84,45 @@ class _Plan:
     newly_published: list[tuple[str, int]] = field(default_factory=list)
 
 
-def _version_meta(meta: dict[str, Any]) -> dict[str, Any]:
-    return {key: meta.get(key) for key in VERSION_META_FIELDS}
+@dataclass(frozen=True)
+class _VersionFields:
+    """A version's approval and status details (``VERSION_META_FIELDS``), file or stored.
 
+    The import compares the two to tell an unchanged version from a changed one,
+    so both sides are read into this one shape.
+    """
 
-def _stored_meta(version: FormVersion) -> dict[str, Any]:
-    stored = {key: getattr(version, key) for key in VERSION_META_FIELDS}
-    stored["comprehension"] = dict(version.comprehension) or None
-    return stored
+    status: str
+    change: str | None
+    change_summary: str | None
+    ethics_reference: str | None
+    approved_date: date | None
+    effective_from: date | None
+    comprehension: dict[str, Any] | None
+
+    @classmethod
+    def authored(cls, meta: dict[str, Any]) -> _VersionFields:
+        """Read the fields from a version's entry in ``form.yaml``."""
+        return cls(
+            status=meta["status"],
+            change=meta.get("change"),
+            change_summary=meta.get("change_summary"),
+            ethics_reference=meta.get("ethics_reference"),
+            approved_date=meta.get("approved_date"),
+            effective_from=meta.get("effective_from"),
+            comprehension=meta.get("comprehension"),
+        )
+
+    @classmethod
+    def stored(cls, version: FormVersion) -> _VersionFields:
+        """Read the fields from the stored version (an empty comprehension is none)."""
+        fields = {key: getattr(version, key) for key in VERSION_META_FIELDS}
+        fields["comprehension"] = dict(version.comprehension) or None
+        return cls(**fields)
+
+    def as_fields(self) -> dict[str, Any]:
+        """Return the fields as keyword arguments for the Document."""
+        return {key: getattr(self, key) for key in VERSION_META_FIELDS}
 
 
 def _plan_study(plan: _Plan, bundle: StudyBundle, now: datetime) -> None:
@@ -183,23 +214,23 @@ def _plan_version(
     number = bundle.meta["version"]
     label = f"{form_id} v{number}"
     hashes = {locale: sha256_of(content) for locale, content in bundle.content.items()}
-    meta = _version_meta(bundle.meta)
-    published_at = now if meta["status"] in _LOCKED else None
+    meta = _VersionFields.authored(bundle.meta)
+    published_at = now if meta.status in _LOCKED else None
     existing = FormVersion.objects(trial_id=trial_id, form_id=form_id, version=number).first()
     same_text = existing is not None and dict(existing.content_sha256) == hashes
-    same_meta = existing is not None and _stored_meta(existing) == meta
+    same_meta = existing is not None and _VersionFields.stored(existing) == meta
     if (
         plan.drafts_only
-        and meta["status"] != VersionStatus.DRAFT
-        and not _states_only_what_is_stored(existing, same_text, same_meta, meta["status"])
+        and meta.status != VersionStatus.DRAFT
+        and not _states_only_what_is_stored(existing, same_text, same_meta, meta.status)
     ):
         plan.not_drafts.append(
-            f"forms/{form_id}/form.yaml: version {number} is marked {meta['status']}, but an "
+            f"forms/{form_id}/form.yaml: version {number} is marked {meta.status}, but an "
             "upload may carry drafts only. Write status: draft, then approve and publish it "
             "in consentkit."
         )
         return
-    if meta["status"] == VersionStatus.PUBLISHED and (
+    if meta.status == VersionStatus.PUBLISHED and (
         existing is None or existing.status != VersionStatus.PUBLISHED
     ):
         plan.newly_published.append((form_id, number))
@@ -215,7 +246,7 @@ def _plan_version(
                 published_at=published_at,
                 created_at=now,
                 updated_at=now,
-                **meta,
+                **meta.as_fields(),
             ).save()
         )
         return
@@ -224,8 +255,8 @@ def _plan_version(
         return
     if (
         same_text
-        and meta["status"] in (VersionStatus.DRAFT, VersionStatus.APPROVED)
-        and _STAGE[VersionStatus(existing.status)] > _STAGE[VersionStatus(meta["status"])]
+        and meta.status in (VersionStatus.DRAFT, VersionStatus.APPROVED)
+        and _STAGE[VersionStatus(existing.status)] > _STAGE[VersionStatus(meta.status)]
     ):
         # Approved or published in consentkit (the staff pages) since the folder was
         # written: the database is ahead, not in conflict. Nothing to change (an
@@ -235,7 +266,7 @@ def _plan_version(
     if existing.status in _LOCKED:
         retiring = (
             existing.status == VersionStatus.PUBLISHED
-            and meta["status"] == VersionStatus.RETIRED
+            and meta.status == VersionStatus.RETIRED
             and same_text
         )
         if retiring:
@@ -270,7 +301,7 @@ def _plan_version(
             published_at=published_at,
             updated_at=now,
             **approval,
-            **meta,
+            **meta.as_fields(),
         )
     )
 

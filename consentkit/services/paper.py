@@ -43,6 +43,7 @@ from consentkit.models.document import StoredDocument
 from consentkit.models.participant import Participant
 from consentkit.models.staff import StaffMember
 from consentkit.policy.age import local_date
+from consentkit.policy.items import refuse_unknown_items
 from consentkit.policy.records import opened_event, record_status
 from consentkit.services import audit, enrolment
 from consentkit.services.ceremony import append_record_event, require_open
@@ -141,13 +142,7 @@ def paper_choices(
         InvalidDataError: ``items-incomplete``, an item id the form does not have.
     """
     ids = [i["id"] for i in items]
-    unknown = sorted(set(items_yes) - set(ids))
-    if unknown:
-        raise InvalidDataError(
-            "Unknown item(s): %(items)s",
-            code="items-incomplete",
-            params={"items": ", ".join(unknown)},
-        )
+    refuse_unknown_items(items_yes, ids)
     if not ids or all(role == SignerRole.INVESTIGATOR for role in roles):
         return None
     return {item_id: item_id in items_yes for item_id in ids}

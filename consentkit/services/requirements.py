@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from consentkit.enums import FormKind, MinorRole, SignerRole, VersionStatus
 from consentkit.errors import EligibilityError
@@ -25,7 +25,7 @@ from consentkit.models.study import ConsentForm, FormVersion, Site, Study
 from consentkit.policy.age import local_date
 from consentkit.policy.jurisdiction import AgeBand, Requirements, RuleOverride, decide_requirements
 from consentkit.policy.versions import version_in_force
-from consentkit.services.forms import catalog, form_view, site_of
+from consentkit.services.forms import FormView, catalog, form_view, site_of
 
 
 def age_bands_for(study: Study, country: str) -> list[AgeBand] | None:
@@ -302,6 +302,20 @@ def forms_for(trial_id: str, *, site_code: str, birth_date: date, on: date) -> F
     )
 
 
+class ParticipantForms(TypedDict):
+    """What a participant must read and sign (``GET /studies/<id>/participant-forms``).
+
+    A TypedDict because this JSON is the point: the app reads it as it is.
+    """
+
+    trial_id: str
+    site: str
+    on: date
+    requirements: dict[str, Any]
+    forms: list[FormView]
+    missing_form_kinds: list[str]
+
+
 def participant_forms(
     trial_id: str,
     *,
@@ -310,7 +324,7 @@ def participant_forms(
     on: date,
     requested: str | None = None,
     accept_language: str | None = None,
-) -> dict[str, Any]:
+) -> ParticipantForms:
     """Decide what a participant of this age at this site must read and sign, and return it.
 
     The forms are those of :func:`forms_for`, each in the version in force on

@@ -330,7 +330,7 @@ def form_for_record(
     *,
     requested: str | None,
     accept_language: str | None,
-) -> dict[str, Any]:
+) -> forms.FormView:
     """Return the text of a record's form version in the signer's best language.
 
     Reading is the app's hot path (every screen, every 304 revalidation): one

@@ -54,14 +54,7 @@ def verify_seal(pdf: bytes) -> SealVerdict:
     report = sealing.check_seal(pdf)
     return SealVerdict(
         genuine=report.ok,
-        seal={
-            "sealed": report.sealed,
-            "intact": report.intact,
-            "trusted": report.trusted,
-            "covers_whole_file": report.covers_whole_file,
-            "signer": report.signer,
-            "signed_at": report.signed_at.isoformat() if report.signed_at else None,
-        },
+        seal=report.to_dict(),
         problems=[report.problem] if report.problem else [],
     )
 

@@ -145,3 +145,15 @@ def test_protected_route_without_token_is_401(client: Any) -> None:
 
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_auth_me_keys_are_exactly_the_declared_signed_in_signer(
+    client: Any, outbox: Outbox, invited: Any
+) -> None:
+    tokens = _sign_in(client, outbox, invited[1])
+
+    me = client.get(
+        "/api/v1/auth/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    ).get_json()
+
+    assert set(me) == set(access.SignedInSigner.__required_keys__)

@@ -125,3 +125,39 @@ def test_config_refuses_an_smtp_password_over_a_clear_connection_at_start(tmp_pa
 
     assert len(refused.value.details["errors"]) == 1
     assert "secret" not in refused.value.message
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "meaning"),
+    [
+        ("TRUSTED_PROXIES", "6", "number of proxies"),
+        ("TRUSTED_PROXIES", "-1", "number of proxies"),
+        ("TRUSTED_PROXIES", "two", "number of proxies"),
+        ("TRUSTED_PROXIES", True, "number of proxies"),
+        ("PAPER_SCAN_MAX_BYTES", str(1024 * 1024 - 1), "number of bytes"),
+        ("PAPER_SCAN_MAX_BYTES", str(200 * 1024 * 1024 + 1), "number of bytes"),
+        ("PAPER_SCAN_MAX_BYTES", "20MB", "number of bytes"),
+    ],
+)
+def test_config_refuses_a_number_setting_out_of_its_range_naming_what_it_counts(
+    key: str, value: object, meaning: str
+) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        load_config({"TESTING": True, key: value}, environ={})
+
+    assert raised.value.message.startswith(f"CONSENTKIT_{key} must be")
+    assert meaning in raised.value.message
+    assert repr(value) in raised.value.message
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("TRUSTED_PROXIES", "0"),
+        ("TRUSTED_PROXIES", "5"),
+        ("PAPER_SCAN_MAX_BYTES", str(1024 * 1024)),
+        ("PAPER_SCAN_MAX_BYTES", str(200 * 1024 * 1024)),
+    ],
+)
+def test_config_accepts_a_number_setting_at_either_end_of_its_range(key: str, value: str) -> None:
+    assert load_config({"TESTING": True}, environ={f"CONSENTKIT_{key}": value})[key] == int(value)

@@ -44,7 +44,7 @@ from consentkit.models.participant import Participant
 from consentkit.models.study import FormVersion
 from consentkit.rendering import pdf as pdf_rendering
 from consentkit.rendering import seal as sealing
-from consentkit.services import documents, participation, records
+from consentkit.services import documents, participation, records, verification
 from consentkit.services.forms import forget_catalogs
 from consentkit.services.importing import import_demo_study
 from tests.consentkit.records_helpers import (
@@ -620,3 +620,12 @@ def test_render_pending_renders_each_withdrawal_confirmation_once(demo_study: An
     [stored] = StoredDocument.objects(kind="withdrawal-confirmation", status="ready")
     assert (stored.participant_id, stored.as_of_seq) == (str(family.participant.id), withdrawal.seq)
     assert documents.verify_pdf(documents._read(stored)).ok
+
+
+@pytest.mark.parametrize("tail", [b"", b"\n% appended\n"])
+def test_verify_seal_and_verify_pdf_describe_a_seal_alike(
+    signed: Signed, signed_db: Participant, tail: bytes
+) -> None:
+    pdf = signed.pdfs["de"] + tail
+
+    assert verification.verify_seal(pdf).seal == documents.verify_pdf(pdf).seal

@@ -31,7 +31,7 @@ from backend.resources.auth.schemas import (
 )
 from consentkit.notify import configured_sender
 from consentkit.services import access
-from consentkit.services.evidence import FRESH_AUTH
+from consentkit.services.evidence import FRESH_AUTH, AuthEvidence
 
 blp = Blueprint("auth", __name__, url_prefix="/auth", description="Signer sign-in")
 
@@ -43,6 +43,11 @@ def _tokens(sign_in: access.SignIn) -> dict[str, Any]:
         "expires_in": ACCESS_TOKEN_TTL_S,
         "refresh_token": sign_in.refresh_token,
     }
+
+
+def _stepped_up(evidence: AuthEvidence) -> dict[str, Any]:
+    """Answer a step-up, by a code sent or from the app: when, and for how long it counts."""
+    return {"verified_at": evidence.verified_at, "valid_for_s": int(FRESH_AUTH.total_seconds())}
 
 
 @blp.route("/invitations/redeem")
@@ -132,7 +137,7 @@ class StepUpVerifyViews(MethodView):
         evidence = access.verify_step_up(
             current_session(), challenge_id, args["code"].strip(), otp=OTP
         )
-        return {"verified_at": evidence.verified_at, "valid_for_s": int(FRESH_AUTH.total_seconds())}
+        return _stepped_up(evidence)
 
 
 @blp.route("/authenticator/challenge")
@@ -195,7 +200,7 @@ class StepUpAuthenticatorViews(MethodView):
     def post(self, args: dict[str, Any]) -> dict[str, Any]:
         """Prove presence with a code from the authenticator app (each code works once)."""
         evidence = access.verify_step_up_authenticator(current_session(), args["code"], totp=TOTP)
-        return {"verified_at": evidence.verified_at, "valid_for_s": int(FRESH_AUTH.total_seconds())}
+        return _stepped_up(evidence)
 
 
 @blp.route("/me")
@@ -205,6 +210,6 @@ class MeViews(MethodView):
     @blp.response(200, MeSchema)
     @blp.alt_response(401, description="Not signed in")
     @blp.doc(security=[{"bearerAuth": []}])
-    def get(self) -> dict[str, Any]:
+    def get(self) -> access.SignedInSigner:
         """Return the signed-in signer's study, participant code and role."""
         return access.whoami(current_session())

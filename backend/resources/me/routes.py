@@ -43,6 +43,7 @@ from backend.resources.me.schemas import (
 from backend.resources.studies.schemas import FormContentSchema
 from consentkit.policy import withdrawal as withdrawal_policy
 from consentkit.services import idempotency, signer_flow
+from consentkit.services.forms import FormView
 
 blp = Blueprint("me", __name__, url_prefix="/me", description="The signer's consent flow")
 
@@ -100,10 +101,10 @@ def _once(
 #: read on the app's hottest path). Every write and every personal read checks afresh.
 READ_SESSION_CHECK_S = 5.0
 #: ETag -> (the shared view dict it was made from, its JSON bytes).
-_FORM_BODIES: dict[str, tuple[dict[str, Any], bytes]] = {}
+_FORM_BODIES: dict[str, tuple[FormView, bytes]] = {}
 
 
-def _form_body(content: dict[str, Any]) -> tuple[str, bytes]:
+def _form_body(content: FormView) -> tuple[str, bytes]:
     """Return the ETag and JSON body of a form view, serialising each view once.
 
     The ETag names the form, version, language and text hash: two versions with

@@ -29,7 +29,7 @@ class StudiesViews(MethodView):
     """All studies."""
 
     @blp.response(200, StudySchema(many=True))
-    def get(self) -> list[dict[str, Any]]:
+    def get(self) -> list[form_service.StudySummary]:
         """List studies."""
         return [form_service.study_summary(s) for s in form_service.list_studies()]
 
@@ -39,7 +39,7 @@ class StudyByIdViews(MethodView):
     """One study."""
 
     @blp.response(200, StudySchema)
-    def get(self, trial_id: str) -> dict[str, Any]:
+    def get(self, trial_id: str) -> form_service.StudySummary:
         """Get a study with its sites and languages."""
         return form_service.study_summary(form_service.get_study(trial_id))
 
@@ -49,7 +49,7 @@ class FormsViews(MethodView):
     """Forms of a study."""
 
     @blp.response(200, FormSummarySchema(many=True))
-    def get(self, trial_id: str) -> list[dict[str, Any]]:
+    def get(self, trial_id: str) -> list[form_service.FormSummary]:
         """List a study's forms with every version and its state today."""
         locale = request.accept_languages.best
         return form_service.list_forms(trial_id, on=today_utc(), locale=locale)

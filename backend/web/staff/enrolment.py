@@ -273,21 +273,16 @@ def _enrol(signed: Signed, trial_id: str, values: dict[str, Any]) -> _Attempt:
         )
     _require(Action.ENROL, trial_id, args["site"])
     try:
-        interviewer = enrolment.interviewer_for(
-            trial_id,
-            args["site"],
-            enrolling=signed.staff,
-            investigator_id=args.get("investigator_id"),
-        )
-        result = enrolment.enrol(
+        result = enrolment.enrol_as(
+            signed.staff,
             trial_id,
             code=args["code"],
             site_code=args["site"],
             birth_date=args["birth_date"],
-            preferred_language=args.get("preferred_language"),
             signers=enrolment.signer_entries(args["signers"]),
-            interviewer=interviewer,
             actor=staff_service.acting_as(signed, trial_id, args["site"]),
+            investigator_id=args.get("investigator_id"),
+            preferred_language=args.get("preferred_language"),
         )
     except ConsentKitError as exc:
         if isinstance(exc, PermissionDeniedError | AuthenticationError | RateLimitedError):
