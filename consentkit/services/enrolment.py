@@ -25,12 +25,18 @@ from bson import ObjectId
 
 from consentkit import crypto
 from consentkit.clock import now_utc
-from consentkit.enums import OPEN_STATES, Channel, SignerRole
+from consentkit.enums import OPEN_STATES, Channel, FormKind, SignerRole
 from consentkit.errors import ConflictError, EligibilityError, InvalidDataError, NotFoundError
 from consentkit.models.audit import AuditEvent
 from consentkit.models.participant import Participant, Signer
 from consentkit.models.staff import StaffMember
 from consentkit.policy.age import local_date
+from consentkit.policy.guardians import (
+    GuardianException,
+    check_exception,
+    exception_options,
+    guardians_expected,
+)
 from consentkit.policy.records import opened_event
 from consentkit.policy.roles import Action, Grant, allowed
 from consentkit.policy.withdrawal_reason import withdrawal_reason
@@ -109,6 +115,8 @@ def _describe(trial_id: str, decision: FormsDecision) -> dict[str, Any]:
             for choice in decision.chosen
         ],
         "missing_form_kinds": [kind.value for kind in decision.missing_kinds],
+        # The only reasons staff may record for fewer parents signing, for this row.
+        "guardian_exceptions": exception_options(decision.requirements),
         "signers_needed": decision.signers_needed,
         "investigators": [
             {"staff_id": str(m.id), "name": m.name}
@@ -195,6 +203,7 @@ def enrol(
     interviewer: StaffMember,
     actor: Actor,
     preferred_language: str | None = None,
+    guardian_exception: GuardianException | None = None,
     now: datetime | None = None,
 ) -> Enrolment:
     """Enrol a participant with their family and open the consent records the policy asks for.
@@ -202,12 +211,15 @@ def enrol(
     The family is checked against the requirements before anything is written,
     so a refused enrolment leaves nothing half-made. ``interviewer`` becomes the
     investigator signer and must be able to countersign at the site (see
-    :func:`interviewer_for`).
+    :func:`interviewer_for`). Fewer parents than the rule asks (e.g. one in NL)
+    need a ``guardian_exception`` the row recognises (the preview lists them);
+    it goes with the parental consent (:func:`consentkit.services.records.open_record`).
 
     Raises:
         NotFoundError: unknown study or site.
         ConflictError: the participant code is taken.
-        EligibilityError: ``signers-missing`` (e.g. NL 12-15: both parents and the child).
+        EligibilityError: ``signers-missing`` (e.g. NL 12-15: both parents and the child),
+            ``guardian-exception-required`` (one parent, no recognised exception).
         InvalidDataError: a signer without name or contact, birth date in the future,
             ``investigator-invalid`` when ``interviewer`` cannot countersign there.
     """
@@ -227,7 +239,11 @@ def enrol(
         raise InvalidDataError("The birth date is in the future.")
     # The preview's decision, on the site's date: the forms staff were shown are the ones opened.
     planned = forms_for(trial_id, site_code=site_code, birth_date=birth_date, on=today)
-    _check_family(planned.signers_needed, signers)
+    needs = dict(planned.signers_needed)
+    exception = _guardian_exception(planned, signers, guardian_exception)
+    if exception is not None:
+        needs[SignerRole.GUARDIAN] = min(needs.get(SignerRole.GUARDIAN, 0), 1)
+    _check_family(needs, signers)
     if not may_countersign(interviewer, trial_id, site_code):
         raise InvalidDataError(
             "This person cannot countersign at this site; choose one of its investigators.",
@@ -271,10 +287,26 @@ def enrol(
                 form_id=choice.form_id,
                 version=choice.version.version,
                 actor=actor,
+                guardian_exception=exception if choice.kind == FormKind.PARENTAL_CONSENT else None,
                 now=now,
             )
         )
     return result
+
+
+def _guardian_exception(
+    planned: FormsDecision, signers: Sequence[SignerEntry], given: GuardianException | None
+) -> GuardianException | None:
+    """Check the exception for the family before anything is written (None: not needed)."""
+    parents = sum(1 for entry in signers if entry.role == SignerRole.GUARDIAN)
+    opens_parental = any(c.kind == FormKind.PARENTAL_CONSENT for c in planned.chosen)
+    if opens_parental and parents == 0:
+        return None  # no parent at all: ``signers-missing`` says so
+    if not opens_parental:
+        # No parental consent to go with: an exception would be recorded for nothing.
+        return check_exception(planned.requirements, given, guardians_signing=2) if given else None
+    signing = min(parents, guardians_expected(planned.requirements))
+    return check_exception(planned.requirements, given, guardians_signing=signing)
 
 
 def _investigator_signer(

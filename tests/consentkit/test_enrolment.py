@@ -76,7 +76,7 @@ def test_a_family_short_of_a_parent_is_refused_and_nothing_is_saved(demo_study: 
     member = _investigator()
     with pytest.raises(EligibilityError) as raised:
         _enrol(member, _family()[1:])
-    assert raised.value.code == "signers-missing"
+    assert raised.value.code == "guardian-exception-required"
     assert Participant.objects.count() == 0
     assert Signer.objects.count() == 0
 
@@ -202,3 +202,83 @@ def test_enrolment_opens_exactly_the_forms_the_preview_showed_at_every_age(
         )
         opened = [(r.form_id, r.version) for r in made.records]
         assert opened == [(f["form_id"], f["version"]) for f in shown["forms"]], (site_code, age)
+
+
+def _sole_custody(recorded_by: str = "Dr Visser") -> Any:
+    from consentkit.enums import GuardianExceptionCode
+    from consentkit.policy.guardians import GuardianException
+
+    return GuardianException(
+        code=GuardianExceptionCode.SOLE_PARENTAL_AUTHORITY,
+        evidence="Extract from the custody register (gezagsregister), 2 March 2026",
+        recorded_by=recorded_by,
+    )
+
+
+def test_enrol_nl_one_parent_without_an_exception_names_the_valid_ones(demo_study: Any) -> None:
+    member = _investigator()
+    with pytest.raises(EligibilityError) as raised:
+        _enrol(member, _family()[1:])
+    assert raised.value.code == "guardian-exception-required"
+    assert raised.value.details["valid_codes"] == ["sole-parental-authority"]
+    assert Participant.objects.count() == 0
+
+
+def test_enrol_nl_one_parent_with_sole_authority_and_evidence(demo_study: Any) -> None:
+    member = _investigator()
+    result = enrolment.enrol(
+        "DEMO-NBL-1",
+        code="NL-0001",
+        site_code="NL-01",
+        birth_date=NL_13,
+        signers=_family()[1:],
+        interviewer=member,
+        actor=enrolment.staff_actor(member, "investigator"),
+        guardian_exception=_sole_custody(),
+        now=T0,
+    )
+
+    parental = next(r for r in result.records if r.form_kind == "parental-consent")
+    assert [m["role"] for m in parental.missing_signers] == ["guardian", "investigator"]
+    [recorded] = [
+        e for e in records.history(result.participant) if e["type"] == "guardian.exception-recorded"
+    ]
+    assert recorded["record_id"] == parental.record_id
+    assert recorded["payload"]["code"] == "sole-parental-authority"
+    assert recorded["payload"]["recorded_by"] == "Dr Visser"
+    assert recorded["actor"]["id"] == str(member.id)
+
+
+def test_enrol_nl_refuses_an_exception_not_recognised_there(demo_study: Any) -> None:
+    from consentkit.enums import GuardianExceptionCode
+    from consentkit.policy.guardians import GuardianException
+
+    member = _investigator()
+    with pytest.raises(InvalidDataError) as raised:
+        enrolment.enrol(
+            "DEMO-NBL-1",
+            code="NL-0001",
+            site_code="NL-01",
+            birth_date=NL_13,
+            signers=_family()[1:],
+            interviewer=member,
+            actor=enrolment.staff_actor(member, "investigator"),
+            guardian_exception=GuardianException(
+                code=GuardianExceptionCode.OTHER_PARENT_UNREACHABLE,
+                evidence="Does not answer the phone",
+                recorded_by="Dr Visser",
+            ),
+            now=T0,
+        )
+    assert raised.value.code == "guardian-exception-invalid"
+    assert Participant.objects.count() == 0
+
+
+def test_preview_lists_the_exceptions_valid_for_the_row(demo_study: Any) -> None:
+    shown = enrolment.preview("DEMO-NBL-1", site_code="NL-01", birth_date=NL_13, on=T0.date())
+    assert [o["code"] for o in shown["guardian_exceptions"]] == ["sole-parental-authority"]
+    shown = enrolment.preview("DEMO-NBL-1", site_code="FR-01", birth_date=NL_13, on=T0.date())
+    assert [o["code"] for o in shown["guardian_exceptions"]] == [
+        "sole-parental-authority",
+        "fr-l1122-2-ii",
+    ]
