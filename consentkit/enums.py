@@ -212,6 +212,7 @@ class Channel(StrEnum):
 
     APP = "app"
     IN_PERSON = "in-person"
+    VIDEO = "video"
     PHONE = "phone"
     LETTER = "letter"
 

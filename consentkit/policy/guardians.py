@@ -60,11 +60,13 @@ class GuardianException:
 
     ``evidence`` names the document or statement that shows it (e.g. "court order of
     12 May 2021 granting sole custody, copy in the site file"); ``recorded_by`` is who
-    recorded it (the staff member's name). ``other_parent_agreement`` is how the other
-    parent agreed, required for ``es-other-parent-agreement`` and only there.
+    recorded it (the staff member's name). ``code`` may come as the plain string
+    from a request: :func:`check_exception` refuses one the row does not list.
+    ``other_parent_agreement`` is how the other parent agreed, required for
+    ``es-other-parent-agreement`` and only there.
     """
 
-    code: GuardianExceptionCode
+    code: GuardianExceptionCode | str
     evidence: str
     recorded_by: str
     other_parent_agreement: OtherParentAgreement | None = None
@@ -72,8 +74,8 @@ class GuardianException:
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form kept in the event and the record's snapshot."""
         return {
-            "code": self.code.value,
-            "statement": STATEMENTS[self.code],
+            "code": GuardianExceptionCode(self.code).value,
+            "statement": STATEMENTS[GuardianExceptionCode(self.code)],
             "evidence": self.evidence,
             "recorded_by": self.recorded_by,
             "other_parent_agreement": (
@@ -188,7 +190,7 @@ def check_exception(
             details={"errors": {"guardian_exception": {"other_parent_agreement": ["Not here"]}}},
         )
     return GuardianException(
-        code=exception.code,
+        code=GuardianExceptionCode(exception.code),
         evidence=exception.evidence.strip(),
         recorded_by=exception.recorded_by.strip(),
         other_parent_agreement=exception.other_parent_agreement,

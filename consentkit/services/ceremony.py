@@ -488,6 +488,9 @@ def sign(
             "signed_at": signed_at,
         }
         return {
+            # What the caller adds to the evidence (e.g. the investigator's interview mode);
+            # never in place of the keys below.
+            **signature.extra,
             **binding,
             "binding_sha256": hashlib.sha256(canonical_json(binding).encode()).hexdigest(),
             "strokes": signature.strokes,

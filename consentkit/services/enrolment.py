@@ -19,13 +19,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NoReturn
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bson import ObjectId
 
 from consentkit import crypto
 from consentkit.clock import now_utc
-from consentkit.enums import OPEN_STATES, Channel, FormKind, SignerRole
+from consentkit.enums import (
+    OPEN_STATES,
+    Channel,
+    FormKind,
+    InterviewMode,
+    OtherParentAgreement,
+    SignerRole,
+)
 from consentkit.errors import ConflictError, EligibilityError, InvalidDataError, NotFoundError
 from consentkit.models.audit import AuditEvent
 from consentkit.models.participant import Participant, Signer
@@ -123,6 +131,62 @@ def _describe(trial_id: str, decision: FormsDecision) -> dict[str, Any]:
             for m in site_investigators(trial_id, decision.site.code)
         ],
     }
+
+
+def guardian_exceptions_for(
+    trial_id: str, *, site_code: str, birth_date: date, on: date
+) -> list[dict[str, Any]]:
+    """Return the single-parent exceptions valid for a participant's row on ``on``.
+
+    Each is ``{code, statement, needs_agreement}``; the staff page and the API offer
+    only these (the preview lists them too).
+
+    Raises:
+        NotFoundError: unknown study or site.
+    """
+    decision = forms_for(trial_id, site_code=site_code, birth_date=birth_date, on=on)
+    return exception_options(decision.requirements)
+
+
+def refuse_free_text_justification(
+    trial_id: str, *, site_code: str, birth_date: date, on: date
+) -> NoReturn:
+    """Refuse the retired free-text reason for fewer parents, naming what replaces it.
+
+    Raises:
+        InvalidDataError: ``free-text-justification-refused``, always, with the valid codes.
+    """
+    codes = [
+        option["code"]
+        for option in guardian_exceptions_for(
+            trial_id, site_code=site_code, birth_date=birth_date, on=on
+        )
+    ]
+    raise InvalidDataError(
+        "A free-text reason for fewer parents is no longer accepted; record a "
+        "guardian_exception with its evidence, one of: %(codes)s.",
+        code="free-text-justification-refused",
+        params={"codes": ", ".join(codes) or "-"},
+        details={
+            "errors": {"fewer_guardians_justification": ["Use guardian_exception"]},
+            "valid_codes": codes,
+        },
+    )
+
+
+def guardian_exception_from(
+    data: dict[str, Any] | None, *, recorded_by: StaffMember
+) -> GuardianException | None:
+    """Return the typed exception from validated request data, recorded by ``recorded_by``."""
+    if not data:
+        return None
+    agreement = data.get("other_parent_agreement")
+    return GuardianException(
+        code=data["code"],
+        evidence=data["evidence"],
+        recorded_by=recorded_by.name,
+        other_parent_agreement=None if agreement is None else OtherParentAgreement(agreement),
+    )
 
 
 def may_countersign(staff: StaffMember, trial_id: str, site_code: str) -> bool:
@@ -616,6 +680,68 @@ def actions_on(participant: Participant, staff: StaffMember, record_id: str) -> 
     return found
 
 
+#: How an interview mode reached the team, as the actor's channel of the countersignature.
+_INTERVIEW_CHANNELS = {
+    InterviewMode.IN_PERSON: Channel.IN_PERSON,
+    InterviewMode.VIDEO: Channel.VIDEO,
+    InterviewMode.PHONE: Channel.PHONE,
+}
+
+
+@dataclass(frozen=True)
+class Interview:
+    """How the consent interview took place, as the investigator attests it.
+
+    ``timezone`` is the IANA zone the interview's local time is read in (the site's,
+    or the one given, e.g. a video call from another country); ``utc_offset_minutes``
+    its offset at the moment of signing (CTR Art 29(2)(c); checklist item 21: date
+    and time in UTC and local offset).
+    """
+
+    mode: InterviewMode
+    timezone: str
+    utc_offset_minutes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form kept in the signature event."""
+        return {
+            "mode": self.mode.value,
+            "timezone": self.timezone,
+            "utc_offset_minutes": self.utc_offset_minutes,
+        }
+
+
+def interview_of(
+    participant: Participant, mode: InterviewMode | str, timezone: str | None, at: datetime
+) -> Interview:
+    """Return the interview's mode and time zone (the site's when ``timezone`` is None).
+
+    Raises:
+        InvalidDataError: ``interview-mode-invalid`` or ``timezone-invalid``.
+    """
+    try:
+        chosen = InterviewMode(mode)
+    except ValueError:
+        raise InvalidDataError(
+            "Say how the interview took place: in person, by video or by phone.",
+            code="interview-mode-invalid",
+            details={"errors": {"interview_mode": ["Not one of in-person, video, phone"]}},
+        ) from None
+    zone_name = (timezone or "").strip() or participant.timezone
+    try:
+        zone = ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidDataError(
+            "Unknown time zone %(timezone)s; use an IANA name such as Europe/Paris.",
+            code="timezone-invalid",
+            params={"timezone": zone_name[:60]},
+            details={"errors": {"timezone": ["Unknown time zone"]}},
+        ) from None
+    offset = at.astimezone(zone).utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+    return Interview(chosen, zone_name, minutes)
+
+
 def countersign(
     participant: Participant,
     record_id: str,
@@ -626,15 +752,22 @@ def countersign(
     printed_name: str,
     strokes: list[list[list[float]]],
     verified_at: datetime,
+    interview_mode: InterviewMode | str,
+    timezone: str | None = None,
     ip: str | None = None,
     user_agent: str | None = None,
     now: datetime | None = None,
 ) -> Any:
     """Sign a record as the investigator who conducted the interview.
 
+    The signature records how the interview took place (``interview_mode``) and
+    the time zone it is read in (``timezone``, else the site's): an inspector must
+    not read a video call as an in-person interview, nor a Paris evening as UTC.
+
     Raises:
         EligibilityError: ``not-the-interviewer`` when this member is not the
             record's investigator signer; ceremony errors from ceremony.sign.
+        InvalidDataError: ``interview-mode-invalid`` or ``timezone-invalid``.
     """
     signer = staff_signer(participant, staff)
     if signer is None:
@@ -643,6 +776,7 @@ def countersign(
             code="not-the-interviewer",
         )
     now = now or now_utc()
+    interview = interview_of(participant, interview_mode, timezone, now)
     signature = SignatureInput(
         signer_id=str(signer.id),
         locale=locale,
@@ -653,15 +787,16 @@ def countersign(
         auth=AuthEvidence(factors=("password", "otp"), verified_at=verified_at, method="totp"),
         idempotency_key=f"countersign:{record_id}:{signer.id}",
         client_at=now,
-        client_offset_minutes=0,
+        client_offset_minutes=interview.utc_offset_minutes,
         ip=ip,
         user_agent=user_agent,
+        extra={"interview": interview.to_dict()},
     )
     return ceremony.sign(
         participant,
         record_id,
         signature,
-        actor=staff_actor(staff, SignerRole.INVESTIGATOR, Channel.IN_PERSON),
+        actor=staff_actor(staff, SignerRole.INVESTIGATOR, _INTERVIEW_CHANNELS[interview.mode]),
         now=now,
     )
 

@@ -134,6 +134,7 @@ def test_only_the_interviewer_countersigns(demo_study: Any) -> None:
         "printed_name": "Dr Visser",
         "strokes": STROKES,
         "verified_at": T0,
+        "interview_mode": "in-person",
         "now": T0 + timedelta(minutes=1),
     }
     with pytest.raises(EligibilityError) as raised:
@@ -282,3 +283,89 @@ def test_preview_lists_the_exceptions_valid_for_the_row(demo_study: Any) -> None
         "sole-parental-authority",
         "fr-l1122-2-ii",
     ]
+
+
+def _countersign_args(record: Any) -> dict[str, Any]:
+    from consentkit.models.study import FormVersion
+
+    version = FormVersion.objects.get(
+        trial_id="DEMO-NBL-1", form_id=record.form_id, version=record.version
+    )
+    return {
+        "locale": record.locale,
+        "content_sha256": version.content_sha256[record.locale],
+        "printed_name": "Dr Visser",
+        "strokes": STROKES,
+        "verified_at": T0,
+        "now": T0 + timedelta(minutes=1),
+    }
+
+
+def test_countersign_records_the_interview_mode_and_the_site_time_zone(demo_study: Any) -> None:
+    member = _investigator()
+    result = _enrol(member, _family())
+    record = next(r for r in result.records if r.form_id == "investigator-declaration")
+
+    event = enrolment.countersign(
+        result.participant,
+        record.record_id,
+        staff=member,
+        interview_mode="video",
+        **_countersign_args(record),
+    )
+
+    # 2 March 2026: Amsterdam is UTC+1, not UTC and not "in person".
+    assert event.payload["interview"] == {
+        "mode": "video",
+        "timezone": "Europe/Amsterdam",
+        "utc_offset_minutes": 60,
+    }
+    assert event.payload["client_offset_minutes"] == 60
+    assert event.actor["channel"] == "video"
+
+
+def test_countersign_uses_the_time_zone_given(demo_study: Any) -> None:
+    member = _investigator()
+    result = _enrol(member, _family())
+    record = next(r for r in result.records if r.form_id == "investigator-declaration")
+
+    event = enrolment.countersign(
+        result.participant,
+        record.record_id,
+        staff=member,
+        interview_mode="phone",
+        timezone="America/Curacao",
+        **_countersign_args(record),
+    )
+
+    assert event.payload["interview"]["timezone"] == "America/Curacao"
+    assert event.payload["interview"]["utc_offset_minutes"] == -240
+    assert event.actor["channel"] == "phone"
+
+
+@pytest.mark.parametrize(
+    ("mode", "zone", "code"),
+    [
+        ("carrier-pigeon", None, "interview-mode-invalid"),
+        ("video", "Mars/Olympus", "timezone-invalid"),
+    ],
+)
+def test_countersign_refuses_an_unknown_mode_or_time_zone(
+    demo_study: Any, mode: str, zone: str | None, code: str
+) -> None:
+    member = _investigator()
+    result = _enrol(member, _family())
+    record = next(r for r in result.records if r.form_id == "investigator-declaration")
+
+    with pytest.raises(InvalidDataError) as raised:
+        enrolment.countersign(
+            result.participant,
+            record.record_id,
+            staff=member,
+            interview_mode=mode,
+            timezone=zone,
+            **_countersign_args(record),
+        )
+
+    assert raised.value.code == code
+    assert not [e for e in records.history(result.participant) if e["type"] == "signature.added"]

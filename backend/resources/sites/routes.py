@@ -197,6 +197,13 @@ class ParticipantsViews(MethodView):
         when omitted; either way a member who may countersign at the site.
         """
         signed = require(Action.ENROL, trial_id, args["site"])
+        if args.get("fewer_guardians_justification") is not None:
+            enrolment.refuse_free_text_justification(
+                trial_id,
+                site_code=args["site"],
+                birth_date=args["birth_date"],
+                on=forms.site_today(trial_id, args["site"]),
+            )
         interviewer = enrolment.interviewer_for(
             trial_id,
             args["site"],
@@ -212,6 +219,9 @@ class ParticipantsViews(MethodView):
             signers=enrolment.signer_entries(args["signers"]),
             interviewer=interviewer,
             actor=staff_service.acting_as(signed, trial_id, args["site"]),
+            guardian_exception=enrolment.guardian_exception_from(
+                args["guardian_exception"], recorded_by=signed.staff
+            ),
         )
         return _profile(result.participant)
 
@@ -378,6 +388,8 @@ class CountersignViews(MethodView):
             printed_name=args["printed_name"],
             strokes=args["strokes"],
             verified_at=signed.session.reauth_at,
+            interview_mode=args["interview_mode"],
+            timezone=args["timezone"],
             ip=client_ip(),
             user_agent=request.headers.get("User-Agent", "")[:300],
         )

@@ -7,7 +7,7 @@ from flask_smorest.fields import Upload
 
 from backend.resources.me.schemas import SignatureSchema
 from backend.schemas import OBJECT_ID
-from consentkit.enums import RecordState
+from consentkit.enums import InterviewMode, RecordState
 
 SITE = ma.fields.String(validate=ma.validate.Length(min=1, max=40), metadata={"example": "NL-01"})
 
@@ -94,6 +94,14 @@ class PreviewResultSchema(ma.Schema):
     requirements = ma.fields.Dict()
     forms = ma.fields.List(ma.fields.Dict())
     missing_form_kinds = ma.fields.List(ma.fields.String())
+    guardian_exceptions = ma.fields.List(
+        ma.fields.Dict(),
+        metadata={
+            "description": "The only exceptions valid for this participant's country row when "
+            "fewer parents sign ({code, statement, needs_agreement}): the choices for the "
+            "enrolment's guardian_exception.code"
+        },
+    )
     signers_needed = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
     investigators = ma.fields.List(
         ma.fields.Dict(),
@@ -223,6 +231,20 @@ class ContactCorrectedSchema(ma.Schema):
 class CountersignSchema(SignatureSchema):
     class Meta:
         exclude = ("client_at", "client_offset_minutes", "early_signing_justification")
+
+    interview_mode = ma.fields.String(
+        load_default=InterviewMode.IN_PERSON.value,
+        validate=ma.validate.OneOf([m.value for m in InterviewMode]),
+        metadata={"description": "How the interview took place (in-person when omitted)"},
+    )
+    timezone = ma.fields.String(
+        load_default=None,
+        validate=ma.validate.Length(min=1, max=60),
+        metadata={
+            "description": "IANA time zone of the interview (the site's when omitted)",
+            "example": "Europe/Paris",
+        },
+    )
 
 
 class CountersignTextSchema(ma.Schema):

@@ -38,7 +38,7 @@ from backend.web.staff.common import (
     _when,
 )
 from consentkit import settings
-from consentkit.enums import Channel, SignerRole, WithdrawalScope
+from consentkit.enums import Channel, InterviewMode, SignerRole, WithdrawalScope
 from consentkit.errors import (
     AuthenticationError,
     ConsentKitError,
@@ -518,10 +518,14 @@ def countersign(trial_id: str, code: str, record_id: str) -> Any:
     )
     text = enrolment.countersign_text(found, record_id, staff_locale=signed.staff.locale)
     printed_name = signed.staff.name
+    interview_mode = InterviewMode.IN_PERSON.value
+    timezone = found.timezone
     error = None
     if request.method == "POST":
         _check_csrf(signed)
         printed_name = _field("printed_name", 200)
+        interview_mode = _field("interview_mode", 20)
+        timezone = _field("timezone", 60) or found.timezone
         strokes = _strokes(request.form.get("strokes", "")[:200_000])
         try:
             enrolment.countersign(
@@ -533,6 +537,8 @@ def countersign(trial_id: str, code: str, record_id: str) -> Any:
                 printed_name=printed_name,
                 strokes=strokes,
                 verified_at=signed.session.reauth_at,
+                interview_mode=interview_mode,
+                timezone=timezone,
                 ip=client_ip(),
                 user_agent=request.headers.get("User-Agent", "")[:300],
             )
@@ -556,6 +562,9 @@ def countersign(trial_id: str, code: str, record_id: str) -> Any:
         text_language=_language_name(text.locale),
         sha=text.content_sha256,
         printed_name=printed_name,
+        interview_mode=interview_mode,
+        interview_modes=[(m.value, label("interview_mode", m, _locale())) for m in InterviewMode],
+        timezone=timezone,
         error=error,
     )
 
