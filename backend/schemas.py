@@ -34,6 +34,14 @@ class NewSignerSchema(ma.Schema):
     email = ma.fields.Email(load_default=None)
     phone = ma.fields.String(load_default=None, validate=ma.validate.Regexp(r"^\+[0-9 ]{6,20}$"))
     preferred_language = LANGUAGE_FIELD
+    witness_name = ma.fields.String(
+        load_default=None,
+        validate=ma.validate.Length(min=1, max=200),
+        metadata={
+            "description": "This signer cannot read: full name of the impartial witness who "
+            "will be present and sign with them (CTR Art 29(1))"
+        },
+    )
 
 
 class GuardianExceptionSchema(ma.Schema):

@@ -48,20 +48,35 @@ from consentkit.policy.guardians import (
 from consentkit.policy.records import opened_event
 from consentkit.policy.roles import Action, Grant, allowed
 from consentkit.policy.withdrawal_reason import withdrawal_reason
-from consentkit.services import access, audit, ceremony, forms, participants, participation, records
+from consentkit.policy.witnesses import witness_of
+from consentkit.services import (
+    access,
+    audit,
+    ceremony,
+    forms,
+    participants,
+    participation,
+    records,
+    witness,
+)
 from consentkit.services.evidence import Actor, AuthEvidence, SignatureInput
 from consentkit.services.requirements import FormsDecision, forms_for
 
 
 @dataclass(frozen=True)
 class SignerEntry:
-    """A family member to register: role, name and how to reach them for one-time codes."""
+    """A family member to register: role, name and how to reach them for one-time codes.
+
+    ``witness_name`` marks a signer who cannot read: the impartial witness who will be
+    present and sign with them (CTR Art 29(1); :mod:`consentkit.services.witness`).
+    """
 
     role: str
     name: str
     email: str | None = None
     phone: str | None = None
     preferred_language: str | None = None
+    witness_name: str | None = None
 
 
 def signer_entries(rows: Sequence[dict[str, Any]]) -> list[SignerEntry]:
@@ -73,6 +88,7 @@ def signer_entries(rows: Sequence[dict[str, Any]]) -> list[SignerEntry]:
             email=row.get("email"),
             phone=row.get("phone"),
             preferred_language=row.get("preferred_language"),
+            witness_name=row.get("witness_name"),
         )
         for row in rows
     ]
@@ -247,6 +263,12 @@ def _check_family(needs: dict[str, int], signers: Sequence[SignerEntry]) -> None
                 "Give an e-mail address or a phone number for each signer.",
                 code="signer-contact-required",
             )
+        if entry.witness_name is not None and not entry.witness_name.strip():
+            raise InvalidDataError(
+                "Give the witness's full name.",
+                code="witness-name-required",
+                details={"errors": {"witness_name": ["Missing"]}},
+            )
         counts[entry.role] = counts.get(entry.role, 0) + 1
     for role, needed in needs.items():
         if counts.get(role, 0) < needed:
@@ -355,6 +377,18 @@ def enrol(
                 now=now,
             )
         )
+    for entry, signer in list(zip(signers, made, strict=False)):
+        if entry.witness_name:
+            # After the records, so each record this signer signs asks for the witness too.
+            made.append(
+                witness.register_witness(
+                    participant,
+                    for_signer_id=str(signer.id),
+                    name=entry.witness_name,
+                    actor=actor,
+                    now=now,
+                )
+            )
     return result
 
 
@@ -387,7 +421,17 @@ def _investigator_signer(
 
 
 def signer_details(participant: Participant) -> list[dict[str, Any]]:
-    """Return the participant's signers with their decrypted names and contacts, for staff."""
+    """Return the participant's signers with their decrypted names and contacts, for staff.
+
+    ``witness_signer_id`` marks a family member who cannot read (their impartial
+    witness); ``witness_for`` is, on a witness, whom they witness.
+    """
+    events = audit.chain_dicts(str(participant.id))
+    witnessed = {
+        e["payload"]["witness_signer_id"]: e["payload"]["for_signer_id"]
+        for e in events
+        if e["type"] == "witness.registered"
+    }
     found = []
     for signer in participants.signers_of(participant):
         identity = participants.signer_identity(signer)
@@ -400,6 +444,8 @@ def signer_details(participant: Participant) -> list[dict[str, Any]]:
                 "phone": identity.get("phone"),
                 "staff_id": identity.get("staff_id"),
                 "preferred_language": signer.preferred_language,
+                "witness_signer_id": witness_of(events, str(signer.id)),
+                "witness_for": witnessed.get(str(signer.id)),
             }
         )
     return found

@@ -41,6 +41,7 @@ from consentkit.policy.records import (
     record_status,
 )
 from consentkit.policy.versions import version_in_force
+from consentkit.policy.witnesses import witnesses_for
 from consentkit.services import audit, projection
 from consentkit.services.evidence import Actor
 from consentkit.services.forms import get_study
@@ -130,6 +131,8 @@ def open_record(
             code="investigator-missing",
         )
     wrong = [s.role for s in required if s.role not in form.signer_roles]
+    # A signer who cannot read signs with their impartial witness (CTR Art 29(1)), on any form.
+    witnesses = witnesses_for(audit.chain_dicts(str(participant.id)), (str(s.id) for s in required))
     if wrong:
         raise EligibilityError(
             "%(form_id)s is not signed by: %(roles)s.",
@@ -158,7 +161,10 @@ def open_record(
         ],
         "question_ids": [q["id"] for q in reference["questions"]],
         "comprehension": dict(chosen.comprehension) or None,
-        "required_signers": [{"signer_id": str(s.id), "role": s.role} for s in required],
+        "required_signers": [
+            *({"signer_id": str(s.id), "role": s.role} for s in required),
+            *witnesses,
+        ],
         "reflection_hours": int(study.settings.get("minimum_reflection_hours", 0)),
         "window_days": int(study.settings.get("completion_window_days", 30)),
         "requirements": requirements.to_dict(),

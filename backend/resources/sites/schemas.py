@@ -121,6 +121,13 @@ class SignerSchema(ma.Schema):
     staff_id = ma.fields.String(
         allow_none=True, metadata={"description": "The investigator signer's staff account"}
     )
+    witness_signer_id = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "This person cannot read: their impartial witness's signer id"},
+    )
+    witness_for = ma.fields.String(
+        allow_none=True, metadata={"description": "On a witness: whom they witness"}
+    )
 
 
 class ParticipantSchema(ma.Schema):
@@ -244,6 +251,31 @@ class CountersignSchema(SignatureSchema):
             "description": "IANA time zone of the interview (the site's when omitted)",
             "example": "Europe/Paris",
         },
+    )
+
+
+class WitnessSchema(ma.Schema):
+    name = ma.fields.String(
+        required=True,
+        validate=ma.validate.Length(min=1, max=200),
+        metadata={"description": "Full name of the impartial witness"},
+    )
+
+
+class WitnessSignatureSchema(CountersignSchema):
+    class Meta:
+        exclude = (
+            "client_at",
+            "client_offset_minutes",
+            "early_signing_justification",
+            "interview_mode",
+            "timezone",
+        )
+
+    witness_signer_id = ma.fields.String(
+        required=True,
+        validate=ma.validate.Regexp(r"^[0-9a-f]{24}$"),
+        metadata={"description": "The witness's signer id (from the participant's signers)"},
     )
 
 
