@@ -604,6 +604,12 @@ def _family_signer(participant: Participant, signer_id: str) -> Signer:
         raise InvalidDataError(
             "Investigators sign in as staff, not by invitation.", code="signer-role-invalid"
         )
+    if signer.role == SignerRole.WITNESS:
+        # CTR Art 29(1): the witness is present when the text is read out; they sign there.
+        raise InvalidDataError(
+            "A witness signs in person on the staff device, not by invitation.",
+            code="signer-role-invalid",
+        )
     return signer
 
 
@@ -917,7 +923,9 @@ def _expressed_by(participant: Participant, signer_id: str | None) -> str | None
     if signer_id is None:
         return None
     family = {
-        str(s.id) for s in participants.signers_of(participant) if s.role != SignerRole.INVESTIGATOR
+        str(s.id)
+        for s in participants.signers_of(participant)
+        if s.role in (SignerRole.GUARDIAN, SignerRole.PARTICIPANT)
     }
     if signer_id not in family:
         raise InvalidDataError(

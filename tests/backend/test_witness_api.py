@@ -73,3 +73,22 @@ def test_the_witness_cannot_sign_before_the_parent(
 
     assert early.status_code == 409
     assert early.get_json()["error"] == "witness-too-early"
+
+
+def test_a_witness_is_not_invited(client: Any, investigator: dict[str, str]) -> None:
+    made = enrol(client, investigator).get_json()
+    guardian = next(s for s in made["signers"] if s["role"] == "guardian")
+    witness_id = client.post(
+        f"{BASE}/participants/NL-0001/signers/{guardian['signer_id']}/witness",
+        json={"name": "Joost Getuige"},
+        headers=investigator,
+    ).get_json()["signer_id"]
+
+    invited = client.post(
+        f"{BASE}/participants/NL-0001/invitations",
+        json={"signer_id": witness_id},
+        headers=investigator,
+    )
+
+    assert invited.status_code == 422
+    assert invited.get_json()["error"] == "signer-role-invalid"

@@ -68,14 +68,23 @@ def _participant(trial_id: str, code: str, action: Action) -> tuple[Signed, Part
 
 
 def _signer_rows(participant: Participant) -> list[dict[str, Any]]:
-    return [
-        {
-            **signer,
-            "role_label": label("signer_role", signer["role"], _locale()),
-            "is_family": signer["role"] != SignerRole.INVESTIGATOR,
-        }
-        for signer in enrolment.signer_details(participant)
-    ]
+    found = enrolment.signer_details(participant)
+    names = {signer["signer_id"]: signer["name"] for signer in found}
+    rows = []
+    for signer in found:
+        role = label("signer_role", signer["role"], _locale())
+        # The witness row names whom they witness: the reader sees who cannot read.
+        if signer.get("witness_for"):
+            role = f"{role} · {names.get(signer['witness_for'], '')}"
+        rows.append(
+            {
+                **signer,
+                "role_label": role,
+                # A witness is not invited and expresses nothing for the family.
+                "is_family": signer["role"] in (SignerRole.GUARDIAN, SignerRole.PARTICIPANT),
+            }
+        )
+    return rows
 
 
 # ---------------------------------------------------------------- timeline
