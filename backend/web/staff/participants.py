@@ -533,7 +533,8 @@ def countersign(trial_id: str, code: str, record_id: str) -> Any:
     if request.method == "POST":
         _check_csrf(signed)
         printed_name = _field("printed_name", 200)
-        interview_mode = _field("interview_mode", 20)
+        # The form preselects in-person; a post without the field means the same (as the API).
+        interview_mode = _field("interview_mode", 20) or InterviewMode.IN_PERSON.value
         timezone = _field("timezone", 60) or found.timezone
         strokes = _strokes(request.form.get("strokes", "")[:200_000])
         try:
