@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from consentkit.enums import Channel, WithdrawalScope
+from consentkit.enums import Channel, OtherParentAgreement, WithdrawalScope
 
 #: An explicit language choice; it wins over Accept-Language.
 LANGUAGE_FIELD = ma.fields.String(
@@ -34,6 +34,36 @@ class NewSignerSchema(ma.Schema):
     email = ma.fields.Email(load_default=None)
     phone = ma.fields.String(load_default=None, validate=ma.validate.Regexp(r"^\+[0-9 ]{6,20}$"))
     preferred_language = LANGUAGE_FIELD
+    witness_name = ma.fields.String(
+        load_default=None,
+        validate=ma.validate.Length(min=1, max=200),
+        metadata={
+            "description": "This signer cannot read: full name of the impartial witness who "
+            "will be present and sign with them (CTR Art 29(1))"
+        },
+    )
+
+
+class GuardianExceptionSchema(ma.Schema):
+    code = ma.fields.String(
+        required=True,
+        validate=ma.validate.Length(min=1, max=60),
+        metadata={
+            "description": "One of the preview's guardian_exceptions codes for this participant "
+            "(422 guardian-exception-invalid otherwise, naming the valid ones)",
+            "example": "sole-parental-authority",
+        },
+    )
+    evidence = ma.fields.String(
+        required=True,
+        validate=ma.validate.Length(min=1, max=2000),
+        metadata={"description": "The document or statement that shows it, and where it is kept"},
+    )
+    other_parent_agreement = ma.fields.String(
+        load_default=None,
+        validate=ma.validate.OneOf([a.value for a in OtherParentAgreement]),
+        metadata={"description": "How the other parent agreed: es-other-parent-agreement only"},
+    )
 
 
 class EnrolSchema(ma.Schema):
@@ -53,6 +83,23 @@ class EnrolSchema(ma.Schema):
             "description": "Staff id of the site's investigator who conducts the interview and "
             "countersigns (one of the preview's investigators). Omit when the enrolling member "
             "is that investigator; required when they cannot countersign (site staff)."
+        },
+    )
+    guardian_exception = ma.fields.Nested(
+        GuardianExceptionSchema,
+        load_default=None,
+        metadata={
+            "description": "Why fewer parents sign than the rule asks (e.g. one in NL): an "
+            "exception the participant's row recognises, with its evidence; the member "
+            "enrolling is recorded as who recorded it"
+        },
+    )
+    fewer_guardians_justification = ma.fields.Raw(
+        load_default=None,
+        metadata={
+            "deprecated": True,
+            "description": "Retired free text: refused with 422 free-text-justification-refused "
+            "naming the valid guardian_exception codes",
         },
     )
 

@@ -43,6 +43,37 @@ class GuardianRule(StrEnum):
     ONE_WITH_AGREEMENT = "one-with-agreement"
 
 
+class GuardianExceptionCode(StrEnum):
+    """Why fewer parents sign than the country's rule asks: only those the rules recognise.
+
+    Which codes a country row allows is the rule pack's ``guardian_exceptions`` cell
+    (docs/regulatory-basis.md#guardian-exceptions); each is recorded with its evidence.
+    """
+
+    SOLE_PARENTAL_AUTHORITY = "sole-parental-authority"
+    OTHER_PARENT_DECEASED = "other-parent-deceased"
+    OTHER_PARENT_UNREACHABLE = "other-parent-unreachable"
+    OTHER_PARENT_NOT_REGISTERED = "other-parent-not-registered"
+    OTHER_PARENT_MINOR = "other-parent-minor"
+    FR_L1122_2_II = "fr-l1122-2-ii"
+    ES_OTHER_PARENT_AGREEMENT = "es-other-parent-agreement"
+
+
+class OtherParentAgreement(StrEnum):
+    """How the other parent agreed where one signs with the other's agreement (ES CC art 156)."""
+
+    EXPRESS = "express"
+    TACIT = "tacit"
+
+
+class InterviewMode(StrEnum):
+    """How the consent interview took place (CTR Art 29(2)(c); E6(R3) 2.8.7)."""
+
+    IN_PERSON = "in-person"
+    VIDEO = "video"
+    PHONE = "phone"
+
+
 class MinorRole(StrEnum):
     """What the child or young person does in the consent procedure."""
 
@@ -181,6 +212,7 @@ class Channel(StrEnum):
 
     APP = "app"
     IN_PERSON = "in-person"
+    VIDEO = "video"
     PHONE = "phone"
     LETTER = "letter"
 

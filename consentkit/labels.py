@@ -9,8 +9,11 @@ from __future__ import annotations
 from consentkit.enums import (
     Channel,
     FormKind,
+    GuardianExceptionCode,
     GuardianRule,
+    InterviewMode,
     MinorRole,
+    OtherParentAgreement,
     RecordState,
     SignerRole,
     VersionStatus,
@@ -49,6 +52,28 @@ LABELS: dict[str, dict[str, str]] = {
         GuardianRule.ONE_WITH_AGREEMENT: N_(
             "One parent consents, with the documented agreement of the other"
         ),
+    },
+    "guardian_exception": {
+        GuardianExceptionCode.SOLE_PARENTAL_AUTHORITY: N_("Sole parental authority"),
+        GuardianExceptionCode.OTHER_PARENT_DECEASED: N_("The other parent has died"),
+        GuardianExceptionCode.OTHER_PARENT_UNREACHABLE: N_("The other parent is unreachable"),
+        GuardianExceptionCode.OTHER_PARENT_NOT_REGISTERED: N_(
+            "The other parent is not on the birth certificate"
+        ),
+        GuardianExceptionCode.OTHER_PARENT_MINOR: N_("The other parent is under 18"),
+        GuardianExceptionCode.FR_L1122_2_II: N_("One parent alone under CSP L1122-2 II"),
+        GuardianExceptionCode.ES_OTHER_PARENT_AGREEMENT: N_(
+            "Documented agreement of the other parent"
+        ),
+    },
+    "other_parent_agreement": {
+        OtherParentAgreement.EXPRESS: N_("Express agreement"),
+        OtherParentAgreement.TACIT: N_("Tacit agreement"),
+    },
+    "interview_mode": {
+        InterviewMode.IN_PERSON: N_("In person"),
+        InterviewMode.VIDEO: N_("By video"),
+        InterviewMode.PHONE: N_("By phone"),
     },
     "version_status": {
         VersionStatus.DRAFT: N_("Draft"),
@@ -129,6 +154,7 @@ LABELS: dict[str, dict[str, str]] = {
         "participant.enrolled": N_("Enrolled"),
         "signer.added": N_("Family member registered"),
         "record.opened": N_("Consent form opened"),
+        "guardian.exception-recorded": N_("Exception recorded: fewer parents sign"),
         "invitation.created": N_("Invitation created"),
         "invitation.revoked": N_("Invitation revoked"),
         "access.signed-in": N_("Signed in"),
@@ -154,6 +180,7 @@ LABELS: dict[str, dict[str, str]] = {
     "channel": {
         Channel.APP: N_("In the app"),
         Channel.IN_PERSON: N_("In person"),
+        Channel.VIDEO: N_("By video"),
         Channel.PHONE: N_("By phone"),
         Channel.LETTER: N_("By letter"),
     },

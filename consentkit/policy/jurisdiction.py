@@ -28,7 +28,14 @@ from typing import Any, Generic, TypeVar
 
 import yaml
 
-from consentkit.enums import Confidence, FormKind, GuardianRule, MinorRole, TrialType
+from consentkit.enums import (
+    Confidence,
+    FormKind,
+    GuardianExceptionCode,
+    GuardianRule,
+    MinorRole,
+    TrialType,
+)
 from consentkit.errors import ConfigurationError, InvalidDataError
 from consentkit.policy.age import age_on, date_of_age
 
@@ -61,6 +68,13 @@ DEFAULT_GUARDIAN_RULE = GuardianRule.BOTH
 DEFAULT_ASSENT_AGE = 7
 DEFAULT_MINOR_REFUSAL_BINDING = True
 DEFAULT_RECONSENT_AT_COMPETENCE = True
+#: Where the pack does not know which single-parent exceptions a country recognises, only the
+#: two that follow from "the holders of parental authority" itself: a sole holder is all the
+#: holders, and a deceased parent holds none (docs/regulatory-basis.md#guardian-exceptions).
+DEFAULT_GUARDIAN_EXCEPTIONS = (
+    GuardianExceptionCode.SOLE_PARENTAL_AUTHORITY,
+    GuardianExceptionCode.OTHER_PARENT_DECEASED,
+)
 
 #: Age from which a participant deciding alone signs an adult form rather than a young-person
 #: form: documents for 16- and 17-year-olds who consent alone (NL, IE, UK) are written for them.
@@ -74,6 +88,7 @@ UK_NATIONS = ("GB-ENG", "GB-NIR", "GB-SCT", "GB-WLS")
 CELL_FIELDS = (
     "competence_age",
     "guardian_rule",
+    "guardian_exceptions",
     "minor_roles",
     "minor_refusal_binding",
     "reconsent_at_competence",
@@ -145,6 +160,7 @@ class JurisdictionRule:
     effective_to: date | None
     competence_age: RuleCell[int]
     guardian_rule: RuleCell[GuardianRule]
+    guardian_exceptions: RuleCell[tuple[GuardianExceptionCode, ...]]
     minor_roles: RuleCell[tuple[RoleStep, ...]]
     minor_refusal_binding: RuleCell[bool]
     reconsent_at_competence: RuleCell[bool]
@@ -326,6 +342,8 @@ class Requirements:
     guardians_required: int
     guardian_rule: GuardianRule
     other_guardian_agreement_required: bool
+    guardian_exceptions: tuple[GuardianExceptionCode, ...]
+    guardian_exceptions_confidence: Confidence
     minor_role: MinorRole
     form_kinds: tuple[FormKind, ...]
     age_band: AgeBand | None
@@ -359,6 +377,8 @@ class Requirements:
             "guardians_required": self.guardians_required,
             "guardian_rule": self.guardian_rule.value,
             "other_guardian_agreement_required": self.other_guardian_agreement_required,
+            "guardian_exceptions": [code.value for code in self.guardian_exceptions],
+            "guardian_exceptions_confidence": self.guardian_exceptions_confidence.value,
             "minor_role": self.minor_role.value,
             "form_kinds": [kind.value for kind in self.form_kinds],
             "age_band": None if self.age_band is None else self.age_band.id,
@@ -391,6 +411,8 @@ def _step_dict(step: RoleStep) -> dict[str, Any]:
 def _jsonable(value: Any) -> Any:
     if isinstance(value, tuple) and all(isinstance(step, RoleStep) for step in value):
         return [_step_dict(step) for step in value]
+    if isinstance(value, tuple):
+        return [_jsonable(item) for item in value]
     if isinstance(value, StrEnum):
         return value.value
     return value
@@ -463,6 +485,19 @@ def _parse_role_steps(value: Any, where: str) -> tuple[RoleStep, ...]:
     return tuple(steps)
 
 
+def _parse_exceptions(value: Any, where: str) -> tuple[GuardianExceptionCode, ...]:
+    """Parse the single-parent exceptions a row recognises (an empty list: none)."""
+    if not isinstance(value, list):
+        raise _invalid("rule_pack", f"{where}: expected a list of exception codes")
+    codes = tuple(
+        _parse_enum(GuardianExceptionCode, code, f"{where}[{index}]")
+        for index, code in enumerate(value)
+    )
+    if len(set(codes)) != len(codes):
+        raise _invalid("rule_pack", f"{where}: lists an exception twice")
+    return codes
+
+
 def _parse_value(field: str, value: Any, where: str) -> Any:
     """Parse a non-null cell value of ``field``; shared by the pack and overrides."""
     if field == "competence_age":
@@ -477,6 +512,8 @@ def _parse_value(field: str, value: Any, where: str) -> Any:
         return _parse_enum(GuardianRule, value, where)
     if field == "minor_roles":
         return _parse_role_steps(value, where)
+    if field == "guardian_exceptions":
+        return _parse_exceptions(value, where)
     if field in ("minor_refusal_binding", "reconsent_at_competence"):
         if not isinstance(value, bool):
             raise _invalid("rule_pack", f"{where}: expected true or false, got {value!r}")
@@ -577,6 +614,7 @@ def _parse_rule(raw: Any, index: int, catalogue: frozenset[str]) -> Jurisdiction
         effective_to=effective_to,
         competence_age=cells["competence_age"],
         guardian_rule=cells["guardian_rule"],
+        guardian_exceptions=cells["guardian_exceptions"],
         minor_roles=cells["minor_roles"],
         minor_refusal_binding=cells["minor_refusal_binding"],
         reconsent_at_competence=cells["reconsent_at_competence"],
@@ -954,6 +992,10 @@ def decide_requirements(
 
     competence: int = value_of("competence_age", DEFAULT_COMPETENCE_AGE)
     guardian_rule: GuardianRule = value_of("guardian_rule", DEFAULT_GUARDIAN_RULE)
+    exceptions_cell = cells["guardian_exceptions"]
+    exceptions: tuple[GuardianExceptionCode, ...] = (
+        DEFAULT_GUARDIAN_EXCEPTIONS if exceptions_cell.value is None else exceptions_cell.value
+    )
     refusal_binding: bool = value_of("minor_refusal_binding", DEFAULT_MINOR_REFUSAL_BINDING)
     reconsent: bool = value_of("reconsent_at_competence", DEFAULT_RECONSENT_AT_COMPETENCE)
     spans = _role_spans(cells["minor_roles"].value, competence)
@@ -1000,6 +1042,13 @@ def decide_requirements(
         other_guardian_agreement_required=(
             is_minor and guardian_rule is GuardianRule.ONE_WITH_AGREEMENT
         ),
+        # The exceptions matter only where one parent alone is not enough: a minor under a
+        # "both" or "one with the other's agreement" rule. They do not enter ``confidence``
+        # (who must sign when both parents are there); they carry their own.
+        guardian_exceptions=(
+            exceptions if is_minor and guardian_rule is not GuardianRule.ONE else ()
+        ),
+        guardian_exceptions_confidence=exceptions_cell.confidence,
         minor_role=role,
         form_kinds=_form_kinds(role, age, band),
         age_band=band,

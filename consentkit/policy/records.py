@@ -189,8 +189,12 @@ def opened_event(events: Iterable[dict[str, Any]], record_id: str) -> dict[str, 
 
 
 def information_complete(progress: SignerProgress, section_ids: Sequence[str]) -> bool:
-    """Return True when the signer has seen every section (investigators need not)."""
-    if progress.role == SignerRole.INVESTIGATOR:
+    """Return True when the signer has seen every section (investigators and witnesses need not).
+
+    An impartial witness attests that the text was read out to a signer who cannot
+    read (CTR Art 29(1)); they are not asked to consent to it.
+    """
+    if progress.role in (SignerRole.INVESTIGATOR, SignerRole.WITNESS):
         return True
     return set(section_ids) <= progress.sections_viewed
 
@@ -227,6 +231,12 @@ def record_status(
         elif kind == "withdrawal.recorded":
             scopes.extend(s for s in data["scopes"] if s not in scopes)
         if event.get("record_id") != record_id:
+            continue
+        if kind == "record.witness-required":
+            # A signer who cannot read: their impartial witness signs too (CTR Art 29(1)).
+            witness = data["signer_id"]
+            signers.setdefault(witness, SignerProgress(signer_id=witness, role=SignerRole.WITNESS))
+            completed_at = completed_seq = None
             continue
         if kind == "paper.recorded":
             # A paper signature counts like an electronic one for completeness.

@@ -29,6 +29,7 @@ from consentkit.authoring.reader import canonical_json
 from consentkit.clock import now_utc
 from consentkit.enums import ENDED_WITHOUT_CONSENT, RecordState, SignerRole
 from consentkit.errors import ConflictError, EligibilityError, InvalidDataError
+from consentkit.i18n import N_, gettext
 from consentkit.models.audit import AuditEvent
 from consentkit.models.participant import Participant
 from consentkit.models.study import FormVersion
@@ -44,6 +45,12 @@ from consentkit.services import audit
 from consentkit.services.evidence import Actor, SignatureInput
 from consentkit.services.projection import refresh_projection
 from consentkit.services.signatures import render_svg, validate_strokes
+
+#: What an impartial witness signs (CTR Art 29(1); E6(R3) 2.8.7).
+WITNESS_STATEMENT = N_(
+    "I was present while the information was read out and explained to the person who "
+    "cannot read; they had the chance to ask questions and gave their consent freely."
+)
 
 #: ``check(opened, events, status, at)``: refuse (raise) or return the event's payload, or
 #: an event already stored (an idempotent retry). Payloads are open-ended JSON per event type
@@ -366,7 +373,7 @@ def _require_prepared(
     The investigator countersigns what the family was shown and did, so their
     own signature needs none of the family's steps.
     """
-    if progress.role == SignerRole.INVESTIGATOR:
+    if progress.role in (SignerRole.INVESTIGATOR, SignerRole.WITNESS):
         return
     step = next_step(status, progress.signer_id, opened)
     if step is Step.READ:
@@ -447,6 +454,14 @@ def sign(
                 raise EligibilityError(
                     "The investigator countersigns after the family.", code="countersign-too-early"
                 )
+        elif progress.role == SignerRole.WITNESS:
+            # The witness attests a consent given in their presence: after that signature.
+            witnessed = _witnessed_signer(events, record_id, signature.signer_id)
+            if witnessed is None or status.signers[witnessed].signed_at is None:
+                raise EligibilityError(
+                    "The witness signs after the person who cannot read has signed.",
+                    code="witness-too-early",
+                )
         else:
             refused = [
                 i["id"]
@@ -485,6 +500,9 @@ def sign(
             "signed_at": signed_at,
         }
         return {
+            # What the caller adds to the evidence (e.g. the investigator's interview mode);
+            # never in place of the keys below.
+            **signature.extra,
             **binding,
             "binding_sha256": hashlib.sha256(canonical_json(binding).encode()).hexdigest(),
             "strokes": signature.strokes,
@@ -503,6 +521,21 @@ def sign(
     )
 
 
+def _witnessed_signer(
+    events: Sequence[audit.ChainEvent], record_id: str, witness_id: str
+) -> str | None:
+    """Return whom ``witness_id`` witnesses on this record (``record.witness-required``)."""
+    for event in events:
+        if (
+            event["type"] == "record.witness-required"
+            and event.get("record_id") == record_id
+            and event["payload"]["signer_id"] == witness_id
+        ):
+            witnessed: str = event["payload"]["for_signer_id"]
+            return witnessed
+    return None
+
+
 def _meaning(participant: Participant, data: dict[str, Any], locale: str, role: str) -> str:
     version = (
         FormVersion.objects(
@@ -511,7 +544,11 @@ def _meaning(participant: Participant, data: dict[str, Any], locale: str, role: 
         .only(f"content.{locale}")
         .first()
     )
-    meaning: str = version.content[locale]["signature_meanings"][role]
+    meanings = version.content[locale]["signature_meanings"]
+    if role == SignerRole.WITNESS and role not in meanings:
+        # Forms written before witnesses were supported: the attestation's own words.
+        return gettext(locale, WITNESS_STATEMENT)
+    meaning: str = meanings[role]
     return meaning
 
 

@@ -38,6 +38,7 @@ from pypdf import PdfReader
 from consentkit.authoring.reader import canonical_json
 from consentkit.clock import now_utc
 from consentkit.errors import ConflictError, InvalidDataError, NotFoundError
+from consentkit.i18n import gettext
 from consentkit.labels import label
 from consentkit.models.document import StoredDocument
 from consentkit.models.participant import Participant
@@ -67,6 +68,11 @@ class RecordSignature(TypedDict):
     binding_sha256: str
     signed_at: str
     auth_factors: list[str]
+    #: The investigator's interview (mode, time zone, offset); only on signatures that
+    #: recorded it, so earlier sealed records still verify.
+    interview: NotRequired[dict[str, Any]]
+    #: What an impartial witness attests; only on witness signatures.
+    attestation: NotRequired[dict[str, Any]]
 
 
 class PaperSignature(TypedDict):
@@ -121,6 +127,8 @@ class ConsentRecordPayload(TypedDict):
     signatures: list[RecordSignature]
     #: Only on records with paper signatures, so earlier sealed records still verify.
     paper_signatures: NotRequired[list[PaperSignature]]
+    #: Only on records opened with a single-parent exception (code, statement, evidence, who).
+    guardian_exception: NotRequired[dict[str, Any]]
     requirements: RecordRequirements
     as_of_seq: int
     events: list[RecordEventRef]
@@ -189,18 +197,7 @@ def consent_record_payload(
     status = record_status(opened, events, at=events[-1]["at"])
     data = opened["payload"]
     signatures = [
-        RecordSignature(
-            seq=e["seq"],
-            signer_id=e["payload"]["signer_id"],
-            role=e["payload"]["role"],
-            printed_name=e["payload"]["printed_name"],
-            meaning=e["payload"]["meaning"],
-            locale=e["payload"]["locale"],
-            content_sha256=e["payload"]["content_sha256"],
-            binding_sha256=e["payload"]["binding_sha256"],
-            signed_at=e["payload"]["signed_at"],
-            auth_factors=e["payload"]["auth"]["factors"],
-        )
+        _record_signature(e)
         for e in events
         if e["type"] == "signature.added" and e["record_id"] == record_id
     ]
@@ -253,7 +250,31 @@ def consent_record_payload(
     if paper:
         # Only records with paper signatures carry the key, so earlier sealed records verify.
         result["paper_signatures"] = paper
+    if data.get("guardian_exception"):
+        result["guardian_exception"] = data["guardian_exception"]
     return result
+
+
+def _record_signature(event: dict[str, Any]) -> RecordSignature:
+    data = event["payload"]
+    found = RecordSignature(
+        seq=event["seq"],
+        signer_id=data["signer_id"],
+        role=data["role"],
+        printed_name=data["printed_name"],
+        meaning=data["meaning"],
+        locale=data["locale"],
+        content_sha256=data["content_sha256"],
+        binding_sha256=data["binding_sha256"],
+        signed_at=data["signed_at"],
+        auth_factors=data["auth"]["factors"],
+    )
+    # Only signatures that carry them, so earlier sealed records verify unchanged.
+    if data.get("interview"):
+        found["interview"] = data["interview"]
+    if data.get("attestation"):
+        found["attestation"] = data["attestation"]
+    return found
 
 
 def verification_code(record_sha256: str) -> str:
@@ -269,6 +290,32 @@ def _local(moment: datetime, tz: str, locale: str) -> str:
     return format_datetime(
         moment, format="long", tzinfo=ZoneInfo(tz), locale=locale.replace("-", "_")
     )
+
+
+def _interview_text(interview: dict[str, Any] | None, locale: str) -> str | None:
+    """Return "In person · Europe/Paris (UTC+01:00)" for the PDF, or None."""
+    if not interview:
+        return None
+    minutes = int(interview.get("utc_offset_minutes", 0))
+    sign = "+" if minutes >= 0 else "-"
+    offset = f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    mode = label("interview_mode", interview["mode"], locale)
+    return f"{mode} · {interview['timezone']} ({offset})"
+
+
+def _exception_text(exception: dict[str, Any] | None, locale: str) -> dict[str, Any] | None:
+    """Return the single-parent exception as the PDF shows it, translated, or None."""
+    if not exception:
+        return None
+    agreement = exception.get("other_parent_agreement")
+    return {
+        "label": label("guardian_exception", exception["code"], locale),
+        "code": exception["code"],
+        "statement": gettext(locale, exception["statement"]),
+        "evidence": exception["evidence"],
+        "recorded_by": exception["recorded_by"],
+        "agreement": label("other_parent_agreement", agreement, locale) if agreement else None,
+    }
 
 
 def _svg_data_uri(svg: str) -> str:
@@ -354,9 +401,15 @@ def _consent_html(
                 "meaning": s["meaning"],
                 "image_data_uri": _svg_data_uri(signature_events[s["seq"]]["payload"]["image_svg"]),
                 "signed_at_utc": s["signed_at"],
+                # The interview's own zone when the investigator gave one (a video call
+                # from elsewhere); the participant's otherwise.
                 "signed_at_local": _local(
-                    datetime.fromisoformat(s["signed_at"]), participant.timezone, locale
+                    datetime.fromisoformat(s["signed_at"]),
+                    s.get("interview", {}).get("timezone") or participant.timezone,
+                    locale,
                 ),
+                "interview": _interview_text(s.get("interview"), locale),
+                "attestation": s.get("attestation"),
                 "locale": s["locale"],
                 "content_sha256": s["content_sha256"],
                 "authentication": ", ".join(s["auth_factors"]),
@@ -364,6 +417,7 @@ def _consent_html(
             }
             for s in payload["signatures"]
         ],
+        "guardian_exception": _exception_text(payload.get("guardian_exception"), locale),
         "events": [
             {
                 "seq": e["seq"],

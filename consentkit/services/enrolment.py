@@ -19,35 +19,64 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NoReturn
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bson import ObjectId
 
 from consentkit import crypto
 from consentkit.clock import now_utc
-from consentkit.enums import OPEN_STATES, Channel, SignerRole
+from consentkit.enums import (
+    OPEN_STATES,
+    Channel,
+    FormKind,
+    InterviewMode,
+    OtherParentAgreement,
+    SignerRole,
+)
 from consentkit.errors import ConflictError, EligibilityError, InvalidDataError, NotFoundError
 from consentkit.models.audit import AuditEvent
 from consentkit.models.participant import Participant, Signer
 from consentkit.models.staff import StaffMember
 from consentkit.policy.age import local_date
+from consentkit.policy.guardians import (
+    GuardianException,
+    check_exception,
+    exception_options,
+    guardians_expected,
+)
 from consentkit.policy.records import opened_event
 from consentkit.policy.roles import Action, Grant, allowed
 from consentkit.policy.withdrawal_reason import withdrawal_reason
-from consentkit.services import access, audit, ceremony, forms, participants, participation, records
+from consentkit.policy.witnesses import witness_of
+from consentkit.services import (
+    access,
+    audit,
+    ceremony,
+    forms,
+    participants,
+    participation,
+    records,
+    witness,
+)
 from consentkit.services.evidence import Actor, AuthEvidence, SignatureInput
 from consentkit.services.requirements import FormsDecision, forms_for
 
 
 @dataclass(frozen=True)
 class SignerEntry:
-    """A family member to register: role, name and how to reach them for one-time codes."""
+    """A family member to register: role, name and how to reach them for one-time codes.
+
+    ``witness_name`` marks a signer who cannot read: the impartial witness who will be
+    present and sign with them (CTR Art 29(1); :mod:`consentkit.services.witness`).
+    """
 
     role: str
     name: str
     email: str | None = None
     phone: str | None = None
     preferred_language: str | None = None
+    witness_name: str | None = None
 
 
 def signer_entries(rows: Sequence[dict[str, Any]]) -> list[SignerEntry]:
@@ -59,6 +88,7 @@ def signer_entries(rows: Sequence[dict[str, Any]]) -> list[SignerEntry]:
             email=row.get("email"),
             phone=row.get("phone"),
             preferred_language=row.get("preferred_language"),
+            witness_name=row.get("witness_name"),
         )
         for row in rows
     ]
@@ -109,12 +139,70 @@ def _describe(trial_id: str, decision: FormsDecision) -> dict[str, Any]:
             for choice in decision.chosen
         ],
         "missing_form_kinds": [kind.value for kind in decision.missing_kinds],
+        # The only reasons staff may record for fewer parents signing, for this row.
+        "guardian_exceptions": exception_options(decision.requirements),
         "signers_needed": decision.signers_needed,
         "investigators": [
             {"staff_id": str(m.id), "name": m.name}
             for m in site_investigators(trial_id, decision.site.code)
         ],
     }
+
+
+def guardian_exceptions_for(
+    trial_id: str, *, site_code: str, birth_date: date, on: date
+) -> list[dict[str, Any]]:
+    """Return the single-parent exceptions valid for a participant's row on ``on``.
+
+    Each is ``{code, statement, needs_agreement}``; the staff page and the API offer
+    only these (the preview lists them too).
+
+    Raises:
+        NotFoundError: unknown study or site.
+    """
+    decision = forms_for(trial_id, site_code=site_code, birth_date=birth_date, on=on)
+    return exception_options(decision.requirements)
+
+
+def refuse_free_text_justification(
+    trial_id: str, *, site_code: str, birth_date: date, on: date
+) -> NoReturn:
+    """Refuse the retired free-text reason for fewer parents, naming what replaces it.
+
+    Raises:
+        InvalidDataError: ``free-text-justification-refused``, always, with the valid codes.
+    """
+    codes = [
+        option["code"]
+        for option in guardian_exceptions_for(
+            trial_id, site_code=site_code, birth_date=birth_date, on=on
+        )
+    ]
+    raise InvalidDataError(
+        "A free-text reason for fewer parents is no longer accepted; record a "
+        "guardian_exception with its evidence, one of: %(codes)s.",
+        code="free-text-justification-refused",
+        params={"codes": ", ".join(codes) or "-"},
+        details={
+            "errors": {"fewer_guardians_justification": ["Use guardian_exception"]},
+            "valid_codes": codes,
+        },
+    )
+
+
+def guardian_exception_from(
+    data: dict[str, Any] | None, *, recorded_by: StaffMember
+) -> GuardianException | None:
+    """Return the typed exception from validated request data, recorded by ``recorded_by``."""
+    if not data:
+        return None
+    agreement = data.get("other_parent_agreement")
+    return GuardianException(
+        code=data["code"],
+        evidence=data["evidence"],
+        recorded_by=recorded_by.name,
+        other_parent_agreement=None if agreement is None else OtherParentAgreement(agreement),
+    )
 
 
 def may_countersign(staff: StaffMember, trial_id: str, site_code: str) -> bool:
@@ -170,6 +258,7 @@ def enrol_as(
     actor: Actor,
     investigator_id: str | None = None,
     preferred_language: str | None = None,
+    guardian_exception: GuardianException | None = None,
     now: datetime | None = None,
 ) -> Enrolment:
     """Enrol on behalf of a staff member: the API and the staff page both call this.
@@ -195,6 +284,7 @@ def enrol_as(
         interviewer=interviewer,
         actor=actor,
         preferred_language=preferred_language,
+        guardian_exception=guardian_exception,
         now=now,
     )
 
@@ -214,6 +304,12 @@ def _check_family(needs: dict[str, int], signers: Sequence[SignerEntry]) -> None
             raise InvalidDataError(
                 "Give an e-mail address or a phone number for each signer.",
                 code="signer-contact-required",
+            )
+        if entry.witness_name is not None and not entry.witness_name.strip():
+            raise InvalidDataError(
+                "Give the witness's full name.",
+                code="witness-name-required",
+                details={"errors": {"witness_name": ["Missing"]}},
             )
         counts[entry.role] = counts.get(entry.role, 0) + 1
     for role, needed in needs.items():
@@ -235,6 +331,7 @@ def enrol(
     interviewer: StaffMember,
     actor: Actor,
     preferred_language: str | None = None,
+    guardian_exception: GuardianException | None = None,
     now: datetime | None = None,
 ) -> Enrolment:
     """Enrol a participant with their family and open the consent records the policy asks for.
@@ -242,12 +339,15 @@ def enrol(
     The family is checked against the requirements before anything is written,
     so a refused enrolment leaves nothing half-made. ``interviewer`` becomes the
     investigator signer and must be able to countersign at the site (see
-    :func:`interviewer_for`).
+    :func:`interviewer_for`). Fewer parents than the rule asks (e.g. one in NL)
+    need a ``guardian_exception`` the row recognises (the preview lists them);
+    it goes with the parental consent (:func:`consentkit.services.records.open_record`).
 
     Raises:
         NotFoundError: unknown study or site.
         ConflictError: the participant code is taken.
-        EligibilityError: ``signers-missing`` (e.g. NL 12-15: both parents and the child).
+        EligibilityError: ``signers-missing`` (e.g. NL 12-15: both parents and the child),
+            ``guardian-exception-required`` (one parent, no recognised exception).
         InvalidDataError: a signer without name or contact, birth date in the future,
             ``investigator-invalid`` when ``interviewer`` cannot countersign there.
     """
@@ -267,7 +367,11 @@ def enrol(
         raise InvalidDataError("The birth date is in the future.")
     # The preview's decision, on the site's date: the forms staff were shown are the ones opened.
     planned = forms_for(trial_id, site_code=site_code, birth_date=birth_date, on=today)
-    _check_family(planned.signers_needed, signers)
+    needs = dict(planned.signers_needed)
+    exception = _guardian_exception(planned, signers, guardian_exception)
+    if exception is not None:
+        needs[SignerRole.GUARDIAN] = min(needs.get(SignerRole.GUARDIAN, 0), 1)
+    _check_family(needs, signers)
     if not may_countersign(interviewer, trial_id, site_code):
         raise InvalidDataError(
             "This person cannot countersign at this site; choose one of its investigators.",
@@ -311,10 +415,38 @@ def enrol(
                 form_id=choice.form_id,
                 version=choice.version.version,
                 actor=actor,
+                guardian_exception=exception if choice.kind == FormKind.PARENTAL_CONSENT else None,
                 now=now,
             )
         )
+    for entry, signer in list(zip(signers, made, strict=False)):
+        if entry.witness_name:
+            # After the records, so each record this signer signs asks for the witness too.
+            made.append(
+                witness.register_witness(
+                    participant,
+                    for_signer_id=str(signer.id),
+                    name=entry.witness_name,
+                    actor=actor,
+                    now=now,
+                )
+            )
     return result
+
+
+def _guardian_exception(
+    planned: FormsDecision, signers: Sequence[SignerEntry], given: GuardianException | None
+) -> GuardianException | None:
+    """Check the exception for the family before anything is written (None: not needed)."""
+    parents = sum(1 for entry in signers if entry.role == SignerRole.GUARDIAN)
+    opens_parental = any(c.kind == FormKind.PARENTAL_CONSENT for c in planned.chosen)
+    if opens_parental and parents == 0:
+        return None  # no parent at all: ``signers-missing`` says so
+    if not opens_parental:
+        # No parental consent to go with: an exception would be recorded for nothing.
+        return check_exception(planned.requirements, given, guardians_signing=2) if given else None
+    signing = min(parents, guardians_expected(planned.requirements))
+    return check_exception(planned.requirements, given, guardians_signing=signing)
 
 
 def _investigator_signer(
@@ -331,7 +463,17 @@ def _investigator_signer(
 
 
 def signer_details(participant: Participant) -> list[dict[str, Any]]:
-    """Return the participant's signers with their decrypted names and contacts, for staff."""
+    """Return the participant's signers with their decrypted names and contacts, for staff.
+
+    ``witness_signer_id`` marks a family member who cannot read (their impartial
+    witness); ``witness_for`` is, on a witness, whom they witness.
+    """
+    events = audit.chain_dicts(str(participant.id))
+    witnessed = {
+        e["payload"]["witness_signer_id"]: e["payload"]["for_signer_id"]
+        for e in events
+        if e["type"] == "witness.registered"
+    }
     found = []
     for signer in participants.signers_of(participant):
         identity = participants.signer_identity(signer)
@@ -344,6 +486,8 @@ def signer_details(participant: Participant) -> list[dict[str, Any]]:
                 "phone": identity.get("phone"),
                 "staff_id": identity.get("staff_id"),
                 "preferred_language": signer.preferred_language,
+                "witness_signer_id": witness_of(events, str(signer.id)),
+                "witness_for": witnessed.get(str(signer.id)),
             }
         )
     return found
@@ -502,6 +646,12 @@ def _family_signer(participant: Participant, signer_id: str) -> Signer:
         raise InvalidDataError(
             "Investigators sign in as staff, not by invitation.", code="signer-role-invalid"
         )
+    if signer.role == SignerRole.WITNESS:
+        # CTR Art 29(1): the witness is present when the text is read out; they sign there.
+        raise InvalidDataError(
+            "A witness signs in person on the staff device, not by invitation.",
+            code="signer-role-invalid",
+        )
     return signer
 
 
@@ -624,6 +774,68 @@ def actions_on(participant: Participant, staff: StaffMember, record_id: str) -> 
     return found
 
 
+#: How an interview mode reached the team, as the actor's channel of the countersignature.
+_INTERVIEW_CHANNELS = {
+    InterviewMode.IN_PERSON: Channel.IN_PERSON,
+    InterviewMode.VIDEO: Channel.VIDEO,
+    InterviewMode.PHONE: Channel.PHONE,
+}
+
+
+@dataclass(frozen=True)
+class Interview:
+    """How the consent interview took place, as the investigator attests it.
+
+    ``timezone`` is the IANA zone the interview's local time is read in (the site's,
+    or the one given, e.g. a video call from another country); ``utc_offset_minutes``
+    its offset at the moment of signing (CTR Art 29(2)(c); checklist item 21: date
+    and time in UTC and local offset).
+    """
+
+    mode: InterviewMode
+    timezone: str
+    utc_offset_minutes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form kept in the signature event."""
+        return {
+            "mode": self.mode.value,
+            "timezone": self.timezone,
+            "utc_offset_minutes": self.utc_offset_minutes,
+        }
+
+
+def interview_of(
+    participant: Participant, mode: InterviewMode | str, timezone: str | None, at: datetime
+) -> Interview:
+    """Return the interview's mode and time zone (the site's when ``timezone`` is None).
+
+    Raises:
+        InvalidDataError: ``interview-mode-invalid`` or ``timezone-invalid``.
+    """
+    try:
+        chosen = InterviewMode(mode)
+    except ValueError:
+        raise InvalidDataError(
+            "Say how the interview took place: in person, by video or by phone.",
+            code="interview-mode-invalid",
+            details={"errors": {"interview_mode": ["Not one of in-person, video, phone"]}},
+        ) from None
+    zone_name = (timezone or "").strip() or participant.timezone
+    try:
+        zone = ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidDataError(
+            "Unknown time zone %(timezone)s; use an IANA name such as Europe/Paris.",
+            code="timezone-invalid",
+            params={"timezone": zone_name[:60]},
+            details={"errors": {"timezone": ["Unknown time zone"]}},
+        ) from None
+    offset = at.astimezone(zone).utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+    return Interview(chosen, zone_name, minutes)
+
+
 def countersign(
     participant: Participant,
     record_id: str,
@@ -634,15 +846,22 @@ def countersign(
     printed_name: str,
     strokes: list[list[list[float]]],
     verified_at: datetime,
+    interview_mode: InterviewMode | str,
+    timezone: str | None = None,
     ip: str | None = None,
     user_agent: str | None = None,
     now: datetime | None = None,
 ) -> Any:
     """Sign a record as the investigator who conducted the interview.
 
+    The signature records how the interview took place (``interview_mode``) and
+    the time zone it is read in (``timezone``, else the site's): an inspector must
+    not read a video call as an in-person interview, nor a Paris evening as UTC.
+
     Raises:
         EligibilityError: ``not-the-interviewer`` when this member is not the
             record's investigator signer; ceremony errors from ceremony.sign.
+        InvalidDataError: ``interview-mode-invalid`` or ``timezone-invalid``.
     """
     signer = staff_signer(participant, staff)
     if signer is None:
@@ -651,6 +870,7 @@ def countersign(
             code="not-the-interviewer",
         )
     now = now or now_utc()
+    interview = interview_of(participant, interview_mode, timezone, now)
     signature = SignatureInput(
         signer_id=str(signer.id),
         locale=locale,
@@ -661,15 +881,16 @@ def countersign(
         auth=AuthEvidence(factors=("password", "otp"), verified_at=verified_at, method="totp"),
         idempotency_key=f"countersign:{record_id}:{signer.id}",
         client_at=now,
-        client_offset_minutes=0,
+        client_offset_minutes=interview.utc_offset_minutes,
         ip=ip,
         user_agent=user_agent,
+        extra={"interview": interview.to_dict()},
     )
     return ceremony.sign(
         participant,
         record_id,
         signature,
-        actor=staff_actor(staff, SignerRole.INVESTIGATOR, Channel.IN_PERSON),
+        actor=staff_actor(staff, SignerRole.INVESTIGATOR, _INTERVIEW_CHANNELS[interview.mode]),
         now=now,
     )
 
@@ -744,7 +965,9 @@ def _expressed_by(participant: Participant, signer_id: str | None) -> str | None
     if signer_id is None:
         return None
     family = {
-        str(s.id) for s in participants.signers_of(participant) if s.role != SignerRole.INVESTIGATOR
+        str(s.id)
+        for s in participants.signers_of(participant)
+        if s.role in (SignerRole.GUARDIAN, SignerRole.PARTICIPANT)
     }
     if signer_id not in family:
         raise InvalidDataError(

@@ -11,23 +11,27 @@ event. The rest of the code asks :func:`profile` what is permitted now.
 The ``record.opened`` event stores: record_id, form_id, form_kind, version,
 locale, content_sha256 per locale, section_ids, items, question_ids,
 comprehension, required_signers, reflection_hours, window_days, requirements
-(the rule-pack decision snapshot).
+(the rule-pack decision snapshot), guardian_exception (the recognised reason fewer
+parents sign, with its evidence, or None; it is also its own
+``guardian.exception-recorded`` event right after).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from consentkit.clock import now_utc
 from consentkit.enums import ENDED_WITHOUT_CONSENT, FormKind, RecordState, SignerRole
-from consentkit.errors import ConflictError, EligibilityError, NotFoundError
+from consentkit.errors import ConflictError, EligibilityError, InvalidDataError, NotFoundError
 from consentkit.models.audit import ConsentRecord
 from consentkit.models.participant import Participant
 from consentkit.models.study import ConsentForm, FormVersion
 from consentkit.policy.age import local_date
+from consentkit.policy.guardians import GuardianException, check_exception
 from consentkit.policy.locales import negotiate_locale
 from consentkit.policy.records import (
     ParticipationProfile,
@@ -37,6 +41,7 @@ from consentkit.policy.records import (
     record_status,
 )
 from consentkit.policy.versions import version_in_force
+from consentkit.policy.witnesses import witnesses_for
 from consentkit.services import audit, projection
 from consentkit.services.evidence import Actor
 from consentkit.services.forms import get_study
@@ -51,18 +56,23 @@ def open_record(
     actor: Actor,
     version: int | None = None,
     signer_ids: Sequence[str] | None = None,
-    fewer_guardians_justification: str | None = None,
+    guardian_exception: GuardianException | None = None,
     now: datetime | None = None,
 ) -> ConsentRecord:
     """Open a consent record for a form version (by default the one in force today).
 
     The required signers follow the jurisdiction rules (e.g. both parents in
     FR) unless ``signer_ids`` names them; the rule decision is snapshotted in
-    the record so it can be explained years later.
+    the record so it can be explained years later. Fewer parents than the rule
+    asks sign a parental consent only with a ``guardian_exception`` the
+    participant's row recognises (:mod:`consentkit.policy.guardians`); it is
+    recorded as a ``guardian.exception-recorded`` event and in the snapshot.
 
     Raises:
         NotFoundError: unknown form or version, or no version in force.
-        EligibilityError: required signers are not registered.
+        EligibilityError: required signers are not registered;
+            ``guardian-exception-required``.
+        InvalidDataError: an exception the row does not recognise, or without evidence.
         ConflictError: this participant already has an open record for that version.
     """
     now = now or now_utc()
@@ -87,7 +97,13 @@ def open_record(
     requirements = requirements_for(participant, today)
     all_signers = signers_of(participant)
     if signer_ids is None:
-        required = default_signers(form.kind, all_signers, requirements)
+        # With a recorded exception, one registered parent is whom the defaults choose.
+        asked = (
+            replace(requirements, guardians_required=1)
+            if guardian_exception is not None and form.kind == FormKind.PARENTAL_CONSENT
+            else requirements
+        )
+        required = default_signers(form.kind, all_signers, asked)
     else:
         by_id = {str(s.id): s for s in all_signers}
         unknown = [sid for sid in signer_ids if sid not in by_id]
@@ -97,22 +113,15 @@ def open_record(
             )
         required = [by_id[sid] for sid in signer_ids]
     guardians = sum(1 for s in required if s.role == SignerRole.GUARDIAN)
-    if (
-        form.kind == FormKind.PARENTAL_CONSENT
-        and guardians < requirements.guardians_required
-        and not (fewer_guardians_justification or "").strip()
-    ):
+    exception = None
+    if form.kind == FormKind.PARENTAL_CONSENT:
         # e.g. FR CSP L1122-2 II allows one parent alone only under stated conditions.
-        raise EligibilityError(
-            "The rules of %(country)s need %(needed)s "
-            "parent(s) or guardian(s) (%(rule)s); "
-            "record why fewer will sign.",
-            code="guardians-missing",
-            params={
-                "country": participant.country,
-                "needed": requirements.guardians_required,
-                "rule": requirements.guardian_rule.value,
-            },
+        exception = check_exception(requirements, guardian_exception, guardians_signing=guardians)
+    elif guardian_exception is not None:
+        raise InvalidDataError(
+            "Every parent the rules ask for signs; record no exception.",
+            code="guardian-exception-unneeded",
+            details={"errors": {"guardian_exception": ["Not needed"]}},
         )
     if SignerRole.INVESTIGATOR in form.signer_roles and not any(
         s.role == SignerRole.INVESTIGATOR for s in required
@@ -122,6 +131,8 @@ def open_record(
             code="investigator-missing",
         )
     wrong = [s.role for s in required if s.role not in form.signer_roles]
+    # A signer who cannot read signs with their impartial witness (CTR Art 29(1)), on any form.
+    witnesses = witnesses_for(audit.chain_dicts(str(participant.id)), (str(s.id) for s in required))
     if wrong:
         raise EligibilityError(
             "%(form_id)s is not signed by: %(roles)s.",
@@ -150,14 +161,17 @@ def open_record(
         ],
         "question_ids": [q["id"] for q in reference["questions"]],
         "comprehension": dict(chosen.comprehension) or None,
-        "required_signers": [{"signer_id": str(s.id), "role": s.role} for s in required],
+        "required_signers": [
+            *({"signer_id": str(s.id), "role": s.role} for s in required),
+            *witnesses,
+        ],
         "reflection_hours": int(study.settings.get("minimum_reflection_hours", 0)),
         "window_days": int(study.settings.get("completion_window_days", 30)),
         "requirements": requirements.to_dict(),
-        "fewer_guardians_justification": fewer_guardians_justification,
+        "guardian_exception": None if exception is None else exception.to_dict(),
     }
 
-    def build(events: list[audit.ChainEvent]) -> audit.Draft:
+    def refuse_a_second(events: list[audit.ChainEvent]) -> None:
         for event in events:
             if event["type"] != "record.opened":
                 continue
@@ -175,6 +189,9 @@ def open_record(
                             "version": chosen.version,
                         },
                     )
+
+    def build(events: list[audit.ChainEvent]) -> audit.Draft:
+        refuse_a_second(events)
         return audit.Draft(
             type="record.opened",
             actor=actor.to_dict(),
@@ -184,6 +201,27 @@ def open_record(
         )
 
     event = audit.append(participant, build, now=now)
+    if exception is not None:
+        # After the record it belongs to, so every reader finds the record first.
+
+        def record_exception(_events: list[audit.ChainEvent]) -> audit.Draft:
+            return audit.Draft(
+                type="guardian.exception-recorded",
+                actor=actor.to_dict(),
+                payload={
+                    **payload["guardian_exception"],
+                    "form_id": form_id,
+                    "version": chosen.version,
+                    "guardians_signing": guardians,
+                    "guardian_rule": requirements.guardian_rule.value,
+                    "valid_codes": [c.value for c in requirements.guardian_exceptions],
+                    "confidence": requirements.guardian_exceptions_confidence.value,
+                },
+                record_id=record_id,
+            )
+
+        audit.append(participant, record_exception, now=now)
+
     record = ConsentRecord(
         record_id=record_id,
         trial_id=participant.trial_id,

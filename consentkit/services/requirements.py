@@ -161,6 +161,10 @@ def default_signers(
                     "registered": len(guardians),
                 },
             )
+        if requirements.other_guardian_agreement_required:
+            # ES: both parents signing is the strongest evidence of the other's agreement;
+            # one alone needs it recorded (consentkit.policy.guardians).
+            needed = max(needed, min(len(guardians), 2))
         chosen.extend(guardians[:needed])
     participants = by_role.get(SignerRole.PARTICIPANT, [])
     if SignerRole.PARTICIPANT in roles:

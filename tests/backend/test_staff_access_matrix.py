@@ -92,6 +92,18 @@ ROWS = [
         False,
     ),
     Row(
+        "/api/v1/staff/studies/<trial_id>/participants/<code>/signers/<signer_id>/witness",
+        "POST",
+        SITE_WORK,
+        False,
+    ),
+    Row(
+        "/api/v1/staff/studies/<trial_id>/participants/<code>/records/<record_id>/witness-signature",
+        "POST",
+        SITE_WORK,
+        False,
+    ),
+    Row(
         "/api/v1/staff/studies/<trial_id>/participants/<code>/withdrawals", "POST", SITE_WORK, False
     ),
     Row("/api/v1/staff/studies/<trial_id>/participants/<code>/dissent", "POST", SITE_WORK, False),
@@ -233,6 +245,16 @@ def _request(client: Any, row: Row, site: str, world: dict[str, Any], token: str
             "locale": record.locale,
             "content_sha256": "0" * 64,
             "printed_name": "Dr",
+            "strokes": STROKES,
+        }
+    elif row.rule.endswith("/witness"):
+        body = {"name": "Impartial Witness"}
+    elif row.rule.endswith("/witness-signature"):
+        body = {
+            "witness_signer_id": "0" * 24,
+            "locale": record.locale,
+            "content_sha256": "0" * 64,
+            "printed_name": "W",
             "strokes": STROKES,
         }
     elif row.rule.endswith("/withdrawals"):

@@ -60,7 +60,8 @@ def test_a_family_short_of_a_parent_is_refused_with_an_actionable_code(
     body = {"code": "NL-0002", "site": "NL-01", "birth_date": "2013-01-15", "signers": FAMILY[1:]}
     refused = client.post(f"{BASE}/participants", json=body, headers=investigator)
     assert refused.status_code == 409
-    assert refused.get_json()["error"] == "signers-missing"
+    assert refused.get_json()["error"] == "guardian-exception-required"
+    assert "sole-parental-authority" in refused.get_json()["message"]
     assert client.get(f"{BASE}/participants/NL-0002", headers=investigator).status_code == 404
 
 

@@ -448,7 +448,7 @@ def test_the_enrol_form_keeps_and_escapes_what_was_typed(app: Any, client: Any, 
     assert XSS not in text
     assert f'value="{html.escape(XSS)}"' in text
     assert 'value="NL-ONE-PARENT"' in text
-    assert 'data-error="signers-missing"' in text  # NL, 13: both parents and the child
+    assert 'data-error="guardian-exception-required"' in text  # NL, 13: both parents and the child
     assert "data-preview=" in text  # the requirements are shown with the error
     assert Participant.objects(code="NL-ONE-PARENT").count() == 0
 

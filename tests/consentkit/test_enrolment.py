@@ -76,7 +76,7 @@ def test_a_family_short_of_a_parent_is_refused_and_nothing_is_saved(demo_study: 
     member = _investigator()
     with pytest.raises(EligibilityError) as raised:
         _enrol(member, _family()[1:])
-    assert raised.value.code == "signers-missing"
+    assert raised.value.code == "guardian-exception-required"
     assert Participant.objects.count() == 0
     assert Signer.objects.count() == 0
 
@@ -134,6 +134,7 @@ def test_only_the_interviewer_countersigns(demo_study: Any) -> None:
         "printed_name": "Dr Visser",
         "strokes": STROKES,
         "verified_at": T0,
+        "interview_mode": "in-person",
         "now": T0 + timedelta(minutes=1),
     }
     with pytest.raises(EligibilityError) as raised:
@@ -202,3 +203,169 @@ def test_enrolment_opens_exactly_the_forms_the_preview_showed_at_every_age(
         )
         opened = [(r.form_id, r.version) for r in made.records]
         assert opened == [(f["form_id"], f["version"]) for f in shown["forms"]], (site_code, age)
+
+
+def _sole_custody(recorded_by: str = "Dr Visser") -> Any:
+    from consentkit.enums import GuardianExceptionCode
+    from consentkit.policy.guardians import GuardianException
+
+    return GuardianException(
+        code=GuardianExceptionCode.SOLE_PARENTAL_AUTHORITY,
+        evidence="Extract from the custody register (gezagsregister), 2 March 2026",
+        recorded_by=recorded_by,
+    )
+
+
+def test_enrol_nl_one_parent_without_an_exception_names_the_valid_ones(demo_study: Any) -> None:
+    member = _investigator()
+    with pytest.raises(EligibilityError) as raised:
+        _enrol(member, _family()[1:])
+    assert raised.value.code == "guardian-exception-required"
+    assert raised.value.details["valid_codes"] == ["sole-parental-authority"]
+    assert Participant.objects.count() == 0
+
+
+def test_enrol_nl_one_parent_with_sole_authority_and_evidence(demo_study: Any) -> None:
+    member = _investigator()
+    result = enrolment.enrol(
+        "DEMO-NBL-1",
+        code="NL-0001",
+        site_code="NL-01",
+        birth_date=NL_13,
+        signers=_family()[1:],
+        interviewer=member,
+        actor=enrolment.staff_actor(member, "investigator"),
+        guardian_exception=_sole_custody(),
+        now=T0,
+    )
+
+    parental = next(r for r in result.records if r.form_kind == "parental-consent")
+    assert [m["role"] for m in parental.missing_signers] == ["guardian", "investigator"]
+    [recorded] = [
+        e for e in records.history(result.participant) if e["type"] == "guardian.exception-recorded"
+    ]
+    assert recorded["record_id"] == parental.record_id
+    assert recorded["payload"]["code"] == "sole-parental-authority"
+    assert recorded["payload"]["recorded_by"] == "Dr Visser"
+    assert recorded["actor"]["id"] == str(member.id)
+
+
+def test_enrol_nl_refuses_an_exception_not_recognised_there(demo_study: Any) -> None:
+    from consentkit.enums import GuardianExceptionCode
+    from consentkit.policy.guardians import GuardianException
+
+    member = _investigator()
+    with pytest.raises(InvalidDataError) as raised:
+        enrolment.enrol(
+            "DEMO-NBL-1",
+            code="NL-0001",
+            site_code="NL-01",
+            birth_date=NL_13,
+            signers=_family()[1:],
+            interviewer=member,
+            actor=enrolment.staff_actor(member, "investigator"),
+            guardian_exception=GuardianException(
+                code=GuardianExceptionCode.OTHER_PARENT_UNREACHABLE,
+                evidence="Does not answer the phone",
+                recorded_by="Dr Visser",
+            ),
+            now=T0,
+        )
+    assert raised.value.code == "guardian-exception-invalid"
+    assert Participant.objects.count() == 0
+
+
+def test_preview_lists_the_exceptions_valid_for_the_row(demo_study: Any) -> None:
+    shown = enrolment.preview("DEMO-NBL-1", site_code="NL-01", birth_date=NL_13, on=T0.date())
+    assert [o["code"] for o in shown["guardian_exceptions"]] == ["sole-parental-authority"]
+    shown = enrolment.preview("DEMO-NBL-1", site_code="FR-01", birth_date=NL_13, on=T0.date())
+    assert [o["code"] for o in shown["guardian_exceptions"]] == [
+        "sole-parental-authority",
+        "fr-l1122-2-ii",
+    ]
+
+
+def _countersign_args(record: Any) -> dict[str, Any]:
+    from consentkit.models.study import FormVersion
+
+    version = FormVersion.objects.get(
+        trial_id="DEMO-NBL-1", form_id=record.form_id, version=record.version
+    )
+    return {
+        "locale": record.locale,
+        "content_sha256": version.content_sha256[record.locale],
+        "printed_name": "Dr Visser",
+        "strokes": STROKES,
+        "verified_at": T0,
+        "now": T0 + timedelta(minutes=1),
+    }
+
+
+def test_countersign_records_the_interview_mode_and_the_site_time_zone(demo_study: Any) -> None:
+    member = _investigator()
+    result = _enrol(member, _family())
+    record = next(r for r in result.records if r.form_id == "investigator-declaration")
+
+    event = enrolment.countersign(
+        result.participant,
+        record.record_id,
+        staff=member,
+        interview_mode="video",
+        **_countersign_args(record),
+    )
+
+    # 2 March 2026: Amsterdam is UTC+1, not UTC and not "in person".
+    assert event.payload["interview"] == {
+        "mode": "video",
+        "timezone": "Europe/Amsterdam",
+        "utc_offset_minutes": 60,
+    }
+    assert event.payload["client_offset_minutes"] == 60
+    assert event.actor["channel"] == "video"
+
+
+def test_countersign_uses_the_time_zone_given(demo_study: Any) -> None:
+    member = _investigator()
+    result = _enrol(member, _family())
+    record = next(r for r in result.records if r.form_id == "investigator-declaration")
+
+    event = enrolment.countersign(
+        result.participant,
+        record.record_id,
+        staff=member,
+        interview_mode="phone",
+        timezone="America/Curacao",
+        **_countersign_args(record),
+    )
+
+    assert event.payload["interview"]["timezone"] == "America/Curacao"
+    assert event.payload["interview"]["utc_offset_minutes"] == -240
+    assert event.actor["channel"] == "phone"
+
+
+@pytest.mark.parametrize(
+    ("mode", "zone", "code"),
+    [
+        ("carrier-pigeon", None, "interview-mode-invalid"),
+        ("video", "Mars/Olympus", "timezone-invalid"),
+    ],
+)
+def test_countersign_refuses_an_unknown_mode_or_time_zone(
+    demo_study: Any, mode: str, zone: str | None, code: str
+) -> None:
+    member = _investigator()
+    result = _enrol(member, _family())
+    record = next(r for r in result.records if r.form_id == "investigator-declaration")
+
+    with pytest.raises(InvalidDataError) as raised:
+        enrolment.countersign(
+            result.participant,
+            record.record_id,
+            staff=member,
+            interview_mode=mode,
+            timezone=zone,
+            **_countersign_args(record),
+        )
+
+    assert raised.value.code == code
+    assert not [e for e in records.history(result.participant) if e["type"] == "signature.added"]

@@ -46,9 +46,12 @@ from backend.resources.sites.schemas import (
     RecordPageSchema,
     RecordsArgsSchema,
     SessionsEndedSchema,
+    SignerSchema,
     StaffDissentSchema,
     TasksArgsSchema,
     TimelineEventSchema,
+    WitnessSchema,
+    WitnessSignatureSchema,
 )
 from backend.schemas import (
     ContactCorrectionSchema,
@@ -70,6 +73,7 @@ from consentkit.services import (
     records,
     timeline,
     transitions,
+    witness,
 )
 from consentkit.services import staff as staff_service
 from consentkit.services.staff import Signed
@@ -293,6 +297,13 @@ class ParticipantsViews(MethodView):
         when omitted; either way a member who may countersign at the site.
         """
         signed = require(Action.ENROL, trial_id, args["site"])
+        if args.get("fewer_guardians_justification") is not None:
+            enrolment.refuse_free_text_justification(
+                trial_id,
+                site_code=args["site"],
+                birth_date=args["birth_date"],
+                on=forms.site_today(trial_id, args["site"]),
+            )
         result = enrolment.enrol_as(
             signed.staff,
             trial_id,
@@ -303,6 +314,9 @@ class ParticipantsViews(MethodView):
             actor=staff_service.acting_as(signed, trial_id, args["site"]),
             investigator_id=args.get("investigator_id"),
             preferred_language=args.get("preferred_language"),
+            guardian_exception=enrolment.guardian_exception_from(
+                args["guardian_exception"], recorded_by=signed.staff
+            ),
         )
         return _profile(result.participant)
 
@@ -463,6 +477,55 @@ class CountersignViews(MethodView):
         event = enrolment.countersign(
             participant,
             record_id,
+            staff=signed.staff,
+            locale=args["locale"],
+            content_sha256=args["content_sha256"],
+            printed_name=args["printed_name"],
+            strokes=args["strokes"],
+            verified_at=signed.session.reauth_at,
+            interview_mode=args["interview_mode"],
+            timezone=args["timezone"],
+            ip=client_ip(),
+            user_agent=request.headers.get("User-Agent", "")[:300],
+        )
+        return _event(event)
+
+
+@blp.route("/<trial_id>/participants/<code>/signers/<signer_id>/witness")
+class SignerWitnessViews(MethodView):
+    """The impartial witness of a family member who cannot read (CTR Art 29(1))."""
+
+    @blp.arguments(WitnessSchema)
+    @blp.response(201, SignerSchema)
+    @blp.doc(security=SECURITY)
+    def post(self, args: dict[str, Any], trial_id: str, code: str, signer_id: str) -> Any:
+        """Register the witness; every record this person has still to sign needs them too."""
+        signed, participant = _participant(trial_id, code, Action.ENROL)
+        made = witness.register_witness(
+            participant,
+            for_signer_id=signer_id,
+            name=args["name"],
+            actor=staff_service.acting_as(signed, trial_id, participant.site_code),
+        )
+        return next(
+            s for s in enrolment.signer_details(participant) if s["signer_id"] == str(made.id)
+        )
+
+
+@blp.route("/<trial_id>/participants/<code>/records/<record_id>/witness-signature")
+class WitnessSignatureViews(MethodView):
+    """The witness signs in person on the staff device."""
+
+    @blp.arguments(WitnessSignatureSchema)
+    @blp.response(200, EventSchema)
+    @blp.doc(security=SECURITY)
+    def post(self, args: dict[str, Any], trial_id: str, code: str, record_id: str) -> Any:
+        """Record the witness's signature after the person witnessed signed (re-authenticate)."""
+        signed, participant = _confirmed(trial_id, code, Action.RECORD_PAPER)
+        event = witness.sign_as_witness(
+            participant,
+            record_id,
+            witness_signer_id=args["witness_signer_id"],
             staff=signed.staff,
             locale=args["locale"],
             content_sha256=args["content_sha256"],

@@ -7,7 +7,7 @@ from flask_smorest.fields import Upload
 
 from backend.resources.me.schemas import SignatureSchema
 from backend.schemas import OBJECT_ID
-from consentkit.enums import RecordState
+from consentkit.enums import InterviewMode, RecordState
 from consentkit.services.dashboard import DUE_FILTERS
 
 SITE = ma.fields.String(validate=ma.validate.Length(min=1, max=40), metadata={"example": "NL-01"})
@@ -130,6 +130,14 @@ class PreviewResultSchema(ma.Schema):
     requirements = ma.fields.Dict()
     forms = ma.fields.List(ma.fields.Dict())
     missing_form_kinds = ma.fields.List(ma.fields.String())
+    guardian_exceptions = ma.fields.List(
+        ma.fields.Dict(),
+        metadata={
+            "description": "The only exceptions valid for this participant's country row when "
+            "fewer parents sign ({code, statement, needs_agreement}): the choices for the "
+            "enrolment's guardian_exception.code"
+        },
+    )
     signers_needed = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
     investigators = ma.fields.List(
         ma.fields.Dict(),
@@ -148,6 +156,13 @@ class SignerSchema(ma.Schema):
     phone = ma.fields.String(allow_none=True)
     staff_id = ma.fields.String(
         allow_none=True, metadata={"description": "The investigator signer's staff account"}
+    )
+    witness_signer_id = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "This person cannot read: their impartial witness's signer id"},
+    )
+    witness_for = ma.fields.String(
+        allow_none=True, metadata={"description": "On a witness: whom they witness"}
     )
 
 
@@ -259,6 +274,45 @@ class ContactCorrectedSchema(ma.Schema):
 class CountersignSchema(SignatureSchema):
     class Meta:
         exclude = ("client_at", "client_offset_minutes", "early_signing_justification")
+
+    interview_mode = ma.fields.String(
+        load_default=InterviewMode.IN_PERSON.value,
+        validate=ma.validate.OneOf([m.value for m in InterviewMode]),
+        metadata={"description": "How the interview took place (in-person when omitted)"},
+    )
+    timezone = ma.fields.String(
+        load_default=None,
+        validate=ma.validate.Length(min=1, max=60),
+        metadata={
+            "description": "IANA time zone of the interview (the site's when omitted)",
+            "example": "Europe/Paris",
+        },
+    )
+
+
+class WitnessSchema(ma.Schema):
+    name = ma.fields.String(
+        required=True,
+        validate=ma.validate.Length(min=1, max=200),
+        metadata={"description": "Full name of the impartial witness"},
+    )
+
+
+class WitnessSignatureSchema(CountersignSchema):
+    class Meta:
+        exclude = (
+            "client_at",
+            "client_offset_minutes",
+            "early_signing_justification",
+            "interview_mode",
+            "timezone",
+        )
+
+    witness_signer_id = ma.fields.String(
+        required=True,
+        validate=ma.validate.Regexp(r"^[0-9a-f]{24}$"),
+        metadata={"description": "The witness's signer id (from the participant's signers)"},
+    )
 
 
 class CountersignTextSchema(ma.Schema):

@@ -26,7 +26,7 @@ from backend.web.staff.common import (
     _visible_sites,
     _when,
 )
-from consentkit.enums import SignerRole
+from consentkit.enums import OtherParentAgreement, SignerRole
 from consentkit.errors import (
     AuthenticationError,
     ConflictError,
@@ -55,6 +55,10 @@ FIELD_ERRORS: dict[str, str] = {
     "email": N_("Enter a valid e-mail address."),
     "phone": N_("Enter the number with its country code, for example +31 6 1234 5678."),
     "signers": N_("Register at least one family member."),
+    "guardian_exception": N_(
+        "Say which document or statement shows the exception, and how the other parent agreed "
+        "where asked."
+    ),
 }
 
 
@@ -78,6 +82,9 @@ def _enrol_form() -> dict[str, Any]:
         "birth_date": _field("birth_date", 20),
         "preferred_language": _field("preferred_language", 20),
         "investigator_id": _field("investigator_id", 40),
+        "guardian_exception": _field("guardian_exception", 60),
+        "guardian_exception_evidence": _field("guardian_exception_evidence", 2000),
+        "other_parent_agreement": _field("other_parent_agreement", 20),
         "signers": signers,
     }
 
@@ -90,6 +97,9 @@ def _blank_enrol_form(sites: list[str]) -> dict[str, Any]:
         "birth_date": "",
         "preferred_language": "",
         "investigator_id": "",
+        "guardian_exception": "",
+        "guardian_exception_evidence": "",
+        "other_parent_agreement": "",
         "signers": [
             {"name": "", "email": "", "phone": "", "preferred_language": "", **row}
             for row in rows[:SIGNER_ROWS]
@@ -109,6 +119,15 @@ def _enrol_payload(values: dict[str, Any]) -> dict[str, Any]:
         payload["preferred_language"] = values["preferred_language"]
     if values["investigator_id"]:
         payload["investigator_id"] = values["investigator_id"]
+    if values["guardian_exception"]:
+        payload["guardian_exception"] = {
+            "code": values["guardian_exception"],
+            "evidence": values["guardian_exception_evidence"],
+        }
+        if values["other_parent_agreement"]:
+            payload["guardian_exception"]["other_parent_agreement"] = values[
+                "other_parent_agreement"
+            ]
     for row in values["signers"]:
         if not (row["name"] or row["email"] or row["phone"]):
             continue
@@ -136,6 +155,8 @@ def _field_errors(messages: dict[str, Any], values: dict[str, Any]) -> dict[str,
                     errors[f"signers-{row}-{name}"] = _(
                         FIELD_ERRORS.get(name, FIELD_ERRORS["name"])
                     )
+        elif key == "guardian_exception":
+            errors["guardian_exception_evidence"] = _(FIELD_ERRORS[key])
         elif key in FIELD_ERRORS:
             errors[key] = _(FIELD_ERRORS[key])
     return errors
@@ -184,6 +205,19 @@ def _describe_preview(result: dict[str, Any]) -> dict[str, Any]:
             for f in result["forms"]
         ],
         "missing_kinds": [label("form_kind", k, locale) for k in result["missing_form_kinds"]],
+        "guardian_exceptions": [
+            {
+                "code": option["code"],
+                "label": label("guardian_exception", option["code"], locale),
+                "statement": _(option["statement"]),
+                "needs_agreement": option["needs_agreement"],
+            }
+            for option in result.get("guardian_exceptions", [])
+        ],
+        "agreements": [
+            (value.value, label("other_parent_agreement", value, locale))
+            for value in OtherParentAgreement
+        ],
         "next_transition": (
             {
                 "date": _when(date.fromisoformat(transition["date"])),
@@ -283,6 +317,9 @@ def _enrol(signed: Signed, trial_id: str, values: dict[str, Any]) -> _Attempt:
             actor=staff_service.acting_as(signed, trial_id, args["site"]),
             investigator_id=args.get("investigator_id"),
             preferred_language=args.get("preferred_language"),
+            guardian_exception=enrolment.guardian_exception_from(
+                args["guardian_exception"], recorded_by=signed.staff
+            ),
         )
     except ConsentKitError as exc:
         if isinstance(exc, PermissionDeniedError | AuthenticationError | RateLimitedError):
@@ -291,5 +328,7 @@ def _enrol(signed: Signed, trial_id: str, values: dict[str, Any]) -> _Attempt:
         errors = {"code": message} if isinstance(exc, ConflictError) else {}
         if exc.code in ("investigator-required", "investigator-invalid"):
             errors = {"investigator_id": message}
+        elif exc.code.startswith(("guardian-exception", "other-parent-agreement")):
+            errors = {"guardian_exception": message}
         return _Attempt(errors=errors, message=message, error_code=exc.code)
     return _Attempt(code=result.participant.code)

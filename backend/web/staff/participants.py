@@ -38,7 +38,7 @@ from backend.web.staff.common import (
     _when,
 )
 from consentkit import settings
-from consentkit.enums import Channel, SignerRole, WithdrawalScope
+from consentkit.enums import Channel, InterviewMode, SignerRole, WithdrawalScope
 from consentkit.errors import (
     AuthenticationError,
     ConsentKitError,
@@ -68,14 +68,23 @@ def _participant(trial_id: str, code: str, action: Action) -> tuple[Signed, Part
 
 
 def _signer_rows(participant: Participant) -> list[dict[str, Any]]:
-    return [
-        {
-            **signer,
-            "role_label": label("signer_role", signer["role"], _locale()),
-            "is_family": signer["role"] != SignerRole.INVESTIGATOR,
-        }
-        for signer in enrolment.signer_details(participant)
-    ]
+    found = enrolment.signer_details(participant)
+    names = {signer["signer_id"]: signer["name"] for signer in found}
+    rows = []
+    for signer in found:
+        role = label("signer_role", signer["role"], _locale())
+        # The witness row names whom they witness: the reader sees who cannot read.
+        if signer.get("witness_for"):
+            role = f"{role} · {names.get(signer['witness_for'], '')}"
+        rows.append(
+            {
+                **signer,
+                "role_label": role,
+                # A witness is not invited and expresses nothing for the family.
+                "is_family": signer["role"] in (SignerRole.GUARDIAN, SignerRole.PARTICIPANT),
+            }
+        )
+    return rows
 
 
 # ---------------------------------------------------------------- timeline
@@ -518,10 +527,15 @@ def countersign(trial_id: str, code: str, record_id: str) -> Any:
     )
     text = enrolment.countersign_text(found, record_id, staff_locale=signed.staff.locale)
     printed_name = signed.staff.name
+    interview_mode = InterviewMode.IN_PERSON.value
+    timezone = found.timezone
     error = None
     if request.method == "POST":
         _check_csrf(signed)
         printed_name = _field("printed_name", 200)
+        # The form preselects in-person; a post without the field means the same (as the API).
+        interview_mode = _field("interview_mode", 20) or InterviewMode.IN_PERSON.value
+        timezone = _field("timezone", 60) or found.timezone
         strokes = _strokes(request.form.get("strokes", "")[:200_000])
         try:
             enrolment.countersign(
@@ -533,6 +547,8 @@ def countersign(trial_id: str, code: str, record_id: str) -> Any:
                 printed_name=printed_name,
                 strokes=strokes,
                 verified_at=signed.session.reauth_at,
+                interview_mode=interview_mode,
+                timezone=timezone,
                 ip=client_ip(),
                 user_agent=request.headers.get("User-Agent", "")[:300],
             )
@@ -556,6 +572,9 @@ def countersign(trial_id: str, code: str, record_id: str) -> Any:
         text_language=_language_name(text.locale),
         sha=text.content_sha256,
         printed_name=printed_name,
+        interview_mode=interview_mode,
+        interview_modes=[(m.value, label("interview_mode", m, _locale())) for m in InterviewMode],
+        timezone=timezone,
         error=error,
     )
 

@@ -593,6 +593,7 @@ def minimal_pack() -> dict[str, Any]:
                 "effective_from": "2022-01-31",
                 "competence_age": cell(16),
                 "guardian_rule": cell("both"),
+                "guardian_exceptions": cell(["sole-parental-authority"]),
                 "minor_roles": cell(
                     [{"from_age": 0, "role": "informed"}, {"from_age": 12, "role": "co-sign"}]
                 ),
@@ -711,3 +712,43 @@ def test_decide_requirements_next_transition_is_the_first_change(country: str, b
 
     assert summary(change - timedelta(days=1)) == summary(ON)
     assert summary(change) != summary(ON)
+
+
+# --------------------------------------------------------------------------- guardian exceptions
+
+
+def test_parse_rule_pack_rejects_an_unknown_guardian_exception() -> None:
+    pack = minimal_pack()
+    pack["rules"][0]["guardian_exceptions"]["value"] = ["other-parent-busy"]
+    with pytest.raises(InvalidDataError, match="guardian_exceptions"):
+        parse_rule_pack(pack)
+
+
+def test_parse_rule_pack_needs_a_guardian_exceptions_cell_in_every_row() -> None:
+    pack = minimal_pack()
+    del pack["rules"][0]["guardian_exceptions"]
+    with pytest.raises(InvalidDataError, match="missing guardian_exceptions"):
+        parse_rule_pack(pack)
+
+
+@pytest.mark.parametrize(
+    ("country", "codes"),
+    [
+        ("NL", ["sole-parental-authority"]),
+        ("DK", ["sole-parental-authority"]),
+        ("FR", ["sole-parental-authority", "fr-l1122-2-ii"]),
+        ("ES", ["es-other-parent-agreement", "sole-parental-authority", "other-parent-deceased"]),
+        ("GB-ENG", []),  # one parent suffices: nothing to except
+        ("AT", ["sole-parental-authority", "other-parent-deceased"]),  # U: the default
+    ],
+)
+def test_decide_requirements_lists_the_guardian_exceptions_of_the_row(
+    country: str, codes: list[str]
+) -> None:
+    data = decide_requirements(birth_date=date(2016, 3, 1), country=country, on=date(2026, 11, 23))
+    assert data.to_dict()["guardian_exceptions"] == codes
+
+
+def test_decide_requirements_lists_no_guardian_exception_for_an_adult() -> None:
+    data = decide_requirements(birth_date=date(2000, 3, 1), country="NL", on=date(2026, 11, 23))
+    assert data.guardian_exceptions == ()
