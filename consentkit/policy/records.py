@@ -648,17 +648,22 @@ def participation_profile(
     dissent = bool(dissents)
     active = [r for r in records if r.state == RecordState.CONSENTED]
     suspended = any(r.state == RecordState.SUSPENDED_AWAITING_OWN_CONSENT for r in records)
-    has_consent = any(r.form_kind in PARTICIPATION_KINDS for r in active)
-    missing: list[str] = []
-    if requirements is not None:
-        missing = missing_consents(records, requirements)
-        if suspended:
-            # One reason for the own consent at competence: "awaiting-own-consent" says it.
-            own = {f"missing:{kind.value}" for kind in OWN_CONSENT_KINDS}
-            missing = [m for m in missing if m not in own]
+    # "no-consent": nothing that can let them in was given (with the requirements, any
+    # required consent; the missing ones are then named one by one).
+    kinds = PARTICIPATION_KINDS if requirements is None else GATING_KINDS
+    has_consent = any(r.form_kind in kinds for r in active)
+    missing = [] if requirements is None else missing_consents(records, requirements)
     participating = (
-        has_consent and not missing and not dissent and WithdrawalScope.FULL not in withdrawn
+        has_consent
+        and not missing
+        and not suspended
+        and not dissent
+        and WithdrawalScope.FULL not in withdrawn
     )
+    if suspended:
+        # One reason for the own consent at competence: "awaiting-own-consent" says it.
+        own = {f"missing:{kind.value}" for kind in OWN_CONSENT_KINDS}
+        missing = [m for m in missing if m not in own]
     grants: dict[str, bool] = {}
     for record in active:
         for code, granted in record.item_grants.items():
