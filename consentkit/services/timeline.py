@@ -92,5 +92,6 @@ def summary(event: Mapping[str, Any]) -> str:
             + ("declined to say" if data["reason_declined"] else (data["reason"] or "none given"))
         ),
         "assent.dissent": lambda: f"the child said no ({data['channel']})",
+        "dissent.reviewed": lambda: f"decision: {data['decision']}; reason: {data['reason']}",
     }
     return details.get(kind, lambda: json.dumps(data, ensure_ascii=False, default=str))()
