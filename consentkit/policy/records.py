@@ -45,7 +45,7 @@ PARTICIPATION_KINDS = {
 OWN_CONSENT_KINDS = {FormKind.ADULT_CONSENT, FormKind.YOUNG_PERSON_CONSENT}
 
 #: Required form kinds whose consent gates participation when the decided requirements
-#: ask for them (regulations.md 1.5, CTR-32a: the parents' consent; the minor's own
+#: ask for them (docs/regulatory-basis.md#ctr-art-32, CTR-32a: the parents' consent; the minor's own
 #: written consent or co-signature where national law asks for it, 2. table, e.g. NL 12-15,
 #: PL 13+, DK 15-17; the own consent at competence, CTR-32f). Not the child's assent: it is
 #: agreement, not consent, so a missing assent signature does not gate, but the child's
@@ -69,8 +69,9 @@ MINOR_OWN_KINDS = frozenset(
         FormKind.ADULT_CONSENT,
     }
 )
-#: ``dissent.reviewed`` decisions: only ``continue`` lifts the block (regulations.md 1.5,
-#: CTR-32c: never overruled without an audit-trailed investigator note).
+#: ``dissent.reviewed`` decisions: only ``continue`` lifts the block
+#: (docs/regulatory-basis.md#ctr-art-32, CTR-32c: never overruled without an audit-trailed
+#: investigator note).
 REVIEW_CONTINUE = "continue"
 REVIEW_UPHOLD = "uphold"
 REVIEW_DECISIONS = (REVIEW_CONTINUE, REVIEW_UPHOLD)
@@ -373,7 +374,7 @@ def lifted_dissents(
 ) -> frozenset[int]:
     """Return the seqs of the dissents no longer in force.
 
-    A dissent is lifted only by (regulations.md 1.5, CTR-32c: never overruled
+    A dissent is lifted only by (docs/regulatory-basis.md#ctr-art-32, CTR-32c: never overruled
     without an audit trail):
 
     * a later ``dissent.reviewed`` event deciding ``continue`` that names it: an
@@ -474,7 +475,7 @@ def missing_consents(records: Sequence[RecordStatus], requirements: Requirements
     was opened), the participant for the co-consent and the own consent. The own
     consent at competence may be any own-consent kind (signed at 16 on the young
     person's form, still valid at 18); where ``reconsent_at_competence`` is false
-    (NL, regulations.md 2.: "turning 16: no action needed") a consented co-consent
+    (NL, docs/regulatory-basis.md#country-nl: "turning 16: no action needed") a consented co-consent
     counts as it too. A required kind the study has no form for has no record, so
     it is missing as well.
 

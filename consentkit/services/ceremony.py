@@ -527,7 +527,7 @@ def check_version_in_force(
     """Refuse a signature on a version no longer in force at the participant's site.
 
     A family signs the version the ethics committee approves for that day
-    (regulations.md 1.3, CTR-29e; a signature is bound to the exact version
+    (docs/regulatory-basis.md#ctr-art-29, CTR-29e; a signature is bound to the exact version
     signed): once a later version has taken effect at the participant's site
     (its local date of ``at``), a record opened for the earlier one cannot be
     signed, unless the study allows finishing an older version for
@@ -591,7 +591,7 @@ def decline(
     """Record that a signer declines (no reason needed, CTR Art 28(3)).
 
     A minor saying no on their own form (assent, co-consent, own consent) is
-    dissent (regulations.md 1.5, CTR Art 32(1)(c), CTR-32c): the event is an
+    dissent (docs/regulatory-basis.md#ctr-art-32, CTR Art 32(1)(c), CTR-32c): the event is an
     ``assent.dissent`` with this record's id, which ends every record opened
     before it and blocks participation like
     :func:`consentkit.services.participation.record_dissent`, until lifted as

@@ -190,7 +190,7 @@ def _check_forms(planned: FormsDecision) -> None:
 
     The participation gate needs every required consent kind
     (:func:`consentkit.policy.records.missing_consents`); the child's assent is
-    not one of them (regulations.md 1.5: information adapted to age, a refusal
+    not one of them (docs/regulatory-basis.md#ctr-art-32: information adapted to age, a refusal
     respected), so a band without an assent document is no reason to refuse.
     """
     gating = [k for k in planned.missing_kinds if k in GATING_KINDS]

@@ -76,7 +76,7 @@ def review_dissent(
 
     Only where the decided requirements on the day say the minor's refusal is
     not binding (e.g. UK CTIMP: "considered by the investigator",
-    regulations.md 2.). ``continue`` lifts the block (the event is the only
+    docs/regulatory-basis.md#country-gb-eng). ``continue`` lifts the block (the event is the only
     thing that does, besides the child's own later agreement); ``uphold``
     records that the refusal stands. Where the refusal is binding (CTR Art
     32(1)(c) as transposed, e.g. FR L1122-2, NL, PL) nothing but the child's own

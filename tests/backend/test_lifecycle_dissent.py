@@ -1,9 +1,9 @@
 """End to end through the API: a 9-year-old says no on their assent form, and it is dissent.
 
-regs = /work/shared/reference/regulations.md. CTR Art 32(1)(c) (regs 1.5, CTR-32c): the
-explicit wish of a minor capable of forming an opinion to refuse participation is respected;
-it overrides the parents' consent and is "a first-class event". CTR-31a: it blocks
-participation even when the legal representative has consented.
+CTR Art 32(1)(c) (docs/regulatory-basis.md#ctr-art-32, CTR-32c): the explicit wish of a minor
+capable of forming an opinion to refuse participation is respected; it overrides the parents'
+consent and is "a first-class event". CTR-31a: it blocks participation even when the legal
+representative has consented.
 """
 
 from __future__ import annotations
@@ -86,7 +86,8 @@ def test_a_nine_year_olds_no_on_their_assent_is_dissent_and_blocks_participation
 def test_a_french_childs_refusal_cannot_be_reviewed_away(
     client: Any, investigator: dict[str, str], outbox: Outbox
 ) -> None:
-    # regs 2. FR: "refusal or revocation cannot be overridden" (L1122-2, V).
+    # docs/regulatory-basis.md#country-fr FR: "refusal or revocation cannot be overridden"
+    # (L1122-2, V).
     _enrol_a_nine_year_old(client, investigator)
     heard = client.post(
         f"{BASE}/participants/FR-0009/dissent", json={"note": "said no"}, headers=investigator
@@ -107,7 +108,8 @@ def test_a_french_childs_refusal_cannot_be_reviewed_away(
 def test_a_gb_investigator_reviews_a_non_binding_refusal_through_the_api(
     client: Any, demo_study: Any
 ) -> None:
-    # regs 2. GB-ENG CTIMP: the wish to refuse is "considered" by the investigator.
+    # docs/regulatory-basis.md#country-gb-eng GB-ENG CTIMP: the wish to refuse is "considered" by
+    # the investigator.
     member = make_member(client, "dr.smith@example.org", StaffRole.INVESTIGATOR, ("GB-ENG-01",))
     headers = auth(token_for(client.application, member))
     birth_date = now_utc().date() - timedelta(days=9 * 365 + 100)

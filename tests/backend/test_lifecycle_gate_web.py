@@ -1,6 +1,6 @@
 """The staff pages for the gate: an enrolment the study cannot serve, a dissent reviewed.
 
-regs = /work/shared/reference/regulations.md.
+regs = docs/regulatory-basis.md (each comment names its anchor).
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ def test_the_enrol_page_says_which_required_form_the_study_lacks(
     app: Any, client: Any, demo_study: Any
 ) -> None:
     # The demo study has no adult-consent form: enrolling an 18-year-old must be refused
-    # with a message staff can act on, and nothing saved (regs 1.2 CTR-28a).
+    # with a message staff can act on, and nothing saved (docs/regulatory-basis.md#ctr-art-28
+    # CTR-28a).
     member = make_member(client, "inv.nl@example.org", StaffRole.INVESTIGATOR, ("NL-01",))
     signed_in(app, client, member)
     csrf = csrf_of(client.get(f"{STUDY}/enrol"))
@@ -55,8 +56,9 @@ def test_the_enrol_page_says_which_required_form_the_study_lacks(
 def test_the_participant_page_reviews_a_non_binding_dissent(
     app: Any, client: Any, demo_study: Any
 ) -> None:
-    # regs 2. GB-ENG CTIMP: a child's wish to refuse is considered by the investigator;
-    # regs 1.5 CTR-32c: a review is an audit-trailed investigator note.
+    # docs/regulatory-basis.md#country-gb-eng GB-ENG CTIMP: a child's wish to refuse is considered
+    # by the investigator;
+    # docs/regulatory-basis.md#ctr-art-32 CTR-32c: a review is an audit-trailed investigator note.
     member = make_member(client, "inv.gb@example.org", StaffRole.INVESTIGATOR, ("GB-ENG-01",))
     child = family(
         member, "GB-WEB-1", "GB-ENG-01", birth_date=now_utc().date() - timedelta(days=3400)

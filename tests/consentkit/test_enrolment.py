@@ -205,7 +205,8 @@ def test_enrolment_opens_exactly_the_forms_the_preview_showed_at_every_age(
 
         # The demo study has no adult-consent form: from 18 the preview says so and enrolment
         # is refused for the same reason (a required consent without a form could never be
-        # given, so the participant could never take part; regs 1.2 CTR-28a).
+        # given, so the participant could never take part; docs/regulatory-basis.md#ctr-art-28
+        # CTR-28a).
         if "adult-consent" in shown["missing_form_kinds"]:
             with pytest.raises(EligibilityError) as refused:
                 enrol()

@@ -1,7 +1,7 @@
 """Who must have agreed before a child takes part: the gate, the child's "no", the version signed.
 
 Against the demo study and a real database. Expectations are written from
-/work/shared/reference/regulations.md ("regs" + section and requirement id in comments).
+docs/regulatory-basis.md (each comment citing its anchor).
 """
 
 from __future__ import annotations
@@ -72,7 +72,8 @@ def _profile(family: Family, at: datetime) -> tuple[bool, list[str]]:
 
 
 def test_participation_nl_child_turning_12_is_out_until_they_co_sign(demo_study: Any) -> None:
-    # regs 2. NL: "child turning 12 during study must give explicit consent to continue" (V).
+    # docs/regulatory-basis.md#country-nl NL: "child turning 12 during study must give explicit
+    # consent to continue" (V).
     family = make_family("NL-11", site="NL-01", birth_date=date(2014, 6, 10))
     parental = _open(family, "parental-consent")
     _consent(family, parental, locale="en")
@@ -108,7 +109,8 @@ def test_enrol_a_required_form_kind_the_study_lacks_is_refused_before_any_write(
     demo_study: Any,
 ) -> None:
     # The demo study has no adult-consent form: an 18-year-old could never take part
-    # (regs 1.2 CTR-28a: enrolment is blocked until a valid consent can exist).
+    # (docs/regulatory-basis.md#ctr-art-28 CTR-28a: enrolment is blocked until a valid consent can
+    # exist).
     member = _investigator()
     with pytest.raises(EligibilityError) as refused:
         enrolment.enrol(
@@ -131,7 +133,8 @@ def test_enrol_a_required_form_kind_the_study_lacks_is_refused_before_any_write(
 
 
 def test_decline_by_the_child_on_their_assent_is_dissent(demo_study: Any) -> None:
-    # regs 1.5 CTR-32c: the minor's explicit refusal overrides the parents' consent.
+    # docs/regulatory-basis.md#ctr-art-32 CTR-32c: the minor's explicit refusal overrides the
+    # parents' consent.
     family = make_family()  # FR, 8 years old
     _consent(family, _open(family, "parental-consent"))
     assent = _open(family, "assent-6-9", at=T0 + REFLECTED)
@@ -159,7 +162,8 @@ def test_decline_by_a_parent_is_a_decline_not_dissent(demo_study: Any) -> None:
 def test_binding_dissent_is_lifted_only_by_the_childs_own_later_agreement(
     demo_study: Any,
 ) -> None:
-    # regs 2. FR L1122-2: the refusal "cannot be overridden"; the child may change their mind.
+    # docs/regulatory-basis.md#country-fr FR L1122-2: the refusal "cannot be overridden"; the child
+    # may change their mind.
     family = make_family()
     _consent(family, _open(family, "parental-consent"))
     first = _open(family, "assent-6-9", at=T0 + REFLECTED)
@@ -186,8 +190,10 @@ def _gb_child_with_dissent() -> Family:
 def test_review_dissent_where_not_binding_records_who_when_why_and_lifts(
     demo_study: Any,
 ) -> None:
-    # regs 2. GB-ENG CTIMP: the wish to refuse is "considered" (minor_refusal_binding false);
-    # regs 1.5 CTR-32c: never overruled without an audit-trailed investigator note.
+    # docs/regulatory-basis.md#country-gb-eng GB-ENG CTIMP: the wish to refuse is "considered"
+    # (minor_refusal_binding false);
+    # docs/regulatory-basis.md#ctr-art-32 CTR-32c: never overruled without an audit-trailed
+    # investigator note.
     family = _gb_child_with_dissent()
     assert _profile(family, T0 + timedelta(days=3)) == (False, ["dissent"])
     at = T0 + timedelta(days=3)
@@ -245,7 +251,8 @@ def _v1_read_before_v2(code: str = "P-V1") -> tuple[Family, Any]:
 def test_sign_a_version_superseded_at_the_site_is_refused_naming_the_current(
     demo_study: Any,
 ) -> None:
-    # A signature is bound to the version in force (regs 1.3 CTR-29e: the approved
+    # A signature is bound to the version in force (docs/regulatory-basis.md#ctr-art-29 CTR-29e:
+    # the approved
     # information); v2 took effect on 2025-10-01.
     family, record = _v1_read_before_v2()
 

@@ -2,8 +2,8 @@
 
 No database: events are the plain dicts of the audit trail, the requirements the real rule
 pack's decision (:func:`consentkit.policy.jurisdiction.decide_requirements`). Expectations
-are written from the law (/work/shared/reference/regulations.md, cited per test as
-"regs 1.5 CTR-32a" etc.), not from the code.
+are written from the law (docs/regulatory-basis.md, each test citing its anchor, e.g.
+#ctr-art-32), not from the code.
 """
 
 from __future__ import annotations
@@ -108,7 +108,8 @@ class Chain:
 
 
 def test_gate_nl_13_parents_alone_keep_the_young_person_out() -> None:
-    # regs 2. NL: "12-15: minor co-signs with both parents" (V); CTR-32a asks for every
+    # docs/regulatory-basis.md#country-nl NL: "12-15: minor co-signs with both parents" (V);
+    # CTR-32a asks for every
     # signature the jurisdiction requires. The old gate let the parents' consent suffice.
     chain = Chain()
     chain.consent("parental-consent")
@@ -125,7 +126,8 @@ def test_gate_nl_13_parents_and_the_young_persons_co_consent_let_them_take_part(
 
 
 def test_gate_pl_14_and_dk_16_need_the_minors_own_written_consent_too() -> None:
-    # regs 2. PL ">=13: minor's own written consent in addition" (S); DK "15-17: minor AND
+    # docs/regulatory-basis.md#country-pl PL ">=13: minor's own written consent in addition" (S);
+    # DK "15-17: minor AND
     # parental-authority holder must both consent" (V).
     for country, age in (("PL", 14), ("DK", 16)):
         chain = Chain()
@@ -134,7 +136,8 @@ def test_gate_pl_14_and_dk_16_need_the_minors_own_written_consent_too() -> None:
 
 
 def test_gate_a_co_consent_alone_is_not_the_parents_consent() -> None:
-    # regs 1.5 CTR-32a: a trial on a minor requires the legally designated representative.
+    # docs/regulatory-basis.md#ctr-art-32 CTR-32a: a trial on a minor requires the legally
+    # designated representative.
     chain = Chain()
     chain.consent("young-person-co-consent", MINOR)
 
@@ -142,7 +145,8 @@ def test_gate_a_co_consent_alone_is_not_the_parents_consent() -> None:
 
 
 def test_gate_the_childs_assent_signature_is_not_a_gate() -> None:
-    # regs 1.3 CTR-29i / 1.5 CTR-32b: the minor's assent is sought, but it is agreement, not
+    # docs/regulatory-basis.md#ctr-art-29 CTR-29i / 1.5 CTR-32b: the minor's assent is sought, but
+    # it is agreement, not
     # consent; the parents' consent is what lets an 8-year-old in FR take part.
     chain = Chain()
     chain.consent("parental-consent")
@@ -151,7 +155,8 @@ def test_gate_the_childs_assent_signature_is_not_a_gate() -> None:
 
 
 def test_gate_a_consent_without_the_interviewers_signature_is_incomplete() -> None:
-    # regs 1.3 CTR-29a: "a consent record is incomplete without the interviewer's signature".
+    # docs/regulatory-basis.md#ctr-art-29 CTR-29a: "a consent record is incomplete without the
+    # interviewer's signature".
     chain = Chain()
     chain.consent("parental-consent", ((MUM, "guardian"), (DAD, "guardian")))
 
@@ -177,7 +182,8 @@ def test_gate_without_any_record_says_no_consent_and_what_is_missing() -> None:
 
 
 def test_gate_nl_16_the_co_consent_counts_as_the_own_consent() -> None:
-    # regs 2. NL: "turning 16: no action needed" (reconsent_at_competence: false).
+    # docs/regulatory-basis.md#country-nl NL: "turning 16: no action needed"
+    # (reconsent_at_competence: false).
     chain = Chain()
     chain.consent("parental-consent")
     chain.consent("young-person-co-consent", MINOR)
@@ -190,7 +196,8 @@ def test_gate_nl_16_the_co_consent_counts_as_the_own_consent() -> None:
 
 
 def test_gate_pl_18_a_co_consent_as_a_minor_is_not_the_own_consent() -> None:
-    # regs 1.5 CTR-32f: at competence "express IC must be obtained before he/she can
+    # docs/regulatory-basis.md#ctr-art-32 CTR-32f: at competence "express IC must be obtained
+    # before he/she can
     # continue" (reconsent_at_competence: true for PL).
     chain = Chain()
     chain.consent("parental-consent")
@@ -208,7 +215,8 @@ def test_gate_pl_18_the_own_consent_lifts_the_suspension() -> None:
 
 
 def test_gate_an_own_consent_given_at_16_still_stands_at_18() -> None:
-    # regs 2. GB-ENG: competence 16 for CTIMPs; nothing in the law asks again at 18.
+    # docs/regulatory-basis.md#country-gb-eng GB-ENG: competence 16 for CTIMPs; nothing in the law
+    # asks again at 18.
     chain = Chain()
     chain.consent("young-person-consent", MINOR)
 
@@ -219,7 +227,8 @@ def test_gate_an_own_consent_given_at_16_still_stands_at_18() -> None:
 
 
 def test_gate_dissent_blocks_whatever_was_signed() -> None:
-    # regs 1.5 CTR-32c: the minor's refusal overrides the parents' consent.
+    # docs/regulatory-basis.md#ctr-art-32 CTR-32c: the minor's refusal overrides the parents'
+    # consent.
     chain = Chain()
     chain.consent("parental-consent")
     chain.dissent()
@@ -228,7 +237,8 @@ def test_gate_dissent_blocks_whatever_was_signed() -> None:
 
 
 def test_gate_a_review_deciding_continue_lifts_the_dissent() -> None:
-    # regs 1.5 CTR-32c: not overruled "without an audit-trailed investigator note".
+    # docs/regulatory-basis.md#ctr-art-32 CTR-32c: not overruled "without an audit-trailed
+    # investigator note".
     chain = Chain()
     chain.consent("parental-consent")
     seq = chain.dissent()
@@ -257,7 +267,8 @@ def test_gate_a_review_does_not_lift_a_later_dissent() -> None:
 
 
 def test_gate_the_childs_own_later_agreement_lifts_their_dissent() -> None:
-    # regs 2. FR L1122-2: refusal "cannot be overridden"; only the child changing their mind,
+    # docs/regulatory-basis.md#country-fr FR L1122-2: refusal "cannot be overridden"; only the
+    # child changing their mind,
     # a new assent the child signs themselves, ends it. The parents need not sign again.
     chain = Chain()
     chain.consent("parental-consent")
