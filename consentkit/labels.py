@@ -171,6 +171,7 @@ LABELS: dict[str, dict[str, str]] = {
         "consent.declined": N_("Declined"),
         "withdrawal.recorded": N_("Withdrawal recorded"),
         "assent.dissent": N_("The child said no"),
+        "dissent.reviewed": N_("The child's refusal reviewed"),
         "participant.birth-date-changed": N_("Birth date corrected"),
         "question.asked": N_("Question asked"),
         "task.created": N_("Task created"),

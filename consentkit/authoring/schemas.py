@@ -76,6 +76,9 @@ class RuleOverrideSchema(Strict):
 class SettingsSchema(Strict):
     minimum_reflection_hours = fields.Integer(load_default=0, validate=validate.Range(min=0))
     completion_window_days = fields.Integer(load_default=30, validate=validate.Range(min=1))
+    #: Days after a new version takes effect during which a record opened for the older
+    #: one may still be signed (consentkit.services.ceremony.check_version_in_force).
+    finish_older_version_days = fields.Integer(load_default=0, validate=validate.Range(min=0))
 
 
 class StudySchema(Strict):

@@ -18,8 +18,16 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from consentkit.enums import FormKind, ItemCode, RecordState, SignerRole, WithdrawalScope
+from consentkit.enums import (
+    FormKind,
+    ItemCode,
+    MinorRole,
+    RecordState,
+    SignerRole,
+    WithdrawalScope,
+)
 from consentkit.errors import NotFoundError
+from consentkit.policy.jurisdiction import Requirements
 
 #: Forms whose consent is what allows participation at all: the parents' for a minor, the
 #: participant's own once competent. A minor's co-consent (``young-person-co-consent``) is
@@ -35,6 +43,38 @@ PARTICIPATION_KINDS = {
 #: re-consent at competence it does not lift ``suspended-awaiting-own-consent``; where they
 #: do not (NL), nothing is suspended in the first place (``own_consent_due`` is false).
 OWN_CONSENT_KINDS = {FormKind.ADULT_CONSENT, FormKind.YOUNG_PERSON_CONSENT}
+
+#: Required form kinds whose consent gates participation when the decided requirements
+#: ask for them (docs/regulatory-basis.md#ctr-art-32, CTR-32a: the parents' consent; the minor's own
+#: written consent or co-signature where national law asks for it, 2. table, e.g. NL 12-15,
+#: PL 13+, DK 15-17; the own consent at competence, CTR-32f). Not the child's assent: it is
+#: agreement, not consent, so a missing assent signature does not gate, but the child's
+#: "no" does (dissent, CTR-32c). Not the investigator's declaration as such: the
+#: interviewer's signature (CTR-29a) is checked on the gating records themselves
+#: (:func:`missing_consents`).
+GATING_KINDS = frozenset(
+    {
+        FormKind.PARENTAL_CONSENT,
+        FormKind.YOUNG_PERSON_CO_CONSENT,
+        FormKind.YOUNG_PERSON_CONSENT,
+        FormKind.ADULT_CONSENT,
+    }
+)
+#: Forms on which the minor's own "no" is dissent (CTR Art 32(1)(c)), not a mere decline.
+MINOR_OWN_KINDS = frozenset(
+    {
+        FormKind.CHILD_ASSENT,
+        FormKind.YOUNG_PERSON_CO_CONSENT,
+        FormKind.YOUNG_PERSON_CONSENT,
+        FormKind.ADULT_CONSENT,
+    }
+)
+#: ``dissent.reviewed`` decisions: only ``continue`` lifts the block
+#: (docs/regulatory-basis.md#ctr-art-32, CTR-32c: never overruled without an audit-trailed
+#: investigator note).
+REVIEW_CONTINUE = "continue"
+REVIEW_UPHOLD = "uphold"
+REVIEW_DECISIONS = (REVIEW_CONTINUE, REVIEW_UPHOLD)
 
 #: Optional items and the withdrawal scopes that revoke them
 #: (docs/regulatory-basis.md#withdrawal-scopes).
@@ -158,6 +198,8 @@ class RecordStatus:
     item_grants: dict[str, bool]
     #: The event that completed the record (its last signature), if it did.
     completed_seq: int | None = None
+    #: The ``record.opened`` event's seq: a dissent before it does not concern this record.
+    opened_seq: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form."""
@@ -204,12 +246,15 @@ def record_status(
     events: Iterable[dict[str, Any]],
     *,
     at: datetime,
+    lifted: frozenset[int] = frozenset(),
 ) -> RecordStatus:
     """Derive a record's state from its ``record.opened`` event and the events after it.
 
     ``events`` are the participant's events in chain order (other records'
     events are ignored, participant-wide ones such as dissent and withdrawal
-    apply). ``at`` decides expiry.
+    apply). ``at`` decides expiry. ``lifted`` are the seqs of dissents no
+    longer in force (:func:`lifted_dissents`): an investigator's review where
+    the refusal is not binding, or the child's own later agreement.
     """
     payload = opened["payload"]
     record_id = payload["record_id"]
@@ -226,7 +271,7 @@ def record_status(
         if event["seq"] <= opened["seq"]:
             continue
         kind, data = event["type"], event.get("payload", {})
-        if kind == "assent.dissent":
+        if kind == "assent.dissent" and event["seq"] not in lifted:
             dissent = True
         elif kind == "withdrawal.recorded":
             scopes.extend(s for s in data["scopes"] if s not in scopes)
@@ -266,7 +311,9 @@ def record_status(
             progress.signed_at = event["at"]
             if all(p.signed_at for p in signers.values()):
                 completed_at, completed_seq = event["at"], event["seq"]
-        elif kind == "consent.declined":
+        elif kind in ("consent.declined", "assent.dissent"):
+            # A minor's "no" on their own form is dissent (ceremony.decline); it is also
+            # this signer's refusal of this record.
             progress.declined = True
 
     missing = [
@@ -303,6 +350,7 @@ def record_status(
         completed_at=completed_at if state == RecordState.CONSENTED else None,
         item_grants=_item_grants(payload["items"], signers, scopes, state),
         completed_seq=completed_seq if state == RecordState.CONSENTED else None,
+        opened_seq=opened["seq"],
     )
 
 
@@ -331,6 +379,58 @@ def _item_grants(
     return grants
 
 
+def lifted_dissents(
+    events: Sequence[dict[str, Any]], statuses: Sequence[RecordStatus] = ()
+) -> frozenset[int]:
+    """Return the seqs of the dissents no longer in force.
+
+    A dissent is lifted only by (docs/regulatory-basis.md#ctr-art-32, CTR-32c: never overruled
+    without an audit trail):
+
+    * a later ``dissent.reviewed`` event deciding ``continue`` that names it: an
+      investigator's documented review, which the service allows only where the
+      rules say the minor's refusal is not binding
+      (:func:`consentkit.services.participation.review_dissent`);
+    * the child's own later agreement: a record opened after the dissent, consented,
+      that the participant signed themselves (``statuses``, as derived so far).
+    """
+    lifted: set[int] = set()
+    for event in events:
+        if (
+            event["type"] == "dissent.reviewed"
+            and event["payload"].get("decision") == REVIEW_CONTINUE
+        ):
+            lifted.update(event["payload"].get("dissent_seqs", ()))
+    for event in events:
+        if event["type"] != "assent.dissent" or event["seq"] in lifted:
+            continue
+        if any(
+            status.opened_seq > event["seq"]
+            and status.state == RecordState.CONSENTED
+            and any(
+                p.role == SignerRole.PARTICIPANT and p.signed_at for p in status.signers.values()
+            )
+            for status in statuses
+        ):
+            lifted.add(event["seq"])
+    return frozenset(lifted)
+
+
+def dissents_in_force(events: Sequence[dict[str, Any]], lifted: frozenset[int]) -> list[int]:
+    """Return the seqs of the child's refusals still in force (CTR Art 32(1)(c))."""
+    return [e["seq"] for e in events if e["type"] == "assent.dissent" and e["seq"] not in lifted]
+
+
+def _statuses(
+    events: Sequence[dict[str, Any]], *, at: datetime, lifted: frozenset[int]
+) -> list[RecordStatus]:
+    return [
+        record_status(event, events, at=at, lifted=lifted)
+        for event in events
+        if event["type"] == "record.opened"
+    ]
+
+
 def participant_records(
     events: Sequence[dict[str, Any]], *, at: datetime, own_consent_due: bool = False
 ) -> list[RecordStatus]:
@@ -339,11 +439,15 @@ def participant_records(
     A consented record is ``superseded`` once a later version of the same form
     is consented. When ``own_consent_due`` (the participant has reached the age
     of legal competence, CTR Art 32(3)) and no own consent is in place, consented
-    participation records become ``suspended-awaiting-own-consent``.
+    participation records become ``suspended-awaiting-own-consent``. A dissent
+    makes every record opened before it ``dissent`` until it is lifted
+    (:func:`lifted_dissents`).
     """
-    statuses = [
-        record_status(event, events, at=at) for event in events if event["type"] == "record.opened"
-    ]
+    lifted = lifted_dissents(events)
+    statuses = _statuses(events, at=at, lifted=lifted)
+    by_agreement = lifted_dissents(events, statuses)
+    if by_agreement != lifted:
+        statuses = _statuses(events, at=at, lifted=by_agreement)
     for status in statuses:
         if status.state != RecordState.CONSENTED:
             continue
@@ -365,6 +469,58 @@ def participant_records(
             ):
                 status.state = RecordState.SUSPENDED_AWAITING_OWN_CONSENT
     return statuses
+
+
+def _signed_by(status: RecordStatus, role: str) -> bool:
+    return any(p.role == role and p.signed_at for p in status.signers.values())
+
+
+def missing_consents(records: Sequence[RecordStatus], requirements: Requirements) -> list[str]:
+    """Return the required consents not in force, as ``missing:<form kind>`` reasons.
+
+    From the decided requirements on the day asked (rule pack + study overrides):
+    every required kind of :data:`GATING_KINDS` needs a consented record of that
+    kind, signed by the signer the kind is about: a guardian for the parental
+    consent (CTR-32a; how many was decided, with any exception, when the record
+    was opened), the participant for the co-consent and the own consent. The own
+    consent at competence may be any own-consent kind (signed at 16 on the young
+    person's form, still valid at 18); where ``reconsent_at_competence`` is false
+    (NL, docs/regulatory-basis.md#country-nl: "turning 16: no action needed") a consented co-consent
+    counts as it too. A required kind the study has no form for has no record, so
+    it is missing as well.
+
+    CTR Art 29(1) (CTR-29a): a consent is incomplete without the interviewer's
+    signature. Each gating record either carries it (the demo forms list the
+    investigator as a signer) or a consented investigator declaration does; if
+    neither, ``missing:investigator-declaration``.
+    """
+    active = [r for r in records if r.state == RecordState.CONSENTED]
+    missing: list[str] = []
+    used: list[RecordStatus] = []
+    for kind in requirements.form_kinds:
+        if kind not in GATING_KINDS:
+            continue
+        if kind in OWN_CONSENT_KINDS:
+            accepted = set(OWN_CONSENT_KINDS)
+            if not requirements.reconsent_at_competence:
+                accepted.add(FormKind.YOUNG_PERSON_CO_CONSENT)
+            signer_role = SignerRole.PARTICIPANT
+        elif kind == FormKind.PARENTAL_CONSENT:
+            accepted, signer_role = {kind}, SignerRole.GUARDIAN
+        else:
+            accepted, signer_role = {kind}, SignerRole.PARTICIPANT
+        found = [r for r in active if r.form_kind in accepted and _signed_by(r, signer_role)]
+        if found:
+            used.append(found[-1])
+        else:
+            missing.append(f"missing:{kind.value}")
+    declared = any(
+        r.form_kind == FormKind.INVESTIGATOR_DECLARATION and _signed_by(r, SignerRole.INVESTIGATOR)
+        for r in active
+    )
+    if used and not declared and not all(_signed_by(r, SignerRole.INVESTIGATOR) for r in used):
+        missing.append(f"missing:{FormKind.INVESTIGATOR_DECLARATION.value}")
+    return missing
 
 
 @dataclass(frozen=True)
@@ -436,9 +592,13 @@ class ParticipationProfile:
 
 
 def _deciding_events(
-    events: Sequence[dict[str, Any]], records: Sequence[RecordStatus]
+    events: Sequence[dict[str, Any]], records: Sequence[RecordStatus], dissents: Sequence[int]
 ) -> tuple[DecidingEvent, ...]:
-    """Return the consents in force (or suspended), withdrawals and dissent, in chain order."""
+    """Return the consents in force (or suspended), withdrawals, dissent and its reviews.
+
+    In chain order; a lifted dissent no longer decides anything, the review or
+    the child's record that lifted it does.
+    """
     counted = {
         r.completed_seq: r.record_id
         for r in records
@@ -454,13 +614,21 @@ def _deciding_events(
         elif event["type"] == "withdrawal.recorded":
             scopes = tuple(event["payload"]["scopes"])
             found.append(DecidingEvent(event["seq"], event["type"], event["at"], scopes=scopes))
-        elif event["type"] == "assent.dissent":
-            found.append(DecidingEvent(event["seq"], event["type"], event["at"]))
+        elif (event["type"] == "assent.dissent" and event["seq"] in dissents) or (
+            event["type"] == "dissent.reviewed"
+        ):
+            found.append(
+                DecidingEvent(event["seq"], event["type"], event["at"], event.get("record_id"))
+            )
     return tuple(found)
 
 
 def participation_profile(
-    events: Sequence[dict[str, Any]], *, at: datetime, own_consent_due: bool = False
+    events: Sequence[dict[str, Any]],
+    *,
+    at: datetime,
+    requirements: Requirements | None = None,
+    own_consent_due: bool | None = None,
 ) -> ParticipationProfile:
     """Answer what is permitted for a participant at ``at``, from all records and events.
 
@@ -469,17 +637,44 @@ def participation_profile(
     activity is permitted when the participant takes part, the items it needs
     are granted (:data:`REVOKED_BY`) and no withdrawal scope stops it
     (:data:`STOPPED_BY`).
+
+    ``requirements`` are the decided requirements on the day asked (the service
+    always passes them, :func:`consentkit.services.records.participation`): the
+    participant takes part only when every required consent is in force
+    (:func:`missing_consents`; ``blocked_by`` then names each missing kind as
+    ``missing:<kind>``). Without them (questions about the records alone) any
+    consented parental or own consent counts. ``own_consent_due`` defaults to
+    what the requirements say: own consent required and, by the rules,
+    re-consent at competence (CTR Art 32(3); not in NL).
     """
+    if own_consent_due is None:
+        own_consent_due = requirements is not None and (
+            requirements.minor_role is MinorRole.OWN_CONSENT
+            and requirements.reconsent_at_competence
+        )
     records = participant_records(events, at=at, own_consent_due=own_consent_due)
     scopes = sorted({s for r in records for s in r.withdrawn_scopes})
     withdrawn = set(scopes)
-    dissent = any(e["type"] == "assent.dissent" for e in events)
+    dissents = dissents_in_force(events, lifted_dissents(events, records))
+    dissent = bool(dissents)
     active = [r for r in records if r.state == RecordState.CONSENTED]
+    suspended = any(r.state == RecordState.SUSPENDED_AWAITING_OWN_CONSENT for r in records)
+    # "no-consent": nothing that can let them in was given (with the requirements, any
+    # required consent; the missing ones are then named one by one).
+    kinds = PARTICIPATION_KINDS if requirements is None else GATING_KINDS
+    has_consent = any(r.form_kind in kinds for r in active)
+    missing = [] if requirements is None else missing_consents(records, requirements)
     participating = (
-        any(r.form_kind in PARTICIPATION_KINDS for r in active)
+        has_consent
+        and not missing
+        and not suspended
         and not dissent
         and WithdrawalScope.FULL not in withdrawn
     )
+    if suspended:
+        # One reason for the own consent at competence: "awaiting-own-consent" says it.
+        own = {f"missing:{kind.value}" for kind in OWN_CONSENT_KINDS}
+        missing = [m for m in missing if m not in own]
     grants: dict[str, bool] = {}
     for record in active:
         for code, granted in record.item_grants.items():
@@ -490,10 +685,14 @@ def participation_profile(
         blocked.append("dissent")
     if WithdrawalScope.FULL in withdrawn:
         blocked.append("withdrawn")
-    if any(r.state == RecordState.SUSPENDED_AWAITING_OWN_CONSENT for r in records):
+    if suspended:
         blocked.append("awaiting-own-consent")
-    if not any(r.form_kind in PARTICIPATION_KINDS for r in active) and not blocked:
+    if not has_consent and not blocked:
         blocked.append("no-consent")
+    if not dissent and WithdrawalScope.FULL not in withdrawn:
+        # A dissent or a withdrawal ends the records it applies to; "missing" would then
+        # wrongly say a consent was never given.
+        blocked.extend(missing)
 
     def allowed(activity: str, item: str | None = None) -> bool:
         return (
@@ -541,5 +740,5 @@ def participation_profile(
         # with samples already held, which is never "delete the records".
         samples_action=samples_action,
         records=tuple(records),
-        decided_by=_deciding_events(events, records),
+        decided_by=_deciding_events(events, records, dissents),
     )

@@ -38,6 +38,8 @@ class Action(StrEnum):
     ENROL = "enrol"  # participants, signers, records
     INVITE = "invite"  # issue, resend, revoke invitations
     COUNTERSIGN = "countersign"  # as the person who conducted the interview
+    # Review a child's non-binding refusal (CTR-32c: an audit-trailed investigator note).
+    REVIEW_DISSENT = "review-dissent"
     RECORD_WITHDRAWAL = "record-withdrawal"  # in person, phone or letter; a child's dissent
     RECORD_PAPER = "record-paper"  # a scanned paper consent (the fallback path)
     MANAGE_FORMS = "manage-forms"  # import, approve, publish
@@ -54,7 +56,7 @@ PERMISSIONS: Mapping[StaffRole, frozenset[Action]] = {
         {Action.VIEW, Action.EXPORT, Action.MANAGE_FORMS, Action.MANAGE_STAFF}
     ),
     StaffRole.INVESTIGATOR: frozenset(
-        {Action.VIEW, Action.EXPORT, Action.COUNTERSIGN, *_SITE_WORK}
+        {Action.VIEW, Action.EXPORT, Action.COUNTERSIGN, Action.REVIEW_DISSENT, *_SITE_WORK}
     ),
     StaffRole.SITE_STAFF: frozenset({Action.VIEW, Action.EXPORT, *_SITE_WORK}),
     StaffRole.MONITOR: frozenset({Action.VIEW, Action.EXPORT}),

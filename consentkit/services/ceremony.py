@@ -14,6 +14,9 @@ Event payloads:
 * ``items.chosen``: signer_id, choices {item_id: bool}
 * ``signature.added``: the signature manifestation and binding (see :func:`sign`)
 * ``consent.declined``: signer_id, reason
+* ``assent.dissent`` (with the record's id): signer_id, expressed_by, channel, note, reason,
+  form_kind: the minor's "no" on their own form (:func:`decline`), in the shape of
+  :func:`consentkit.services.participation.record_dissent`'s event
 """
 
 from __future__ import annotations
@@ -27,23 +30,28 @@ from typing import Any
 
 from consentkit.authoring.reader import canonical_json
 from consentkit.clock import now_utc
-from consentkit.enums import ENDED_WITHOUT_CONSENT, RecordState, SignerRole
+from consentkit.enums import ENDED_WITHOUT_CONSENT, FormKind, RecordState, SignerRole
 from consentkit.errors import ConflictError, EligibilityError, InvalidDataError
 from consentkit.i18n import N_, gettext
 from consentkit.models.audit import AuditEvent
 from consentkit.models.participant import Participant
 from consentkit.models.study import FormVersion
+from consentkit.policy.age import local_date
 from consentkit.policy.items import refuse_unknown_items
 from consentkit.policy.records import (
+    MINOR_OWN_KINDS,
     RecordStatus,
     SignerProgress,
     information_complete,
     opened_event,
     record_status,
 )
+from consentkit.policy.versions import version_in_force
 from consentkit.services import audit
 from consentkit.services.evidence import Actor, SignatureInput
+from consentkit.services.forms import catalog
 from consentkit.services.projection import refresh_projection
+from consentkit.services.requirements import requirements_for
 from consentkit.services.signatures import render_svg, validate_strokes
 
 #: What an impartial witness signs (CTR Art 29(1); E6(R3) 2.8.7).
@@ -404,8 +412,10 @@ def sign(
         EligibilityError: ceremony order not followed, stale one-time code, a
             required item refused, or signing inside the reflection time without
             a justification. ``code`` says which, so an app can act on it.
-        ConflictError: the record is closed, the signer already signed, or the
-            content hash is not what this record shows in that language.
+        ConflictError: the record is closed, the signer already signed, the
+            content hash is not what this record shows in that language, or
+            ``version-superseded``: a later version of the form is in force at
+            the participant's site on the signing day (:func:`check_version_in_force`).
         InvalidDataError: malformed strokes or an empty printed name.
     """
     validate_strokes(signature.strokes)
@@ -446,6 +456,11 @@ def sign(
                 code="content-mismatch",
             )
         _require_prepared(progress, status, opened, need_items=True)
+        family_signed = any(
+            p.signed_at for p in status.signers.values() if p.role != SignerRole.INVESTIGATOR
+        )
+        if not (progress.role == SignerRole.INVESTIGATOR and family_signed):
+            check_version_in_force(participant, data["form_id"], data["version"], at)
         signature.auth.check(at)
         if progress.role == SignerRole.INVESTIGATOR:
             family = [p for p in status.signers.values() if p.role != SignerRole.INVESTIGATOR]
@@ -536,6 +551,52 @@ def _witnessed_signer(
     return None
 
 
+def check_version_in_force(
+    participant: Participant, form_id: str, version: int, at: datetime
+) -> None:
+    """Refuse a signature on a version no longer in force at the participant's site.
+
+    A family signs the version the ethics committee approves for that day
+    (docs/regulatory-basis.md#ctr-art-29, CTR-29e; a signature is bound to the exact version
+    signed): once a later version has taken effect at the participant's site
+    (its local date of ``at``), a record opened for the earlier one cannot be
+    signed, unless the study allows finishing an older version for
+    ``finish_older_version_days`` after the new one took effect (study.yaml
+    ``settings``, default 0: never).
+
+    :func:`sign` does not ask this of the investigator countersigning a record
+    the family already signed: the family's signatures are bound to the version
+    they were shown when it was in force, and the countersignature attests the
+    interview that led to them (CTR Art 29(1)); refusing it would leave a
+    consent given in good faith incomplete for ever. The family is asked about
+    the new version through a re-consent, not by voiding what they signed.
+
+    Raises:
+        ConflictError: ``version-superseded``, with ``current_version`` in details.
+    """
+    today = local_date(at, participant.timezone)
+    versions = list(
+        FormVersion.objects(trial_id=participant.trial_id, form_id=form_id).only(
+            "version", "status", "effective_from"
+        )
+    )
+    current = version_in_force(versions, today)
+    if current is None or current.version <= version:
+        return
+    settings = catalog(participant.trial_id).study.settings or {}
+    grace = int(settings.get("finish_older_version_days", 0) or 0)
+    if current.effective_from is not None and today < current.effective_from + timedelta(
+        days=grace
+    ):
+        return
+    raise ConflictError(
+        "Version %(current)s of this form is now in force; open a record for it and sign that one.",
+        code="version-superseded",
+        params={"current": current.version},
+        details={"form_id": form_id, "version": version, "current_version": current.version},
+    )
+
+
 def _meaning(participant: Participant, data: dict[str, Any], locale: str, role: str) -> str:
     version = (
         FormVersion.objects(
@@ -561,7 +622,30 @@ def decline(
     reason: str | None = None,
     now: datetime | None = None,
 ) -> AuditEvent:
-    """Record that a signer declines (no reason needed, CTR Art 28(3))."""
+    """Record that a signer declines (no reason needed, CTR Art 28(3)).
+
+    A minor saying no on their own form (assent, co-consent, own consent) is
+    dissent (docs/regulatory-basis.md#ctr-art-32, CTR Art 32(1)(c), CTR-32c): the event is an
+    ``assent.dissent`` with this record's id, which ends every record opened
+    before it and blocks participation like
+    :func:`consentkit.services.participation.record_dissent`, until lifted as
+    :func:`consentkit.policy.records.lifted_dissents` says. A parent's or an
+    adult's "no" is a ``consent.declined`` of this record only.
+    """
+    at = now or now_utc()
+    opened = opened_event(audit.chain_dicts(str(participant.id)), record_id)
+    # Kind and signer roles are fixed when the record is opened, so this read may precede
+    # the append; the check below still runs on the chain the event is appended to.
+    roles = {s["signer_id"]: s["role"] for s in opened["payload"]["required_signers"]}
+    kind = opened["payload"]["form_kind"]
+    dissent = (
+        roles.get(signer_id) == SignerRole.PARTICIPANT
+        and kind in MINOR_OWN_KINDS
+        and (
+            kind in (FormKind.CHILD_ASSENT, FormKind.YOUNG_PERSON_CO_CONSENT)
+            or requirements_for(participant, local_date(at, participant.timezone)).is_minor
+        )
+    )
 
     def check(
         _o: audit.ChainEvent,
@@ -570,8 +654,22 @@ def decline(
         _at: datetime,
     ) -> dict[str, Any]:
         require_open(status, signer_id)
-        return {"signer_id": signer_id, "reason": reason}
+        if not dissent:
+            return {"signer_id": signer_id, "reason": reason}
+        return {
+            "signer_id": signer_id,
+            "expressed_by": signer_id,
+            "channel": actor.channel,
+            "note": reason,
+            "reason": reason,
+            "form_kind": kind,
+        }
 
     return append_record_event(
-        participant, record_id, type="consent.declined", actor=actor, now=now, check=check
+        participant,
+        record_id,
+        type="assent.dissent" if dissent else "consent.declined",
+        actor=actor,
+        now=now,
+        check=check,
     )

@@ -45,7 +45,7 @@ from consentkit.policy.guardians import (
     exception_options,
     guardians_expected,
 )
-from consentkit.policy.records import opened_event
+from consentkit.policy.records import GATING_KINDS, opened_event
 from consentkit.policy.roles import Action, Grant, allowed
 from consentkit.policy.withdrawal_reason import withdrawal_reason
 from consentkit.policy.witnesses import witness_of
@@ -321,6 +321,25 @@ def _check_family(needs: dict[str, int], signers: Sequence[SignerEntry]) -> None
             )
 
 
+def _check_forms(planned: FormsDecision) -> None:
+    """Refuse to enrol someone who could never take part: a required consent has no form.
+
+    The participation gate needs every required consent kind
+    (:func:`consentkit.policy.records.missing_consents`); the child's assent is
+    not one of them (docs/regulatory-basis.md#ctr-art-32: information adapted to age, a refusal
+    respected), so a band without an assent document is no reason to refuse.
+    """
+    gating = [k for k in planned.missing_kinds if k in GATING_KINDS]
+    if gating:
+        raise EligibilityError(
+            "The rules ask for %(kinds)s, but the study has no such form in force; "
+            "publish one before enrolling.",
+            code="form-kind-missing",
+            params={"kinds": ", ".join(k.value for k in gating)},
+            details={"kinds": [k.value for k in gating]},
+        )
+
+
 def enrol(
     trial_id: str,
     *,
@@ -347,7 +366,9 @@ def enrol(
         NotFoundError: unknown study or site.
         ConflictError: the participant code is taken.
         EligibilityError: ``signers-missing`` (e.g. NL 12-15: both parents and the child),
-            ``guardian-exception-required`` (one parent, no recognised exception).
+            ``guardian-exception-required`` (one parent, no recognised exception);
+            ``form-kind-missing`` when the rules ask for a kind of consent the study has
+            no form in force for (``details["kinds"]``).
         InvalidDataError: a signer without name or contact, birth date in the future,
             ``investigator-invalid`` when ``interviewer`` cannot countersign there.
     """
@@ -367,6 +388,7 @@ def enrol(
         raise InvalidDataError("The birth date is in the future.")
     # The preview's decision, on the site's date: the forms staff were shown are the ones opened.
     planned = forms_for(trial_id, site_code=site_code, birth_date=birth_date, on=today)
+    _check_forms(planned)
     needs = dict(planned.signers_needed)
     exception = _guardian_exception(planned, signers, guardian_exception)
     if exception is not None:

@@ -7,7 +7,10 @@ correction changes which rules apply from then on.
 
 Event payloads:
 
-* ``assent.dissent``: expressed_by, channel, note (CTR Art 32(1)(c))
+* ``assent.dissent``: expressed_by, channel, note (CTR Art 32(1)(c)); also written by
+  :func:`consentkit.services.ceremony.decline` when a minor says no on their own form
+* ``dissent.reviewed``: dissent_seqs, decision (``continue`` or ``uphold``), reason,
+  reviewed_by; written only where the rules say a minor's refusal is not binding
 * ``withdrawal.recorded``: scopes, expressed_by, channel, reason, reason_declined, and
   ``choices`` when a family chose plain choices (:mod:`consentkit.policy.withdrawal`)
 * ``participant.birth-date-changed``: before, after, reason
@@ -21,11 +24,17 @@ from typing import Any
 
 from consentkit.clock import now_utc
 from consentkit.enums import WithdrawalScope
-from consentkit.errors import InvalidDataError
+from consentkit.errors import ConflictError, InvalidDataError
 from consentkit.models.audit import AuditEvent
 from consentkit.models.participant import Participant
 from consentkit.policy.age import local_date
 from consentkit.policy.jurisdiction import Requirements
+from consentkit.policy.records import (
+    REVIEW_DECISIONS,
+    dissents_in_force,
+    lifted_dissents,
+    participant_records,
+)
 from consentkit.policy.withdrawal import check_scopes
 from consentkit.policy.withdrawal_reason import withdrawal_reason
 from consentkit.services import audit, projection
@@ -51,6 +60,75 @@ def record_dissent(
         ),
         now=now,
     )
+    projection.refresh_projection(participant, events)
+    return event
+
+
+def review_dissent(
+    participant: Participant,
+    *,
+    actor: Actor,
+    reason: str,
+    decision: str,
+    now: datetime | None = None,
+) -> AuditEvent:
+    """Record an investigator's review of the child's dissent: who, when, why, and the decision.
+
+    Only where the decided requirements on the day say the minor's refusal is
+    not binding (e.g. UK CTIMP: "considered by the investigator",
+    docs/regulatory-basis.md#country-gb-eng). ``continue`` lifts the block (the event is the only
+    thing that does, besides the child's own later agreement); ``uphold``
+    records that the refusal stands. Where the refusal is binding (CTR Art
+    32(1)(c) as transposed, e.g. FR L1122-2, NL, PL) nothing but the child's own
+    later agreement lifts it: a new record the child signs themselves
+    (:func:`consentkit.policy.records.lifted_dissents`).
+
+    Raises:
+        InvalidDataError: ``review-reason-required`` or ``review-decision-invalid``.
+        ConflictError: ``dissent-binding`` where the refusal is binding;
+            ``no-dissent`` when no dissent is in force.
+    """
+    now = now or now_utc()
+    why = (reason or "").strip()
+    if not why:
+        raise InvalidDataError(
+            "Say why the child's refusal was reviewed this way.", code="review-reason-required"
+        )
+    if decision not in REVIEW_DECISIONS:
+        raise InvalidDataError(
+            "Choose whether participation continues or the refusal is upheld.",
+            code="review-decision-invalid",
+        )
+    requirements = requirements_for(participant, local_date(now, participant.timezone))
+    if requirements.minor_refusal_binding:
+        raise ConflictError(
+            "In %(country)s the child's refusal is binding; only the child's own "
+            "later agreement, signed by the child, can lift it.",
+            code="dissent-binding",
+            params={"country": participant.country},
+        )
+
+    def draft(events: list[dict[str, Any]]) -> audit.Draft:
+        # Checked against the chain just read: the review names the dissents in force then,
+        # so one the child expresses afterwards is not lifted by it.
+        statuses = participant_records(events, at=now)
+        in_force = dissents_in_force(events, lifted_dissents(events, statuses))
+        if not in_force:
+            raise ConflictError("There is no dissent to review.", code="no-dissent")
+        return audit.Draft(
+            type="dissent.reviewed",
+            actor=actor.to_dict(),
+            payload={
+                "dissent_seqs": in_force,
+                "decision": decision,
+                "reason": why,
+                "reviewed_by": actor.id,
+                "minor_refusal_binding": requirements.minor_refusal_binding,
+                "rule_pack_version": requirements.rule_pack_version,
+            },
+        )
+
+    event, events = audit.append_to_chain(participant, draft, now=now)
     projection.refresh_projection(participant, events)
     return event
 

@@ -269,10 +269,20 @@ def record_statuses(
 
 
 def participation(participant: Participant, *, at: datetime | None = None) -> ParticipationProfile:
-    """Return what is permitted for the participant now (or at ``at``), typed."""
+    """Return what is permitted for the participant now (or at ``at``), typed.
+
+    The gate is the decided requirements (rule pack + study overrides) on the
+    participant's local date of ``at``: every required consent of that day must
+    be in force (:func:`consentkit.policy.records.missing_consents`), so a child
+    who turns 12 in NL or 13 in PL is out until they co-sign.
+    """
     at = at or now_utc()
+    requirements = requirements_for(participant, local_date(at, participant.timezone))
     return participation_profile(
-        _events(participant), at=at, own_consent_due=own_consent_due(participant, at)
+        _events(participant),
+        at=at,
+        requirements=requirements,
+        own_consent_due=own_consent_due(participant, at),
     )
 
 

@@ -100,5 +100,6 @@ def summary(event: Mapping[str, Any]) -> str:
             f"told about {data['form_id']} v{data['version']} (minor change, "
             f"consented on v{data['previous_version']}): {data['change_summary']}"
         ),
+        "dissent.reviewed": lambda: f"decision: {data['decision']}; reason: {data['reason']}",
     }
     return details.get(kind, lambda: json.dumps(data, ensure_ascii=False, default=str))()

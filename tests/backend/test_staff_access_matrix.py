@@ -108,6 +108,12 @@ ROWS = [
     ),
     Row("/api/v1/staff/studies/<trial_id>/participants/<code>/dissent", "POST", SITE_WORK, False),
     Row(
+        "/api/v1/staff/studies/<trial_id>/participants/<code>/dissent/review",
+        "POST",
+        {"investigator"},
+        False,
+    ),
+    Row(
         "/api/v1/staff/studies/<trial_id>/participants/<code>/records/<record_id>/document",
         "GET",
         READ,
@@ -261,6 +267,8 @@ def _request(client: Any, row: Row, site: str, world: dict[str, Any], token: str
         body = {"scopes": ["stop-imp"], "channel": "phone", "reason": "moving abroad"}
     elif row.rule.endswith("/dissent"):
         body = {"note": "said no"}
+    elif row.rule.endswith("/dissent/review"):
+        body = {"decision": "uphold", "reason": "heard the child again"}
     elif row.rule.endswith("/contact"):
         body = {"email": f"fixed{next(_codes)}@example.org", "reason": "typo"}
     elif row.rule.endswith("/approve"):

@@ -79,6 +79,7 @@ ROWS = [
     Row(f"{PERSON}/signers/<signer_id>/contact", "GET", "participant", SITE_WORK),
     Row(f"{PERSON}/signers/<signer_id>/contact", "POST", "participant", SITE_WORK),
     Row(f"{PERSON}/dissent", "POST", "participant", SITE_WORK),
+    Row(f"{PERSON}/dissent/review", "POST", "participant", {"investigator"}),
     Row(f"{PERSON}/withdraw", "GET", "participant", SITE_WORK),
     Row(f"{PERSON}/withdraw", "POST", "participant", SITE_WORK),
     Row(f"{RECORD}/countersign", "GET", "participant", {"investigator"}),
@@ -165,6 +166,8 @@ def _request(client: Any, row: Row, site: str, world: dict[str, Any], role: str 
         data["signer_id"] = world["families"][site]["guardian"]
     if row.rule.endswith("/dissent"):
         data["confirm"] = "yes"
+    if row.rule.endswith("/dissent/review"):
+        data.update({"decision": "uphold", "reason": "heard the child again"})
     if row.method == "GET":
         response = client.get(path, query_string=query)
     else:

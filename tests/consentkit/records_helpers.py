@@ -30,6 +30,7 @@ def make_family(
     site: str = "FR-01",
     birth_date: date = date(2017, 5, 4),
     names: tuple[str, str] = ("Ελένη Παπαδοπούλου", "Иван Петров"),
+    at: datetime = T0,
 ) -> Family:
     participant = participants.enrol_participant(
         trial_id="DEMO-NBL-1",
@@ -37,19 +38,19 @@ def make_family(
         site_code=site,
         birth_date=birth_date,
         actor=STAFF,
-        now=T0,
+        now=at,
     )
     guardians = [
         participants.add_signer(
-            participant, role="guardian", identity={"name": n}, actor=STAFF, now=T0
+            participant, role="guardian", identity={"name": n}, actor=STAFF, now=at
         )
         for n in names
     ]
     child = participants.add_signer(
-        participant, role="participant", identity={"name": "Child"}, actor=STAFF, now=T0
+        participant, role="participant", identity={"name": "Child"}, actor=STAFF, now=at
     )
     investigator = participants.add_signer(
-        participant, role="investigator", identity={"name": "Dr Demo"}, actor=STAFF, now=T0
+        participant, role="investigator", identity={"name": "Dr Demo"}, actor=STAFF, now=at
     )
     return Family(participant, guardians, child, investigator)
 

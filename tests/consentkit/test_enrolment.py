@@ -191,17 +191,29 @@ def test_enrolment_opens_exactly_the_forms_the_preview_showed_at_every_age(
     for age in range(5, 20):
         born = date(T0.year - age, 1, 15)
         shown = enrolment.preview("DEMO-NBL-1", site_code=site_code, birth_date=born, on=T0.date())
-        made = enrolment.enrol(
-            "DEMO-NBL-1",
-            code=f"{site_code}-{age}",
-            site_code=site_code,
-            birth_date=born,
-            signers=family,
-            interviewer=member,
-            actor=enrolment.staff_actor(member, "investigator"),
-            now=T0,
-        )
-        opened = [(r.form_id, r.version) for r in made.records]
+
+        def enrol(born: date = born, age: int = age) -> Any:
+            return enrolment.enrol(
+                "DEMO-NBL-1",
+                code=f"{site_code}-{age}",
+                site_code=site_code,
+                birth_date=born,
+                signers=family,
+                interviewer=member,
+                actor=enrolment.staff_actor(member, "investigator"),
+                now=T0,
+            )
+
+        # The demo study has no adult-consent form: from 18 the preview says so and enrolment
+        # is refused for the same reason (a required consent without a form could never be
+        # given, so the participant could never take part; docs/regulatory-basis.md#ctr-art-28
+        # CTR-28a).
+        if "adult-consent" in shown["missing_form_kinds"]:
+            with pytest.raises(EligibilityError) as refused:
+                enrol()
+            assert refused.value.details["kinds"] == ["adult-consent"], (site_code, age)
+            continue
+        opened = [(r.form_id, r.version) for r in enrol().records]
         assert opened == [(f["form_id"], f["version"]) for f in shown["forms"]], (site_code, age)
 
 

@@ -568,12 +568,22 @@ def test_open_record_parental_consent_with_one_guardian_in_france_is_refused(
     assert error.value.code == "signers-missing"
 
 
+#: While version 1 of the demo parental consent was in force (v2 takes effect 2025-10-01): a
+#: version is signed while it is the one in force (ceremony.check_version_in_force).
+V1_IN_FORCE = datetime(2025, 9, 1, 9, 0, tzinfo=T0.tzinfo)
+
+
+def _consented_v1_then_v2(family_at: datetime = V1_IN_FORCE) -> tuple[Family, Any, Any]:
+    family = make_family(at=family_at)
+    v1 = _open(family, at=V1_IN_FORCE, version=1)
+    _consent(family, v1, at=V1_IN_FORCE)
+    v2 = _open(family, at=T0)
+    _consent(family, v2, at=T0)
+    return family, v1, v2
+
+
 def test_record_statuses_consent_to_v2_supersedes_the_consented_v1(demo_study: Any) -> None:
-    family = make_family()
-    v1 = _open(family, version=1)
-    _consent(family, v1)
-    v2 = _open(family, at=REFLECTED + timedelta(hours=1))
-    _consent(family, v2, at=REFLECTED + timedelta(hours=1))
+    family, v1, v2 = _consented_v1_then_v2()
     at = REFLECTED + timedelta(days=2)
 
     assert (v1.version, v2.version) == (1, 2)
@@ -583,11 +593,7 @@ def test_record_statuses_consent_to_v2_supersedes_the_consented_v1(demo_study: A
 def test_consent_record_projection_of_v1_is_superseded_once_v2_is_consented(
     demo_study: Any,
 ) -> None:
-    family = make_family()
-    v1 = _open(family, version=1)
-    _consent(family, v1)
-    v2 = _open(family, at=REFLECTED + timedelta(hours=1))
-    _consent(family, v2, at=REFLECTED + timedelta(hours=1))
+    _, v1, _ = _consented_v1_then_v2()
 
     assert ConsentRecord.objects.get(record_id=v1.record_id).state == "superseded"
 

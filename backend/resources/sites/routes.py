@@ -47,6 +47,7 @@ from backend.resources.sites.schemas import (
     RecordsArgsSchema,
     SessionsEndedSchema,
     SignerSchema,
+    StaffDissentReviewSchema,
     StaffDissentSchema,
     TasksArgsSchema,
     TimelineEventSchema,
@@ -70,6 +71,7 @@ from consentkit.services import (
     enrolment,
     forms,
     paper,
+    participation,
     records,
     timeline,
     transitions,
@@ -583,6 +585,25 @@ class StaffDissentViews(MethodView):
             note=args.get("note"),
         )
         return {"seq": event.seq, "type": event.type, "at": event.at, "state": event.state_after}
+
+
+@blp.route("/<trial_id>/participants/<code>/dissent/review")
+class StaffDissentReviewViews(MethodView):
+    """An investigator's review of a child's refusal, where the rules say it is not binding."""
+
+    @blp.arguments(StaffDissentReviewSchema)
+    @blp.response(201, EventSchema)
+    @blp.doc(security=SECURITY)
+    def post(self, args: dict[str, Any], trial_id: str, code: str) -> Any:
+        """Review the child's dissent: continue or uphold, with why (re-authenticate first)."""
+        signed, participant = _confirmed(trial_id, code, Action.REVIEW_DISSENT)
+        event = participation.review_dissent(
+            participant,
+            actor=staff_service.acting_as(signed, trial_id, participant.site_code),
+            reason=args["reason"],
+            decision=args["decision"],
+        )
+        return _event(event)
 
 
 @blp.route("/<trial_id>/participants/<code>/records/<record_id>/document")

@@ -8,6 +8,7 @@ from flask_smorest.fields import Upload
 from backend.resources.me.schemas import SignatureSchema
 from backend.schemas import OBJECT_ID
 from consentkit.enums import InterviewMode, RecordState
+from consentkit.policy.records import REVIEW_DECISIONS
 from consentkit.services.dashboard import DUE_FILTERS
 
 SITE = ma.fields.String(validate=ma.validate.Length(min=1, max=40), metadata={"example": "NL-01"})
@@ -208,7 +209,10 @@ class ParticipationSchema(ma.Schema):
     participating = ma.fields.Boolean()
     blocked_by = ma.fields.List(
         ma.fields.String(),
-        metadata={"description": "dissent, withdrawn, awaiting-own-consent or no-consent"},
+        metadata={
+            "description": "dissent, withdrawn, awaiting-own-consent, no-consent, or "
+            "missing:<form kind> for each required consent not in force on the day"
+        },
     )
     withdrawn_scopes = ma.fields.List(ma.fields.String())
     permissions = ma.fields.Nested(PermissionsSchema)
@@ -349,6 +353,22 @@ class StaffDissentSchema(ma.Schema):
             "description": "Signer id of the family member who said it (the child, or a parent "
             "passing it on); omit when the team heard the child"
         },
+    )
+
+
+class StaffDissentReviewSchema(ma.Schema):
+    decision = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf(REVIEW_DECISIONS),
+        metadata={
+            "description": "continue (participation may go on: lifts the block) or uphold "
+            "(the refusal stands); only where the child's refusal is not binding"
+        },
+    )
+    reason = ma.fields.String(
+        required=True,
+        validate=ma.validate.Length(min=1, max=2000),
+        metadata={"description": "Why, as the investigator who reviewed it"},
     )
 
 

@@ -61,6 +61,7 @@ NOTICES: dict[str, str] = {
     "paper-recorded": N_("The paper consent and its scan are recorded."),
     "withdrawal-recorded": N_("The withdrawal is recorded."),
     "dissent-recorded": N_("The child's dissent is recorded."),
+    "dissent-reviewed": N_("Your review of the child's dissent is recorded."),
     "invitation-revoked": N_("The invitation is revoked; its code no longer works."),
     "sessions-ended": N_("The family member is signed out of every device."),
     "contact-corrected": N_(

@@ -41,6 +41,7 @@ from consentkit import settings
 from consentkit.enums import Channel, InterviewMode, SignerRole, WithdrawalScope
 from consentkit.errors import (
     AuthenticationError,
+    ConflictError,
     ConsentKitError,
     InvalidDataError,
     PermissionDeniedError,
@@ -52,7 +53,7 @@ from consentkit.models.staff import StaffMember
 from consentkit.models.study import FormVersion
 from consentkit.policy.records import opened_event
 from consentkit.policy.roles import Action
-from consentkit.services import access, documents, enrolment, records, timeline
+from consentkit.services import access, documents, enrolment, participation, records, timeline
 from consentkit.services import paper as paper_service
 from consentkit.services import staff as staff_service
 from consentkit.services.staff import Signed
@@ -265,6 +266,9 @@ def _participant_page(
         records=_record_rows(trial_id, participant, signed, by_id),
         events=_timeline(records.history(participant), by_id),
         participating=profile.get("participating"),
+        blocked_by=profile.get("blocked_by", []),
+        can_review_dissent="dissent" in profile.get("blocked_by", [])
+        and _can(signed, Action.REVIEW_DISSENT, trial_id, site),
         withdrawn_scopes=[
             label("withdrawal_scope", s, locale) for s in profile.get("withdrawn_scopes", [])
         ],
@@ -382,6 +386,30 @@ def dissent(trial_id: str, code: str) -> Any:
         )
     return redirect(
         url_for(".participant", trial_id=trial_id, code=found.code, notice="dissent-recorded")
+    )
+
+
+@bp.post("/studies/<trial_id>/participants/<path:code>/dissent/review")
+def review_dissent(trial_id: str, code: str) -> Any:
+    """Review the child's non-binding refusal: continue or uphold, and why (password and code)."""
+    signed, found = _participant(trial_id, code, Action.REVIEW_DISSENT)
+    _check_csrf(signed)
+    if _needs_reauth(signed):
+        return _reauth_redirect(url_for(".participant", trial_id=trial_id, code=found.code))
+    try:
+        participation.review_dissent(
+            found,
+            actor=staff_service.acting_as(signed, trial_id, found.site_code),
+            reason=_field("reason", 2000),
+            decision=_field("decision", 20),
+        )
+    except (InvalidDataError, ConflictError) as exc:
+        status = 409 if isinstance(exc, ConflictError) else 422
+        return _participant_page(
+            trial_id, found, signed, error=exc.translated(_locale()), status=status
+        )
+    return redirect(
+        url_for(".participant", trial_id=trial_id, code=found.code, notice="dissent-reviewed")
     )
 
 
