@@ -248,7 +248,7 @@ def test_participant_forms_resolves_forms_for_an_eight_year_old_in_france(
     body = response.get_json()
     assert {(f["form_id"], f["version"]) for f in body["forms"]} == {
         ("parental-consent", 2),
-        ("assent-6-9", 1),
+        ("assent-6-9", 2),  # v2: the hearing-loss update, in force since 2025-12-01
         ("investigator-declaration", 1),
     }
     assert {f["locale"] for f in body["forms"]} == {"fr"}

@@ -275,7 +275,8 @@ def test_summary_counts_an_assent_beside_the_parental_consent(demo_study: Any) -
     shown = assert_matches_recount(at=SIGN_AT + timedelta(hours=25))
 
     forms = {(f.form_id, f.version): f.by_state for f in shown.by_form_version}
-    assert forms[("assent-6-9", 1)]["awaiting-signatures"] == 1
+    # assent-6-9 v2 (the hearing-loss update) is in force on T0
+    assert forms[("assent-6-9", 2)]["awaiting-signatures"] == 1
     assert forms[("parental-consent", 2)]["consented"] == 1
     assert shown.partially_consented == 1
 

@@ -32,7 +32,7 @@ def test_import_demo_study_twice_creates_nothing_new(demo_study: Any) -> None:
     assert not again.changed
     assert "already up to date" in again.summary()
     assert _counts() == before
-    assert before == (1, 7, 8)
+    assert before == (1, 9, 14)
 
 
 def test_import_refuses_translation_missing_an_item(clean_db: Any, study_folder: Path) -> None:
@@ -112,16 +112,16 @@ def test_import_draft_version_can_change_then_be_published(
     clean_db: Any, study_folder: Path
 ) -> None:
     import_study(study_folder)
-    form_dir = study_folder / "forms" / "assent-6-9"
+    form_dir = study_folder / "forms" / "investigator-declaration"  # one version only
     (form_dir / "v2").mkdir()
     for path in (form_dir / "v1").glob("*.yaml"):
         (form_dir / "v2" / path.name).write_text(path.read_text(encoding="utf-8"), "utf-8")
     draft = {"version": 2, "status": "draft", "change": "minor", "change_summary": "Typos."}
     _edit(form_dir / "form.yaml", lambda d: d["versions"].append(dict(draft)))
-    assert "assent-6-9 v2" in import_study(study_folder).created
+    assert "investigator-declaration v2" in import_study(study_folder).created
 
     _edit(form_dir / "v2" / "en.yaml", lambda d: d.update(title="A corrected title"))
-    assert "assent-6-9 v2" in import_study(study_folder).updated
+    assert "investigator-declaration v2" in import_study(study_folder).updated
 
     def publish(d: dict[str, Any]) -> None:
         d["versions"][-1].update(
@@ -133,7 +133,7 @@ def test_import_draft_version_can_change_then_be_published(
 
     _edit(form_dir / "form.yaml", publish)
     import_study(study_folder)
-    stored = FormVersion.objects.get(form_id="assent-6-9", version=2)
+    stored = FormVersion.objects.get(form_id="investigator-declaration", version=2)
     assert stored.status == "published"
     assert stored.content["en"]["title"] == "A corrected title"
     assert stored.published_at is not None
