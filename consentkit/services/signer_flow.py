@@ -13,6 +13,7 @@ keeps its own copy of the ceremony order or of the open states.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, Literal, TypedDict, cast
 
@@ -469,6 +470,20 @@ def _signature_result(participant: Participant, event: AuditEvent) -> SignatureR
         "binding_sha256": event.payload["binding_sha256"],
         "next_step": _next_step(participant, str(event.record_id), event.payload["signer_id"]),
     }
+
+
+def derived_signature_key(session: SignerSession, record_id: str, body: bytes) -> str:
+    """Return the idempotency key of a signature sent without one: signer, record and body.
+
+    A retry of the same request finds its first answer; two guardians who send
+    byte-identical bodies (same printed name, same strokes) for one record are two
+    signatures, so the key names the signer and the record, not the body alone
+    (the chain refuses a key reused for another signature, ``idempotency-key-reused``).
+    """
+    digest = hashlib.sha256()
+    for part in (session.signer_id.encode(), record_id.encode(), body):
+        digest.update(len(part).to_bytes(8, "big") + part)
+    return "derived-" + digest.hexdigest()
 
 
 def signature_for_key(

@@ -224,8 +224,8 @@ class SignatureViews(MethodView):
     @_post(SignatureSchema, EventResultSchema)
     def post(self, args: dict[str, Any], record_id: str) -> Response:
         """Sign (after POST /auth/step-up and its verify): bound to the exact text shown."""
-        key = (
-            request.headers.get("Idempotency-Key") or hashlib.sha256(request.get_data()).hexdigest()
+        key = request.headers.get("Idempotency-Key") or signer_flow.derived_signature_key(
+            current_session(), record_id, request.get_data()
         )
         return _once(
             lambda: signer_flow.sign(
