@@ -37,6 +37,7 @@ from backend.web.staff.common import (
     _state_label,
     _when,
 )
+from backend.web.staff.tasks import task_rows
 from consentkit import settings
 from consentkit.enums import Channel, SignerRole, WithdrawalScope
 from consentkit.errors import (
@@ -52,7 +53,7 @@ from consentkit.models.staff import StaffMember
 from consentkit.models.study import FormVersion
 from consentkit.policy.records import opened_event
 from consentkit.policy.roles import Action
-from consentkit.services import access, documents, enrolment, records, timeline
+from consentkit.services import access, documents, enrolment, records, timeline, transitions
 from consentkit.services import paper as paper_service
 from consentkit.services import staff as staff_service
 from consentkit.services.staff import Signed
@@ -254,6 +255,7 @@ def _participant_page(
         language=_language_name(participant.preferred_language),
         signers=signer_rows,
         records=_record_rows(trial_id, participant, signed, by_id),
+        tasks=task_rows(trial_id, transitions.participant_tasks(participant)),
         events=_timeline(records.history(participant), by_id),
         participating=profile.get("participating"),
         withdrawn_scopes=[
