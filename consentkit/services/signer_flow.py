@@ -349,6 +349,46 @@ def form_for_record(
     )
 
 
+def information(
+    session: SignerSession,
+    form_id: str,
+    version: int,
+    *,
+    requested: str | None,
+    accept_language: str | None,
+) -> dict[str, Any]:
+    """Return the text of a minor version this signer was informed of, to read (not to sign).
+
+    A minor version is told to families who consented (a ``version.informed``
+    event on their record, :func:`consentkit.services.tasks.inform_of_minor_version`);
+    each of those records' signers may read the new text, in the language the
+    record was opened in unless they ask for another.
+
+    Raises:
+        NotFoundError: ``information-not-found``, this signer was not informed of it.
+    """
+    informed = AuditEvent.objects(
+        participant_id=session.participant_id,
+        type="version.informed",
+        payload__form_id=form_id,
+        payload__version=version,
+    ).only("record_id")
+    for event in informed:
+        try:
+            opened = _opened_for_signer(session, str(event.record_id))
+        except NotFoundError:
+            continue  # another family member's record
+        return forms.version_view(
+            session.trial_id,
+            form_id,
+            version,
+            requested=requested,
+            accept_language=accept_language,
+            default_locale=opened["locale"],
+        )
+    raise NotFoundError("This information was not found.", code="information-not-found")
+
+
 def _event_result(event: AuditEvent) -> EventResult:
     return {"seq": event.seq, "type": event.type, "at": event.at, "state": event.state_after}
 

@@ -176,6 +176,24 @@ class RecordFormViews(MethodView):
         return response
 
 
+@blp.route("/information/<form_id>/<int:version>")
+class InformationViews(MethodView):
+    """Updated information: the text of a minor version the family was informed of."""
+
+    @blp.arguments(FormQueryArgsSchema, location="query")
+    @blp.response(200, FormContentSchema)
+    @blp.doc(security=SECURITY)
+    def get(self, args: dict[str, Any], form_id: str, version: int) -> dict[str, Any]:
+        """Read the new text of a version this signer was informed of (nothing to sign)."""
+        return signer_flow.information(
+            current_session(),
+            form_id,
+            version,
+            requested=args.get("lang"),
+            accept_language=request.headers.get("Accept-Language"),
+        )
+
+
 def _post(schema: Any, result: Any) -> Callable[[Any], Any]:
     """Document and wire a flow POST: body schema, result, bearer auth, Idempotency-Key."""
 
