@@ -21,6 +21,7 @@ from consentkit.models.access import OtpChallenge, SignerSession
 from consentkit.models.audit import ConsentRecord
 from consentkit.models.participant import Signer
 from consentkit.models.study import FormVersion
+from consentkit.models.task import ConsentTask
 from consentkit.services import (
     access,
     audit,
@@ -339,6 +340,37 @@ def _b_summary(world: World, row: Row) -> None:
     assert response.get_json()["scopes"] == ["no-further-contact"]
 
 
+def _task(ctx: Ctx) -> None:
+    """Give A's family a re-consent task of the parents' form, due today."""
+    record = ConsentRecord.objects(record_id=ctx.record_id).get()
+    participant = ctx.family.participant
+    ConsentTask(
+        key=f"matrix-{participant.code}",
+        trial_id=participant.trial_id,
+        participant_id=str(participant.id),
+        participant_code=participant.code,
+        site_code=participant.site_code,
+        reason="reconsent",
+        form_kind=record.form_kind,
+        form_id=record.form_id,
+        version=str(record.version),
+        due_date=now_utc().date(),
+        created_at=now_utc(),
+    ).save()
+
+
+def _opened_the_task(response: Any, ctx: Ctx) -> None:
+    assert response.get_json()["task_key"] == f"matrix-{ctx.family.participant.code}"
+    assert response.get_json()["record_id"] == ctx.record_id  # the open record, linked
+
+
+def _b_open_task(world: World, row: Row) -> None:
+    """B names A's task: not found, as a task of another family is."""
+    response = row.send(world.client, ctx_for(world.a, world.a.open), world.b.phone.headers)
+    assert response.status_code == 404
+    assert response.get_json()["error"] == "task-not-found"
+
+
 def _inform(ctx: Ctx) -> None:
     """Tell A's consented record of its own version's text, as a minor version would."""
     record = ConsentRecord.objects(record_id=ctx.record_id).get()
@@ -525,6 +557,8 @@ class Row:
         if "<challenge_id>" in url:
             assert ctx.challenge is not None
             url = url.replace("<challenge_id>", ctx.challenge[0])
+        # A consent task of the family named (made by ``_task`` for the signer acting).
+        url = url.replace("<task_key>", f"matrix-{ctx.family.participant.code}")
         if "<form_id>" in url:
             # The information of a version: the record's own form and version.
             named = ConsentRecord.objects(record_id=ctx.record_id).get()
@@ -643,6 +677,14 @@ ROWS = [
         ids_of=lambda s: {s.done.record_id, s.document_id},
     ),
     Row("GET", f"{RECORD}/document", record="done", own_family=False, a_check=_is_a_pdf),
+    Row(
+        "POST",
+        f"{ME}/tasks/<task_key>/open",
+        scope="self",
+        a_prepare=_task,
+        a_check=_opened_the_task,
+        other=_b_open_task,
+    ),
     Row(
         "GET",
         f"{ME}/information/<form_id>/<int:version>",

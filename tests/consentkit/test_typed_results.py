@@ -112,7 +112,8 @@ def test_consent_record_payload_keys_are_the_declared_record_format(demo_study: 
     )
 
     declared = set(get_type_hints(documents.ConsentRecordPayload))
-    assert set(payload) == declared - {"paper_signatures"}  # an e-signed record has no paper
+    # An e-signed record has no paper; a record opened without a consent task, no purpose.
+    assert set(payload) == declared - {"paper_signatures", "opened_for"}
     assert {frozenset(s) for s in payload["signatures"]} == {
         frozenset(get_type_hints(documents.RecordSignature))
     }
