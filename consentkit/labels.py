@@ -177,6 +177,7 @@ LABELS: dict[str, dict[str, str]] = {
         "task.created": N_("Task created"),
         "task.opened": N_("Form opened for a task"),
         "version.informed": N_("Told about updated information"),
+        "participant.competence-reached": N_("Reached the age to consent alone"),
     },
     "channel": {
         Channel.APP: N_("In the app"),

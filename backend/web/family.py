@@ -81,7 +81,14 @@ def script_strings(locale: str) -> dict[str, Any]:
     }
 
 
-def _page(template: str, page: str, *, record_id: str | None = None, **context: Any) -> str:
+def _page(
+    template: str,
+    page: str,
+    *,
+    record_id: str | None = None,
+    information: dict[str, Any] | None = None,
+    **context: Any,
+) -> str:
     locale = page_locale()
     return render_template(
         f"web/family/{template}",
@@ -93,6 +100,7 @@ def _page(template: str, page: str, *, record_id: str | None = None, **context: 
             "api": "/api/v1",
             "base": url_for("family.start"),
             "record_id": record_id,
+            "information": information,
         },
         strings=script_strings(locale),
         **context,
@@ -152,6 +160,16 @@ def sign(record_id: str) -> str:
 def done(record_id: str) -> str:
     """Signed: see who else must sign, and download the sealed copy when complete."""
     return _page("done.html", "done", record_id=record_id)
+
+
+@bp.get("/information/<form_id>/<int:version>")
+def information(form_id: str, version: int) -> str:
+    """Read a new version of the information told to the family (nothing to sign)."""
+    return _page(
+        "information.html",
+        "information",
+        information={"form_id": form_id[:80], "version": version},
+    )
 
 
 @bp.get("/withdraw")

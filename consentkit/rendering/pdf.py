@@ -37,6 +37,7 @@ LABELS = {
     "ethics": N_("Ethics committee approval"),
     "content_hash": N_("Fingerprint (SHA-256) of this text"),
     "state": N_("State"),
+    "opened_for": N_("Opened for"),
     "choices": N_("Choices"),
     "required": N_("required"),
     "yes": N_("Yes"),

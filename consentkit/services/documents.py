@@ -50,6 +50,7 @@ from consentkit.rendering import seal as sealing
 from consentkit.rendering.markdown import to_html
 from consentkit.services import audit
 from consentkit.services.forms import catalog
+from consentkit.services.transitions import Why
 
 ATTACHMENT_NAME = "consent-record.json"
 RECORD_FORMAT = "consentkit.record/1"
@@ -96,6 +97,17 @@ class RecordRequirements(TypedDict):
     rule_pack_version: str | None
 
 
+class OpenedFor(TypedDict):
+    """The consent task a record was opened for (re-consent, a new age or role, competence)."""
+
+    task_key: str
+    reason: str
+    #: The age the transition is about ("Consent at 12").
+    age: int | None
+    #: A re-consent's new version ("Re-consent to version 2").
+    version: int | None
+
+
 class RecordEventRef(TypedDict):
     """An event of the chain the record covers, by position, time and hash."""
 
@@ -129,6 +141,8 @@ class ConsentRecordPayload(TypedDict):
     paper_signatures: NotRequired[list[PaperSignature]]
     #: Only on records opened with a single-parent exception (code, statement, evidence, who).
     guardian_exception: NotRequired[dict[str, Any]]
+    #: Only on records opened for a task (``task.opened``), so earlier sealed records verify.
+    opened_for: NotRequired[OpenedFor]
     requirements: RecordRequirements
     as_of_seq: int
     events: list[RecordEventRef]
@@ -252,6 +266,18 @@ def consent_record_payload(
         result["paper_signatures"] = paper
     if data.get("guardian_exception"):
         result["guardian_exception"] = data["guardian_exception"]
+    task = next(
+        (e for e in events if e["type"] == "task.opened" and e["record_id"] == record_id), None
+    )
+    if task is not None:
+        # What the record was opened for belongs in the sealed record: an inspector reading
+        # a v2 consent or a young person's own consent sees why it was asked for.
+        result["opened_for"] = OpenedFor(
+            task_key=task["payload"]["key"],
+            reason=task["payload"]["reason"],
+            age=task["payload"].get("age"),
+            version=task["payload"].get("target_version"),
+        )
     return result
 
 
@@ -322,6 +348,14 @@ def _svg_data_uri(svg: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
 
 
+def _purpose(opened_for: OpenedFor | None, locale: str) -> str | None:
+    """Return what the record was opened for, in ``locale`` ("Re-consent to version 2")."""
+    if opened_for is None:
+        return None
+    why = Why(opened_for["reason"], age=opened_for["age"], version=opened_for["version"])
+    return why.purpose(locale)
+
+
 def _consent_html(
     participant: Participant,
     payload: ConsentRecordPayload,
@@ -371,6 +405,7 @@ def _consent_html(
         "approved_date": version.approved_date,
         "content_sha256": payload["content_sha256"],
         "state": label("record_state", payload["state"], locale),
+        "opened_for": _purpose(payload.get("opened_for"), locale),
         "is_development_seal": seal_is_dev,
         "verification_code": verification_code(record_sha256),
         "record_sha256": record_sha256,

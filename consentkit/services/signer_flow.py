@@ -13,6 +13,7 @@ keeps its own copy of the ceremony order or of the open states.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, Literal, TypedDict, cast
 
@@ -348,6 +349,46 @@ def form_for_record(
     )
 
 
+def information(
+    session: SignerSession,
+    form_id: str,
+    version: int,
+    *,
+    requested: str | None,
+    accept_language: str | None,
+) -> forms.FormView:
+    """Return the text of a minor version this signer was informed of, to read (not to sign).
+
+    A minor version is told to families who consented (a ``version.informed``
+    event on their record, :func:`consentkit.services.tasks.inform_of_minor_version`);
+    each of those records' signers may read the new text, in the language the
+    record was opened in unless they ask for another.
+
+    Raises:
+        NotFoundError: ``information-not-found``, this signer was not informed of it.
+    """
+    informed = AuditEvent.objects(
+        participant_id=session.participant_id,
+        type="version.informed",
+        payload__form_id=form_id,
+        payload__version=version,
+    ).only("record_id")
+    for event in informed:
+        try:
+            opened = _opened_for_signer(session, str(event.record_id))
+        except NotFoundError:
+            continue  # another family member's record
+        return forms.version_view(
+            session.trial_id,
+            form_id,
+            version,
+            requested=requested,
+            accept_language=accept_language,
+            default_locale=opened["locale"],
+        )
+    raise NotFoundError("This information was not found.", code="information-not-found")
+
+
 def _event_result(event: AuditEvent) -> EventResult:
     return {"seq": event.seq, "type": event.type, "at": event.at, "state": event.state_after}
 
@@ -469,6 +510,20 @@ def _signature_result(participant: Participant, event: AuditEvent) -> SignatureR
         "binding_sha256": event.payload["binding_sha256"],
         "next_step": _next_step(participant, str(event.record_id), event.payload["signer_id"]),
     }
+
+
+def derived_signature_key(session: SignerSession, record_id: str, body: bytes) -> str:
+    """Return the idempotency key of a signature sent without one: signer, record and body.
+
+    A retry of the same request finds its first answer; two guardians who send
+    byte-identical bodies (same printed name, same strokes) for one record are two
+    signatures, so the key names the signer and the record, not the body alone
+    (the chain refuses a key reused for another signature, ``idempotency-key-reused``).
+    """
+    digest = hashlib.sha256()
+    for part in (session.signer_id.encode(), record_id.encode(), body):
+        digest.update(len(part).to_bytes(8, "big") + part)
+    return "derived-" + digest.hexdigest()
 
 
 def signature_for_key(

@@ -96,6 +96,10 @@ def summary(event: Mapping[str, Any]) -> str:
             f"{data['form_id']} v{data['version']} opened for task {data['reason']} "
             f"(due {data['due_date']})"
         ),
+        "participant.competence-reached": lambda: (
+            f"competence on {data['competence_date']}: consents given as a minor wait for "
+            "the young person's own"
+        ),
         "version.informed": lambda: (
             f"told about {data['form_id']} v{data['version']} (minor change, "
             f"consented on v{data['previous_version']}): {data['change_summary']}"

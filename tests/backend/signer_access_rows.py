@@ -20,6 +20,8 @@ from consentkit.clock import now_utc
 from consentkit.models.access import OtpChallenge, SignerSession
 from consentkit.models.audit import ConsentRecord
 from consentkit.models.participant import Signer
+from consentkit.models.study import FormVersion
+from consentkit.models.task import ConsentTask
 from consentkit.services import (
     access,
     audit,
@@ -28,6 +30,7 @@ from consentkit.services import (
     participants,
     participation,
     records,
+    tasks,
 )
 from tests.backend.signer_access_world import (
     API,
@@ -337,6 +340,59 @@ def _b_summary(world: World, row: Row) -> None:
     assert response.get_json()["scopes"] == ["no-further-contact"]
 
 
+def _task(ctx: Ctx) -> None:
+    """Give A's family a re-consent task of the parents' form, due today."""
+    record = ConsentRecord.objects(record_id=ctx.record_id).get()
+    participant = ctx.family.participant
+    ConsentTask(
+        key=f"matrix-{participant.code}",
+        trial_id=participant.trial_id,
+        participant_id=str(participant.id),
+        participant_code=participant.code,
+        site_code=participant.site_code,
+        reason="reconsent",
+        form_kind=record.form_kind,
+        form_id=record.form_id,
+        version=str(record.version),
+        due_date=now_utc().date(),
+        created_at=now_utc(),
+    ).save()
+
+
+def _opened_the_task(response: Any, ctx: Ctx) -> None:
+    assert response.get_json()["task_key"] == f"matrix-{ctx.family.participant.code}"
+    assert response.get_json()["record_id"] == ctx.record_id  # the open record, linked
+
+
+def _b_open_task(world: World, row: Row) -> None:
+    """B names A's task: not found, as a task of another family is."""
+    response = row.send(world.client, ctx_for(world.a, world.a.open), world.b.phone.headers)
+    assert response.status_code == 404
+    assert response.get_json()["error"] == "task-not-found"
+
+
+def _inform(ctx: Ctx) -> None:
+    """Tell A's consented record of its own version's text, as a minor version would."""
+    record = ConsentRecord.objects(record_id=ctx.record_id).get()
+    version = FormVersion.objects.get(
+        trial_id=record.trial_id, form_id=record.form_id, version=record.version
+    )
+    tasks._inform(ctx.family.participant, record, version, now=now_utc())
+
+
+def _is_the_information(response: Any, ctx: Ctx) -> None:
+    record = ConsentRecord.objects(record_id=ctx.record_id).get()
+    body = response.get_json()
+    assert (body["form_id"], body["version"]) == (record.form_id, record.version)
+
+
+def _b_information(world: World, row: Row) -> None:
+    """B was told of nothing: A's information is not found, as B's own would not be."""
+    response = row.send(world.client, ctx_for(world.a, world.a.done), world.b.phone.headers)
+    assert response.status_code == 404
+    assert response.get_json()["error"] == "information-not-found"
+
+
 def _b_me(world: World, row: Row) -> None:
     response = row.send(world.client, ctx_for(world.b, world.b.open), world.b.phone.headers)
     assert response.status_code == 200
@@ -501,6 +557,14 @@ class Row:
         if "<challenge_id>" in url:
             assert ctx.challenge is not None
             url = url.replace("<challenge_id>", ctx.challenge[0])
+        # A consent task of the family named (made by ``_task`` for the signer acting).
+        url = url.replace("<task_key>", f"matrix-{ctx.family.participant.code}")
+        if "<form_id>" in url:
+            # The information of a version: the record's own form and version.
+            named = ConsentRecord.objects(record_id=ctx.record_id).get()
+            url = url.replace("<form_id>", named.form_id).replace(
+                "<int:version>", str(named.version)
+            )
         body = self.body(ctx) if self.body else None
         return client.open(url + self.query, method=self.method, json=body, headers=headers)
 
@@ -613,6 +677,24 @@ ROWS = [
         ids_of=lambda s: {s.done.record_id, s.document_id},
     ),
     Row("GET", f"{RECORD}/document", record="done", own_family=False, a_check=_is_a_pdf),
+    Row(
+        "POST",
+        f"{ME}/tasks/<task_key>/open",
+        scope="self",
+        a_prepare=_task,
+        a_check=_opened_the_task,
+        other=_b_open_task,
+    ),
+    Row(
+        "GET",
+        f"{ME}/information/<form_id>/<int:version>",
+        scope="self",
+        record="done",
+        own_family=False,
+        a_prepare=_inform,
+        a_check=_is_the_information,
+        other=_b_information,
+    ),
     Row(
         "GET",
         f"{ME}/withdrawals/<int:seq>/document",

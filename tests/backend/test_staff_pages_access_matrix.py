@@ -20,7 +20,9 @@ from urllib.parse import quote, urlsplit
 import pytest
 
 from backend.auth.staff import COOKIE
+from consentkit.clock import now_utc
 from consentkit.models.staff import StaffMember
+from consentkit.models.task import ConsentTask
 from consentkit.policy.roles import StaffRole
 from consentkit.services import access, enrolment, evidence, participants
 from tests.backend.staff_helpers import csrf_of, make_member, token_for
@@ -64,6 +66,7 @@ ROWS = [
     Row(f"{STUDY}/records", "GET", "study", EVERYONE),
     Row(f"{STUDY}/records/export.<fmt>", "GET", "study", EVERYONE),
     Row(f"{STUDY}/reconsent", "GET", "study", EVERYONE),
+    Row(f"{STUDY}/tasks", "GET", "study", EVERYONE),
     Row(f"{STUDY}/enrol", "GET", "study", SITE_WORK, sited=False),
     Row(f"{STUDY}/enrol", "POST", "study", SITE_WORK),
     Row(f"{STUDY}/forms/", "GET", "study", ADMIN, sited=False),
@@ -80,6 +83,8 @@ ROWS = [
     Row(f"{PERSON}/signers/<signer_id>/contact", "POST", "participant", SITE_WORK),
     Row(f"{PERSON}/dissent", "POST", "participant", SITE_WORK),
     Row(f"{PERSON}/dissent/review", "POST", "participant", {"investigator"}),
+    # The task is due in years: an allowed member gets the "not due yet" page (409).
+    Row(f"{PERSON}/tasks/<task_key>/open", "POST", "participant", SITE_WORK),
     Row(f"{PERSON}/withdraw", "GET", "participant", SITE_WORK),
     Row(f"{PERSON}/withdraw", "POST", "participant", SITE_WORK),
     Row(f"{RECORD}/countersign", "GET", "participant", {"investigator"}),
@@ -119,7 +124,20 @@ def world(client: Any, demo_study: Any) -> dict[str, Any]:
             interviewer=staff,
             actor=enrolment.staff_actor(staff, "investigator"),
         )
+        task = ConsentTask(
+            key=f"matrix-{site}",
+            trial_id=TRIAL,
+            participant_id=str(result.participant.id),
+            participant_code=result.participant.code,
+            site_code=site,
+            reason="age-band",
+            form_kind="child-assent",
+            due_date=date(2099, 1, 1),
+            created_at=now_utc(),
+        )
+        task.save()
         families[site] = {
+            "task": task.key,
             "code": result.participant.code,
             "record": result.records[0].record_id,
             "guardian": str(next(s.id for s in result.signers if s.role == "guardian")),
@@ -138,6 +156,7 @@ def _path(row: Row, site: str, world: dict[str, Any]) -> str:
         .replace("<fmt>", "csv")
         .replace("<token>", "not-a-setup-link")
         .replace("<signer_id>", family["guardian"])
+        .replace("<task_key>", family["task"])
     )
     if "<invitation_id>" in path:
         # A fresh invitation per request: revoking or resending one spends it.

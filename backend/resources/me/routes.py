@@ -177,6 +177,24 @@ class RecordFormViews(MethodView):
         return response
 
 
+@blp.route("/information/<form_id>/<int:version>")
+class InformationViews(MethodView):
+    """Updated information: the text of a minor version the family was informed of."""
+
+    @blp.arguments(FormQueryArgsSchema, location="query")
+    @blp.response(200, FormContentSchema)
+    @blp.doc(security=SECURITY)
+    def get(self, args: dict[str, Any], form_id: str, version: int) -> FormView:
+        """Read the new text of a version this signer was informed of (nothing to sign)."""
+        return signer_flow.information(
+            current_session(),
+            form_id,
+            version,
+            requested=args.get("lang"),
+            accept_language=request.headers.get("Accept-Language"),
+        )
+
+
 def _post(schema: Any, result: Any) -> Callable[[Any], Any]:
     """Document and wire a flow POST: body schema, result, bearer auth, Idempotency-Key."""
 
@@ -225,8 +243,8 @@ class SignatureViews(MethodView):
     @_post(SignatureSchema, EventResultSchema)
     def post(self, args: dict[str, Any], record_id: str) -> Response:
         """Sign (after POST /auth/step-up and its verify): bound to the exact text shown."""
-        key = (
-            request.headers.get("Idempotency-Key") or hashlib.sha256(request.get_data()).hexdigest()
+        key = request.headers.get("Idempotency-Key") or signer_flow.derived_signature_key(
+            current_session(), record_id, request.get_data()
         )
         return _once(
             lambda: signer_flow.sign(

@@ -90,6 +90,11 @@
     return "records/" + encodeURIComponent(recordId) + "/" + STEP_PAGES[step];
   }
 
+  /** The page (and API path) of a new version's text the family was informed of. */
+  function informationPath(information) {
+    return "information/" + encodeURIComponent(information.form_id) + "/" + information.version;
+  }
+
   /** This record's task as the server sees it now (state, phase, next step, who is missing). */
   async function currentTask() {
     const tasks = await api("GET", "/me/tasks?page_size=100");
@@ -467,7 +472,9 @@
       (strings.signer_role[me.role] || me.role);
     const forms = await Promise.all(
       tasks.map((task) =>
-        task.record_id && task.phase !== "informed"
+        task.phase === "informed" && task.information
+          ? api("GET", "/me/" + informationPath(task.information)).catch(() => null)
+          : task.record_id
           ? api("GET", "/me/records/" + encodeURIComponent(task.record_id) + "/form").catch(() => null)
           : null
       )
@@ -500,7 +507,7 @@
           });
         } else if (task.next_step === "read-update") {
           act.textContent = T["step_read-update"];
-          act.href = BASE + stepPath(task.record_id, "done");
+          act.href = BASE + informationPath(task.information);
         } else {
           act.remove();
         }
@@ -537,6 +544,26 @@
     });
     list.setAttribute("aria-busy", "false");
     await showWithdrawals();
+  };
+
+  pages.information = async function () {
+    const form = await api("GET", "/me/" + informationPath(data.information));
+    $("form-title").textContent = form.title;
+    $("form-summary").textContent = form.summary || "";
+    const holder = $("information-sections");
+    holder.textContent = "";
+    form.sections.forEach(function (section, index) {
+      const id = "information-section-" + index;
+      const article = el("article", { class: "section", "aria-labelledby": id });
+      article.appendChild(el("h2", { id: id }, section.title));
+      if (section.summary) {
+        article.appendChild(el("p", { class: "summary" }, section.summary));
+      }
+      const body = el("div", { class: "prose" });
+      body.appendChild(safeFragment(section.html || ""));
+      article.appendChild(body);
+      holder.appendChild(article);
+    });
   };
 
   pages.read = async function () {

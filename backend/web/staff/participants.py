@@ -37,6 +37,7 @@ from backend.web.staff.common import (
     _state_label,
     _when,
 )
+from backend.web.staff.tasks import task_rows
 from consentkit import settings
 from consentkit.enums import Channel, InterviewMode, SignerRole, WithdrawalScope
 from consentkit.errors import (
@@ -53,7 +54,15 @@ from consentkit.models.staff import StaffMember
 from consentkit.models.study import FormVersion
 from consentkit.policy.records import opened_event
 from consentkit.policy.roles import Action
-from consentkit.services import access, documents, enrolment, participation, records, timeline
+from consentkit.services import (
+    access,
+    documents,
+    enrolment,
+    participation,
+    records,
+    timeline,
+    transitions,
+)
 from consentkit.services import paper as paper_service
 from consentkit.services import staff as staff_service
 from consentkit.services.staff import Signed
@@ -264,6 +273,7 @@ def _participant_page(
         language=_language_name(participant.preferred_language),
         signers=signer_rows,
         records=_record_rows(trial_id, participant, signed, by_id),
+        tasks=task_rows(trial_id, transitions.participant_tasks(participant)),
         events=_timeline(records.history(participant), by_id),
         participating=profile.get("participating"),
         blocked_by=profile.get("blocked_by", []),
