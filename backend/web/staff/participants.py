@@ -52,7 +52,7 @@ from consentkit.models.staff import StaffMember
 from consentkit.models.study import FormVersion
 from consentkit.policy.records import opened_event
 from consentkit.policy.roles import Action
-from consentkit.services import access, documents, enrolment, records, timeline
+from consentkit.services import access, documents, enrolment, records, timeline, witness
 from consentkit.services import paper as paper_service
 from consentkit.services import staff as staff_service
 from consentkit.services.staff import Signed
@@ -271,6 +271,10 @@ def _participant_page(
         can_invite=_can(signed, Action.INVITE, trial_id, site),
         invitations=_invitation_rows(participant, {s["signer_id"]: s["name"] for s in signer_rows}),
         can_withdraw=_can(signed, Action.RECORD_WITHDRAWAL, trial_id, site),
+        # The impartial witness block (_witness_panel.html, backend/web/staff/witness.py).
+        witness_turns=witness.witness_turns(participant),
+        can_sign_witness=_can(signed, Action.RECORD_PAPER, trial_id, site),
+        can_register_witness=_can(signed, Action.ENROL, trial_id, site),
         notice=_notice(),
         error=error,
     )
