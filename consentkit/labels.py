@@ -177,7 +177,9 @@ LABELS: dict[str, dict[str, str]] = {
         "task.created": N_("Task created"),
         "task.opened": N_("Form opened for a task"),
         "version.informed": N_("Told about updated information"),
-        "participant.competence-reached": N_("Reached the age to consent alone"),
+        "participant.competence-reached": N_(
+            "Reached the age of legal competence: consent suspended until their own"
+        ),
     },
     "channel": {
         Channel.APP: N_("In the app"),

@@ -11,7 +11,7 @@ from typing import Any
 
 from consentkit.enums import SignerRole
 
-__all__ = ["witness_of", "witnesses_for"]
+__all__ = ["witness_of", "witnessed_on_record", "witnesses_for"]
 
 
 def witness_of(events: Iterable[Mapping[str, Any]], signer_id: str) -> str | None:
@@ -38,3 +38,22 @@ def witnesses_for(
                 {"signer_id": witness, "role": SignerRole.WITNESS, "for_signer_id": signer_id}
             )
     return found
+
+
+def witnessed_on_record(
+    events: Iterable[Mapping[str, Any]], record_id: str, witness_id: str
+) -> str | None:
+    """Return whom ``witness_id`` witnesses on this record (``record.witness-required``).
+
+    Read from the record's events rather than the registration: the witness signs
+    on the records that asked for them, after that signer.
+    """
+    for event in events:
+        if (
+            event["type"] == "record.witness-required"
+            and event.get("record_id") == record_id
+            and event["payload"]["signer_id"] == witness_id
+        ):
+            witnessed: str = event["payload"]["for_signer_id"]
+            return witnessed
+    return None

@@ -95,7 +95,9 @@ class DueFilter(StrEnum):
       :data:`COMPETENCE_WINDOW_DAYS` days (CTR Art 32(3)), one row each;
     * ``band-change``: participants with an open age-band or minor-role task due
       within that window or overdue (``consentkit due`` creates them), one row each;
-    * ``suspended``: records suspended until the young person's own consent;
+    * ``suspended``: records suspended until the young person's own consent (from the
+      competence date, once an event or the daily ``consentkit due`` has projected it:
+      :mod:`consentkit.services.competence`);
     * ``dissent``: records ended by the minor's dissent (CTR Art 32(1)(c)).
     """
 

@@ -20,11 +20,9 @@ from consentkit.models.audit import AuditEvent, ConsentRecord
 from consentkit.models.participant import Participant
 from consentkit.models.study import ConsentForm, FormVersion
 from consentkit.models.task import ConsentTask
-from consentkit.policy.age import local_date
-from consentkit.policy.records import participant_records
-from consentkit.services import audit, projection
+from consentkit.services import audit
 from consentkit.services.evidence import SYSTEM
-from consentkit.services.requirements import own_consent_due, requirements_for
+from consentkit.services.requirements import requirements_for
 
 log = logging.getLogger(__name__)
 
@@ -108,10 +106,6 @@ class TaskReport:
                 version=task.version,
             )
         )
-
-    #: Participants whose records consented for them as a minor this run found suspended
-    #: at competence (``participant.competence-reached``), by code.
-    suspended: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """Return a one-line account."""
@@ -275,8 +269,6 @@ def create_due_tasks(
     until = on + timedelta(days=horizon_days)
     query = Participant.objects(trial_id=trial_id) if trial_id else Participant.objects
     for participant in query.no_cache():
-        if record_competence_reached(participant, now=now):
-            report.suspended.append(participant.code)
         requirements = requirements_for(participant, on)
         transition = requirements.next_transition
         if transition is None or transition.date > until:
@@ -300,54 +292,3 @@ def create_due_tasks(
             detail=f"requirements change on {transition.date.isoformat()} ({reason})",
         )
     return report
-
-
-def record_competence_reached(participant: Participant, *, now: datetime) -> bool:
-    """Record, once, that records consented for a minor are suspended at competence.
-
-    On the day a young person reaches the age of legal competence where the row
-    asks for re-consent (CTR Art 32(3)), the consents their parents gave become
-    ``suspended-awaiting-own-consent`` (consentkit.policy.records) with no one
-    acting: a state change of consent is an event, so ``consentkit due`` appends
-    ``participant.competence-reached`` (payload: the competence date) and moves
-    the projection and the dashboard counters with it; otherwise they would say
-    "consented" until the family's next signature. Returns True when it did.
-    """
-    if not own_consent_due(participant, now):
-        return False
-    if AuditEvent.objects(
-        participant_id=str(participant.id), type="participant.competence-reached"
-    ).first():
-        return False
-    chain = audit.chain_dicts(str(participant.id))
-    if not chain or not any(
-        status.state == RecordState.SUSPENDED_AWAITING_OWN_CONSENT
-        for status in participant_records(chain, at=now, own_consent_due=True)
-    ):
-        return False  # nothing consented for them as a minor, or their own consent is given
-    competence = requirements_for(participant, local_date(now, participant.timezone))
-    added = True
-
-    def build(events: list[audit.ChainEvent]) -> audit.Draft | AuditEvent:
-        nonlocal added
-        for event in events:
-            if event["type"] == "participant.competence-reached":
-                added = False  # another run got there first
-                found: AuditEvent = AuditEvent.objects(
-                    participant_id=str(participant.id), seq=event["seq"]
-                ).get()
-                return found
-        return audit.Draft(
-            type="participant.competence-reached",
-            actor=SYSTEM.to_dict(),
-            payload={
-                "competence_date": competence.competence_date.isoformat()
-                if competence.competence_date
-                else None
-            },
-        )
-
-    _, events = audit.append_to_chain(participant, build, now=now)
-    if added:
-        projection.refresh_projection(participant, events)
-    return added

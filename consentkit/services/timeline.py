@@ -92,13 +92,14 @@ def summary(event: Mapping[str, Any]) -> str:
             + ("declined to say" if data["reason_declined"] else (data["reason"] or "none given"))
         ),
         "assent.dissent": lambda: f"the child said no ({data['channel']})",
+        "participant.competence-reached": lambda: (
+            f"{data['competence_age']} on {data['competence_date']} ({data['country']}, "
+            f"rules {data['rule_pack_version']}): {len(data['suspended_record_ids'])} "
+            "record(s) suspended until their own consent"
+        ),
         "task.opened": lambda: (
             f"{data['form_id']} v{data['version']} opened for task {data['reason']} "
             f"(due {data['due_date']})"
-        ),
-        "participant.competence-reached": lambda: (
-            f"competence on {data['competence_date']}: consents given as a minor wait for "
-            "the young person's own"
         ),
         "version.informed": lambda: (
             f"told about {data['form_id']} v{data['version']} (minor change, "

@@ -14,11 +14,15 @@ the signer still has to sign then needs the witness too (``record.witness-requir
 and records opened later include them
 (:func:`consentkit.policy.witnesses.witnesses_for`). The witness signs
 in person on the staff device (:func:`sign_as_witness`), after the person they
-witness, with their printed name and the statement signed.
+witness, with their printed name and the statement signed; :func:`witness_turns`
+says which witness may sign which record now, and the text they sign, so the staff
+page and any other face read that decision instead of making it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -31,11 +35,12 @@ from consentkit.i18n import gettext
 from consentkit.models.audit import AuditEvent
 from consentkit.models.participant import Participant, Signer
 from consentkit.models.staff import StaffMember
-from consentkit.policy.witnesses import witness_of
+from consentkit.policy.records import RecordStatus, opened_event
+from consentkit.policy.witnesses import witness_of, witnessed_on_record
 from consentkit.services import audit, ceremony, participants, records
 from consentkit.services.evidence import Actor, AuthEvidence, SignatureInput
 
-__all__ = ["register_witness", "sign_as_witness"]
+__all__ = ["WitnessTurn", "register_witness", "sign_as_witness", "witness_turn", "witness_turns"]
 
 _FAMILY_ROLES = (SignerRole.GUARDIAN, SignerRole.PARTICIPANT)
 
@@ -201,4 +206,125 @@ def sign_as_witness(
             channel="in-person",
         ),
         now=now,
+    )
+
+
+@dataclass(frozen=True)
+class WitnessTurn:
+    """A witness who may sign a record now: the person they witness has signed, they have not.
+
+    ``locale`` and ``content_sha256`` are the text read out to the person who cannot
+    read (the language they signed in), which the witness signs too; ``statement``
+    is what the witness attests, in that language, as the signature stores it.
+    """
+
+    record_id: str
+    form_id: str
+    form_kind: str
+    version: int
+    witness_signer_id: str
+    witness_name: str
+    for_signer_id: str
+    witnessed_name: str
+    locale: str
+    content_sha256: str
+    statement: str
+
+
+def _signed_locale(
+    events: Sequence[audit.ChainEvent], record_id: str, signer_id: str
+) -> str | None:
+    """Return the language ``signer_id`` signed this record in (on screen or on paper)."""
+    found = None
+    for event in events:
+        if event.get("record_id") != record_id:
+            continue
+        data = event["payload"]
+        if (event["type"] == "signature.added" and data.get("signer_id") == signer_id) or (
+            event["type"] == "paper.recorded" and signer_id in data.get("signer_ids", [])
+        ):
+            found = data.get("locale")
+    return found
+
+
+def _turns(
+    participant: Participant,
+    events: Sequence[audit.ChainEvent],
+    statuses: Sequence[RecordStatus],
+) -> list[WitnessTurn]:
+    names = {
+        str(s.id): str(participants.signer_identity(s).get("name", ""))
+        for s in participants.signers_of(participant)
+    }
+    found = []
+    for status in statuses:
+        if status.state not in OPEN_STATES:
+            continue
+        for missing in status.missing_signers:
+            if missing["role"] != SignerRole.WITNESS:
+                continue
+            witness_id = missing["signer_id"]
+            witnessed = witnessed_on_record(events, status.record_id, witness_id)
+            progress = status.signers.get(witnessed) if witnessed else None
+            if witnessed is None or progress is None or progress.signed_at is None:
+                continue  # the witness signs after the person they witness (ceremony.sign)
+            data = opened_event(events, status.record_id)["payload"]
+            hashes: dict[str, str] = data["content_sha256"]
+            locale = _signed_locale(events, status.record_id, witnessed)
+            if locale not in hashes:
+                locale = (
+                    participant.preferred_language
+                    if participant.preferred_language in hashes
+                    else sorted(hashes)[0]
+                )
+            assert locale is not None
+            found.append(
+                WitnessTurn(
+                    record_id=status.record_id,
+                    form_id=data["form_id"],
+                    form_kind=data.get("form_kind", ""),
+                    version=data["version"],
+                    witness_signer_id=witness_id,
+                    witness_name=names.get(witness_id, ""),
+                    for_signer_id=witnessed,
+                    witnessed_name=names.get(witnessed, ""),
+                    locale=locale,
+                    content_sha256=hashes[locale],
+                    statement=gettext(locale, ceremony.WITNESS_STATEMENT),
+                )
+            )
+    return found
+
+
+def witness_turns(participant: Participant, *, at: datetime | None = None) -> list[WitnessTurn]:
+    """Return every witness who may sign one of the participant's open records now."""
+    events = audit.chain_dicts(str(participant.id))
+    statuses = records.record_statuses(participant, at=at, events=events)
+    return _turns(participant, events, statuses)
+
+
+def witness_turn(
+    participant: Participant,
+    record_id: str,
+    witness_signer_id: str | None = None,
+    *,
+    at: datetime | None = None,
+) -> WitnessTurn:
+    """Return the witness who may sign this record now (``witness_signer_id``, or the first).
+
+    Raises:
+        NotFoundError: no such record.
+        ConflictError: ``witness-not-due``: no witness of this record may sign now
+            (none needed, the person they witness has not signed yet, already signed,
+            or the record is closed).
+    """
+    events = audit.chain_dicts(str(participant.id))
+    opened_event(events, record_id)
+    statuses = records.record_statuses(participant, at=at, events=events)
+    for turn in _turns(participant, events, statuses):
+        if turn.record_id == record_id and witness_signer_id in (None, turn.witness_signer_id):
+            return turn
+    raise ConflictError(
+        "No witness can sign this record now: the person who cannot read signs first.",
+        code="witness-not-due",
     )

@@ -85,6 +85,7 @@ ROWS = [
     Row(f"{PERSON}/dissent/review", "POST", "participant", {"investigator"}),
     # The task is due in years: an allowed member gets the "not due yet" page (409).
     Row(f"{PERSON}/tasks/<task_key>/open", "POST", "participant", SITE_WORK),
+    Row(f"{PERSON}/witnesses", "POST", "participant", SITE_WORK),  # 422: no name given
     Row(f"{PERSON}/withdraw", "GET", "participant", SITE_WORK),
     Row(f"{PERSON}/withdraw", "POST", "participant", SITE_WORK),
     Row(f"{RECORD}/countersign", "GET", "participant", {"investigator"}),
@@ -92,6 +93,8 @@ ROWS = [
     Row(f"{RECORD}/document.pdf", "GET", "participant", EVERYONE),
     Row(f"{RECORD}/paper", "GET", "participant", SITE_WORK),
     Row(f"{RECORD}/paper", "POST", "participant", SITE_WORK),
+    Row(f"{RECORD}/witness", "GET", "participant", SITE_WORK),  # 409: no witness due
+    Row(f"{RECORD}/witness", "POST", "participant", SITE_WORK),
 ]
 
 
@@ -183,6 +186,8 @@ def _request(client: Any, row: Row, site: str, world: dict[str, Any], role: str 
         data.update({"site": site, "birth_date": "2013-01-15"})
     if row.rule.endswith("/invite"):
         data["signer_id"] = world["families"][site]["guardian"]
+    if row.rule.endswith("/witnesses"):
+        data["for_signer_id"] = world["families"][site]["guardian"]
     if row.rule.endswith("/dissent"):
         data["confirm"] = "yes"
     if row.rule.endswith("/dissent/review"):

@@ -15,6 +15,7 @@ import yaml
 
 from consentkit.models.task import ConsentTask
 from consentkit.services import dashboard, transitions
+from consentkit.services.competence import record_competence_reached
 from consentkit.services.importing import import_study
 from consentkit.services.tasks import create_due_tasks
 from tests.consentkit.records_helpers import STAFF, consented_family, prepare, sign
@@ -76,8 +77,8 @@ def test_due_counts_parents_consent_suspended_at_competence_then_consented_again
     create_due_tasks(on=date(2026, 5, 15), now=datetime(2026, 5, 15, 9, 0, tzinfo=UTC))
     [task] = ConsentTask.objects(participant_code="PL-18", reason="competence-age")
 
-    report = create_due_tasks(on=AFTER_18.date(), now=AFTER_18)
-    again = create_due_tasks(on=AFTER_18.date(), now=AFTER_18 + timedelta(minutes=1))
+    report = record_competence_reached(on=AFTER_18.date(), now=AFTER_18)
+    again = record_competence_reached(on=AFTER_18.date(), now=AFTER_18 + timedelta(minutes=1))
     suspended = dashboard.summary(TRIAL, at=AFTER_18)
     own = transitions.open_for_task(family.participant, task.key, actor=STAFF, now=AFTER_18)
     prepare(family, own.record, family.child, at=AFTER_18, locale="pl")
@@ -85,7 +86,7 @@ def test_due_counts_parents_consent_suspended_at_competence_then_consented_again
         sign(family, own.record, signer, at=AFTER_18 + timedelta(hours=25), locale="pl")
     after = dashboard.summary(TRIAL, at=AFTER_18 + timedelta(hours=26))
 
-    assert (report.suspended, again.suspended) == (["PL-18"], [])
+    assert ([s.participant_code for s in report.suspended], again.suspended) == (["PL-18"], [])
     assert suspended.by_state["suspended-awaiting-own-consent"] == 1
     assert suspended.by_state["consented"] == 0
     assert after.by_state["suspended-awaiting-own-consent"] == 0

@@ -1,6 +1,7 @@
 /* consentkit staff pages: the few things a server-rendered form cannot do on its own.
    - [data-print] buttons print the page (recovery codes, invitations);
-   - the countersignature canvas (vendored signature_pad) fills the hidden "strokes" field;
+   - the countersignature and witness canvas (vendored signature_pad) fills the hidden
+     "strokes" field;
    - "declined to give a reason" disables the reason box.
    No inline script anywhere (the pages' Content-Security-Policy forbids it). */
 (function () {
@@ -26,7 +27,9 @@
     sync();
   }
 
-  const form = document.getElementById("countersign-form");
+  // The countersignature and the impartial witness's signature share one canvas script.
+  const form =
+    document.getElementById("countersign-form") || document.getElementById("witness-form");
   const canvas = document.getElementById("signature-canvas");
   if (!form || !canvas || !window.ConsentkitSignature) {
     return;

@@ -19,7 +19,9 @@ Security, page by page:
 
 The pages, one module per area: ``account`` (sign-in, set-up, password), ``dashboard``
 (studies, dashboard, worklist, export), ``enrolment``, ``participants``, ``signers`` (a family
-member's sessions and contact), ``tasks`` (consent tasks: the list, open and invite) and ``forms``
+member's sessions and contact), ``tasks`` (consent tasks: the list, open and invite),
+``witness`` (the impartial witness of a family member who cannot read: register, sign on
+the staff device) and ``forms``
 (import, preview, approve and publish forms; the re-consent worklist); ``common``
 holds the helpers they share and ``handlers`` the error pages, template context and
 form cookie of the whole blueprint.
@@ -39,6 +41,7 @@ from backend.web.staff import (  # noqa: E402, F401
     participants,
     signers,
     tasks,
+    witness,
 )
 
 __all__ = ["bp"]

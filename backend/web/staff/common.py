@@ -68,6 +68,10 @@ NOTICES: dict[str, str] = {
         "The contact is corrected. The family member is signed out of every device."
     ),
     "password-changed": N_("Your password is changed. Your other sessions have ended."),
+    "witness-registered": N_(
+        "The witness is registered. They sign on this device after the person they witness."
+    ),
+    "witness-signed": N_("The witness's signature is saved."),
 }
 
 #: Withdrawal options, the least first, all last.

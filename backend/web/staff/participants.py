@@ -62,6 +62,7 @@ from consentkit.services import (
     records,
     timeline,
     transitions,
+    witness,
 )
 from consentkit.services import paper as paper_service
 from consentkit.services import staff as staff_service
@@ -285,6 +286,10 @@ def _participant_page(
         can_invite=_can(signed, Action.INVITE, trial_id, site),
         invitations=_invitation_rows(participant, {s["signer_id"]: s["name"] for s in signer_rows}),
         can_withdraw=_can(signed, Action.RECORD_WITHDRAWAL, trial_id, site),
+        # The impartial witness block (_witness_panel.html, backend/web/staff/witness.py).
+        witness_turns=witness.witness_turns(participant),
+        can_sign_witness=_can(signed, Action.RECORD_PAPER, trial_id, site),
+        can_register_witness=_can(signed, Action.ENROL, trial_id, site),
         notice=_notice(),
         error=error,
     )
