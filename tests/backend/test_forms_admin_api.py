@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 import yaml
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
 
 from consentkit.models.study import FormVersion
 from consentkit.models.task import ConsentTask
@@ -135,6 +137,18 @@ def admin(client: Any, clean_db: Any) -> dict[str, str]:
 def investigator(client: Any, clean_db: Any) -> dict[str, str]:
     member = make_member(client, "inv@example.org", StaffRole.INVESTIGATOR, ("FR-01",))
     return auth(token_for(client.application, member))
+
+
+def _post_zip(client: Any, url: str, csrf: str, data: bytes, name: str) -> Any:
+    """Post a zip as the page's form does, the body built in memory.
+
+    werkzeug's test client spools a multipart body over 500 KiB to a temporary file
+    it never closes (the demo folder's zip is larger): encoding it here avoids that.
+    """
+    boundary, body = encode_multipart(
+        {"csrf_token": csrf, "folder": FileStorage(io.BytesIO(data), filename=name)}
+    )
+    return client.post(url, data=body, content_type=f"multipart/form-data; boundary={boundary}")
 
 
 def test_admin_imports_approves_and_publishes_a_major_version(
@@ -311,10 +325,8 @@ def test_pages_import_preview_approve_publish_and_list_reconsent(
     assert 'data-status="draft"' in page.get_data(as_text=True)
     csrf = _csrf(page)
 
-    imported = client.post(
-        "/staff/studies/DEMO-NBL-1/forms/import",
-        data={"csrf_token": csrf, "folder": (io.BytesIO(_zip(draft_folder)), "study.zip")},
-        content_type="multipart/form-data",
+    imported = _post_zip(
+        client, "/staff/studies/DEMO-NBL-1/forms/import", csrf, _zip(draft_folder), "study.zip"
     )
     assert imported.status_code == 200
     preview = client.get("/staff/studies/DEMO-NBL-1/forms/parental-consent/v2?text=nl")
@@ -344,10 +356,8 @@ def test_page_import_of_another_studys_folder_leaves_that_study_untouched(
     assert page.status_code == 200
     before = _study_snapshot(clean_db, "DEMO-NBL-1")
 
-    refused = client.post(
-        f"/staff/studies/{study_a}/forms/import",
-        data={"csrf_token": _csrf(page), "folder": (io.BytesIO(other_studys_zip), "b.zip")},
-        content_type="multipart/form-data",
+    refused = _post_zip(
+        client, f"/staff/studies/{study_a}/forms/import", _csrf(page), other_studys_zip, "b.zip"
     )
 
     assert refused.status_code == 422
@@ -365,10 +375,8 @@ def test_page_import_of_a_zip_marking_a_version_published_does_not_publish(
     page = client.get("/staff/studies/DEMO-NBL-1/forms/")
     before = _study_snapshot(clean_db, "DEMO-NBL-1")
 
-    refused = client.post(
-        "/staff/studies/DEMO-NBL-1/forms/import",
-        data={"csrf_token": _csrf(page), "folder": (io.BytesIO(_zip(draft_folder)), "s.zip")},
-        content_type="multipart/form-data",
+    refused = _post_zip(
+        client, "/staff/studies/DEMO-NBL-1/forms/import", _csrf(page), _zip(draft_folder), "s.zip"
     )
 
     assert refused.status_code == 422

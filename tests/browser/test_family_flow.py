@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from consentkit.clock import now_utc
+from consentkit.i18n import gettext
 from consentkit.labels import label
 from consentkit.services import access, documents, records
 from tests.browser.conftest import Outbox
@@ -136,7 +137,9 @@ def test_family_flow_parents_and_child_sign_download_the_sealed_pdf_and_withdraw
     page.check("#reason-declined")
     page.click("#review-withdrawal")
     # What it means is shown back before the family confirms.
-    expect(page.locator("#withdraw-summary")).to_contain_text("stops taking part")
+    expect(page.locator("#withdraw-summary")).to_contain_text(
+        gettext(LANG, "Your child stops taking part in the study.")
+    )
     confirm_with_code(second, outbox)
     page.click("#submit-withdrawal")
     expect(page.locator("#withdraw-done")).to_be_visible()
@@ -150,7 +153,9 @@ def test_family_flow_parents_and_child_sign_download_the_sealed_pdf_and_withdraw
     assert withdrawal["payload"]["reason_declined"] is True
     page.goto("/family/tasks")
     expect(page.locator("#withdrawals")).to_be_visible()
-    expect(page.locator("#withdrawal-list")).to_contain_text("stops taking part")
+    expect(page.locator("#withdrawal-list")).to_contain_text(
+        gettext(LANG, "Your child stops taking part in the study.")
+    )
 
 
 def test_family_flow_reading_again_goes_on_to_the_step_the_server_names(

@@ -74,7 +74,11 @@ def import_forms(trial_id: str) -> Any:
     if (request.content_length or 0) > publishing.MAX_UPLOAD_BYTES + 64 * 1024:
         abort(413)
     upload = request.files.get("folder")
-    data = upload.stream.read(publishing.MAX_UPLOAD_BYTES + 1) if upload else b""
+    data = b""
+    if upload:
+        # A large upload is spooled to a temporary file: close it now, on every answer.
+        with upload.stream as stream:
+            data = stream.read(publishing.MAX_UPLOAD_BYTES + 1)
     if not data:
         return _forms_page(trial_id, 422, error=_("Choose a zip file of the study folder."))
     if len(data) > publishing.MAX_UPLOAD_BYTES:
