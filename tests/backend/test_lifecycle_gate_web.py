@@ -10,8 +10,9 @@ from typing import Any
 
 from consentkit.clock import now_utc
 from consentkit.models.participant import Participant
+from consentkit.models.study import FormVersion
 from consentkit.policy.roles import StaffRole
-from consentkit.services import participation, records
+from consentkit.services import forms, participation, records
 from consentkit.services.evidence import SYSTEM
 from tests.backend.staff_helpers import (
     STUDY,
@@ -26,9 +27,11 @@ from tests.backend.staff_helpers import (
 def test_the_enrol_page_says_which_required_form_the_study_lacks(
     app: Any, client: Any, demo_study: Any
 ) -> None:
-    # The demo study has no adult-consent form: enrolling an 18-year-old must be refused
+    # Without an adult-consent form in force, enrolling an 18-year-old must be refused
     # with a message staff can act on, and nothing saved (docs/regulatory-basis.md#ctr-art-28
     # CTR-28a).
+    FormVersion.objects(trial_id="DEMO-NBL-1", form_id="adult-consent").update(status="retired")
+    forms.forget_catalogs()
     member = make_member(client, "inv.nl@example.org", StaffRole.INVESTIGATOR, ("NL-01",))
     signed_in(app, client, member)
     csrf = csrf_of(client.get(f"{STUDY}/enrol"))

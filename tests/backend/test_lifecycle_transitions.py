@@ -230,7 +230,7 @@ def test_pl_child_co_consents_at_13_and_is_suspended_at_18_until_own_consent(
     assert early.value.code == "task-not-due"
 
     own = transitions.open_for_task(family.participant, task18.key, actor=STAFF, now=at_18)
-    assert own.record.form_id == "young-person-consent"
+    assert own.record.form_id == "adult-consent"  # own consent at 18: the adult form
     record = own.record
     prepare(family, record, family.child, at=at_18, locale="pl")
     sign(family, record, family.child, at=at_18 + timedelta(hours=25), locale="pl")

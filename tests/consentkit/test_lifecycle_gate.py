@@ -14,7 +14,7 @@ import pytest
 from consentkit.errors import ConflictError, EligibilityError, InvalidDataError
 from consentkit.models.audit import AuditEvent, ConsentRecord
 from consentkit.models.participant import Participant
-from consentkit.models.study import Study
+from consentkit.models.study import FormVersion, Study
 from consentkit.policy.roles import Grant, StaffRole
 from consentkit.services import ceremony, enrolment, forms, participation, records
 from consentkit.services import staff as staff_service
@@ -105,12 +105,19 @@ def _investigator() -> Any:
     return member
 
 
+def _retire_adult_consent() -> None:
+    """Leave the demo study without an adult-consent form in force."""
+    FormVersion.objects(trial_id="DEMO-NBL-1", form_id="adult-consent").update(status="retired")
+    forms.forget_catalogs()
+
+
 def test_enrol_a_required_form_kind_the_study_lacks_is_refused_before_any_write(
     demo_study: Any,
 ) -> None:
-    # The demo study has no adult-consent form: an 18-year-old could never take part
+    # Without an adult-consent form in force an 18-year-old could never take part
     # (docs/regulatory-basis.md#ctr-art-28 CTR-28a: enrolment is blocked until a valid consent can
     # exist).
+    _retire_adult_consent()
     member = _investigator()
     with pytest.raises(EligibilityError) as refused:
         enrolment.enrol(
