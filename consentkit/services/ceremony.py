@@ -47,6 +47,7 @@ from consentkit.policy.records import (
     record_status,
 )
 from consentkit.policy.versions import version_in_force
+from consentkit.policy.witnesses import witnessed_on_record
 from consentkit.services import audit
 from consentkit.services.evidence import Actor, SignatureInput
 from consentkit.services.forms import catalog
@@ -471,7 +472,7 @@ def sign(
                 )
         elif progress.role == SignerRole.WITNESS:
             # The witness attests a consent given in their presence: after that signature.
-            witnessed = _witnessed_signer(events, record_id, signature.signer_id)
+            witnessed = witnessed_on_record(events, record_id, signature.signer_id)
             if witnessed is None or status.signers[witnessed].signed_at is None:
                 raise EligibilityError(
                     "The witness signs after the person who cannot read has signed.",
@@ -534,21 +535,6 @@ def sign(
     return append_record_event(
         participant, record_id, type="signature.added", actor=actor, now=now, check=check
     )
-
-
-def _witnessed_signer(
-    events: Sequence[audit.ChainEvent], record_id: str, witness_id: str
-) -> str | None:
-    """Return whom ``witness_id`` witnesses on this record (``record.witness-required``)."""
-    for event in events:
-        if (
-            event["type"] == "record.witness-required"
-            and event.get("record_id") == record_id
-            and event["payload"]["signer_id"] == witness_id
-        ):
-            witnessed: str = event["payload"]["for_signer_id"]
-            return witnessed
-    return None
 
 
 def check_version_in_force(
