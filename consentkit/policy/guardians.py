@@ -12,7 +12,7 @@ ground was used. Pure functions, no I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from consentkit.enums import GuardianExceptionCode, GuardianRule, OtherParentAgreement
 from consentkit.errors import EligibilityError, InvalidDataError
@@ -103,7 +103,19 @@ def exception_needed(requirements: Requirements, guardians_signing: int) -> bool
     return requirements.is_minor and guardians_signing < guardians_expected(requirements)
 
 
-def exception_options(requirements: Requirements) -> list[dict[str, Any]]:
+class ExceptionOption(TypedDict):
+    """A single-parent exception staff may record for a participant's row.
+
+    A TypedDict because it is the API's JSON (the enrolment preview and its
+    staff page read these keys); ``statement`` is an English msgid.
+    """
+
+    code: str
+    statement: str
+    needs_agreement: bool
+
+
+def exception_options(requirements: Requirements) -> list[ExceptionOption]:
     """Return the exceptions valid for this participant's row, for pages and the API.
 
     Each is ``{code, statement, needs_agreement}`` (``statement`` an English msgid).

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypedDict
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bson import ObjectId
@@ -40,6 +40,7 @@ from consentkit.models.participant import Participant, Signer
 from consentkit.models.staff import StaffMember
 from consentkit.policy.age import local_date
 from consentkit.policy.guardians import (
+    ExceptionOption,
     GuardianException,
     check_exception,
     exception_options,
@@ -103,12 +104,74 @@ class Enrolment:
     records: list[Any] = field(default_factory=list)
 
 
+class PreviewForm(TypedDict):
+    """A form enrolment would open: its id, kind, version in force and age band."""
+
+    form_id: str
+    kind: str
+    version: int
+    age_band: str | None
+
+
+class InvestigatorOption(TypedDict):
+    """A site member who may countersign, offered as the interviewer."""
+
+    staff_id: str
+    name: str
+
+
+class Preview(TypedDict):
+    """What enrolment would need, before saving (``POST .../participants/preview``).
+
+    A TypedDict because it is the API's JSON and the staff page reads it as is;
+    ``requirements`` is :meth:`consentkit.policy.jurisdiction.Requirements.to_dict`.
+    """
+
+    trial_id: str
+    site: str
+    on: date
+    requirements: dict[str, Any]
+    forms: list[PreviewForm]
+    missing_form_kinds: list[str]
+    #: The only reasons staff may record for fewer parents signing, for this row.
+    guardian_exceptions: list[ExceptionOption]
+    signers_needed: dict[str, int]
+    investigators: list[InvestigatorOption]
+
+
+class SignerDetail(TypedDict):
+    """A signer as staff see them: decrypted name and contacts, and any witness link.
+
+    ``staff_id`` is set on the investigator signer only; ``witness_signer_id``
+    marks a family member who cannot read, ``witness_for`` whom a witness witnesses.
+    """
+
+    signer_id: str
+    role: str
+    name: str
+    email: str | None
+    phone: str | None
+    staff_id: str | None
+    preferred_language: str | None
+    witness_signer_id: str | None
+    witness_for: str | None
+
+
+class Invitation(TypedDict):
+    """A new invitation: its one-time code and link (shown once) and when it expires."""
+
+    signer_id: str
+    code: str
+    link: str
+    expires_at: datetime
+
+
 def staff_actor(staff: StaffMember, role: str, channel: str = Channel.IN_PERSON) -> Actor:
     """Return the audit actor for a staff member acting in ``role``."""
     return Actor(kind="staff", id=str(staff.id), role=role, channel=channel)
 
 
-def preview(trial_id: str, *, site_code: str, birth_date: date, on: date) -> dict[str, Any]:
+def preview(trial_id: str, *, site_code: str, birth_date: date, on: date) -> Preview:
     """Return what enrolment would need: the policy's requirements and the forms to open.
 
     Staff see this before saving (guardians needed, assent band, next transition).
@@ -123,7 +186,7 @@ def preview(trial_id: str, *, site_code: str, birth_date: date, on: date) -> dic
     return _describe(trial_id, decision)
 
 
-def _describe(trial_id: str, decision: FormsDecision) -> dict[str, Any]:
+def _describe(trial_id: str, decision: FormsDecision) -> Preview:
     return {
         "trial_id": trial_id,
         "site": decision.site.code,
@@ -151,7 +214,7 @@ def _describe(trial_id: str, decision: FormsDecision) -> dict[str, Any]:
 
 def guardian_exceptions_for(
     trial_id: str, *, site_code: str, birth_date: date, on: date
-) -> list[dict[str, Any]]:
+) -> list[ExceptionOption]:
     """Return the single-parent exceptions valid for a participant's row on ``on``.
 
     Each is ``{code, statement, needs_agreement}``; the staff page and the API offer
@@ -484,7 +547,7 @@ def _investigator_signer(
     )
 
 
-def signer_details(participant: Participant) -> list[dict[str, Any]]:
+def signer_details(participant: Participant) -> list[SignerDetail]:
     """Return the participant's signers with their decrypted names and contacts, for staff.
 
     ``witness_signer_id`` marks a family member who cannot read (their impartial
@@ -496,7 +559,7 @@ def signer_details(participant: Participant) -> list[dict[str, Any]]:
         for e in events
         if e["type"] == "witness.registered"
     }
-    found = []
+    found: list[SignerDetail] = []
     for signer in participants.signers_of(participant):
         identity = participants.signer_identity(signer)
         found.append(
@@ -527,7 +590,7 @@ def staff_signer(participant: Participant, staff: StaffMember) -> Signer | None:
 
 def invite(
     participant: Participant, signer_id: str, *, actor: Actor, now: datetime | None = None
-) -> dict[str, Any]:
+) -> Invitation:
     """Create an invitation for a family signer; the code is shown once.
 
     Raises:
@@ -546,7 +609,7 @@ def invite(
 
 def reissue(
     participant: Participant, invitation_id: str, *, actor: Actor, now: datetime | None = None
-) -> dict[str, Any]:
+) -> Invitation:
     """Replace an invitation with a fresh code (the old one stops working); shown once."""
     now = now or now_utc()
     signer_id, code = access.resend_invitation(participant, invitation_id, actor=actor, now=now)
@@ -873,7 +936,7 @@ def countersign(
     ip: str | None = None,
     user_agent: str | None = None,
     now: datetime | None = None,
-) -> Any:
+) -> AuditEvent:
     """Sign a record as the investigator who conducted the interview.
 
     The signature records how the interview took place (``interview_mode``) and
@@ -960,7 +1023,7 @@ def record_dissent(
     actor: Actor,
     note: str | None = None,
     now: datetime | None = None,
-) -> Any:
+) -> AuditEvent:
     """Record a child's dissent heard by the team (CTR Art 32(1)(c)).
 
     ``expressed_by`` is the signer id of the family member who said it (the

@@ -145,6 +145,28 @@ class DocumentEntry(TypedDict):
     created_at: datetime
 
 
+class WithdrawalSummary(TypedDict):
+    """What the family's withdrawal choices will mean, shown back before they confirm."""
+
+    choices: list[str]
+    scopes: list[str]
+    summary: list[str]
+
+
+class WithdrawalEntry(TypedDict):
+    """One withdrawal of the participant (``GET /me/withdrawals``), with its confirmation link."""
+
+    seq: int
+    at: datetime
+    scopes: list[str]
+    #: The plain choices the family made in the app; None when staff recorded scopes.
+    choices: list[str] | None
+    channel: str | None
+    expressed_by_me: bool
+    summary: list[str]
+    document: str
+
+
 def _context(session: SignerSession) -> tuple[Participant, Signer, Actor]:
     participant = Participant.objects(id=session.participant_id).get()
     signer = Signer.objects(id=session.signer_id).get()
@@ -630,7 +652,7 @@ def withdrawal_for_key(
     return None if event is None else _event_result(event)
 
 
-def withdrawal_summary(choices: list[str], *, locale: str | None) -> dict[str, Any]:
+def withdrawal_summary(choices: list[str], *, locale: str | None) -> WithdrawalSummary:
     """Return what the family's choices will mean, in ``locale``, before they confirm.
 
     Nothing is written: the family page shows this back and asks to confirm
@@ -647,14 +669,14 @@ def withdrawal_summary(choices: list[str], *, locale: str | None) -> dict[str, A
     }
 
 
-def withdrawals(session: SignerSession, *, locale: str | None) -> list[dict[str, Any]]:
+def withdrawals(session: SignerSession, *, locale: str | None) -> list[WithdrawalEntry]:
     """Return the participant's withdrawals, each with its plain summary and confirmation link.
 
     Every signer of the participant sees them, whoever expressed them (in the app
     or through the study team): a withdrawal concerns the whole participation.
     """
     participant, _, _ = _context(session)
-    found = []
+    found: list[WithdrawalEntry] = []
     for event in audit.chain_dicts(str(participant.id)):
         if event["type"] != "withdrawal.recorded":
             continue

@@ -287,7 +287,7 @@ class WithdrawalsViews(MethodView):
 
     @blp.response(200, WithdrawalListedSchema(many=True))
     @blp.doc(security=SECURITY)
-    def get(self) -> list[dict[str, Any]]:
+    def get(self) -> list[signer_flow.WithdrawalEntry]:
         """List the participant's withdrawals with what they mean and their confirmation."""
         return signer_flow.withdrawals(current_session(), locale=request_locale())
 
@@ -313,7 +313,7 @@ class WithdrawalSummaryViews(MethodView):
     @blp.arguments(WithdrawalSummaryArgsSchema, location="query")
     @blp.response(200, WithdrawalSummarySchema)
     @blp.doc(security=SECURITY)
-    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+    def get(self, args: dict[str, Any]) -> signer_flow.WithdrawalSummary:
         """Say in plain words what the chosen options mean (nothing is recorded)."""
         current_session()
         return signer_flow.withdrawal_summary(args["choice"], locale=request_locale())

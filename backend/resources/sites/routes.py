@@ -262,7 +262,7 @@ class PreviewViews(MethodView):
     @blp.arguments(PreviewSchema)
     @blp.response(200, PreviewResultSchema)
     @blp.doc(security=SECURITY)
-    def post(self, args: dict[str, Any], trial_id: str) -> dict[str, Any]:
+    def post(self, args: dict[str, Any], trial_id: str) -> enrolment.Preview:
         """Guardians needed, assent band, forms to open, next transition."""
         require(Action.ENROL, trial_id, args["site"])
         today = forms.site_today(trial_id, args["site"])
@@ -377,7 +377,7 @@ class InvitationsViews(MethodView):
     @blp.arguments(InviteSchema)
     @blp.response(201, InvitationSchema)
     @blp.doc(security=SECURITY)
-    def post(self, args: dict[str, Any], trial_id: str, code: str) -> dict[str, Any]:
+    def post(self, args: dict[str, Any], trial_id: str, code: str) -> enrolment.Invitation:
         """Create an invitation; its code and link are shown once."""
         signed, participant = _participant(trial_id, code, Action.INVITE)
         return enrolment.invite(
@@ -410,7 +410,7 @@ class InvitationResendViews(MethodView):
 
     @blp.response(201, InvitationSchema)
     @blp.doc(security=SECURITY)
-    def post(self, trial_id: str, code: str, invitation_id: str) -> dict[str, Any]:
+    def post(self, trial_id: str, code: str, invitation_id: str) -> enrolment.Invitation:
         """Replace the invitation with a new code, shown once; the old code stops working."""
         signed, participant = _participant(trial_id, code, Action.INVITE)
         return enrolment.reissue(

@@ -183,7 +183,7 @@ def _preview(trial_id: str, values: dict[str, Any]) -> tuple[dict[str, Any] | No
     return _describe_preview(result), None
 
 
-def _describe_preview(result: dict[str, Any]) -> dict[str, Any]:
+def _describe_preview(result: enrolment.Preview) -> dict[str, Any]:
     locale = _locale()
     req = result["requirements"]
     transition = req.get("next_transition")

@@ -85,8 +85,9 @@ def _signer_rows(participant: Participant) -> list[dict[str, Any]]:
     for signer in found:
         role = label("signer_role", signer["role"], _locale())
         # The witness row names whom they witness: the reader sees who cannot read.
-        if signer.get("witness_for"):
-            role = f"{role} · {names.get(signer['witness_for'], '')}"
+        witnessed = signer["witness_for"]
+        if witnessed:
+            role = f"{role} · {names.get(witnessed, '')}"
         rows.append(
             {
                 **signer,
@@ -353,7 +354,7 @@ def _invitation_rows(participant: Participant, names: dict[str, str]) -> list[di
     ]
 
 
-def _show_invitation(trial_id: str, found: Participant, result: dict[str, Any]) -> Any:
+def _show_invitation(trial_id: str, found: Participant, result: enrolment.Invitation) -> Any:
     signer_id = result["signer_id"]
     signer = next((s for s in _signer_rows(found) if s["signer_id"] == signer_id), None)
     # CONSENTKIT_PUBLIC_URL, never the request's Host header: a link handed to a family
