@@ -170,12 +170,9 @@ def _states(participant: Participant, events: list[audit.ChainEvent], at: dateti
 
 
 def _view(
-    task: ConsentTask,
-    participant: Participant,
-    events: list[audit.ChainEvent],
-    states: dict[str, RecordState],
+    task: ConsentTask, participant: Participant, *, status: str, record_id: str | None
 ) -> TaskView:
-    status, record_id = task_status(task.key, events, states)
+    """One task as staff and families see it; the caller says where its status comes from."""
     return TaskView(
         key=task.key,
         participant_code=task.participant_code,
@@ -193,6 +190,17 @@ def _view(
     )
 
 
+def _derived_view(
+    task: ConsentTask,
+    participant: Participant,
+    events: list[audit.ChainEvent],
+    states: dict[str, RecordState],
+) -> TaskView:
+    """One task with its status derived from the participant's events."""
+    status, record_id = task_status(task.key, events, states)
+    return _view(task, participant, status=status, record_id=record_id)
+
+
 def participant_tasks(
     participant: Participant,
     *,
@@ -204,7 +212,7 @@ def participant_tasks(
     events = audit.chain_dicts(str(participant.id)) if events is None else events
     states = _states(participant, events, at)
     return [
-        _view(task, participant, events, states)
+        _derived_view(task, participant, events, states)
         for task in ConsentTask.objects(participant_id=str(participant.id)).order_by(
             "due_date", "key"
         )
@@ -235,21 +243,7 @@ def site_task_views(
         str(p.id): p for p in Participant.objects(id__in=list({t.participant_id for t in found}))
     }
     return [
-        TaskView(
-            key=task.key,
-            participant_code=task.participant_code,
-            site_code=task.site_code,
-            reason=task.reason,
-            form_kind=task.form_kind,
-            form_id=task.form_id,
-            version=int(task.version) if task.version else None,
-            due_date=task.due_date,
-            status=task.status,
-            record_id=task.record_id,
-            detail=task.detail,
-            why=why_of(task, people[task.participant_id]),
-            created_at=task.created_at,
-        )
+        _view(task, people[task.participant_id], status=task.status, record_id=task.record_id)
         for task in found
         if task.participant_id in people
     ]
@@ -379,9 +373,8 @@ def open_for_task(
         )
     linked = _linked_record(participant, events, task.key, now)
     if linked is not None:
-        return OpenedTask(
-            _view(task, participant, events, _states(participant, events, now)), linked, False
-        )
+        view = _derived_view(task, participant, events, _states(participant, events, now))
+        return OpenedTask(view, linked, False)
     if today < task.due_date:
         raise ConflictError(
             "This task is due on %(due_date)s; it can be opened from that day.",
@@ -426,7 +419,7 @@ def open_for_task(
     )
     task.reload()
     return OpenedTask(
-        _view(task, participant, chain, _states(participant, chain, now)), record, True
+        _derived_view(task, participant, chain, _states(participant, chain, now)), record, True
     )
 
 
@@ -504,7 +497,7 @@ def open_as_signer(
     """
     now = now or now_utc()
     task = _task(participant, task_key)
-    view = _view(task, participant, [], {})
+    view = _derived_view(task, participant, [], {})
     if not may_open(participant, view, signer, local_date(now, participant.timezone)):
         raise PermissionDeniedError(
             "Another member of the family signs this form.", code="not-a-signer-of-task"
