@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || \
 	  { echo "Could not create a virtualenv. On Debian/Ubuntu: sudo apt-get install python3-venv"; exit 1; }
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
-	$(BIN)/python -m pip install --quiet -e ".[server,embedded]" --group dev
+	$(BIN)/python -m pip install --quiet -e ".[server,embedded,interop,push]" --group dev
 	@touch $(STAMP)
 
 install: $(STAMP)
