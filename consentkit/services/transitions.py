@@ -38,7 +38,7 @@ from consentkit.models.task import ConsentTask
 from consentkit.policy.age import age_on, local_date
 from consentkit.policy.records import participant_records
 from consentkit.policy.versions import version_in_force
-from consentkit.services import audit, enrolment, records
+from consentkit.services import access, audit, enrolment, records
 from consentkit.services.evidence import Actor
 from consentkit.services.forms import catalog
 from consentkit.services.projection import TASK_RESOLVING_STATES
@@ -449,9 +449,12 @@ def open_and_invite(
     it is the usual one-time code, audited as ``invitation.created``.
 
     Raises:
+        ConflictError: ``contact-withdrawn``, checked before the record is opened
+            (:func:`consentkit.services.access.check_contact_permitted`).
         the errors of :func:`open_for_task`.
     """
     now = now or now_utc()
+    access.check_contact_permitted(participant, now=now)
     opened = open_for_task(participant, task_key, actor=actor, now=now)
     sent = []
     for signer in family_signers(participant, opened.record.record_id):
