@@ -31,7 +31,7 @@ from typing import Any
 from consentkit.clock import now_utc
 from consentkit.enums import ENDED_WITHOUT_CONSENT, FormKind, RecordState, SignerRole
 from consentkit.errors import ConflictError, NotFoundError, PermissionDeniedError
-from consentkit.labels import label_with
+from consentkit.labels import LABELS, label_with
 from consentkit.models.audit import AuditEvent, ConsentRecord
 from consentkit.models.participant import Participant, Signer
 from consentkit.models.task import ConsentTask
@@ -66,6 +66,8 @@ class Why:
     reason: str
     age: int | None = None
     version: int | None = None
+    #: The kind of form the task asks for: a co-signer's new band is a consent, not an assent.
+    form_kind: str | None = None
 
     def label(self, locale: str | None) -> str:
         """Return the family's wording ("You are now 12"), in ``locale``."""
@@ -73,7 +75,9 @@ class Why:
 
     def purpose(self, locale: str | None) -> str:
         """Return what the record was opened for ("Re-consent to version 2"), in ``locale``."""
-        return label_with("task_purpose", self.reason, locale, age=self.age, version=self.version)
+        specific = f"{self.reason}:{self.form_kind}"
+        key = specific if specific in LABELS["task_purpose"] else self.reason
+        return label_with("task_purpose", key, locale, age=self.age, version=self.version)
 
     def to_dict(self, locale: str | None) -> dict[str, Any]:
         """Return the JSON form, with the label in ``locale``."""
@@ -136,7 +140,9 @@ def why_of(task: ConsentTask, participant: Participant) -> Why:
     """Return why ``task`` exists: the new version, or the age the transition is about."""
     if task.reason == "reconsent":
         return Why("reconsent", version=int(task.version) if task.version else None)
-    return Why(task.reason, age=age_on(participant.birth_date, task.due_date))
+    return Why(
+        task.reason, age=age_on(participant.birth_date, task.due_date), form_kind=task.form_kind
+    )
 
 
 def _opened_events(events: Sequence[audit.ChainEvent]) -> dict[str, audit.ChainEvent]:
