@@ -169,7 +169,7 @@ def _details(event: dict[str, Any], signers: dict[str, dict[str, Any]]) -> str:
     ):
         return str(name)
     try:
-        return timeline.summary(event)
+        return timeline.summary(event, _locale())
     except (KeyError, TypeError, ValueError):
         return ""
 
