@@ -101,6 +101,8 @@ LABELS: dict[str, dict[str, str]] = {
     "task_purpose": {
         "reconsent": N_("Re-consent to version %(version)s"),
         "age-band": N_("Assent at %(age)s"),
+        # A co-signer's new band is a new co-consent (DE: 7-11, then 12-17), not an assent.
+        "age-band:young-person-co-consent": N_("Consent at %(age)s"),
         "minor-role": N_("Consent at %(age)s"),
         "competence-age": N_("Own consent at the age of legal competence (%(age)s)"),
     },

@@ -78,6 +78,9 @@ def script_strings(locale: str) -> dict[str, Any]:
         "form_kind": {key: label("form_kind", key, locale) for key in LABELS["form_kind"]},
         "signer_role": {key: label("signer_role", key, locale) for key in SignerRole},
         "record_state": {key: label("record_state", key, locale) for key in RecordState},
+        "withdrawal_scope": {
+            key: label("withdrawal_scope", key, locale) for key in LABELS["withdrawal_scope"]
+        },
     }
 
 

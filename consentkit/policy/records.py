@@ -591,6 +591,23 @@ class ParticipationProfile:
         }
 
 
+def contact_withdrawn_by(profile: ParticipationProfile) -> DecidingEvent | None:
+    """Return the first withdrawal that forbids contacting the family, or None.
+
+    "No further contact" (research notes 6.3 item 7) and "routine data only" ("no
+    contact, but data from routine care", item 3) stop contact for good: the
+    invitation service refuses on it (``contact-withdrawn``,
+    :func:`consentkit.services.access.check_contact_permitted`) and the staff
+    page shows it instead of the invite buttons. A child's dissent also makes
+    ``permissions.contact`` false but is not a withdrawal of contact: the child's
+    own later agreement, which lifts it, needs an invitation to sign.
+    """
+    for event in profile.decided_by:
+        if event.type == "withdrawal.recorded" and set(event.scopes) & STOPPED_BY["contact"]:
+            return event
+    return None
+
+
 def _deciding_events(
     events: Sequence[dict[str, Any]], records: Sequence[RecordStatus], dissents: Sequence[int]
 ) -> tuple[DecidingEvent, ...]:

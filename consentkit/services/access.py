@@ -25,6 +25,7 @@ from consentkit import crypto, settings
 from consentkit.clock import now_utc
 from consentkit.errors import (
     AuthenticationError,
+    ConflictError,
     DeliveryFailedError,
     InvalidDataError,
     NotFoundError,
@@ -40,7 +41,8 @@ from consentkit.models.access import (
 )
 from consentkit.models.participant import Participant, Signer
 from consentkit.notify import Sender
-from consentkit.services import audit
+from consentkit.policy.records import DecidingEvent, contact_withdrawn_by
+from consentkit.services import audit, records
 from consentkit.services.evidence import SYSTEM, Actor, AuthEvidence
 from consentkit.services.participants import signer_identity
 from consentkit.services.totp import TotpAlgorithm
@@ -157,11 +159,48 @@ def spend_daily_allowance(key: str, cap: int, *, now: datetime | None = None) ->
 # ---------------------------------------------------------------- invitations
 
 
+def contact_withdrawal(
+    participant: Participant, *, now: datetime | None = None
+) -> DecidingEvent | None:
+    """Return the withdrawal by which the family asked not to be contacted again, or None.
+
+    Read from the participation profile (:func:`consentkit.services.records.participation`,
+    :func:`consentkit.policy.records.contact_withdrawn_by`), so the staff API, the
+    staff page and every invitation path decide alike.
+    """
+    return contact_withdrawn_by(records.participation(participant, at=now))
+
+
+def check_contact_permitted(participant: Participant, *, now: datetime | None = None) -> None:
+    """Refuse to contact a family who withdrew contact (research notes 6.3 items 3 and 7).
+
+    Called before anything is written by every path that reaches out to the
+    family: a new invitation, a new code for one, and "open and invite".
+
+    Raises:
+        ConflictError: ``contact-withdrawn``, naming the date of that withdrawal.
+    """
+    found = contact_withdrawal(participant, now=now)
+    if found is not None:
+        raise ConflictError(
+            "The family asked not to be contacted again about the study (withdrawal of "
+            "%(date)s): no invitation can be sent.",
+            code="contact-withdrawn",
+            params={"date": found.at.date().isoformat()},
+            details={"withdrawal_seq": found.seq, "scopes": list(found.scopes)},
+        )
+
+
 def create_invitation(
     participant: Participant, signer: Signer, *, actor: Actor, now: datetime | None = None
 ) -> str:
-    """Create an invitation for one signer and return its code (shown once, stored hashed)."""
+    """Create an invitation for one signer and return its code (shown once, stored hashed).
+
+    Raises:
+        ConflictError: ``contact-withdrawn`` (:func:`check_contact_permitted`).
+    """
     now = now or now_utc()
+    check_contact_permitted(participant, now=now)
     while True:
         code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(INVITATION_LENGTH))
         try:
@@ -286,15 +325,18 @@ def resend_invitation(
 ) -> tuple[str, str]:
     """Replace an invitation with a new code (the old code stops working); return (signer, code).
 
-    Codes are stored hashed, so "resending" means issuing a new one.
+    Codes are stored hashed, so "resending" means issuing a new one. Refused
+    before the old code is revoked when the family withdrew contact.
 
     Raises:
         NotFoundError: not an invitation of this participant.
+        ConflictError: ``contact-withdrawn`` (:func:`check_contact_permitted`).
     """
     now = now or now_utc()
     invitation = Invitation.objects(participant_id=str(participant.id), id=invitation_id).first()
     if invitation is None:
         raise NotFoundError("This invitation was not found.")
+    check_contact_permitted(participant, now=now)
     revoke_invitation(participant, invitation_id, actor=actor, now=now)
     signer = Signer.objects(id=invitation.signer_id).get()
     return invitation.signer_id, create_invitation(participant, signer, actor=actor, now=now)

@@ -348,11 +348,16 @@ def _svg_data_uri(svg: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
 
 
-def _purpose(opened_for: OpenedFor | None, locale: str) -> str | None:
+def _purpose(opened_for: OpenedFor | None, form_kind: str, locale: str) -> str | None:
     """Return what the record was opened for, in ``locale`` ("Re-consent to version 2")."""
     if opened_for is None:
         return None
-    why = Why(opened_for["reason"], age=opened_for["age"], version=opened_for["version"])
+    why = Why(
+        opened_for["reason"],
+        age=opened_for["age"],
+        version=opened_for["version"],
+        form_kind=form_kind,
+    )
     return why.purpose(locale)
 
 
@@ -405,7 +410,7 @@ def _consent_html(
         "approved_date": version.approved_date,
         "content_sha256": payload["content_sha256"],
         "state": label("record_state", payload["state"], locale),
-        "opened_for": _purpose(payload.get("opened_for"), locale),
+        "opened_for": _purpose(payload.get("opened_for"), payload["form_kind"], locale),
         "is_development_seal": seal_is_dev,
         "verification_code": verification_code(record_sha256),
         "record_sha256": record_sha256,

@@ -85,6 +85,9 @@ class Task(TypedDict):
     due_at: datetime
     reflection_until: datetime | None
     missing_signers: list[str]
+    #: The withdrawal scopes that apply to the record (``state`` ``withdrawn`` once ``full``
+    #: is among them): what the family asked to stop, shown with the task.
+    withdrawn_scopes: list[str]
     #: The consent task this record was opened for (or is still to be opened for).
     task_key: str | None
     why: Why | None
@@ -220,6 +223,7 @@ def tasks(
                 "reflection_until": status.opened_at
                 + timedelta(hours=event["payload"].get("reflection_hours", 0)),
                 "missing_signers": [m["role"] for m in status.missing_signers],
+                "withdrawn_scopes": list(status.withdrawn_scopes),
                 "task_key": linked.key if linked else None,
                 "why": _why(linked.why, locale) if linked else None,
                 "information": None,
@@ -245,6 +249,7 @@ def tasks(
                 "due_at": datetime.combine(task.due_date, time(0), tzinfo=UTC),
                 "reflection_until": None,
                 "missing_signers": [],
+                "withdrawn_scopes": [],
                 "task_key": task.key,
                 "why": _why(task.why, locale),
                 "information": None,
@@ -268,6 +273,7 @@ def tasks(
                 "due_at": event["at"],
                 "reflection_until": None,
                 "missing_signers": [],
+                "withdrawn_scopes": [],
                 "task_key": None,
                 "why": _why(
                     transitions.Why("updated-information", version=data["version"]), locale

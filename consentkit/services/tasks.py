@@ -20,23 +20,24 @@ from consentkit.models.audit import AuditEvent, ConsentRecord
 from consentkit.models.participant import Participant
 from consentkit.models.study import ConsentForm, FormVersion
 from consentkit.models.task import ConsentTask
+from consentkit.policy.age import date_of_age
+from consentkit.policy.jurisdiction import Requirements, Transition, TransitionReason
 from consentkit.services import audit
 from consentkit.services.evidence import SYSTEM
-from consentkit.services.requirements import requirements_for
+from consentkit.services.requirements import forms_for, requirements_for
 
 log = logging.getLogger(__name__)
 
-#: The form the participant (not the parents) signs because of a transition. A new
-#: age band is a new assent document; reaching competence is the own consent (CTR Art
-#: 32(3)); a new minor role is read from the role on the transition date
-#: (:data:`_KIND_FOR_ROLE`).
+#: The form the participant (not the parents) signs because of a transition. Reaching
+#: competence is the own consent (CTR Art 32(3)); a new minor role or a new age band is
+#: read from the role on the transition date (:data:`_KIND_FOR_ROLE`).
 _KIND_FOR_REASON = {
-    "age-band": FormKind.CHILD_ASSENT,
     "competence-age": FormKind.YOUNG_PERSON_CONSENT,
 }
-#: The form a minor signs in their new role: NL turning 12 or PL turning 13 co-sign with the
-#: parents (the co-consent, not the own consent at competence); a child who starts to assent
-#: gets the assent document of their band.
+#: The form a minor signs in their new role or band: NL turning 12 or PL turning 13 co-sign
+#: with the parents (the co-consent, not the own consent at competence); a child who starts
+#: to assent, or enters a new band, gets the assent document of their band; a co-signer who
+#: enters a new band gets the co-consent written for it (DE: 7-11, then 12-17).
 _KIND_FOR_ROLE = {
     MinorRole.INFORMED: FormKind.CHILD_ASSENT,
     MinorRole.ASSENT: FormKind.CHILD_ASSENT,
@@ -46,11 +47,60 @@ _KIND_FOR_ROLE = {
 }
 
 
+#: Roles whose document is a co-consent, not the band's assent document: a new band
+#: changes their form only where the study writes a co-consent for a band.
+_CO_SIGNING = frozenset({MinorRole.CO_SIGN, MinorRole.OWN_CONSENT_WITH_GUARDIAN})
+
+
 def _kind_for(participant: Participant, reason: str, on: date) -> FormKind:
     """Return the form kind a transition on ``on`` asks the participant to sign."""
-    if reason == "minor-role":
-        return _KIND_FOR_ROLE[requirements_for(participant, on).minor_role]
-    return _KIND_FOR_REASON.get(reason, FormKind.CHILD_ASSENT)
+    if reason in _KIND_FOR_REASON:
+        return _KIND_FOR_REASON[reason]
+    return _KIND_FOR_ROLE[requirements_for(participant, on).minor_role]
+
+
+def _co_consent_form(participant: Participant, on: date) -> str | None:
+    """Return the co-consent form the one forms decision picks on ``on`` (None: none)."""
+    decision = forms_for(
+        participant.trial_id,
+        site_code=participant.site_code,
+        birth_date=participant.birth_date,
+        on=on,
+    )
+    return next(
+        (c.form_id for c in decision.chosen if c.kind is FormKind.YOUNG_PERSON_CO_CONSENT), None
+    )
+
+
+def _next_change(
+    participant: Participant, requirements: Requirements, until: date
+) -> Transition | None:
+    """Return the next change that asks something of the participant, up to ``until``.
+
+    The rules' :attr:`~consentkit.policy.jurisdiction.Requirements.next_transition`,
+    except for a co-signing minor whose study writes its co-consent per age band:
+    the policy cannot know that a band chooses a co-consent (NL 12-15 read one
+    unbanded co-consent, nothing at 14), so the forms decision is asked on each
+    band boundary before the rules' next change, and a different co-consent form
+    there is an ``age-band`` transition (DE: the 7-11 co-consent, then 12-17).
+    """
+    transition = requirements.next_transition
+    if requirements.minor_role not in _CO_SIGNING:
+        return transition
+    band_now = requirements.age_band.id if requirements.age_band else None
+    form_now: str | None = None
+    for age in range(requirements.age + 1, requirements.competence_age):
+        when = date_of_age(participant.birth_date, age)
+        if when > until or (transition is not None and when >= transition.date):
+            break
+        later = requirements_for(participant, when)
+        if (later.age_band.id if later.age_band else None) == band_now:
+            continue
+        form_now = form_now or _co_consent_form(participant, requirements.on)
+        if later.minor_role in _CO_SIGNING and _co_consent_form(participant, when) != form_now:
+            return Transition(when, TransitionReason.AGE_BAND)
+        band_now = later.age_band.id if later.age_band else None
+    return transition
 
 
 @dataclass(frozen=True)
@@ -259,7 +309,8 @@ def create_due_tasks(
 ) -> TaskReport:
     """Create tasks for participants whose requirements change within the horizon.
 
-    A new assent band, co-signing age or the age of legal competence (CTR Art
+    A new assent band (or, for a co-signer, a new banded co-consent:
+    :func:`_next_change`), co-signing age or the age of legal competence (CTR Art
     32(3)) each become a task due on that date; on the competence date itself
     participation is derived as ``suspended-awaiting-own-consent`` until the
     young person signs (consentkit.policy.records).
@@ -270,7 +321,7 @@ def create_due_tasks(
     query = Participant.objects(trial_id=trial_id) if trial_id else Participant.objects
     for participant in query.no_cache():
         requirements = requirements_for(participant, on)
-        transition = requirements.next_transition
+        transition = _next_change(participant, requirements, until)
         if transition is None or transition.date > until:
             continue
         reason = transition.reason.value

@@ -31,14 +31,14 @@ from typing import Any
 from consentkit.clock import now_utc
 from consentkit.enums import ENDED_WITHOUT_CONSENT, FormKind, RecordState, SignerRole
 from consentkit.errors import ConflictError, NotFoundError, PermissionDeniedError
-from consentkit.labels import label_with
+from consentkit.labels import LABELS, label_with
 from consentkit.models.audit import AuditEvent, ConsentRecord
 from consentkit.models.participant import Participant, Signer
 from consentkit.models.task import ConsentTask
 from consentkit.policy.age import age_on, local_date
 from consentkit.policy.records import participant_records
 from consentkit.policy.versions import version_in_force
-from consentkit.services import audit, enrolment, records
+from consentkit.services import access, audit, enrolment, records
 from consentkit.services.evidence import Actor
 from consentkit.services.forms import catalog
 from consentkit.services.projection import TASK_RESOLVING_STATES
@@ -66,6 +66,8 @@ class Why:
     reason: str
     age: int | None = None
     version: int | None = None
+    #: The kind of form the task asks for: a co-signer's new band is a consent, not an assent.
+    form_kind: str | None = None
 
     def label(self, locale: str | None) -> str:
         """Return the family's wording ("You are now 12"), in ``locale``."""
@@ -73,7 +75,9 @@ class Why:
 
     def purpose(self, locale: str | None) -> str:
         """Return what the record was opened for ("Re-consent to version 2"), in ``locale``."""
-        return label_with("task_purpose", self.reason, locale, age=self.age, version=self.version)
+        specific = f"{self.reason}:{self.form_kind}"
+        key = specific if specific in LABELS["task_purpose"] else self.reason
+        return label_with("task_purpose", key, locale, age=self.age, version=self.version)
 
     def to_dict(self, locale: str | None) -> dict[str, Any]:
         """Return the JSON form, with the label in ``locale``."""
@@ -136,7 +140,9 @@ def why_of(task: ConsentTask, participant: Participant) -> Why:
     """Return why ``task`` exists: the new version, or the age the transition is about."""
     if task.reason == "reconsent":
         return Why("reconsent", version=int(task.version) if task.version else None)
-    return Why(task.reason, age=age_on(participant.birth_date, task.due_date))
+    return Why(
+        task.reason, age=age_on(participant.birth_date, task.due_date), form_kind=task.form_kind
+    )
 
 
 def _opened_events(events: Sequence[audit.ChainEvent]) -> dict[str, audit.ChainEvent]:
@@ -449,9 +455,12 @@ def open_and_invite(
     it is the usual one-time code, audited as ``invitation.created``.
 
     Raises:
+        ConflictError: ``contact-withdrawn``, checked before the record is opened
+            (:func:`consentkit.services.access.check_contact_permitted`).
         the errors of :func:`open_for_task`.
     """
     now = now or now_utc()
+    access.check_contact_permitted(participant, now=now)
     opened = open_for_task(participant, task_key, actor=actor, now=now)
     sent = []
     for signer in family_signers(participant, opened.record.record_id):

@@ -145,3 +145,17 @@ def test_staff_participation_profile_names_the_deciding_events(
     ]
     expected = records.profile(Participant.objects.get(code="P-001"))
     assert body["permissions"] == expected["permissions"]
+
+
+def test_family_task_after_withdrawal_shows_withdrawn_with_its_scopes(phone: Any) -> None:
+    phone.step_up()
+    phone.post(
+        WITHDRAWALS,
+        json={"choices": ["stop-everything-new", "no-contact"], "reason_declined": True},
+    )
+
+    [task] = phone.get("/api/v1/me/tasks").get_json()
+
+    assert task["record_id"] == phone.rec.record_id
+    assert (task["state"], task["phase"]) == ("withdrawn", "closed")
+    assert task["withdrawn_scopes"] == ["full", "no-further-contact", "no-new-data"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,8 @@ from consentkit.cli import main
 from consentkit.models.task import ConsentTask
 from consentkit.services.importing import import_study
 from consentkit.services.tasks import create_due_tasks
-from tests.consentkit.records_helpers import consented_family, make_family
+from consentkit.services.transitions import open_for_task
+from tests.consentkit.records_helpers import STAFF, consented_family, make_family
 
 
 def _set_version(folder: Path, form: str, index: int, **changes: Any) -> None:
@@ -94,6 +95,38 @@ def test_due_a_co_signing_13_year_old_in_the_netherlands_has_no_band_task_at_14(
 ) -> None:
     # NL 12-15 co-sign; nothing changes at 14 (the 14-17 assent band is not their document).
     make_family("P-NL14", site="NL-01", birth_date=date(2012, 4, 1))
+
+    report = create_due_tasks(on=date(2026, 3, 2), horizon_days=90)
+
+    assert report.created == []
+
+
+def test_due_a_german_co_signer_turning_12_is_asked_to_sign_the_12_to_17_co_consent(
+    demo_study: Any,
+) -> None:
+    # DE: a capable minor's written consent beside the parents' (S, from 7 in the pack); the
+    # demo's DE bands give a 7-11 co-consent and a 12-17 one, so turning 12 changes the form.
+    family = make_family("P-DE12", site="DE-01", birth_date=date(2014, 4, 1))
+
+    create_due_tasks(on=date(2026, 3, 2), horizon_days=90)
+    [task] = ConsentTask.objects(participant_code="P-DE12")
+    opened = open_for_task(
+        family.participant, task.key, actor=STAFF, now=datetime(2026, 4, 2, 9, tzinfo=UTC)
+    )
+
+    assert (task.reason, task.form_kind, task.due_date) == (
+        "age-band",
+        "young-person-co-consent",
+        date(2026, 4, 1),
+    )
+    assert opened.record.form_id == "young-person-co-consent"  # not the 7-11 form
+    assert opened.task.why.purpose("en") == "Consent at 12"
+
+
+def test_due_a_german_co_signer_turning_13_keeps_the_12_to_17_co_consent(
+    demo_study: Any,
+) -> None:
+    make_family("P-DE13", site="DE-01", birth_date=date(2013, 4, 1))
 
     report = create_due_tasks(on=date(2026, 3, 2), horizon_days=90)
 

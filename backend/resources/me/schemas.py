@@ -50,6 +50,10 @@ class TaskSchema(ma.Schema):
         metadata={"description": "Signing earlier needs early_signing_justification"}
     )
     missing_signers = ma.fields.List(ma.fields.String())
+    withdrawn_scopes = ma.fields.List(
+        ma.fields.String(),
+        metadata={"description": "The withdrawal scopes that apply (state withdrawn once full)"},
+    )
     task_key = ma.fields.String(
         allow_none=True,
         metadata={"description": "The consent task; POST /me/tasks/{task_key}/open when to-open"},

@@ -523,6 +523,10 @@
         );
         state += ". " + fmt(T.waiting_for, { roles: listOf(roles) });
       }
+      // After a withdrawal: what the family asked to stop, in their words.
+      if (task.withdrawn_scopes && task.withdrawn_scopes.length) {
+        state += ": " + listOf(task.withdrawn_scopes.map((s) => strings.withdrawal_scope[s] || s));
+      }
       card.querySelector(".task-state").textContent = state;
       const due = card.querySelector(".task-due");
       const action = card.querySelector(".task-action");

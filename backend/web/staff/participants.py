@@ -169,7 +169,7 @@ def _details(event: dict[str, Any], signers: dict[str, dict[str, Any]]) -> str:
     ):
         return str(name)
     try:
-        return timeline.summary(event)
+        return timeline.summary(event, _locale())
     except (KeyError, TypeError, ValueError):
         return ""
 
@@ -267,6 +267,9 @@ def _participant_page(
     by_id = {s["signer_id"]: s for s in signer_rows}
     site = participant.site_code
     profile = records.profile(participant)
+    # The family asked for no further contact: the page says so instead of offering to
+    # invite (consentkit refuses it too, ``contact-withdrawn``).
+    no_contact = access.contact_withdrawal(participant)
     return _render(
         "participant.html",
         status,
@@ -285,6 +288,7 @@ def _participant_page(
             label("withdrawal_scope", s, locale) for s in profile.get("withdrawn_scopes", [])
         ],
         can_invite=_can(signed, Action.INVITE, trial_id, site),
+        contact_withdrawn_on=no_contact.at if no_contact is not None else None,
         invitations=_invitation_rows(participant, {s["signer_id"]: s["name"] for s in signer_rows}),
         can_withdraw=_can(signed, Action.RECORD_WITHDRAWAL, trial_id, site),
         # The impartial witness block (_witness_panel.html, backend/web/staff/witness.py).
