@@ -9,12 +9,13 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
 .PHONY: help install check-system run test lint typecheck importlint pytest wheel-check \
-        i18n-extract i18n-update i18n-compile bench clean
+        i18n-extract i18n-update i18n-compile bench load clean
 
 help:
 	@echo "make run    - set up .venv, start the embedded database, load the demo study, serve http://$(HOST):$(PORT)"
 	@echo "make test   - set up .venv, then ruff, mypy, import-linter and pytest"
 	@echo "make bench  - run the benchmarks under bench/"
+	@echo "make load   - Locust load test, 50 users for 5 minutes (LOAD_S=60 for a quick run)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "consentkit needs Python 3.11 or newer (found " + sys.version.split()[0] + ")")'
@@ -74,6 +75,10 @@ i18n-compile: install
 
 bench: install check-system
 	$(BIN)/python bench/run_all.py
+
+LOAD_S ?= 300
+load: install check-system
+	$(BIN)/python bench/load.py --duration $(LOAD_S)
 
 clean:
 	rm -rf $(VENV) dist build .mypy_cache .ruff_cache .pytest_cache

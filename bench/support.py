@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import socket
 import subprocess
 import sys
 import tempfile
@@ -14,12 +15,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from consentkit import db
 
 
+def free_port() -> int:
+    """Return a TCP port nothing listens on now (benches run side by side on one machine)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @contextlib.contextmanager
 def running_database(port: int) -> Iterator[tuple[str, str]]:
     """Run ``consentkit db serve`` (durable, fsync per commit) on ``port``; yield (uri, tmp dir).
 
-    The library is connected to database ``bench`` with its indexes built.
+    The library is connected to database ``bench`` with its indexes built. A server
+    already answering on ``port`` (another bench) is refused: both would share it.
     """
+    if db.server_answers(f"mongodb://127.0.0.1:{port}/", timeout_ms=300):
+        raise RuntimeError(f"A database already answers on port {port}; is another bench running?")
     with tempfile.TemporaryDirectory() as tmp:
         server = subprocess.Popen(
             [
