@@ -9,7 +9,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
 .PHONY: help install check-system run test lint typecheck importlint pytest wheel-check \
-        i18n-extract i18n-update i18n-compile bench load clean
+        i18n-extract i18n-update i18n-compile bench load lock clean
 
 help:
 	@echo "make run    - set up .venv, start the embedded database, load the demo study, serve http://$(HOST):$(PORT)"
@@ -17,12 +17,12 @@ help:
 	@echo "make bench  - run the benchmarks under bench/"
 	@echo "make load   - Locust load test, 50 users for 5 minutes (LOAD_S=60 for a quick run)"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml .ci/constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "consentkit needs Python 3.11 or newer (found " + sys.version.split()[0] + ")")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || \
 	  { echo "Could not create a virtualenv. On Debian/Ubuntu: sudo apt-get install python3-venv"; exit 1; }
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
-	$(BIN)/python -m pip install --quiet -e ".[server,embedded,interop,push]" --group dev
+	$(BIN)/python -m pip install --quiet -e ".[server,embedded,interop,push]" --group dev -c .ci/constraints.txt
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -63,6 +63,11 @@ wheel-check: install
 	  from consentkit.paths import templates_dir, translations_dir; \
 	  assert templates_dir().is_dir() and translations_dir().is_dir(), 'assets missing from the wheel'; \
 	  print('wheel ok:', consentkit.__version__, templates_dir())"
+
+# Pin the venv's tested versions for CI and newcomers (run after an upgrade passes `make test`).
+lock: install
+	{ sed -n '1,2p' .ci/constraints.txt; $(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e'; } > .ci/constraints.new
+	mv .ci/constraints.new .ci/constraints.txt
 
 i18n-extract: install
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k gettext:2 -k _ -k ConsentKitError -k NotFoundError -k InvalidDataError -k ConflictError -k EligibilityError -k DatabaseUnavailableError -k ConfigurationError -k AuthenticationError -k PermissionDeniedError -k RateLimitedError -k DeliveryFailedError --no-location --sort-output -o translations/messages.pot --project consentkit --copyright-holder "consentkit contributors" .
