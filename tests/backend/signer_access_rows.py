@@ -292,9 +292,10 @@ def _b_withdrawal(world: World, row: Row) -> None:
 
 
 def _withdraw(ctx: Ctx) -> None:
+    """A withdrawal that keeps contact, so later rows can still sign this family in (module world)."""
     event = participation.withdraw(
         ctx.family.participant,
-        scopes=["no-further-contact"],
+        scopes=["stop-imp"],
         actor=STAFF,
         expressed_by=str(ctx.phone.signer.id),
         reason_declined=True,
@@ -331,13 +332,13 @@ def _b_withdrawals(world: World, row: Row) -> None:
 
 
 def _summarised(response: Any, ctx: Ctx) -> None:
-    assert response.get_json()["scopes"] == ["no-further-contact"]
+    assert response.get_json()["scopes"] == ["stop-imp"]
 
 
 def _b_summary(world: World, row: Row) -> None:
     response = row.send(world.client, ctx_for(world.b, world.b.open), world.b.phone.headers)
     assert response.status_code == 200
-    assert response.get_json()["scopes"] == ["no-further-contact"]
+    assert response.get_json()["scopes"] == ["stop-imp"]
 
 
 def _task(ctx: Ctx) -> None:
@@ -638,7 +639,7 @@ ROWS = [
     Row(
         "POST",
         f"{ME}/withdrawals",
-        body=lambda ctx: {"choices": ["no-contact"], "reason_declined": True},
+        body=lambda ctx: {"choices": ["stop-treatment"], "reason_declined": True},
         scope="self",
         a_prepare=_fresh_code,
         a_status=201,
