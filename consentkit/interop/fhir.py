@@ -547,3 +547,60 @@ def permissions_from_r4(consents: Iterable[Mapping[str, Any]], *, at: datetime) 
     return permissions_for(
         participating=participating, grants=grants, withdrawn=withdrawn, dissent=dissent
     )
+
+
+# ---------------------------------------------------------------- bundles and errors
+
+#: HTTP status -> OperationOutcome.issue.code (http://hl7.org/fhir/issue-type).
+ISSUE_BY_STATUS = {
+    400: "invalid",
+    401: "login",
+    403: "forbidden",
+    404: "not-found",
+    405: "not-supported",
+    406: "not-supported",
+    409: "conflict",
+    413: "too-long",
+    415: "not-supported",
+    422: "invalid",
+    429: "throttled",
+}
+ERROR_SYSTEM = f"{BASE}/CodeSystem/error"
+
+
+def searchset(release: Release, resources: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Return search results as a ``searchset`` Bundle, validated."""
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(resources),
+        "entry": [
+            {
+                "fullUrl": f"{r['resourceType']}/{r['id']}",
+                "resource": r,
+                "search": {"mode": "match"},
+            }
+            for r in resources
+        ],
+    }
+    return validated(release, bundle)
+
+
+def operation_outcome(status: int, error: str, message: str) -> dict[str, Any]:
+    """Return an error as an OperationOutcome: the issue type, our stable code, the message.
+
+    The same shape is valid in R4 and R5 (validated against both).
+    """
+    outcome = {
+        "resourceType": "OperationOutcome",
+        "issue": [
+            {
+                "severity": "error" if status < 500 else "fatal",
+                "code": ISSUE_BY_STATUS.get(status, "exception" if status >= 500 else "processing"),
+                "details": {"coding": [{"system": ERROR_SYSTEM, "code": error}], "text": message},
+                "diagnostics": message,
+            }
+        ],
+    }
+    validated(Release.R4, outcome)
+    return validated(Release.R5, outcome)
