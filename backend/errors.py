@@ -3,7 +3,8 @@
 Body: ``{"code": <http status>, "status": <reason phrase>, "message": <for people>,
 "error": <stable machine code>, "errors": <field details, 422 only>}`` served as
 ``application/problem+json``; under ``/api/fhir/`` the same error is a FHIR
-OperationOutcome (``application/fhir+json``) carrying the code in ``issue.details``. Clients switch on ``error``, never on ``message``.
+OperationOutcome (``application/fhir+json``) carrying the code in ``issue.details``.
+Clients switch on ``error``, never on ``message``.
 A 5xx never carries exception text.
 
 ``message`` is in the request's language: Accept-Language is negotiated against

@@ -198,7 +198,9 @@ class _Facts:
     ended_at: datetime | None
 
 
-def _facts(status: RecordStatus, opened: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> _Facts:
+def _facts(
+    status: RecordStatus, opened: Mapping[str, Any], events: Sequence[Mapping[str, Any]]
+) -> _Facts:
     signed = bool(status.signers) and all(p.signed_at for p in status.signers.values())
     completed = max((p.signed_at for p in status.signers.values() if p.signed_at), default=None)
     start = completed if signed and completed is not None else status.opened_at
@@ -399,9 +401,7 @@ def provenance_id(record_id: str, seq: int) -> str:
     return f"{record_id}-{seq}"
 
 
-def provenance(
-    release: Release, subject: Subject, event: Mapping[str, Any]
-) -> dict[str, Any]:
+def provenance(release: Release, subject: Subject, event: Mapping[str, Any]) -> dict[str, Any]:
     """Return the Provenance of one ``signature.added`` event, validated."""
     data = event["payload"]
     role = SignerRole(data["role"])
@@ -459,9 +459,7 @@ def document_reference(
     }
     if document.record_id:
         related = {"reference": f"Consent/{document.record_id}"}
-        resource["context"] = (
-            {"related": [related]} if release is Release.R4 else [related]
-        )
+        resource["context"] = {"related": [related]} if release is Release.R4 else [related]
     return validated(release, resource)
 
 

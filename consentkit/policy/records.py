@@ -602,7 +602,6 @@ class ParticipationProfile:
         }
 
 
-
 def permissions_for(
     *,
     participating: bool,

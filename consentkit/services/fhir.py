@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +20,7 @@ from bson import ObjectId
 from bson.errors import InvalidId
 
 from consentkit.clock import now_utc
-from consentkit.errors import NotFoundError
+from consentkit.errors import InvalidDataError, NotFoundError
 from consentkit.interop import fhir as mapping
 from consentkit.interop.fhir import Release, SealedDocument, Subject
 from consentkit.models.audit import ConsentRecord
@@ -110,9 +111,7 @@ def participant_resources(
     sealed = _documents(participant, _titles(statuses))
     return ParticipantResources(
         consents=[
-            mapping.consent(
-                release, subject, s, opened_event(events, s.record_id), events, sealed
-            )
+            mapping.consent(release, subject, s, opened_event(events, s.record_id), events, sealed)
             for s in statuses
         ],
         provenances=[
@@ -129,7 +128,7 @@ def participant_of_record(record_id: str) -> Participant:
         NotFoundError: no such record.
     """
     record = ConsentRecord.objects(record_id=record_id).only("participant_id").first()
-    participant = (
+    participant: Participant | None = (
         Participant.objects(id=record.participant_id).first() if record is not None else None
     )
     if participant is None:
@@ -147,7 +146,7 @@ def participant_of_document(document_id: str) -> Participant:
         document = StoredDocument.objects(id=ObjectId(document_id), status="ready").first()
     except InvalidId:
         document = None
-    participant = (
+    participant: Participant | None = (
         Participant.objects(id=document.participant_id).first() if document is not None else None
     )
     if participant is None:
@@ -225,8 +224,6 @@ def export(
         NotFoundError: no such study.
         InvalidDataError: a cursor that is not one.
     """
-    import json
-
     get_study(trial_id)
     query: dict[str, Any] = {"trial_id": trial_id}
     if site_codes is not None:
@@ -235,8 +232,6 @@ def export(
         try:
             query["id__gt"] = ObjectId(cursor)
         except InvalidId:
-            from consentkit.errors import InvalidDataError
-
             raise InvalidDataError(
                 "This cursor is not one an export gave.", code="invalid-cursor"
             ) from None
@@ -253,9 +248,7 @@ def export(
             events = audit.chain_dicts(str(participant.id))
             if since is not None and (not events or events[-1]["at"] < since):
                 continue
-            for resource in participant_resources(
-                participant, release, at=at, events=events
-            ).all():
+            for resource in participant_resources(participant, release, at=at, events=events).all():
                 yield json.dumps(resource, ensure_ascii=False, separators=(",", ":")) + "\n"
 
     return ExportPage(lines=lines(), next_cursor=next_cursor)

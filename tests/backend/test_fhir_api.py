@@ -16,7 +16,6 @@ import pytest
 from fhir.resources import get_fhir_model_class
 from fhir.resources.R4B import get_fhir_model_class as get_r4_class
 
-from consentkit.policy.roles import StaffRole
 from consentkit.services import documents, records
 from tests.backend.staff_helpers import auth, make_member, token_for
 from tests.consentkit.records_helpers import STAFF, T0, consented_family, make_family
@@ -93,9 +92,7 @@ def test_fhir_api_reads_consent_provenance_and_document(
     record_id = world["record"].record_id
     consent = _get(client, f"/api/fhir/{release}/Consent/{record_id}", _admin(world)).get_json()
     _validate(release, consent)
-    search = _get(
-        client, f"/api/fhir/{release}/export", _admin(world), study=TRIAL, site="FR-01"
-    )
+    search = _get(client, f"/api/fhir/{release}/export", _admin(world), study=TRIAL, site="FR-01")
     lines = [json.loads(line) for line in search.get_data(as_text=True).splitlines()]
     provenance_id = next(r["id"] for r in lines if r["resourceType"] == "Provenance")
     document_id = next(r["id"] for r in lines if r["resourceType"] == "DocumentReference")

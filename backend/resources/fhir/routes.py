@@ -45,7 +45,11 @@ RESOURCE = {
 
 
 def _ok(description: str, schema: dict[str, Any] = RESOURCE) -> dict[str, Any]:
-    return {"responses": {"200": {"description": description, "content": {FHIR_JSON: {"schema": schema}}}}}
+    return {
+        "responses": {
+            "200": {"description": description, "content": {FHIR_JSON: {"schema": schema}}}
+        }
+    }
 
 
 ERRORS = (401, 403, 404)
@@ -171,7 +175,7 @@ class ExportViews(MethodView):
     @blp.doc(
         responses={
             "200": {
-                "description": "One resource per line; `Link: <...>; rel=\"next\"` resumes",
+                "description": 'One resource per line; `Link: <...>; rel="next"` resumes',
                 "content": {FHIR_NDJSON: {"schema": {"type": "string"}}},
             }
         }
