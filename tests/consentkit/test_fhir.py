@@ -32,7 +32,9 @@ SIGNED = T0 + timedelta(hours=25)
 WITHDRAWN = T0 + timedelta(days=10)
 
 
-def _demo_family(*, withdraw: bool = True) -> tuple[Family, Any, Any]:
+def _demo_family(
+    *, withdraw: bool = True, scopes: tuple[str, ...] = ("samples-destroy",)
+) -> tuple[Family, Any, Any]:
     family = make_family()
     parental = records.open_record(
         family.participant, form_id="parental-consent", actor=STAFF, now=T0
@@ -49,7 +51,7 @@ def _demo_family(*, withdraw: bool = True) -> tuple[Family, Any, Any]:
         guardian = family.guardians[0]
         participation.withdraw(
             family.participant,
-            scopes=["samples-destroy"],
+            scopes=list(scopes),
             expressed_by=str(guardian.id),
             actor=signer_actor(guardian),
             now=WITHDRAWN,
@@ -178,6 +180,27 @@ def test_fhir_consents_read_back_give_the_profile_permissions(
     assert read_back == records.participation(family.participant, at=moment).permissions
     assert read_back.sample_collection is not withdraw
     assert read_back.genetic_analysis is False  # one parent said no
+
+
+@pytest.mark.parametrize(
+    ("scope", "stopped"),
+    [
+        ("stop-imp", "treatment"),
+        ("no-further-contact", "contact"),
+        ("stop-study-procedures", "study_procedures"),
+        ("routine-data-only", "data_collection"),
+    ],
+)
+def test_fhir_consents_read_back_a_scoped_withdrawal(
+    demo_study: Any, scope: str, stopped: str
+) -> None:
+    family, _, _ = _demo_family(scopes=(scope,))
+    consents = fhir.participant_resources(family.participant, Release.R4, at=WITHDRAWN).consents
+
+    read_back = permissions_from_r4(consents, at=WITHDRAWN)
+
+    assert read_back == records.participation(family.participant, at=WITHDRAWN).permissions
+    assert getattr(read_back, stopped) in (False, "routine-care-only")
 
 
 def test_fhir_consents_read_back_as_of_a_moment_before_the_withdrawal(demo_study: Any) -> None:
