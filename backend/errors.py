@@ -2,7 +2,9 @@
 
 Body: ``{"code": <http status>, "status": <reason phrase>, "message": <for people>,
 "error": <stable machine code>, "errors": <field details, 422 only>}`` served as
-``application/problem+json``. Clients switch on ``error``, never on ``message``.
+``application/problem+json``; under ``/api/fhir/`` the same error is a FHIR
+OperationOutcome (``application/fhir+json``) carrying the code in ``issue.details``.
+Clients switch on ``error``, never on ``message``.
 A 5xx never carries exception text.
 
 ``message`` is in the request's language: Accept-Language is negotiated against
@@ -25,11 +27,15 @@ from werkzeug.exceptions import HTTPException
 from consentkit import errors as ck
 from consentkit import i18n
 from consentkit.i18n import N_
+from consentkit.interop.fhir import operation_outcome
 from consentkit.policy.locales import negotiate_locale
 
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+#: Errors under the FHIR API are OperationOutcome resources of this type (docs/fhir.md).
+FHIR_JSON = "application/fhir+json"
+FHIR_PREFIX = "/api/fhir/"
 
 #: Domain exception -> HTTP status. The most specific class wins (checked in MRO order).
 STATUS_BY_ERROR: dict[type[ck.ConsentKitError], HTTPStatus] = {
@@ -122,9 +128,14 @@ def problem(
     }
     if errors:
         body["errors"] = errors
-    response = jsonify(body)
+    if has_request_context() and request.path.startswith(FHIR_PREFIX):
+        # A FHIR client reads errors as OperationOutcome, with the same stable code.
+        response = jsonify(operation_outcome(status, error, body["message"]))
+        response.mimetype = FHIR_JSON
+    else:
+        response = jsonify(body)
+        response.mimetype = PROBLEM_JSON
     response.status_code = status
-    response.mimetype = PROBLEM_JSON
     for name, value in (headers or {}).items():
         response.headers[name] = value
     # Without a message the body says the (English) reason phrase.

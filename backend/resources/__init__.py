@@ -5,6 +5,7 @@ from __future__ import annotations
 from backend.extensions import Api
 from backend.resources.auth.routes import blp as auth_blp
 from backend.resources.documents.routes import blp as documents_blp
+from backend.resources.fhir.routes import blp as fhir_blp
 from backend.resources.forms_admin.routes import blp as forms_admin_blp
 from backend.resources.health.routes import blp as health_blp
 from backend.resources.me.routes import blp as me_blp
@@ -28,3 +29,5 @@ def register_blueprints(api: Api) -> None:
         forms_admin_blp,
     ):
         api.register_blueprint(blp, url_prefix=f"/api/v1{blp.url_prefix or ''}")
+    # FHIR has its own base (``/api/fhir/r4``, ``/api/fhir/r5``), as FHIR clients expect.
+    api.register_blueprint(fhir_blp)

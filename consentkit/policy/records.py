@@ -13,7 +13,7 @@ Event shapes (``payload`` keys) are documented with the services that write them
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -379,6 +379,17 @@ def _item_grants(
     return grants
 
 
+def chosen_items(
+    items: Sequence[dict[str, Any]], signers: dict[str, SignerProgress], state: RecordState
+) -> dict[str, bool]:
+    """Return each item code as the signers chose it, before any withdrawal revoked it.
+
+    What the record granted when it was completed: the FHIR export states it, and
+    states a later revocation as the end of that grant (:mod:`consentkit.interop.fhir`).
+    """
+    return _item_grants(items, signers, (), state)
+
+
 def lifted_dissents(
     events: Sequence[dict[str, Any]], statuses: Sequence[RecordStatus] = ()
 ) -> frozenset[int]:
@@ -591,6 +602,53 @@ class ParticipationProfile:
         }
 
 
+def permissions_for(
+    *,
+    participating: bool,
+    grants: Mapping[str, bool],
+    withdrawn: Set[str],
+    dissent: bool,
+) -> Permissions:
+    """Return what may happen, per activity, from the four facts that decide it.
+
+    ``participating``: the gate (:func:`participation_profile`); ``grants``: the consent
+    items granted by the consents in force (an item no consent asks about is not
+    granted); ``withdrawn``: the withdrawal scopes recorded; ``dissent``: a child's
+    refusal in force. The participation profile and the FHIR Consent reader
+    (:mod:`consentkit.interop.fhir`) both answer through this one function.
+    """
+
+    def allowed(activity: str, item: str | None = None) -> bool:
+        return (
+            participating
+            and (item is None or grants.get(item, False))
+            and not (STOPPED_BY.get(activity, frozenset()) & withdrawn)
+        )
+
+    data_collection = (
+        "none"
+        if not participating or WithdrawalScope.NO_NEW_DATA in withdrawn
+        else "routine-care-only"
+        if WithdrawalScope.ROUTINE_DATA_ONLY in withdrawn
+        else "all"
+    )
+    return Permissions(
+        treatment=allowed("treatment"),
+        randomisation=allowed("randomisation", ItemCode.RANDOMISATION),
+        study_procedures=allowed("study_procedures"),
+        data_collection=data_collection,
+        sample_collection=allowed("sample_collection", ItemCode.SAMPLE_STORAGE),
+        sample_future_use=allowed("sample_future_use", ItemCode.FUTURE_RESEARCH),
+        genetic_analysis=allowed("genetic_analysis", ItemCode.GENETIC_ANALYSIS),
+        use_outside_protocol=allowed("use_outside_protocol", ItemCode.DATA_USE_OUTSIDE_PROTOCOL),
+        # Contact does not need participation: safety follow-up after a full withdrawal
+        # still needs a way to reach the family, unless they asked for no contact.
+        contact=not dissent and not (STOPPED_BY["contact"] & withdrawn),
+        re_contact=grants.get(ItemCode.RE_CONTACT, False)
+        and not (STOPPED_BY["re_contact"] & withdrawn),
+    )
+
+
 def contact_withdrawn_by(profile: ParticipationProfile) -> DecidingEvent | None:
     """Return the first withdrawal that forbids contacting the family, or None.
 
@@ -711,19 +769,8 @@ def participation_profile(
         # wrongly say a consent was never given.
         blocked.extend(missing)
 
-    def allowed(activity: str, item: str | None = None) -> bool:
-        return (
-            participating
-            and (item is None or grants.get(item, False))
-            and not (STOPPED_BY.get(activity, frozenset()) & withdrawn)
-        )
-
-    data_collection = (
-        "none"
-        if not participating or WithdrawalScope.NO_NEW_DATA in withdrawn
-        else "routine-care-only"
-        if WithdrawalScope.ROUTINE_DATA_ONLY in withdrawn
-        else "all"
+    permissions = permissions_for(
+        participating=participating, grants=grants, withdrawn=withdrawn, dissent=dissent
     )
     samples_action = next(
         (
@@ -732,21 +779,6 @@ def participation_profile(
             if s in withdrawn
         ),
         None,
-    )
-    permissions = Permissions(
-        treatment=allowed("treatment"),
-        randomisation=allowed("randomisation", ItemCode.RANDOMISATION),
-        study_procedures=allowed("study_procedures"),
-        data_collection=data_collection,
-        sample_collection=allowed("sample_collection", ItemCode.SAMPLE_STORAGE),
-        sample_future_use=allowed("sample_future_use", ItemCode.FUTURE_RESEARCH),
-        genetic_analysis=allowed("genetic_analysis", ItemCode.GENETIC_ANALYSIS),
-        use_outside_protocol=allowed("use_outside_protocol", ItemCode.DATA_USE_OUTSIDE_PROTOCOL),
-        # Contact does not need participation: safety follow-up after a full withdrawal
-        # still needs a way to reach the family, unless they asked for no contact.
-        contact=not dissent and not (STOPPED_BY["contact"] & withdrawn),
-        re_contact=grants.get(ItemCode.RE_CONTACT, False)
-        and not (STOPPED_BY["re_contact"] & withdrawn),
     )
     return ParticipationProfile(
         participating=participating,

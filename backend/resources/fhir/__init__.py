@@ -1,0 +1,1 @@
+"""FHIR reads: Consent, Provenance, DocumentReference (R4 and R5) and a study export."""

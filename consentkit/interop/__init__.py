@@ -1,0 +1,1 @@
+"""Standard shapes other systems read: pure mappings from records and events, no I/O."""
