@@ -143,6 +143,17 @@ class SmtpSender:
                 raise
         return smtp
 
+    def transmit(self, message: EmailMessage) -> None:
+        """Hand ``message`` to the server (TLS verified, login if configured); errors raised as is.
+
+        Raises:
+            OSError, smtplib.SMTPException: the server refused or could not be reached.
+        """
+        with self._connect() as smtp:
+            if self.user and self.password:
+                smtp.login(self.user, self.password)
+            smtp.send_message(message)
+
     def send_code(
         self, contact: Mapping[str, Any], code: str, *, minutes: int, locale: str | None
     ) -> str:
@@ -163,10 +174,7 @@ class SmtpSender:
         message["Subject"] = subject
         message.set_content(text)
         try:
-            with self._connect() as smtp:
-                if self.user and self.password:
-                    smtp.login(self.user, self.password)
-                smtp.send_message(message)
+            self.transmit(message)
         except (OSError, smtplib.SMTPException) as exc:  # ssl.SSLError is an OSError
             log.warning(
                 "SMTP server %s:%s (TLS %s) refused or failed: %s",
