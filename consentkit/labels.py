@@ -179,6 +179,9 @@ LABELS: dict[str, dict[str, str]] = {
         "task.created": N_("Task created"),
         "task.opened": N_("Form opened for a task"),
         "version.informed": N_("Told about updated information"),
+        "contact.sent": N_("Message sent"),
+        "contact.skipped": N_("Message not sent (rules of contact)"),
+        "contact.failed": N_("Message could not be delivered"),
         "participant.competence-reached": N_(
             "Reached the age of legal competence: consent suspended until their own"
         ),

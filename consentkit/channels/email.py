@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import smtplib
+from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate
 
 from consentkit.channels import ChannelError, Outgoing
 from consentkit.notify import SmtpSender, _mask_email
+
+
+HEADERS_UNFOLDED = policy.SMTP.clone(max_line_length=998)
 
 
 class EmailChannel:
@@ -34,7 +38,9 @@ class EmailChannel:
             raise ChannelError("no e-mail address", permanent=True)
         domain = self.smtp.sender.rpartition("@")[2] or "consentkit.invalid"
         digest = hashlib.sha256(outgoing.dedupe_key.encode()).hexdigest()[:32]
-        email = EmailMessage()
+        # Long header lines kept whole (RFC 5322 allows 998): a folded, encoded
+        # List-Unsubscribe is not recognised by mail clients.
+        email = EmailMessage(policy=HEADERS_UNFOLDED)
         email["From"] = self.smtp.sender
         email["To"] = address
         email["Subject"] = outgoing.message.subject

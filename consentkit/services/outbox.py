@@ -23,7 +23,9 @@ from pymongo import ReturnDocument
 
 from consentkit import crypto, settings
 from consentkit.clock import now_utc
+from consentkit.enums import SignerRole
 from consentkit.errors import InvalidDataError, NotFoundError
+from consentkit.labels import label
 from consentkit.models.outbox import (
     FAILED,
     LEASED,
@@ -35,8 +37,8 @@ from consentkit.models.outbox import (
 )
 from consentkit.models.participant import Participant, Signer
 from consentkit.policy import contact as contact_policy
-from consentkit.policy.records import contact_withdrawn_by
-from consentkit.services import audit, records
+from consentkit.policy.records import STOPPED_BY
+from consentkit.services import audit
 from consentkit.services.evidence import SYSTEM
 from consentkit.services.participants import signer_identity
 
@@ -231,6 +233,48 @@ def mark_failed(
     )
 
 
+def family_recipients(participant: Participant) -> list[Signer]:
+    """Return the signers a message to "the family" goes to (not investigators or witnesses)."""
+    return [
+        s
+        for s in Signer.objects(participant_id=str(participant.id)).order_by("created_at", "id")
+        if s.role in (SignerRole.GUARDIAN, SignerRole.PARTICIPANT)
+    ]
+
+
+def confirm_withdrawal(
+    participant: Participant, *, seq: int, scopes: list[str], at: datetime
+) -> list[OutboxMessage]:
+    """Queue the confirmation of the withdrawal at event ``seq`` to every family signer.
+
+    Essential: the law requires it, so it is sent even when the withdrawal was of
+    further contact (docs/notifications.md#essential-messages). Once per signer
+    and withdrawal, however often this is called.
+    """
+    queued = []
+    for signer in family_recipients(participant):
+        locale = signer.preferred_language or participant.preferred_language
+        queued.append(
+            enqueue(
+                "withdrawal-confirmed",
+                {"signer_id": str(signer.id)},
+                dedupe_key=f"withdrawal-confirmed:{participant.id}:{seq}:{signer.id}",
+                is_essential=True,
+                trial_id=participant.trial_id,
+                participant_id=str(participant.id),
+                locale=locale,
+                params={
+                    "study": participant.trial_id,
+                    "date": at.date().isoformat(),
+                    "scopes": ", ".join(label("withdrawal_scope", s, locale) for s in scopes),
+                    "link": f"{settings.public_url()}/family/",
+                },
+                now=at,
+            )
+        )
+    return queued
+
+
 # ---------------------------------------------------------------- rules of contact at send time
 
 
@@ -278,7 +322,8 @@ def address(message: OutboxMessage, *, now: datetime | None = None) -> Addressed
         )
         if present
     )
-    withdrawn = contact_withdrawn_by(records.participation(participant, at=now)) is not None
+    # The projection of the chain's withdrawals (kept by every withdrawal before it returns).
+    withdrawn = bool(set(participant.withdrawn_scopes or []) & STOPPED_BY["contact"])
     recipient = contact_policy.Recipient(
         reachable_by=reachable,
         preferred_channel=preference.preferred_channel if preference else None,
