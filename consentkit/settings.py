@@ -249,7 +249,10 @@ def quiet_hours() -> str:
 
 
 def messages_per_day() -> int:
-    """Return the cap on non-essential messages per recipient per day (``CONSENTKIT_MESSAGES_PER_DAY``)."""
+    """Return the cap on non-essential messages per recipient per day.
+
+    ``CONSENTKIT_MESSAGES_PER_DAY``, default 3; more wait for the next day.
+    """
     return int(os.environ.get("CONSENTKIT_MESSAGES_PER_DAY", "3"))
 
 
@@ -268,17 +271,17 @@ def push_webhook_url() -> str | None:
 
 
 def push_webhook_secret() -> str | None:
-    """Return the Standard Webhooks secret (``whsec_...``) signing app push calls (``CONSENTKIT_PUSH_WEBHOOK_SECRET``)."""
+    """Return the secret signing app push calls (``CONSENTKIT_PUSH_WEBHOOK_SECRET``, whsec_)."""
     return os.environ.get("CONSENTKIT_PUSH_WEBHOOK_SECRET") or None
 
 
 def vapid_private_key() -> str | None:
-    """Return the VAPID private key for Web Push (``CONSENTKIT_VAPID_PRIVATE_KEY``, PEM or base64url)."""
+    """Return the Web Push VAPID private key (``CONSENTKIT_VAPID_PRIVATE_KEY``, base64url)."""
     return os.environ.get("CONSENTKIT_VAPID_PRIVATE_KEY") or None
 
 
 def vapid_public_key() -> str | None:
-    """Return the VAPID public key the family pages subscribe with (``CONSENTKIT_VAPID_PUBLIC_KEY``)."""
+    """Return the VAPID public key browsers subscribe with (``CONSENTKIT_VAPID_PUBLIC_KEY``)."""
     return os.environ.get("CONSENTKIT_VAPID_PUBLIC_KEY") or None
 
 

@@ -57,10 +57,10 @@ def process(
         outbox.mark_skipped(message, owner, reason=decision.reason or "skipped", now=now)
         return "skipped"
     if decision.action == contact_policy.DEFER:
-        assert decision.until is not None  # noqa: S101 - the policy always sets it with DEFER
+        assert decision.until is not None
         outbox.defer(message, owner, until=decision.until, reason=decision.reason or "", now=now)
         return "queued"
-    assert decision.channel is not None  # noqa: S101 - set with SEND
+    assert decision.channel is not None
     signer_id = message.recipient.get("signer_id")
     link = unsubscribe_url(signer_id) if signer_id and not message.is_essential else None
     try:

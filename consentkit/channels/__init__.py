@@ -83,6 +83,24 @@ def post_json(
         raise ChannelError(f"gateway unreachable: {type(exc).__name__}", permanent=False) from None
 
 
+class ConsoleChannel:
+    """Development: print the message on the worker's console instead of sending it."""
+
+    def __init__(self, name: str) -> None:
+        """Stand in for the channel ``name``."""
+        self.name = name
+
+    def send(self, outgoing: Outgoing) -> str:
+        """Print the subject and text."""
+        where = outgoing.contacts.get("email") or outgoing.contacts.get("phone") or "recipient"
+        print(
+            f"[consentkit {self.name}] to {where}: {outgoing.message.subject}\n"
+            f"{outgoing.message.text}",
+            flush=True,
+        )
+        return "console"
+
+
 def configured_channels() -> dict[str, Channel]:
     """Return the channels named by ``CONSENTKIT_MESSAGE_CHANNELS`` (or configured), by name.
 
@@ -110,4 +128,7 @@ def configured_channels() -> dict[str, Channel]:
                 params={"name": name},
             )
         found[name] = makers[name]()
+    if not found and settings.environment() == "development":
+        # make run without any gateway: e-mail and SMS are printed on the worker's console.
+        found = {"email": ConsoleChannel("email"), "sms": ConsoleChannel("sms")}
     return found

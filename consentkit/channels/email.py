@@ -1,4 +1,6 @@
-"""E-mail: text and HTML alternatives through the SMTP server of :class:`consentkit.notify.SmtpSender`.
+"""E-mail: text and HTML alternatives through the SMTP server of the one-time codes.
+
+The server and its settings are :class:`consentkit.notify.SmtpSender`'s.
 
 The TLS rules are the one-time codes' (certificate and host name verified, never
 a fallback to clear text). The dedupe key becomes the ``Message-ID``, so a message
@@ -17,7 +19,6 @@ from email.utils import formatdate
 
 from consentkit.channels import ChannelError, Outgoing
 from consentkit.notify import SmtpSender, _mask_email
-
 
 HEADERS_UNFOLDED = policy.SMTP.clone(max_line_length=998)
 

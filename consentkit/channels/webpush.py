@@ -15,7 +15,7 @@ import hashlib
 import json
 from urllib.parse import urlsplit
 
-from pywebpush import WebPushException, webpush
+from pywebpush import WebPushException, webpush  # type: ignore[import-untyped]
 
 from consentkit import settings
 from consentkit.channels import RETRYABLE_HTTP, ChannelError, Outgoing
@@ -73,5 +73,7 @@ class WebPushChannel:
                 permanent=status is not None and status not in RETRYABLE_HTTP,
             ) from None
         except OSError as exc:  # requests' ConnectionError and Timeout are OSErrors
-            raise ChannelError(f"push service unreachable: {type(exc).__name__}", permanent=False) from None
+            raise ChannelError(
+                f"push service unreachable: {type(exc).__name__}", permanent=False
+            ) from None
         return f"push:{urlsplit(str(subscription['endpoint'])).hostname}"

@@ -128,5 +128,5 @@ def backoff_s(attempts: int, *, base_s: float, cap_s: float, jitter: float) -> f
     between half and all of ``base_s * 2**(attempts-1)`` ("equal jitter"), so
     workers retrying a gateway that came back do not all hit it at once.
     """
-    full = min(cap_s, base_s * 2 ** max(attempts - 1, 0))
+    full = float(min(cap_s, base_s * 2.0 ** max(attempts - 1, 0)))
     return full / 2 + full / 2 * jitter

@@ -34,7 +34,8 @@ def _environment(autoescape: bool, locale: str | None) -> jinja2.Environment:
     """One environment per language (the gettext callables are bound to it), cached."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir() / "messages")),
-        autoescape=autoescape,
+        # The HTML block is escaped; the text blocks (subject, plain text) must not be.
+        autoescape=autoescape,  # noqa: S701
         undefined=jinja2.StrictUndefined,
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
@@ -47,7 +48,9 @@ def _environment(autoescape: bool, locale: str | None) -> jinja2.Environment:
     return env
 
 
-def _block(autoescape: bool, kind: str, block: str, context: Mapping[str, Any], locale: str | None) -> str:
+def _block(
+    autoescape: bool, kind: str, block: str, context: Mapping[str, Any], locale: str | None
+) -> str:
     template = _environment(autoescape, locale).get_template(f"{kind}.html")
     render = template.blocks[block]
     return "".join(render(template.new_context(dict(context)))).strip()

@@ -14,7 +14,7 @@ import hmac
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from bson import ObjectId
@@ -24,7 +24,7 @@ from pymongo import ReturnDocument
 from consentkit import crypto, settings
 from consentkit.clock import now_utc
 from consentkit.enums import SignerRole
-from consentkit.errors import InvalidDataError, NotFoundError
+from consentkit.errors import ConfigurationError, InvalidDataError, NotFoundError
 from consentkit.labels import label
 from consentkit.models.outbox import (
     FAILED,
@@ -106,7 +106,9 @@ def enqueue(
     return message
 
 
-def _take(query: dict[str, Any], sort_field: str, owner: str, now: datetime) -> OutboxMessage | None:
+def _take(
+    query: dict[str, Any], sort_field: str, owner: str, now: datetime
+) -> OutboxMessage | None:
     found = OutboxMessage._get_collection().find_one_and_update(
         query,
         {
@@ -132,9 +134,9 @@ def lease(owner: str, *, now: datetime | None = None) -> OutboxMessage | None:
     gateway receives the same dedupe key). Two workers never hold one message.
     """
     now = now or now_utc()
-    return _take(
-        {"status": QUEUED, "due_at": {"$lte": now}}, "due_at", owner, now
-    ) or _take({"status": LEASED, "lease_until": {"$lt": now}}, "lease_until", owner, now)
+    return _take({"status": QUEUED, "due_at": {"$lte": now}}, "due_at", owner, now) or _take(
+        {"status": LEASED, "lease_until": {"$lt": now}}, "lease_until", owner, now
+    )
 
 
 def _finish(message: OutboxMessage, owner: str, **fields: Any) -> bool:
@@ -169,7 +171,12 @@ def _record_contact(message: OutboxMessage, event_type: str, now: datetime) -> N
 
 
 def mark_sent(
-    message: OutboxMessage, owner: str, *, channel: str, destination: str, now: datetime | None = None
+    message: OutboxMessage,
+    owner: str,
+    *,
+    channel: str,
+    destination: str,
+    now: datetime | None = None,
 ) -> bool:
     """Record the message as sent (by ``channel``, to the masked ``destination``)."""
     now = now or now_utc()
@@ -287,6 +294,11 @@ class Addressed:
     locale: str | None
 
 
+def preferences_of(signer_id: str) -> ContactPreference | None:
+    """Return the signer's contact settings, None when they never set any."""
+    return _preference(signer_id)
+
+
 def _preference(signer_id: str) -> ContactPreference | None:
     found: ContactPreference | None = ContactPreference.objects(signer_id=signer_id).first()
     return found
@@ -297,11 +309,11 @@ def address(message: OutboxMessage, *, now: datetime | None = None) -> Addressed
     now = now or now_utc()
     signer_id = message.recipient.get("signer_id")
     if not signer_id:
-        contacts = {k: v for k, v in message.recipient.items() if k in CHANNELS + ("phone",)}
+        given = {k: v for k, v in message.recipient.items() if k in (*CHANNELS, "phone")}
         reachable = tuple(
-            c for c in CHANNELS if contacts.get(c) or (c == "sms" and contacts.get("phone"))
+            c for c in CHANNELS if given.get(c) or (c == "sms" and given.get("phone"))
         )
-        return Addressed(contact_policy.Recipient(reachable_by=reachable), contacts, message.locale)
+        return Addressed(contact_policy.Recipient(reachable_by=reachable), given, message.locale)
     signer = Signer.objects(id=signer_id).first()
     if signer is None:
         return Addressed(contact_policy.Recipient(reachable_by=()), {}, message.locale)
@@ -355,11 +367,9 @@ def parse_quiet_hours(text: str) -> contact_policy.QuietHours | None:
     if not text.strip():
         return None
     try:
-        start, end = (datetime.strptime(part.strip(), "%H:%M").time() for part in text.split("-"))
+        start, end = (time.fromisoformat(part.strip()) for part in text.split("-"))
     except ValueError as exc:
-        raise InvalidDataError(
-            "CONSENTKIT_QUIET_HOURS must look like 21:00-08:00.", code="invalid-quiet-hours"
-        ) from exc
+        raise ConfigurationError("CONSENTKIT_QUIET_HOURS must look like 21:00-08:00.") from exc
     return contact_policy.QuietHours(start, end)
 
 
@@ -388,6 +398,14 @@ def unsubscribe_token(signer_id: str) -> str:
     return f"{signer_id}.{crypto.seal(_token_text(signer_id))[:32]}"
 
 
+def _push_endpoint_allowed(endpoint: str) -> bool:
+    """Push services are https; a loopback one (tests, development) only outside production."""
+    if endpoint.startswith("https://"):
+        return True
+    loopback = endpoint.startswith(("http://127.0.0.1:", "http://localhost:"))
+    return loopback and settings.environment() != "production"
+
+
 def set_preferences(
     signer_id: str,
     *,
@@ -409,7 +427,7 @@ def set_preferences(
             params={"channel": preferred_channel},
         )
     if push_subscription is not None and not (
-        str(push_subscription.get("endpoint", "")).startswith("https://")
+        _push_endpoint_allowed(str(push_subscription.get("endpoint", "")))
         and {"p256dh", "auth"} <= set(push_subscription.get("keys") or {})
     ):
         raise InvalidDataError(

@@ -41,10 +41,12 @@ def http_gateway() -> Iterator[Gateway]:
     gateway = Gateway(url="")
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(length)
-            gateway.received.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+            gateway.received.append(
+                Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+            )
             self.send_response(gateway.status)
             self.send_header("Content-Length", "0")
             self.end_headers()

@@ -26,8 +26,12 @@ UNSUBSCRIBE = "http://127.0.0.1:5000/family/unsubscribe/abc.def"
 def _outgoing(contacts: dict[str, Any], *, essential: bool = False, locale: str = "en") -> Outgoing:
     rendered = render_message(
         "notice",
-        {"subject": "Time to sign", "text": "Your partner has signed <b>", "locale": locale,
-         "unsubscribe_link": None if essential else UNSUBSCRIBE},
+        {
+            "subject": "Time to sign",
+            "text": "Your partner has signed <b>",
+            "locale": locale,
+            "unsubscribe_link": None if essential else UNSUBSCRIBE,
+        },
         locale=locale,
     )
     return Outgoing(
@@ -116,7 +120,9 @@ def test_sms_posts_the_text_with_the_dedupe_key(
     assert "Your partner has signed <b>" in call.json()["text"]
 
 
-@pytest.mark.parametrize(("status", "permanent"), [(400, True), (404, True), (429, False), (503, False)])
+@pytest.mark.parametrize(
+    ("status", "permanent"), [(400, True), (404, True), (429, False), (503, False)]
+)
 def test_sms_gateway_refusal_is_permanent_only_for_a_client_error(
     gateway: Gateway, monkeypatch: pytest.MonkeyPatch, status: int, permanent: bool
 ) -> None:

@@ -98,13 +98,17 @@ def test_mark_failed_permanent_is_final_at_once(clean_db: Any) -> None:
 def test_lease_never_reads_finished_messages(clean_db: Any) -> None:
     """Leasing uses the partial indexes: finished messages are not examined."""
     for i in range(50):
-        message = _enqueue(f"done{i}")
+        _enqueue(f"done{i}")
         leased = outbox.lease("w", now=T0)
         assert leased is not None
         outbox.mark_sent(leased, "w", channel="email", destination="x", now=T0)
     _enqueue("live")
-    plan = OutboxMessage._get_collection().find(
-        {"status": "queued", "due_at": {"$lte": T0}}
-    ).sort("due_at", 1).limit(1).explain()
+    plan = (
+        OutboxMessage._get_collection()
+        .find({"status": "queued", "due_at": {"$lte": T0}})
+        .sort("due_at", 1)
+        .limit(1)
+        .explain()
+    )
     assert plan["executionStats"]["totalDocsExamined"] <= 1
     assert outbox.lease("w", now=T0).dedupe_key == "live"  # type: ignore[union-attr]

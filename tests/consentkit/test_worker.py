@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from email.header import decode_header, make_header
 from typing import Any
 
@@ -127,7 +127,7 @@ def test_withdrawal_confirmation_reaches_every_guardian_even_under_no_contact(
 
 
 def test_withdrawal_confirmation_retried_is_queued_once(demo_study: Any, smtp: Inbox) -> None:
-    participant, guardians = _family(demo_study)
+    participant, _guardians = _family(demo_study)
     event = participation.withdraw(
         participant, scopes=["no-further-contact"], actor=STAFF, now=DAYTIME
     )
@@ -136,7 +136,9 @@ def test_withdrawal_confirmation_retried_is_queued_once(demo_study: Any, smtp: I
     assert OutboxMessage.objects.count() == 2
 
 
-def test_no_contact_withdrawal_stops_reminders_with_the_reason(demo_study: Any, smtp: Inbox) -> None:
+def test_no_contact_withdrawal_stops_reminders_with_the_reason(
+    demo_study: Any, smtp: Inbox
+) -> None:
     participant, guardians = _family(demo_study)
     _reminder(participant, guardians[1])
     participation.withdraw(participant, scopes=["no-further-contact"], actor=STAFF, now=DAYTIME)
@@ -149,7 +151,9 @@ def test_no_contact_withdrawal_stops_reminders_with_the_reason(demo_study: Any, 
     assert "contact.skipped" in _types(participant)
 
 
-def test_quiet_hours_defer_a_reminder_to_the_morning_at_the_site(demo_study: Any, smtp: Inbox) -> None:
+def test_quiet_hours_defer_a_reminder_to_the_morning_at_the_site(
+    demo_study: Any, smtp: Inbox
+) -> None:
     participant, guardians = _family(demo_study)
     _reminder(participant, guardians[1])
 
@@ -197,7 +201,7 @@ def test_frequency_cap_defers_the_fourth_reminder_of_the_day(demo_study: Any, sm
 def test_a_message_without_a_reachable_channel_is_skipped_and_shown_to_staff(
     demo_study: Any, smtp: Inbox
 ) -> None:
-    participant, guardians = _family(demo_study)
+    participant, _guardians = _family(demo_study)
     no_email = participants.add_signer(
         participant, role="guardian", identity={"name": "Sam"}, actor=STAFF, now=T0
     )

@@ -104,6 +104,8 @@ def test_decide_frequency_cap_defers_by_a_day() -> None:
 
 
 @pytest.mark.parametrize(("attempts", "low", "high"), [(1, 15, 30), (2, 30, 60), (20, 1800, 3600)])
-def test_backoff_grows_exponentially_capped_and_jittered(attempts: int, low: float, high: float) -> None:
+def test_backoff_grows_exponentially_capped_and_jittered(
+    attempts: int, low: float, high: float
+) -> None:
     assert backoff_s(attempts, base_s=30, cap_s=3600, jitter=0.0) == low
     assert backoff_s(attempts, base_s=30, cap_s=3600, jitter=1.0) == high
