@@ -60,12 +60,14 @@ class Sender(Protocol):
         ...
 
 
-def _mask_email(address: str) -> str:
+def mask_email(address: str) -> str:
+    """Return an address as staff and logs may see it: ``j***@example.org``."""
     name, _, domain = address.partition("@")
     return f"{name[:1]}***@{domain}"
 
 
-def _mask_phone(number: str) -> str:
+def mask_phone(number: str) -> str:
+    """Return a phone number as staff and logs may see it: ``***678``."""
     return f"***{number[-3:]}"
 
 
@@ -184,10 +186,10 @@ class SmtpSender:
                 type(exc).__name__,
             )
             raise DeliveryFailedError(NOT_SENT) from None
-        return _mask_email(address)
+        return mask_email(address)
 
 
-class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+class RefuseRedirects(urllib.request.HTTPRedirectHandler):
     """urllib would follow a 301/302/303 to a POST with a body-less GET: the text would be lost."""
 
     def redirect_request(self, *args: Any, **kwargs: Any) -> None:
@@ -227,7 +229,7 @@ class WebhookSender:
         request = urllib.request.Request(  # noqa: S310 - URL scheme checked above
             self.url, data=body, headers={"Content-Type": "application/json"}, method="POST"
         )
-        opener = urllib.request.build_opener(_RefuseRedirects)
+        opener = urllib.request.build_opener(RefuseRedirects)
         try:
             with opener.open(request, timeout=self.timeout_s):
                 pass
@@ -238,7 +240,7 @@ class WebhookSender:
         except (OSError, urllib.error.URLError) as exc:
             log.warning("SMS gateway unreachable: %s", type(exc).__name__)
             raise DeliveryFailedError(NOT_SENT) from None
-        return _mask_phone(phone)
+        return mask_phone(phone)
 
 
 def configured_sender() -> Sender:

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from consentkit.notify import _RefuseRedirects
+from consentkit.notify import RefuseRedirects
 from consentkit.rendering.messages import RenderedMessage
 
 
@@ -70,7 +70,7 @@ def post_json(
         headers={"Content-Type": "application/json", **headers},
         method="POST",
     )
-    opener = urllib.request.build_opener(_RefuseRedirects)
+    opener = urllib.request.build_opener(RefuseRedirects)
     try:
         with opener.open(request, timeout=timeout_s):
             pass

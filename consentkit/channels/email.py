@@ -18,7 +18,7 @@ from email.message import EmailMessage
 from email.utils import formatdate
 
 from consentkit.channels import ChannelError, Outgoing
-from consentkit.notify import SmtpSender, _mask_email
+from consentkit.notify import SmtpSender, mask_email
 
 HEADERS_UNFOLDED = policy.SMTP.clone(max_line_length=998)
 
@@ -72,4 +72,4 @@ class EmailChannel:
             ) from None
         except (OSError, smtplib.SMTPException) as exc:
             raise ChannelError(f"SMTP failed: {type(exc).__name__}", permanent=False) from None
-        return _mask_email(str(email["To"]))
+        return mask_email(str(email["To"]))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from consentkit import settings
 from consentkit.channels import ChannelError, Outgoing, post_json
 from consentkit.errors import ConfigurationError
-from consentkit.notify import _mask_phone
+from consentkit.notify import mask_phone
 
 
 class SmsChannel:
@@ -34,4 +34,4 @@ class SmsChannel:
             {"to": phone, "text": outgoing.message.text, "id": outgoing.dedupe_key},
             headers={"Idempotency-Key": outgoing.dedupe_key},
         )
-        return _mask_phone(str(phone))
+        return mask_phone(str(phone))
