@@ -19,6 +19,7 @@ import socket
 import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Any
 
 import jinja2
 
@@ -107,15 +108,31 @@ class Worker:
         #: Unique per process and start: the lease owner written on each message held.
         self.owner = f"{socket.gethostname()}:{secrets.token_hex(6)}"
         self._stopping = threading.Event()
+        #: Ids of due messages read in one batch, claimed one at a time.
+        self._candidates: list[Any] = []
         self.counts: dict[str, int] = {}
 
     def stop(self) -> None:
         """Finish the message in hand, then return from :meth:`run` (SIGTERM calls this)."""
         self._stopping.set()
 
+    def _lease(self) -> OutboxMessage | None:
+        """Claim the next due message from the batch read last, reading a new batch when spent.
+
+        Then, when nothing is queued and due, a message whose worker died mid-send.
+        """
+        for refill in (False, True):
+            if refill:
+                self._candidates = outbox.due_candidates(now=self.clock())
+            while self._candidates:
+                found = outbox.claim(self.owner, self._candidates.pop(), now=self.clock())
+                if found is not None:
+                    return found
+        return outbox.lease_expired(self.owner, now=self.clock())
+
     def run_once(self) -> bool:
         """Lease and process one message; return False when none was due."""
-        message = outbox.lease(self.owner, now=self.clock())
+        message = self._lease()
         if message is None:
             return False
         try:

@@ -125,6 +125,43 @@ def _take(
     return None if found is None else OutboxMessage._from_son(found)
 
 
+#: How many due messages a worker reads at once to claim one by one (see :func:`due_candidates`).
+CANDIDATES = 64
+
+
+def due_candidates(*, now: datetime | None = None, limit: int = CANDIDATES) -> list[Any]:
+    """Return the ids of up to ``limit`` of the oldest due messages, shuffled, to :func:`claim`.
+
+    One read for many sends: a database that examines every due message for a
+    ``limit 1`` (the embedded SecantusDB does) then pays that once per ``limit``
+    messages, not per message. Shuffled so that two workers reading the same
+    batch seldom try the same message first. Reads the ``queued_due`` partial index
+    only: finished messages are never examined.
+    """
+    now = now or now_utc()
+    found = (
+        OutboxMessage._get_collection()
+        .find({"status": QUEUED, "due_at": {"$lte": now}}, {"_id": 1})
+        .sort("due_at", 1)
+        .limit(limit)
+    )
+    ids = [document["_id"] for document in found]
+    secrets.SystemRandom().shuffle(ids)
+    return ids
+
+
+def claim(owner: str, message_id: Any, *, now: datetime | None = None) -> OutboxMessage | None:
+    """Lease one message by id if it is still queued and due (else another worker has it)."""
+    now = now or now_utc()
+    return _take({"_id": message_id, "status": QUEUED, "due_at": {"$lte": now}}, "_id", owner, now)
+
+
+def lease_expired(owner: str, *, now: datetime | None = None) -> OutboxMessage | None:
+    """Take over the oldest message whose worker's lease expired (it died mid-send), or None."""
+    now = now or now_utc()
+    return _take({"status": LEASED, "lease_until": {"$lt": now}}, "lease_until", owner, now)
+
+
 def lease(owner: str, *, now: datetime | None = None) -> OutboxMessage | None:
     """Take the next due message for ``owner`` (a worker's random id), or None.
 

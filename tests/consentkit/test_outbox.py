@@ -40,15 +40,20 @@ def test_lease_concurrent_workers_each_get_distinct_messages(clean_db: Any) -> N
     lock = threading.Lock()
 
     def drain(owner: str) -> None:
-        while (message := outbox.lease(owner, now=T0)) is not None:
-            with lock:
-                taken.append(message.dedupe_key)
+        # A lease that lost every race may find nothing while some are left (a worker
+        # then simply looks again): drain until none is queued.
+        while OutboxMessage.objects(status="queued").count():
+            message = outbox.lease(owner, now=T0)
+            if message is not None:
+                with lock:
+                    taken.append(message.dedupe_key)
 
     threads = [threading.Thread(target=drain, args=(f"w{i}",)) for i in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    assert len(taken) == len(set(taken))  # never one message to two workers
     assert sorted(taken) == sorted(f"m{i}" for i in range(60))
 
 
@@ -112,3 +117,26 @@ def test_lease_never_reads_finished_messages(clean_db: Any) -> None:
     )
     assert plan["executionStats"]["totalDocsExamined"] <= 1
     assert outbox.lease("w", now=T0).dedupe_key == "live"  # type: ignore[union-attr]
+
+
+def test_claim_from_candidates_gives_each_message_to_one_worker(clean_db: Any) -> None:
+    for i in range(10):
+        _enqueue(f"m{i}")
+    first = outbox.due_candidates(now=T0)
+    second = outbox.due_candidates(now=T0)
+    assert sorted(map(str, first)) == sorted(map(str, second))  # both read the same batch
+
+    mine = [m for i in first if (m := outbox.claim("w1", i, now=T0)) is not None]
+    theirs = [m for i in second if (m := outbox.claim("w2", i, now=T0)) is not None]
+
+    assert len(mine) == 10
+    assert theirs == []
+
+
+def test_due_candidates_leave_out_messages_not_yet_due(clean_db: Any) -> None:
+    _enqueue("now")
+    _enqueue("later", due_at=T0 + timedelta(hours=1))
+
+    [only] = outbox.due_candidates(now=T0)
+
+    assert OutboxMessage.objects.get(id=only).dedupe_key == "now"

@@ -239,3 +239,41 @@ def test_worker_command_stops_cleanly_on_sigterm(
             child.kill()
     assert child.returncode == 0
     assert "worker stopped" in output
+
+
+def test_worker_pushes_to_the_signers_browser_when_they_prefer_push(
+    demo_study: Any, smtp: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    import http_ece
+
+    from consentkit.channels.webpush import WebPushChannel
+    from tests.consentkit.message_helpers import http_gateway, new_browser, vapid_keys
+
+    monkeypatch.setenv("CONSENTKIT_VAPID_PRIVATE_KEY", vapid_keys()[0])
+    participant, guardians = _family(demo_study)
+    browser = new_browser()
+    with http_gateway() as push_service:
+        outbox.set_preferences(
+            str(guardians[1].id),
+            preferred_channel="push",
+            push_subscription=browser.subscription(push_service.url + "/push/marc"),
+        )
+        _reminder(participant, guardians[1])
+        worker = Worker({"email": EmailChannel(), "push": WebPushChannel()}, clock=lambda: DAYTIME)
+        while worker.run_once():
+            pass
+
+    assert smtp.messages == []
+    [call] = push_service.received
+    payload = json.loads(
+        http_ece.decrypt(
+            call.body,
+            private_key=browser.private_key,
+            auth_secret=browser.auth,
+            version="aes128gcm",
+        )
+    )
+    assert payload["title"] == "Your turn"
+    assert OutboxMessage.objects.get().sent_channel == "push"
