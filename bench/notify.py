@@ -43,7 +43,7 @@ from support import free_port, running_database
 from consentkit.models.outbox import OutboxMessage
 
 WORKERS = 2
-SIZES = (1000, 3000)
+SIZES = (1000, 2000)
 CRASH_N = 10_000
 LEASE_S = 5
 

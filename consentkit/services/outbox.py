@@ -126,7 +126,7 @@ def _take(
 
 
 #: How many due messages a worker reads at once to claim one by one (see :func:`due_candidates`).
-CANDIDATES = 64
+CANDIDATES = 256
 
 
 def due_candidates(*, now: datetime | None = None, limit: int = CANDIDATES) -> list[Any]:
