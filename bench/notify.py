@@ -8,7 +8,9 @@
   reach the sink, and none twice (the killed worker's one leased message is sent again
   after its lease, with the same dedupe key; the sink counts raw deliveries per key).
 
-Run: .venv/bin/python bench/notify.py   (starts its own embedded database process)
+Run: .venv/bin/python bench/notify.py [--no-fsync] [--crash-n 10000]
+(starts its own embedded database process; ``--no-fsync`` runs it without the per-commit
+fsync, as the test suite does, when the machine's disk is shared and slow)
 """
 
 from __future__ import annotations
@@ -35,11 +37,16 @@ os.environ.setdefault("CONSENTKIT_AUDIT_KEY", secrets.token_urlsafe(48))
 # The durable embedded database fsyncs each commit: a busy shared machine needs more than 3 s.
 os.environ.setdefault("CONSENTKIT_DB_TIMEOUT_MS", "30000")
 
+import argparse
+import contextlib
 import json
+import tempfile
+from collections.abc import Iterator
 
 import mongoengine
 from support import free_port, running_database
 
+from consentkit import db
 from consentkit.models.outbox import OutboxMessage
 
 WORKERS = 2
@@ -209,9 +216,44 @@ def crash(uri: str, sink: Sink) -> dict[str, Any]:
     }
 
 
+@contextlib.contextmanager
+def database_without_fsync(port: int) -> Iterator[tuple[str, str]]:
+    """The embedded server in its own process, without the per-commit fsync."""
+    with tempfile.TemporaryDirectory() as tmp:
+        script = (
+            "import sys, time\n"
+            "from consentkit import db\n"
+            "with db.embedded_server(sys.argv[1], port=int(sys.argv[2]), durable=False):\n"
+            "    time.sleep(10**9)\n"
+        )
+        server = subprocess.Popen(
+            [sys.executable, "-c", script, f"{tmp}/db", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            uri = f"mongodb://127.0.0.1:{port}/"
+            db.wait_until_ready(uri)
+            db.connect(uri, db_name="bench")
+            db.ensure_indexes()
+            yield uri, tmp
+        finally:
+            db.disconnect()
+            server.terminate()
+            server.wait(timeout=20)
+
+
 def main() -> None:
+    global CRASH_N
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--no-fsync", action="store_true")
+    parser.add_argument("--crash-n", type=int, default=CRASH_N)
+    args = parser.parse_args()
+    CRASH_N = args.crash_n
     sink = Sink()
-    with running_database(free_port()) as (uri, _tmp):
+    database = database_without_fsync if args.no_fsync else running_database
+    print(f"embedded database {'without' if args.no_fsync else 'with'} per-commit fsync")
+    with database(free_port()) as (uri, _tmp):
         rates = {}
         for n in SIZES:
             rates[n] = throughput(uri, sink, n, f"size{n}")
