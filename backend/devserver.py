@@ -1,4 +1,4 @@
-"""``make run``: the embedded database, the demo study and the dev server, in one command.
+"""``make run``: the embedded database, the demo study, a message worker and the dev server.
 
 Starts ``consentkit db serve`` as a child process unless a database already
 answers (then it is left alone), imports the demo study (idempotent), prints a
@@ -40,6 +40,25 @@ def _start_database(data_dir: Path) -> subprocess.Popen[bytes] | None:
         print(f"The embedded database did not start; see {log_path}", file=sys.stderr)
         raise
     return child
+
+
+def _start_worker(data_dir: Path) -> subprocess.Popen[bytes]:
+    """Start one ``consentkit worker`` beside the server (production runs its own; README)."""
+    log_path = data_dir / "worker.log"
+    with log_path.open("ab") as log_file:
+        return subprocess.Popen(
+            [sys.executable, "-m", "consentkit", "worker"],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def _stop(child: subprocess.Popen[bytes]) -> None:
+    child.terminate()
+    try:
+        child.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        child.kill()
 
 
 def _load_demo() -> str:
@@ -90,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     data_dir = settings.data_dir()
     child = _start_database(data_dir)
+    worker: subprocess.Popen[bytes] | None = None
     try:
         from backend import create_app
 
@@ -98,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         base = f"http://{args.host}:{args.port}"
         os.environ.setdefault("CONSENTKIT_PUBLIC_URL", base)
         staff_line = _demo_staff(base)
+        worker = _start_worker(data_dir)
         bar = "=" * 66
         print(
             f"\n{bar}\n consentkit (development)\n"
@@ -110,17 +131,16 @@ def main(argv: list[str] | None = None) -> int:
             f"   Demo study    {demo}\n"
             f"   Staff pages   {staff_line}\n"
             f"   Family pages  {base}/family/ (invite a signer from the staff pages)\n"
+            f"   Messages      one worker sending; log in {data_dir / 'worker.log'}\n"
             f"   Stop          Ctrl-C\n{bar}\n",
             flush=True,
         )
         app.run(host=args.host, port=args.port, debug=False, use_reloader=False)
     finally:
+        if worker is not None:
+            _stop(worker)  # before the database: it finishes the message in hand
         if child is not None:
-            child.terminate()
-            try:
-                child.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                child.kill()
+            _stop(child)
             print("Embedded database stopped; data kept in", data_dir / "db")
     return 0
 

@@ -179,9 +179,26 @@ LABELS: dict[str, dict[str, str]] = {
         "task.created": N_("Task created"),
         "task.opened": N_("Form opened for a task"),
         "version.informed": N_("Told about updated information"),
+        "contact.sent": N_("Message sent"),
+        "contact.skipped": N_("Message not sent (rules of contact)"),
+        "contact.failed": N_("Message could not be delivered"),
         "participant.competence-reached": N_(
             "Reached the age of legal competence: consent suspended until their own"
         ),
+    },
+    "message_status": {
+        "queued": N_("Waiting to be sent"),
+        "leased": N_("Being sent"),
+        "sent": N_("Sent"),
+        "skipped": N_("Not sent"),
+        "failed": N_("Could not be delivered"),
+    },
+    "contact_reason": {
+        "no-contact": N_("The family asked not to be contacted"),
+        "unsubscribed": N_("The family switched these messages off"),
+        "no-channel": N_("No way to reach this person"),
+        "quiet-hours": N_("Held back: quiet hours at the site"),
+        "frequency-cap": N_("Held back: enough messages today"),
     },
     "channel": {
         Channel.APP: N_("In the app"),

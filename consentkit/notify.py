@@ -60,12 +60,14 @@ class Sender(Protocol):
         ...
 
 
-def _mask_email(address: str) -> str:
+def mask_email(address: str) -> str:
+    """Return an address as staff and logs may see it: ``j***@example.org``."""
     name, _, domain = address.partition("@")
     return f"{name[:1]}***@{domain}"
 
 
-def _mask_phone(number: str) -> str:
+def mask_phone(number: str) -> str:
+    """Return a phone number as staff and logs may see it: ``***678``."""
     return f"***{number[-3:]}"
 
 
@@ -143,6 +145,17 @@ class SmtpSender:
                 raise
         return smtp
 
+    def transmit(self, message: EmailMessage) -> None:
+        """Hand ``message`` to the server (TLS verified, login if configured); errors raised as is.
+
+        Raises:
+            OSError, smtplib.SMTPException: the server refused or could not be reached.
+        """
+        with self._connect() as smtp:
+            if self.user and self.password:
+                smtp.login(self.user, self.password)
+            smtp.send_message(message)
+
     def send_code(
         self, contact: Mapping[str, Any], code: str, *, minutes: int, locale: str | None
     ) -> str:
@@ -163,10 +176,7 @@ class SmtpSender:
         message["Subject"] = subject
         message.set_content(text)
         try:
-            with self._connect() as smtp:
-                if self.user and self.password:
-                    smtp.login(self.user, self.password)
-                smtp.send_message(message)
+            self.transmit(message)
         except (OSError, smtplib.SMTPException) as exc:  # ssl.SSLError is an OSError
             log.warning(
                 "SMTP server %s:%s (TLS %s) refused or failed: %s",
@@ -176,10 +186,10 @@ class SmtpSender:
                 type(exc).__name__,
             )
             raise DeliveryFailedError(NOT_SENT) from None
-        return _mask_email(address)
+        return mask_email(address)
 
 
-class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+class RefuseRedirects(urllib.request.HTTPRedirectHandler):
     """urllib would follow a 301/302/303 to a POST with a body-less GET: the text would be lost."""
 
     def redirect_request(self, *args: Any, **kwargs: Any) -> None:
@@ -219,7 +229,7 @@ class WebhookSender:
         request = urllib.request.Request(  # noqa: S310 - URL scheme checked above
             self.url, data=body, headers={"Content-Type": "application/json"}, method="POST"
         )
-        opener = urllib.request.build_opener(_RefuseRedirects)
+        opener = urllib.request.build_opener(RefuseRedirects)
         try:
             with opener.open(request, timeout=self.timeout_s):
                 pass
@@ -230,7 +240,7 @@ class WebhookSender:
         except (OSError, urllib.error.URLError) as exc:
             log.warning("SMS gateway unreachable: %s", type(exc).__name__)
             raise DeliveryFailedError(NOT_SENT) from None
-        return _mask_phone(phone)
+        return mask_phone(phone)
 
 
 def configured_sender() -> Sender:

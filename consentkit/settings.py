@@ -235,3 +235,75 @@ def smtp(env: Mapping[str, str] | None = None) -> SmtpSettings:
         tls=smtp_tls_mode(env),
         ca_file=env.get("CONSENTKIT_SMTP_CA_FILE") or None,
     )
+
+
+# ---------------------------------------------------------------- outbox and worker (issue 15)
+
+
+def quiet_hours() -> str:
+    """Return the local hours no non-essential message goes out (``CONSENTKIT_QUIET_HOURS``).
+
+    ``HH:MM-HH:MM`` in the site's time zone, default ``21:00-08:00``; empty for none.
+    """
+    return os.environ.get("CONSENTKIT_QUIET_HOURS", "21:00-08:00")
+
+
+def messages_per_day() -> int:
+    """Return the cap on non-essential messages per recipient per day.
+
+    ``CONSENTKIT_MESSAGES_PER_DAY``, default 3; more wait for the next day.
+    """
+    return int(os.environ.get("CONSENTKIT_MESSAGES_PER_DAY", "3"))
+
+
+def outbox_lease_s() -> float:
+    """Return how long a worker holds a message it is sending (``CONSENTKIT_OUTBOX_LEASE_S``).
+
+    A worker that dies mid-send loses the message to another worker after this
+    long; longer than any gateway call takes (their timeouts are 10 s).
+    """
+    return float(os.environ.get("CONSENTKIT_OUTBOX_LEASE_S", "60"))
+
+
+def push_webhook_url() -> str | None:
+    """Return the native-app push gateway's webhook (``CONSENTKIT_PUSH_WEBHOOK_URL``)."""
+    return os.environ.get("CONSENTKIT_PUSH_WEBHOOK_URL") or None
+
+
+def push_webhook_secret() -> str | None:
+    """Return the secret signing app push calls (``CONSENTKIT_PUSH_WEBHOOK_SECRET``, whsec_)."""
+    return os.environ.get("CONSENTKIT_PUSH_WEBHOOK_SECRET") or None
+
+
+def vapid_private_key() -> str | None:
+    """Return the Web Push VAPID private key (``CONSENTKIT_VAPID_PRIVATE_KEY``, base64url)."""
+    return os.environ.get("CONSENTKIT_VAPID_PRIVATE_KEY") or None
+
+
+def vapid_public_key() -> str | None:
+    """Return the VAPID public key browsers subscribe with (``CONSENTKIT_VAPID_PUBLIC_KEY``)."""
+    return os.environ.get("CONSENTKIT_VAPID_PUBLIC_KEY") or None
+
+
+def vapid_subject() -> str:
+    """Return the VAPID contact (``CONSENTKIT_VAPID_SUBJECT``, a ``mailto:`` or https URL)."""
+    return os.environ.get("CONSENTKIT_VAPID_SUBJECT", "mailto:privacy@example.org")
+
+
+def message_channels() -> tuple[str, ...]:
+    """Return the channels the worker sends by (``CONSENTKIT_MESSAGE_CHANNELS``, comma-separated).
+
+    Unset: every channel that has its settings (e-mail when ``CONSENTKIT_SMTP_HOST``
+    is set, SMS with ``CONSENTKIT_SMS_WEBHOOK_URL``, Web Push with a VAPID key, the
+    app gateway with ``CONSENTKIT_PUSH_WEBHOOK_URL``).
+    """
+    named = os.environ.get("CONSENTKIT_MESSAGE_CHANNELS")
+    if named is not None:
+        return tuple(c.strip() for c in named.split(",") if c.strip())
+    found = (
+        ("email", os.environ.get("CONSENTKIT_SMTP_HOST")),
+        ("sms", sms_webhook_url()),
+        ("push", vapid_private_key()),
+        ("app", push_webhook_url()),
+    )
+    return tuple(name for name, setting in found if setting)

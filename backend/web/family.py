@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template, url_for
+from flask import Blueprint, render_template, request, url_for
 
 from backend.web.i18n import page_locale
 from consentkit.enums import RecordState, SignerRole
 from consentkit.i18n import N_, gettext
 from consentkit.labels import LABELS, label
 from consentkit.policy.withdrawal import CHOICES
+from consentkit.services import outbox
 
 bp = Blueprint("family", __name__, url_prefix="/family")
 
@@ -189,3 +190,18 @@ def withdraw() -> str:
 def sign_out() -> str:
     """End the session on this device."""
     return _page("signed_out.html", "sign-out")
+
+
+@bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
+def unsubscribe(token: str) -> str:
+    """Stop messages that are not required: one tap on the page, or the mail client's one-click.
+
+    GET only shows the button (link scanners and previews open links; they must not
+    unsubscribe anyone). POST, from the button or a mail client's RFC 8058 one-click,
+    switches them off. The signed token is the authority; messages required by law
+    (a withdrawal confirmation) still reach the family.
+    """
+    if request.method == "POST":
+        outbox.unsubscribe(token)
+        return _page("unsubscribe.html", "unsubscribe", token=token, done=True)
+    return _page("unsubscribe.html", "unsubscribe", token=token, done=False)

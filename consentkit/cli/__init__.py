@@ -20,6 +20,7 @@ from consentkit.cli.requirements import requirements
 from consentkit.cli.staff import staff
 from consentkit.cli.studies import import_command
 from consentkit.cli.tasks import due
+from consentkit.cli.worker import worker
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -51,3 +52,4 @@ main.add_command(profile)
 main.add_command(requirements)
 main.add_command(staff)
 main.add_command(verify_pdf)
+main.add_command(worker)

@@ -37,7 +37,7 @@ from consentkit.policy.records import (
 )
 from consentkit.policy.withdrawal import check_scopes
 from consentkit.policy.withdrawal_reason import withdrawal_reason
-from consentkit.services import audit, projection
+from consentkit.services import audit, outbox, projection
 from consentkit.services.evidence import Actor, AuthEvidence
 from consentkit.services.requirements import requirements_for
 
@@ -199,6 +199,10 @@ def withdraw(
 
     event, events = audit.append_to_chain(participant, draft, now=now)
     projection.refresh_projection(participant, events)
+    # Required by law, so sent even under "no further contact" (once per retry).
+    outbox.confirm_withdrawal(
+        participant, seq=event.seq, scopes=list(event.payload["scopes"]), at=event.at
+    )
     return event
 
 

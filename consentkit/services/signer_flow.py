@@ -35,6 +35,7 @@ from consentkit.services import (
     ceremony,
     documents,
     forms,
+    outbox,
     participation,
     records,
     transitions,
@@ -807,3 +808,52 @@ def record_document(session: SignerSession, record_id: str, *, locale: str | Non
     """Return (rendering on first request) the sealed PDF of a completed record."""
     participant, _ = _own_record(session, record_id)
     return documents.consent_document(participant, record_id, locale=locale).content
+
+
+class ContactSettings(TypedDict):
+    """How the signer wants to be reached (never their addresses: those staff correct)."""
+
+    preferred_channel: str | None
+    is_unsubscribed: bool
+    has_push_subscription: bool
+    has_app_token: bool
+    unsubscribe_token: str
+
+
+def _contact_settings(signer_id: str) -> ContactSettings:
+    found = outbox.preferences_of(signer_id)
+    return {
+        "preferred_channel": found.preferred_channel if found else None,
+        "is_unsubscribed": bool(found and found.is_unsubscribed),
+        "has_push_subscription": bool(found and found.push_subscription),
+        "has_app_token": bool(found and found.app_token),
+        "unsubscribe_token": outbox.unsubscribe_token(signer_id),
+    }
+
+
+def contact_settings(session: SignerSession) -> ContactSettings:
+    """Return the signer's own contact settings."""
+    return _contact_settings(session.signer_id)
+
+
+def change_contact_settings(
+    session: SignerSession,
+    *,
+    preferred_channel: str | None = None,
+    is_unsubscribed: bool | None = None,
+    push_subscription: dict[str, Any] | None = None,
+    app_token: str | None = None,
+) -> ContactSettings:
+    """Change the signer's channel, switch non-essential messages off or on, register a device.
+
+    Raises:
+        InvalidDataError: ``unknown-channel``, ``invalid-push-subscription``.
+    """
+    outbox.set_preferences(
+        session.signer_id,
+        preferred_channel=preferred_channel,
+        is_unsubscribed=is_unsubscribed,
+        push_subscription=push_subscription,
+        app_token=app_token,
+    )
+    return _contact_settings(session.signer_id)

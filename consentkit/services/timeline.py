@@ -171,6 +171,17 @@ def summary(event: Mapping[str, Any], locale: str | None = None) -> str:
             previous=data["previous_version"],
             summary=data["change_summary"],
         ),
+        "contact.sent": lambda: _(
+            "%(kind)s by %(channel)s", kind=data["kind"], channel=data["channel"] or "-"
+        ),
+        "contact.skipped": lambda: _(
+            "%(kind)s not sent: %(reason)s", kind=data["kind"], reason=data["reason"] or "-"
+        ),
+        "contact.failed": lambda: _(
+            "%(kind)s could not be delivered by %(channel)s",
+            kind=data["kind"],
+            channel=data["channel"] or "-",
+        ),
         "dissent.reviewed": lambda: _(
             "Decision: %(decision)s; reason: %(reason)s",
             decision=data["decision"],

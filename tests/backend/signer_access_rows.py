@@ -400,6 +400,19 @@ def _b_me(world: World, row: Row) -> None:
     assert response.get_json()["participant_code"] == "P-B01"
 
 
+def _unsubscribed(response: Any, ctx: Ctx) -> None:
+    assert response.get_json()["is_unsubscribed"] is True
+    again = ctx.phone.client.get(f"{API}/me/contact-settings", headers=ctx.phone.headers)
+    assert again.get_json()["is_unsubscribed"] is True
+
+
+def _b_contact_settings(world: World, row: Row) -> None:
+    """B changes (or reads) B's own settings, never A's."""
+    response = row.send(world.client, ctx_for(world.b, world.b.open), world.b.phone.headers)
+    assert response.status_code == 200
+    assert response.get_json()["unsubscribe_token"].startswith(str(world.b.phone.signer.id))
+
+
 def _b_logout(world: World, row: Row) -> None:
     throwaway = sign_in(world.client, world.b.family, world.b.family.guardians[0])
     response = row.send(world.client, ctx_for(world.b, world.b.open, throwaway), throwaway.headers)
@@ -669,6 +682,21 @@ ROWS = [
         body=lambda ctx: {"text": "Can we talk to the nurse?", "record_id": ctx.record_id},
         a_status=201,
         a_check=_event("question.asked"),
+    ),
+    Row(
+        "PATCH",
+        f"{ME}/contact-settings",
+        body=lambda ctx: {"is_unsubscribed": True},
+        scope="self",
+        a_check=_unsubscribed,
+        other=_b_contact_settings,
+    ),
+    Row(
+        "GET",
+        f"{ME}/contact-settings",
+        scope="self",
+        own_family=False,
+        other=_b_contact_settings,
     ),
     Row(
         "GET",

@@ -51,6 +51,7 @@ ROWS = [
     Row("/api/v1/staff/studies/<trial_id>/participants/<code>", "GET", READ, True),
     Row("/api/v1/staff/studies/<trial_id>/participants/<code>/timeline", "GET", READ, True),
     Row("/api/v1/staff/studies/<trial_id>/participants/<code>/participation", "GET", READ, True),
+    Row("/api/v1/staff/studies/<trial_id>/participants/<code>/messages", "GET", READ, True),
     Row(
         "/api/v1/staff/studies/<trial_id>/participants/<code>/invitations", "POST", SITE_WORK, False
     ),

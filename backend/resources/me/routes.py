@@ -25,6 +25,8 @@ from backend.resources.me.schemas import (
     AnswerResultSchema,
     AnswersSchema,
     ChoicesSchema,
+    ContactSettingsChangeSchema,
+    ContactSettingsSchema,
     DeclineSchema,
     DissentSchema,
     DocumentQueryArgsSchema,
@@ -327,6 +329,24 @@ class QuestionsViews(MethodView):
     def post(self, args: dict[str, Any]) -> Response:
         """Send a question to the study team."""
         return _once(lambda: signer_flow.ask_question(current_session(), **args), 201)
+
+
+@blp.route("/contact-settings")
+class ContactSettingsViews(MethodView):
+    """How the signer is reached: channel, non-essential messages on or off, push devices."""
+
+    @blp.response(200, ContactSettingsSchema)
+    @blp.doc(security=SECURITY)
+    def get(self) -> signer_flow.ContactSettings:
+        """The signer's contact settings."""
+        return signer_flow.contact_settings(current_session())
+
+    @blp.arguments(ContactSettingsChangeSchema)
+    @blp.response(200, ContactSettingsSchema)
+    @blp.doc(security=SECURITY)
+    def patch(self, args: dict[str, Any]) -> signer_flow.ContactSettings:
+        """Change the channel, switch messages that are not required off or on, add a device."""
+        return signer_flow.change_contact_settings(current_session(), **args)
 
 
 @blp.route("/documents")

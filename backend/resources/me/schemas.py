@@ -163,6 +163,42 @@ class QuestionSchema(ma.Schema):
     record_id = ma.fields.String(load_default=None)
 
 
+class PushKeysSchema(ma.Schema):
+    p256dh = ma.fields.String(required=True, validate=ma.validate.Length(max=200))
+    auth = ma.fields.String(required=True, validate=ma.validate.Length(max=100))
+
+
+class PushSubscriptionSchema(ma.Schema):
+    endpoint = ma.fields.String(required=True, validate=ma.validate.Length(max=2000))
+    keys = ma.fields.Nested(PushKeysSchema, required=True)
+
+
+class ContactSettingsChangeSchema(ma.Schema):
+    preferred_channel = ma.fields.String(
+        load_default=None, validate=ma.validate.OneOf(["email", "sms", "push", "app"])
+    )
+    is_unsubscribed = ma.fields.Boolean(
+        load_default=None,
+        metadata={"description": "True switches off messages that are not required by law"},
+    )
+    push_subscription = ma.fields.Nested(
+        PushSubscriptionSchema,
+        load_default=None,
+        metadata={"description": "The browser's PushSubscription.toJSON()"},
+    )
+    app_token = ma.fields.String(load_default=None, validate=ma.validate.Length(max=4096))
+
+
+class ContactSettingsSchema(ma.Schema):
+    preferred_channel = ma.fields.String(allow_none=True)
+    is_unsubscribed = ma.fields.Boolean()
+    has_push_subscription = ma.fields.Boolean()
+    has_app_token = ma.fields.Boolean()
+    unsubscribe_token = ma.fields.String(
+        metadata={"description": "For the one-tap link /family/unsubscribe/<token>"}
+    )
+
+
 class DocumentSchema(ma.Schema):
     document_id = ma.fields.String()
     kind = ma.fields.String()

@@ -38,6 +38,7 @@ from backend.resources.sites.schemas import (
     InvitationStatusSchema,
     InviteSchema,
     OpenedTaskSchema,
+    OutboxMessageSchema,
     PaperConsentSchema,
     PaperSignersSchema,
     ParticipantSchema,
@@ -70,6 +71,7 @@ from consentkit.services import (
     documents,
     enrolment,
     forms,
+    outbox,
     paper,
     participation,
     records,
@@ -345,6 +347,18 @@ class TimelineViews(MethodView):
         """The participant's audit trail, oldest first, each event labelled and summarised."""
         _, participant = _participant(trial_id, code, Action.VIEW)
         return timeline.participant_timeline(participant, locale=request_locale())
+
+
+@blp.route("/<trial_id>/participants/<code>/messages")
+class MessagesViews(MethodView):
+    """Every message to the family: sent, skipped (and why), failed or still queued."""
+
+    @blp.response(200, OutboxMessageSchema(many=True))
+    @blp.doc(security=SECURITY)
+    def get(self, trial_id: str, code: str) -> list[dict[str, Any]]:
+        """The participant's messages, newest first, with where each went or why it did not."""
+        _, participant = _participant(trial_id, code, Action.VIEW)
+        return outbox.messages_of(participant)
 
 
 @blp.route("/<trial_id>/participants/<code>/participation")

@@ -238,6 +238,32 @@ class TimelineEventSchema(ma.Schema):
     summary = ma.fields.String()
 
 
+class OutboxMessageSchema(ma.Schema):
+    message_id = ma.fields.String()
+    kind = ma.fields.String(
+        metadata={"description": "The message template, e.g. withdrawal-confirmed"}
+    )
+    signer_id = ma.fields.String(allow_none=True)
+    status = ma.fields.String(
+        metadata={"description": "queued, leased (being sent), sent, skipped or failed"}
+    )
+    channel = ma.fields.String(allow_none=True)
+    destination = ma.fields.String(allow_none=True, metadata={"description": "Masked"})
+    reason = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Why skipped or deferred: no-contact, unsubscribed, no-channel, "
+            "quiet-hours, frequency-cap"
+        },
+    )
+    last_error = ma.fields.String(allow_none=True)
+    attempts = ma.fields.Integer()
+    is_essential = ma.fields.Boolean()
+    due_at = ma.fields.DateTime()
+    created_at = ma.fields.DateTime()
+    finished_at = ma.fields.DateTime(allow_none=True)
+
+
 class InviteSchema(ma.Schema):
     signer_id = ma.fields.String(required=True, validate=OBJECT_ID)
 

@@ -58,6 +58,7 @@ from consentkit.services import (
     access,
     documents,
     enrolment,
+    outbox,
     participation,
     records,
     timeline,
@@ -280,6 +281,15 @@ def _participant_page(
         records=_record_rows(trial_id, participant, signed, by_id),
         tasks=task_rows(trial_id, transitions.participant_tasks(participant)),
         events=_timeline(records.history(participant), by_id),
+        messages=[
+            {
+                **m,
+                "to": by_id.get(m["signer_id"] or "", {}).get("name", "-"),
+                "status_label": label("message_status", m["status"], locale),
+                "reason_label": label("contact_reason", m["reason"], locale) if m["reason"] else "",
+            }
+            for m in outbox.messages_of(participant)
+        ],
         participating=profile.get("participating"),
         blocked_by=profile.get("blocked_by", []),
         can_review_dissent="dissent" in profile.get("blocked_by", [])

@@ -1,0 +1,160 @@
+"""``consentkit worker``: lease due messages from the outbox and send them, until stopped.
+
+Any number of workers may run, on any number of machines: they coordinate only
+through the database (:func:`consentkit.services.outbox.lease` is a conditional
+update, so two workers never hold one message). Each message is checked against
+the rules of contact at send time (:mod:`consentkit.policy.contact`), rendered in
+the recipient's language and handed to its channel. ``stop()`` (SIGTERM) lets the
+message in hand finish, then returns; a worker killed outright leaves at most that
+one message leased, which another worker sends again when the lease expires, with
+the same dedupe key for the gateway.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import secrets
+import socket
+import threading
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+import jinja2
+
+from consentkit import settings
+from consentkit.channels import Channel, ChannelError, Outgoing
+from consentkit.clock import now_utc
+from consentkit.models.outbox import OutboxMessage
+from consentkit.policy import contact as contact_policy
+from consentkit.rendering.messages import render_message
+from consentkit.services import outbox
+
+log = logging.getLogger(__name__)
+
+
+def unsubscribe_url(signer_id: str) -> str:
+    """Return the one-tap link that switches off a signer's non-essential messages."""
+    return f"{settings.public_url()}/family/unsubscribe/{outbox.unsubscribe_token(signer_id)}"
+
+
+def process(
+    message: OutboxMessage,
+    owner: str,
+    channels: Mapping[str, Channel],
+    *,
+    now: datetime | None = None,
+) -> str:
+    """Decide, render and send one leased message; return its new status."""
+    now = now or now_utc()
+    addressed = outbox.address(message, now=now)
+    recipient = dataclasses.replace(
+        addressed.recipient,
+        reachable_by=tuple(c for c in addressed.recipient.reachable_by if c in channels),
+    )
+    decision = outbox.decide(message, dataclasses.replace(addressed, recipient=recipient), now)
+    if decision.action == contact_policy.SKIP:
+        outbox.mark_skipped(message, owner, reason=decision.reason or "skipped", now=now)
+        return "skipped"
+    if decision.action == contact_policy.DEFER:
+        assert decision.until is not None
+        outbox.defer(message, owner, until=decision.until, reason=decision.reason or "", now=now)
+        return "queued"
+    assert decision.channel is not None
+    signer_id = message.recipient.get("signer_id")
+    link = unsubscribe_url(signer_id) if signer_id and not message.is_essential else None
+    try:
+        rendered = render_message(
+            message.kind,
+            {**message.params, "locale": addressed.locale or "en", "unsubscribe_link": link},
+            locale=addressed.locale,
+        )
+    except jinja2.TemplateError as exc:
+        outbox.mark_failed(
+            message, owner, error=f"template: {type(exc).__name__}", permanent=True, now=now
+        )
+        return "failed"
+    outgoing = Outgoing(
+        dedupe_key=message.dedupe_key,
+        message=rendered,
+        contacts=addressed.contacts,
+        is_essential=message.is_essential,
+        unsubscribe_url=link,
+    )
+    try:
+        destination = channels[decision.channel].send(outgoing)
+    except ChannelError as exc:
+        outbox.mark_failed(message, owner, error=exc.reason, permanent=exc.permanent, now=now)
+        return "failed" if exc.permanent else "queued"
+    outbox.mark_sent(message, owner, channel=decision.channel, destination=destination, now=now)
+    return "sent"
+
+
+class Worker:
+    """One sending loop; ``run()`` until ``stop()``."""
+
+    def __init__(
+        self,
+        channels: Mapping[str, Channel],
+        *,
+        poll_s: float = 1.0,
+        clock: Callable[[], datetime] = now_utc,
+    ) -> None:
+        """Send by ``channels``; when nothing is due, look again every ``poll_s`` seconds."""
+        self.channels = dict(channels)
+        self.poll_s = poll_s
+        self.clock = clock
+        #: Unique per process and start: the lease owner written on each message held.
+        self.owner = f"{socket.gethostname()}:{secrets.token_hex(6)}"
+        self._stopping = threading.Event()
+        #: Ids of due messages read in one batch, claimed one at a time.
+        self._candidates: list[Any] = []
+        self.counts: dict[str, int] = {}
+
+    def stop(self) -> None:
+        """Finish the message in hand, then return from :meth:`run` (SIGTERM calls this)."""
+        self._stopping.set()
+
+    def _lease(self) -> OutboxMessage | None:
+        """Claim the next due message from the batch read last, reading a new batch when spent.
+
+        Then, when nothing is queued and due, a message whose worker died mid-send.
+        """
+        for refill in (False, True):
+            if refill:
+                self._candidates = outbox.due_candidates(now=self.clock())
+            while self._candidates:
+                found = outbox.claim(self.owner, self._candidates.pop(), now=self.clock())
+                if found is not None:
+                    return found
+        return outbox.lease_expired(self.owner, now=self.clock())
+
+    def run_once(self) -> bool:
+        """Lease and process one message; return False when none was due."""
+        message = self._lease()
+        if message is None:
+            return False
+        try:
+            status = process(message, self.owner, self.channels, now=self.clock())
+        except Exception as exc:  # a bug or the database gone: retry later, keep the loop
+            log.exception("message %s could not be processed", message.id)
+            outbox.mark_failed(
+                message, self.owner, error=f"worker: {type(exc).__name__}", permanent=False
+            )
+            status = "error"
+        self.counts[status] = self.counts.get(status, 0) + 1
+        return True
+
+    def run(self) -> None:
+        """Send due messages until :meth:`stop`; sleep ``poll_s`` whenever none is due."""
+        log.info("worker %s sending by %s", self.owner, ", ".join(self.channels) or "no channel")
+        while not self._stopping.is_set():
+            try:
+                busy = self.run_once()
+            except Exception:  # the database unreachable: wait and try again
+                log.exception("outbox unavailable")
+                busy = False
+            if not busy:
+                self._stopping.wait(self.poll_s)
+        log.info("worker %s stopped: %s", self.owner, self.counts)
