@@ -36,8 +36,8 @@ from consentkit.i18n import N_, gettext
 from consentkit.models.audit import AuditEvent
 from consentkit.models.participant import Participant
 from consentkit.models.study import FormVersion
-from consentkit.policy.children import IN_PRESENCE
 from consentkit.policy.age import local_date
+from consentkit.policy.children import IN_PRESENCE
 from consentkit.policy.items import refuse_unknown_items
 from consentkit.policy.records import (
     MINOR_OWN_KINDS,
@@ -501,7 +501,11 @@ def sign(
             earliest = progress.first_viewed_at + timedelta(hours=data["reflection_hours"])
             # The time to think belongs to the guardians (CTR Art 29(1)); a child's assent
             # (Art 32(1)(b)) is not asked to justify signing early.
-            if data["form_kind"] != FormKind.CHILD_ASSENT and at < earliest and not (signature.early_signing_justification or "").strip():
+            if (
+                data["form_kind"] != FormKind.CHILD_ASSENT
+                and at < earliest
+                and not (signature.early_signing_justification or "").strip()
+            ):
                 raise EligibilityError(
                     "The study asks for %(hours)s hours to think before "
                     "signing; give a reason to sign sooner.",

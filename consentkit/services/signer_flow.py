@@ -405,9 +405,13 @@ def _opened_for_turn(session: SignerSession, record_id: str) -> dict[str, Any]:
         return _opened_for_signer(session, record_id)
     except NotFoundError:
         _turn(session, record_id)
-        opened = AuditEvent.objects(
-            record_id=record_id, participant_id=session.participant_id, type="record.opened"
-        ).only("payload").get()
+        opened = (
+            AuditEvent.objects(
+                record_id=record_id, participant_id=session.participant_id, type="record.opened"
+            )
+            .only("payload")
+            .get()
+        )
         return dict(opened.payload)
 
 
