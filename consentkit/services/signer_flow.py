@@ -400,7 +400,7 @@ def _turn(session: SignerSession, record_id: str) -> Turn:
 
 
 def _opened_for_turn(session: SignerSession, record_id: str) -> dict[str, Any]:
-    """Return the record's ``record.opened`` payload if this signer or their young child signs it."""
+    """Return the ``record.opened`` payload if this signer or their young child signs it."""
     try:
         return _opened_for_signer(session, record_id)
     except NotFoundError:
