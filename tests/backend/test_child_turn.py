@@ -21,7 +21,17 @@ from consentkit.models.audit import AuditEvent
 from consentkit.policy.roles import StaffRole
 from consentkit.services import access, documents, records
 from tests.backend.signer_helpers import content
-from tests.backend.staff_helpers import BASE, FAMILY, auth, make_member, token_for
+from tests.backend.staff_helpers import (
+    BASE,
+    FAMILY,
+    STUDY,
+    Member,
+    auth,
+    csrf_of,
+    make_member,
+    signed_in,
+    token_for,
+)
 from tests.consentkit.records_helpers import STAFF, STROKES, make_family, sign
 
 #: 9 years old on any day of the suite's runs up to May 2027: below the default age of 12.
@@ -245,3 +255,32 @@ def test_enrolment_of_a_13_year_old_still_needs_the_childs_contact(
 
     assert refused.status_code == 422, refused.get_json()
     assert refused.get_json()["error"] == "signer-contact-required"
+
+
+def test_staff_page_enrols_a_7_year_old_without_the_childs_contact(
+    app: Any, client: Any, nl: Member
+) -> None:
+    signed_in(app, client, nl)
+    page = client.get(f"{STUDY}/enrol")
+    assert "A child under 12 needs no e-mail or phone" in page.get_data(as_text=True)
+    data = {
+        "csrf_token": csrf_of(page),
+        "action": "enrol",
+        "code": "NL-WEB-7",
+        "site": "NL-01",
+        "birth_date": _seven_years_old(),
+        "preferred_language": "nl",
+    }
+    for i, (role, name, email) in enumerate(
+        [
+            ("guardian", "Anna", "anna@example.org"),
+            ("guardian", "Piet", "piet@example.org"),
+            ("participant", "Sem", ""),
+        ]
+    ):
+        data |= {f"signers-{i}-role": role, f"signers-{i}-name": name, f"signers-{i}-email": email}
+
+    enrolled = client.post(f"{STUDY}/enrol", data=data)
+
+    assert enrolled.status_code == 302, enrolled.get_data(as_text=True)[:2000]
+    assert "Sem" in client.get(enrolled.headers["Location"]).get_data(as_text=True)
