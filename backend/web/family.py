@@ -69,6 +69,12 @@ SCRIPT_STRINGS: dict[str, str] = {
     "downloaded": N_("Your copy is downloaded."),
     "signed_in_as": N_("Participant %(code)s"),
     "enter_invitation": N_("Please type the invitation code from your study team."),
+    "child_turn": N_("Your child's turn"),
+    "child_choose_every": N_("Please choose yes or no."),
+    "child_write_name": N_("Please write your first name."),
+    "child_draw": N_("Please draw in the box."),
+    "child_thanks_yes": N_("You said yes. Thank you for helping us."),
+    "child_thanks_no": N_("You said no. Thank you for telling us."),
 }
 
 
@@ -158,6 +164,12 @@ def choices(record_id: str) -> str:
 def sign(record_id: str) -> str:
     """Type a name, draw a signature, confirm with a fresh code."""
     return _page("sign.html", "sign", record_id=record_id)
+
+
+@bp.get("/records/<record_id>/child")
+def child(record_id: str) -> str:
+    """A young child's turn on a parent's device: read, say yes or no, sign (no code)."""
+    return _page("child.html", "child", record_id=record_id)
 
 
 @bp.get("/records/<record_id>/done")

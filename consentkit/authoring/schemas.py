@@ -79,6 +79,9 @@ class SettingsSchema(Strict):
     #: Days after a new version takes effect during which a record opened for the older
     #: one may still be signed (consentkit.services.ceremony.check_version_in_force).
     finish_older_version_days = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    #: From this age a child may have their own invitation; younger children sign on a
+    #: parent's device or in front of staff (consentkit.policy.children).
+    own_invitation_age = fields.Integer(load_default=12, validate=validate.Range(min=1, max=18))
 
 
 class StudySchema(Strict):

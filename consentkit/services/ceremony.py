@@ -37,6 +37,7 @@ from consentkit.models.audit import AuditEvent
 from consentkit.models.participant import Participant
 from consentkit.models.study import FormVersion
 from consentkit.policy.age import local_date
+from consentkit.policy.children import IN_PRESENCE
 from consentkit.policy.items import refuse_unknown_items
 from consentkit.policy.records import (
     MINOR_OWN_KINDS,
@@ -463,6 +464,11 @@ def sign(
         if not (progress.role == SignerRole.INVESTIGATOR and family_signed):
             check_version_in_force(participant, data["form_id"], data["version"], at)
         signature.auth.check(at)
+        if signature.auth.method == IN_PRESENCE and progress.role != SignerRole.PARTICIPANT:
+            # Only a young child signs without a code of their own (policy.children).
+            raise EligibilityError(
+                "Confirm with a fresh one-time code first.", code="fresh-code-required"
+            )
         if progress.role == SignerRole.INVESTIGATOR:
             family = [p for p in status.signers.values() if p.role != SignerRole.INVESTIGATOR]
             # A declaration only investigators sign has no family signature to wait for.
@@ -493,7 +499,13 @@ def sign(
             # Every section was read (:func:`_require_prepared`), so the first view is known.
             assert progress.first_viewed_at is not None
             earliest = progress.first_viewed_at + timedelta(hours=data["reflection_hours"])
-            if at < earliest and not (signature.early_signing_justification or "").strip():
+            # The time to think belongs to the guardians (CTR Art 29(1)); a child's assent
+            # (Art 32(1)(b)) is not asked to justify signing early.
+            if (
+                data["form_kind"] != FormKind.CHILD_ASSENT
+                and at < earliest
+                and not (signature.early_signing_justification or "").strip()
+            ):
                 raise EligibilityError(
                     "The study asks for %(hours)s hours to think before "
                     "signing; give a reason to sign sooner.",

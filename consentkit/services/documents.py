@@ -37,6 +37,7 @@ from pypdf import PdfReader
 
 from consentkit.authoring.reader import canonical_json
 from consentkit.clock import now_utc
+from consentkit.enums import FormKind
 from consentkit.errors import ConflictError, InvalidDataError, NotFoundError
 from consentkit.i18n import gettext
 from consentkit.labels import label
@@ -74,6 +75,9 @@ class RecordSignature(TypedDict):
     interview: NotRequired[dict[str, Any]]
     #: What an impartial witness attests; only on witness signatures.
     attestation: NotRequired[dict[str, Any]]
+    #: Who was present when a young child signed on their device (``signer_id``, ``role``);
+    #: only on such signatures (consentkit.policy.children).
+    present: NotRequired[dict[str, Any]]
 
 
 class PaperSignature(TypedDict):
@@ -300,6 +304,8 @@ def _record_signature(event: dict[str, Any]) -> RecordSignature:
         found["interview"] = data["interview"]
     if data.get("attestation"):
         found["attestation"] = data["attestation"]
+    if data.get("present"):
+        found["present"] = data["present"]
     return found
 
 
@@ -342,6 +348,17 @@ def _exception_text(exception: dict[str, Any] | None, locale: str) -> dict[str, 
         "recorded_by": exception["recorded_by"],
         "agreement": label("other_parent_agreement", agreement, locale) if agreement else None,
     }
+
+
+def _present_text(
+    present: dict[str, Any] | None, signer_labels: dict[str, str], locale: str
+) -> str | None:
+    """Return who was present at a young child's signature: role, and name once they signed."""
+    if not present:
+        return None
+    role = label("signer_role", present["role"], locale)
+    name = signer_labels.get(present["signer_id"])
+    return role if name in (None, role) else f"{role}: {name}"
 
 
 def _svg_data_uri(svg: str) -> str:
@@ -392,10 +409,14 @@ def _consent_html(
         if event["type"] == "items.chosen" and event["record_id"] == payload["record_id"]:
             choices[event["payload"]["signer_id"]] = event["payload"]["choices"]
     signature_events = {e["seq"]: e for e in events if e["type"] == "signature.added"}
+    is_assent = payload["form_kind"] == FormKind.CHILD_ASSENT
     doc = {
         "lang": locale,
         "direction": language_option(locale).direction,
         "title": content["title"],
+        # A child's assent (CTR Art 32(1)(b)) is labelled as such, never as a consent.
+        "kind_label": label("form_kind", payload["form_kind"], locale),
+        "is_assent": is_assent,
         "summary": content.get("summary"),
         "study_title": study.title,
         "trial_id": study.trial_id,
@@ -450,6 +471,7 @@ def _consent_html(
                 ),
                 "interview": _interview_text(s.get("interview"), locale),
                 "attestation": s.get("attestation"),
+                "present": _present_text(s.get("present"), signer_labels, locale),
                 "locale": s["locale"],
                 "content_sha256": s["content_sha256"],
                 "authentication": ", ".join(s["auth_factors"]),

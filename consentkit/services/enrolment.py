@@ -16,7 +16,7 @@ whose investigator signer cannot countersign could never be completed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, NoReturn, TypedDict
@@ -38,6 +38,7 @@ from consentkit.errors import ConflictError, EligibilityError, InvalidDataError,
 from consentkit.models.audit import AuditEvent
 from consentkit.models.participant import Participant, Signer
 from consentkit.models.staff import StaffMember
+from consentkit.policy import children
 from consentkit.policy.age import local_date
 from consentkit.policy.guardians import (
     ExceptionOption,
@@ -352,7 +353,11 @@ def enrol_as(
     )
 
 
-def _check_family(needs: dict[str, int], signers: Sequence[SignerEntry]) -> None:
+def _check_family(
+    needs: dict[str, int],
+    signers: Sequence[SignerEntry],
+    needs_contact: Callable[[str], bool] = lambda _role: True,
+) -> None:
     counts: dict[str, int] = {}
     for entry in signers:
         if entry.role not in (SignerRole.GUARDIAN, SignerRole.PARTICIPANT):
@@ -363,7 +368,9 @@ def _check_family(needs: dict[str, int], signers: Sequence[SignerEntry]) -> None
             )
         if not entry.name.strip():
             raise InvalidDataError("A signer needs a name.", code="signer-name-required")
-        if not (entry.email or entry.phone):
+        # A child below the study's own-invitation age signs on a parent's device
+        # (consentkit.policy.children): no contact of their own.
+        if not (entry.email or entry.phone) and needs_contact(entry.role):
             raise InvalidDataError(
                 "Give an e-mail address or a phone number for each signer.",
                 code="signer-contact-required",
@@ -456,7 +463,13 @@ def enrol(
     exception = _guardian_exception(planned, signers, guardian_exception)
     if exception is not None:
         needs[SignerRole.GUARDIAN] = min(needs.get(SignerRole.GUARDIAN, 0), 1)
-    _check_family(needs, signers)
+    _check_family(
+        needs,
+        signers,
+        lambda role: children.needs_own_contact(
+            role, birth_date, on=today, settings=study.settings
+        ),
+    )
     if not may_countersign(interviewer, trial_id, site_code):
         raise InvalidDataError(
             "This person cannot countersign at this site; choose one of its investigators.",

@@ -14,6 +14,7 @@ from typing import Any
 
 from consentkit.enums import Channel
 from consentkit.errors import EligibilityError
+from consentkit.policy.children import IN_PRESENCE
 from consentkit.services.signatures import Strokes
 
 #: A one-time code older than this is not "fresh" for signing (Part 11 11.200 step-up).
@@ -50,8 +51,15 @@ class AuthEvidence:
     method: str = "otp"
 
     def check(self, now: datetime) -> None:
-        """Refuse stale or single-factor evidence."""
-        if len(set(self.factors)) < 2 or "otp" not in self.factors:
+        """Refuse stale or single-factor evidence.
+
+        A young child's signature given with a parent present has no code of its own
+        (:data:`consentkit.policy.children.IN_PRESENCE`): the parent's signed-in session
+        and their presence; :func:`consentkit.services.ceremony.sign` accepts it only for
+        the participant's own signature.
+        """
+        in_presence = self.method == IN_PRESENCE and set(self.factors) == {"session", IN_PRESENCE}
+        if not in_presence and (len(set(self.factors)) < 2 or "otp" not in self.factors):
             raise EligibilityError(
                 "Signing needs two distinct factors including a fresh one-time code.",
                 code="fresh-code-required",

@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime, time, timedelta
-from typing import Any, Literal, TypedDict, cast
+from typing import Any, Literal, NamedTuple, TypedDict, cast
 
 from consentkit import settings
 from consentkit.clock import now_utc
-from consentkit.enums import Channel, RecordPhase
+from consentkit.enums import Channel, RecordPhase, SignerRole
 from consentkit.errors import ConsentKitError, EligibilityError, NotFoundError
 from consentkit.i18n import gettext
 from consentkit.models.access import SignerSession
 from consentkit.models.audit import AuditEvent
 from consentkit.models.document import StoredDocument
 from consentkit.models.participant import Participant, Signer
+from consentkit.policy import children
 from consentkit.policy import withdrawal as withdrawal_policy
 from consentkit.policy.age import local_date
 from consentkit.policy.records import opened_event
@@ -93,6 +94,10 @@ class Task(TypedDict):
     task_key: str | None
     why: Why | None
     information: Information | None
+    #: True when this is the child's own assent, offered to the parent as "your child's
+    #: turn": the child below the study's own-invitation age signs on this device, the
+    #: parent recorded as present (:mod:`consentkit.policy.children`).
+    child_turn: bool
 
 
 class EventResult(TypedDict):
@@ -204,9 +209,14 @@ def tasks(
     why_by_record = {t.record_id: t for t in consent_tasks if t.record_id}
     found: list[Task] = []
     statuses = records.record_statuses(participant, at=at, events=events)
+    young = _children_in_turn(participant, signer, at)
     for status in statuses:
-        if str(signer.id) not in status.signers:
-            continue
+        acting = str(signer.id)
+        if acting not in status.signers:
+            # The child's own assent, offered to the parent as "your child's turn".
+            acting = next((sid for sid in status.signers if sid in young), "")
+            if not acting:
+                continue
         event = opened[status.record_id]
         linked = why_by_record.get(status.record_id)
         found.append(
@@ -218,7 +228,7 @@ def tasks(
                 "version": status.version,
                 "state": status.state.value,
                 "phase": RecordPhase.of(status.state),
-                "next_step": ceremony.next_step(status, str(signer.id), event),
+                "next_step": ceremony.next_step(status, acting, event),
                 "due_at": status.opened_at + timedelta(days=event["payload"]["window_days"]),
                 # Signing before this needs a stated reason (the time to think, CTR Art 29(1)).
                 "reflection_until": status.opened_at
@@ -228,6 +238,7 @@ def tasks(
                 "task_key": linked.key if linked else None,
                 "why": _why(linked.why, locale) if linked else None,
                 "information": None,
+                "child_turn": str(signer.id) not in status.signers,
             }
         )
     today = local_date(at, participant.timezone)
@@ -254,6 +265,7 @@ def tasks(
                 "task_key": task.key,
                 "why": _why(task.why, locale),
                 "information": None,
+                "child_turn": False,
             }
         )
     mine = {s.record_id for s in statuses if str(signer.id) in s.signers}
@@ -286,6 +298,7 @@ def tasks(
                     "change_summary": data["change_summary"],
                     "effective_from": data.get("effective_from"),
                 },
+                "child_turn": False,
             }
         )
     return found
@@ -308,6 +321,99 @@ def open_task(session: SignerSession, task_key: str) -> Task:
         if task["record_id"] == opened.record.record_id and task["phase"] != "informed":
             return task
     raise NotFoundError("This task was not found.", code="task-not-found")
+
+
+def _children_in_turn(participant: Participant, signer: Signer, at: datetime) -> set[str]:
+    """Return the ids of the participant signers this signer may hand their device to now.
+
+    A parent or guardian, for a child below the study's own-invitation age
+    (:func:`consentkit.policy.children.may_sign_for_child`); empty for anyone else.
+    """
+    if signer.role != SignerRole.GUARDIAN:
+        return set()
+    settings_ = forms.catalog(participant.trial_id).study.settings
+    today = local_date(at, participant.timezone)
+    return {
+        str(child.id)
+        for child in Signer.objects(
+            participant_id=str(participant.id), role=SignerRole.PARTICIPANT
+        ).only("id", "role")
+        if children.may_sign_for_child(
+            signer.role, child.role, participant.birth_date, on=today, settings=settings_
+        )
+    }
+
+
+class Turn(NamedTuple):
+    """Whose step a request on a record takes: the signer's own, or their young child's."""
+
+    participant: Participant
+    actor: Actor
+    #: The signer whose reading, choices and signature these are.
+    signer_id: str
+    #: The parent whose device and session it is, on the child's turn; else None.
+    present: Signer | None
+
+
+def _turn(session: SignerSession, record_id: str) -> Turn:
+    """Return whose step this is on a record: the session's signer, or their young child's.
+
+    The signer's own record when they must sign it; otherwise the child's assent when
+    the signer is a parent of a child below the study's own-invitation age: the steps
+    and the signature are the child's (their role is recorded), the parent is recorded
+    as present and as the one whose device it was (``actor.on_behalf_of``). Anything
+    else is not found.
+    """
+    try:
+        _opened_for_signer(session, record_id)
+    except NotFoundError:
+        pass
+    else:
+        participant, signer, actor = _context(session)
+        return Turn(participant, actor, session.signer_id, None)
+    participant, signer, _ = _context(session)
+    opened = (
+        AuditEvent.objects(
+            record_id=record_id, participant_id=session.participant_id, type="record.opened"
+        )
+        .only("payload")
+        .first()
+    )
+    young = _children_in_turn(participant, signer, now_utc())
+    child = next(
+        (
+            s["signer_id"]
+            for s in (opened.payload["required_signers"] if opened else [])
+            if s["signer_id"] in young
+        ),
+        None,
+    )
+    if child is None:
+        raise NotFoundError("This record was not found.")
+    actor = Actor(
+        kind="signer",
+        id=str(signer.id),
+        role=signer.role,
+        on_behalf_of=child,
+        channel=Channel.APP,
+    )
+    return Turn(participant, actor, child, signer)
+
+
+def _opened_for_turn(session: SignerSession, record_id: str) -> dict[str, Any]:
+    """Return the ``record.opened`` payload if this signer or their young child signs it."""
+    try:
+        return _opened_for_signer(session, record_id)
+    except NotFoundError:
+        _turn(session, record_id)
+        opened = (
+            AuditEvent.objects(
+                record_id=record_id, participant_id=session.participant_id, type="record.opened"
+            )
+            .only("payload")
+            .get()
+        )
+        return dict(opened.payload)
 
 
 def _own_record(session: SignerSession, record_id: str) -> tuple[Participant, Actor]:
@@ -367,7 +473,7 @@ def form_for_record(
     indexed read for access, the study catalog from the per-process cache, and
     the rendered text from the cache keyed by its hash.
     """
-    payload = _opened_for_signer(session, record_id)
+    payload = _opened_for_turn(session, record_id)
     return forms.version_view(
         session.trial_id,
         payload["form_id"],
@@ -456,47 +562,47 @@ def view(
     Raises:
         RateLimitedError: ``daily-limit-reached``, the day's batches for this record are spent.
     """
-    participant, actor = _own_record(session, record_id)
+    participant, actor, signer_id, _ = _turn(session, record_id)
     access.spend_daily_allowance(
-        f"views:{session.signer_id}:{record_id}", settings.signer_views_per_record_per_day()
+        f"views:{signer_id}:{record_id}", settings.signer_views_per_record_per_day()
     )
     event = ceremony.record_views(
         participant,
         record_id,
-        signer_id=session.signer_id,
+        signer_id=signer_id,
         locale=locale,
         sections=sections,
         actor=actor,
         client_at=client_at,
     )
-    return _step_result(participant, event, session.signer_id)
+    return _step_result(participant, event, signer_id)
 
 
 def answer(
     session: SignerSession, record_id: str, *, locale: str, answers: dict[str, str]
 ) -> AnswerResult:
     """Check quiz answers; explanations come back for wrong ones."""
-    participant, actor = _own_record(session, record_id)
+    participant, actor, signer_id, _ = _turn(session, record_id)
     feedback = ceremony.answer_questions(
         participant,
         record_id,
-        signer_id=session.signer_id,
+        signer_id=signer_id,
         locale=locale,
         answers=answers,
         actor=actor,
     )
     # The feedback's JSON is ceremony's; the next step is added here, where the session is.
-    next_step = _next_step(participant, record_id, session.signer_id)
+    next_step = _next_step(participant, record_id, signer_id)
     return cast(AnswerResult, {**feedback.to_dict(), "next_step": next_step})
 
 
 def choose(session: SignerSession, record_id: str, *, choices: dict[str, bool]) -> StepResult:
     """Record yes/no for every consent item."""
-    participant, actor = _own_record(session, record_id)
+    participant, actor, signer_id, _ = _turn(session, record_id)
     event = ceremony.choose_items(
-        participant, record_id, signer_id=session.signer_id, choices=choices, actor=actor
+        participant, record_id, signer_id=signer_id, choices=choices, actor=actor
     )
-    return _step_result(participant, event, session.signer_id)
+    return _step_result(participant, event, signer_id)
 
 
 def _spend_step_up(session: SignerSession, now: datetime) -> AuthEvidence:
@@ -563,11 +669,15 @@ def signature_for_key(
     A retry after a crash (signature written, answer lost) is answered from the
     event, without a new one-time code: nothing new is signed.
     """
+    try:
+        signer_id = _turn(session, record_id).signer_id
+    except NotFoundError:
+        return None
     event = AuditEvent.objects(
         participant_id=session.participant_id,
         record_id=record_id,
         type="signature.added",
-        payload__signer_id=session.signer_id,
+        payload__signer_id=signer_id,
         payload__idempotency_key=idempotency_key,
     ).first()
     if event is None:
@@ -590,15 +700,29 @@ def sign(
     user_agent: str | None,
     early_signing_justification: str | None,
 ) -> SignatureResult:
-    """Sign, using the step-up code just verified on this device."""
-    participant, actor = _own_record(session, record_id)
+    """Sign, using the step-up code just verified on this device.
+
+    On a young child's turn the signature is the child's, given on the parent's
+    device within the parent's session: no one-time code (the child has none), the
+    parent recorded as present (``present`` in the signature, shown in the PDF).
+    """
+    participant, actor, signer_id, present = _turn(session, record_id)
     done = signature_for_key(session, record_id, idempotency_key)
     if done is not None:
         return done
     now = now_utc()
-    evidence = _spend_step_up(session, now)
+    extra: dict[str, Any] = {}
+    if present is None:
+        evidence = _spend_step_up(session, now)
+    else:
+        evidence = AuthEvidence(
+            factors=("session", children.IN_PRESENCE),
+            verified_at=now,
+            method=children.IN_PRESENCE,
+        )
+        extra["present"] = {"signer_id": str(present.id), "role": present.role}
     signature = SignatureInput(
-        signer_id=session.signer_id,
+        signer_id=signer_id,
         locale=locale,
         content_sha256=content_sha256,
         printed_name=printed_name,
@@ -610,11 +734,13 @@ def sign(
         ip=ip,
         user_agent=user_agent,
         early_signing_justification=early_signing_justification,
+        extra=extra,
     )
     try:
         event = ceremony.sign(participant, record_id, signature, actor=actor, now=now)
     except ConsentKitError:
-        _give_back_step_up(session, evidence)
+        if present is None:
+            _give_back_step_up(session, evidence)
         raise
     return _signature_result(participant, event)
 
@@ -629,8 +755,23 @@ def decline(session: SignerSession, record_id: str, *, reason: str | None) -> Ev
     )
 
 
-def dissent(session: SignerSession, *, note: str | None) -> EventResult:
-    """The child says no (only the participant themself, on their own session)."""
+def dissent(
+    session: SignerSession, *, note: str | None, record_id: str | None = None
+) -> EventResult:
+    """The child says no: on their own session, or on their turn on a parent's device.
+
+    ``record_id`` names the child's assent on a parent's device ("your child's turn");
+    the dissent is the child's (``expressed_by``), the parent's device the actor's.
+    """
+    if record_id is not None:
+        participant, actor, signer_id, present = _turn(session, record_id)
+        if present is None and actor.role != SignerRole.PARTICIPANT:
+            raise NotFoundError("This record was not found.")
+        return _event_result(
+            participation.record_dissent(
+                participant, actor=actor, expressed_by=signer_id, note=note
+            )
+        )
     participant, signer, actor = _context(session)
     if signer.role != "participant":
         raise NotFoundError("This record was not found.")
@@ -752,7 +893,7 @@ def ask_question(session: SignerSession, *, text: str, record_id: str | None) ->
     """
     participant, _, actor = _context(session)
     if record_id is not None:
-        _opened_for_signer(session, record_id)
+        _opened_for_turn(session, record_id)
     access.spend_daily_allowance(
         f"questions:{session.signer_id}", settings.signer_questions_per_day()
     )
@@ -806,7 +947,7 @@ def withdrawal_document(session: SignerSession, seq: int) -> bytes:
 
 def record_document(session: SignerSession, record_id: str, *, locale: str | None) -> bytes:
     """Return (rendering on first request) the sealed PDF of a completed record."""
-    participant, _ = _own_record(session, record_id)
+    participant = _turn(session, record_id).participant
     return documents.consent_document(participant, record_id, locale=locale).content
 
 

@@ -826,3 +826,32 @@ def assert_not_found(response: Any) -> None:
     assert response.status_code == 404, response.get_json()
     assert response.mimetype == "application/problem+json"
     assert response.get_json()["error"] == "not-found"
+
+
+# ---------------------------------------------------------------- a young child's turn
+
+
+#: The record routes a parent uses for their young child's assent ("your child's turn",
+#: consentkit.policy.children), each with a valid body: (method, path under the record).
+CHILD_TURN_ROUTES: list[tuple[str, str, Callable[[Ctx], dict[str, Any] | None]]] = [
+    ("GET", "form", lambda ctx: None),
+    ("POST", "views", _views),
+    ("POST", "choices", lambda ctx: {"choices": {i["id"]: True for i in ctx.text["items"]}}),
+    (
+        "POST",
+        "signature",
+        lambda ctx: {
+            "locale": "fr",
+            "content_sha256": ctx.text["sha"],
+            "printed_name": "Léa",
+            "strokes": STROKES,
+        },
+    ),
+]
+
+
+def child_assent_family(code_prefix: str = "P-C") -> tuple[Family, ConsentRecord]:
+    """A 9-year-old's family with the child's assent open (the child below 12)."""
+    family = make_family(f"{code_prefix}{next(_codes):03d}")
+    record = records.open_record(family.participant, form_id="assent-6-9", actor=STAFF)
+    return family, record

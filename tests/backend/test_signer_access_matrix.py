@@ -46,6 +46,7 @@ import pytest
 from consentkit.models.access import SignerSession
 from tests.backend.signer_access_rows import (
     CALLERS,
+    CHILD_TURN_ROUTES,
     ME,
     PUBLIC_AUTH_ROUTES,
     ROWS,
@@ -54,6 +55,7 @@ from tests.backend.signer_access_rows import (
     Row,
     assert_not_found,
     assert_unauthenticated,
+    child_assent_family,
     ctx_for,
     fresh_family,
     totp_state,
@@ -171,3 +173,48 @@ def test_access(world: World, row: Row, caller: str) -> None:
         _as_owner(world, row)
     else:
         _as_other_signer(world, row)
+
+
+# ---------------------------------------------------------------- a young child's turn
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [*CHILD_TURN_ROUTES, ("POST", "dissent", lambda ctx: {"record_id": ctx.record_id})],
+    ids=lambda value: value if isinstance(value, str) else "",
+)
+def test_another_familys_parent_cannot_open_a_childs_assent(
+    world: World, method: str, path: str, body: Any
+) -> None:
+    # B's parent has a young child too, so "your child's turn" is open to them, for B's child.
+    family, record = child_assent_family()
+    ctx = Ctx(family, record.record_id, content(record, "fr"), world.b.phone)
+    before = chain_length(family)
+    url = f"{ME}/dissent" if path == "dissent" else f"{ME}/records/{record.record_id}/{path}"
+
+    response = world.client.open(url, method=method, json=body(ctx), headers=world.b.phone.headers)
+
+    assert_not_found(response)
+    assert chain_length(family) == before
+
+
+def test_a_parent_opens_only_their_own_childs_assent(world: World) -> None:
+    family, record = child_assent_family()
+    parent = sign_in(world.client, family, family.guardians[0])
+    ctx = Ctx(family, record.record_id, content(record, "fr"), parent)
+
+    answers = [
+        world.client.open(
+            f"{ME}/records/{record.record_id}/{path}",
+            method=method,
+            json=body(ctx),
+            headers=parent.headers,
+        )
+        for method, path, body in CHILD_TURN_ROUTES
+    ]
+
+    assert [a.status_code for a in answers] == [200] * len(CHILD_TURN_ROUTES), [
+        a.get_json() for a in answers
+    ]
+    tasks = world.client.get(f"{ME}/tasks", headers=world.b.phone.headers).get_json()
+    assert record.record_id not in {t["record_id"] for t in tasks}

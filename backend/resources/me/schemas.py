@@ -60,6 +60,12 @@ class TaskSchema(ma.Schema):
     )
     why = ma.fields.Nested(WhySchema, allow_none=True)
     information = ma.fields.Nested(InformationSchema, allow_none=True)
+    child_turn = ma.fields.Boolean(
+        metadata={
+            "description": "The child's own assent, signed on this parent's device with the "
+            "parent recorded as present (children below the study's own-invitation age)"
+        }
+    )
 
 
 class FormQueryArgsSchema(ma.Schema):
@@ -156,6 +162,11 @@ class DeclineSchema(ma.Schema):
 
 class DissentSchema(ma.Schema):
     note = ma.fields.String(load_default=None, validate=ma.validate.Length(max=2000))
+    record_id = ma.fields.String(
+        load_default=None,
+        validate=ma.validate.Length(max=80),
+        metadata={"description": "The child's assent, when the child says no on a parent's device"},
+    )
 
 
 class QuestionSchema(ma.Schema):

@@ -538,7 +538,12 @@
       }
       // A closed record offers only what was signed: this signer's, or the consented record.
       const step = toDo ? task.next_step : task.phase === "consented" || task.next_step === "done" ? "done" : null;
-      if (step) {
+      if (task.child_turn && toDo) {
+        // A young child's own assent: they take their turn on this device (no code of theirs).
+        card.classList.add("child-turn");
+        action.textContent = T.child_turn;
+        action.href = BASE + "records/" + encodeURIComponent(task.record_id) + "/child";
+      } else if (step) {
         action.textContent = T["step_" + step];
         action.href = BASE + stepPath(task.record_id, step);
       } else {
@@ -872,6 +877,157 @@
         goToStep(await nextStep(signed));
       });
     });
+  };
+
+  /** A young child's turn on a parent's device: read, say yes or no, sign; no code, no adult words. */
+  pages.child = async function () {
+    const form = await loadForm();
+    const base = "/me/records/" + encodeURIComponent(RECORD);
+    // The pictorial band (6-9) reads in larger type; every band in short, plain steps.
+    document.body.classList.toggle("band-pictorial", form.age_band === "assent-6-9");
+    $("form-title").textContent = form.title;
+    const sections = form.sections;
+    let index = 0;
+    let shownAt = performance.now();
+    const seconds = new Map();
+
+    function account() {
+      const now = performance.now();
+      const id = sections[index].id;
+      seconds.set(id, (seconds.get(id) || 0) + Math.min((now - shownAt) / 1000, 86400));
+      shownAt = now;
+    }
+
+    function showPanel(id) {
+      ["child-read", "child-choose", "child-no", "child-sign", "child-done"].forEach(function (panel) {
+        $(panel).hidden = panel !== id;
+      });
+    }
+
+    function show(next) {
+      index = next;
+      const section = sections[index];
+      $("section-title").textContent = section.title;
+      $("section-summary").textContent = section.summary || "";
+      const body = $("section-body");
+      body.textContent = "";
+      body.appendChild(safeFragment(section.html || ""));
+      $("part-progress").textContent = fmt(T.part_of, { number: index + 1, total: sections.length });
+      $("previous-part").disabled = index === 0;
+    }
+
+    function choose() {
+      showPanel("child-choose");
+      $("choose-title").focus();
+    }
+
+    // The child's choices: a plain yes or no for each point, no "required" badge.
+    const box = $("items");
+    form.items.forEach(function (item) {
+      const fieldset = el("fieldset", { class: "item card" });
+      fieldset.appendChild(el("legend", { class: "item-text" }, item.text));
+      [
+        ["yes", T.yes],
+        ["no", T.no],
+      ].forEach(function ([value, text]) {
+        const id = "item-" + item.id + "-" + value;
+        const row = el("div", { class: "option" });
+        row.appendChild(el("input", { type: "radio", name: item.id, id: id, value: value }));
+        row.appendChild(el("label", { for: id }, text));
+        fieldset.appendChild(row);
+      });
+      box.appendChild(fieldset);
+    });
+
+    $("previous-part").addEventListener("click", function () {
+      account();
+      show(index - 1);
+    });
+    $("next-part").addEventListener("click", function () {
+      account();
+      if (index < sections.length - 1) {
+        show(index + 1);
+        $("section").focus();
+        return;
+      }
+      busy(this, async function () {
+        await api("POST", base + "/views", {
+          locale: form.locale,
+          sections: Array.from(seconds, ([id, s]) => ({ id: id, seconds: Math.round(s * 10) / 10 })),
+          client_at: new Date().toISOString(),
+        });
+        seconds.clear();
+        choose();
+      });
+    });
+
+    let choices = {};
+    $("child-choose").addEventListener("submit", function (event) {
+      event.preventDefault();
+      choices = {};
+      form.items.forEach(function (item) {
+        const input = $("child-choose").querySelector('input[name="' + CSS.escape(item.id) + '"]:checked');
+        if (input) {
+          choices[item.id] = input.value === "yes";
+        }
+      });
+      if (Object.keys(choices).length < form.items.length) {
+        showError(T.child_choose_every);
+        return;
+      }
+      clearError();
+      // Saying no to taking part is the child's dissent: explained kindly, confirmed once.
+      const saysNo = form.items.some((item) => item.required && choices[item.id] === false);
+      showPanel(saysNo ? "child-no" : "child-sign");
+      $(saysNo ? "child-no-title" : "child-sign-title").focus();
+    });
+    $("child-no-back").addEventListener("click", choose);
+    $("child-no-confirm").addEventListener("click", function () {
+      busy(this, async function () {
+        await api("POST", "/me/dissent", { record_id: RECORD });
+        $("child-done-text").textContent = T.child_thanks_no;
+        showPanel("child-done");
+        $("child-done").focus();
+      });
+    });
+
+    const pad = window.ConsentkitSignature.attach($("signature-canvas"), $("clear-signature"));
+    $("child-sign").addEventListener("submit", function (event) {
+      event.preventDefault();
+      const name = $("child-name").value.trim();
+      const problem = !name ? T.child_write_name : pad.isEmpty() ? T.child_draw : null;
+      if (problem) {
+        showError(problem);
+        return;
+      }
+      busy($("child-submit"), async function () {
+        if (form.items.length) {
+          await api("POST", base + "/choices", { choices: choices });
+        }
+        const now = new Date();
+        await api("POST", base + "/signature", {
+          locale: form.locale,
+          content_sha256: form.content_sha256,
+          printed_name: name,
+          strokes: window.ConsentkitSignature.toStrokes(pad.toData()),
+          client_at: now.toISOString(),
+          client_offset_minutes: -now.getTimezoneOffset(),
+        });
+        $("child-done-text").textContent = T.child_thanks_yes;
+        showPanel("child-done");
+        $("child-done").focus();
+      });
+    });
+    // Coming back after reading: straight to the choice.
+    const task = await currentTask();
+    showPanel("child-read");
+    show(0);
+    if (task && task.next_step === "done") {
+      $("child-done-text").textContent = T.child_thanks_yes;
+      showPanel("child-done");
+    } else if (task && task.next_step !== "read") {
+      choose();
+    }
   };
 
   pages.done = async function () {

@@ -36,6 +36,7 @@ from consentkit.errors import (
 )
 from consentkit.i18n import N_
 from consentkit.labels import label
+from consentkit.policy.children import own_invitation_age
 from consentkit.policy.roles import Action
 from consentkit.services import enrolment, forms
 from consentkit.services import staff as staff_service
@@ -287,6 +288,7 @@ def enrol(trial_id: str) -> Any:
             ("participant", label("signer_role", SignerRole.PARTICIPANT, _locale())),
         ],
         investigators=[{"staff_id": str(m.id), "name": m.name} for m in investigators],
+        own_invitation_age=own_invitation_age(catalog.study.settings),
         preview=preview,
         errors=attempt.errors,
         error=attempt.message,
