@@ -292,7 +292,7 @@ def _b_withdrawal(world: World, row: Row) -> None:
 
 
 def _withdraw(ctx: Ctx) -> None:
-    """A withdrawal that keeps contact, so later rows can still sign this family in (module world)."""
+    """A withdrawal that keeps contact, so later rows can still sign this family in."""
     event = participation.withdraw(
         ctx.family.participant,
         scopes=["stop-imp"],
