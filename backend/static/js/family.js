@@ -110,6 +110,65 @@
     return task ? task.next_step : null;
   }
 
+  /**
+   * Show where this page is among the record's steps: the order is the server's
+   * (``steps``, from consentkit's ceremony), so this script only marks the page.
+   */
+  async function showSteps() {
+    const list = $("step-indicator");
+    if (!list || !RECORD) {
+      return;
+    }
+    const task = await currentTask();
+    if (!task || !task.steps || !task.steps.length) {
+      return;
+    }
+    const here = task.steps.find((step) => STEP_PAGES[step] === data.page);
+    const next = task.steps.indexOf(task.next_step);
+    list.textContent = "";
+    task.steps.forEach(function (step, index) {
+      const item = el("li", { class: "step" }, T["step_" + step]);
+      if (step === here) {
+        item.setAttribute("aria-current", "step");
+        item.classList.add("current");
+      } else if (next === -1 || index < next) {
+        item.classList.add("done");
+        item.appendChild(el("span", { class: "visually-hidden" }, " (" + T.step_completed + ")"));
+      }
+      list.appendChild(item);
+    });
+    if (here) {
+      $("step-count").textContent = fmt(T.step_of, {
+        number: task.steps.indexOf(here) + 1,
+        total: task.steps.length,
+      });
+    }
+    list.parentElement.hidden = false;
+  }
+
+  /** "Ask the study team a question" on every reading page (``POST /me/questions``). */
+  function offerQuestions() {
+    const form = $("ask-form");
+    if (!form) {
+      return;
+    }
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      const field = $("ask-text");
+      const text = field.value.trim();
+      if (!text) {
+        showError(T.write_question);
+        field.focus();
+        return;
+      }
+      busy($("ask-send"), async function () {
+        await api("POST", "/me/questions", { text: text, record_id: RECORD || null });
+        field.value = "";
+        showStatus(T.question_sent);
+      });
+    });
+  }
+
   /** Open the page of a step the server named (the task list if it named none). */
   function goToStep(step) {
     go(STEP_PAGES[step] ? stepPath(RECORD, step) : "tasks");
@@ -514,15 +573,9 @@
         list.appendChild(card);
         return;
       }
-      let state = strings.record_state[task.state] || task.state;
+      // The state in this signer's words ("waiting for the other parent"), from the server.
+      let state = task.status_text;
       const open = task.phase === "open";
-      // Once this signer has signed, say who else must (before that, it is this signer).
-      if (open && task.next_step === "done" && task.missing_signers.length) {
-        const roles = Array.from(new Set(task.missing_signers)).map(
-          (role) => strings.signer_role[role] || role
-        );
-        state += ". " + fmt(T.waiting_for, { roles: listOf(roles) });
-      }
       // After a withdrawal: what the family asked to stop, in their words.
       if (task.withdrawn_scopes && task.withdrawn_scopes.length) {
         state += ": " + listOf(task.withdrawn_scopes.map((s) => strings.withdrawal_scope[s] || s));
@@ -734,7 +787,8 @@
         score.textContent =
           fmt(T.score, { score: result.score, total: result.results.length }) +
           " " +
-          (result.passed ? T.quiz_passed : T.quiz_failed);
+          // "Well done" only when every answer was right; a pass may still have a wrong one.
+          (result.passed ? (result.all_correct ? T.quiz_passed : T.quiz_passed_with_mistakes) : T.quiz_failed);
         answered = result;
         $("quiz-continue").hidden = !result.passed;
         score.focus();
@@ -883,13 +937,8 @@
       if (!task) {
         return;
       }
-      $("record-state").textContent = strings.record_state[task.state] || task.state;
-      const waiting = $("waiting-for");
-      const missing = Array.from(new Set(task.missing_signers)).map(
-        (role) => strings.signer_role[role] || role
-      );
-      waiting.hidden = !(task.phase === "open" && missing.length);
-      waiting.textContent = fmt(T.waiting_for, { roles: listOf(missing) });
+      // In this signer's words: "You have signed. Waiting for the other parent."
+      $("record-state").textContent = task.status_text;
       const complete = task.phase === "consented";
       $("download-panel").hidden = !complete;
       if (complete) {
@@ -1053,6 +1102,12 @@
     return;
   }
   $("account-nav").hidden = !signedIn() || data.page === "sign-out";
+  offerQuestions();
+  if (RECORD) {
+    showSteps().catch(function () {
+      // The indicator is a help; the page works without it.
+    });
+  }
   Promise.resolve()
     .then(page)
     .catch(function (error) {
