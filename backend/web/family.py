@@ -15,7 +15,7 @@ from flask import Blueprint, Response, render_template, request, url_for
 from werkzeug.exceptions import NotFound
 
 from backend.errors import handle_http_exception
-from backend.web.i18n import page_locale
+from backend.web.i18n import chosen_locale, page_locale
 from consentkit.enums import RecordState, SignerRole
 from consentkit.i18n import N_, gettext
 from consentkit.labels import LABELS, label
@@ -108,6 +108,8 @@ def _page(
         script_data={
             "page": page,
             "lang": locale,
+            # Null until a language is picked here: then the signer's recorded one applies.
+            "lang_chosen": chosen_locale(),
             "api": "/api/v1",
             "base": url_for("family.start"),
             "record_id": record_id,

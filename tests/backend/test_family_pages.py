@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from consentkit.clock import now_utc
-from consentkit.services import ceremony, records
+from consentkit.services import ceremony, participants, records
 from tests.backend.signer_access_world import API, sign_in
 from tests.consentkit.records_helpers import (
     STAFF,
@@ -159,3 +159,40 @@ def test_ceremony_pages_have_a_step_indicator(client: Any, path: str) -> None:
     page = client.get(path, headers={"Accept-Language": "en"}).get_data(as_text=True)
 
     assert 'id="step-indicator"' in page
+
+
+def test_me_gives_the_recorded_language_before_the_phones_among_the_sites(
+    client: Any, demo_study: Any
+) -> None:
+    family = make_family("NL-LANG", site="NL-01")
+    dutch = participants.add_signer(
+        family.participant,
+        role="guardian",
+        identity={"name": "Anna de Vries"},
+        preferred_language="nl",
+        actor=STAFF,
+    )
+    phone = sign_in(client, family, dutch)
+
+    me = client.get(
+        f"{API}/auth/me", headers={**phone.headers, "Accept-Language": "de-DE,de;q=0.9"}
+    ).get_json()
+
+    assert (me["language"], me["languages"]) == ("nl", ["nl", "en"])
+
+
+def test_me_gives_a_language_picked_on_the_device_first(client: Any, demo_study: Any) -> None:
+    family = make_family("NL-PICK", site="NL-01")
+    phone = sign_in(client, family, family.guardians[0])
+
+    me = client.get(f"{API}/auth/me?chosen=en", headers=phone.headers).get_json()
+
+    assert me["language"] == "en"
+
+
+def test_family_page_tells_its_script_whether_a_language_was_picked(client: Any) -> None:
+    unpicked = client.get("/family/tasks", headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    picked = client.get("/family/tasks?lang=fr").get_data(as_text=True)
+
+    assert '"lang_chosen": "fr"' in picked
+    assert '"lang_chosen": null' in unpicked

@@ -146,6 +146,28 @@
     list.parentElement.hidden = false;
   }
 
+  /**
+   * The signer's language: the server chooses (the one picked on this device, else the one
+   * recorded for them, else the phone's, among their site's) and this page follows it.
+   * The language menu keeps only the site's languages.
+   */
+  async function applyLanguage() {
+    const query = data.lang_chosen ? "?chosen=" + encodeURIComponent(data.lang_chosen) : "";
+    const phone = (navigator.languages || [navigator.language]).filter(Boolean).join(",");
+    const me = await api("GET", "/auth/me" + query, undefined, { language: phone || LANG });
+    document.querySelectorAll(".language-switcher a[hreflang]").forEach(function (link) {
+      const tag = link.getAttribute("hreflang");
+      link.parentElement.hidden = !(me.languages.includes(tag) || tag === LANG);
+    });
+    if (me.language && me.language !== LANG) {
+      const url = new URL(window.location.href);
+      url.searchParams.set("lang", me.language);
+      window.location.replace(url.toString());
+      return false;
+    }
+    return true;
+  }
+
   /** "Ask the study team a question" on every reading page (``POST /me/questions``). */
   function offerQuestions() {
     const form = $("ask-form");
@@ -287,7 +309,7 @@
    */
   async function api(method, path, body, options) {
     options = options || {};
-    const headers = { Accept: "application/json", "Accept-Language": LANG };
+    const headers = { Accept: "application/json", "Accept-Language": options.language || LANG };
     if (body !== undefined) {
       headers["Content-Type"] = "application/json";
     }
@@ -1102,6 +1124,7 @@
     return;
   }
   $("account-nav").hidden = !signedIn() || data.page === "sign-out";
+  const PUBLIC_PAGE = PUBLIC.has(data.page);
   offerQuestions();
   if (RECORD) {
     showSteps().catch(function () {
@@ -1109,7 +1132,12 @@
     });
   }
   Promise.resolve()
-    .then(page)
+    .then(async function () {
+      if (PUBLIC_PAGE || (await applyLanguage().catch(() => true))) {
+        return page();
+      }
+      return undefined;
+    })
     .catch(function (error) {
       if (error.error !== "signed-out") {
         showError(error.message || T.network);
