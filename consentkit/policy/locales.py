@@ -4,8 +4,8 @@ Order: the explicit choice, then the Accept-Language preferences (by q-value;
 ``de-AT`` falls back to ``de``), then the site's default language, then the
 first available. A family member's pages (:func:`family_page_language`) put
 the language recorded for them before their phone's, and offer only the
-languages of their site (:func:`site_languages`). Names are given in their own language and with their text
-direction, so right-to-left languages can be laid out correctly.
+languages of their site (:func:`site_languages`). Names are given in their
+own language and with their text direction, so right-to-left languages can be laid out correctly.
 """
 
 from __future__ import annotations
