@@ -128,6 +128,28 @@ LABELS: dict[str, dict[str, str]] = {
             "Paused until the young person gives their own consent"
         ),
     },
+    # A record's state as the family member reading it says it (ceremony.family_status).
+    "family_status": {
+        "your-turn": N_("Your turn"),
+        "waiting": N_("You have signed. Waiting for %(people)s."),
+        RecordState.CONSENTED: N_("Everyone has signed"),
+        RecordState.DECLINED: N_("Not taking part: a signer said no"),
+        RecordState.DISSENT: N_("The child said no"),
+        RecordState.WITHDRAWN: N_("Stopped"),
+        RecordState.SUPERSEDED: N_("Replaced by a newer version"),
+        RecordState.EXPIRED: N_("Not finished in time"),
+        RecordState.SUSPENDED_AWAITING_OWN_CONSENT: N_(
+            "Paused until the young person gives their own consent"
+        ),
+    },
+    "family_waiting_for": {
+        "other-parent": N_("the other parent"),
+        "child": N_("your child"),
+        "parents": N_("your parents"),
+        "study-doctor": N_("the study doctor"),
+        "witness": N_("the witness"),
+        "study-team": N_("the study team"),
+    },
     "withdrawal_scope": {
         WithdrawalScope.STOP_IMP: N_("Stop the study medicine"),
         WithdrawalScope.STOP_STUDY_PROCEDURES: N_(

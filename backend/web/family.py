@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, Response, render_template, request, url_for
+from werkzeug.exceptions import NotFound
 
-from backend.web.i18n import page_locale
+from backend.errors import handle_http_exception
+from backend.web.i18n import chosen_locale, page_locale
 from consentkit.enums import RecordState, SignerRole
 from consentkit.i18n import N_, gettext
 from consentkit.labels import LABELS, label
@@ -36,6 +38,9 @@ SCRIPT_STRINGS: dict[str, str] = {
     "not_quite": N_("Not quite"),
     "score": N_("%(score)s of %(total)s answers are right."),
     "quiz_passed": N_("Well done. You can go on."),
+    "quiz_passed_with_mistakes": N_(
+        "You can go on. Please read the explanation of each answer that was not right."
+    ),
     "quiz_failed": N_("Please read the explanations, change your answers and check again."),
     "answer_every_question": N_("Please answer every question."),
     "answer_every_item": N_("Please choose yes or no for every point."),
@@ -54,7 +59,6 @@ SCRIPT_STRINGS: dict[str, str] = {
     "ask_code_first": N_("Please ask for a code first."),
     "give_reason": N_("Please tell us why you want to sign today."),
     "new_code_needed": N_("For your safety, please ask for a new code and try again."),
-    "waiting_for": N_("Still waiting for: %(roles)s."),
     "complete": N_("Everyone has signed. You can download your copy."),
     "no_tasks": N_("There is nothing to read or sign right now."),
     "due": N_("Please finish by %(date)s."),
@@ -64,10 +68,14 @@ SCRIPT_STRINGS: dict[str, str] = {
     "step_sign": N_("Sign"),
     "step_done": N_("See what you signed"),
     "step_open": N_("Start"),
+    "step_of": N_("Step %(number)s of %(total)s"),
+    "step_completed": N_("done"),
     "step_read-update": N_("Read what changed"),
     "choose_scope": N_("Please choose at least one option."),
     "downloaded": N_("Your copy is downloaded."),
     "signed_in_as": N_("Participant %(code)s"),
+    "write_question": N_("Please write your question."),
+    "question_sent": N_("Your question is sent. The study team will answer you."),
     "enter_invitation": N_("Please type the invitation code from your study team."),
     "child_turn": N_("Your child's turn"),
     "child_choose_every": N_("Please choose yes or no."),
@@ -107,6 +115,8 @@ def _page(
         script_data={
             "page": page,
             "lang": locale,
+            # Null until a language is picked here: then the signer's recorded one applies.
+            "lang_chosen": chosen_locale(),
             "api": "/api/v1",
             "base": url_for("family.start"),
             "record_id": record_id,
@@ -217,3 +227,11 @@ def unsubscribe(token: str) -> str:
         outbox.unsubscribe(token)
         return _page("unsubscribe.html", "unsubscribe", token=token, done=True)
     return _page("unsubscribe.html", "unsubscribe", token=token, done=False)
+
+
+@bp.app_errorhandler(NotFound)
+def not_found(exc: NotFound) -> Response:
+    """A mistyped ``/family/...`` address: a kind page with a way back (elsewhere problem+json)."""
+    if not request.path.startswith(f"{bp.url_prefix}/"):
+        return handle_http_exception(exc)
+    return Response(_page("not_found.html", "not-found"), status=404, mimetype="text/html")

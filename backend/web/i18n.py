@@ -35,6 +35,13 @@ def requested_locale() -> str | None:
     return _match(request.args.get("lang"), i18n.available_locales())
 
 
+def chosen_locale() -> str | None:
+    """Return the language picked on this device: ``?lang=``, else the remembered choice."""
+    if not has_request_context():
+        return None
+    return requested_locale() or _match(request.cookies.get(COOKIE_NAME), i18n.available_locales())
+
+
 def page_locale() -> str:
     """Return the locale of this page: ``?lang=``, the remembered choice, Accept-Language, en."""
     if not has_request_context():
@@ -42,8 +49,7 @@ def page_locale() -> str:
     if "page_locale" not in g:
         available = i18n.available_locales()
         g.page_locale = (
-            requested_locale()
-            or _match(request.cookies.get(COOKIE_NAME), available)
+            chosen_locale()
             or negotiate_locale(
                 available,
                 accept_language=request.headers.get("Accept-Language"),

@@ -2,8 +2,10 @@
 
 Order: the explicit choice, then the Accept-Language preferences (by q-value;
 ``de-AT`` falls back to ``de``), then the site's default language, then the
-first available. Names are given in their own language and with their text
-direction, so right-to-left languages can be laid out correctly.
+first available. A family member's pages (:func:`family_page_language`) put
+the language recorded for them before their phone's, and offer only the
+languages of their site (:func:`site_languages`). Names are given in their
+own language and with their text direction, so right-to-left languages can be laid out correctly.
 """
 
 from __future__ import annotations
@@ -43,6 +45,21 @@ def _key(tag: str) -> str:
     return tag.replace("_", "-").lower()
 
 
+def match_locale(available: Sequence[str], wanted: str | None) -> str | None:
+    """Return the tag of ``available`` that serves ``wanted`` (``de-AT`` -> ``de``), or None."""
+    if not wanted or len(wanted) > 35:
+        return None
+    by_key = {_key(tag): tag for tag in available}
+    key = _key(wanted.strip())
+    if key in by_key:
+        return by_key[key]
+    language = key.split("-")[0]
+    if language in by_key:
+        return by_key[language]
+    regional = sorted(tag for k, tag in by_key.items() if k.split("-")[0] == language)
+    return regional[0] if regional else None
+
+
 def negotiate_locale(
     available: Sequence[str],
     *,
@@ -53,21 +70,52 @@ def negotiate_locale(
     """Return the best of ``available`` for the reader, or None when nothing is available."""
     if not available:
         return None
-    by_key = {_key(tag): tag for tag in available}
     preferences = ([requested] if requested else []) + parse_accept_language(accept_language)
     if site_default:
         preferences.append(site_default)
     for wanted in preferences:
-        key = _key(wanted)
-        if key in by_key:
-            return by_key[key]
-        language = key.split("-")[0]
-        if language in by_key:
-            return by_key[language]
-        regional = sorted(tag for k, tag in by_key.items() if k.split("-")[0] == language)
-        if regional:
-            return regional[0]
+        found = match_locale(available, wanted)
+        if found:
+            return found
     return sorted(available)[0]
+
+
+def site_languages(available: Sequence[str], site: Sequence[str]) -> list[str]:
+    """Return the page languages a site offers: those of ``available`` it speaks, in its order.
+
+    ``site`` is the site's languages (its first is its default). A site whose
+    languages have no catalog is offered every catalog rather than none.
+    """
+    offered: list[str] = []
+    for tag in site:
+        found = match_locale(available, tag)
+        if found and found not in offered:
+            offered.append(found)
+    return offered or list(available)
+
+
+def family_page_language(
+    available: Sequence[str],
+    *,
+    chosen: str | None = None,
+    recorded: str | None = None,
+    accept_language: str | None = None,
+    site: Sequence[str] = (),
+) -> str | None:
+    """Return the language of a family member's pages.
+
+    The language they chose on this device (any of ``available``: a link may
+    name one), then the one recorded for them at enrolment, then their phone's
+    (Accept-Language), then the site's default; all but the first among the
+    languages the site offers (:func:`site_languages`).
+    """
+    offered = site_languages(available, site) if site else list(available)
+    found = match_locale(available, chosen) or match_locale(offered, recorded)
+    if found:
+        return found
+    return negotiate_locale(
+        offered, accept_language=accept_language, site_default=site[0] if site else None
+    )
 
 
 @dataclass(frozen=True)

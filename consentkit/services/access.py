@@ -21,7 +21,7 @@ from typing import Any, Protocol, TypedDict
 
 from mongoengine import NotUniqueError
 
-from consentkit import crypto, settings
+from consentkit import crypto, i18n, settings
 from consentkit.clock import now_utc
 from consentkit.errors import (
     AuthenticationError,
@@ -40,7 +40,9 @@ from consentkit.models.access import (
     SignerSession,
 )
 from consentkit.models.participant import Participant, Signer
+from consentkit.models.study import Study
 from consentkit.notify import Sender
+from consentkit.policy import locales
 from consentkit.policy.records import DecidingEvent, contact_withdrawn_by
 from consentkit.services import audit, records
 from consentkit.services.evidence import SYSTEM, Actor, AuthEvidence
@@ -854,16 +856,39 @@ class SignedInSigner(TypedDict):
     role: str
     device_id: str
     authenticator: bool
+    #: The language of this signer's pages (:func:`locales.family_page_language`).
+    language: str
+    #: The languages their site offers, for the language menu (:func:`locales.site_languages`).
+    languages: list[str]
 
 
-def whoami(session: SignerSession) -> SignedInSigner:
-    """Return the study, participant code and role of a session's signer."""
+def whoami(
+    session: SignerSession, *, chosen: str | None = None, accept_language: str | None = None
+) -> SignedInSigner:
+    """Return the study, participant code and role of a session's signer, and their language.
+
+    ``chosen``: the language picked on this device, if any; ``accept_language``:
+    the phone's preferences. The signer's recorded language comes before the phone's.
+    """
     signer = Signer.objects(id=session.signer_id).get()
     participant = Participant.objects(id=session.participant_id).get()
+    study = Study.objects(trial_id=session.trial_id).only("sites").first()
+    site = study.site(participant.site_code) if study else None
+    spoken = list(site.languages) if site else []
+    catalogs = i18n.available_locales()
+    language = locales.family_page_language(
+        catalogs,
+        chosen=chosen,
+        recorded=signer.preferred_language or participant.preferred_language,
+        accept_language=accept_language,
+        site=spoken,
+    )
     return {
         "trial_id": session.trial_id,
         "participant_code": participant.code,
         "role": signer.role,
         "device_id": session.device_id,
         "authenticator": bool(signer.totp_secret),
+        "language": language or i18n.SOURCE_LOCALE,
+        "languages": locales.site_languages(catalogs, spoken) if spoken else catalogs,
     }

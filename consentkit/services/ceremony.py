@@ -28,11 +28,21 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from babel import UnknownLocaleError
+from babel.lists import format_list
+
 from consentkit.authoring.reader import canonical_json
 from consentkit.clock import now_utc
-from consentkit.enums import ENDED_WITHOUT_CONSENT, FormKind, RecordState, SignerRole
+from consentkit.enums import (
+    ENDED_WITHOUT_CONSENT,
+    OPEN_STATES,
+    FormKind,
+    RecordState,
+    SignerRole,
+)
 from consentkit.errors import ConflictError, EligibilityError, InvalidDataError
 from consentkit.i18n import N_, gettext
+from consentkit.labels import label, label_with
 from consentkit.models.audit import AuditEvent
 from consentkit.models.participant import Participant
 from consentkit.models.study import FormVersion
@@ -90,11 +100,17 @@ class ComprehensionFeedback:
     pass_mark: int
     results: tuple[QuestionFeedback, ...]
 
+    @property
+    def all_correct(self) -> bool:
+        """Whether every answer was right (a pass may still have wrong answers)."""
+        return all(r.correct for r in self.results)
+
     def to_dict(self) -> dict[str, object]:
         """Return the JSON form the signer API answers with."""
         return {
             "score": self.score,
             "passed": self.passed,
+            "all_correct": self.all_correct,
             "pass_mark": self.pass_mark,
             "results": [
                 {"id": r.id, "correct": r.correct, "explanation": r.explanation}
@@ -113,24 +129,91 @@ class Step(StrEnum):
     DONE = "done"
 
 
-def next_step(status: RecordStatus, signer_id: str, opened: Mapping[str, Any]) -> Step:
-    """Return the signer's next step: read every section, answer, choose, then sign.
+def record_steps(opened: Mapping[str, Any]) -> tuple[Step, ...]:
+    """Return the steps a family signer takes on a record, in order (the step indicator).
 
     ``opened`` is the record's ``record.opened`` event. Questions come only when
     the form requires comprehension, choices only when it has items (21 CFR
     11.10(f): the steps are taken in this order).
     """
+    payload = opened["payload"]
+    steps = [Step.READ]
+    if (payload["comprehension"] or {}).get("required"):
+        steps.append(Step.QUESTIONS)
+    if payload["items"]:
+        steps.append(Step.CHOICES)
+    steps.append(Step.SIGN)
+    return tuple(steps)
+
+
+def next_step(status: RecordStatus, signer_id: str, opened: Mapping[str, Any]) -> Step:
+    """Return the signer's next step: the first of :func:`record_steps` not done yet."""
     progress = status.signers[signer_id]
     if progress.signed_at:
         return Step.DONE
-    if not information_complete(progress, status.section_ids):
-        return Step.READ
-    comprehension = opened["payload"]["comprehension"] or {}
-    if comprehension.get("required") and not progress.comprehension_passed:
-        return Step.QUESTIONS
-    if opened["payload"]["items"] and progress.choices is None:
-        return Step.CHOICES
-    return Step.SIGN
+    done = {
+        Step.READ: information_complete(progress, status.section_ids),
+        Step.QUESTIONS: progress.comprehension_passed,
+        Step.CHOICES: progress.choices is not None,
+        Step.SIGN: False,
+    }
+    return next(step for step in record_steps(opened) if not done[step])
+
+
+#: How a family member names each missing signer, by who is reading: (reader, missing) role.
+_OTHERS: dict[tuple[str, str], str] = {
+    (SignerRole.GUARDIAN, SignerRole.GUARDIAN): "other-parent",
+    (SignerRole.GUARDIAN, SignerRole.PARTICIPANT): "child",
+    (SignerRole.PARTICIPANT, SignerRole.GUARDIAN): "parents",
+}
+#: Missing signers named the same whoever reads.
+_STAFF_SIGNERS: dict[str, str] = {
+    SignerRole.INVESTIGATOR: "study-doctor",
+    SignerRole.WITNESS: "witness",
+}
+
+
+@dataclass(frozen=True)
+class FamilyStatus:
+    """A record's state as a family member reads it: their turn, or whom it waits for."""
+
+    #: A key of the ``family_status`` vocabulary (:mod:`consentkit.labels`).
+    key: str
+    #: Keys of the ``family_waiting_for`` vocabulary, when ``key`` is ``waiting``.
+    waiting_for: tuple[str, ...] = ()
+
+    def text(self, locale: str | None) -> str:
+        """Return the status in the reader's words and language."""
+        if self.key != "waiting":
+            return label("family_status", self.key, locale)
+        people = [label("family_waiting_for", who, locale) for who in self.waiting_for]
+        try:
+            joined = format_list(people, locale=(locale or "en").replace("-", "_"))
+        except (UnknownLocaleError, ValueError):
+            joined = ", ".join(people)
+        return label_with("family_status", "waiting", locale, people=joined)
+
+
+def family_status(status: RecordStatus, signer_id: str, step: Step) -> FamilyStatus:
+    """Return what a record waits for, told to ``signer_id`` in their own words.
+
+    Before this signer has signed, it is their turn (whatever others did); after,
+    it waits for the others still missing ("the other parent", "the study
+    doctor"), never for "the information to be read". A closed record says how
+    it ended.
+    """
+    if status.state not in OPEN_STATES:
+        return FamilyStatus(status.state.value)
+    if step is not Step.DONE:
+        return FamilyStatus("your-turn")
+    reader = status.signers[signer_id].role
+    waiting: list[str] = []
+    for missing in status.missing_signers:
+        role = missing["role"]
+        who = _OTHERS.get((reader, role)) or _STAFF_SIGNERS.get(role, "study-team")
+        if who not in waiting:
+            waiting.append(who)
+    return FamilyStatus("waiting", tuple(waiting)) if waiting else FamilyStatus("your-turn")
 
 
 def append_record_event(

@@ -22,6 +22,7 @@ from consentkit.clock import now_utc
 from consentkit.enums import Channel, RecordPhase, SignerRole
 from consentkit.errors import ConsentKitError, EligibilityError, NotFoundError
 from consentkit.i18n import gettext
+from consentkit.labels import label
 from consentkit.models.access import SignerSession
 from consentkit.models.audit import AuditEvent
 from consentkit.models.document import StoredDocument
@@ -84,6 +85,10 @@ class Task(TypedDict):
     #: client copy of the open states; ``to-open`` and ``informed`` as above.
     phase: RecordPhase | Literal["to-open", "informed"]
     next_step: Step | Literal["open", "read-update"] | None
+    #: The record's steps in order (:func:`ceremony.record_steps`), for a step indicator.
+    steps: list[str]
+    #: The state in this signer's words and language (:func:`ceremony.family_status`).
+    status_text: str
     due_at: datetime
     reflection_until: datetime | None
     missing_signers: list[str]
@@ -135,6 +140,8 @@ class AnswerResult(TypedDict):
 
     score: int
     passed: bool
+    #: Whether every answer was right: a pass with a wrong answer is not "well done".
+    all_correct: bool
     pass_mark: int
     results: list[QuestionFeedback]
     next_step: Step
@@ -219,6 +226,7 @@ def tasks(
                 continue
         event = opened[status.record_id]
         linked = why_by_record.get(status.record_id)
+        step = ceremony.next_step(status, acting, event)
         found.append(
             {
                 "record_id": status.record_id,
@@ -228,7 +236,9 @@ def tasks(
                 "version": status.version,
                 "state": status.state.value,
                 "phase": RecordPhase.of(status.state),
-                "next_step": ceremony.next_step(status, acting, event),
+                "next_step": step,
+                "steps": [s.value for s in ceremony.record_steps(event)],
+                "status_text": ceremony.family_status(status, acting, step).text(locale),
                 "due_at": status.opened_at + timedelta(days=event["payload"]["window_days"]),
                 # Signing before this needs a stated reason (the time to think, CTR Art 29(1)).
                 "reflection_until": status.opened_at
@@ -258,6 +268,8 @@ def tasks(
                 "phase": "to-open",
                 # Staff may open it earlier than the family; the family from the due date.
                 "next_step": "open" if today >= task.due_date else None,
+                "steps": [],
+                "status_text": label("task_status", "open", locale),
                 "due_at": datetime.combine(task.due_date, time(0), tzinfo=UTC),
                 "reflection_until": None,
                 "missing_signers": [],
@@ -283,6 +295,8 @@ def tasks(
                 "state": "informed",
                 "phase": "informed",
                 "next_step": "read-update",
+                "steps": [],
+                "status_text": label("task_why", "updated-information", locale),
                 "due_at": event["at"],
                 "reflection_until": None,
                 "missing_signers": [],

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from backend.web.family import SCRIPT_STRINGS
+from consentkit.i18n import gettext
 from tests.browser.conftest import Outbox, Phone
 from tests.consentkit.records_helpers import content
 
@@ -64,6 +66,10 @@ def answer_questions(phone: Phone, text: dict[str, Any], shots: str | None = Non
     page.click("#check-answers")
     expect(page.locator(f"#feedback-{first['id']}")).to_contain_text(first["explanation"])
     expect(page.locator(f"#feedback-{first['id']}")).to_have_class("feedback wrong")
+    # A wrong answer is never "well done", even when the others are enough to pass.
+    score = page.locator("#quiz-score")
+    expect(score).not_to_be_empty()
+    expect(score).not_to_contain_text(gettext(LANG, SCRIPT_STRINGS["quiz_passed"]))
     if shots:
         phone.screenshot(f"{shots}-05-quiz-feedback")
     page.check(f"#q-{first['id']}-{first['correct']}")

@@ -85,12 +85,11 @@ def test_family_flow_one_parent_signs_and_sees_who_must_still_sign(
     )
 
     page = phone.page
-    expect(page.locator("#record-state")).to_have_text(
-        label("record_state", "awaiting-signatures", LANG)
-    )
-    waiting = page.locator("#waiting-for")
-    expect(waiting).to_contain_text(label("signer_role", "guardian", LANG))
-    expect(waiting).to_contain_text(label("signer_role", "investigator", LANG))
+    # In the parent's words: whom it waits for, not the record's state.
+    state = page.locator("#record-state")
+    expect(state).to_contain_text(label("family_waiting_for", "other-parent", LANG))
+    expect(state).to_contain_text(label("family_waiting_for", "study-doctor", LANG))
+    expect(state).not_to_contain_text(label("record_state", "awaiting-signatures", LANG))
     expect(page.locator("#download-panel")).to_be_hidden()
     phone.screenshot("parent-09-done-waiting")
     [signed] = [e for e in records.history(family.participant) if e["type"] == "signature.added"]

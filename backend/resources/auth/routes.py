@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response
+from flask import Response, request
 from flask.views import MethodView
 
 from backend.auth import (
@@ -21,6 +21,7 @@ from backend.resources.auth.schemas import (
     AuthenticatorSchema,
     AuthenticatorStartSchema,
     ChallengeSchema,
+    MeQueryArgsSchema,
     MeSchema,
     RedeemSchema,
     RefreshSchema,
@@ -207,9 +208,14 @@ class StepUpAuthenticatorViews(MethodView):
 class MeViews(MethodView):
     """Who is signed in."""
 
+    @blp.arguments(MeQueryArgsSchema, location="query")
     @blp.response(200, MeSchema)
     @blp.alt_response(401, description="Not signed in")
     @blp.doc(security=[{"bearerAuth": []}])
-    def get(self) -> access.SignedInSigner:
-        """Return the signed-in signer's study, participant code and role."""
-        return access.whoami(current_session())
+    def get(self, args: dict[str, Any]) -> access.SignedInSigner:
+        """Return the signed-in signer's study, participant code, role and page language."""
+        return access.whoami(
+            current_session(),
+            chosen=args["chosen"],
+            accept_language=request.headers.get("Accept-Language"),
+        )

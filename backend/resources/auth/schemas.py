@@ -77,6 +77,23 @@ class MeSchema(ma.Schema):
     authenticator = ma.fields.Boolean(
         metadata={"description": "Step-up codes may come from an authenticator app"}
     )
+    language = ma.fields.String(
+        metadata={
+            "description": "The signer's page language: the one chosen on the device, else the "
+            "one recorded for them, else the phone's (Accept-Language), among the site's"
+        }
+    )
+    languages = ma.fields.List(
+        ma.fields.String(), metadata={"description": "The languages the signer's site offers"}
+    )
+
+
+class MeQueryArgsSchema(ma.Schema):
+    chosen = ma.fields.String(
+        load_default=None,
+        validate=ma.validate.Length(max=35),
+        metadata={"description": "The language picked on this device, if any"},
+    )
 
 
 class AuthenticatorSchema(ma.Schema):

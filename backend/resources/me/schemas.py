@@ -45,6 +45,16 @@ class TaskSchema(ma.Schema):
         }
     )
     next_step = ma.fields.String(metadata={"description": "read, questions, choices, sign or done"})
+    steps = ma.fields.List(
+        ma.fields.String(),
+        metadata={"description": "This record's steps in order (read, questions, choices, sign)"},
+    )
+    status_text = ma.fields.String(
+        metadata={
+            "description": "The state in the signer's words and request language "
+            "(your turn, or whom it waits for)"
+        }
+    )
     due_at = ma.fields.DateTime()
     reflection_until = ma.fields.DateTime(
         metadata={"description": "Signing earlier needs early_signing_justification"}
@@ -115,6 +125,9 @@ class AnswersSchema(ma.Schema):
 class AnswerResultSchema(ma.Schema):
     score = ma.fields.Integer()
     passed = ma.fields.Boolean()
+    all_correct = ma.fields.Boolean(
+        metadata={"description": "Every answer right (a pass may still have a wrong answer)"}
+    )
     pass_mark = ma.fields.Integer()
     results = ma.fields.List(
         ma.fields.Dict(), metadata={"description": "id, correct, explanation (when wrong)"}

@@ -110,6 +110,87 @@
     return task ? task.next_step : null;
   }
 
+  /**
+   * Show where this page is among the record's steps: the order is the server's
+   * (``steps``, from consentkit's ceremony), so this script only marks the page.
+   */
+  async function showSteps() {
+    const list = $("step-indicator");
+    if (!list || !RECORD) {
+      return;
+    }
+    const task = await currentTask();
+    if (!task || !task.steps || !task.steps.length) {
+      return;
+    }
+    const here = task.steps.find((step) => STEP_PAGES[step] === data.page);
+    const next = task.steps.indexOf(task.next_step);
+    list.textContent = "";
+    task.steps.forEach(function (step, index) {
+      const item = el("li", { class: "step" }, T["step_" + step]);
+      if (step === here) {
+        item.setAttribute("aria-current", "step");
+        item.classList.add("current");
+      } else if (next === -1 || index < next) {
+        item.classList.add("done");
+        item.appendChild(el("span", { class: "visually-hidden" }, " (" + T.step_completed + ")"));
+      }
+      list.appendChild(item);
+    });
+    if (here) {
+      $("step-count").textContent = fmt(T.step_of, {
+        number: task.steps.indexOf(here) + 1,
+        total: task.steps.length,
+      });
+    }
+    list.parentElement.hidden = false;
+  }
+
+  /**
+   * The signer's language: the server chooses (the one picked on this device, else the one
+   * recorded for them, else the phone's, among their site's) and this page follows it.
+   * The language menu keeps only the site's languages.
+   */
+  async function applyLanguage() {
+    const query = data.lang_chosen ? "?chosen=" + encodeURIComponent(data.lang_chosen) : "";
+    const phone = (navigator.languages || [navigator.language]).filter(Boolean).join(",");
+    const me = await api("GET", "/auth/me" + query, undefined, { language: phone || LANG });
+    document.querySelectorAll(".language-switcher a[hreflang]").forEach(function (link) {
+      const tag = link.getAttribute("hreflang");
+      link.parentElement.hidden = !(me.languages.includes(tag) || tag === LANG);
+    });
+    if (me.language && me.language !== LANG) {
+      const url = new URL(window.location.href);
+      url.searchParams.set("lang", me.language);
+      window.location.replace(url.toString());
+      return false;
+    }
+    return true;
+  }
+
+  /** "Ask the study team a question" on every reading page (``POST /me/questions``). */
+  function offerQuestions() {
+    const form = $("ask-form");
+    if (!form) {
+      return;
+    }
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      const field = $("ask-text");
+      const text = field.value.trim();
+      if (!text) {
+        showError(T.write_question);
+        field.focus();
+        return;
+      }
+      busy($("ask-send"), async function () {
+        await api("POST", "/me/questions", { text: text, record_id: RECORD || null });
+        field.value = "";
+        showStatus(T.question_sent);
+      });
+    });
+  }
+
   /** Open the page of a step the server named (the task list if it named none). */
   function goToStep(step) {
     go(STEP_PAGES[step] ? stepPath(RECORD, step) : "tasks");
@@ -228,7 +309,7 @@
    */
   async function api(method, path, body, options) {
     options = options || {};
-    const headers = { Accept: "application/json", "Accept-Language": LANG };
+    const headers = { Accept: "application/json", "Accept-Language": options.language || LANG };
     if (body !== undefined) {
       headers["Content-Type"] = "application/json";
     }
@@ -514,15 +595,9 @@
         list.appendChild(card);
         return;
       }
-      let state = strings.record_state[task.state] || task.state;
+      // The state in this signer's words ("waiting for the other parent"), from the server.
+      let state = task.status_text;
       const open = task.phase === "open";
-      // Once this signer has signed, say who else must (before that, it is this signer).
-      if (open && task.next_step === "done" && task.missing_signers.length) {
-        const roles = Array.from(new Set(task.missing_signers)).map(
-          (role) => strings.signer_role[role] || role
-        );
-        state += ". " + fmt(T.waiting_for, { roles: listOf(roles) });
-      }
       // After a withdrawal: what the family asked to stop, in their words.
       if (task.withdrawn_scopes && task.withdrawn_scopes.length) {
         state += ": " + listOf(task.withdrawn_scopes.map((s) => strings.withdrawal_scope[s] || s));
@@ -739,7 +814,8 @@
         score.textContent =
           fmt(T.score, { score: result.score, total: result.results.length }) +
           " " +
-          (result.passed ? T.quiz_passed : T.quiz_failed);
+          // "Well done" only when every answer was right; a pass may still have a wrong one.
+          (result.passed ? (result.all_correct ? T.quiz_passed : T.quiz_passed_with_mistakes) : T.quiz_failed);
         answered = result;
         $("quiz-continue").hidden = !result.passed;
         score.focus();
@@ -1039,13 +1115,8 @@
       if (!task) {
         return;
       }
-      $("record-state").textContent = strings.record_state[task.state] || task.state;
-      const waiting = $("waiting-for");
-      const missing = Array.from(new Set(task.missing_signers)).map(
-        (role) => strings.signer_role[role] || role
-      );
-      waiting.hidden = !(task.phase === "open" && missing.length);
-      waiting.textContent = fmt(T.waiting_for, { roles: listOf(missing) });
+      // In this signer's words: "You have signed. Waiting for the other parent."
+      $("record-state").textContent = task.status_text;
       const complete = task.phase === "consented";
       $("download-panel").hidden = !complete;
       if (complete) {
@@ -1209,8 +1280,20 @@
     return;
   }
   $("account-nav").hidden = !signedIn() || data.page === "sign-out";
+  const PUBLIC_PAGE = PUBLIC.has(data.page);
+  offerQuestions();
+  if (RECORD) {
+    showSteps().catch(function () {
+      // The indicator is a help; the page works without it.
+    });
+  }
   Promise.resolve()
-    .then(page)
+    .then(async function () {
+      if (PUBLIC_PAGE || (await applyLanguage().catch(() => true))) {
+        return page();
+      }
+      return undefined;
+    })
     .catch(function (error) {
       if (error.error !== "signed-out") {
         showError(error.message || T.network);

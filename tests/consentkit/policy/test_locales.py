@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from consentkit.policy.locales import language_option, negotiate_locale, parse_accept_language
+from consentkit.policy.locales import (
+    family_page_language,
+    language_option,
+    negotiate_locale,
+    parse_accept_language,
+    site_languages,
+)
 
 FORM_LANGUAGES = ["de", "en", "fr", "nl"]
 
@@ -193,3 +199,34 @@ def test_parse_accept_language_weight_is_case_insensitive() -> None:
     from consentkit.policy.locales import negotiate_locale
 
     assert negotiate_locale(["de", "en"], accept_language="de;Q=0.1, en;q=0.5") == "en"
+
+
+CATALOGS = ["de", "en", "es", "fr", "it", "lt", "nl", "pl"]
+
+
+def test_site_languages_are_the_catalogs_the_site_speaks_in_its_order() -> None:
+    assert site_languages(CATALOGS, ["nl-NL", "en"]) == ["nl", "en"]
+
+
+def test_site_languages_without_a_catalog_offer_every_catalog() -> None:
+    assert site_languages(CATALOGS, ["ga"]) == CATALOGS
+
+
+@pytest.mark.parametrize(
+    ("chosen", "recorded", "phone", "expected"),
+    [
+        (None, "nl", "en-GB,en;q=0.9", "nl"),  # the recorded language before the phone's
+        (None, None, "en-GB,en;q=0.9", "en"),  # then the phone's
+        (None, None, "de-DE", "nl"),  # not offered at the site: the site's default
+        (None, "pl", "en", "en"),  # a recorded language the site does not offer is skipped
+        ("en", "nl", "nl", "en"),  # a language picked on the device comes first
+    ],
+)
+def test_family_page_language_prefers_the_recorded_language_to_the_phone(
+    chosen: str | None, recorded: str | None, phone: str, expected: str
+) -> None:
+    language = family_page_language(
+        CATALOGS, chosen=chosen, recorded=recorded, accept_language=phone, site=["nl", "en"]
+    )
+
+    assert language == expected
