@@ -35,7 +35,12 @@ from consentkit.models.base import BaseDocument
 from consentkit.models.dashboard import DateCount, StatusCount, counter_key
 from consentkit.models.participant import Participant
 from consentkit.models.task import ConsentTask
-from consentkit.policy.records import RecordStatus, participant_records
+from consentkit.policy.records import (
+    RecordStatus,
+    opened_event,
+    participant_records,
+    record_status,
+)
 from consentkit.services.requirements import own_consent_due
 
 #: Record states that complete the consent task they were opened for: consented, or
@@ -230,11 +235,17 @@ def _unchanged(before: dict[str, Any], changes: dict[str, Any]) -> bool:
     )
 
 
-def refresh_projection(participant: Participant, events: list[dict[str, Any]]) -> None:
+def refresh_projection(
+    participant: Participant, events: list[dict[str, Any]], *, record_id: str | None = None
+) -> None:
     """Move every record projection of the participant forward to the chain's state.
 
     All records, because one event can change another record's state (a new
     version consented supersedes the old one; a withdrawal applies to all).
+    With ``record_id``, only that record: the caller knows its event reached no
+    other record (a ceremony step that neither consents nor dissents), and
+    ``events`` need only be that record's events and the participant-wide ones
+    (:func:`consentkit.services.ceremony.record_scope`), the last being the new event.
     The state is as of the last event; expiry, which depends only on time, is
     derived when read. ``last_seq`` keeps a lagging writer from moving it back.
 
@@ -248,15 +259,19 @@ def refresh_projection(participant: Participant, events: list[dict[str, Any]]) -
     old state, and a guardian signing during a withdrawal was counted twice.)
     """
     last = events[-1]
-    statuses = participant_records(
-        events, at=last["at"], own_consent_due=own_consent_due(participant, last["at"])
-    )
+    if record_id is None:
+        statuses = participant_records(
+            events, at=last["at"], own_consent_due=own_consent_due(participant, last["at"])
+        )
+        wanted: dict[str, Any] = {"participant_id": str(participant.id)}
+    else:
+        # Cross-record states (superseded, suspended, dissent lifted) follow only a consent
+        # or a dissent, so the record's own status is its projected one.
+        statuses = [record_status(opened_event(events, record_id), events, at=last["at"])]
+        wanted = {"record_id": record_id}
     projections = ConsentRecord._get_collection()
-    # One read for all the participant's projections; a record re-reads only if it races.
-    current = {
-        doc["record_id"]: doc
-        for doc in projections.find({"participant_id": str(participant.id)}, _PROJECTION_GUARD)
-    }
+    # One read for the projections concerned; a record re-reads only if it races.
+    current = {doc["record_id"]: doc for doc in projections.find(wanted, _PROJECTION_GUARD)}
     for status in statuses:
         state = status.state
         if state == RecordState.EXPIRED:

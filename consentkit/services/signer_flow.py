@@ -434,12 +434,9 @@ def _next_step(participant: Participant, record_id: str, signer_id: str) -> Step
     return ceremony.next_step(status, signer_id, opened_event(events, record_id))
 
 
-def _step_result(participant: Participant, event: AuditEvent, signer_id: str) -> StepResult:
-    assert event.record_id is not None  # a ceremony event always names its record
-    return {
-        **_event_result(event),
-        "next_step": _next_step(participant, event.record_id, signer_id),
-    }
+def _step_result(written: ceremony.Written, signer_id: str) -> StepResult:
+    """Answer a ceremony write from what it wrote: no read of the chain again."""
+    return {**_event_result(written.event), "next_step": written.next_step(signer_id)}
 
 
 def view(
@@ -459,7 +456,7 @@ def view(
     access.spend_daily_allowance(
         f"views:{session.signer_id}:{record_id}", settings.signer_views_per_record_per_day()
     )
-    event = ceremony.record_views(
+    written = ceremony.write_views(
         participant,
         record_id,
         signer_id=session.signer_id,
@@ -468,7 +465,7 @@ def view(
         actor=actor,
         client_at=client_at,
     )
-    return _step_result(participant, event, session.signer_id)
+    return _step_result(written, session.signer_id)
 
 
 def answer(
@@ -476,7 +473,7 @@ def answer(
 ) -> AnswerResult:
     """Check quiz answers; explanations come back for wrong ones."""
     participant, actor = _own_record(session, record_id)
-    feedback = ceremony.answer_questions(
+    feedback, written = ceremony.write_answers(
         participant,
         record_id,
         signer_id=session.signer_id,
@@ -485,17 +482,17 @@ def answer(
         actor=actor,
     )
     # The feedback's JSON is ceremony's; the next step is added here, where the session is.
-    next_step = _next_step(participant, record_id, session.signer_id)
+    next_step = written.next_step(session.signer_id)
     return cast(AnswerResult, {**feedback.to_dict(), "next_step": next_step})
 
 
 def choose(session: SignerSession, record_id: str, *, choices: dict[str, bool]) -> StepResult:
     """Record yes/no for every consent item."""
     participant, actor = _own_record(session, record_id)
-    event = ceremony.choose_items(
+    written = ceremony.write_choices(
         participant, record_id, signer_id=session.signer_id, choices=choices, actor=actor
     )
-    return _step_result(participant, event, session.signer_id)
+    return _step_result(written, session.signer_id)
 
 
 def _spend_step_up(session: SignerSession, now: datetime) -> AuthEvidence:
@@ -611,11 +608,15 @@ def sign(
         early_signing_justification=early_signing_justification,
     )
     try:
-        event = ceremony.sign(participant, record_id, signature, actor=actor, now=now)
+        written = ceremony.write_signature(participant, record_id, signature, actor=actor, now=now)
     except ConsentKitError:
         _give_back_step_up(session, evidence)
         raise
-    return _signature_result(participant, event)
+    return {
+        **_event_result(written.event),
+        "binding_sha256": written.event.payload["binding_sha256"],
+        "next_step": written.next_step(session.signer_id),
+    }
 
 
 def decline(session: SignerSession, record_id: str, *, reason: str | None) -> EventResult:

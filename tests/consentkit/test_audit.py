@@ -188,9 +188,9 @@ def test_append_after_two_crashed_writers_keeps_the_chain_verifiable(
     crashed_seq = clean_db["audit_events"].count_documents({"participant_id": participant_id})
     seal = audit._seal_head
 
-    def die_before_sealing_own_event(participant: Any, seq: int, digest: str) -> None:
+    def die_before_sealing_own_event(participant: Any, seq: int, digest: str, at: Any) -> None:
         if seq <= crashed_seq:  # sealing what the first writer left is allowed to happen
-            seal(participant, seq, digest)
+            seal(participant, seq, digest, at)
 
     monkeypatch.setattr(audit, "_seal_head", die_before_sealing_own_event)
     audit.append(
