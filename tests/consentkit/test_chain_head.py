@@ -32,9 +32,7 @@ def _family_with_record(code: str) -> tuple[Any, Any, str]:
     return family, record, content(record, "fr")["sections"][0]["id"]
 
 
-def test_chain_head_is_built_from_the_chain_on_first_append(
-    demo_study: Any, clean_db: Any
-) -> None:
+def test_chain_head_is_built_from_the_chain_on_first_append(demo_study: Any, clean_db: Any) -> None:
     # Databases written before heads carried the time, or before there were heads at all.
     family, record, section = _family_with_record("P-HEAD-1")
     guardian = family.guardians[0]
@@ -42,9 +40,7 @@ def test_chain_head_is_built_from_the_chain_on_first_append(
     participants.update_one({"_id": family.participant.id}, {"$unset": {"chain_head": ""}})
     length = len(audit.chain_dicts(str(family.participant.id)))
 
-    event = _view(
-        Participant.objects.get(id=family.participant.id), record, guardian, section, T0
-    )
+    event = _view(Participant.objects.get(id=family.participant.id), record, guardian, section, T0)
 
     head = participants.find_one({"_id": family.participant.id})["chain_head"]
     assert event.seq == length + 1
