@@ -49,7 +49,7 @@ def running_database(port: int) -> Iterator[tuple[str, str]]:
         )
         try:
             uri = f"mongodb://127.0.0.1:{port}/"
-            db.wait_until_ready(uri)
+            db.wait_until_ready(uri, timeout_s=180)  # a busy shared machine starts it slowly
             db.connect(uri, db_name="bench")
             db.ensure_indexes()
             yield uri, tmp

@@ -24,8 +24,13 @@ import mongoengine
 import pytest
 from cryptography.fernet import Fernet
 from hypothesis import settings as hypothesis_settings
+from pymongo import monitoring
 
 from consentkit import db as database
+from tests.command_counter import COUNTER
+
+# Before any client exists: pymongo gives a client the listeners registered at its creation.
+monitoring.register(COUNTER)
 
 # Keys for the suite: generated per run, never the developer's own var/ keys.
 os.environ.setdefault("CONSENTKIT_ENV", "testing")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 
@@ -25,7 +26,16 @@ def verify(trial_id: str | None, code: str | None, as_json: bool) -> None:
     Exit status 1 when any chain is broken.
     """
     db.connect()
-    reports = audit_service.verify(trial_id=trial_id, code=code)
+    total = audit_service.participants_to_verify(trial_id, code).count()
+    # A bar on a terminal only: nothing at all when stderr is piped or redirected.
+    with click.progressbar(
+        audit_service.verify_each(trial_id=trial_id, code=code),
+        length=total,
+        label="Verifying chains",
+        file=sys.stderr,
+        hidden=not sys.stderr.isatty(),
+    ) as progress:
+        reports = list(progress)
     broken = [r for r in reports if not r.ok]
     for report in reports:
         if as_json:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -41,6 +41,7 @@ from consentkit.clock import now_utc
 from consentkit.errors import ConflictError
 from consentkit.models.audit import AuditEvent
 from consentkit.models.participant import Participant
+from consentkit.policy.records import opened_event
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,20 @@ def chain_dicts(participant_id: str) -> list[ChainEvent]:
     return [_plain(raw) for raw in cursor]
 
 
+def opened_event_of(participant: Participant, record_id: str) -> ChainEvent:
+    """Return a record's ``record.opened`` event (one indexed read, not the chain).
+
+    Raises:
+        NotFoundError: the participant has no such record.
+    """
+    return opened_event(
+        _dicts(
+            {"participant_id": str(participant.id), "record_id": record_id, "type": "record.opened"}
+        ),
+        record_id,
+    )
+
+
 def _plain(raw: dict[str, Any]) -> ChainEvent:
     return {
         "seq": raw["seq"],
@@ -155,6 +170,7 @@ def append_to_chain(
     build: Callable[[list[ChainEvent]], Draft | AuditEvent],
     *,
     now: datetime | None = None,
+    scope: Mapping[str, Any] | None = None,
 ) -> tuple[AuditEvent, list[ChainEvent]]:
     """Append the event ``build`` makes from the current chain; retry if the chain moved.
 
@@ -164,26 +180,44 @@ def append_to_chain(
     a precondition fails, and may return an existing event instead of a draft
     (idempotent retries).
 
+    With ``scope`` (a filter on the participant's events, such as one record's
+    events and the participant-wide ones), ``build`` receives only the events
+    matching it, and the chain returned is those events and the new one. The
+    append then costs no read of the whole chain, so it takes the same time
+    whatever the length of the chain: the next position, the previous hash and
+    the last time come from the participant's sealed head as loaded, and the
+    unique (participant, seq) index is still the compare-and-set. A head that
+    was stale, lagging (a writer died before sealing) or written before heads
+    carried the time is replaced by reading the chain's last event, once.
+
     Raises:
         ConflictError: the chain kept moving (pathological contention).
     """
     participant_id = str(participant.id)
+    trust_head = scope is not None
     for _ in range(MAX_ATTEMPTS):
-        # The head is read before the chain: it is sealed only after its event is inserted,
-        # so the chain read next reaches at least the head.
-        head_seq = int(_stored_head(participant).get("seq") or 0)
-        stored = chain_dicts(participant_id)
+        if scope is None:
+            # The head is read before the chain: it is sealed only after its event is
+            # inserted, so the chain read next reaches at least the head.
+            head_seq = int(_stored_head(participant).get("seq") or 0)
+            stored = chain_dicts(participant_id)
+            last = _tip_of(stored[-1]) if stored else None
+            if stored and head_seq < stored[-1]["seq"]:
+                _seal_lagging_head(participant, stored[-1])
+        else:
+            last = _head_tip(participant) if trust_head else _read_tip(participant)
+            stored = _dicts({**scope, "participant_id": participant_id})
+            if stored and stored[-1]["seq"] > (last["seq"] if last else 0):
+                trust_head = False  # the loaded head was behind the chain: read the tip
+                continue
         result = build(stored)
         if isinstance(result, AuditEvent):
             return result, stored
         at = now or now_utc()
-        last = stored[-1] if stored else None
         if last is not None and at < last["at"]:
             at = last["at"]  # keep event times monotonic even if clocks disagree
         seq = last["seq"] + 1 if last else 1
         prev_hash = last["hash"] if last else GENESIS
-        if last is not None and head_seq < last["seq"]:
-            _seal_lagging_head(participant, last)
         fields: dict[str, Any] = {
             "participant_id": participant_id,
             "seq": seq,
@@ -200,10 +234,51 @@ def append_to_chain(
         try:
             event.save(force_insert=True)
         except NotUniqueError:
+            trust_head = False
             continue  # another writer took this place: re-read and re-check
-        _seal_head(participant, seq, event.hash)
+        _seal_head(participant, seq, event.hash, event.at)
         return event, [*stored, {**fields, "hash": event.hash}]
     raise ConflictError("Too many simultaneous changes to this participant; try again.")
+
+
+def _dicts(query: Mapping[str, Any]) -> list[ChainEvent]:
+    cursor = AuditEvent._get_collection().find(
+        dict(query), {name: 1 for name in _FIELDS}, sort=[("seq", 1)]
+    )
+    return [_plain(raw) for raw in cursor]
+
+
+def _tip_of(event: Mapping[str, Any]) -> dict[str, Any]:
+    return {"seq": event["seq"], "hash": event["hash"], "at": event["at"]}
+
+
+def _head_tip(participant: Participant) -> dict[str, Any] | None:
+    """Return the chain's tip as the loaded participant's head says, or read it.
+
+    The head is trusted without a read: if the chain has moved since the
+    participant was loaded, the insert at the next position fails on the unique
+    index and the caller reads the tip (:func:`_read_tip`).
+    """
+    head = participant.chain_head or {}
+    if head.get("at") is None:
+        # No head yet, or one sealed before heads carried the time: build it from the chain.
+        return _read_tip(participant)
+    return {"seq": int(head["seq"]), "hash": head["hash"], "at": head["at"]}
+
+
+def _read_tip(participant: Participant) -> dict[str, Any] | None:
+    """Read the chain's last event (one indexed read) and seal the head at it if it lags."""
+    participant_id = str(participant.id)
+    raw = AuditEvent._get_collection().find_one(
+        {"participant_id": participant_id}, {name: 1 for name in _FIELDS}, sort=[("seq", -1)]
+    )
+    if raw is None:
+        return None
+    last = _plain(raw)
+    stored = _stored_head(participant)
+    if int(stored.get("seq") or 0) < last["seq"] or stored.get("at") is None:
+        _seal_lagging_head(participant, last)
+    return _tip_of(last)
 
 
 def _stored_head(participant: Participant) -> dict[str, Any]:
@@ -212,16 +287,33 @@ def _stored_head(participant: Participant) -> dict[str, Any]:
     return dict((raw or {}).get("chain_head") or {})
 
 
-def _seal_head(participant: Participant, seq: int, digest: str) -> None:
-    """Seal the head at ``seq`` unless it is there or further already (never moves it back)."""
+def _seal_head(participant: Participant, seq: int, digest: str, at: datetime) -> None:
+    """Seal the head at ``seq`` unless it is there or further already (never moves it back).
+
+    The head also carries the time of its event (not sealed: only the order of
+    event times depends on it), so the next append needs no read of the chain.
+    The loaded participant's head moves too, for the next append in this process.
+    """
     head = {
         "seq": seq,
         "hash": digest,
         "mac": crypto.seal(_head_text(str(participant.id), seq, digest)),
+        "at": at,
     }
     Participant.objects(id=participant.id).filter(
-        __raw__={"$or": [{"chain_head.seq": {"$lt": seq}}, {"chain_head.seq": None}]}
+        __raw__={
+            "$or": [
+                {"chain_head.seq": {"$lt": seq}},
+                {"chain_head.seq": None},
+                # A head from before heads carried the time: add it.
+                {"chain_head.seq": seq, "chain_head.at": None},
+            ]
+        }
     ).update_one(set__chain_head=head)
+    loaded = participant.chain_head or {}
+    if int(loaded.get("seq") or 0) < seq or loaded.get("at") is None:
+        # Not a change of the document (a later save must not write a head back).
+        participant._data["chain_head"] = head
 
 
 def _seal_lagging_head(participant: Participant, last: ChainEvent) -> None:
@@ -241,7 +333,7 @@ def _seal_lagging_head(participant: Participant, last: ChainEvent) -> None:
             last["seq"],
         )
         return
-    _seal_head(participant, last["seq"], last["hash"])
+    _seal_head(participant, last["seq"], last["hash"], last["at"])
 
 
 @dataclass
@@ -355,9 +447,53 @@ def _broken(report: ChainReport, seq: int | None, problem: str) -> ChainReport:
 
 def verify(trial_id: str | None = None, code: str | None = None) -> list[ChainReport]:
     """Verify the chains of all participants (of a study, or the one with ``code``)."""
+    return list(verify_each(trial_id, code))
+
+
+#: Participants whose chains one read of the events collection brings (verification).
+VERIFY_BATCH = 200
+
+
+def participants_to_verify(trial_id: str | None = None, code: str | None = None) -> Any:
+    """Return the query of the participants :func:`verify_each` walks, in its order."""
     query = Participant.objects
     if trial_id:
         query = query(trial_id=trial_id)
     if code:
         query = query(code=code)
-    return [verify_participant(p) for p in query.order_by("trial_id", "code").no_cache()]
+    return query.order_by("trial_id", "code")
+
+
+def verify_each(trial_id: str | None = None, code: str | None = None) -> Iterator[ChainReport]:
+    """Yield each participant's :class:`ChainReport` as it is verified (see :func:`verify`).
+
+    The events are read in batches of :data:`VERIFY_BATCH` participants, one
+    query each, rather than one query per participant. Each participant's head
+    was loaded before its events, as :func:`verify_participant` requires; a
+    chain that disagrees with its head in a way a concurrent append explains is
+    verified again on its own.
+    """
+    batch: list[Participant] = []
+    for participant in participants_to_verify(trial_id, code).no_cache():
+        batch.append(participant)
+        if len(batch) >= VERIFY_BATCH:
+            yield from _verify_batch(batch)
+            batch = []
+    yield from _verify_batch(batch)
+
+
+def _verify_batch(batch: list[Participant]) -> Iterator[ChainReport]:
+    if not batch:
+        return
+    chains: dict[str, list[ChainEvent]] = {str(p.id): [] for p in batch}
+    cursor = AuditEvent._get_collection().find(
+        {"participant_id": {"$in": list(chains)}},
+        {"participant_id": 1, **{name: 1 for name in _FIELDS}},
+        batch_size=10_000,
+    )
+    for raw in cursor:
+        chains[raw["participant_id"]].append(_plain(raw))
+    for participant in batch:
+        events = sorted(chains[str(participant.id)], key=lambda event: event["seq"])
+        report, moving = _check_chain(participant, events, dict(participant.chain_head or {}))
+        yield verify_participant(participant) if moving else report

@@ -216,6 +216,27 @@ def family_status(status: RecordStatus, signer_id: str, step: Step) -> FamilySta
     return FamilyStatus("waiting", tuple(waiting)) if waiting else FamilyStatus("your-turn")
 
 
+@dataclass(frozen=True)
+class Written:
+    """What a ceremony step wrote: the event, and the record as it stands after it.
+
+    Returned so that a caller answering the signer (the API's ``next_step``)
+    need not read the chain again. ``event`` is the stored event, or the first
+    one when an idempotent retry found it already written.
+    """
+
+    event: AuditEvent
+    #: The record's ``record.opened`` event.
+    opened: audit.ChainEvent
+    #: The record's own status after the event (:func:`record_status`; cross-record states
+    #: such as superseded are the projection's and never change a signer's next step).
+    status: RecordStatus
+
+    def next_step(self, signer_id: str) -> Step:
+        """Return the signer's next step on this record after this event (:func:`next_step`)."""
+        return next_step(self.status, signer_id, self.opened)
+
+
 def append_record_event(
     participant: Participant,
     record_id: str,
@@ -227,9 +248,28 @@ def append_record_event(
 ) -> AuditEvent:
     """Append a record event after ``check(opened, events, status, at)`` returns its payload.
 
-    The check runs against the chain just read, so every check happens before
-    the write; the event records the record's state before and after it, and
-    the projection is refreshed from the chain written.
+    See :func:`write_record_event`, which also returns the record after the event.
+    """
+    return write_record_event(
+        participant, record_id, type=type, actor=actor, now=now, check=check
+    ).event
+
+
+def write_record_event(
+    participant: Participant,
+    record_id: str,
+    *,
+    type: str,
+    actor: Actor,
+    now: datetime | None,
+    check: Check,
+) -> Written:
+    """Append a record event after ``check(opened, events, status, at)`` returns its payload.
+
+    The check runs against the record's events just read (:func:`record_scope`),
+    so every check happens before the write; the event records the record's
+    state before and after it, and the projection is refreshed from the events
+    written. Returns the event with the record's status after it.
     """
 
     def build(events: list[audit.ChainEvent]) -> audit.Draft | AuditEvent:
@@ -256,9 +296,36 @@ def append_record_event(
             state_after=after.state.value,
         )
 
-    event, events = audit.append_to_chain(participant, build, now=now)
-    refresh_projection(participant, events)
-    return event
+    event, events = audit.append_to_chain(
+        participant, build, now=now, scope=record_scope(record_id)
+    )
+    opened = opened_event(events, record_id)
+    status = record_status(opened, events, at=events[-1]["at"] if events else event.at)
+    retried = events[-1]["seq"] != event.seq  # an idempotent retry returned the first event
+    if retried or event.state_after == RecordState.CONSENTED or event.type == "assent.dissent":
+        # Consent and dissent reach other records (supersession, suspension, a dissent
+        # lifted or in force): those are derived from the whole chain. A retry moves
+        # forward what a request that died after its write left behind.
+        refresh_projection(participant, audit.chain_dicts(str(participant.id)))
+    else:
+        refresh_projection(participant, events, record_id=record_id)
+    return Written(event, opened, status)
+
+
+#: Events without the record's id that still decide a record's state or a ceremony check:
+#: dissent and withdrawal apply to every record (:func:`record_status`), and a signature's
+#: idempotency key is unique across the participant's records (:func:`sign`).
+PARTICIPANT_WIDE_TYPES = ("assent.dissent", "withdrawal.recorded", "signature.added")
+
+
+def record_scope(record_id: str) -> dict[str, Any]:
+    """Return the filter on a participant's events that one record's ceremony needs.
+
+    Every check of the ceremony and the record's state (:func:`record_status`)
+    gives the same answer on these events as on the whole chain, so a step costs
+    the same however long the participant's chain has grown.
+    """
+    return {"$or": [{"record_id": record_id}, {"type": {"$in": list(PARTICIPANT_WIDE_TYPES)}}]}
 
 
 def require_open(status: RecordStatus, signer_id: str) -> SignerProgress:
@@ -289,6 +356,30 @@ def record_views(
     client_at: datetime | None = None,
     now: datetime | None = None,
 ) -> AuditEvent:
+    """Record that a signer viewed sections; return the event (see :func:`write_views`)."""
+    return write_views(
+        participant,
+        record_id,
+        signer_id=signer_id,
+        locale=locale,
+        sections=sections,
+        actor=actor,
+        client_at=client_at,
+        now=now,
+    ).event
+
+
+def write_views(
+    participant: Participant,
+    record_id: str,
+    *,
+    signer_id: str,
+    locale: str,
+    sections: Sequence[dict[str, Any]],
+    actor: Actor,
+    client_at: datetime | None = None,
+    now: datetime | None = None,
+) -> Written:
     """Record that a signer viewed sections (batched, with seconds spent; resumable).
 
     Raises:
@@ -325,7 +416,7 @@ def record_views(
             "client_at": client_at.isoformat() if client_at else None,
         }
 
-    return append_record_event(
+    return write_record_event(
         participant, record_id, type="information.viewed", actor=actor, now=now, check=check
     )
 
@@ -340,6 +431,28 @@ def answer_questions(
     actor: Actor,
     now: datetime | None = None,
 ) -> ComprehensionFeedback:
+    """Check comprehension answers; return the feedback (see :func:`write_answers`)."""
+    return write_answers(
+        participant,
+        record_id,
+        signer_id=signer_id,
+        locale=locale,
+        answers=answers,
+        actor=actor,
+        now=now,
+    )[0]
+
+
+def write_answers(
+    participant: Participant,
+    record_id: str,
+    *,
+    signer_id: str,
+    locale: str,
+    answers: dict[str, str],
+    actor: Actor,
+    now: datetime | None = None,
+) -> tuple[ComprehensionFeedback, Written]:
     """Check comprehension answers; return score, pass, and explanations for wrong answers.
 
     Raises:
@@ -403,10 +516,10 @@ def answer_questions(
             "passed": score >= pass_mark,
         }
 
-    append_record_event(
+    written = write_record_event(
         participant, record_id, type="comprehension.answered", actor=actor, now=now, check=check
     )
-    return feedback[-1]
+    return feedback[-1], written
 
 
 def choose_items(
@@ -418,6 +531,21 @@ def choose_items(
     actor: Actor,
     now: datetime | None = None,
 ) -> AuditEvent:
+    """Record a signer's yes/no for each item; return the event (see :func:`write_choices`)."""
+    return write_choices(
+        participant, record_id, signer_id=signer_id, choices=choices, actor=actor, now=now
+    ).event
+
+
+def write_choices(
+    participant: Participant,
+    record_id: str,
+    *,
+    signer_id: str,
+    choices: dict[str, bool],
+    actor: Actor,
+    now: datetime | None = None,
+) -> Written:
     """Record a signer's yes/no for each consent item (all items must be answered).
 
     Choices are fixed once the signer has signed: the signature's binding hash
@@ -453,7 +581,7 @@ def choose_items(
             refuse_unknown_items(choices, ids)
         return {"signer_id": signer_id, "choices": {k: bool(v) for k, v in choices.items()}}
 
-    return append_record_event(
+    return write_record_event(
         participant, record_id, type="items.chosen", actor=actor, now=now, check=check
     )
 
@@ -487,6 +615,18 @@ def sign(
     actor: Actor,
     now: datetime | None = None,
 ) -> AuditEvent:
+    """Add a signature; return its event (see :func:`write_signature`, which raises)."""
+    return write_signature(participant, record_id, signature, actor=actor, now=now).event
+
+
+def write_signature(
+    participant: Participant,
+    record_id: str,
+    signature: SignatureInput,
+    *,
+    actor: Actor,
+    now: datetime | None = None,
+) -> Written:
     """Add a signature, bound to the exact text, language, version and choices signed.
 
     Submitting again with the same idempotency key returns the first signature.
@@ -544,8 +684,10 @@ def sign(
         family_signed = any(
             p.signed_at for p in status.signers.values() if p.role != SignerRole.INVESTIGATOR
         )
+        # One read of the form's versions serves both the version in force and the meaning.
+        versions = _versions_with_meaning(participant, data["form_id"], signature.locale)
         if not (progress.role == SignerRole.INVESTIGATOR and family_signed):
-            check_version_in_force(participant, data["form_id"], data["version"], at)
+            check_version_in_force(participant, data["form_id"], data["version"], at, versions)
         signature.auth.check(at)
         if signature.auth.method == IN_PRESENCE and progress.role != SignerRole.PARTICIPANT:
             # Only a young child signs without a code of their own (policy.children).
@@ -595,7 +737,8 @@ def sign(
                     code="reflection-time",
                     params={"hours": data["reflection_hours"]},
                 )
-        meaning = _meaning(participant, data, signature.locale, progress.role)
+        signed = next(v for v in versions if v.version == data["version"])
+        meaning = _meaning(signed, signature.locale, progress.role)
         signed_at = at.isoformat(timespec="milliseconds")
         binding = {
             "trial_id": participant.trial_id,
@@ -627,13 +770,17 @@ def sign(
             "early_signing_justification": signature.early_signing_justification,
         }
 
-    return append_record_event(
+    return write_record_event(
         participant, record_id, type="signature.added", actor=actor, now=now, check=check
     )
 
 
 def check_version_in_force(
-    participant: Participant, form_id: str, version: int, at: datetime
+    participant: Participant,
+    form_id: str,
+    version: int,
+    at: datetime,
+    versions: Sequence[FormVersion] | None = None,
 ) -> None:
     """Refuse a signature on a version no longer in force at the participant's site.
 
@@ -656,11 +803,12 @@ def check_version_in_force(
         ConflictError: ``version-superseded``, with ``current_version`` in details.
     """
     today = local_date(at, participant.timezone)
-    versions = list(
-        FormVersion.objects(trial_id=participant.trial_id, form_id=form_id).only(
-            "version", "status", "effective_from"
+    if versions is None:
+        versions = list(
+            FormVersion.objects(trial_id=participant.trial_id, form_id=form_id).only(
+                "version", "status", "effective_from"
+            )
         )
-    )
     current = version_in_force(versions, today)
     if current is None or current.version <= version:
         return
@@ -678,14 +826,18 @@ def check_version_in_force(
     )
 
 
-def _meaning(participant: Participant, data: dict[str, Any], locale: str, role: str) -> str:
-    version = (
-        FormVersion.objects(
-            trial_id=participant.trial_id, form_id=data["form_id"], version=data["version"]
+def _versions_with_meaning(
+    participant: Participant, form_id: str, locale: str
+) -> list[FormVersion]:
+    """Return a form's versions: what decides the one in force, and each one's meanings."""
+    return list(
+        FormVersion.objects(trial_id=participant.trial_id, form_id=form_id).only(
+            "version", "status", "effective_from", f"content.{locale}.signature_meanings"
         )
-        .only(f"content.{locale}")
-        .first()
     )
+
+
+def _meaning(version: FormVersion, locale: str, role: str) -> str:
     meanings = version.content[locale]["signature_meanings"]
     if role == SignerRole.WITNESS and role not in meanings:
         # Forms written before witnesses were supported: the attestation's own words.
@@ -714,7 +866,7 @@ def decline(
     adult's "no" is a ``consent.declined`` of this record only.
     """
     at = now or now_utc()
-    opened = opened_event(audit.chain_dicts(str(participant.id)), record_id)
+    opened = audit.opened_event_of(participant, record_id)
     # Kind and signer roles are fixed when the record is opened, so this read may precede
     # the append; the check below still runs on the chain the event is appended to.
     roles = {s["signer_id"]: s["role"] for s in opened["payload"]["required_signers"]}

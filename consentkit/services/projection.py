@@ -35,7 +35,12 @@ from consentkit.models.base import BaseDocument
 from consentkit.models.dashboard import DateCount, StatusCount, counter_key
 from consentkit.models.participant import Participant
 from consentkit.models.task import ConsentTask
-from consentkit.policy.records import RecordStatus, participant_records
+from consentkit.policy.records import (
+    RecordStatus,
+    opened_event,
+    participant_records,
+    record_status,
+)
 from consentkit.services.requirements import own_consent_due
 
 #: Record states that complete the consent task they were opened for: consented, or
@@ -230,11 +235,17 @@ def _unchanged(before: dict[str, Any], changes: dict[str, Any]) -> bool:
     )
 
 
-def refresh_projection(participant: Participant, events: list[dict[str, Any]]) -> None:
+def refresh_projection(
+    participant: Participant, events: list[dict[str, Any]], *, record_id: str | None = None
+) -> None:
     """Move every record projection of the participant forward to the chain's state.
 
     All records, because one event can change another record's state (a new
     version consented supersedes the old one; a withdrawal applies to all).
+    With ``record_id``, only that record: the caller knows its event reached no
+    other record (a ceremony step that neither consents nor dissents), and
+    ``events`` need only be that record's events and the participant-wide ones
+    (:func:`consentkit.services.ceremony.record_scope`), the last being the new event.
     The state is as of the last event; expiry, which depends only on time, is
     derived when read. ``last_seq`` keeps a lagging writer from moving it back.
 
@@ -248,33 +259,27 @@ def refresh_projection(participant: Participant, events: list[dict[str, Any]]) -
     old state, and a guardian signing during a withdrawal was counted twice.)
     """
     last = events[-1]
-    statuses = participant_records(
-        events, at=last["at"], own_consent_due=own_consent_due(participant, last["at"])
-    )
-    projections = ConsentRecord._get_collection()
-    # One read for all the participant's projections; a record re-reads only if it races.
-    current = {
-        doc["record_id"]: doc
-        for doc in projections.find({"participant_id": str(participant.id)}, _PROJECTION_GUARD)
-    }
-    for status in statuses:
-        state = status.state
-        if state == RecordState.EXPIRED:
-            state = (
-                RecordState.AWAITING_SIGNATURES
-                if status.signers and any(p.signed_at for p in status.signers.values())
-                else RecordState.AWAITING_INFORMATION
-            )
-        is_partial = state == RecordState.AWAITING_SIGNATURES and any(
-            p.signed_at for p in status.signers.values()
+    if record_id is None:
+        statuses = participant_records(
+            events, at=last["at"], own_consent_due=own_consent_due(participant, last["at"])
         )
-        changes = {
-            "state": state.value,
-            "missing_signers": status.missing_signers,
-            "completed_at": status.completed_at,
-            "last_seq": last["seq"],
-            "is_partial": is_partial,
-        }
+        wanted: dict[str, Any] = {"participant_id": str(participant.id)}
+    else:
+        # Cross-record states (superseded, suspended, dissent lifted) follow only a consent
+        # or a dissent, so the record's own status is its projected one.
+        opened = opened_event(events, record_id)
+        status = record_status(opened, events, at=last["at"])
+        if _moved_without_a_read(
+            record_id, status, record_status(opened, events[:-1], at=last["at"]), last["seq"]
+        ):
+            return
+        statuses = [status]
+        wanted = {"record_id": record_id}
+    projections = ConsentRecord._get_collection()
+    # One read for the projections concerned; a record re-reads only if it races.
+    current = {doc["record_id"]: doc for doc in projections.find(wanted, _PROJECTION_GUARD)}
+    for status in statuses:
+        changes = _projected(status, last["seq"])
         before = current.get(status.record_id)
         if (
             before is not None
@@ -291,13 +296,68 @@ def refresh_projection(participant: Participant, events: list[dict[str, Any]]) -
                 {"$set": changes},
             )
             if moved.matched_count:
-                count_transition(before, state=state.value, is_partial=is_partial)
+                count_transition(before, state=changes["state"], is_partial=changes["is_partial"])
                 break
             before = projections.find_one({"record_id": status.record_id}, _PROJECTION_GUARD)
         # Otherwise not inserted yet (open_record inserts it after its event), or a later
         # event was projected first.
     _project_withdrawals(participant, events)
     _project_tasks(events, statuses)
+
+
+_VISIBLE = ("state", "missing_signers", "completed_at", "is_partial")
+
+
+def _projected(status: RecordStatus, seq: int) -> dict[str, Any]:
+    """Return the projection's fields for a record's status as of event ``seq``."""
+    state = status.state
+    if state == RecordState.EXPIRED:
+        state = (
+            RecordState.AWAITING_SIGNATURES
+            if status.signers and any(p.signed_at for p in status.signers.values())
+            else RecordState.AWAITING_INFORMATION
+        )
+    is_partial = state == RecordState.AWAITING_SIGNATURES and any(
+        p.signed_at for p in status.signers.values()
+    )
+    return {
+        "state": state.value,
+        "missing_signers": status.missing_signers,
+        "completed_at": status.completed_at,
+        "last_seq": seq,
+        "is_partial": is_partial,
+    }
+
+
+def _moved_without_a_read(
+    record_id: str, status: RecordStatus, previous: RecordStatus, seq: int
+) -> bool:
+    """Project one ceremony step whose counters cannot move; say whether that was all.
+
+    ``previous`` is the record's status without the step. When the step moved
+    nothing visible (most section reads and answers), nothing is written: the
+    next step that does move something writes every field. When it moved only
+    what no counter is keyed by (the signers still missing), one update guarded
+    by the state and partial flag the counters know writes it. Otherwise (a
+    transition, or a projection not in the state the chain says it had: a racing
+    writer's transition not projected yet) the caller's read and compare-and-set
+    count the transition.
+    """
+    changes, before = _projected(status, seq), _projected(previous, seq)
+    if all(changes[name] == before[name] for name in _VISIBLE):
+        return True
+    if changes["state"] != before["state"] or changes["is_partial"] != before["is_partial"]:
+        return False
+    moved = ConsentRecord._get_collection().update_one(
+        {
+            "record_id": record_id,
+            "last_seq": {"$lt": seq},
+            "state": before["state"],
+            "is_partial": True if before["is_partial"] else {"$ne": True},
+        },
+        {"$set": changes},
+    )
+    return bool(moved.matched_count)
 
 
 def _project_tasks(events: list[dict[str, Any]], statuses: list[RecordStatus]) -> None:

@@ -555,12 +555,9 @@ def _next_step(participant: Participant, record_id: str, signer_id: str) -> Step
     return ceremony.next_step(status, signer_id, opened_event(events, record_id))
 
 
-def _step_result(participant: Participant, event: AuditEvent, signer_id: str) -> StepResult:
-    assert event.record_id is not None  # a ceremony event always names its record
-    return {
-        **_event_result(event),
-        "next_step": _next_step(participant, event.record_id, signer_id),
-    }
+def _step_result(written: ceremony.Written, signer_id: str) -> StepResult:
+    """Answer a ceremony write from what it wrote: no read of the chain again."""
+    return {**_event_result(written.event), "next_step": written.next_step(signer_id)}
 
 
 def view(
@@ -580,7 +577,7 @@ def view(
     access.spend_daily_allowance(
         f"views:{signer_id}:{record_id}", settings.signer_views_per_record_per_day()
     )
-    event = ceremony.record_views(
+    written = ceremony.write_views(
         participant,
         record_id,
         signer_id=signer_id,
@@ -589,7 +586,7 @@ def view(
         actor=actor,
         client_at=client_at,
     )
-    return _step_result(participant, event, signer_id)
+    return _step_result(written, signer_id)
 
 
 def answer(
@@ -597,7 +594,7 @@ def answer(
 ) -> AnswerResult:
     """Check quiz answers; explanations come back for wrong ones."""
     participant, actor, signer_id, _ = _turn(session, record_id)
-    feedback = ceremony.answer_questions(
+    feedback, written = ceremony.write_answers(
         participant,
         record_id,
         signer_id=signer_id,
@@ -606,17 +603,17 @@ def answer(
         actor=actor,
     )
     # The feedback's JSON is ceremony's; the next step is added here, where the session is.
-    next_step = _next_step(participant, record_id, signer_id)
+    next_step = written.next_step(signer_id)
     return cast(AnswerResult, {**feedback.to_dict(), "next_step": next_step})
 
 
 def choose(session: SignerSession, record_id: str, *, choices: dict[str, bool]) -> StepResult:
     """Record yes/no for every consent item."""
     participant, actor, signer_id, _ = _turn(session, record_id)
-    event = ceremony.choose_items(
+    written = ceremony.write_choices(
         participant, record_id, signer_id=signer_id, choices=choices, actor=actor
     )
-    return _step_result(participant, event, signer_id)
+    return _step_result(written, signer_id)
 
 
 def _spend_step_up(session: SignerSession, now: datetime) -> AuthEvidence:
@@ -751,12 +748,16 @@ def sign(
         extra=extra,
     )
     try:
-        event = ceremony.sign(participant, record_id, signature, actor=actor, now=now)
+        written = ceremony.write_signature(participant, record_id, signature, actor=actor, now=now)
     except ConsentKitError:
         if present is None:
             _give_back_step_up(session, evidence)
         raise
-    return _signature_result(participant, event)
+    return {
+        **_event_result(written.event),
+        "binding_sha256": written.event.payload["binding_sha256"],
+        "next_step": written.next_step(signer_id),
+    }
 
 
 def decline(session: SignerSession, record_id: str, *, reason: str | None) -> EventResult:

@@ -188,9 +188,9 @@ def test_append_after_two_crashed_writers_keeps_the_chain_verifiable(
     crashed_seq = clean_db["audit_events"].count_documents({"participant_id": participant_id})
     seal = audit._seal_head
 
-    def die_before_sealing_own_event(participant: Any, seq: int, digest: str) -> None:
+    def die_before_sealing_own_event(participant: Any, seq: int, digest: str, at: Any) -> None:
         if seq <= crashed_seq:  # sealing what the first writer left is allowed to happen
-            seal(participant, seq, digest)
+            seal(participant, seq, digest, at)
 
     monkeypatch.setattr(audit, "_seal_head", die_before_sealing_own_event)
     audit.append(
@@ -220,6 +220,33 @@ def test_audit_verify_command_reports_and_exits_nonzero_on_tampering(
     assert broken.exit_code == 1
     assert "P-AUD" in broken.output
     assert "event 2" in broken.output
+
+
+def test_audit_verify_reads_in_batches_and_names_the_broken_chain_among_them(
+    demo_study: Any, clean_db: Any, connected: str, db_name: str, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("CONSENTKIT_MONGODB_URI", connected)
+    monkeypatch.setenv("CONSENTKIT_MONGODB_DB", db_name)
+    monkeypatch.setattr(audit, "VERIFY_BATCH", 2)  # three participants: two batches
+    families = [_consented_family(code) for code in ("P-B1", "P-B2", "P-B3")]
+    clean_db["audit_events"].update_one(
+        {"participant_id": str(families[1].participant.id), "seq": 3},
+        {"$set": {"type": "forged"}},
+    )
+
+    piped = CliRunner().invoke(main, ["audit", "verify"])
+    reports = audit.verify()
+
+    assert [(r.participant_code, r.ok) for r in reports] == [
+        ("P-B1", True),
+        ("P-B2", False),
+        ("P-B3", True),
+    ]
+    assert reports[1].broken_seq == 3
+    assert all(r.events == len(audit.chain_dicts(r.participant_id)) for r in reports if r.ok)
+    assert piped.exit_code == 1
+    assert "Verifying" not in piped.output  # no progress bar when not on a terminal
+    assert "3 participant(s)" in piped.output
 
 
 def test_history_command_shows_every_event_readably(

@@ -1,0 +1,63 @@
+"""How many database commands the signer API's ceremony writes cost (issue 17)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.backend.signer_helpers import content, read_and_prepare
+from tests.command_counter import counting
+from tests.consentkit.records_helpers import STROKES
+
+
+def test_command_counts_api_post_views(phone: Any) -> None:
+    text = content(phone.rec, "fr")
+    url = f"/api/v1/me/records/{phone.rec.record_id}/views"
+    first, second = text["sections"][:2]
+    phone.post(url, json={"locale": "fr", "sections": [{"id": first["id"], "seconds": 20}]})
+
+    with counting() as commands:
+        answer = phone.post(
+            url, json={"locale": "fr", "sections": [{"id": second["id"], "seconds": 20}]}
+        )
+
+    assert answer.status_code == 200, answer.get_json()
+    # The session, the participant and signer, the daily allowance, the record's events, the
+    # event and its head; a second section read changes nothing the projection shows.
+    # Before issue 17: 10 (the head read, the chain read twice: to append and again for
+    # next_step, and the projection read).
+    assert dict(commands) == {
+        "find signer_sessions": 1,
+        "find participants": 1,
+        "find signers": 1,
+        "findAndModify rate_counters": 1,
+        "find audit_events": 1,
+        "insert audit_events": 1,
+        "update participants": 1,
+    }
+
+
+def test_command_counts_api_post_signature(phone: Any) -> None:
+    text = read_and_prepare(phone)
+    phone.step_up()
+    body = {
+        "locale": "fr",
+        "content_sha256": text["sha"],
+        "printed_name": "Ελένη",
+        "strokes": STROKES,
+        "early_signing_justification": "Family travelled far",
+    }
+
+    with counting() as commands:
+        answer = phone.post(
+            f"/api/v1/me/records/{phone.rec.record_id}/signature",
+            json=body,
+            headers={"Idempotency-Key": "sig-count"},
+        )
+
+    assert answer.status_code == 200, answer.get_json()
+    # As the library's signature, plus the session and its step-up spent, the idempotency
+    # key, the stored answer, a retry's lookup (``signature_for_key``), and the due-date
+    # counter (the record is now partly signed). Before issue 17: 18.
+    assert sum(commands.values()) == 15, dict(commands)
+    assert commands["find audit_events"] == 2
+    assert commands["find form_versions"] == 1

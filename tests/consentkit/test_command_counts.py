@@ -1,0 +1,91 @@
+"""How many database commands the ceremony's writes cost (issue 17).
+
+A count is deterministic, unlike a time: a change that adds a read or a write
+to a family's signature fails here. Counted with pymongo's command monitoring
+(:mod:`tests.command_counter`) against the real database.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from consentkit.services import ceremony, records
+from tests.command_counter import counting
+from tests.consentkit.records_helpers import (
+    STAFF,
+    T0,
+    content,
+    make_family,
+    prepare,
+    sign,
+    signature,
+    signer_actor,
+)
+
+SIGN_AT = T0 + timedelta(hours=25)
+
+
+def _prepared(code: str) -> tuple[Any, Any]:
+    family = make_family(code)
+    record = records.open_record(
+        family.participant, form_id="parental-consent", actor=STAFF, now=T0
+    )
+    for guardian in family.guardians:
+        prepare(family, record, guardian, at=T0)
+    return family, record
+
+
+def test_command_counts_library_signature(demo_study: Any) -> None:
+    family, record = _prepared("P-CMD-1")
+    sign(family, record, family.guardians[0], at=SIGN_AT)  # warm the form catalogue
+    second = family.guardians[1]
+    submitted = signature(record, second, at=SIGN_AT)  # what the phone sends
+
+    with counting() as commands:
+        ceremony.sign(
+            family.participant,
+            record.record_id,
+            submitted,
+            actor=signer_actor(second),
+            now=SIGN_AT,
+        )
+
+    # One read of the record's events (no chain head read: the loaded one is the position),
+    # one of the form's versions (in force, and the signature's meaning), the event, the
+    # head, and the projection's signers still missing (no counter moves: no read of it).
+    # Before issue 17: 8 (the head and the whole chain read, the form's versions read
+    # twice, the projection read before its compare-and-set).
+    assert dict(commands) == {
+        "find audit_events": 1,
+        "find form_versions": 1,
+        "insert audit_events": 1,
+        "update participants": 1,
+        "update consent_records": 1,
+    }
+
+
+def test_command_counts_record_views(demo_study: Any) -> None:
+    family, record = _prepared("P-CMD-2")
+    guardian = family.guardians[0]
+    section = content(record, "fr")["sections"][0]["id"]
+
+    with counting() as commands:
+        ceremony.record_views(
+            family.participant,
+            record.record_id,
+            signer_id=str(guardian.id),
+            locale="fr",
+            sections=[{"id": section, "seconds": 5}],
+            actor=signer_actor(guardian),
+            now=T0 + timedelta(hours=1),
+        )
+
+    # A section read again changes nothing the projection shows: it is neither read nor
+    # written. Before issue 17: 6 (the head read too, the whole chain rather than the
+    # record's events, the projection read and written).
+    assert dict(commands) == {
+        "find audit_events": 1,
+        "insert audit_events": 1,
+        "update participants": 1,
+    }
