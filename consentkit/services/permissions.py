@@ -5,7 +5,7 @@ with :func:`consentkit.policy.activities.answer` picking the activity's field;
 nothing here decides anything of its own. An unknown participant or activity is
 denied with a reason code, never an error, so a caller that asks about a code
 it mistyped is told "no". The batch form reads every participant and every
-chain in two queries (docs/permissions.md).
+chain in two queries per 25 participants (docs/permissions.md).
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from consentkit.services.requirements import requirements_for
 
 #: The most participants one batch may ask about.
 BATCH_MAX = 1000
+#: Participants per bulk read: on the embedded database a larger $in outlasts its timeout.
+READ_CHUNK = 25
 _FIELDS = ("trial_id", "code", "site_code", "country", "timezone", "birth_date")
 
 
@@ -98,12 +100,19 @@ def permissions_for_many(
         )
     at = at or now_utc()
     asked = _activities(activities)
-    found = {
-        p.code: p
-        for p in Participant.objects(trial_id=trial_id, code__in=list(set(codes))).only(*_FIELDS)
-    }
+    unique = sorted(set(codes))
+    found: dict[str, Participant] = {}
+    for start in range(0, len(unique), READ_CHUNK):
+        chunk = unique[start : start + READ_CHUNK]
+        found.update(
+            (p.code, p)
+            for p in Participant.objects(trial_id=trial_id, code__in=chunk).only(*_FIELDS)
+        )
     _check_sites(list(found.values()), sites)
-    chains = audit.chains_dicts([str(p.id) for p in found.values()])
+    ids = [str(p.id) for p in found.values()]
+    chains: dict[str, list[audit.ChainEvent]] = {}
+    for start in range(0, len(ids), READ_CHUNK):
+        chains.update(audit.chains_dicts(ids[start : start + READ_CHUNK]))
     results = []
     for code in codes:
         participant = found.get(code)
