@@ -125,7 +125,11 @@ def main() -> None:
             auth=(account.client_id, secret),
         ).get_json()
         headers = {"Authorization": f"Bearer {issued['access_token']}"}
-        query = {"trial_id": "DEMO-NBL-1", "participant": codes[1], "activity": "sample-genetic-analysis"}
+        query = {
+            "trial_id": "DEMO-NBL-1",
+            "participant": codes[1],
+            "activity": "sample-genetic-analysis",
+        }
 
         def single() -> None:
             response = client.get("/api/v1/permissions", query_string=query, headers=headers)

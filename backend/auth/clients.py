@@ -14,6 +14,7 @@ from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import ClientMixin, grants
 from flask import Flask, g, request
 
+from backend.auth.staff import current_staff, session_id_from
 from consentkit.errors import AuthenticationError
 from consentkit.models.service_account import ServiceAccount
 from consentkit.policy.roles import Action
@@ -21,8 +22,6 @@ from consentkit.services import service_accounts
 from consentkit.services import staff as staff_service
 from consentkit.services.service_accounts import Client
 from consentkit.services.staff import Signed
-
-from backend.auth.staff import current_staff, session_id_from
 
 
 class _OAuthClient(ClientMixin):  # type: ignore[misc]

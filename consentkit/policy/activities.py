@@ -160,9 +160,7 @@ def valid_until(requirements: Requirements | None, birth_date: date, on: date) -
     return min(later) if later else None
 
 
-def answer(
-    profile: ParticipationProfile, activity: str, *, until: date | None = None
-) -> Answer:
+def answer(profile: ParticipationProfile, activity: str, *, until: date | None = None) -> Answer:
     """Return the answer for ``activity`` from the profile (deny-by-default when unknown)."""
     spec = ACTIVITIES.get(activity)
     if spec is None:

@@ -185,7 +185,11 @@ def check_client(client_id: str, secret: str) -> ServiceAccount | None:
 
 
 def save_token(
-    account: ServiceAccount, access_token: str, scopes: Sequence[str], *, now: datetime | None = None
+    account: ServiceAccount,
+    access_token: str,
+    scopes: Sequence[str],
+    *,
+    now: datetime | None = None,
 ) -> ServiceToken:
     """Keep an issued token by its hash, with the scopes granted and when it runs out."""
     now = now or now_utc()
@@ -226,9 +230,11 @@ def authenticate(access_token: str, *, now: datetime | None = None) -> Client:
     token = ServiceToken.objects(token_sha256=_sha256(access_token)).first()
     if token is None or token.revoked_at is not None or _aware(token.expires_at) <= now:
         raise AuthenticationError(GENERIC)
-    account = ServiceAccount.objects(client_id=token.client_id).only(
-        "trial_id", "sites", "revoked_at"
-    ).first()
+    account = (
+        ServiceAccount.objects(client_id=token.client_id)
+        .only("trial_id", "sites", "revoked_at")
+        .first()
+    )
     if account is None or account.revoked_at is not None:
         raise AuthenticationError(GENERIC)
     sites = None if ALL_SITES in account.sites else frozenset(account.sites)

@@ -61,9 +61,7 @@ def test_permissions_deny_unknown_participants_and_activities_with_a_reason(
 ) -> None:
     consented_family()
     headers = bearer(client)
-    nobody = _answers(
-        client.get(URL, query_string={**ONE, "participant": "NOPE"}, headers=headers)
-    )
+    nobody = _answers(client.get(URL, query_string={**ONE, "participant": "NOPE"}, headers=headers))
     assert {(a["decision"], a["reason"]) for a in nobody.values()} == {
         ("deny", "unknown-participant")
     }
@@ -118,7 +116,9 @@ def test_permissions_service_account_scope_and_site(
     response = client.get(URL, query_string=ONE, headers=bearer(client, **kwargs))
     assert response.status_code == status, response.get_json()
     batch = client.post(
-        URL, json={"trial_id": "DEMO-NBL-1", "participants": ["P-001"]}, headers=bearer(client, **kwargs)
+        URL,
+        json={"trial_id": "DEMO-NBL-1", "participants": ["P-001"]},
+        headers=bearer(client, **kwargs),
     )
     assert batch.status_code == status, batch.get_json()
 

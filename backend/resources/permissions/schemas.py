@@ -8,7 +8,10 @@ from consentkit.services.permissions import BATCH_MAX
 
 ACTIVITY = ma.fields.String(
     validate=ma.validate.Length(min=1, max=64),
-    metadata={"description": "An activity (docs/permissions.md#activities)", "example": "treatment"},
+    metadata={
+        "description": "An activity (docs/permissions.md#activities)",
+        "example": "treatment",
+    },
 )
 ON = ma.fields.AwareDateTime(
     default_timezone=None,

@@ -53,7 +53,9 @@ BLOCKED = st.lists(
 )
 
 
-def profile(permissions: Permissions, scopes: list[str], blocked: list[str]) -> ParticipationProfile:
+def profile(
+    permissions: Permissions, scopes: list[str], blocked: list[str]
+) -> ParticipationProfile:
     withdrawal = DecidingEvent(3, "withdrawal.recorded", T0, scopes=tuple(scopes))
     return ParticipationProfile(
         participating=not blocked,
