@@ -16,11 +16,10 @@ from flask import Flask, g, request
 
 from backend.auth.staff import current_staff, session_id_from
 from consentkit.errors import AuthenticationError
-from consentkit.models.service_account import ServiceAccount
 from consentkit.policy.roles import Action
 from consentkit.services import service_accounts
 from consentkit.services import staff as staff_service
-from consentkit.services.service_accounts import Client
+from consentkit.services.service_accounts import Client, ServiceAccount
 from consentkit.services.staff import Signed
 
 
@@ -58,7 +57,7 @@ class _OAuthClient(ClientMixin):  # type: ignore[misc]
 
 
 def _query_client(client_id: str) -> _OAuthClient | None:
-    account = ServiceAccount.objects(client_id=client_id, revoked_at=None).first()
+    account = service_accounts.active_account(client_id)
     return None if account is None else _OAuthClient(account)
 
 

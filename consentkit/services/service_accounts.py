@@ -18,6 +18,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -29,7 +30,10 @@ from consentkit.errors import (
     PermissionDeniedError,
     RateLimitedError,
 )
-from consentkit.models.service_account import ServiceAccount, ServiceToken, ServiceUse
+from consentkit.models.service_account import (
+    ServiceAccount as ServiceAccount,  # the type callers hold
+)
+from consentkit.models.service_account import ServiceToken, ServiceUse
 from consentkit.models.staff import SecurityEvent
 from consentkit.services.staff import password_hasher
 
@@ -114,7 +118,7 @@ def get_account(trial_id: str, client_id: str) -> ServiceAccount:
     account = ServiceAccount.objects(trial_id=trial_id, client_id=client_id).first()
     if account is None:
         raise NotFoundError("No such service account.", code="service-account-not-found")
-    return account
+    return cast(ServiceAccount, account)
 
 
 def list_accounts(trial_id: str) -> list[ServiceAccount]:
@@ -181,7 +185,15 @@ def check_client(client_id: str, secret: str) -> ServiceAccount | None:
         hasher.verify(account.secret_hash, secret)
     except (VerificationError, InvalidHashError):
         return None
-    return account
+    return cast(ServiceAccount, account)
+
+
+def active_account(client_id: str) -> ServiceAccount | None:
+    """The account a client id names, unless revoked (the OAuth server asks before any check)."""
+    return cast(
+        "ServiceAccount | None",
+        ServiceAccount.objects(client_id=client_id, revoked_at=None).first(),
+    )
 
 
 def save_token(

@@ -17,10 +17,10 @@ from backend.resources.service_accounts.schemas import (
     ServiceAccountSchema,
     ServiceAccountSecretSchema,
 )
-from consentkit.models.service_account import ServiceAccount
 from consentkit.policy.roles import Action
 from consentkit.services import service_accounts
 from consentkit.services import staff as staff_service
+from consentkit.services.service_accounts import ServiceAccount
 
 blp = Blueprint(
     "service_accounts",
