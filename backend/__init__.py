@@ -71,8 +71,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         },
     )
     register_error_handlers(app)
+    from backend.auth.clients import init_oauth
     from backend.resources import register_blueprints
 
+    init_oauth(app)
     register_blueprints(api)
     register_web(app)
     log.info(

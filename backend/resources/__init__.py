@@ -9,7 +9,10 @@ from backend.resources.fhir.routes import blp as fhir_blp
 from backend.resources.forms_admin.routes import blp as forms_admin_blp
 from backend.resources.health.routes import blp as health_blp
 from backend.resources.me.routes import blp as me_blp
+from backend.resources.oauth.routes import blp as oauth_blp
+from backend.resources.permissions.routes import blp as permissions_blp
 from backend.resources.requirements.routes import blp as requirements_blp
+from backend.resources.service_accounts.routes import blp as service_accounts_blp
 from backend.resources.sites.routes import blp as sites_blp
 from backend.resources.staff.routes import blp as staff_blp
 from backend.resources.studies.routes import blp as studies_blp
@@ -27,6 +30,9 @@ def register_blueprints(api: Api) -> None:
         staff_blp,
         sites_blp,
         forms_admin_blp,
+        oauth_blp,
+        permissions_blp,
+        service_accounts_blp,
     ):
         api.register_blueprint(blp, url_prefix=f"/api/v1{blp.url_prefix or ''}")
     # FHIR has its own base (``/api/fhir/r4``, ``/api/fhir/r5``), as FHIR clients expect.

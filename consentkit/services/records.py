@@ -268,18 +268,25 @@ def record_statuses(
     )
 
 
-def participation(participant: Participant, *, at: datetime | None = None) -> ParticipationProfile:
+def participation(
+    participant: Participant,
+    *,
+    at: datetime | None = None,
+    events: Sequence[audit.ChainEvent] | None = None,
+) -> ParticipationProfile:
     """Return what is permitted for the participant now (or at ``at``), typed.
 
     The gate is the decided requirements (rule pack + study overrides) on the
     participant's local date of ``at``: every required consent of that day must
     be in force (:func:`consentkit.policy.records.missing_consents`), so a child
-    who turns 12 in NL or 13 in PL is out until they co-sign.
+    who turns 12 in NL or 13 in PL is out until they co-sign. ``events`` is the
+    participant's chain when the caller has read it already (the permission
+    API's batch reads many chains in one query).
     """
     at = at or now_utc()
     requirements = requirements_for(participant, local_date(at, participant.timezone))
     return participation_profile(
-        _events(participant),
+        _events(participant) if events is None else events,
         at=at,
         requirements=requirements,
         own_consent_due=own_consent_due(participant, at),

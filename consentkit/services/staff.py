@@ -85,6 +85,11 @@ def use_password_hasher(hasher: PasswordHasher) -> None:
     _dummy_hash = None
 
 
+def password_hasher() -> PasswordHasher:
+    """Return the argon2 hasher in use (service-account secrets are hashed like passwords)."""
+    return _hasher
+
+
 def _verify_dummy(password: str) -> None:
     """Spend one argon2 verification that always fails (timing equal to a real account)."""
     global _dummy_hash

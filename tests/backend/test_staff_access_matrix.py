@@ -32,6 +32,7 @@ SITE_WORK = {"investigator", "site-staff"}
 DENIED = {403}
 ADMIN = {"sponsor-admin"}  # Action.MANAGE_FORMS: the study as a whole
 FORMS = "/api/v1/staff/studies/<trial_id>/forms"
+ACCOUNTS = "/api/v1/staff/studies/<trial_id>/service-accounts"
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,10 @@ ROWS = [
         SITE_WORK,
         False,
     ),
+    Row(ACCOUNTS, "GET", ADMIN, True),
+    Row(ACCOUNTS, "POST", ADMIN, True),
+    Row(f"{ACCOUNTS}/<client_id>/secret", "POST", ADMIN, True),
+    Row(f"{ACCOUNTS}/<client_id>/revocation", "POST", ADMIN, True),
 ]
 
 
@@ -216,6 +221,7 @@ def _request(client: Any, row: Row, site: str, world: dict[str, Any], token: str
         .replace("<signer_id>", family["guardian"])
         .replace("<int:seq>", "1")  # not a withdrawal: 404 once role and site allow it
         .replace("<task_key>", "no-such-task")  # 404 once role and site allow it
+        .replace("<client_id>", "no-such-client")  # 404 once the role allows it
     )
     if "<invitation_id>" in path:
         # A fresh invitation per request: revoking or resending one spends it.
@@ -272,6 +278,8 @@ def _request(client: Any, row: Row, site: str, world: dict[str, Any], token: str
         body = {"decision": "uphold", "reason": "heard the child again"}
     elif row.rule.endswith("/contact"):
         body = {"email": f"fixed{next(_codes)}@example.org", "reason": "typo"}
+    elif row.rule.endswith("/service-accounts"):
+        body = {"name": "Biobank", "scopes": ["permissions:read"], "sites": [site]}
     elif row.rule.endswith("/approve"):
         body = {"ethics_reference": "EC-1"}
     elif row.rule.endswith("/publish"):

@@ -1,0 +1,71 @@
+"""Machine clients (a biobank, an EDC, a registry): their accounts, tokens and use log.
+
+The client secret is stored as an argon2id hash, as staff passwords are; an
+access token (a long random string) as its SHA-256. Accounts are never deleted:
+revoked, with every token at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from mongoengine import DateTimeField, DictField, IntField, ListField, StringField
+
+from consentkit.models.base import BaseDocument
+
+
+class ServiceAccount(BaseDocument):
+    """One system's account in one study, with its scopes and the sites it may see."""
+
+    meta: ClassVar[dict[str, Any]] = {
+        "collection": "service_accounts",
+        "indexes": [{"fields": ["client_id"], "unique": True}, {"fields": ["trial_id"]}],
+    }
+
+    client_id = StringField(required=True)
+    trial_id = StringField(required=True)
+    name = StringField(required=True)
+    #: ``permissions:read``, ``fhir:read``, ``webhooks:manage``, ``export:read``.
+    scopes = ListField(StringField())
+    #: Site codes; ``["*"]`` for every site of the study.
+    sites = ListField(StringField())
+    secret_hash = StringField(required=True)
+    secret_rotated_at = DateTimeField(required=True)
+    created_by = StringField(required=True)
+    created_at = DateTimeField(required=True)
+    revoked_at = DateTimeField(null=True)
+    revoked_by = StringField(null=True)
+
+
+class ServiceToken(BaseDocument):
+    """One issued bearer token (by its SHA-256), valid until ``expires_at`` or revocation."""
+
+    meta: ClassVar[dict[str, Any]] = {
+        "collection": "service_tokens",
+        "indexes": [{"fields": ["token_sha256"], "unique": True}, {"fields": ["client_id"]}],
+    }
+
+    token_sha256 = StringField(required=True)
+    client_id = StringField(required=True)
+    scopes = ListField(StringField())
+    issued_at = DateTimeField(required=True)
+    expires_at = DateTimeField(required=True)
+    revoked_at = DateTimeField(null=True)
+
+
+class ServiceUse(BaseDocument):
+    """The calls of one account in one minute: the use log and the rate counter in one write.
+
+    ``calls`` keeps the first calls of the minute (what, when); ``count`` counts all of them,
+    so a client over its limit is refused without the log growing past it.
+    """
+
+    meta: ClassVar[dict[str, Any]] = {
+        "collection": "service_uses",
+        "indexes": [{"fields": ["client_id", "window"], "unique": True}],
+    }
+
+    client_id = StringField(required=True)
+    window = IntField(required=True)
+    count = IntField(default=0)
+    calls = ListField(DictField())
