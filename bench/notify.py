@@ -38,15 +38,12 @@ os.environ.setdefault("CONSENTKIT_AUDIT_KEY", secrets.token_urlsafe(48))
 os.environ.setdefault("CONSENTKIT_DB_TIMEOUT_MS", "30000")
 
 import argparse
-import contextlib
+import functools
 import json
-import tempfile
-from collections.abc import Iterator
 
 import mongoengine
 from support import free_port, running_database
 
-from consentkit import db
 from consentkit.models.outbox import OutboxMessage
 
 WORKERS = 2
@@ -216,33 +213,6 @@ def crash(uri: str, sink: Sink) -> dict[str, Any]:
     }
 
 
-@contextlib.contextmanager
-def database_without_fsync(port: int) -> Iterator[tuple[str, str]]:
-    """The embedded server in its own process, without the per-commit fsync."""
-    with tempfile.TemporaryDirectory() as tmp:
-        script = (
-            "import sys, time\n"
-            "from consentkit import db\n"
-            "with db.embedded_server(sys.argv[1], port=int(sys.argv[2]), durable=False):\n"
-            "    time.sleep(10**9)\n"
-        )
-        server = subprocess.Popen(
-            [sys.executable, "-c", script, f"{tmp}/db", str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            uri = f"mongodb://127.0.0.1:{port}/"
-            db.wait_until_ready(uri)
-            db.connect(uri, db_name="bench")
-            db.ensure_indexes()
-            yield uri, tmp
-        finally:
-            db.disconnect()
-            server.terminate()
-            server.wait(timeout=20)
-
-
 def main() -> None:
     global CRASH_N
     parser = argparse.ArgumentParser()
@@ -251,7 +221,7 @@ def main() -> None:
     args = parser.parse_args()
     CRASH_N = args.crash_n
     sink = Sink()
-    database = database_without_fsync if args.no_fsync else running_database
+    database = functools.partial(running_database, durable=not args.no_fsync)
     print(f"embedded database {'without' if args.no_fsync else 'with'} per-commit fsync")
     with database(free_port()) as (uri, _tmp):
         rates = {}

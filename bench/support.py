@@ -23,27 +23,30 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_database(port: int) -> Iterator[tuple[str, str]]:
+def running_database(port: int, *, durable: bool = True) -> Iterator[tuple[str, str]]:
     """Run ``consentkit db serve`` (durable, fsync per commit) on ``port``; yield (uri, tmp dir).
 
-    The library is connected to database ``bench`` with its indexes built. A server
-    already answering on ``port`` (another bench) is refused: both would share it.
+    ``durable=False`` runs the same embedded server without the per-commit fsync (a bench
+    that measures the code, not the disk). The library is connected to database ``bench``
+    with its indexes built. A server already answering on ``port`` (another bench) is
+    refused: both would share it.
     """
     if db.server_answers(f"mongodb://127.0.0.1:{port}/", timeout_ms=300):
         raise RuntimeError(f"A database already answers on port {port}; is another bench running?")
     with tempfile.TemporaryDirectory() as tmp:
+        if durable:
+            command = [sys.executable, "-m", "consentkit", "db", "serve"]
+            command += ["--data-dir", f"{tmp}/db", "--port", str(port)]
+        else:
+            script = (
+                "import sys, time\n"
+                "from consentkit import db\n"
+                "with db.embedded_server(sys.argv[1], port=int(sys.argv[2]), durable=False):\n"
+                "    time.sleep(10**9)\n"
+            )
+            command = [sys.executable, "-c", script, f"{tmp}/db", str(port)]
         server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "consentkit",
-                "db",
-                "serve",
-                "--data-dir",
-                f"{tmp}/db",
-                "--port",
-                str(port),
-            ],
+            command,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -332,13 +332,13 @@ def _b_withdrawals(world: World, row: Row) -> None:
 
 
 def _summarised(response: Any, ctx: Ctx) -> None:
-    assert response.get_json()["scopes"] == ["stop-imp"]
+    assert response.get_json()["scopes"] == ["no-further-contact"]
 
 
 def _b_summary(world: World, row: Row) -> None:
     response = row.send(world.client, ctx_for(world.b, world.b.open), world.b.phone.headers)
     assert response.status_code == 200
-    assert response.get_json()["scopes"] == ["stop-imp"]
+    assert response.get_json()["scopes"] == ["no-further-contact"]
 
 
 def _task(ctx: Ctx) -> None:

@@ -113,8 +113,13 @@ def confirm_with_code(phone: Phone, outbox: Outbox) -> None:
     page.fill("#step-up-code", outbox.next_code())
 
 
-def sign(phone: Phone, outbox: Outbox, name: str, shots: str | None = None) -> None:
-    """Sign; inside the study's 24 hours to think, say why and confirm with a new code."""
+def sign(
+    phone: Phone, outbox: Outbox, name: str, shots: str | None = None, *, reflection: bool = True
+) -> None:
+    """Sign; inside the study's 24 hours to think, say why and confirm with a new code.
+
+    A child's assent has no time to think (it belongs to the guardians): ``reflection=False``.
+    """
     page = phone.page
     page.wait_for_url("**/sign")
     expect(page.locator("#signature-meaning")).not_to_be_empty()
@@ -124,6 +129,10 @@ def sign(phone: Phone, outbox: Outbox, name: str, shots: str | None = None) -> N
     if shots:
         phone.screenshot(f"{shots}-07-sign")
     page.click("#submit-signature")
+    if not reflection:
+        page.wait_for_url("**/done")
+        expect(page.locator("#record-state")).not_to_be_empty()
+        return
     expect(page.locator("#justification-field")).to_be_visible()
     expect(page.locator("#messages")).not_to_be_empty()
     expect(page.locator("#step-up-field")).to_be_hidden()  # that code was spent

@@ -111,7 +111,7 @@ def test_family_flow_parents_and_child_sign_download_the_sealed_pdf_and_withdraw
     sign_in(child, invite(family, family.child), outbox)
     read_everything(child)  # the assent has questions, but they are not required
     choose_yes_to_everything(child, content(assent, LANG), shots="child")
-    sign(child, outbox, "Sem de Vries", shots="child")
+    sign(child, outbox, "Sem de Vries", shots="child", reflection=False)
     for record in (parental, assent):  # the investigator countersigns at the site
         library_sign(family, record, family.investigator, at=now_utc(), locale=LANG)
 

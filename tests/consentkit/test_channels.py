@@ -8,7 +8,6 @@ from typing import Any
 
 import http_ece
 import pytest
-from aiosmtpd.controller import Controller
 from standardwebhooks import Webhook
 
 from consentkit.channels import ChannelError, Outgoing
@@ -18,7 +17,7 @@ from consentkit.channels.sms import SmsChannel
 from consentkit.channels.webpush import WebPushChannel, topic
 from consentkit.rendering.messages import render_message
 from tests.consentkit.message_helpers import Gateway, http_gateway, new_browser, vapid_keys
-from tests.consentkit.smtp_helpers import Inbox
+from tests.consentkit.smtp_helpers import Inbox, running_inbox
 
 UNSUBSCRIBE = "http://127.0.0.1:5000/family/unsubscribe/abc.def"
 
@@ -45,16 +44,8 @@ def _outgoing(contacts: dict[str, Any], *, essential: bool = False, locale: str 
 
 @pytest.fixture
 def smtp(monkeypatch: pytest.MonkeyPatch, free_port: int) -> Iterator[Inbox]:
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port)
-    controller.start()
-    monkeypatch.setenv("CONSENTKIT_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("CONSENTKIT_SMTP_PORT", str(free_port))
-    monkeypatch.setenv("CONSENTKIT_SMTP_FROM", "study@example.org")
-    try:
+    with running_inbox(monkeypatch, free_port) as inbox:
         yield inbox
-    finally:
-        controller.stop()
 
 
 @pytest.fixture

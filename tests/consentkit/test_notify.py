@@ -21,21 +21,13 @@ from cryptography.x509.oid import NameOID
 
 from consentkit.errors import ConfigurationError, DeliveryFailedError, InvalidDataError
 from consentkit.notify import SmtpSender, SmtpTls, configured_sender, smtp_tls_mode
-from tests.consentkit.smtp_helpers import Inbox
+from tests.consentkit.smtp_helpers import Inbox, running_inbox
 
 
 @pytest.fixture
 def smtp(monkeypatch: pytest.MonkeyPatch, free_port: int) -> Iterator[Inbox]:
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port)
-    controller.start()
-    monkeypatch.setenv("CONSENTKIT_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("CONSENTKIT_SMTP_PORT", str(free_port))
-    monkeypatch.setenv("CONSENTKIT_SMTP_FROM", "study@example.org")
-    try:
+    with running_inbox(monkeypatch, free_port) as inbox:
         yield inbox
-    finally:
-        controller.stop()
 
 
 def test_smtp_sender_delivers_the_code_in_the_signers_language(smtp: Inbox) -> None:

@@ -12,7 +12,6 @@ from email.header import decode_header, make_header
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from consentkit.channels.email import EmailChannel
 from consentkit.models.audit import AuditEvent
@@ -21,7 +20,7 @@ from consentkit.models.participant import Participant, Signer
 from consentkit.services import outbox, participants, participation
 from consentkit.services.evidence import Actor
 from consentkit.worker import Worker
-from tests.consentkit.smtp_helpers import Inbox
+from tests.consentkit.smtp_helpers import Inbox, running_inbox
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 #: 11:00 in Paris (the demo site FR-01), outside quiet hours.
@@ -33,17 +32,9 @@ STAFF = Actor(kind="staff", id="staff-1", role="site-investigator", channel="in-
 
 @pytest.fixture
 def smtp(monkeypatch: pytest.MonkeyPatch, free_port: int) -> Iterator[Inbox]:
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port)
-    controller.start()
-    monkeypatch.setenv("CONSENTKIT_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("CONSENTKIT_SMTP_PORT", str(free_port))
-    monkeypatch.setenv("CONSENTKIT_SMTP_FROM", "study@example.org")
     monkeypatch.setenv("CONSENTKIT_QUIET_HOURS", "21:00-08:00")
-    try:
+    with running_inbox(monkeypatch, free_port) as inbox:
         yield inbox
-    finally:
-        controller.stop()
 
 
 def _family(demo_study: Any) -> tuple[Participant, list[Signer]]:
