@@ -137,13 +137,18 @@ def thread_of(participant: Participant, *, signer_id: str | None = None) -> list
     return [q for q in found if signer_id is None or q.signer_id == signer_id]
 
 
-def asked_before_signing(participant: Participant, record_id: str) -> list[Question]:
+def asked_before_signing(
+    participant: Participant, record_id: str, *, events: Sequence[dict[str, Any]] | None = None
+) -> list[Question]:
     """Return the questions asked about ``record_id`` or about no record in particular.
 
-    What the investigator reads before countersigning (teach-back: the questions
-    the family asked and how they were answered, CTR Art 29(2)(c)).
+    What the investigator reads before countersigning (teach-back: what the family
+    asked and how it was answered; the interview gave them "the opportunity to
+    ask questions", CTR Art 29(2)(c)). ``events``: the participant's chain, if read already.
     """
-    return [q for q in thread_of(participant) if q.record_id in (None, record_id)]
+    chain = _events(participant) if events is None else [e for e in events if e["type"] in TYPES]
+    found = _threads(participant, chain, _languages([str(participant.id)]))
+    return [q for q in found if q.record_id in (None, record_id)]
 
 
 def inbox(

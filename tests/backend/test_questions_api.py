@@ -142,3 +142,69 @@ def test_answering_what_is_not_a_question_is_not_found(client: Any, asked: dict[
     )
 
     assert (refused.status_code, refused.get_json()["error"]) == (404, "question-not-found")
+
+
+# ---------------------------------------------------------------- the staff pages
+
+
+def test_staff_page_lists_the_question_and_answers_it_in_the_family_language(
+    app: Any, client: Any, demo_study: Any
+) -> None:
+    from consentkit.services import audit
+    from consentkit.services import questions as questions_service
+    from tests.backend.staff_helpers import csrf_of, family, signed_in
+
+    member = make_member(client, "fr-page@example.org", "investigator", ("FR-01",))
+    participant = family(member, "FR-P1", "FR-01")
+    asked = audit.append(
+        participant,
+        lambda _e: audit.Draft(
+            type="question.asked",
+            actor={"kind": "signer", "id": "0" * 24, "role": "guardian"},
+            payload={"text": "Est-ce que ça fait mal ?"},
+        ),
+    )
+    signed_in(app, client, member)
+
+    page = client.get("/staff/studies/DEMO-NBL-1/questions")
+    assert page.status_code == 200
+    assert "Est-ce que ça fait mal ?" in page.get_data(as_text=True)
+    posted = client.post(
+        f"/staff/studies/DEMO-NBL-1/participants/FR-P1/questions/{asked.seq}/answer",
+        data={"text": "Non, très peu.", "locale": "fr", "csrf_token": csrf_of(page)},
+    )
+
+    assert posted.status_code == 302
+    [question] = questions_service.thread_of(participant)
+    assert [(a.text, a.locale) for a in question.answers] == [("Non, très peu.", "fr")]
+
+
+def test_countersign_page_shows_the_questions_asked_before_signing(
+    app: Any, client: Any, demo_study: Any
+) -> None:
+    from consentkit.services import audit
+    from tests.backend.staff_helpers import family, signed_in
+
+    member = make_member(client, "fr-cs@example.org", "investigator", ("FR-01",))
+    participant = family(member, "FR-P2", "FR-01")
+    audit.append(
+        participant,
+        lambda _e: audit.Draft(
+            type="question.asked",
+            actor={"kind": "signer", "id": "0" * 24, "role": "guardian"},
+            payload={"text": "Combien de visites ?"},
+        ),
+    )
+    record_id = next(
+        e["record_id"]
+        for e in audit.chain_dicts(str(participant.id))
+        if e["type"] == "record.opened"
+    )
+    signed_in(app, client, member)
+
+    page = client.get(
+        f"/staff/studies/DEMO-NBL-1/participants/FR-P2/records/{record_id}/countersign"
+    )
+
+    assert page.status_code == 200
+    assert "Combien de visites ?" in page.get_data(as_text=True)

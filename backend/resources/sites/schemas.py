@@ -357,6 +357,13 @@ class CountersignTextSchema(ma.Schema):
     may_countersign = ma.fields.Boolean(
         metadata={"description": "This member is the record's interviewer and has not signed yet"}
     )
+    questions = ma.fields.List(
+        ma.fields.Nested(lambda: InboxQuestionSchema()),
+        metadata={
+            "description": "The family's questions about this record (or none in particular), "
+            "with the answers: read before countersigning"
+        },
+    )
 
 
 class PaperSignersSchema(ma.Schema):
