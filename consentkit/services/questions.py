@@ -143,8 +143,9 @@ def asked_before_signing(
     """Return the questions asked about ``record_id`` or about no record in particular.
 
     What the investigator reads before countersigning (teach-back: what the family
-    asked and how it was answered; the interview gave them "the opportunity to
-    ask questions", CTR Art 29(2)(c)). ``events``: the participant's chain, if read already.
+    asked and how it was answered, for the interview in which the investigator
+    checks the family understood, CTR Art 29(2)(c);
+    docs/regulatory-basis.md#ctr-art-29). ``events``: the participant's chain, if read already.
     """
     chain = _events(participant) if events is None else [e for e in events if e["type"] in TYPES]
     found = _threads(participant, chain, _languages([str(participant.id)]))
