@@ -26,25 +26,33 @@ from typing import Any
 
 from consentkit import settings
 from consentkit.clock import now_utc
-from consentkit.enums import SignerRole
+from consentkit.errors import NotFoundError
 from consentkit.models.access import Invitation, SignerSession
 from consentkit.models.outbox import OutboxMessage
-from consentkit.models.participant import Participant, Signer
+from consentkit.models.participant import Participant
 from consentkit.models.staff import StaffMember
 from consentkit.models.study import Study
 from consentkit.policy.records import STOPPED_BY
 from consentkit.policy.roles import Grant, StaffRole
 from consentkit.policy.triggers import TIME_BASED, Trigger, trigger
 from consentkit.services import outbox
+from consentkit.services.forms import catalog
 
 #: Staff roles told about a family that has not used its invitation (they work at the site).
 SITE_ROLES = (StaffRole.INVESTIGATOR, StaffRole.SITE_STAFF)
 
 
 def study_trigger(trial_id: str, kind: str) -> Trigger:
-    """Return the study's setting for the trigger ``kind`` (its default if the study has none)."""
-    study = Study.objects(trial_id=trial_id).only("settings").first()
-    return trigger(study.settings if study is not None else None, kind)
+    """Return the study's setting for the trigger ``kind`` (its default if the study has none).
+
+    From the study's cached catalog (:func:`consentkit.services.forms.catalog`): a
+    signature that triggers a message costs no extra read for it.
+    """
+    try:
+        settings_ = catalog(trial_id).study.settings
+    except NotFoundError:
+        settings_ = None
+    return trigger(settings_, kind)
 
 
 def family_link() -> str:
@@ -55,7 +63,7 @@ def family_link() -> str:
 def _to_signers(
     kind: str,
     participant: Participant,
-    signers: Iterable[Signer],
+    signer_ids: Iterable[str],
     *,
     reason: str,
     params: Mapping[str, Any],
@@ -65,18 +73,22 @@ def _to_signers(
     return [
         outbox.enqueue(
             kind,
-            {"signer_id": str(signer.id)},
-            dedupe_key=f"{kind}:{reason}:{signer.id}",
+            {"signer_id": signer_id},
+            dedupe_key=f"{kind}:{reason}:{signer_id}",
             trial_id=participant.trial_id,
             participant_id=str(participant.id),
             params={"study": participant.trial_id, "link": family_link(), **params},
             now=now,
         )
-        for signer in signers
+        for signer_id in signer_ids
     ]
 
 
 # ---------------------------------------------------------------- event-based
+
+
+def _family(participant: Participant) -> list[str]:
+    return [str(s.id) for s in outbox.family_recipients(participant)]
 
 
 def guardian_turn(
@@ -89,13 +101,12 @@ def guardian_turn(
     """Tell the guardians in ``waiting`` that the other guardian signed: it is their turn.
 
     Called by the signature itself (:func:`consentkit.services.ceremony.write_signature`)
-    with the guardians who have neither signed nor declined. Once per record and guardian.
+    with the ids of the record's guardians who have neither signed nor declined.
+    Once per record and guardian.
     """
     if not study_trigger(participant.trial_id, "guardian-turn").enabled:
         return []
-    ids = list(waiting)
-    signers = Signer.objects(id__in=ids, role=SignerRole.GUARDIAN) if ids else []
-    return _to_signers("guardian-turn", participant, signers, reason=record_id, params={}, now=now)
+    return _to_signers("guardian-turn", participant, waiting, reason=record_id, params={}, now=now)
 
 
 def reconsent_needed(
@@ -107,7 +118,7 @@ def reconsent_needed(
     return _to_signers(
         "reconsent-needed",
         participant,
-        outbox.family_recipients(participant),
+        _family(participant),
         reason=f"{participant.id}:{form_id}:{version}",
         params={"version": version},
         now=now,
@@ -123,7 +134,7 @@ def information_updated(
     return _to_signers(
         "information-updated",
         participant,
-        outbox.family_recipients(participant),
+        _family(participant),
         reason=f"{record_id}:{version}",
         params={"version": version},
         now=now,
@@ -137,7 +148,7 @@ def copy_ready(participant: Participant, *, record_id: str, now: datetime) -> li
     return _to_signers(
         "copy-ready",
         participant,
-        outbox.family_recipients(participant),
+        _family(participant),
         reason=record_id,
         params={},
         now=now,
@@ -157,7 +168,7 @@ def question_answered(
     return _to_signers(
         "question-answered",
         participant,
-        Signer.objects(id=signer_id),
+        [signer_id],
         reason=f"{participant.id}:{answer_seq}",
         params={},
         now=now,
