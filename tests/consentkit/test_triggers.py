@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from consentkit.channels.email import EmailChannel
 from consentkit.models.access import SignerSession
@@ -254,9 +255,13 @@ def test_completed_consent_tells_the_family_their_copy_is_ready(
 
 @pytest.fixture
 def draft_v2(clean_db: Any, study_folder: Path) -> Path:
-    from tests.consentkit.test_publishing import _draft_v2
-
-    _draft_v2(study_folder)
+    """The demo study with parental-consent v2 still a draft (to approve and publish)."""
+    path = study_folder / "forms" / FORM / "form.yaml"
+    form = yaml.safe_load(path.read_text(encoding="utf-8"))
+    form["versions"][1].update(
+        status="draft", ethics_reference=None, approved_date=None, effective_from=None
+    )
+    path.write_text(yaml.safe_dump(form, allow_unicode=True, sort_keys=False), encoding="utf-8")
     import_study(study_folder)
     return study_folder
 
