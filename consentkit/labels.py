@@ -168,6 +168,11 @@ LABELS: dict[str, dict[str, str]] = {
         WithdrawalScope.RANDOMISATION_REFUSAL: N_("No randomisation"),
         WithdrawalScope.FULL: N_("Stop taking part completely"),
     },
+    "question_status": {
+        "open": N_("Waiting for an answer"),
+        "answered": N_("Answered"),
+        "closed": N_("Closed"),
+    },
     "invitation_status": {
         "active": N_("Active"),
         "expired": N_("Expired"),
@@ -198,6 +203,8 @@ LABELS: dict[str, dict[str, str]] = {
         "dissent.reviewed": N_("The child's refusal reviewed"),
         "participant.birth-date-changed": N_("Birth date corrected"),
         "question.asked": N_("Question asked"),
+        "question.answered": N_("Question answered"),
+        "question.closed": N_("Question closed"),
         "task.created": N_("Task created"),
         "task.opened": N_("Form opened for a task"),
         "version.informed": N_("Told about updated information"),

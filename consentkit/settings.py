@@ -265,6 +265,14 @@ def outbox_lease_s() -> float:
     return float(os.environ.get("CONSENTKIT_OUTBOX_LEASE_S", "60"))
 
 
+def trigger_scan_s() -> float:
+    """Return how often a worker looks for time-based reminders (``CONSENTKIT_TRIGGER_SCAN_S``).
+
+    Default 300 s; every worker scans, the dedupe keys keep it one message per reason.
+    """
+    return float(os.environ.get("CONSENTKIT_TRIGGER_SCAN_S", "300"))
+
+
 def push_webhook_url() -> str | None:
     """Return the native-app push gateway's webhook (``CONSENTKIT_PUSH_WEBHOOK_URL``)."""
     return os.environ.get("CONSENTKIT_PUSH_WEBHOOK_URL") or None

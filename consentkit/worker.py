@@ -31,7 +31,7 @@ from consentkit.models.outbox import OutboxMessage
 from consentkit.models.participant import Participant
 from consentkit.policy import contact as contact_policy
 from consentkit.rendering.messages import render_message
-from consentkit.services import jobs, outbox
+from consentkit.services import jobs, outbox, triggers
 
 log = logging.getLogger(__name__)
 
@@ -149,11 +149,18 @@ class Worker:
         *,
         poll_s: float = 1.0,
         clock: Callable[[], datetime] = now_utc,
+        scan_s: float | None = None,
     ) -> None:
-        """Send by ``channels``; when nothing is due, look again every ``poll_s`` seconds."""
+        """Send by ``channels``; when nothing is due, look again every ``poll_s`` seconds.
+
+        Every ``scan_s`` seconds (``CONSENTKIT_TRIGGER_SCAN_S``) of ``clock`` the
+        worker also queues the reminders that came due (:func:`triggers.scan`).
+        """
         self.channels = dict(channels)
         self.poll_s = poll_s
         self.clock = clock
+        self.scan_s = settings.trigger_scan_s() if scan_s is None else scan_s
+        self._scanned_at: datetime | None = None
         #: Unique per process and start: the lease owner written on each message held.
         self.owner = f"{socket.gethostname()}:{secrets.token_hex(6)}"
         self._stopping = threading.Event()
@@ -179,8 +186,28 @@ class Worker:
                     return found
         return outbox.lease_expired(self.owner, now=self.clock())
 
+    def scan_if_due(self) -> None:
+        """Queue the reminders that came due, at most once every ``scan_s`` seconds.
+
+        Every worker scans; the dedupe keys keep it one message per reminder, so
+        no coordination beyond the database is needed. A failed scan is logged and
+        tried again at the next interval: sending goes on.
+        """
+        now = self.clock()
+        if self._scanned_at is not None and (now - self._scanned_at).total_seconds() < self.scan_s:
+            return
+        self._scanned_at = now
+        try:
+            report = triggers.scan(now=now)
+        except Exception:  # the database unreachable, a bad study setting: sending goes on
+            log.exception("trigger scan failed")
+            return
+        if report.queued:
+            log.info("queued %d reminder(s)", len(report.queued))
+
     def run_once(self) -> bool:
         """Lease and process one message; return False when none was due."""
+        self.scan_if_due()
         message = self._lease()
         if message is None:
             return False

@@ -9,6 +9,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from consentkit.enums import ChangeKind, FormKind, ItemCode, SignerRole, TrialType, VersionStatus
+from consentkit.policy.triggers import DEFAULTS as TRIGGER_DEFAULTS
 
 ID = validate.Regexp(r"^[a-z0-9][a-z0-9-]*$", error="Use lower-case letters, digits and '-'.")
 SITE_CODE = validate.Regexp(r"^[A-Z0-9][A-Z0-9-]*$", error="Use upper-case letters, digits, '-'.")
@@ -73,6 +74,13 @@ class RuleOverrideSchema(Strict):
     trial_type = fields.String(load_default=None, validate=_one_of(TrialType))
 
 
+class TriggerSchema(Strict):
+    """One message trigger: on or off, and the delay of a time-based one (policy.triggers)."""
+
+    enabled = fields.Boolean(load_default=True)
+    days = fields.Integer(load_default=None, validate=validate.Range(min=1))
+
+
 class SettingsSchema(Strict):
     minimum_reflection_hours = fields.Integer(load_default=0, validate=validate.Range(min=0))
     completion_window_days = fields.Integer(load_default=30, validate=validate.Range(min=1))
@@ -82,6 +90,12 @@ class SettingsSchema(Strict):
     #: From this age a child may have their own invitation; younger children sign on a
     #: parent's device or in front of staff (consentkit.policy.children).
     own_invitation_age = fields.Integer(load_default=12, validate=validate.Range(min=1, max=18))
+    #: Which messages the study sends and when (consentkit.policy.triggers).
+    messages = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(sorted(TRIGGER_DEFAULTS))),
+        values=fields.Nested(TriggerSchema),
+        load_default=dict,
+    )
 
 
 class StudySchema(Strict):

@@ -47,13 +47,14 @@ class EmailChannel:
         email["Subject"] = outgoing.message.subject
         email["Date"] = formatdate(localtime=False)
         email["Message-ID"] = f"<{digest}@{domain}>"
-        if outgoing.message.locale:
-            email["Content-Language"] = outgoing.message.locale
         if outgoing.unsubscribe_url and not outgoing.is_essential:
             email["List-Unsubscribe"] = f"<{outgoing.unsubscribe_url}>"
             email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         email.set_content(outgoing.message.text)
         email.add_alternative(outgoing.message.html, subtype="html")
+        # After the body: set_content() clears every Content-* header set before it.
+        if outgoing.message.locale:
+            email["Content-Language"] = outgoing.message.locale
         return email
 
     def send(self, outgoing: Outgoing) -> str:

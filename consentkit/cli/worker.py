@@ -27,7 +27,10 @@ def worker(poll_s: float) -> None:
     Run as many as you like, on as many machines as you like: they share the
     work through the database and never send one message twice. SIGTERM or
     Ctrl-C finishes the message in hand and exits. Channels are those named by
-    CONSENTKIT_MESSAGE_CHANNELS, or every channel that has its settings.
+    CONSENTKIT_MESSAGE_CHANNELS, or every channel that has its settings. Every
+    CONSENTKIT_TRIGGER_SCAN_S seconds it also queues the reminders that came due
+    (an invitation not used after the study's days); each is queued once, however
+    many workers scan.
     """
     db.connect()
     loop = Worker(configured_channels(), poll_s=poll_s)

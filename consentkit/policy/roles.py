@@ -42,11 +42,18 @@ class Action(StrEnum):
     REVIEW_DISSENT = "review-dissent"
     RECORD_WITHDRAWAL = "record-withdrawal"  # in person, phone or letter; a child's dissent
     RECORD_PAPER = "record-paper"  # a scanned paper consent (the fallback path)
+    ANSWER_QUESTIONS = "answer-questions"  # answer and close the families' questions
     MANAGE_FORMS = "manage-forms"  # import, approve, publish
     MANAGE_STAFF = "manage-staff"  # accounts and role grants
 
 
-_SITE_WORK = {Action.ENROL, Action.INVITE, Action.RECORD_WITHDRAWAL, Action.RECORD_PAPER}
+_SITE_WORK = {
+    Action.ENROL,
+    Action.INVITE,
+    Action.RECORD_WITHDRAWAL,
+    Action.RECORD_PAPER,
+    Action.ANSWER_QUESTIONS,
+}
 
 #: The policy. A monitor reads (source-data verification) but never changes anything;
 #: site staff do the site's work except countersigning, which the investigator (or

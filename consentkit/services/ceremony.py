@@ -61,7 +61,7 @@ from consentkit.policy.records import (
 )
 from consentkit.policy.versions import version_in_force
 from consentkit.policy.witnesses import witnessed_on_record
-from consentkit.services import audit, jobs
+from consentkit.services import audit, jobs, triggers
 from consentkit.services.evidence import Actor, SignatureInput
 from consentkit.services.forms import catalog
 from consentkit.services.projection import refresh_projection
@@ -799,9 +799,36 @@ def write_signature(
             "early_signing_justification": signature.early_signing_justification,
         }
 
-    return write_record_event(
+    written = write_record_event(
         participant, record_id, type="signature.added", actor=actor, now=now, check=check
     )
+    _notify_after_signature(participant, written)
+    return written
+
+
+def _notify_after_signature(participant: Participant, written: Written) -> None:
+    """Queue what a signature tells the family: the other guardian's turn, or the copy ready.
+
+    Here, where the signature is written, so every way of signing (app, family
+    pages, in person) triggers it; the dedupe keys make a retried signature queue nothing new.
+    """
+    event = written.event
+    status = written.status
+    at = event.at
+    if status.state == RecordState.CONSENTED and status.completed_seq == event.seq:
+        triggers.copy_ready(participant, record_id=status.record_id, now=at)
+        return
+    if event.payload.get("role") != SignerRole.GUARDIAN:
+        return
+    waiting = [
+        signer_id
+        for signer_id, progress in status.signers.items()
+        if progress.role == SignerRole.GUARDIAN
+        and progress.signed_at is None
+        and not progress.declined
+    ]
+    if waiting:
+        triggers.guardian_turn(participant, status.record_id, waiting, now=at)
 
 
 def check_version_in_force(

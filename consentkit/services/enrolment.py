@@ -58,6 +58,7 @@ from consentkit.services import (
     forms,
     participants,
     participation,
+    questions,
     records,
     witness,
 )
@@ -763,6 +764,9 @@ class CountersignText:
     version: int
     locale: str
     content_sha256: str
+    #: The family's questions about this record (or none in particular), with the answers:
+    #: read before countersigning (teach-back).
+    questions: tuple[questions.Question, ...] = ()
 
 
 def countersign_text(
@@ -801,6 +805,7 @@ def countersign_text(
         version=data["version"],
         locale=candidate,
         content_sha256=hashes[candidate],
+        questions=tuple(questions.asked_before_signing(participant, record_id, events=events)),
     )
 
 

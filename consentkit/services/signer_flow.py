@@ -39,6 +39,7 @@ from consentkit.services import (
     forms,
     outbox,
     participation,
+    questions,
     records,
     transitions,
 )
@@ -933,6 +934,15 @@ def ask_question(session: SignerSession, *, text: str, record_id: str | None) ->
         ),
     )
     return _event_result(event)
+
+
+def my_questions(session: SignerSession) -> list[questions.Question]:
+    """Return the questions this signer asked, each with the study team's answers, oldest first.
+
+    Only the signer's own: a child's question is not shown to a parent, nor the reverse.
+    """
+    participant, signer, _ = _context(session)
+    return questions.thread_of(participant, signer_id=str(signer.id))
 
 
 def my_documents(session: SignerSession) -> list[DocumentEntry]:

@@ -22,7 +22,7 @@ from consentkit.models.study import ConsentForm, FormVersion
 from consentkit.models.task import ConsentTask
 from consentkit.policy.age import date_of_age
 from consentkit.policy.jurisdiction import Requirements, Transition, TransitionReason
-from consentkit.services import audit
+from consentkit.services import audit, triggers
 from consentkit.services.evidence import SYSTEM
 from consentkit.services.requirements import forms_for, requirements_for
 
@@ -234,6 +234,8 @@ def create_reconsent_tasks(
             due_date=new.effective_from or now.date(),
             detail=f"{form_id} v{version} is a major change; consented on v{record.version}",
         )
+        # The family is told where the task is created (once per participant and version).
+        triggers.reconsent_needed(participant, form_id=form_id, version=version, now=now)
     return report
 
 
@@ -263,6 +265,9 @@ def inform_of_minor_version(
         told = _inform(participant, record, new, now=now)
         if told:
             report.created.append(f"informed:{record.record_id}:{form_id}:{version}")
+            triggers.information_updated(
+                participant, record_id=record.record_id, version=version, now=now
+            )
         else:
             report.existing += 1
     return report

@@ -29,6 +29,7 @@ from consentkit.services import (
     evidence,
     participants,
     participation,
+    questions,
     records,
     tasks,
 )
@@ -406,6 +407,39 @@ def _unsubscribed(response: Any, ctx: Ctx) -> None:
     assert again.get_json()["is_unsubscribed"] is True
 
 
+def _asked_and_answered(ctx: Ctx) -> None:
+    """A's signer asks a question (as the app does) and the team answers it."""
+    event = audit.append(
+        ctx.family.participant,
+        lambda _e: audit.Draft(
+            type="question.asked",
+            actor={"kind": "signer", "id": str(ctx.phone.signer.id), "role": "guardian"},
+            payload={"text": "Can we talk to the nurse?"},
+        ),
+    )
+    questions.answer_question(
+        ctx.family.participant, event.seq, text="Yes, call the ward.", locale="fr", actor=STAFF
+    )
+    ctx.seq = event.seq
+
+
+def _lists_the_answer(response: Any, ctx: Ctx) -> None:
+    [asked] = [q for q in response.get_json() if q["seq"] == ctx.seq]
+    assert (asked["status"], asked["answers"][0]["text"]) == ("answered", "Yes, call the ward.")
+
+
+def _b_questions(world: World, row: Row) -> None:
+    """B lists B's own questions only: none of A's."""
+    response = row.send(world.client, ctx_for(world.b, world.b.open), world.b.phone.headers)
+    assert response.status_code == 200
+    mine = {
+        e["seq"]
+        for e in audit.chain_dicts(str(world.b.family.participant.id))
+        if e["type"] == "question.asked" and e["actor"]["id"] == str(world.b.phone.signer.id)
+    }
+    assert {q["seq"] for q in response.get_json()} == mine
+
+
 def _b_contact_settings(world: World, row: Row) -> None:
     """B changes (or reads) B's own settings, never A's."""
     response = row.send(world.client, ctx_for(world.b, world.b.open), world.b.phone.headers)
@@ -682,6 +716,14 @@ ROWS = [
         body=lambda ctx: {"text": "Can we talk to the nurse?", "record_id": ctx.record_id},
         a_status=201,
         a_check=_event("question.asked"),
+    ),
+    Row(
+        "GET",
+        f"{ME}/questions",
+        scope="self",
+        a_prepare=_asked_and_answered,
+        a_check=_lists_the_answer,
+        other=_b_questions,
     ),
     Row(
         "PATCH",

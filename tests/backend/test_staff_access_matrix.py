@@ -158,6 +158,19 @@ ROWS = [
         SITE_WORK,
         False,
     ),
+    Row("/api/v1/staff/studies/<trial_id>/questions", "GET", READ, True),
+    Row(
+        "/api/v1/staff/studies/<trial_id>/participants/<code>/questions/<int:seq>/answer",
+        "POST",
+        SITE_WORK,
+        False,
+    ),
+    Row(
+        "/api/v1/staff/studies/<trial_id>/participants/<code>/questions/<int:seq>/close",
+        "POST",
+        SITE_WORK,
+        False,
+    ),
     Row(ACCOUNTS, "GET", ADMIN, True),
     Row(ACCOUNTS, "POST", ADMIN, True),
     Row(f"{ACCOUNTS}/<client_id>/secret", "POST", ADMIN, True),
@@ -219,7 +232,7 @@ def _request(client: Any, row: Row, site: str, world: dict[str, Any], token: str
         .replace("<int:version>", "1")
         .replace("<document_id>", "0" * 24)
         .replace("<signer_id>", family["guardian"])
-        .replace("<int:seq>", "1")  # not a withdrawal: 404 once role and site allow it
+        .replace("<int:seq>", "1")  # not a withdrawal nor a question: 404 once allowed
         .replace("<task_key>", "no-such-task")  # 404 once role and site allow it
         .replace("<client_id>", "no-such-client")  # 404 once the role allows it
     )
@@ -235,7 +248,14 @@ def _request(client: Any, row: Row, site: str, world: dict[str, Any], token: str
     query: dict[str, str] = {}
     body: dict[str, Any] | None = None
     if row.rule.endswith(
-        ("/dashboard", "/records", "/export", "/reconsent", "/studies/<trial_id>/tasks")
+        (
+            "/dashboard",
+            "/records",
+            "/export",
+            "/reconsent",
+            "/studies/<trial_id>/tasks",
+            "/studies/<trial_id>/questions",
+        )
     ):
         query = {"site": site}
     if row.rule.endswith("/preview"):
@@ -282,6 +302,8 @@ def _request(client: Any, row: Row, site: str, world: dict[str, Any], token: str
         body = {"name": "Biobank", "scopes": ["permissions:read"], "sites": [site]}
     elif row.rule.endswith("/approve"):
         body = {"ethics_reference": "EC-1"}
+    elif row.rule.endswith("/answer"):
+        body = {"text": "Yes, the nurse can call you."}
     elif row.rule.endswith("/publish"):
         body = {"change": "minor", "effective_from": "2026-06-01"}
     headers = auth(token) if token else {}

@@ -24,7 +24,7 @@ from consentkit.clock import now_utc
 from consentkit.models.staff import StaffMember
 from consentkit.models.task import ConsentTask
 from consentkit.policy.roles import StaffRole
-from consentkit.services import access, enrolment, evidence, participants
+from consentkit.services import access, audit, enrolment, evidence, participants
 from tests.backend.staff_helpers import csrf_of, make_member, token_for
 
 TRIAL = "DEMO-NBL-1"
@@ -67,6 +67,11 @@ ROWS = [
     Row(f"{STUDY}/records/export.<fmt>", "GET", "study", EVERYONE),
     Row(f"{STUDY}/reconsent", "GET", "study", EVERYONE),
     Row(f"{STUDY}/tasks", "GET", "study", EVERYONE),
+    Row(f"{STUDY}/questions", "GET", "study", EVERYONE),
+    # No answer text: an allowed member gets 422; the question exists (``world``).
+    Row(f"{PERSON}/questions/<int:seq>/answer", "POST", "participant", SITE_WORK),
+    # The first allowed member closes it; the next get 409 (closed already).
+    Row(f"{PERSON}/questions/<int:seq>/close", "POST", "participant", SITE_WORK),
     Row(f"{STUDY}/enrol", "GET", "study", SITE_WORK, sited=False),
     Row(f"{STUDY}/enrol", "POST", "study", SITE_WORK),
     Row(f"{STUDY}/forms/", "GET", "study", ADMIN, sited=False),
@@ -139,7 +144,16 @@ def world(client: Any, demo_study: Any) -> dict[str, Any]:
             created_at=now_utc(),
         )
         task.save()
+        question = audit.append(
+            result.participant,
+            lambda _e: audit.Draft(
+                type="question.asked",
+                actor={"kind": "signer", "id": "0" * 24, "role": "guardian"},
+                payload={"text": "Can we call the nurse?"},
+            ),
+        )
         families[site] = {
+            "question": question.seq,
             "task": task.key,
             "code": result.participant.code,
             "record": result.records[0].record_id,
@@ -160,6 +174,7 @@ def _path(row: Row, site: str, world: dict[str, Any]) -> str:
         .replace("<token>", "not-a-setup-link")
         .replace("<signer_id>", family["guardian"])
         .replace("<task_key>", family["task"])
+        .replace("<int:seq>", str(family["question"]))
     )
     if "<invitation_id>" in path:
         # A fresh invitation per request: revoking or resending one spends it.

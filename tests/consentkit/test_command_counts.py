@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from consentkit.services import ceremony, records
+from consentkit.services import ceremony, forms, records
 from tests.command_counter import counting
 from tests.consentkit.records_helpers import (
     STAFF,
@@ -88,4 +88,33 @@ def test_command_counts_record_views(demo_study: Any) -> None:
         "find audit_events": 1,
         "insert audit_events": 1,
         "update participants": 1,
+    }
+
+
+def test_command_counts_first_guardian_signature_adds_only_the_other_guardians_message(
+    demo_study: Any,
+) -> None:
+    family, record = _prepared("P-CMD-3")
+    forms.catalog("DEMO-NBL-1")  # warm the form catalogue (the study's message settings too)
+    first = family.guardians[0]
+    submitted = signature(record, first, at=SIGN_AT)
+
+    with counting() as commands:
+        ceremony.sign(
+            family.participant, record.record_id, submitted, actor=signer_actor(first), now=SIGN_AT
+        )
+
+    # The signature's own commands (the first one moves the record's state: the projection
+    # reads it and moves a day's counter), and one insert: "your turn" to the other guardian
+    # (the study's trigger settings come from the cached catalogue, the recipients from
+    # the record's status already derived).
+    assert dict(commands) == {
+        "find audit_events": 1,
+        "find form_versions": 1,
+        "insert audit_events": 1,
+        "update participants": 1,
+        "find consent_records": 1,
+        "update consent_records": 1,
+        "update date_counts": 1,
+        "insert outbox_messages": 1,
     }

@@ -35,6 +35,7 @@ from backend.resources.me.schemas import (
     FamilyWithdrawalSchema,
     FormQueryArgsSchema,
     QuestionSchema,
+    QuestionThreadSchema,
     SignatureSchema,
     TaskSchema,
     ViewsSchema,
@@ -329,6 +330,12 @@ class QuestionsViews(MethodView):
     def post(self, args: dict[str, Any]) -> Response:
         """Send a question to the study team."""
         return _once(lambda: signer_flow.ask_question(current_session(), **args), 201)
+
+    @blp.response(200, QuestionThreadSchema(many=True))
+    @blp.doc(security=SECURITY)
+    def get(self) -> list[Any]:
+        """The signer's questions with the study team's answers, oldest first."""
+        return signer_flow.my_questions(current_session())
 
 
 @blp.route("/contact-settings")

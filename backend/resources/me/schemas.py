@@ -187,6 +187,22 @@ class QuestionSchema(ma.Schema):
     record_id = ma.fields.String(load_default=None)
 
 
+class ThreadAnswerSchema(ma.Schema):
+    at = ma.fields.DateTime()
+    text = ma.fields.String()
+    locale = ma.fields.String(allow_none=True)
+
+
+class QuestionThreadSchema(ma.Schema):
+    seq = ma.fields.Integer(metadata={"description": "The question's id (its event)"})
+    record_id = ma.fields.String(allow_none=True)
+    asked_at = ma.fields.DateTime()
+    text = ma.fields.String()
+    status = ma.fields.String(metadata={"description": "open, answered or closed"})
+    answers = ma.fields.List(ma.fields.Nested(ThreadAnswerSchema))
+    closed_at = ma.fields.DateTime(allow_none=True)
+
+
 class PushKeysSchema(ma.Schema):
     p256dh = ma.fields.String(required=True, validate=ma.validate.Length(max=200))
     auth = ma.fields.String(required=True, validate=ma.validate.Length(max=100))

@@ -26,6 +26,7 @@ from backend.errors import request_locale
 from backend.extensions import Blueprint
 from backend.intake import MULTIPART_OVERHEAD
 from backend.resources.sites.schemas import (
+    AnswerQuestionSchema,
     ConsentTaskSchema,
     ContactCorrectedSchema,
     CountersignSchema,
@@ -34,6 +35,7 @@ from backend.resources.sites.schemas import (
     DashboardSchema,
     EventSchema,
     ExportArgsSchema,
+    InboxQuestionSchema,
     InvitationSchema,
     InvitationStatusSchema,
     InviteSchema,
@@ -44,6 +46,7 @@ from backend.resources.sites.schemas import (
     ParticipantSchema,
     ParticipationSchema,
     PreviewResultSchema,
+    QuestionsArgsSchema,
     RecordPageSchema,
     RecordsArgsSchema,
     SessionsEndedSchema,
@@ -74,6 +77,7 @@ from consentkit.services import (
     outbox,
     paper,
     participation,
+    questions,
     records,
     timeline,
     transitions,
@@ -722,3 +726,59 @@ class StaffScanViews(MethodView):
         _, participant = _participant(trial_id, code, Action.VIEW)
         pdf = paper.paper_scan(participant, document_id)
         return pdf_attachment(pdf, f"{code}-scan-{document_id[-8:]}.pdf")
+
+
+@blp.route("/<trial_id>/questions")
+class QuestionsViews(MethodView):
+    """The families' questions: the inbox per study and site."""
+
+    @blp.arguments(QuestionsArgsSchema, location="query")
+    @blp.response(200, InboxQuestionSchema(many=True))
+    @blp.doc(security=SECURITY)
+    def get(self, args: dict[str, Any], trial_id: str) -> list[questions.Question]:
+        """The questions at the member's sites (or ``site``), open ones first, oldest first."""
+        signed = require(Action.VIEW, trial_id)
+        sites = staff_service.site_filter(signed, Action.VIEW, trial_id, args.get("site"))
+        status = args.get("status")
+        return questions.inbox(
+            trial_id,
+            site_codes=sites,
+            status=questions.QuestionStatus(status) if status else None,
+        )
+
+
+@blp.route("/<trial_id>/participants/<code>/questions/<int:seq>/answer")
+class QuestionAnswerViews(MethodView):
+    """Answer a family's question; the family is told and reads it in the family pages."""
+
+    @blp.arguments(AnswerQuestionSchema)
+    @blp.response(201, EventSchema)
+    @blp.doc(security=SECURITY)
+    def post(self, args: dict[str, Any], trial_id: str, code: str, seq: int) -> Any:
+        """Answer question ``seq`` (404 ``question-not-found``, 409 ``question-closed``)."""
+        signed, participant = _participant(trial_id, code, Action.ANSWER_QUESTIONS)
+        event = questions.answer_question(
+            participant,
+            seq,
+            text=args["text"],
+            locale=args["locale"],
+            actor=staff_service.acting_as(signed, trial_id, participant.site_code),
+        )
+        return _event(event)
+
+
+@blp.route("/<trial_id>/participants/<code>/questions/<int:seq>/close")
+class QuestionCloseViews(MethodView):
+    """Close a family's question."""
+
+    @blp.response(201, EventSchema)
+    @blp.doc(security=SECURITY)
+    def post(self, trial_id: str, code: str, seq: int) -> Any:
+        """Close question ``seq`` (404 ``question-not-found``, 409 ``question-closed``)."""
+        signed, participant = _participant(trial_id, code, Action.ANSWER_QUESTIONS)
+        event = questions.close_question(
+            participant,
+            seq,
+            actor=staff_service.acting_as(signed, trial_id, participant.site_code),
+        )
+        return _event(event)

@@ -357,6 +357,13 @@ class CountersignTextSchema(ma.Schema):
     may_countersign = ma.fields.Boolean(
         metadata={"description": "This member is the record's interviewer and has not signed yet"}
     )
+    questions = ma.fields.List(
+        ma.fields.Nested(lambda: InboxQuestionSchema()),
+        metadata={
+            "description": "The family's questions about this record (or none in particular), "
+            "with the answers: read before countersigning"
+        },
+    )
 
 
 class PaperSignersSchema(ma.Schema):
@@ -490,3 +497,43 @@ class OpenedTaskSchema(ma.Schema):
         metadata={"description": "False when an earlier call had opened it (no new record)"}
     )
     invitations = ma.fields.List(ma.fields.Nested(TaskInvitationSchema))
+
+
+class QuestionsArgsSchema(ma.Schema):
+    site = SITE
+    status = ma.fields.String(
+        validate=ma.validate.OneOf(["open", "answered", "closed"]),
+        metadata={"description": "open (not answered yet), answered or closed; default: all"},
+    )
+
+
+class InboxAnswerSchema(ma.Schema):
+    at = ma.fields.DateTime()
+    text = ma.fields.String()
+    locale = ma.fields.String(allow_none=True)
+    by_role = ma.fields.String(allow_none=True)
+
+
+class InboxQuestionSchema(ma.Schema):
+    seq = ma.fields.Integer(metadata={"description": "The question's event: its id"})
+    participant_code = ma.fields.String()
+    site_code = ma.fields.String()
+    signer_id = ma.fields.String(allow_none=True)
+    record_id = ma.fields.String(allow_none=True)
+    asked_at = ma.fields.DateTime()
+    text = ma.fields.String(metadata={"description": "What the family typed"})
+    locale = ma.fields.String(
+        allow_none=True, metadata={"description": "The language to answer in (the asker's)"}
+    )
+    status = ma.fields.String(metadata={"description": "open, answered or closed"})
+    answers = ma.fields.List(ma.fields.Nested(InboxAnswerSchema))
+    closed_at = ma.fields.DateTime(allow_none=True)
+
+
+class AnswerQuestionSchema(ma.Schema):
+    text = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=4000))
+    locale = ma.fields.String(
+        load_default=None,
+        validate=ma.validate.Length(min=2, max=10),
+        metadata={"description": "The answer's language; default: the asking signer's"},
+    )

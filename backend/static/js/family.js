@@ -187,8 +187,52 @@
         await api("POST", "/me/questions", { text: text, record_id: RECORD || null });
         field.value = "";
         showStatus(T.question_sent);
+        await showThread();
       });
     });
+    showThread().catch(function () {
+      /* not signed in yet, or offline: the form still works */
+    });
+  }
+
+  /** The signer's questions and the team's answers (``GET /me/questions``), newest first. */
+  async function showThread() {
+    const box = $("ask-thread");
+    if (!box || !store.getItem(KEY.access)) {
+      return;
+    }
+    const thread = await api("GET", "/me/questions");
+    box.replaceChildren();
+    if (!thread.length) {
+      box.hidden = true;
+      return;
+    }
+    box.appendChild(el("h3", {}, T.your_questions));
+    const list = el("ul", { class: "question-thread" });
+    thread
+      .slice()
+      .reverse()
+      .forEach(function (question) {
+        const item = el("li", { "data-status": question.status, "data-seq": String(question.seq) });
+        item.appendChild(el("p", { class: "question-text" }, question.text));
+        question.answers.forEach(function (answer) {
+          const said = el("div", { class: "answer", lang: answer.locale || LANG });
+          said.appendChild(el("p", { class: "hint" }, T.team_answer));
+          said.appendChild(el("p", {}, answer.text));
+          item.appendChild(said);
+        });
+        if (question.status === "open") {
+          item.appendChild(el("p", { class: "hint" }, T.question_open));
+        } else if (question.status === "closed") {
+          item.appendChild(el("p", { class: "hint" }, T.question_closed));
+        }
+        list.appendChild(item);
+      });
+    box.appendChild(list);
+    box.hidden = false;
+    if (thread.some((question) => question.answers.length)) {
+      $("ask-panel").open = true;
+    }
   }
 
   /** Open the page of a step the server named (the task list if it named none). */

@@ -39,6 +39,7 @@ from backend.web.staff import (  # noqa: E402, F401
     forms,
     handlers,
     participants,
+    questions,
     signers,
     tasks,
     witness,

@@ -72,6 +72,8 @@ NOTICES: dict[str, str] = {
         "The witness is registered. They sign on this device after the person they witness."
     ),
     "witness-signed": N_("The witness's signature is saved."),
+    "question-answered": N_("Your answer is saved. The family is told to read it."),
+    "question-closed": N_("The question is closed."),
 }
 
 #: Withdrawal options, the least first, all last.

@@ -633,6 +633,16 @@ def countersign(trial_id: str, code: str, record_id: str) -> Any:
         interview_mode=interview_mode,
         interview_modes=[(m.value, label("interview_mode", m, _locale())) for m in InterviewMode],
         timezone=timezone,
+        questions=[
+            {
+                "asked_at": _when(q.asked_at),
+                "text": q.text,
+                "locale": q.locale,
+                "status_label": label("question_status", q.status.value, _locale()),
+                "answers": [{"at": _when(a.at), "text": a.text} for a in q.answers],
+            }
+            for q in text.questions
+        ],
         error=error,
     )
 
