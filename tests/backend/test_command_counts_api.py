@@ -57,7 +57,8 @@ def test_command_counts_api_post_signature(phone: Any) -> None:
     assert answer.status_code == 200, answer.get_json()
     # As the library's signature, plus the session and its step-up spent, the idempotency
     # key, the stored answer, a retry's lookup (``signature_for_key``), and the due-date
-    # counter (the record is now partly signed). Before issue 17: 18.
-    assert sum(commands.values()) == 15, dict(commands)
+    # counter (the record is now partly signed), and the message telling the other guardian
+    # it is their turn (issue 15). Before issue 17: 18 (without that message: 17).
+    assert sum(commands.values()) == 16, dict(commands)
     assert commands["find audit_events"] == 2
     assert commands["find form_versions"] == 1
