@@ -50,7 +50,7 @@ from consentkit.rendering import pdf as pdf_rendering
 from consentkit.rendering import seal as sealing
 from consentkit.rendering.markdown import to_html
 from consentkit.services import audit
-from consentkit.services.forms import catalog
+from consentkit.services.forms import catalog, media_data_urls, media_view
 from consentkit.services.transitions import Why
 
 ATTACHMENT_NAME = "consent-record.json"
@@ -390,6 +390,7 @@ def _consent_html(
         trial_id=participant.trial_id, form_id=payload["form_id"], version=payload["version"]
     ).first()
     content = version.content[locale]
+    pictures = media_data_urls(participant.trial_id, content)
     events = [e for e in audit.chain_dicts(str(participant.id)) if e["seq"] <= payload["as_of_seq"]]
     # Name each chooser as they signed; before signing, by their role.
     signer_labels = {
@@ -439,7 +440,7 @@ def _consent_html(
             {
                 "title": s["title"],
                 "summary": s.get("summary"),
-                "media": s.get("media"),
+                "media": media_view(s.get("media"), pictures),
                 "html": to_html(s["body"]),
             }
             for s in content["sections"]

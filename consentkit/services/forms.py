@@ -12,6 +12,7 @@ version and checks the content hash (consentkit.services.ceremony).
 
 from __future__ import annotations
 
+import base64
 import functools
 import threading
 import time
@@ -25,7 +26,14 @@ from consentkit.clock import now_utc
 from consentkit.enums import VersionStatus
 from consentkit.errors import NotFoundError
 from consentkit.labels import label
-from consentkit.models.study import VERSION_META_FIELDS, ConsentForm, FormVersion, Site, Study
+from consentkit.models.study import (
+    VERSION_META_FIELDS,
+    ConsentForm,
+    FormMedia,
+    FormVersion,
+    Site,
+    Study,
+)
 from consentkit.policy.age import local_date
 from consentkit.policy.locales import language_option, negotiate_locale
 from consentkit.policy.versions import display_status, version_in_force
@@ -321,11 +329,38 @@ def _version_meta(
     }
 
 
+def media_data_urls(trial_id: str, content: dict[str, Any]) -> dict[str, str]:
+    """Return the pictures of one language's content as ``data:`` URLs, by SHA-256.
+
+    Pages and PDFs show a picture inline: nothing is fetched from anywhere, and the
+    stored bytes are the ones checked at import (consentkit.authoring.media).
+    """
+    wanted = [
+        s["media"]["sha256"] for s in content["sections"] if (s.get("media") or {}).get("sha256")
+    ]
+    if not wanted:
+        return {}
+    return {
+        m.sha256: f"data:{m.content_type};base64,{base64.b64encode(m.data).decode('ascii')}"
+        for m in FormMedia.objects(trial_id=trial_id, sha256__in=wanted).only(
+            "sha256", "content_type", "data"
+        )
+    }
+
+
+def media_view(media: dict[str, Any] | None, pictures: dict[str, str]) -> dict[str, Any] | None:
+    """Return a section's picture as the reader gets it: ``{alt, src}`` (src None if absent)."""
+    if not media:
+        return None
+    return {"alt": media["alt"], "src": pictures.get(media.get("sha256") or "")}
+
+
 @functools.lru_cache(maxsize=512)
 def _rendered(sha256: str, version_id: str, locale: str) -> RenderedText:
     """Return the display form of one version's content in one locale (cached by hash)."""
-    doc = FormVersion.objects(id=version_id).only(f"content.{locale}").first()
+    doc = FormVersion.objects(id=version_id).only(f"content.{locale}", "trial_id").first()
     content = doc.content[locale]
+    pictures = media_data_urls(doc.trial_id, content)
     return {
         "title": content["title"],
         "summary": content.get("summary"),
@@ -335,7 +370,7 @@ def _rendered(sha256: str, version_id: str, locale: str) -> RenderedText:
                 "title": s["title"],
                 "summary": s.get("summary"),
                 "html": to_html(s["body"]),
-                "media": s.get("media"),
+                "media": media_view(s.get("media"), pictures),
             }
             for s in content["sections"]
         ],

@@ -400,6 +400,17 @@
   // Section titles are h2: headings inside a section's text come below them.
   const HEADINGS = { H1: "H3", H2: "H3", H3: "H3", H4: "H4", H5: "H4", H6: "H4" };
 
+  /** Show a section's picture (consentkit.authoring.media): a checked data: URL and its alt. */
+  function showPicture(media) {
+    const figure = $("section-figure");
+    if (!figure) return;
+    const image = $("section-image");
+    const ok = Boolean(media && media.src && media.src.indexOf("data:image/") === 0);
+    figure.hidden = !ok;
+    image.src = ok ? media.src : "data:,";
+    image.alt = ok ? media.alt : "";
+  }
+
   /** Copy the server's (already safe) HTML through an allowlist of tags and link schemes. */
   function safeFragment(html) {
     const parsed = new DOMParser().parseFromString(html, "text/html");
@@ -698,6 +709,7 @@
       seen.add(section.id);
       $("section-title").textContent = section.title;
       $("section-summary").textContent = section.summary || "";
+      showPicture(section.media);
       const body = $("section-body");
       body.textContent = "";
       body.appendChild(safeFragment(section.html || ""));
@@ -985,6 +997,7 @@
       const section = sections[index];
       $("section-title").textContent = section.title;
       $("section-summary").textContent = section.summary || "";
+      showPicture(section.media);
       const body = $("section-body");
       body.textContent = "";
       body.appendChild(safeFragment(section.html || ""));
