@@ -1141,6 +1141,10 @@
       busy(this, refresh);
     });
     download.addEventListener("click", function () {
+      // Sealing a copy takes a moment the first time: say so on the button and to screen readers.
+      const label = download.textContent;
+      download.textContent = T.preparing_copy;
+      showStatus(T.preparing_copy);
       busy(download, async function () {
         const locale = store.getItem("ck.locale." + RECORD);
         const query = locale ? "?lang=" + encodeURIComponent(locale) : "";
@@ -1152,13 +1156,17 @@
         );
         const blob = await response.blob();
         const url = URL.createObjectURL(blob);
-        const link = el("a", { href: url, download: "consent-" + RECORD + ".pdf" });
+        // The server names the copy after the study, the form and the date.
+        const named = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "");
+        const link = el("a", { href: url, download: named ? named[1] : "consent-" + RECORD + ".pdf" });
         link.hidden = true;
         document.body.appendChild(link);
         link.click();
         link.remove();
         window.setTimeout(() => URL.revokeObjectURL(url), 60000);
         showStatus(T.downloaded);
+      }).finally(function () {
+        download.textContent = label;
       });
     });
     await refresh();
