@@ -156,6 +156,8 @@ class FormView(TypedDict):
     kind: str
     kind_label: str
     age_band: str | None
+    #: The band's reading style from study.yaml (``pictorial`` for the 6-9 assent), or None.
+    age_band_style: str | None
     version: int
     change: str | None
     effective_from: date | None
@@ -387,6 +389,22 @@ def _rendered(sha256: str, version_id: str, locale: str) -> RenderedText:
     }
 
 
+def band_style(form: ConsentForm) -> str | None:
+    """Return the style study.yaml gives the form's age band (any country's list), or None."""
+    if not form.age_band:
+        return None
+    bands = catalog(form.trial_id).study.age_bands or {}
+    return next(
+        (
+            band.get("style")
+            for country_bands in bands.values()
+            for band in country_bands
+            if band.get("id") == form.age_band
+        ),
+        None,
+    )
+
+
 def form_view(
     form: ConsentForm,
     version: FormVersion,
@@ -411,6 +429,7 @@ def form_view(
         "kind": form.kind,
         "kind_label": label("form_kind", form.kind, locale),
         "age_band": form.age_band,
+        "age_band_style": band_style(form),
         "version": version.version,
         "change": version.change,
         "effective_from": version.effective_from,

@@ -139,3 +139,11 @@ def test_reader_gets_each_picture_inline_with_alt_text_in_their_language(
     prefix = "data:image/svg+xml;base64,"
     assert first["src"].startswith(prefix)
     assert base64.b64decode(first["src"][len(prefix) :]) == (DEMO_STUDY_DIR / DOCTOR).read_bytes()
+
+
+def test_form_view_says_the_bands_reading_style(demo_study: Any) -> None:
+    assent = form_version_content("DEMO-NBL-1", "assent-6-9", 2, requested="fr")
+    older = form_version_content("DEMO-NBL-1", "assent-10-13", 1, requested="fr")
+
+    assert assent["age_band_style"] == "pictorial"
+    assert older["age_band_style"] is None

@@ -972,7 +972,7 @@
     const form = await loadForm();
     const base = "/me/records/" + encodeURIComponent(RECORD);
     // The pictorial band (6-9) reads in larger type; every band in short, plain steps.
-    document.body.classList.toggle("band-pictorial", form.age_band === "assent-6-9");
+    document.body.classList.toggle("band-pictorial", form.age_band_style === "pictorial");
     $("form-title").textContent = form.title;
     const sections = form.sections;
     let index = 0;
