@@ -654,6 +654,12 @@
       if (section.summary) {
         article.appendChild(el("p", { class: "summary" }, section.summary));
       }
+      const media = section.media;
+      if (media && media.src && media.src.indexOf("data:image/") === 0) {
+        const figure = el("figure", { class: "section-picture" });
+        figure.appendChild(el("img", { src: media.src, alt: media.alt }));
+        article.appendChild(figure);
+      }
       const body = el("div", { class: "prose" });
       body.appendChild(safeFragment(section.html || ""));
       article.appendChild(body);
