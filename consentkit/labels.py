@@ -215,6 +215,22 @@ LABELS: dict[str, dict[str, str]] = {
             "Reached the age of legal competence: consent suspended until their own"
         ),
     },
+    # How a signer's identity was checked just before signing (the signature's auth method).
+    "auth_method": {
+        "otp-sms": N_("a one-time code sent to your phone"),
+        "otp-email": N_("a one-time code sent to your e-mail address"),
+        "otp-console": N_("a one-time code (test installation)"),
+        "otp": N_("a one-time code"),
+        "totp-app": N_("a code from your authenticator app"),
+        "totp": N_("the staff member's password and authenticator code"),
+        "staff-attended": N_("in front of study staff, who confirmed with their password and code"),
+        "in-presence": N_("on a parent's signed-in phone, with the parent present"),
+    },
+    # Who did what an audit event records, in the PDF's audit page.
+    "actor_kind": {
+        "staff": N_("Study team"),
+        "system": N_("consentkit (automatic)"),
+    },
     "message_status": {
         "queued": N_("Waiting to be sent"),
         "leased": N_("Being sent"),

@@ -73,6 +73,7 @@ SCRIPT_STRINGS: dict[str, str] = {
     "step_read-update": N_("Read what changed"),
     "choose_scope": N_("Please choose at least one option."),
     "downloaded": N_("Your copy is downloaded."),
+    "preparing_copy": N_("Preparing your copy…"),
     "signed_in_as": N_("Participant %(code)s"),
     "write_question": N_("Please write your question."),
     "question_sent": N_("Your question is sent. The study team will answer you."),

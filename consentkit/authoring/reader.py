@@ -19,6 +19,7 @@ from typing import Any
 import marshmallow as ma
 from babel import Locale, UnknownLocaleError
 
+from consentkit.authoring.media import MediaFile, MediaProblem, read_media
 from consentkit.authoring.schemas import FormSchema, LocaleContentSchema, StudySchema
 from consentkit.authoring.yamlsource import line_of, load_yaml
 from consentkit.enums import FormKind, VersionStatus
@@ -32,6 +33,8 @@ class Problem:
     file: str
     line: int | None
     message: str
+    #: A machine-readable reason for problems clients act on (``media-missing``).
+    code: str | None = None
 
     def __str__(self) -> str:
         """Render as ``file:line: message``, the form editors and CI understand."""
@@ -62,6 +65,8 @@ class StudyBundle:
     study: dict[str, Any]
     forms: list[FormBundle]
     study_sha256: str
+    #: The pictures the forms show, by SHA-256 (each section's ``media.sha256``).
+    media: dict[str, MediaFile] = field(default_factory=dict)
 
 
 def canonical_json(data: Any) -> str:
@@ -102,6 +107,16 @@ class _Collector:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.problems: list[Problem] = []
+        #: Pictures read so far, by ``ref``: each file is read and checked once.
+        self.media_by_ref: dict[str, MediaFile | MediaProblem] = {}
+
+    def media(self, ref: str) -> MediaFile | MediaProblem:
+        if ref not in self.media_by_ref:
+            try:
+                self.media_by_ref[ref] = read_media(self.root, ref)
+            except MediaProblem as problem:
+                self.media_by_ref[ref] = problem
+        return self.media_by_ref[ref]
 
     def rel(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
@@ -215,6 +230,20 @@ def _compare_locales(
             c.add(path, None, f"signature_meanings roles differ from {ref_file}.")
 
 
+def _attach_media(c: _Collector, path: Path, raw: Any, content: dict[str, Any]) -> None:
+    """Check each section's picture and fingerprint it in the content (what is signed)."""
+    for index, section in enumerate(content["sections"]):
+        media = section.get("media")
+        if not media:
+            continue
+        found = c.media(media["ref"])
+        if isinstance(found, MediaProblem):
+            line = line_of(raw, ("sections", index, "media"))
+            c.problems.append(Problem(c.rel(path), line, f"{found}.", found.code))
+        else:
+            media["sha256"] = found.sha256
+
+
 def _read_version(
     c: _Collector, form_dir: Path, form: dict[str, Any], meta: dict[str, Any]
 ) -> VersionBundle:
@@ -233,9 +262,11 @@ def _read_version(
         except ValueError as exc:
             c.add(path, None, f"{exc}.")
             continue
-        content = c.load(path, LocaleContentSchema()).data
+        loaded = c.load(path, LocaleContentSchema())
+        content = loaded.data
         if content is None:
             continue
+        _attach_media(c, path, loaded.raw, content)
         missing_roles = [r for r in form["signer_roles"] if r not in content["signature_meanings"]]
         if missing_roles:
             c.add(path, None, f"signature_meanings has no text for: {', '.join(missing_roles)}.")
@@ -285,10 +316,14 @@ def _fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:
     """Identify the folder's state by each file's path, size and modification time."""
     return tuple(
         (str(path), stat.st_size, stat.st_mtime_ns)
-        for path in sorted(root.rglob("*.yaml"))
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
         for stat in (path.stat(),)
     )
 
+
+#: The codes of picture problems, the first found naming the whole refusal.
+_MEDIA_CODES = ("media-missing", "media-unsafe")
 
 _PARSED: dict[Path, tuple[tuple[tuple[str, int, int], ...], StudyBundle]] = {}
 #: Uploads unpack to a new temporary folder each time: keep the cache from growing with them.
@@ -381,9 +416,13 @@ def _read_study_folder(root: Path) -> StudyBundle:
         forms.append(bundle)
     if c.problems or study is None:
         errors = [str(p) for p in c.problems]
+        codes = {p.code for p in c.problems}
         raise InvalidDataError(
             "The study folder has %(count)s problem(s):\n%(problems)s",
             details={"errors": errors},
             params={"count": len(errors), "problems": "\n".join(errors)},
+            # A missing picture outranks an unsafe one; other problems keep invalid-data.
+            code=next((code for code in _MEDIA_CODES if code in codes), None),
         )
-    return StudyBundle(study=study, forms=forms, study_sha256=sha256_of(study))
+    media = {m.sha256: m for m in c.media_by_ref.values() if isinstance(m, MediaFile)}
+    return StudyBundle(study=study, forms=forms, study_sha256=sha256_of(study), media=media)

@@ -215,6 +215,10 @@ class QuestionSchema(Strict):
 class LocaleContentSchema(Strict):
     title = fields.String(required=True, validate=validate.Length(min=1))
     summary = fields.String(load_default=None)
+    # The study's title and sponsor in this language, for the PDF; left out, study.yaml's.
+    # No load_default: an absent key stays absent, so older texts keep their fingerprint.
+    study_title = fields.String(validate=validate.Length(min=1))
+    sponsor = fields.String(validate=validate.Length(min=1))
     sections = fields.List(
         fields.Nested(SectionSchema), required=True, validate=validate.Length(min=1)
     )

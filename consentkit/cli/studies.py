@@ -39,7 +39,7 @@ def import_command(folder: Path | None, demo: bool, check: bool) -> None:
     except InvalidDataError as exc:
         for problem in exc.details.get("errors", [exc.message]):
             click.echo(problem, err=True)
-        raise click.ClickException("import refused: fix the problems above.") from exc
+        raise click.ClickException(f"import refused ({exc.code}): fix the problems above.") from exc
     except ConflictError as exc:
         for problem in exc.details.get("errors", [exc.message]):
             click.echo(problem, err=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from mongoengine import (
+    BinaryField,
     BooleanField,
     DateField,
     DateTimeField,
@@ -133,3 +134,25 @@ class FormVersion(BaseDocument):
     def locales(self) -> list[str]:
         """Return the languages this version exists in, sorted."""
         return sorted(self.content)
+
+
+class FormMedia(BaseDocument):
+    """A picture a form shows, stored once per study by the SHA-256 of its bytes.
+
+    The section's ``media.sha256`` in a version's content names it, so the
+    signed text's fingerprint covers the picture too; a picture is never
+    changed, only added (a new picture has a new fingerprint).
+    """
+
+    meta: ClassVar[dict[str, Any]] = {
+        "collection": "form_media",
+        "indexes": [{"fields": ["trial_id", "sha256"], "unique": True}],
+    }
+
+    trial_id = StringField(required=True)
+    sha256 = StringField(required=True)
+    #: Where the file was in the study folder when first imported (for people).
+    ref = StringField(required=True)
+    content_type = StringField(required=True)
+    data = BinaryField(required=True)
+    created_at = DateTimeField(required=True)

@@ -66,6 +66,10 @@ LABELS = {
     "by": N_("By"),
     "hash": N_("Hash"),
     "record_hash": N_("Record fingerprint"),
+    "audit_note": N_(
+        "The numbers are the steps of the participant's whole audit trail: steps about "
+        "their other forms are left out of this document, so some numbers are skipped."
+    ),
     "verification": N_("Verification code"),
     "development_seal": N_(
         "Development installation: this document is sealed with a test certificate "
@@ -137,7 +141,7 @@ def write_pdf(
     created: datetime,
     fetcher: DataOnlyFetcher | None = None,
 ) -> bytes:
-    """Render HTML to PDF/A-3b with the machine-readable record attached as JSON."""
+    """Render HTML to tagged PDF/A-3b with the machine-readable record attached as JSON."""
     fetcher = fetcher or DataOnlyFetcher()
     document = HTML(string=html, url_fetcher=fetcher, base_url=None)
     attachment = Attachment(
@@ -152,6 +156,10 @@ def write_pdf(
     pdf: bytes = document.write_pdf(
         stylesheets=[CSS(string=_stylesheet(), url_fetcher=fetcher)],
         pdf_variant="pdf/a-3b",
+        # Tagged for screen readers (a structure tree with headings, tables and each
+        # picture's alt text). WeasyPrint writes one variant's identification, so the
+        # file says PDF/A-3b; the PDF/UA-1 identifier (pdfuaid) would need a second.
+        pdf_tags=True,
         attachments=[attachment],
         pdf_identifier=None,
         custom_metadata=False,

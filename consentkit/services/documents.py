@@ -22,10 +22,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, NotRequired, TypedDict
 from zoneinfo import ZoneInfo
 
@@ -40,17 +41,18 @@ from consentkit.clock import now_utc
 from consentkit.enums import FormKind
 from consentkit.errors import ConflictError, InvalidDataError, NotFoundError
 from consentkit.i18n import gettext
-from consentkit.labels import label
+from consentkit.labels import LABELS, event_label, label
 from consentkit.models.document import StoredDocument
 from consentkit.models.participant import Participant
 from consentkit.models.study import FormVersion
+from consentkit.policy.age import local_date
 from consentkit.policy.locales import language_option
 from consentkit.policy.records import opened_event, record_status
 from consentkit.rendering import pdf as pdf_rendering
 from consentkit.rendering import seal as sealing
 from consentkit.rendering.markdown import to_html
 from consentkit.services import audit
-from consentkit.services.forms import catalog
+from consentkit.services.forms import catalog, media_data_urls, media_view
 from consentkit.services.transitions import Why
 
 ATTACHMENT_NAME = "consent-record.json"
@@ -361,6 +363,22 @@ def _present_text(
     return role if name in (None, role) else f"{role}: {name}"
 
 
+def _authentication_text(auth: dict[str, Any], locale: str) -> str:
+    """Say how the signer's identity was checked, in words (the factors if the way is new)."""
+    method = auth.get("method") or "otp"
+    if method in LABELS["auth_method"]:
+        return label("auth_method", method, locale)
+    return ", ".join(auth.get("factors", []))
+
+
+def _actor_text(actor: dict[str, Any], locale: str) -> str:
+    """Name who did an audited step: a family member's role, the study team, or consentkit."""
+    kind = actor.get("kind") or ""
+    if kind == "signer":
+        return label("signer_role", actor.get("role") or "", locale)
+    return label("actor_kind", kind, locale)
+
+
 def _svg_data_uri(svg: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
 
@@ -390,6 +408,7 @@ def _consent_html(
         trial_id=participant.trial_id, form_id=payload["form_id"], version=payload["version"]
     ).first()
     content = version.content[locale]
+    pictures = media_data_urls(participant.trial_id, content)
     events = [e for e in audit.chain_dicts(str(participant.id)) if e["seq"] <= payload["as_of_seq"]]
     # Name each chooser as they signed; before signing, by their role.
     signer_labels = {
@@ -418,15 +437,17 @@ def _consent_html(
         "kind_label": label("form_kind", payload["form_kind"], locale),
         "is_assent": is_assent,
         "summary": content.get("summary"),
-        "study_title": study.title,
+        # The form's own wording of the study and sponsor, in its language, when it gives one.
+        "study_title": content.get("study_title") or study.title,
         "trial_id": study.trial_id,
         "eu_ct_number": study.eu_ct_number,
-        "sponsor": study.sponsor,
+        "sponsor": content.get("sponsor") or study.sponsor,
         "participant_code": participant.code,
         "site_code": participant.site_code,
         "form_id": payload["form_id"],
         "version": payload["version"],
         "locale": locale,
+        "language_name": language_option(locale).name,
         "ethics_reference": version.ethics_reference,
         "approved_date": version.approved_date,
         "content_sha256": payload["content_sha256"],
@@ -439,7 +460,7 @@ def _consent_html(
             {
                 "title": s["title"],
                 "summary": s.get("summary"),
-                "media": s.get("media"),
+                "media": media_view(s.get("media"), pictures),
                 "html": to_html(s["body"]),
             }
             for s in content["sections"]
@@ -473,8 +494,11 @@ def _consent_html(
                 "attestation": s.get("attestation"),
                 "present": _present_text(s.get("present"), signer_labels, locale),
                 "locale": s["locale"],
+                "language_name": language_option(s["locale"]).name,
                 "content_sha256": s["content_sha256"],
-                "authentication": ", ".join(s["auth_factors"]),
+                "authentication": _authentication_text(
+                    signature_events[s["seq"]]["payload"]["auth"], locale
+                ),
                 "binding_sha256": s["binding_sha256"],
             }
             for s in payload["signatures"]
@@ -484,11 +508,11 @@ def _consent_html(
             {
                 "seq": e["seq"],
                 "at": e["at"].astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
-                "type": e["type"],
-                "state": e.get("state_after")
-                if e.get("state_after") != e.get("state_before")
+                "type": event_label(e["type"], locale),
+                "state": label("record_state", e["state_after"], locale)
+                if e.get("state_after") and e.get("state_after") != e.get("state_before")
                 else None,
-                "by": f"{e['actor'].get('kind')}:{e['actor'].get('role')}",
+                "by": _actor_text(e["actor"], locale),
                 "hash": e["hash"][:20],
             }
             for e in events
@@ -522,6 +546,8 @@ class DocumentResult:
 
     document: StoredDocument
     content: bytes = field(repr=False)
+    #: The name to save it under: study, form and date (``DEMO-NBL-1-assent-6-9-2026-03-02.pdf``).
+    filename: str = "document.pdf"
 
 
 def _render_once(key: str, base: dict[str, Any], render: Any, now: datetime) -> DocumentResult:
@@ -636,12 +662,25 @@ def consent_document(
         "locale": locale,
         "as_of_seq": as_of,
     }
-    return _render_once(
+    result = _render_once(
         f"consent-record:{record_id}:{locale}",
         base,
         lambda: render_consent_pdf(participant, payload),
         now,
     )
+    completed_at = next(e["at"] for e in events if e["seq"] == as_of)
+    result.filename = document_filename(
+        participant.trial_id,
+        opened["payload"]["form_id"],
+        local_date(completed_at, participant.timezone),
+    )
+    return result
+
+
+def document_filename(trial_id: str, form_id: str, on: date) -> str:
+    """Name a document by study, form and date, in characters every file system accepts."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{trial_id}-{form_id}-{on.isoformat()}")
+    return f"{name}.pdf"
 
 
 def withdrawal_payload(participant: Participant, seq: int, locale: str) -> WithdrawalPayload:

@@ -12,6 +12,7 @@ version and checks the content hash (consentkit.services.ceremony).
 
 from __future__ import annotations
 
+import base64
 import functools
 import threading
 import time
@@ -25,7 +26,14 @@ from consentkit.clock import now_utc
 from consentkit.enums import VersionStatus
 from consentkit.errors import NotFoundError
 from consentkit.labels import label
-from consentkit.models.study import VERSION_META_FIELDS, ConsentForm, FormVersion, Site, Study
+from consentkit.models.study import (
+    VERSION_META_FIELDS,
+    ConsentForm,
+    FormMedia,
+    FormVersion,
+    Site,
+    Study,
+)
 from consentkit.policy.age import local_date
 from consentkit.policy.locales import language_option, negotiate_locale
 from consentkit.policy.versions import display_status, version_in_force
@@ -148,6 +156,8 @@ class FormView(TypedDict):
     kind: str
     kind_label: str
     age_band: str | None
+    #: The band's reading style from study.yaml (``pictorial`` for the 6-9 assent), or None.
+    age_band_style: str | None
     version: int
     change: str | None
     effective_from: date | None
@@ -321,11 +331,38 @@ def _version_meta(
     }
 
 
+def media_data_urls(trial_id: str, content: dict[str, Any]) -> dict[str, str]:
+    """Return the pictures of one language's content as ``data:`` URLs, by SHA-256.
+
+    Pages and PDFs show a picture inline: nothing is fetched from anywhere, and the
+    stored bytes are the ones checked at import (consentkit.authoring.media).
+    """
+    wanted = [
+        s["media"]["sha256"] for s in content["sections"] if (s.get("media") or {}).get("sha256")
+    ]
+    if not wanted:
+        return {}
+    return {
+        m.sha256: f"data:{m.content_type};base64,{base64.b64encode(m.data).decode('ascii')}"
+        for m in FormMedia.objects(trial_id=trial_id, sha256__in=wanted).only(
+            "sha256", "content_type", "data"
+        )
+    }
+
+
+def media_view(media: dict[str, Any] | None, pictures: dict[str, str]) -> dict[str, Any] | None:
+    """Return a section's picture as the reader gets it: ``{alt, src}`` (src None if absent)."""
+    if not media:
+        return None
+    return {"alt": media["alt"], "src": pictures.get(media.get("sha256") or "")}
+
+
 @functools.lru_cache(maxsize=512)
 def _rendered(sha256: str, version_id: str, locale: str) -> RenderedText:
     """Return the display form of one version's content in one locale (cached by hash)."""
-    doc = FormVersion.objects(id=version_id).only(f"content.{locale}").first()
+    doc = FormVersion.objects(id=version_id).only(f"content.{locale}", "trial_id").first()
     content = doc.content[locale]
+    pictures = media_data_urls(doc.trial_id, content)
     return {
         "title": content["title"],
         "summary": content.get("summary"),
@@ -335,7 +372,7 @@ def _rendered(sha256: str, version_id: str, locale: str) -> RenderedText:
                 "title": s["title"],
                 "summary": s.get("summary"),
                 "html": to_html(s["body"]),
-                "media": s.get("media"),
+                "media": media_view(s.get("media"), pictures),
             }
             for s in content["sections"]
         ],
@@ -350,6 +387,22 @@ def _rendered(sha256: str, version_id: str, locale: str) -> RenderedText:
         ],
         "signature_meanings": content["signature_meanings"],
     }
+
+
+def band_style(form: ConsentForm) -> str | None:
+    """Return the style study.yaml gives the form's age band (any country's list), or None."""
+    if not form.age_band:
+        return None
+    bands = catalog(form.trial_id).study.age_bands or {}
+    return next(
+        (
+            band.get("style")
+            for country_bands in bands.values()
+            for band in country_bands
+            if band.get("id") == form.age_band
+        ),
+        None,
+    )
 
 
 def form_view(
@@ -376,6 +429,7 @@ def form_view(
         "kind": form.kind,
         "kind_label": label("form_kind", form.kind, locale),
         "age_band": form.age_band,
+        "age_band_style": band_style(form),
         "version": version.version,
         "change": version.change,
         "effective_from": version.effective_from,

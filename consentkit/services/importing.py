@@ -31,7 +31,14 @@ from consentkit.authoring.reader import (
 from consentkit.clock import now_utc
 from consentkit.enums import VersionStatus
 from consentkit.errors import ConflictError, InvalidDataError
-from consentkit.models.study import VERSION_META_FIELDS, ConsentForm, FormVersion, Site, Study
+from consentkit.models.study import (
+    VERSION_META_FIELDS,
+    ConsentForm,
+    FormMedia,
+    FormVersion,
+    Site,
+    Study,
+)
 from consentkit.paths import data_dir
 from consentkit.services.forms import forget_catalogs
 from consentkit.services.tasks import create_reconsent_tasks, inform_of_minor_version
@@ -190,6 +197,30 @@ def _plan_form(plan: _Plan, trial_id: str, form: FormBundle, now: datetime) -> N
         plan.writes.append(lambda: existing.modify(**wanted))
     for version in form.versions:
         _plan_version(plan, trial_id, form_id, version, now)
+
+
+def _plan_media(plan: _Plan, bundle: StudyBundle, now: datetime) -> None:
+    """Store each picture not stored yet (by fingerprint: a stored one never changes)."""
+    trial_id = bundle.study["trial_id"]
+    stored = set(
+        FormMedia.objects(trial_id=trial_id, sha256__in=list(bundle.media)).scalar("sha256")
+    )
+    for sha256, media in sorted(bundle.media.items()):
+        label = f"picture {media.ref}"
+        if sha256 in stored:
+            plan.report.unchanged.append(label)
+            continue
+        plan.report.created.append(label)
+        plan.writes.append(
+            lambda media=media: FormMedia(
+                trial_id=trial_id,
+                sha256=media.sha256,
+                ref=media.ref,
+                content_type=media.content_type,
+                data=media.data,
+                created_at=now,
+            ).save()
+        )
 
 
 def _states_only_what_is_stored(
@@ -351,6 +382,8 @@ def import_study(
         )
     plan = _Plan(report=ImportReport(trial_id=found), drafts_only=drafts_only)
     _plan_study(plan, bundle, now)
+    # Pictures first: a version is never readable before the pictures it shows.
+    _plan_media(plan, bundle, now)
     for form in bundle.forms:
         _plan_form(plan, found, form, now)
     if plan.not_drafts:

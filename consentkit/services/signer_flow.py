@@ -981,10 +981,12 @@ def withdrawal_document(session: SignerSession, seq: int) -> bytes:
     return documents.withdrawal_document(participant, seq).content
 
 
-def record_document(session: SignerSession, record_id: str, *, locale: str | None) -> bytes:
-    """Return (rendering on first request) the sealed PDF of a completed record."""
+def record_document(
+    session: SignerSession, record_id: str, *, locale: str | None
+) -> documents.DocumentResult:
+    """Return (rendering on first request) the sealed PDF of a completed record and its name."""
     participant = _turn(session, record_id).participant
-    return documents.consent_document(participant, record_id, locale=locale).content
+    return documents.consent_document(participant, record_id, locale=locale)
 
 
 class ContactSettings(TypedDict):

@@ -17,7 +17,9 @@ import pytest
 from pypdf import PdfReader
 
 from consentkit.clock import now_utc
+from consentkit.labels import label
 from consentkit.models.audit import AuditEvent
+from consentkit.policy.age import local_date
 from consentkit.policy.roles import StaffRole
 from consentkit.services import access, documents, records
 from tests.backend.signer_helpers import content
@@ -207,6 +209,61 @@ def test_child_assent_pdf_says_assent_and_who_was_present(family_device: Any) ->
     assert "The child's assent" in text
     assert "Present when the child signed" in text
     assert "Signatures" not in text
+
+
+def _figure_alts(pdf: bytes) -> list[str]:
+    """Return the alt text of every tagged figure (the PDF's structure tree, for screen readers)."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        node = node.get_object()
+        if isinstance(node, list):
+            for child in node:
+                walk(child)
+            return
+        if not hasattr(node, "get"):
+            return
+        if node.get("/S") == "/Figure" and "/Alt" in node:
+            found.append(str(node["/Alt"]))
+        if "/K" in node:
+            walk(node["/K"])
+
+    walk(PdfReader(io.BytesIO(pdf)).trailer["/Root"]["/StructTreeRoot"])
+    return found
+
+
+def test_child_assent_pdf_in_french_shows_the_pictures_and_a_readable_audit_page(
+    family_device: Any,
+) -> None:
+    family, record, device = family_device()
+    assert _child_signs(device, record).status_code == 200
+    sign(family, record, family.investigator, at=now_utc())
+    alts = [s["media"]["alt"] for s in content(record, "fr")["sections"]]
+
+    got = device.get(f"/api/v1/me/records/{record.record_id}/document?lang=fr")
+    pdf = got.data
+    pages = PdfReader(io.BytesIO(pdf)).pages
+    text = " ".join(" ".join(page.extract_text().split()) for page in pages)
+
+    # Saved under the study, the form and the date it was completed (the site's day).
+    today = local_date(now_utc(), family.participant.timezone).isoformat()
+    assert got.headers["Content-Disposition"] == (
+        f'attachment; filename="DEMO-NBL-1-assent-6-9-{today}.pdf"'
+    )
+
+    # Each picture is drawn and tagged with its French alt text, not printed as "[alt]".
+    assert _figure_alts(pdf)[: len(alts)] == alts  # then the drawn signatures
+    assert f"[{alts[0]}" not in text
+    # The study as the French form names it; no internal ids.
+    assert "étude de démonstration fictive" in text
+    assert "assent-6-9 ·" not in text
+    assert "· fr" not in text
+    # The audit page says what happened in words, not event types or factor codes.
+    assert label("event_type", "participant.enrolled", "fr") in text
+    assert "participant.enrolled" not in text
+    assert "signature.added" not in text
+    assert "session, in-presence" not in text
+    assert label("auth_method", "in-presence", "fr") in " ".join(text.split())
 
 
 def _seven_years_old() -> str:

@@ -63,9 +63,17 @@ def test_child_assent_on_the_parents_phone(
     page.wait_for_url("**/child")
     expect(page.locator("#section-title")).to_have_text(text["sections"][0]["title"])
     assert page.evaluate("document.body.classList.contains('band-pictorial')")
+    # The pictorial band's pictures: drawn (loaded, not broken) with the alt text of this language.
+    picture = page.locator("#section-image")
+    expect(picture).to_be_visible()
+    expect(picture).to_have_attribute("alt", text["sections"][0]["media"]["alt"])
+    assert page.evaluate("document.getElementById('section-image').naturalWidth") > 0
     assert _no_sideways_scroll(page)
     phone.screenshot(f"{shots}-02-read")
-    for _section in text["sections"]:
+    for number, section in enumerate(text["sections"]):
+        expect(picture).to_have_attribute("alt", section["media"]["alt"])
+        if number == 2:
+            phone.screenshot(f"{shots}-02b-read-picture")
         page.click("#next-part")
     expect(page.locator("#child-choose")).to_be_visible()
     # The child is asked plainly: no "required" badge, no code, no adult reason to sign early.

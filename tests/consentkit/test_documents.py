@@ -231,7 +231,12 @@ def test_consent_document_french_copy_shows_the_french_title(
 def test_consent_document_german_copy_shows_the_version_signed(signed: Signed) -> None:
     version_label = pdf_rendering.labels("de")["version"]
 
-    assert f"parental-consent · {version_label} 2 · de" in _text(signed.pdfs["de"])
+    text = _text(signed.pdfs["de"])
+
+    # The form by its kind and the language by its name, in German; no internal ids.
+    kind = label("form_kind", "parental-consent", "de")
+    assert f"{kind} · {version_label} 2 · Deutsch" in text
+    assert "parental-consent ·" not in text
 
 
 def test_consent_document_german_copy_shows_the_german_guardian_signature_meaning(
@@ -292,6 +297,31 @@ def test_consent_document_is_pdfa_3b(signed: Signed, document: str) -> None:
     assert xmp is not None
     assert b"pdfaid:part" in xmp.stream.get_data()
     assert (xmp.pdfaid_part, xmp.pdfaid_conformance) == ("3", "B")
+
+
+def test_consent_document_french_copy_says_in_words_how_and_what_happened(
+    signed: Signed,
+) -> None:
+    text = _text(signed.pdfs["fr"])
+
+    assert (
+        f"{pdf_rendering.labels('fr')['authentication']} {label('auth_method', 'otp', 'fr')}"
+        in (text)
+    )
+    assert "session, otp" not in text
+    assert label("event_type", "participant.enrolled", "fr") in text
+    assert label("event_type", "items.chosen", "fr") in text
+    for code in ("participant.enrolled", "signature.added", "signer:guardian", "staff:"):
+        assert code not in text
+
+
+@pytest.mark.parametrize("document", ["de", "fr"])
+def test_consent_document_is_tagged_for_screen_readers(signed: Signed, document: str) -> None:
+    root = PdfReader(io.BytesIO(signed.pdfs[document])).trailer["/Root"]
+
+    assert "/StructTreeRoot" in root
+    assert bool(root["/MarkInfo"]["/Marked"])
+    assert root["/Lang"] == document
 
 
 def test_consent_document_attaches_the_record_as_a_pdfa3_associated_file(

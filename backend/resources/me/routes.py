@@ -389,5 +389,5 @@ class RecordDocumentViews(MethodView):
     @blp.doc(security=SECURITY)
     def get(self, args: dict[str, Any], record_id: str) -> Response:
         """Download the sealed PDF (rendered once, on first request)."""
-        pdf = signer_flow.record_document(current_session(), record_id, locale=args.get("lang"))
-        return pdf_attachment(pdf, f"{record_id}.pdf", cache_control="private, max-age=3600")
+        found = signer_flow.record_document(current_session(), record_id, locale=args.get("lang"))
+        return pdf_attachment(found.content, found.filename, cache_control="private, max-age=3600")

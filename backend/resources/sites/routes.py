@@ -633,8 +633,8 @@ class StaffDocumentViews(MethodView):
     def get(self, trial_id: str, code: str, record_id: str) -> Response:
         """Download the signed PDF (rendered on first request, then stored)."""
         _, participant = _participant(trial_id, code, Action.VIEW)
-        pdf = documents.consent_document(participant, record_id).content
-        return pdf_attachment(pdf, f"{code}-{record_id[:8]}.pdf")
+        found = documents.consent_document(participant, record_id)
+        return pdf_attachment(found.content, found.filename)
 
 
 @blp.route("/<trial_id>/participants/<code>/withdrawals/<int:seq>/document")

@@ -66,6 +66,9 @@ class FormContentSchema(ma.Schema):
     kind = ma.fields.String()
     kind_label = ma.fields.String()
     age_band = ma.fields.String(allow_none=True)
+    age_band_style = ma.fields.String(
+        allow_none=True, metadata={"description": "The band's reading style, e.g. pictorial"}
+    )
     version = ma.fields.Integer()
     change = ma.fields.String()
     effective_from = ma.fields.Date(allow_none=True)
@@ -82,7 +85,11 @@ class FormContentSchema(ma.Schema):
     summary = ma.fields.String(allow_none=True)
     # Content is passed through as the service built it (a list of objects each): walking
     # 35 KiB of text field by field in marshmallow cost more than the rest of the request.
-    sections = ma.fields.Raw(metadata={"description": "[{id, title, summary, html (safe), media}]"})
+    sections = ma.fields.Raw(
+        metadata={
+            "description": "[{id, title, summary, html (safe), media: {alt, src (data: URL)}}]"
+        }
+    )
     items = ma.fields.Raw(metadata={"description": "[{id, code, required, text}]"})
     questions = ma.fields.Raw(metadata={"description": "[{id, text, options: [{id, text}]}]"})
     signature_meanings = ma.fields.Raw(metadata={"description": "{role: meaning text}"})

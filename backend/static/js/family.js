@@ -444,6 +444,17 @@
   // Section titles are h2: headings inside a section's text come below them.
   const HEADINGS = { H1: "H3", H2: "H3", H3: "H3", H4: "H4", H5: "H4", H6: "H4" };
 
+  /** Show a section's picture (consentkit.authoring.media): a checked data: URL and its alt. */
+  function showPicture(media) {
+    const figure = $("section-figure");
+    if (!figure) return;
+    const image = $("section-image");
+    const ok = Boolean(media && media.src && media.src.indexOf("data:image/") === 0);
+    figure.hidden = !ok;
+    image.src = ok ? media.src : "data:,";
+    image.alt = ok ? media.alt : "";
+  }
+
   /** Copy the server's (already safe) HTML through an allowlist of tags and link schemes. */
   function safeFragment(html) {
     const parsed = new DOMParser().parseFromString(html, "text/html");
@@ -687,6 +698,12 @@
       if (section.summary) {
         article.appendChild(el("p", { class: "summary" }, section.summary));
       }
+      const media = section.media;
+      if (media && media.src && media.src.indexOf("data:image/") === 0) {
+        const figure = el("figure", { class: "section-picture" });
+        figure.appendChild(el("img", { src: media.src, alt: media.alt }));
+        article.appendChild(figure);
+      }
       const body = el("div", { class: "prose" });
       body.appendChild(safeFragment(section.html || ""));
       article.appendChild(body);
@@ -742,6 +759,7 @@
       seen.add(section.id);
       $("section-title").textContent = section.title;
       $("section-summary").textContent = section.summary || "";
+      showPicture(section.media);
       const body = $("section-body");
       body.textContent = "";
       body.appendChild(safeFragment(section.html || ""));
@@ -1004,7 +1022,7 @@
     const form = await loadForm();
     const base = "/me/records/" + encodeURIComponent(RECORD);
     // The pictorial band (6-9) reads in larger type; every band in short, plain steps.
-    document.body.classList.toggle("band-pictorial", form.age_band === "assent-6-9");
+    document.body.classList.toggle("band-pictorial", form.age_band_style === "pictorial");
     $("form-title").textContent = form.title;
     const sections = form.sections;
     let index = 0;
@@ -1029,6 +1047,7 @@
       const section = sections[index];
       $("section-title").textContent = section.title;
       $("section-summary").textContent = section.summary || "";
+      showPicture(section.media);
       const body = $("section-body");
       body.textContent = "";
       body.appendChild(safeFragment(section.html || ""));
@@ -1172,6 +1191,10 @@
       busy(this, refresh);
     });
     download.addEventListener("click", function () {
+      // Sealing a copy takes a moment the first time: say so on the button and to screen readers.
+      const label = download.textContent;
+      download.textContent = T.preparing_copy;
+      showStatus(T.preparing_copy);
       busy(download, async function () {
         const locale = store.getItem("ck.locale." + RECORD);
         const query = locale ? "?lang=" + encodeURIComponent(locale) : "";
@@ -1183,13 +1206,17 @@
         );
         const blob = await response.blob();
         const url = URL.createObjectURL(blob);
-        const link = el("a", { href: url, download: "consent-" + RECORD + ".pdf" });
+        // The server names the copy after the study, the form and the date.
+        const named = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "");
+        const link = el("a", { href: url, download: named ? named[1] : "consent-" + RECORD + ".pdf" });
         link.hidden = true;
         document.body.appendChild(link);
         link.click();
         link.remove();
         window.setTimeout(() => URL.revokeObjectURL(url), 60000);
         showStatus(T.downloaded);
+      }).finally(function () {
+        download.textContent = label;
       });
     });
     await refresh();

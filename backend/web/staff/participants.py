@@ -651,12 +651,11 @@ def countersign(trial_id: str, code: str, record_id: str) -> Any:
 def document(trial_id: str, code: str, record_id: str) -> Response:
     """Download the sealed PDF of a completed record."""
     _member, found = _participant(trial_id, code, Action.VIEW)
-    pdf = documents.consent_document(found, record_id).content
-    name = re.sub(r"[^A-Za-z0-9._-]", "_", f"{found.code}-{record_id[:8]}")
+    result = documents.consent_document(found, record_id)
     return Response(
-        pdf,
+        result.content,
         mimetype="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'},
+        headers={"Content-Disposition": f'attachment; filename="{result.filename}"'},
     )
 
 
