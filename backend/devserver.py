@@ -66,7 +66,17 @@ def _load_demo() -> str:
     if importlib.util.find_spec("consentkit.services.importing") is None:
         return "no demo study in this version"
     importing = importlib.import_module("consentkit.services.importing")
-    return str(importing.import_demo_study().summary())
+    from consentkit.errors import ConflictError
+
+    try:
+        return str(importing.import_demo_study().summary())
+    except ConflictError as exc:
+        # A database from an older consentkit holds the demo's texts as published then, and
+        # published texts never change: keep serving it, and say how to start afresh.
+        return (
+            f"kept the demo study already in the database ({exc.code}: {exc}); to load this "
+            f"version's demo, stop and delete {settings.data_dir() / 'db'}"
+        )
 
 
 DEMO_STAFF = "investigator@demo.example"
