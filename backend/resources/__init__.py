@@ -16,6 +16,7 @@ from backend.resources.service_accounts.routes import blp as service_accounts_bl
 from backend.resources.sites.routes import blp as sites_blp
 from backend.resources.staff.routes import blp as staff_blp
 from backend.resources.studies.routes import blp as studies_blp
+from backend.resources.webhooks.routes import blp as webhooks_blp
 
 
 def register_blueprints(api: Api) -> None:
@@ -33,6 +34,7 @@ def register_blueprints(api: Api) -> None:
         oauth_blp,
         permissions_blp,
         service_accounts_blp,
+        webhooks_blp,
     ):
         api.register_blueprint(blp, url_prefix=f"/api/v1{blp.url_prefix or ''}")
     # FHIR has its own base (``/api/fhir/r4``, ``/api/fhir/r5``), as FHIR clients expect.
