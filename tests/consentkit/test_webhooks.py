@@ -8,14 +8,18 @@ outbox with its clock moved forward past the retries' backoff.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from consentkit.errors import InvalidDataError
 from consentkit.models.outbox import OutboxMessage
 from consentkit.services import participation, webhooks
+from consentkit.services.competence import record_competence_reached
+from consentkit.services.importing import import_study
 from consentkit.worker import Worker
 from tests.consentkit.records_helpers import STAFF, T0, consented_family, make_family
 from tests.consentkit.webhook_helpers import Receiver, running_receiver
@@ -256,3 +260,46 @@ def _other_port(taken: int) -> int:
     while (port := free_port()) == taken:
         pass
     return port
+
+
+def test_reconsent_required_after_a_major_version(
+    clean_db: Any, study_folder: Path, receiver: Receiver
+) -> None:
+    _set_version(study_folder, 1, status="approved")
+    import_study(study_folder)
+    consented_family("P-RE")
+    _subscribe(receiver, ["consent.reconsent-required"])
+    _set_version(study_folder, 1, status="published")
+    import_study(study_folder)  # publishes v2 (major): the re-consent task
+
+    _drain(datetime.now(UTC))
+
+    [event] = receiver.events
+    assert event["type"] == "consent.reconsent-required"
+    assert event["data"]["participant"] == "P-RE"
+    assert event["data"]["form_kind"] == "parental-consent"
+
+
+def test_suspension_at_competence_names_the_suspended_records(
+    demo_study: Any, receiver: Receiver
+) -> None:
+    # PL: 18 is the age of legal competence and the row asks for re-consent then.
+    _family, record = consented_family("PL-18", site="PL-01", birth_date=date(2008, 6, 10))
+    _subscribe(receiver, ["consent.suspended"])
+    after_18 = datetime(2026, 6, 12, 9, 0, tzinfo=UTC)
+
+    record_competence_reached(on=after_18.date(), now=after_18)
+    _drain(after_18)
+
+    [event] = receiver.events
+    assert event["type"] == "consent.suspended"
+    assert event["data"]["suspended_record_ids"] == [record.record_id]
+    decisions = {a["activity"]: a["decision"] for a in event["data"]["permissions"]}
+    assert decisions["study-procedures"] == "deny"
+
+
+def _set_version(folder: Path, index: int, **changes: Any) -> None:
+    path = folder / "forms" / "parental-consent" / "form.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["versions"][index].update(changes)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
