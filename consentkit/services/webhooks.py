@@ -31,19 +31,19 @@ from consentkit.clock import now_utc
 from consentkit.errors import ConflictError, InvalidDataError, NotFoundError, PermissionDeniedError
 from consentkit.models.outbox import FAILED, LEASED, QUEUED, SENT, SKIPPED, OutboxMessage
 from consentkit.models.participant import Participant
-from consentkit.models.webhook import WebhookSubscription
+from consentkit.models.webhook import (
+    WebhookSubscription as WebhookSubscription,  # the type callers hold
+)
 from consentkit.policy.records import participant_records
 from consentkit.policy.webhooks import EVENT_TYPES
 from consentkit.services import audit, outbox, permissions
-from consentkit.services.webhook_fanout import CHANNEL
+from consentkit.services.webhook_fanout import CHANNEL as CHANNEL  # the worker's switch
 
 ALL_SITES = "*"
 #: Deliveries shown in a subscription's log, newest first.
 LOG_LIMIT = 200
 #: How long a delivery waits before looking again for an earlier one of its participant.
 ORDER_WAIT = timedelta(seconds=5)
-
-__all__ = ["CHANNEL", "WebhookSubscription"]
 
 
 @dataclass(frozen=True)
