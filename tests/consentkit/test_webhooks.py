@@ -17,7 +17,7 @@ import yaml
 
 from consentkit.errors import InvalidDataError
 from consentkit.models.outbox import OutboxMessage
-from consentkit.services import participation, webhooks
+from consentkit.services import audit, participation, webhooks
 from consentkit.services.competence import record_competence_reached
 from consentkit.services.importing import import_study
 from consentkit.worker import Worker
@@ -149,20 +149,18 @@ def test_receiver_failing_five_times_gets_every_event_once_in_order(
         assert kinds == ["assent.dissent", "consent.withdrawn", "consent.withdrawn"]
 
 
-def test_retried_withdrawal_queues_each_delivery_once(demo_study: Any, receiver: Receiver) -> None:
+def test_event_found_again_by_a_retry_is_queued_once(demo_study: Any, receiver: Receiver) -> None:
     family = make_family()
     _subscribe(receiver, ["consent.withdrawn"])
-    for _ in range(2):
-        participation.withdraw(
-            family.participant,
-            scopes=["no-new-data"],
-            actor=STAFF,
-            idempotency_key="k-1",
-            now=LATER,
-        )
+    event = participation.withdraw(
+        family.participant, scopes=["no-new-data"], actor=STAFF, now=LATER
+    )
 
+    # A retried request whose build finds its event written (audit.append_to_chain's retry path).
+    audit.append_to_chain(family.participant, lambda _events: event, now=LATER)
     _drain(LATER)
 
+    assert OutboxMessage.objects(channel=webhooks.CHANNEL).count() == 1
     assert len(receiver.events) == 1
 
 
