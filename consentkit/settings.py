@@ -315,3 +315,36 @@ def message_channels() -> tuple[str, ...]:
         ("app", push_webhook_url()),
     )
     return tuple(name for name, setting in found if setting)
+
+
+# ---------------------------------------------------------------- webhook subscriptions (issue 16)
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def webhook_allow_http() -> bool:
+    """Return whether webhook targets may be plain http (``CONSENTKIT_WEBHOOK_ALLOW_HTTP``).
+
+    Off by default: a subscriber's URL must be https. Tests and development turn it on.
+    """
+    return _flag("CONSENTKIT_WEBHOOK_ALLOW_HTTP")
+
+
+def webhook_allow_private() -> bool:
+    """Return whether webhook targets may resolve to private or loopback addresses.
+
+    ``CONSENTKIT_WEBHOOK_ALLOW_PRIVATE``, off by default (a subscriber must not make
+    the server call inside its own network); tests with a local receiver turn it on.
+    """
+    return _flag("CONSENTKIT_WEBHOOK_ALLOW_PRIVATE")
+
+
+def webhook_disable_after() -> int:
+    """Return after how many failed deliveries in a row a subscription is switched off.
+
+    ``CONSENTKIT_WEBHOOK_DISABLE_AFTER``, default 15 (with the outbox's backoff, several
+    hours of a receiver down); staff are shown the switched-off flag and can switch it on.
+    """
+    return max(1, int(os.environ.get("CONSENTKIT_WEBHOOK_DISABLE_AFTER", "15")))

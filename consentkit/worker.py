@@ -31,7 +31,7 @@ from consentkit.models.outbox import OutboxMessage
 from consentkit.models.participant import Participant
 from consentkit.policy import contact as contact_policy
 from consentkit.rendering.messages import render_message
-from consentkit.services import jobs, outbox, triggers
+from consentkit.services import jobs, outbox, triggers, webhooks
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,9 @@ def process(
     now = now or now_utc()
     if jobs.is_job(message.kind):
         return run_job(message, owner, now=now)
+    if message.channel == webhooks.CHANNEL:
+        # To another system, not a person: no rules of contact, no template (docs/webhooks.md).
+        return webhooks.deliver(message, owner, now=now)
     addressed = outbox.address(message, now=now)
     recipient = dataclasses.replace(
         addressed.recipient,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from backend.extensions import Api
 from backend.resources.auth.routes import blp as auth_blp
+from backend.resources.cdisc.routes import blp as cdisc_blp
 from backend.resources.documents.routes import blp as documents_blp
 from backend.resources.fhir.routes import blp as fhir_blp
 from backend.resources.forms_admin.routes import blp as forms_admin_blp
@@ -16,6 +17,7 @@ from backend.resources.service_accounts.routes import blp as service_accounts_bl
 from backend.resources.sites.routes import blp as sites_blp
 from backend.resources.staff.routes import blp as staff_blp
 from backend.resources.studies.routes import blp as studies_blp
+from backend.resources.webhooks.routes import blp as webhooks_blp
 
 
 def register_blueprints(api: Api) -> None:
@@ -33,6 +35,8 @@ def register_blueprints(api: Api) -> None:
         oauth_blp,
         permissions_blp,
         service_accounts_blp,
+        webhooks_blp,
+        cdisc_blp,
     ):
         api.register_blueprint(blp, url_prefix=f"/api/v1{blp.url_prefix or ''}")
     # FHIR has its own base (``/api/fhir/r4``, ``/api/fhir/r5``), as FHIR clients expect.

@@ -57,16 +57,21 @@ RETRYABLE_HTTP = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
 def post_json(
-    url: str, body: Mapping[str, Any], *, headers: Mapping[str, str], timeout_s: float = 10
+    url: str,
+    body: Mapping[str, Any],
+    *,
+    headers: Mapping[str, str],
+    timeout_s: float = 10,
+    encoded: str | None = None,
 ) -> None:
-    """POST ``body`` as JSON; no redirect followed.
+    """POST ``body`` as JSON (exactly ``encoded`` when given: what was signed); no redirect.
 
     Raises:
         ChannelError: a 4xx other than 408/425/429 is permanent; anything else transient.
     """
     request = urllib.request.Request(  # noqa: S310 - callers check the scheme
         url,
-        data=json.dumps(body).encode(),
+        data=(json.dumps(body) if encoded is None else encoded).encode(),
         headers={"Content-Type": "application/json", **headers},
         method="POST",
     )

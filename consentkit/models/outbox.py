@@ -40,6 +40,12 @@ class OutboxMessage(BaseDocument):
                 "partialFilterExpression": {"status": LEASED},
             },
             {"fields": ["participant_id", "created_at"]},
+            # Webhook deliveries: a subscription's log, and the order per participant.
+            {"fields": ["recipient.subscription_id", "created_at"], "sparse": True},
+            {
+                "fields": ["recipient.subscription_id", "params.participant_id", "params.seq"],
+                "sparse": True,
+            },
         ],
     }
 
@@ -51,8 +57,9 @@ class OutboxMessage(BaseDocument):
     is_essential = BooleanField(default=False)
     trial_id = StringField(null=True)
     participant_id = StringField(null=True)
-    #: ``{"signer_id": ...}`` (contact read at send time, never copied here) or
-    #: ``{"email"|"phone"|"push"|"app": ...}`` for a staff member or a test sink.
+    #: ``{"signer_id": ...}`` (contact read at send time, never copied here),
+    #: ``{"email"|"phone"|"push"|"app": ...}`` for a staff member or a test sink, or
+    #: ``{"subscription_id": ...}`` for a webhook delivery (channel ``webhook-subscription``).
     recipient = DictField(required=True)
     #: None: the signer's preferred channel, chosen at send time.
     channel = StringField(null=True)

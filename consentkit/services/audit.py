@@ -42,6 +42,7 @@ from consentkit.errors import ConflictError
 from consentkit.models.audit import AuditEvent
 from consentkit.models.participant import Participant
 from consentkit.policy.records import opened_event
+from consentkit.services import webhook_fanout
 
 log = logging.getLogger(__name__)
 
@@ -226,6 +227,8 @@ def append_to_chain(
                 continue
         result = build(stored)
         if isinstance(result, AuditEvent):
+            # A retry: queue what a request that died after its write may not have queued.
+            webhook_fanout.queue_event(participant, result, now=result.at)
             return result, stored
         at = now or now_utc()
         if last is not None and at < last["at"]:
@@ -251,6 +254,8 @@ def append_to_chain(
             trust_head = False
             continue  # another writer took this place: re-read and re-check
         _seal_head(participant, seq, event.hash, event.at)
+        # The one place other systems learn of it (docs/webhooks.md): every writer appends here.
+        webhook_fanout.queue_event(participant, event, now=event.at)
         return event, [*stored, {**fields, "hash": event.hash}]
     raise ConflictError("Too many simultaneous changes to this participant; try again.")
 

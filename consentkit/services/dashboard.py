@@ -1054,6 +1054,11 @@ def _safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", text)
 
 
+def safe_filename(text: str) -> str:
+    """Return ``text`` as a download name safe in a quoted header (see :func:`export_filename`)."""
+    return _safe_name(text)
+
+
 def export(
     trial_id: str,
     fmt: str,

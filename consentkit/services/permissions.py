@@ -123,3 +123,14 @@ def permissions_for_many(
         )
         results.append({"participant": code, "answers": answers})
     return results
+
+
+def answers_after(
+    participant: Participant, events: Sequence[audit.ChainEvent], *, at: datetime
+) -> list[dict[str, Any]]:
+    """Return every activity's answer on the chain ``events`` at ``at`` (webhook payloads).
+
+    The same answers :func:`permissions_for` gives, for the chain as it stood
+    just after one event, so a delivery sent late still says what that event changed.
+    """
+    return _answers(participant, list(ACTIVITIES), at, events)

@@ -21,10 +21,11 @@ import pytest
 
 from backend.auth.staff import COOKIE
 from consentkit.clock import now_utc
+from consentkit.models.outbox import OutboxMessage
 from consentkit.models.staff import StaffMember
 from consentkit.models.task import ConsentTask
 from consentkit.policy.roles import StaffRole
-from consentkit.services import access, audit, enrolment, evidence, participants
+from consentkit.services import access, audit, enrolment, evidence, participants, webhooks
 from tests.backend.staff_helpers import csrf_of, make_member, token_for
 
 TRIAL = "DEMO-NBL-1"
@@ -36,6 +37,7 @@ STUDY = "/staff/studies/<trial_id>"
 PERSON = f"{STUDY}/participants/<path:code>"
 RECORD = f"{PERSON}/records/<record_id>"
 FORM = f"{STUDY}/forms/<form_id>/v<int:version>"
+HOOK = f"{STUDY}/webhooks/<subscription_id>"
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,12 @@ ROWS = [
     Row(FORM, "GET", "study", ADMIN, sited=False),
     Row(f"{FORM}/approve", "POST", "study", ADMIN, sited=False),
     Row(f"{FORM}/publish", "POST", "study", ADMIN, sited=False),
+    Row(f"{STUDY}/webhooks", "GET", "study", ADMIN, sited=False),
+    Row(f"{STUDY}/webhooks", "POST", "study", ADMIN, sited=False),  # 422: no address given
+    Row(f"{HOOK}", "GET", "study", ADMIN, sited=False),
+    Row(f"{HOOK}/active", "POST", "study", ADMIN, sited=False),
+    # Queued again by the first allowed request: 409 for the next ones.
+    Row(f"{HOOK}/deliveries/<delivery_id>/redeliver", "POST", "study", ADMIN, sited=False),
     Row(PERSON, "GET", "participant", EVERYONE),
     Row(f"{PERSON}/invite", "POST", "participant", SITE_WORK),
     Row(f"{PERSON}/invitations/<invitation_id>/revoke", "POST", "participant", SITE_WORK),
@@ -159,7 +167,23 @@ def world(client: Any, demo_study: Any) -> dict[str, Any]:
             "record": result.records[0].record_id,
             "guardian": str(next(s.id for s in result.signers if s.role == "guardian")),
         }
-    return {"members": members, "families": families}
+    # A public address given as an IP (nothing is resolved or sent) and one finished delivery.
+    subscription, _secret = webhooks.create_subscription(
+        TRIAL, url="https://93.184.215.14/hooks", event_types=["consent.withdrawn"], created_by="t"
+    )
+    delivery = OutboxMessage(
+        dedupe_key="matrix-delivery",
+        kind="webhook",
+        recipient={"subscription_id": str(subscription.id)},
+        channel=webhooks.CHANNEL,
+        params={"event_type": "consent.withdrawn", "participant_id": "-", "seq": 1},
+        status="sent",
+        due_at=now_utc(),
+        created_at=now_utc(),
+    )
+    delivery.save()
+    hook = {"subscription": str(subscription.id), "delivery": str(delivery.id)}
+    return {"members": members, "families": families, "hook": hook}
 
 
 def _path(row: Row, site: str, world: dict[str, Any]) -> str:
@@ -175,6 +199,8 @@ def _path(row: Row, site: str, world: dict[str, Any]) -> str:
         .replace("<signer_id>", family["guardian"])
         .replace("<task_key>", family["task"])
         .replace("<int:seq>", str(family["question"]))
+        .replace("<subscription_id>", world["hook"]["subscription"])
+        .replace("<delivery_id>", world["hook"]["delivery"])
     )
     if "<invitation_id>" in path:
         # A fresh invitation per request: revoking or resending one spends it.

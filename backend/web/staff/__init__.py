@@ -21,7 +21,7 @@ The pages, one module per area: ``account`` (sign-in, set-up, password), ``dashb
 (studies, dashboard, worklist, export), ``enrolment``, ``participants``, ``signers`` (a family
 member's sessions and contact), ``tasks`` (consent tasks: the list, open and invite),
 ``witness`` (the impartial witness of a family member who cannot read: register, sign on
-the staff device) and ``forms``
+the staff device), ``webhooks`` (subscriptions, their delivery log) and ``forms``
 (import, preview, approve and publish forms; the re-consent worklist); ``common``
 holds the helpers they share and ``handlers`` the error pages, template context and
 form cookie of the whole blueprint.
@@ -42,6 +42,7 @@ from backend.web.staff import (  # noqa: E402, F401
     questions,
     signers,
     tasks,
+    webhooks,
     witness,
 )
 

@@ -1,0 +1,1 @@
+"""The CDISC export of a study (docs/cdisc.md)."""

@@ -1,0 +1,1 @@
+"""Webhook subscriptions of a study (docs/webhooks.md)."""
