@@ -17,8 +17,8 @@ page is full. A window that finds little grows, one that finds much does not,
 and no window grows much past the span in which the expected number of matches
 (from the dashboard counters) would fill one page, so a dense stretch after an
 empty one costs about a page, not the whole stretch (the cap loosens after
-many empty windows, so the empty years before a study began cost a few dozen lookups). On MongoDB the same
-lookups are plain index range scans.
+many empty windows, so the empty years before a study began cost a few dozen
+lookups). On MongoDB the same lookups are plain index range scans.
 """
 
 from __future__ import annotations

@@ -534,7 +534,7 @@ def test_status_table_refuses_a_cursor_it_did_not_give_out(worklist: None, curso
 
 def test_status_table_filters_by_state_site_form_and_code_prefix(worklist: None) -> None:
     awaiting, total = _table(at=SIGN_AT, state="awaiting-signatures")
-    assert (_codes(awaiting), total) == (["P-010", "Q-001"], 2)
+    assert (_codes(awaiting), total) == (["Q-001", "P-010"], 2)
 
     own_site, total = _table(at=SIGN_AT, site_codes=["FR-01"], state="awaiting-signatures")
     assert (_codes(own_site), total) == (["P-010"], 1)
