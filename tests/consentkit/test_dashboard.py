@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import threading
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable
@@ -581,6 +582,31 @@ def test_export_rows_streams_every_matching_row_in_worklist_order(worklist: None
     assert _codes(list(dashboard.export_rows(TRIAL, at=SIGN_AT, site_codes=["FR-02"]))) == ["Q-001"]
 
 
+def test_export_has_a_column_per_item_choice_and_withdrawal_scope_ids_last(
+    demo_study: Any,
+) -> None:
+    family = make_family("P-CHO")
+    record = _opened(family)
+    first, second = family.guardians
+    prepare(family, record, first, choices={"genetic-analysis": False})
+    prepare(family, record, second)
+    for signer in (first, family.investigator, second):
+        sign(family, record, signer, at=SIGN_AT)
+    participation.withdraw(family.participant, scopes=["samples-destroy"], actor=STAFF, now=SIGN_AT)
+
+    made = dashboard.export(TRIAL, "csv", at=SIGN_AT)
+    header, row = list(csv.reader("".join(made.content).splitlines()))
+    line = dict(zip(header, row, strict=True))
+
+    assert header[0] == "participant_code" and header[-1] == "record_id"
+    assert (line["participant_code"], line["record_id"]) == ("P-CHO", record.record_id)
+    # The guardians chose differently on genetic analysis, alike on participation.
+    assert (line["choice:participation"], line["choice:genetic-analysis"]) == ("yes", "yes/no")
+    assert line["withdrawn:samples-destroy"] == "yes"
+    assert line["withdrawn:full"] == ""
+    assert {f"withdrawn:{s.value}" for s in WithdrawalScope} <= set(header)
+
+
 def test_summary_at_defaults_to_now(worklist: None) -> None:
     shown = dashboard.summary(TRIAL)
 
@@ -648,7 +674,8 @@ def test_status_table_due_filters_list_exactly_what_the_dashboard_counted(
     }
 
     assert {due: page.total for due, page in listed.items()} == counts
-    assert {due: _codes(page.items) for due, page in listed.items()} == expected
+    # Which rows, not their order (newest first: test_status_table_pages_newest_first...).
+    assert {due: sorted(_codes(page.items)) for due, page in listed.items()} == expected
     assert [r.state for r in listed["suspended"].items] == ["suspended-awaiting-own-consent"]
     assert {r.version for r in listed["reconsent"].items} == {1}
 
