@@ -556,7 +556,9 @@ def _competence_participants(
 
     Those whose competence date is after ``at``'s UTC date and at most
     :data:`COMPETENCE_WINDOW_DAYS` days later, read through the (trial, site,
-    competence date) index one site at a time.
+    competence date) index one site at a time, for the whole study too (each
+    site the counters know): SecantusDB reads a (trial, date range)
+    lookup, which no index leads with, by reading every participant.
     """
     today = utc_day(at)
     window = {
@@ -564,14 +566,13 @@ def _competence_participants(
         "$lte": _midnight(today + timedelta(days=COMPETENCE_WINDOW_DAYS)),
     }
     people = Participant._get_collection()
-    queries: list[dict[str, Any]] = (
-        [{"trial_id": trial_id, "competence_date": window}]
-        if sites is None
-        else [
-            {"trial_id": trial_id, "site_code": site, "competence_date": window}
-            for site in sorted(sites)
-        ]
-    )
+    if sites is None:
+        # The sites the counters count participants at (every enrolment moves them).
+        sites = {doc["site_code"] for doc in _status_docs(trial_id, None)}
+    queries = [
+        {"trial_id": trial_id, "site_code": site, "competence_date": window}
+        for site in sorted(sites)
+    ]
     return sorted({str(doc["_id"]) for q in queries for doc in people.find(q, {"_id": True})})
 
 
