@@ -64,11 +64,18 @@ class ConsentRecord(BaseDocument):
         "indexes": [
             {"fields": ["record_id"], "unique": True},
             {"fields": ["participant_id"]},
-            {"fields": ["trial_id", "site_code", "state"]},
-            {"fields": ["trial_id", "form_id", "version", "state"]},
+            # The worklist, newest first (consentkit.services.keyset): each filter's equality
+            # fields then opened_at, which the windows of a page are a range on. The two
+            # four-field ones also serve the equality lookups of their first fields.
+            {"fields": ["trial_id", "opened_at"]},
+            {"fields": ["trial_id", "site_code", "opened_at"]},
+            {"fields": ["trial_id", "state", "opened_at"]},
+            {"fields": ["trial_id", "form_id", "opened_at"]},
+            {"fields": ["trial_id", "site_code", "state", "opened_at"]},
+            {"fields": ["trial_id", "form_id", "version", "state", "opened_at"]},
             # The dashboard: records whose completion window ends on a given day.
             {"fields": ["trial_id", "state", "due_at"]},
-            # The worklist, in participant-code order (prefix search is a range on it).
+            # A participant code prefix is a range on it.
             {"fields": ["trial_id", "participant_code", "form_id", "version"]},
         ],
     }

@@ -26,6 +26,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from itertools import islice
 from typing import Any
 
 from pymongo import DeleteOne, ReplaceOne
@@ -36,9 +37,11 @@ from consentkit.errors import InvalidDataError
 from consentkit.models.audit import AuditEvent, ConsentRecord
 from consentkit.models.dashboard import DateCount, StatusCount, counter_key, split_key
 from consentkit.models.participant import Participant
+from consentkit.models.study import FormVersion
 from consentkit.models.task import ConsentTask
 from consentkit.policy.jurisdiction import TransitionReason
-from consentkit.rendering.tables import csv_lines, xlsx_bytes
+from consentkit.rendering.tables import csv_lines, xlsx_chunks
+from consentkit.services import keyset
 from consentkit.services.forms import catalog, get_study
 from consentkit.services.projection import (
     RECORD_COUNTER_FIELDS,
@@ -137,7 +140,6 @@ EXPORT_FORMATS = {
 }
 _EXPIRED = RecordState.EXPIRED.value
 _STATES = [s.value for s in RecordState]
-_SORT = {"participant_code": 1, "form_id": 1, "version": 1, "opened_at": 1, "record_id": 1}
 _ROW_FIELDS = {
     "_id": False,
     "record_id": True,
@@ -554,7 +556,9 @@ def _competence_participants(
 
     Those whose competence date is after ``at``'s UTC date and at most
     :data:`COMPETENCE_WINDOW_DAYS` days later, read through the (trial, site,
-    competence date) index one site at a time.
+    competence date) index one site at a time, for the whole study too (each
+    site the counters know): SecantusDB reads a (trial, date range)
+    lookup, which no index leads with, by reading every participant.
     """
     today = utc_day(at)
     window = {
@@ -562,14 +566,13 @@ def _competence_participants(
         "$lte": _midnight(today + timedelta(days=COMPETENCE_WINDOW_DAYS)),
     }
     people = Participant._get_collection()
-    queries: list[dict[str, Any]] = (
-        [{"trial_id": trial_id, "competence_date": window}]
-        if sites is None
-        else [
-            {"trial_id": trial_id, "site_code": site, "competence_date": window}
-            for site in sorted(sites)
-        ]
-    )
+    if sites is None:
+        # The sites the counters count participants at (every enrolment moves them).
+        sites = {doc["site_code"] for doc in _status_docs(trial_id, None)}
+    queries = [
+        {"trial_id": trial_id, "site_code": site, "competence_date": window}
+        for site in sorted(sites)
+    ]
     return sorted({str(doc["_id"]) for q in queries for doc in people.find(q, {"_id": True})})
 
 
@@ -706,17 +709,19 @@ class WorklistRow:
 
 @dataclass(frozen=True)
 class WorklistPage:
-    """One page of the worklist, and how many rows match the filters in all."""
+    """One page of the worklist, newest first, and the cursor of the next page.
+
+    ``total`` is how many rows match the filters, from the dashboard counters
+    (the numbers the summary shows), or for the due filters that list one row
+    per participant the length of that short list; None for a code search,
+    which no counter counts and counting would read every matching record.
+    ``next_cursor`` is None on the last page.
+    """
 
     items: list[WorklistRow]
-    total: int
-    page: int
+    total: int | None
+    next_cursor: str | None
     page_size: int
-
-    @property
-    def pages(self) -> int:
-        """Return how many pages the matching rows fill (at least one, even when empty)."""
-        return max(1, -(-self.total // self.page_size))
 
 
 def _code_range(prefix: str) -> dict[str, str]:
@@ -734,17 +739,29 @@ def _code_range(prefix: str) -> dict[str, str]:
     return {"$gte": prefix, "$lt": prefix[:-1] + chr(following)}
 
 
+#: A code prefix at least this long is looked up on the code index (few codes share it);
+#: a shorter one is checked on the newest-first walk (many do, so a page fills fast).
+_CODE_INDEX_PREFIX = 5
+
+
 @dataclass(frozen=True)
 class _Query:
     """How to read the worklist rows matching the filters.
 
-    ``access`` is the first ``$match`` (a shape an index serves), ``full`` the
-    whole filter; ``per_participant`` keeps one row per participant (the due
-    filters that count participants, so the list total equals the count).
+    ``shapes`` are equality filters, each the leading fields of a ConsentRecord
+    index that ends in ``opened_at`` (a site and state filter over several sites
+    is one shape per site); ``full`` is the whole filter, applied after.
+    ``expected`` bounds how many records the shapes hold (from the counters),
+    ``total`` is the number of matching rows when the counters know it.
+    ``in_memory`` lists are short enough to read whole: the due filters that
+    keep one row per participant (``per_participant``) and a long code prefix.
     """
 
-    access: dict[str, Any]
+    shapes: list[dict[str, Any]]
     full: dict[str, Any]
+    expected: int | None = None
+    total: int | None = None
+    in_memory: bool = False
     per_participant: bool = False
 
 
@@ -776,10 +793,11 @@ def _filters(
     """Return how to read the worklist rows matching the filters.
 
     SecantusDB walks an index only when a filter's equality fields are exactly
-    an index's leading fields (plus one range or ``$in`` after them); any other
-    shape reads the whole study. So the first ``$match`` takes one of the
-    shapes the ConsentRecord indexes serve, the one the counters say matches
-    fewest records, and a second ``$match`` applies the rest.
+    an index's leading fields plus one range after them, and it reads every
+    document the walk matches. So each lookup takes one of the shapes the
+    ConsentRecord indexes serve with a range on ``opened_at`` (the one the
+    counters say holds fewest records), and :mod:`consentkit.services.keyset`
+    adds the range.
     """
     if state is not None and state not in _STATES:
         raise InvalidDataError(
@@ -816,9 +834,11 @@ def _filters(
         if state in OPEN_STATES:
             full["$or"] = [{"due_at": {"$gte": at}}, {"due_at": None}]
     stored = _stored_counts(_status_docs(trial_id, None))
+    reconsent: set[tuple[str, int, str]] | None = None
     if wanted == DueFilter.RECONSENT:
+        reconsent = _reconsent_keys(trial_id, stored)
         by_version: dict[tuple[str, int], list[str]] = defaultdict(list)
-        for form, version, locale in sorted(_reconsent_keys(trial_id, stored)):
+        for form, version, locale in sorted(reconsent):
             by_version[(form, version)].append(locale)
         due_keys = [
             {"form_id": form, "version": version, "locale": {"$in": locales}}
@@ -827,42 +847,64 @@ def _filters(
         full["$or"] = due_keys or [_NOTHING]
     if "participant_id" in full:
         # A due window holds few participants: their records, by the participant index.
-        return _Query({"participant_id": full["participant_id"]}, full, per_participant=True)
+        shape = {"participant_id": full["participant_id"]}
+        return _Query([shape], full, in_memory=True, per_participant=True)
     prefix = (search or "").strip()
     if prefix:
-        # A code prefix is what staff type to find a family: walk the code index.
         full["participant_code"] = _code_range(prefix)
-        access = {"trial_id": trial_id, "participant_code": full["participant_code"]}
-        if sites is not None and len(sites) == 1:
-            access = {"trial_id": trial_id, "site_code": sites[0], **access}
-        return _Query(access, full)
+        if len(prefix) >= _CODE_INDEX_PREFIX:
+            shape = {"trial_id": trial_id, "participant_code": full["participant_code"]}
+            return _Query([shape], full, in_memory=True)
 
-    sizes: Counter[str] = Counter()
-    for (site, f_id, _version, _locale, st), n in stored.items():
-        in_sites = sites is None or site in sites
-        in_state = stored_states is not None and st in stored_states
-        sizes["all"] += n
-        sizes["sites"] += n if in_sites else 0
-        sizes["state"] += n if in_state else 0
-        sizes["site-state"] += n if in_sites and in_state else 0
-        sizes["form"] += n if f_id == form_id else 0
-    options: list[tuple[int, dict[str, Any]]] = [(sizes["all"], {"trial_id": trial_id})]
+    def counted(key: _Key, *, site: bool = True, st: bool = True, form: bool = True) -> bool:
+        k_site, k_form, k_version, k_locale, k_state = key
+        return (
+            (not site or sites is None or k_site in sites)
+            and (not st or stored_states is None or k_state in stored_states)
+            and (not form or form_id is None or k_form == form_id)
+            and (reconsent is None or (k_form, k_version, k_locale) in reconsent)
+        )
+
+    exact = sum(n for key, n in stored.items() if counted(key))
+    if stored_states is not None and set(stored_states) & OPEN_STATES:
+        # Open records split into still running and expired by the due-date counters,
+        # as the summary splits them.
+        every_site = sites if sites is not None else sorted({key[0] for key in stored})
+        pending, _partial = _pending(trial_id, at, every_site)
+        running = sum(n for key, n in pending.items() if counted(key))
+        exact = exact - running if state == _EXPIRED else running
+    total = None if prefix else 0 if _NOTHING.items() <= full.items() else exact
+    base = {"trial_id": trial_id}
+    site_values = sites if sites is not None else [None]
+    state_values = stored_states if stored_states is not None else [None]
+    options: list[tuple[int, list[dict[str, Any]]]] = []
+
+    def option(n: int, shapes: list[dict[str, Any]]) -> None:
+        options.append((n, [{k: v for k, v in s.items() if v is not None} for s in shapes]))
+
+    option(sum(stored.values()), [base])
     if sites is not None:
-        options.append((sizes["sites"], {"trial_id": trial_id, "site_code": full["site_code"]}))
+        n = sum(v for k, v in stored.items() if counted(k, st=False, form=False))
+        option(n, [{**base, "site_code": s} for s in sites])
     if stored_states is not None:
-        in_states = stored_states[0] if len(stored_states) == 1 else {"$in": stored_states}
-        options.append((sizes["state"], {"trial_id": trial_id, "state": in_states}))
-        if sites is not None and len(sites) == 1 and len(stored_states) == 1:
-            access = {"trial_id": trial_id, "site_code": sites[0], "state": stored_states[0]}
-            options.append((sizes["site-state"], access))
+        n = sum(v for k, v in stored.items() if counted(k, site=False, form=False))
+        option(n, [{**base, "state": s} for s in stored_states])
+        n = sum(v for k, v in stored.items() if counted(k, form=False))
+        option(n, [{**base, "site_code": s, "state": t} for s in site_values for t in state_values])
     if form_id is not None:
-        options.append((sizes["form"], {"trial_id": trial_id, "form_id": form_id}))
-    _size, access = min(options, key=lambda option: option[0])
-    return _Query(access, full)
+        n = sum(v for k, v in stored.items() if counted(k, site=False, st=False))
+        option(n, [{**base, "form_id": form_id}])
+    if reconsent is not None:
+        keys = sorted({(f, v) for f, v, _locale in reconsent})
+        state_value = RecordState.CONSENTED.value
+        shapes = [{**base, "form_id": f, "version": v, "state": state_value} for f, v in keys]
+        option(exact, shapes)
+    expected, shapes = min(options, key=lambda o: (o[0], len(o[1])))
+    return _Query(shapes, full, expected=expected, total=total)
 
 
 def _latest_per_participant(docs: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """Keep each participant's most recently opened record, in worklist order.
+    """Keep each participant's most recently opened record.
 
     The competence and band-change counts count participants, so their lists
     show one row per participant: where the family stands now.
@@ -870,18 +912,31 @@ def _latest_per_participant(docs: Iterable[Mapping[str, Any]]) -> list[Mapping[s
     latest: dict[str, Mapping[str, Any]] = {}
     for doc in docs:
         known = latest.get(doc["participant_id"])
-        if known is None or (doc["opened_at"], doc["record_id"]) > (
-            known["opened_at"],
-            known["record_id"],
-        ):
+        if known is None or keyset.key_of(doc) > keyset.key_of(known):
             latest[doc["participant_id"]] = doc
-    return sorted(latest.values(), key=lambda d: tuple(d[k] for k in _SORT))
+    return list(latest.values())
 
 
-def _per_participant_rows(query: _Query) -> list[Mapping[str, Any]]:
-    fields = {**_ROW_FIELDS, "participant_id": True}
-    pipeline = [{"$match": query.access}, {"$match": query.full}, {"$project": fields}]
-    return _latest_per_participant(ConsentRecord._get_collection().aggregate(pipeline))
+_FETCH_FIELDS = {**_ROW_FIELDS, "_id": True}
+
+
+def _read(query: _Query, opened: dict[str, Any] | None = None) -> list[Mapping[str, Any]]:
+    """Read the records of every shape of ``query`` (within ``opened`` if given)."""
+    records = ConsentRecord._get_collection()
+    docs: list[Mapping[str, Any]] = []
+    for shape in query.shapes:
+        access = shape if opened is None else {**shape, "opened_at": opened}
+        pipeline = [{"$match": access}, {"$match": query.full}, {"$project": _FETCH_FIELDS}]
+        docs.extend(records.aggregate(pipeline))
+    return docs
+
+
+def _in_memory(query: _Query) -> list[Mapping[str, Any]]:
+    if query.per_participant:
+        fields = {**_FETCH_FIELDS, "participant_id": True}
+        pipeline = [{"$match": query.shapes[0]}, {"$match": query.full}, {"$project": fields}]
+        return _latest_per_participant(ConsentRecord._get_collection().aggregate(pipeline))
+    return _read(query)
 
 
 def _row(doc: Mapping[str, Any], at: datetime) -> WorklistRow:
@@ -912,32 +967,35 @@ def status_table(
     form_id: str | None = None,
     search: str | None = None,
     due: str | None = None,
-    page: int = 1,
+    cursor: str | None = None,
     page_size: int = 50,
     at: datetime | None = None,
 ) -> WorklistPage:
-    """Return one page of the worklist and how many rows match the filters.
+    """Return one page of the worklist, newest record first, and the next page's cursor.
 
-    A row is a consent record, in participant-code order, then form and
-    version; ``missing_signers`` lists the roles still to sign. ``search``
-    keeps the codes starting with it (codes are case-sensitive pseudonyms);
-    ``site_codes`` limits to those sites as in :func:`summary`; ``state`` is
-    the state at ``at`` (now), so ``expired`` finds records whose window ended.
-    ``due`` (a :class:`DueFilter` value) keeps what the dashboard's count of that
-    name counted at ``at``, so the total equals the count; ``competence`` and
-    ``band-change`` count participants and list one row each (their most
-    recently opened record matching the other filters).
+    A row is a consent record; ``missing_signers`` lists the roles still to
+    sign. Rows are in order of when their record opened, newest first (ties
+    by id); ``cursor`` (from the previous page's ``next_cursor``) continues
+    after that page's last row, so rows added meanwhile neither repeat nor
+    skip a row (:mod:`consentkit.services.keyset`). ``search`` keeps the codes
+    starting with it (codes are case-sensitive pseudonyms); ``site_codes``
+    limits to those sites as in :func:`summary`; ``state`` is the state at
+    ``at`` (now), so ``expired`` finds records whose window ended. ``due`` (a
+    :class:`DueFilter` value) keeps what the dashboard's count of that name
+    counted at ``at``; ``competence`` and ``band-change`` count participants and
+    list one row each (their most recently opened record matching the other
+    filters).
 
     Raises:
-        InvalidDataError: a page below 1, a page size outside 1-500, an unknown
-            state (``unknown-state``) or due filter (``unknown-due-filter``).
+        InvalidDataError: a page size outside 1-500 (``bad-page``), an unknown
+            state (``unknown-state``) or due filter (``unknown-due-filter``), a
+            cursor the server did not give out (``bad-cursor``).
     """
-    if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise InvalidDataError(
-            "Pages start at 1 and hold 1 to %(max)s rows.",
-            code="bad-page",
-            params={"max": MAX_PAGE_SIZE},
+            "Pages hold 1 to %(max)s rows.", code="bad-page", params={"max": MAX_PAGE_SIZE}
         )
+    after = keyset.decode_cursor(cursor) if cursor is not None else None
     at = at or now_utc()
     query = _filters(
         trial_id,
@@ -948,38 +1006,29 @@ def status_table(
         at=at,
         due=due,
     )
-    if query.per_participant:
-        rows = _per_participant_rows(query)
-        start = (page - 1) * page_size
-        return WorklistPage(
-            items=[_row(doc, at) for doc in rows[start : start + page_size]],
-            total=len(rows),
-            page=page,
-            page_size=page_size,
+    if query.in_memory:
+        rows = _in_memory(query)
+        found = keyset.page_of(rows, after=after, size=page_size)
+        total = len(rows) if query.per_participant else None
+    else:
+        found = keyset.newest_first(
+            lambda opened: _read(query, opened),
+            after=after,
+            size=page_size,
+            expected=query.expected,
+            start=at,
         )
-    pipeline: list[dict[str, Any]] = [
-        {"$match": query.access},
-        {"$match": query.full},
-        {"$sort": _SORT},
-        {
-            "$facet": {
-                "rows": [
-                    {"$skip": (page - 1) * page_size},
-                    {"$limit": page_size},
-                    {"$project": _ROW_FIELDS},
-                ],
-                "total": [{"$count": "n"}],
-            }
-        },
-    ]
-    (result,) = ConsentRecord._get_collection().aggregate(pipeline)
-    total = int(result["total"][0]["n"]) if result["total"] else 0
+        total = query.total
     return WorklistPage(
-        items=[_row(doc, at) for doc in result["rows"]],
+        items=[_row(doc, at) for doc in found.docs],
         total=total,
-        page=page,
+        next_cursor=found.next_cursor,
         page_size=page_size,
     )
+
+
+#: Rows an export reads per page of the worklist (the largest page).
+_EXPORT_PAGE = MAX_PAGE_SIZE
 
 
 def export_rows(
@@ -992,16 +1041,18 @@ def export_rows(
     due: str | None = None,
     at: datetime | None = None,
 ) -> Iterator[WorklistRow]:
-    """Yield every worklist row matching the filters, in worklist order, for CSV or XLSX.
+    """Yield every worklist row matching the filters, newest first, for CSV or XLSX.
 
-    Rows stream from the database in batches, with no page limit; the filters
-    are those of :func:`status_table`.
+    Rows are read page by page through the worklist's cursor, so memory holds
+    one page however large the study; the filters are those of
+    :func:`status_table`.
 
     Raises:
         InvalidDataError: an unknown state or due filter.
     """
     at = at or now_utc()
-    query = _filters(
+    # The filters are checked now, not when the first row is asked for.
+    _filters(
         trial_id,
         site_codes=site_codes,
         state=state,
@@ -1010,16 +1061,27 @@ def export_rows(
         at=at,
         due=due,
     )
-    if query.per_participant:
-        return (_row(doc, at) for doc in _per_participant_rows(query))
-    pipeline = [
-        {"$match": query.access},
-        {"$match": query.full},
-        {"$sort": _SORT},
-        {"$project": _ROW_FIELDS},
-    ]
-    cursor = ConsentRecord._get_collection().aggregate(pipeline, batchSize=1000)
-    return (_row(doc, at) for doc in cursor)
+
+    def rows() -> Iterator[WorklistRow]:
+        cursor: str | None = None
+        while True:
+            page = status_table(
+                trial_id,
+                site_codes=site_codes,
+                state=state,
+                form_id=form_id,
+                search=search,
+                due=due,
+                cursor=cursor,
+                page_size=_EXPORT_PAGE,
+                at=at,
+            )
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    return rows()
 
 
 # ---------------------------------------------------------------- the export
@@ -1030,13 +1092,13 @@ class Export:
     """An exported worklist, ready to hand over as a download.
 
     ``filename`` is safe to put in a ``Content-Disposition`` header as it is;
-    ``content`` is the file: CSV text streams line by line (an iterator), an
-    XLSX workbook is one block of bytes.
+    ``content`` is the file as it streams: CSV text line by line, an XLSX
+    workbook in chunks of bytes (built on a temporary file when first asked for).
     """
 
     filename: str
     media_type: str
-    content: bytes | Iterator[str]
+    content: Iterator[str] | Iterator[bytes]
 
 
 def export_filename(trial_id: str, fmt: str, at: datetime) -> str:
@@ -1070,10 +1132,13 @@ def export(
 ) -> Export:
     """Return the worklist rows matching the filters as a CSV or XLSX file.
 
-    The filters are those of :func:`export_rows`. CSV streams, so a study of
-    100,000 records never sits in memory; XLSX is built in openpyxl's
-    write-only mode. Cells a spreadsheet would run as a formula are defused
-    (:mod:`consentkit.rendering.tables`).
+    The filters are those of :func:`export_rows`, newest first. Both formats
+    stream in constant memory (rows are read a page at a time; XLSX is written
+    by openpyxl's write-only mode to a temporary file and read back in chunks).
+    Columns: the worklist's, then one per consent item (what was chosen) and
+    one per withdrawal scope, internal ids last. In XLSX the moments are date
+    cells (UTC), the header row is frozen and has filters. Cells a spreadsheet
+    would run as a formula are defused (:mod:`consentkit.rendering.tables`).
 
     Raises:
         InvalidDataError: an unknown format, state or due filter.
@@ -1083,15 +1148,94 @@ def export(
             "Unknown export format: %(format)s.", code="unknown-format", params={"format": fmt}
         )
     at = at or now_utc()
-    rows = (
-        row.as_dict()
-        for row in export_rows(trial_id, site_codes=site_codes, state=state, due=due, at=at)
-    )
+    rows = export_rows(trial_id, site_codes=site_codes, state=state, due=due, at=at)
+    items = _item_codes(trial_id)
+    columns = [
+        *EXPORT_COLUMNS[:-1],
+        *(f"choice:{code}" for code in items.values()),
+        *(f"withdrawn:{scope.value}" for scope in WithdrawalScope),
+        EXPORT_COLUMNS[-1],
+    ]
+    headers = [_EXPORT_HEADERS.get(c, c) for c in columns]
+    lines = _export_lines(trial_id, rows, items)
     filename = export_filename(trial_id, fmt, at)
-    content: bytes | Iterator[str]
+    content: Iterator[str] | Iterator[bytes]
     if fmt == "xlsx":
         # openpyxl refuses []:*?/\ in a sheet name; the file name's rule removes them.
-        content = xlsx_bytes(rows, EXPORT_COLUMNS, title=_safe_name(trial_id))
+        content = xlsx_chunks(lines, columns, title=_safe_name(trial_id), headers=headers)
     else:
-        content = csv_lines(rows, EXPORT_COLUMNS)
+        content = csv_lines(lines, columns, headers=headers)
     return Export(filename=filename, media_type=EXPORT_FORMATS[fmt], content=content)
+
+
+#: Column titles that say more than the field name (the moments are UTC).
+_EXPORT_HEADERS = {
+    "opened_at": "opened_at (UTC)",
+    "due_at": "due_at (UTC)",
+    "completed_at": "completed_at (UTC)",
+}
+#: Rows whose item choices and withdrawal scopes are looked up together.
+_EXPORT_BATCH = 500
+
+
+def _item_codes(trial_id: str) -> dict[str, str]:
+    """Return the consent items of every form version of the study: id -> code, by code."""
+    found: dict[str, str] = {}
+    versions = FormVersion._get_collection().find({"trial_id": trial_id}, {"content": True})
+    for version in versions:
+        for content in version.get("content", {}).values():
+            for item in content.get("items", []):
+                found.setdefault(item["id"], item.get("code") or item["id"])
+    return dict(sorted(found.items(), key=lambda pair: (pair[1], pair[0])))
+
+
+def _choice_text(values: set[bool]) -> str:
+    if values == {True}:
+        return "yes"
+    if values == {False}:
+        return "no"
+    return "yes/no"
+
+
+def _export_lines(
+    trial_id: str, rows: Iterator[WorklistRow], items: Mapping[str, str]
+) -> Iterator[dict[str, Any]]:
+    """Yield each row with its item choices and its participant's withdrawal scopes.
+
+    A choice is what the record's signers chose (the last choice of each):
+    ``yes``, ``no``, or ``yes/no`` when they differ; a withdrawal scope column
+    says ``yes`` when the participant withdrew that far. Looked up a batch of
+    rows at a time, so memory holds one batch.
+    """
+    events = AuditEvent._get_collection()
+    people = Participant._get_collection()
+    while batch := list(islice(rows, _EXPORT_BATCH)):
+        chosen: dict[str, dict[str, dict[str, bool]]] = defaultdict(dict)
+        record_ids = sorted({row.record_id for row in batch})
+        pipeline = [
+            {"$match": {"record_id": {"$in": record_ids}}},
+            {"$match": {"type": "items.chosen"}},
+            {"$sort": {"seq": 1}},
+            {"$project": {"record_id": True, "payload": True}},
+        ]
+        for event in events.aggregate(pipeline):
+            payload = event["payload"]
+            chosen[event["record_id"]][payload["signer_id"]] = payload["choices"]
+        codes = sorted({row.participant_code for row in batch})
+        scopes = {
+            doc["code"]: set(doc.get("withdrawn_scopes") or [])
+            for doc in people.find(
+                {"trial_id": trial_id, "code": {"$in": codes}},
+                {"code": True, "withdrawn_scopes": True},
+            )
+        }
+        for row in batch:
+            line = row.as_dict()
+            by_signer = chosen.get(row.record_id, {})
+            for item_id, code in items.items():
+                values = {c[item_id] for c in by_signer.values() if item_id in c}
+                line[f"choice:{code}"] = _choice_text(values) if values else None
+            withdrawn = scopes.get(row.participant_code, set())
+            for scope in WithdrawalScope:
+                line[f"withdrawn:{scope.value}"] = "yes" if scope.value in withdrawn else None
+            yield line

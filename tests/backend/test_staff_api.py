@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -188,11 +188,16 @@ def test_invite_and_the_dashboard_and_worklist_follow(
     page = client.get(
         f"{BASE}/records", query_string={"q": "NL-00", "page_size": 2}, headers=investigator
     ).get_json()
-    assert page["total"] == len(made["records"])
-    assert len(page["items"]) == 2
-    assert all(item["participant_code"] == "NL-0001" for item in page["items"])
+    listed = page["items"]
+    while page["next_url"]:
+        page = client.get(page["next_url"], headers=investigator).get_json()
+        listed += page["items"]
+    assert len(listed) == len(made["records"])
+    assert all(item["participant_code"] == "NL-0001" for item in listed)
+    everything = client.get(f"{BASE}/records", headers=investigator).get_json()
+    assert everything["total"] == len(made["records"])
     nothing = client.get(f"{BASE}/records", query_string={"q": "FR"}, headers=investigator)
-    assert nothing.get_json()["total"] == 0
+    assert nothing.get_json()["items"] == []
 
     timeline = client.get(f"{BASE}/participants/NL-0001/timeline", headers=investigator)
     kinds = [e["type"] for e in timeline.get_json()]
@@ -369,3 +374,40 @@ def test_timeline_labels_each_event_in_the_requested_language(
     assert french[0]["label"] == "Inclus"
     opened = next(e for e in french if e["type"] == "record.opened")
     assert opened["label"] == "Formulaire de consentement ouvert"
+
+
+@pytest.mark.parametrize("cursor", ["garbage", "MjAyNnw", "x" * 200])
+def test_worklist_refuses_a_forged_cursor_with_a_problem(
+    client: Any, investigator: dict[str, str], cursor: str
+) -> None:
+    enrol(client, investigator)
+
+    response = client.get(f"{BASE}/records", query_string={"cursor": cursor}, headers=investigator)
+
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["error"] == "bad-cursor"
+
+
+def test_worklist_xlsx_export_streams_a_sheet_a_coordinator_can_filter(
+    client: Any, investigator: dict[str, str]
+) -> None:
+    made = enrol(client, investigator).get_json()
+
+    response = client.get(
+        f"{BASE}/records/export", query_string={"format": "xlsx"}, headers=investigator
+    )
+
+    assert response.status_code == 200
+    assert response.is_streamed
+    sheet = load_workbook(io.BytesIO(response.get_data())).active
+    rows = list(sheet.iter_rows(values_only=True))
+    header = rows[0]
+    assert header[0] == "participant_code" and header[-1] == "record_id"
+    assert "opened_at (UTC)" in header
+    assert any(str(h).startswith("withdrawn:") for h in header)
+    assert len(rows) == 1 + len(made["records"])
+    opened = rows[1][header.index("opened_at (UTC)")]
+    assert isinstance(opened, datetime)
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref == f"A1:{sheet.cell(1, len(header)).column_letter}{len(rows)}"

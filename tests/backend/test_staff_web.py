@@ -732,11 +732,15 @@ def test_the_worklist_exports_csv_and_xlsx_with_the_cookie(
     family(nl, "NL-EXP-1", "NL-01")
     signed_in(app, client, nl)
 
+    # Both stream inside their request's context: read each before asking for the next, as a
+    # server does (the test client runs both requests on one thread).
     csv = client.get(f"{STUDY}/records/export.csv?state=awaiting-information")
+    csv_text = csv.get_data(as_text=True)
     xlsx = client.get(f"{STUDY}/records/export.xlsx")
+    xlsx.get_data()
 
     assert csv.status_code == 200 and csv.mimetype == "text/csv"
-    assert "NL-EXP-1" in csv.get_data(as_text=True)
+    assert "NL-EXP-1" in csv_text
     assert xlsx.status_code == 200
     assert xlsx.data[:2] == b"PK"
     assert "attachment" in xlsx.headers["Content-Disposition"]
@@ -762,3 +766,27 @@ def test_pages_render_in_french_and_german(app: Any, client: Any, nl: Member, lo
     assert i18n.gettext(locale, "Records by state") in dashboard
     worklist = client.get(f"{STUDY}/records").get_data(as_text=True)  # the choice is remembered
     assert html.escape(i18n.gettext(locale, "Worklist")) in worklist
+
+
+def test_worklist_page_links_to_older_records_by_cursor(
+    app: Any, client: Any, nl: Member, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("backend.web.staff.dashboard.PAGE_SIZE", 1)
+    family(nl, "NL-0002", "NL-01")
+    family(nl, "NL-0003", "NL-01")
+    signed_in(app, client, nl)
+    shown: list[str] = []
+    url: str | None = f"{STUDY}/records"
+    while url:
+        page = client.get(url).get_data(as_text=True)
+        shown += re.findall(r'<th scope="row"><a href="[^"]*">([^<]+)</a>', page)
+        if url != f"{STUDY}/records":
+            assert "Back to the newest" in page
+        found = re.search(r'<a class="button secondary" href="([^"]+)" rel="next">', page)
+        url = html.unescape(found.group(1)) if found else None
+
+    expected = sum(len(records.profile(_participant(c))["records"]) for c in ("NL-0002", "NL-0003"))
+    assert len(shown) == expected
+    assert shown[0] == "NL-0003"  # newest first
+    refused = client.get(f"{STUDY}/records?cursor=forged")
+    assert refused.status_code == 422

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import threading
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable
@@ -465,16 +466,25 @@ def _codes(rows: Iterable[dashboard.WorklistRow]) -> list[str]:
     return [row.participant_code for row in rows]
 
 
-def test_status_table_pages_in_participant_code_order(worklist: None) -> None:
-    first, total = _table(at=SIGN_AT, page=1, page_size=3)
-    second, _ = _table(at=SIGN_AT, page=2, page_size=3)
-    last, _ = _table(at=SIGN_AT, page=3, page_size=3)
+def _all_pages(
+    page_size: int, cursor: str | None = None, **filters: Any
+) -> list[dashboard.WorklistPage]:
+    pages = [dashboard.status_table(TRIAL, page_size=page_size, cursor=cursor, **filters)]
+    while pages[-1].next_cursor is not None:
+        cursor = pages[-1].next_cursor
+        pages.append(dashboard.status_table(TRIAL, page_size=page_size, cursor=cursor, **filters))
+    return pages
 
-    assert total == 8
-    assert _codes(first) == ["P-001", "P-002", "P-003"]
-    assert _codes(second) == ["P-004", "P-005", "P-010"]
-    assert _codes(last) == ["P-020", "Q-001"]
-    row = second[-1]
+
+def test_status_table_pages_newest_first_by_cursor(worklist: None) -> None:
+    first, second, last = _all_pages(3, at=SIGN_AT)
+
+    assert (first.total, last.next_cursor) == (8, None)
+    # Opened at the same moment: the later record (larger id) first.
+    assert _codes(first.items) == ["P-020", "Q-001", "P-010"]
+    assert _codes(second.items) == ["P-005", "P-004", "P-003"]
+    assert _codes(last.items) == ["P-002", "P-001"]
+    row = first.items[-1]
     assert (row.site_code, row.form_id, row.version, row.locale) == (
         "FR-01",
         "parental-consent",
@@ -485,12 +495,47 @@ def test_status_table_pages_in_participant_code_order(worklist: None) -> None:
     assert row.missing_signers == ["guardian", "investigator"]
     assert row.due_at == row.opened_at + timedelta(days=30)
     assert row.completed_at is None
-    assert first[0].completed_at == SIGN_AT
+    assert last.items[-1].completed_at == SIGN_AT
+
+
+def test_status_table_cursor_neither_skips_nor_repeats_rows_added_while_paging(
+    worklist: None,
+) -> None:
+    before = [r.record_id for r in dashboard.status_table(TRIAL, at=SIGN_AT, page_size=500).items]
+    first = dashboard.status_table(TRIAL, at=SIGN_AT, page_size=3)
+    # Families enrolled while staff page: one opened later, one at the same moment.
+    later = T0 + timedelta(hours=1)
+    new = make_family("P-NEW", site="FR-02").participant
+    records.open_record(new, form_id="parental-consent", actor=STAFF, now=later)
+    _opened(make_family("P-TIE", site="DE-01"))
+    rest = _all_pages(3, at=SIGN_AT, cursor=first.next_cursor)
+    walked = [r.record_id for page in [first, *rest] for r in page.items]
+
+    assert walked == before
+    fresh = dashboard.status_table(TRIAL, at=SIGN_AT, page_size=2)
+    assert _codes(fresh.items) == ["P-NEW", "P-TIE"]
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "not a cursor",
+        "bm90IGEgY3Vyc29y",  # base64 of "not a cursor"
+        "MjAyNi0wMy0wMlQwOTowMDowMC4wMDAwMDArMDA6MDB8eno",  # a date and a bad id
+        "MjAyNi0wMy0wMlQwOTowMDowMHw2NWYwMDAwMDAwMDAwMDAwMDAwMDAwMDA",  # no time zone
+        "",
+    ],
+)
+def test_status_table_refuses_a_cursor_it_did_not_give_out(worklist: None, cursor: str) -> None:
+    with pytest.raises(InvalidDataError) as refused:
+        dashboard.status_table(TRIAL, at=SIGN_AT, cursor=cursor)
+
+    assert refused.value.code == "bad-cursor"
 
 
 def test_status_table_filters_by_state_site_form_and_code_prefix(worklist: None) -> None:
     awaiting, total = _table(at=SIGN_AT, state="awaiting-signatures")
-    assert (_codes(awaiting), total) == (["P-010", "Q-001"], 2)
+    assert (_codes(awaiting), total) == (["Q-001", "P-010"], 2)
 
     own_site, total = _table(at=SIGN_AT, site_codes=["FR-01"], state="awaiting-signatures")
     assert (_codes(own_site), total) == (["P-010"], 1)
@@ -499,9 +544,11 @@ def test_status_table_filters_by_state_site_form_and_code_prefix(worklist: None)
     assert (_codes(two_sites), total) == (["P-020", "Q-001"], 2)
 
     found, total = _table(at=SIGN_AT, search="P-01")
-    assert (_codes(found), total) == (["P-010"], 1)
+    assert (_codes(found), total) == (["P-010"], None)
+    found, _ = _table(at=SIGN_AT, search="P-010")
+    assert _codes(found) == ["P-010"]
 
-    assert dashboard.status_table(TRIAL, at=SIGN_AT, search="P-0", site_codes=["DE-01"]).total == 1
+    assert _codes(_table(at=SIGN_AT, search="P-0", site_codes=["DE-01"])[0]) == ["P-020"]
     assert _table(at=SIGN_AT, form_id="assent-6-9") == ([], 0)
     assert _table(at=SIGN_AT, form_id="parental-consent", state="consented")[1] == 5
 
@@ -512,15 +559,15 @@ def test_status_table_shows_and_finds_expired_records(worklist: None) -> None:
     expired, total = _table(at=late, state="expired")
     still_open, _ = _table(at=late, state="awaiting-signatures")
 
-    assert (_codes(expired), total) == (["P-010", "P-020", "Q-001"], 3)
+    assert (_codes(expired), total) == (["P-020", "Q-001", "P-010"], 3)
     assert {row.state for row in expired} == {"expired"}
     assert still_open == []
     assert dashboard.summary(TRIAL, at=late).expired == 3
 
 
-def test_status_table_refuses_a_bad_page_or_state(worklist: None) -> None:
+def test_status_table_refuses_a_bad_page_size_or_state(worklist: None) -> None:
     with pytest.raises(InvalidDataError):
-        dashboard.status_table(TRIAL, at=SIGN_AT, page=0)
+        dashboard.status_table(TRIAL, at=SIGN_AT, page_size=0)
     with pytest.raises(InvalidDataError):
         dashboard.status_table(TRIAL, at=SIGN_AT, page_size=501)
     with pytest.raises(InvalidDataError):
@@ -533,6 +580,31 @@ def test_export_rows_streams_every_matching_row_in_worklist_order(worklist: None
 
     assert rows == page
     assert _codes(list(dashboard.export_rows(TRIAL, at=SIGN_AT, site_codes=["FR-02"]))) == ["Q-001"]
+
+
+def test_export_has_a_column_per_item_choice_and_withdrawal_scope_ids_last(
+    demo_study: Any,
+) -> None:
+    family = make_family("P-CHO")
+    record = _opened(family)
+    first, second = family.guardians
+    prepare(family, record, first, choices={"genetic-analysis": False})
+    prepare(family, record, second)
+    for signer in (first, family.investigator, second):
+        sign(family, record, signer, at=SIGN_AT)
+    participation.withdraw(family.participant, scopes=["samples-destroy"], actor=STAFF, now=SIGN_AT)
+
+    made = dashboard.export(TRIAL, "csv", at=SIGN_AT)
+    header, row = list(csv.reader("".join(made.content).splitlines()))
+    line = dict(zip(header, row, strict=True))
+
+    assert header[0] == "participant_code" and header[-1] == "record_id"
+    assert (line["participant_code"], line["record_id"]) == ("P-CHO", record.record_id)
+    # The guardians chose differently on genetic analysis, alike on participation.
+    assert (line["choice:participation"], line["choice:genetic-analysis"]) == ("yes", "yes/no")
+    assert line["withdrawn:samples-destroy"] == "yes"
+    assert line["withdrawn:full"] == ""
+    assert {f"withdrawn:{s.value}" for s in WithdrawalScope} <= set(header)
 
 
 def test_summary_at_defaults_to_now(worklist: None) -> None:
@@ -602,7 +674,8 @@ def test_status_table_due_filters_list_exactly_what_the_dashboard_counted(
     }
 
     assert {due: page.total for due, page in listed.items()} == counts
-    assert {due: _codes(page.items) for due, page in listed.items()} == expected
+    # Which rows, not their order (newest first: test_status_table_pages_newest_first...).
+    assert {due: sorted(_codes(page.items)) for due, page in listed.items()} == expected
     assert [r.state for r in listed["suspended"].items] == ["suspended-awaiting-own-consent"]
     assert {r.version for r in listed["reconsent"].items} == {1}
 
@@ -620,10 +693,11 @@ def test_status_table_due_filters_follow_the_site_filter(due_world: Path) -> Non
 
 def test_status_table_due_filter_pages_one_row_per_participant(due_world: Path) -> None:
     first = dashboard.status_table(TRIAL, due="competence", at=DUE_AT, page_size=1)
-    second = dashboard.status_table(TRIAL, due="competence", at=DUE_AT, page=2, page_size=1)
+    cursor = first.next_cursor
+    second = dashboard.status_table(TRIAL, due="competence", at=DUE_AT, cursor=cursor, page_size=1)
 
-    assert (first.total, first.pages) == (2, 2)
-    assert _codes(first.items + second.items) == ["P-COMP", "P-COMP-GB"]
+    assert (first.total, second.next_cursor) == (2, None)
+    assert sorted(_codes(first.items + second.items)) == ["P-COMP", "P-COMP-GB"]
     exported = list(dashboard.export_rows(TRIAL, due="competence", at=DUE_AT))
     assert exported == first.items + second.items
 

@@ -152,20 +152,27 @@ class RecordsViews(MethodView):
     @blp.arguments(RecordsArgsSchema, location="query")
     @blp.response(200, RecordPageSchema)
     @blp.doc(security=SECURITY)
-    def get(self, args: dict[str, Any], trial_id: str) -> dashboard.WorklistPage:
-        """Filter by site, state, form or what is due; search by participant code prefix."""
+    def get(self, args: dict[str, Any], trial_id: str) -> dict[str, Any]:
+        """Filter by site, state, form or what is due; search by code prefix; newest first."""
         signed = require(Action.VIEW, trial_id)
         sites = staff_service.site_filter(signed, Action.VIEW, trial_id, args.get("site"))
-        return dashboard.status_table(
+        found = dashboard.status_table(
             trial_id,
             site_codes=sites,
             state=args.get("state"),
             form_id=args.get("form_id"),
             search=args.get("q"),
             due=args.get("due"),
-            page=args["page"],
+            cursor=args.get("cursor"),
             page_size=args["page_size"],
         )
+        next_url = None
+        if found.next_cursor is not None:
+            kept = {k: v for k, v in args.items() if k != "cursor"}
+            next_url = url_for(
+                "sites.RecordsViews", trial_id=trial_id, **kept, cursor=found.next_cursor
+            )
+        return {**asdict(found), "next_url": next_url}
 
 
 def _task_row(task: Any, locale: str | None) -> dict[str, Any]:

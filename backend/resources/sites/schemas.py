@@ -40,7 +40,13 @@ class RecordsArgsSchema(ma.Schema):
         validate=ma.validate.Length(max=80),
         metadata={"description": "Participant code prefix"},
     )
-    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=100_000))
+    cursor = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=200),
+        metadata={
+            "description": "Where to continue: the `next_cursor` of the previous page "
+            "(opaque; a cursor the server did not give out is 422 `bad-cursor`)"
+        },
+    )
     page_size = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=500))
 
 
@@ -66,9 +72,21 @@ class RecordRowSchema(ma.Schema):
 
 
 class RecordPageSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(RecordRowSchema))
-    total = ma.fields.Integer()
-    page = ma.fields.Integer()
+    items = ma.fields.List(
+        ma.fields.Nested(RecordRowSchema),
+        metadata={"description": "Newest record first (by opening time, then id)"},
+    )
+    total = ma.fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "Rows matching the filters when the dashboard counters know it "
+            "exactly; null for a code search and the open or expired states"
+        },
+    )
+    next_cursor = ma.fields.String(
+        allow_none=True, metadata={"description": "Pass as `cursor` for the next page; null last"}
+    )
+    next_url = ma.fields.String(allow_none=True, metadata={"description": "The next page"})
     page_size = ma.fields.Integer()
 
 

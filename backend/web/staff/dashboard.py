@@ -231,7 +231,7 @@ class _WorklistArgs(ma.Schema):
     form_id = ma.fields.String(load_default=None, validate=ma.validate.Length(max=80))
     due = ma.fields.String(load_default=None, validate=ma.validate.OneOf(dashboard.DUE_FILTERS))
     q = ma.fields.String(load_default=None, validate=ma.validate.Length(max=80))
-    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=100_000))
+    cursor = ma.fields.String(load_default=None, validate=ma.validate.Length(max=200))
 
 
 def _query_args() -> dict[str, Any]:
@@ -245,7 +245,7 @@ def _query_args() -> dict[str, Any]:
 
 @bp.get("/studies/<trial_id>/records")
 def worklist(trial_id: str) -> Any:
-    """One row per participant and form version: filter, search, page, download."""
+    """One row per participant and form version, newest first: filter, search, download."""
     signed = _require(Action.VIEW, trial_id)
     args = _query_args()
     sites = staff_service.site_filter(signed, Action.VIEW, trial_id, args["site"])
@@ -256,10 +256,9 @@ def worklist(trial_id: str) -> Any:
         form_id=args["form_id"],
         search=args["q"],
         due=args["due"],
-        page=args["page"],
+        cursor=args["cursor"],
         page_size=PAGE_SIZE,
     )
-    pages = found.pages
     filters = {k: args[k] for k in ("site", "state", "form_id", "due", "q") if args[k]}
     locale = _locale()
     shown = [
@@ -277,14 +276,10 @@ def worklist(trial_id: str) -> Any:
         trial_id=trial_id,
         rows=shown,
         total=found.total,
-        page=args["page"],
-        pages=pages,
         filters=filters,
-        prev_url=_records_url(trial_id, **filters, page=args["page"] - 1)
-        if args["page"] > 1
-        else None,
-        next_url=_records_url(trial_id, **filters, page=args["page"] + 1)
-        if args["page"] < pages
+        first_url=_records_url(trial_id, **filters) if args["cursor"] else None,
+        next_url=_records_url(trial_id, **filters, cursor=found.next_cursor)
+        if found.next_cursor
         else None,
         site_options=_visible_sites(signed, Action.VIEW, trial_id),
         state_options=[(s.value, label("record_state", s, locale)) for s in RecordState],
