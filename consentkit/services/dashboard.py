@@ -1093,12 +1093,13 @@ class Export:
 
     ``filename`` is safe to put in a ``Content-Disposition`` header as it is;
     ``content`` is the file as it streams: CSV text line by line, an XLSX
-    workbook in chunks of bytes (built on a temporary file when first asked for).
+    workbook in chunks of bytes (built on a temporary file when first asked for);
+    or the whole file, for a format that cannot be written row by row (SAS transport).
     """
 
     filename: str
     media_type: str
-    content: Iterator[str] | Iterator[bytes]
+    content: Iterator[str] | Iterator[bytes] | bytes
 
 
 def export_filename(trial_id: str, fmt: str, at: datetime) -> str:
