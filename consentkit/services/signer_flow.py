@@ -19,7 +19,7 @@ from typing import Any, Literal, TypedDict, cast
 
 from consentkit import settings
 from consentkit.clock import now_utc
-from consentkit.enums import Channel, RecordPhase
+from consentkit.enums import Channel, RecordPhase, SignatureMethod
 from consentkit.errors import ConsentKitError, EligibilityError, NotFoundError
 from consentkit.i18n import gettext
 from consentkit.models.access import SignerSession
@@ -29,6 +29,7 @@ from consentkit.models.participant import Participant, Signer
 from consentkit.policy import withdrawal as withdrawal_policy
 from consentkit.policy.age import local_date
 from consentkit.policy.records import opened_event
+from consentkit.policy.signing import DEFAULT_METHODS, reflection_until
 from consentkit.services import (
     access,
     audit,
@@ -84,6 +85,10 @@ class Task(TypedDict):
     next_step: Step | Literal["open", "read-update"] | None
     due_at: datetime
     reflection_until: datetime | None
+    #: The time to think, from the signer's first reading (0: none asked).
+    reflection_hours: int
+    #: How this record may be signed (policy.signing.allowed_methods, fixed at opening).
+    signature_methods: list[str]
     missing_signers: list[str]
     #: The withdrawal scopes that apply to the record (``state`` ``withdrawn`` once ``full``
     #: is among them): what the family asked to stop, shown with the task.
@@ -219,9 +224,16 @@ def tasks(
                 "phase": RecordPhase.of(status.state),
                 "next_step": ceremony.next_step(status, str(signer.id), event),
                 "due_at": status.opened_at + timedelta(days=event["payload"]["window_days"]),
-                # Signing before this needs a stated reason (the time to think, CTR Art 29(1)).
-                "reflection_until": status.opened_at
-                + timedelta(hours=event["payload"].get("reflection_hours", 0)),
+                # Signing before this needs a stated reason (the time to think, CTR Art 29(1)):
+                # from this signer's first reading (policy.signing.reflection_until).
+                "reflection_until": reflection_until(
+                    status.signers[str(signer.id)].first_viewed_at,
+                    event["payload"].get("reflection_hours", 0),
+                ),
+                "reflection_hours": event["payload"].get("reflection_hours", 0),
+                "signature_methods": list(
+                    event["payload"].get("signature_methods") or DEFAULT_METHODS
+                ),
                 "missing_signers": [m["role"] for m in status.missing_signers],
                 "withdrawn_scopes": list(status.withdrawn_scopes),
                 "task_key": linked.key if linked else None,
@@ -248,6 +260,8 @@ def tasks(
                 "next_step": "open" if today >= task.due_date else None,
                 "due_at": datetime.combine(task.due_date, time(0), tzinfo=UTC),
                 "reflection_until": None,
+                "reflection_hours": 0,
+                "signature_methods": [],
                 "missing_signers": [],
                 "withdrawn_scopes": [],
                 "task_key": task.key,
@@ -272,6 +286,8 @@ def tasks(
                 "next_step": "read-update",
                 "due_at": event["at"],
                 "reflection_until": None,
+                "reflection_hours": 0,
+                "signature_methods": [],
                 "missing_signers": [],
                 "withdrawn_scopes": [],
                 "task_key": None,
@@ -588,8 +604,10 @@ def sign(
     ip: str | None,
     user_agent: str | None,
     early_signing_justification: str | None,
+    signature_method: str = SignatureMethod.DRAWN,
+    i_sign: bool = False,
 ) -> SignatureResult:
-    """Sign, using the step-up code just verified on this device."""
+    """Sign, using the step-up code just verified on this device (drawn or typed)."""
     participant, actor = _own_record(session, record_id)
     done = signature_for_key(session, record_id, idempotency_key)
     if done is not None:
@@ -609,6 +627,8 @@ def sign(
         ip=ip,
         user_agent=user_agent,
         early_signing_justification=early_signing_justification,
+        method=signature_method,
+        i_sign=i_sign,
     )
     try:
         event = ceremony.sign(participant, record_id, signature, actor=actor, now=now)
