@@ -13,6 +13,7 @@ that names neither the old nor the new name (they stay encrypted on the signer).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from bson import ObjectId
@@ -24,7 +25,8 @@ from consentkit.errors import ConflictError, InvalidDataError, NotFoundError
 from consentkit.models.audit import AuditEvent
 from consentkit.models.participant import Participant, Signer
 from consentkit.models.staff import StaffMember
-from consentkit.policy.signing import names_match
+from consentkit.policy.records import opened_event
+from consentkit.policy.signing import DEFAULT_METHODS, names_match
 from consentkit.services import audit, ceremony, participants
 from consentkit.services.evidence import Actor, AuthEvidence, SignatureInput
 
@@ -41,6 +43,58 @@ def _family_signer(participant: Participant, signer_id: str) -> Signer:
     if signer is None or signer.role not in FAMILY_ROLES:
         raise NotFoundError("This signer was not found.")
     return signer
+
+
+@dataclass(frozen=True)
+class AttestedText:
+    """What a family member signs in front of staff: the text, their name, whether allowed."""
+
+    record_id: str
+    form_id: str
+    form_kind: str
+    version: int
+    locale: str
+    content_sha256: str
+    signer_id: str
+    signer_name: str
+    #: The form allows an attested signature (otherwise the page says so and offers none).
+    allowed: bool
+
+
+def attestable_records(participant: Participant) -> set[str]:
+    """Return the ids of the participant's records whose form allows an attested signature."""
+    return {
+        e["payload"]["record_id"]
+        for e in audit.chain_dicts(str(participant.id))
+        if e["type"] == "record.opened"
+        and SignatureMethod.ATTESTED in (e["payload"].get("signature_methods") or ())
+    }
+
+
+def attested_text(participant: Participant, record_id: str, signer_id: str) -> AttestedText:
+    """Return the text a family member signs in person, in the record's language.
+
+    Raises:
+        NotFoundError: no such record, or not a family signer of this participant.
+    """
+    signer = _family_signer(participant, signer_id)
+    opened = opened_event(audit.chain_dicts(str(participant.id)), record_id)
+    data = opened["payload"]
+    hashes: dict[str, str] = data["content_sha256"]
+    locale = signer.preferred_language if signer.preferred_language in hashes else data["locale"]
+    if locale not in hashes:
+        locale = sorted(hashes)[0]
+    return AttestedText(
+        record_id=record_id,
+        form_id=data["form_id"],
+        form_kind=data.get("form_kind", ""),
+        version=data["version"],
+        locale=locale,
+        content_sha256=hashes[locale],
+        signer_id=str(signer.id),
+        signer_name=participants.signer_identity(signer)["name"],
+        allowed=SignatureMethod.ATTESTED in (data.get("signature_methods") or DEFAULT_METHODS),
+    )
 
 
 def sign_attested(

@@ -89,6 +89,8 @@ class Task(TypedDict):
     reflection_hours: int
     #: How this record may be signed (policy.signing.allowed_methods, fixed at opening).
     signature_methods: list[str]
+    #: This signer's answers to the consent items (item id -> yes), once given: what they sign.
+    choices: dict[str, bool] | None
     missing_signers: list[str]
     #: The withdrawal scopes that apply to the record (``state`` ``withdrawn`` once ``full``
     #: is among them): what the family asked to stop, shown with the task.
@@ -234,6 +236,7 @@ def tasks(
                 "signature_methods": list(
                     event["payload"].get("signature_methods") or DEFAULT_METHODS
                 ),
+                "choices": status.signers[str(signer.id)].choices,
                 "missing_signers": [m["role"] for m in status.missing_signers],
                 "withdrawn_scopes": list(status.withdrawn_scopes),
                 "task_key": linked.key if linked else None,
@@ -262,6 +265,7 @@ def tasks(
                 "reflection_until": None,
                 "reflection_hours": 0,
                 "signature_methods": [],
+                "choices": None,
                 "missing_signers": [],
                 "withdrawn_scopes": [],
                 "task_key": task.key,
@@ -288,6 +292,7 @@ def tasks(
                 "reflection_until": None,
                 "reflection_hours": 0,
                 "signature_methods": [],
+                "choices": None,
                 "missing_signers": [],
                 "withdrawn_scopes": [],
                 "task_key": None,

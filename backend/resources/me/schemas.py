@@ -59,6 +59,12 @@ class TaskSchema(ma.Schema):
         ma.fields.String(),
         metadata={"description": "How this form may be signed: drawn, typed, attested"},
     )
+    choices = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Boolean(),
+        allow_none=True,
+        metadata={"description": "This signer's yes/no per consent item, once chosen"},
+    )
     missing_signers = ma.fields.List(ma.fields.String())
     withdrawn_scopes = ma.fields.List(
         ma.fields.String(),
