@@ -8,7 +8,15 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from consentkit.enums import ChangeKind, FormKind, ItemCode, SignerRole, TrialType, VersionStatus
+from consentkit.enums import (
+    ChangeKind,
+    FormKind,
+    ItemCode,
+    SignatureMethod,
+    SignerRole,
+    TrialType,
+    VersionStatus,
+)
 
 ID = validate.Regexp(r"^[a-z0-9][a-z0-9-]*$", error="Use lower-case letters, digits and '-'.")
 SITE_CODE = validate.Regexp(r"^[A-Z0-9][A-Z0-9-]*$", error="Use upper-case letters, digits, '-'.")
@@ -82,6 +90,12 @@ class SettingsSchema(Strict):
     #: From this age a child may have their own invitation; younger children sign on a
     #: parent's device or in front of staff (consentkit.policy.children).
     own_invitation_age = fields.Integer(load_default=12, validate=validate.Range(min=1, max=18))
+    #: How the study's forms may be signed unless a form says (policy.signing.allowed_methods).
+    signature_methods = fields.List(
+        fields.String(validate=_one_of(SignatureMethod)),
+        load_default=None,
+        validate=validate.Length(min=1),
+    )
 
 
 class StudySchema(Strict):
@@ -155,6 +169,12 @@ class FormSchema(Strict):
     )
     versions = fields.List(
         fields.Nested(VersionSchema), required=True, validate=validate.Length(min=1)
+    )
+    #: How this form may be signed; the study's ``settings.signature_methods`` otherwise.
+    signature_methods = fields.List(
+        fields.String(validate=_one_of(SignatureMethod)),
+        load_default=None,
+        validate=validate.Length(min=1),
     )
 
 

@@ -19,7 +19,7 @@ from typing import Any, Literal, NamedTuple, TypedDict, cast
 
 from consentkit import settings
 from consentkit.clock import now_utc
-from consentkit.enums import Channel, RecordPhase, SignerRole
+from consentkit.enums import Channel, RecordPhase, SignatureMethod, SignerRole
 from consentkit.errors import ConsentKitError, EligibilityError, NotFoundError
 from consentkit.i18n import gettext
 from consentkit.labels import label
@@ -31,6 +31,7 @@ from consentkit.policy import children
 from consentkit.policy import withdrawal as withdrawal_policy
 from consentkit.policy.age import local_date
 from consentkit.policy.records import opened_event
+from consentkit.policy.signing import DEFAULT_METHODS, reflection_until
 from consentkit.services import (
     access,
     audit,
@@ -91,6 +92,12 @@ class Task(TypedDict):
     status_text: str
     due_at: datetime
     reflection_until: datetime | None
+    #: The time to think, from the signer's first reading (0: none asked).
+    reflection_hours: int
+    #: How this record may be signed (policy.signing.allowed_methods, fixed at opening).
+    signature_methods: list[str]
+    #: This signer's answers to the consent items (item id -> yes), once given: what they sign.
+    choices: dict[str, bool] | None
     missing_signers: list[str]
     #: The withdrawal scopes that apply to the record (``state`` ``withdrawn`` once ``full``
     #: is among them): what the family asked to stop, shown with the task.
@@ -240,9 +247,17 @@ def tasks(
                 "steps": [s.value for s in ceremony.record_steps(event)],
                 "status_text": ceremony.family_status(status, acting, step).text(locale),
                 "due_at": status.opened_at + timedelta(days=event["payload"]["window_days"]),
-                # Signing before this needs a stated reason (the time to think, CTR Art 29(1)).
-                "reflection_until": status.opened_at
-                + timedelta(hours=event["payload"].get("reflection_hours", 0)),
+                # Signing before this needs a stated reason (the time to think, CTR Art 29(1)):
+                # from this signer's first reading (policy.signing.reflection_until).
+                "reflection_until": reflection_until(
+                    status.signers[acting].first_viewed_at,
+                    event["payload"].get("reflection_hours", 0),
+                ),
+                "reflection_hours": event["payload"].get("reflection_hours", 0),
+                "signature_methods": list(
+                    event["payload"].get("signature_methods") or DEFAULT_METHODS
+                ),
+                "choices": status.signers[acting].choices,
                 "missing_signers": [m["role"] for m in status.missing_signers],
                 "withdrawn_scopes": list(status.withdrawn_scopes),
                 "task_key": linked.key if linked else None,
@@ -272,6 +287,9 @@ def tasks(
                 "status_text": label("task_status", "open", locale),
                 "due_at": datetime.combine(task.due_date, time(0), tzinfo=UTC),
                 "reflection_until": None,
+                "reflection_hours": 0,
+                "signature_methods": [],
+                "choices": None,
                 "missing_signers": [],
                 "withdrawn_scopes": [],
                 "task_key": task.key,
@@ -299,6 +317,9 @@ def tasks(
                 "status_text": label("task_why", "updated-information", locale),
                 "due_at": event["at"],
                 "reflection_until": None,
+                "reflection_hours": 0,
+                "signature_methods": [],
+                "choices": None,
                 "missing_signers": [],
                 "withdrawn_scopes": [],
                 "task_key": None,
@@ -710,6 +731,8 @@ def sign(
     ip: str | None,
     user_agent: str | None,
     early_signing_justification: str | None,
+    signature_method: str = SignatureMethod.DRAWN,
+    i_sign: bool = False,
 ) -> SignatureResult:
     """Sign, using the step-up code just verified on this device.
 
@@ -746,6 +769,8 @@ def sign(
         user_agent=user_agent,
         early_signing_justification=early_signing_justification,
         extra=extra,
+        method=signature_method,
+        i_sign=i_sign,
     )
     try:
         written = ceremony.write_signature(participant, record_id, signature, actor=actor, now=now)

@@ -72,6 +72,8 @@ NOTICES: dict[str, str] = {
         "The witness is registered. They sign on this device after the person they witness."
     ),
     "witness-signed": N_("The witness's signature is saved."),
+    "attested-signed": N_("The signature given in front of you is saved."),
+    "name-corrected": N_("The registered name is corrected."),
 }
 
 #: Withdrawal options, the least first, all last.
