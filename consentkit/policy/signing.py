@@ -86,18 +86,28 @@ def normalise_name(name: str) -> str:
     return " ".join(bare.casefold().split())
 
 
-def names_match(printed: str, registered: str) -> bool:
-    """Return True when the printed name is the registered name (case/accent-insensitive)."""
-    return normalise_name(printed) == normalise_name(registered)
+def names_match(printed: str, registered: str, *, first_name: bool = False) -> bool:
+    """Return True when the printed name is the registered name (case/accent-insensitive).
+
+    With ``first_name`` (a young child writing their name in front of a parent or staff,
+    policy.children) the first name alone also matches: the leading word or words of
+    the registered name, never a part of a word or a later word.
+    """
+    typed, known = normalise_name(printed), normalise_name(registered)
+    if not typed:
+        return False
+    return typed == known or (first_name and known.startswith(typed + " "))
 
 
-def check_printed_name(printed: str, registered: str) -> None:
+def check_printed_name(printed: str, registered: str, *, first_name: bool = False) -> None:
     """Refuse a printed name that is not the signer's registered name.
+
+    ``first_name``: the young child's turn, where the page asks for their first name.
 
     Raises:
         InvalidDataError: ``printed-name-mismatch``.
     """
-    if not names_match(printed, registered):
+    if not names_match(printed, registered, first_name=first_name):
         raise InvalidDataError(
             "The name you typed is not the name the study team has for you. Please type "
             "your full name as you gave it to them; if they have it wrong, ask them to "

@@ -753,7 +753,10 @@ def write_signature(
         if progress.role not in (SignerRole.INVESTIGATOR, SignerRole.WITNESS):
             # The form's choice is about the family; staff and witnesses sign on the staff device.
             check_method(signature.method, data.get("signature_methods") or DEFAULT_METHODS)
-        check_printed_name(printed_name, registered)
+        # A young child on a parent's device writes their first name (policy.children).
+        check_printed_name(
+            printed_name, registered, first_name=signature.auth.method == IN_PRESENCE
+        )
         signed = next(v for v in versions if v.version == data["version"])
         meaning = _meaning(signed, signature.locale, progress.role)
         signed_at = at.isoformat(timespec="milliseconds")

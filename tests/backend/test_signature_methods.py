@@ -147,7 +147,7 @@ def test_the_task_tells_when_signing_needs_no_reason(phone: Any) -> None:
     assert before["reflection_until"] is None
     assert before["reflection_hours"] == 24
     first_read = next(
-        e["at"] for e in records.history(phone.fam.participant) if e["type"] == "sections.viewed"
+        e["at"] for e in records.history(phone.fam.participant) if e["type"] == "information.viewed"
     )
     assert after["reflection_until"].startswith(
         (first_read + timedelta(hours=24)).strftime("%Y-%m-%dT%H:%M")
@@ -314,7 +314,11 @@ def test_the_sealed_pdf_says_how_each_signature_was_made(
         prepare(family, record, guardian, at=T0)
     at = now_utc()
     typed = replace(
-        signature(record, family.guardians[0], at=at), strokes=[], method="typed", i_sign=True
+        signature(record, family.guardians[0], at=at),
+        strokes=[],
+        method="typed",
+        i_sign=True,
+        early_signing_justification="Talked it through at the visit",
     )
     ceremony.sign(
         family.participant, record.record_id, typed, actor=signer_actor(family.guardians[0]), now=at

@@ -81,6 +81,8 @@ ROWS = [
     Row(f"{PERSON}/signers/<signer_id>/end-sessions", "POST", "participant", SITE_WORK),
     Row(f"{PERSON}/signers/<signer_id>/contact", "GET", "participant", SITE_WORK),
     Row(f"{PERSON}/signers/<signer_id>/contact", "POST", "participant", SITE_WORK),
+    Row(f"{PERSON}/signers/<signer_id>/name", "GET", "participant", SITE_WORK),
+    Row(f"{PERSON}/signers/<signer_id>/name", "POST", "participant", SITE_WORK),
     Row(f"{PERSON}/dissent", "POST", "participant", SITE_WORK),
     Row(f"{PERSON}/dissent/review", "POST", "participant", {"investigator"}),
     # The task is due in years: an allowed member gets the "not due yet" page (409).
@@ -90,6 +92,8 @@ ROWS = [
     Row(f"{PERSON}/withdraw", "POST", "participant", SITE_WORK),
     Row(f"{RECORD}/countersign", "GET", "participant", {"investigator"}),
     Row(f"{RECORD}/countersign", "POST", "participant", {"investigator"}),
+    Row(f"{RECORD}/attest", "GET", "participant", SITE_WORK),
+    Row(f"{RECORD}/attest", "POST", "participant", SITE_WORK),
     Row(f"{RECORD}/document.pdf", "GET", "participant", EVERYONE),
     Row(f"{RECORD}/paper", "GET", "participant", SITE_WORK),
     Row(f"{RECORD}/paper", "POST", "participant", SITE_WORK),

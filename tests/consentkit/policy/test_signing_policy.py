@@ -67,6 +67,24 @@ def test_names_that_differ_are_refused_kindly(printed: str, registered: str) -> 
     assert "ask them to correct it" in str(refused.value)
 
 
+@pytest.mark.parametrize(
+    ("printed", "matches"),
+    [
+        ("Léa", True),
+        ("lea", True),
+        ("Léa Martin", True),
+        ("Martin", False),  # a later word is not the first name
+        ("Lé", False),  # nor a part of a word
+        ("Léo", False),
+        ("", False),
+    ],
+)
+def test_a_young_child_may_write_only_their_first_name(printed: str, matches: bool) -> None:
+    assert names_match(printed, "Léa Martin", first_name=True) is matches
+    # Everyone else writes the whole name.
+    assert names_match(printed, "Léa Martin") is (printed in ("Léa Martin",))
+
+
 def test_a_typed_signature_needs_i_sign_and_no_strokes() -> None:
     with pytest.raises(InvalidDataError) as unconfirmed:
         check_act("typed", has_strokes=False, i_sign=False)
