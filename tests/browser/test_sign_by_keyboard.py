@@ -19,14 +19,8 @@ from consentkit.clock import now_utc
 from consentkit.i18n import gettext
 from consentkit.services import access, records
 from tests.browser.conftest import Outbox
-from tests.browser.family_steps import (
-    LANG,
-    answer_questions,
-    choose_yes_to_everything,
-    read_everything,
-    sign_in,
-)
-from tests.consentkit.records_helpers import STAFF, content, make_family
+from tests.browser.family_steps import LANG, sign_in
+from tests.consentkit.records_helpers import STAFF, content, make_family, prepare
 
 pytestmark = pytest.mark.browser
 
@@ -36,13 +30,15 @@ expect = playwright_api.expect
 NAME = "Anna de Vries"
 
 
-def _tab_to(page: Any, element_id: str, limit: int = 40) -> None:
+def _tab_to(page: Any, selector: str, limit: int = 40) -> None:
     """Press Tab until the element has the focus, as a keyboard user moves through the page."""
     for _ in range(limit):
         page.keyboard.press("Tab")
-        if page.evaluate("document.activeElement && document.activeElement.id") == element_id:
+        if page.evaluate(
+            "(s) => !!document.activeElement && document.activeElement.matches(s)", selector
+        ):
             return
-    raise AssertionError(f"#{element_id} is not reachable with Tab")
+    raise AssertionError(f"{selector} is not reachable with Tab")
 
 
 def test_a_parent_signs_with_a_typed_name_using_only_the_keyboard(
@@ -58,14 +54,15 @@ def test_a_parent_signs_with_a_typed_name_using_only_the_keyboard(
     text = content(parental, LANG)
     phone = phones()
     page = phone.page
+    # Read, answered and chosen (all yes) just now; the browser part is the signing.
+    prepare(family, parental, family.guardians[0], locale=LANG, at=now_utc())
     sign_in(
         phone,
         access.create_invitation(family.participant, family.guardians[0], actor=STAFF),
         outbox,
     )
-    read_everything(phone)
-    answer_questions(phone, text)
-    choose_yes_to_everything(phone, text)
+    _tab_to(page, ".task-action")
+    page.keyboard.press("Enter")
     page.wait_for_url("**/sign")
 
     # Before anything is typed: when signing needs no reason, and what is being signed.
@@ -74,24 +71,24 @@ def test_a_parent_signs_with_a_typed_name_using_only_the_keyboard(
     expect(page.locator("#choices-signed-list li")).to_have_count(len(text["items"]))
     expect(page.locator("#method-field")).to_be_visible()
 
-    _tab_to(page, "justification")
+    _tab_to(page, "#justification")
     page.keyboard.type("We talked it through with the doctor and we are sure.")
-    _tab_to(page, "method-drawn")  # the radio group: one Tab stop, arrows choose
+    _tab_to(page, "#method-drawn")  # the radio group: one Tab stop, arrows choose
     page.keyboard.press("ArrowDown")
     expect(page.locator("#method-typed")).to_be_checked()
     expect(page.locator("#typed-field")).to_be_visible()
     expect(page.locator("#drawn-field")).to_be_hidden()
-    _tab_to(page, "printed-name")
+    _tab_to(page, "#printed-name")
     page.keyboard.type("Someone Else")
-    _tab_to(page, "i-sign")
+    _tab_to(page, "#i-sign")
     page.keyboard.press("Space")
     expect(page.locator("#i-sign")).to_be_checked()
-    _tab_to(page, "send-step-up")
+    _tab_to(page, "#send-step-up")
     page.keyboard.press("Enter")
     expect(page.locator("#step-up-field")).to_be_visible()
-    _tab_to(page, "step-up-code")
+    _tab_to(page, "#step-up-code")
     page.keyboard.type(outbox.next_code())
-    _tab_to(page, "submit-signature")
+    _tab_to(page, "#submit-signature")
     page.keyboard.press("Enter")
 
     # Another name: refused kindly, the focus back on the name, a new code needed.
@@ -101,11 +98,11 @@ def test_a_parent_signs_with_a_typed_name_using_only_the_keyboard(
     expect(page.locator("#printed-name")).to_be_focused()
     page.keyboard.press("Control+A")
     page.keyboard.type(NAME.upper())  # case does not matter
-    _tab_to(page, "send-step-up")
+    _tab_to(page, "#send-step-up")
     page.keyboard.press("Enter")
-    _tab_to(page, "step-up-code")
+    _tab_to(page, "#step-up-code")
     page.keyboard.type(outbox.next_code())
-    _tab_to(page, "submit-signature")
+    _tab_to(page, "#submit-signature")
     page.keyboard.press("Enter")
     page.wait_for_url("**/done")
     phone.screenshot("keyboard-typed-signature-done")
