@@ -657,8 +657,10 @@ def write_signature(
     printed_name = signature.printed_name.strip()
     if not printed_name:
         raise InvalidDataError("Type your name as you sign.", code="printed-name-required")
-    signer = Signer.objects(participant_id=str(participant.id), id=signature.signer_id).first()
-    registered = participants.signer_identity(signer)["name"] if signer else printed_name
+    registered = signature.registered_name
+    if registered is None:
+        signer = Signer.objects(participant_id=str(participant.id), id=signature.signer_id).first()
+        registered = participants.signer_identity(signer)["name"] if signer else printed_name
 
     def check(
         opened: audit.ChainEvent,

@@ -100,3 +100,6 @@ class SignatureInput:
     method: str = SignatureMethod.DRAWN
     #: The explicit "I sign" of a typed signature.
     i_sign: bool = False
+    #: The signer's registered name, read from their record by a caller that already has
+    #: it (policy.signing.check_printed_name); None: the ceremony reads it.
+    registered_name: str | None = None

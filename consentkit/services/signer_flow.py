@@ -39,6 +39,7 @@ from consentkit.services import (
     documents,
     forms,
     outbox,
+    participants,
     participation,
     records,
     transitions,
@@ -388,6 +389,9 @@ class Turn(NamedTuple):
     signer_id: str
     #: The parent whose device and session it is, on the child's turn; else None.
     present: Signer | None
+    #: The signer's registered name when their record was already read (their own turn),
+    #: so the signature's name check needs no second read; else None.
+    registered_name: str | None = None
 
 
 def _turn(session: SignerSession, record_id: str) -> Turn:
@@ -405,7 +409,8 @@ def _turn(session: SignerSession, record_id: str) -> Turn:
         pass
     else:
         participant, signer, actor = _context(session)
-        return Turn(participant, actor, session.signer_id, None)
+        name = participants.signer_identity(signer).get("name")
+        return Turn(participant, actor, session.signer_id, None, name)
     participant, signer, _ = _context(session)
     opened = (
         AuditEvent.objects(
@@ -594,7 +599,7 @@ def view(
     Raises:
         RateLimitedError: ``daily-limit-reached``, the day's batches for this record are spent.
     """
-    participant, actor, signer_id, _ = _turn(session, record_id)
+    participant, actor, signer_id, _, _ = _turn(session, record_id)
     access.spend_daily_allowance(
         f"views:{signer_id}:{record_id}", settings.signer_views_per_record_per_day()
     )
@@ -614,7 +619,7 @@ def answer(
     session: SignerSession, record_id: str, *, locale: str, answers: dict[str, str]
 ) -> AnswerResult:
     """Check quiz answers; explanations come back for wrong ones."""
-    participant, actor, signer_id, _ = _turn(session, record_id)
+    participant, actor, signer_id, _, _ = _turn(session, record_id)
     feedback, written = ceremony.write_answers(
         participant,
         record_id,
@@ -630,7 +635,7 @@ def answer(
 
 def choose(session: SignerSession, record_id: str, *, choices: dict[str, bool]) -> StepResult:
     """Record yes/no for every consent item."""
-    participant, actor, signer_id, _ = _turn(session, record_id)
+    participant, actor, signer_id, _, _ = _turn(session, record_id)
     written = ceremony.write_choices(
         participant, record_id, signer_id=signer_id, choices=choices, actor=actor
     )
@@ -740,7 +745,7 @@ def sign(
     device within the parent's session: no one-time code (the child has none), the
     parent recorded as present (``present`` in the signature, shown in the PDF).
     """
-    participant, actor, signer_id, present = _turn(session, record_id)
+    participant, actor, signer_id, present, registered_name = _turn(session, record_id)
     done = signature_for_key(session, record_id, idempotency_key)
     if done is not None:
         return done
@@ -771,6 +776,7 @@ def sign(
         extra=extra,
         method=signature_method,
         i_sign=i_sign,
+        registered_name=registered_name,
     )
     try:
         written = ceremony.write_signature(participant, record_id, signature, actor=actor, now=now)
@@ -804,7 +810,7 @@ def dissent(
     the dissent is the child's (``expressed_by``), the parent's device the actor's.
     """
     if record_id is not None:
-        participant, actor, signer_id, present = _turn(session, record_id)
+        participant, actor, signer_id, present, _ = _turn(session, record_id)
         if present is None and actor.role != SignerRole.PARTICIPANT:
             raise NotFoundError("This record was not found.")
         return _event_result(
