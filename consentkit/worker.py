@@ -26,10 +26,12 @@ import jinja2
 from consentkit import settings
 from consentkit.channels import Channel, ChannelError, Outgoing
 from consentkit.clock import now_utc
+from consentkit.errors import ConsentKitError, NotFoundError
 from consentkit.models.outbox import OutboxMessage
+from consentkit.models.participant import Participant
 from consentkit.policy import contact as contact_policy
 from consentkit.rendering.messages import render_message
-from consentkit.services import outbox
+from consentkit.services import jobs, outbox
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +48,14 @@ def process(
     *,
     now: datetime | None = None,
 ) -> str:
-    """Decide, render and send one leased message; return its new status."""
+    """Decide, render and send one leased message; return its new status.
+
+    A job (:mod:`consentkit.services.jobs`) is run, not sent: no recipient, no
+    rules of contact.
+    """
     now = now or now_utc()
+    if jobs.is_job(message.kind):
+        return run_job(message, owner, now=now)
     addressed = outbox.address(message, now=now)
     recipient = dataclasses.replace(
         addressed.recipient,
@@ -88,6 +96,47 @@ def process(
         outbox.mark_failed(message, owner, error=exc.reason, permanent=exc.permanent, now=now)
         return "failed" if exc.permanent else "queued"
     outbox.mark_sent(message, owner, channel=decision.channel, destination=destination, now=now)
+    return "sent"
+
+
+def _render_consent(params: Mapping[str, Any]) -> str:
+    """Render (or find already rendered) the sealed PDF a completed record's job names.
+
+    WeasyPrint and pyHanko are imported on the first job, not when the worker
+    starts: a worker that only sends messages never loads them.
+    """
+    from consentkit.services import documents
+
+    participant = Participant.objects(id=params["participant_id"]).first()
+    if participant is None:
+        raise NotFoundError("The participant of this document no longer exists.")
+    result = documents.consent_document(participant, params["record_id"], locale=params["locale"])
+    return f"{result.document.key} ({result.document.size} bytes)"
+
+
+#: What the worker runs for each job kind; returns what to log as the job's outcome.
+JOBS: dict[str, Callable[[Mapping[str, Any]], str]] = {
+    jobs.RENDER_CONSENT: _render_consent,
+}
+#: Refusals that may pass: another process is rendering the same document right now.
+_RETRYABLE_CODES = frozenset({"document-pending"})
+
+
+def run_job(message: OutboxMessage, owner: str, *, now: datetime | None = None) -> str:
+    """Run one leased job; return its new status (``sent`` once done).
+
+    A refusal of the library (the record is not complete, no such language)
+    will not change by retrying, so it fails for good; anything else (the
+    database gone, a renderer busy) is retried with the outbox's backoff.
+    """
+    now = now or now_utc()
+    try:
+        outcome = JOBS[message.kind](message.params)
+    except ConsentKitError as exc:
+        permanent = exc.code not in _RETRYABLE_CODES
+        outbox.mark_failed(message, owner, error=f"job: {exc.code}", permanent=permanent, now=now)
+        return "failed" if permanent else "queued"
+    outbox.mark_sent(message, owner, channel="job", destination=outcome[:200], now=now)
     return "sent"
 
 

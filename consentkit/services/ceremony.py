@@ -22,6 +22,7 @@ Event payloads:
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,6 +31,7 @@ from typing import Any
 
 from babel import UnknownLocaleError
 from babel.lists import format_list
+from pymongo.errors import PyMongoError
 
 from consentkit.authoring.reader import canonical_json
 from consentkit.clock import now_utc
@@ -67,12 +69,14 @@ from consentkit.policy.signing import (
 )
 from consentkit.policy.versions import version_in_force
 from consentkit.policy.witnesses import witnessed_on_record
-from consentkit.services import audit, participants
+from consentkit.services import audit, jobs, participants
 from consentkit.services.evidence import Actor, SignatureInput
 from consentkit.services.forms import catalog
 from consentkit.services.projection import refresh_projection
 from consentkit.services.requirements import requirements_for
 from consentkit.services.signatures import render_svg, validate_strokes
+
+log = logging.getLogger(__name__)
 
 #: What an impartial witness signs (CTR Art 29(1); E6(R3) 2.8.7).
 WITNESS_STATEMENT = N_(
@@ -317,7 +321,32 @@ def write_record_event(
         refresh_projection(participant, audit.chain_dicts(str(participant.id)))
     else:
         refresh_projection(participant, events, record_id=record_id)
+    if not retried and event.state_after == RecordState.CONSENTED:
+        _render_ahead(participant, record_id, opened, events)
     return Written(event, opened, status)
+
+
+def _render_ahead(
+    participant: Participant,
+    record_id: str,
+    opened: audit.ChainEvent,
+    events: Sequence[audit.ChainEvent],
+) -> None:
+    """Queue the sealed PDF of a record that just completed, in each language signed in.
+
+    An optimisation, not part of the consent: the signature is written, and a
+    PDF not rendered ahead is rendered on its first download. So a database
+    error here is logged, never raised to the signer whose signature stands.
+    """
+    locales = {opened["payload"]["locale"]} | {
+        e["payload"]["locale"]
+        for e in events
+        if e["type"] == "signature.added" and e.get("record_id") == record_id
+    }
+    try:
+        jobs.render_consent_ahead(participant, record_id, locales)
+    except PyMongoError:
+        log.warning("record %s: its PDF was not queued to render ahead", record_id, exc_info=True)
 
 
 #: Events without the record's id that still decide a record's state or a ceremony check:

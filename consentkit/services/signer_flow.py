@@ -710,6 +710,17 @@ def signature_for_key(
         signer_id = _turn(session, record_id).signer_id
     except NotFoundError:
         return None
+    return _signature_of(session, record_id, signer_id, idempotency_key)
+
+
+def _signature_of(
+    session: SignerSession, record_id: str, signer_id: str, idempotency_key: str
+) -> SignatureResult | None:
+    """Return the answer to ``signer_id``'s signature sent with this key, if stored.
+
+    Split from :func:`signature_for_key` so that :func:`sign`, which has already
+    worked out whose turn it is, does not read the session's context twice.
+    """
     event = AuditEvent.objects(
         participant_id=session.participant_id,
         record_id=record_id,
@@ -746,7 +757,7 @@ def sign(
     parent recorded as present (``present`` in the signature, shown in the PDF).
     """
     participant, actor, signer_id, present, registered_name = _turn(session, record_id)
-    done = signature_for_key(session, record_id, idempotency_key)
+    done = _signature_of(session, record_id, signer_id, idempotency_key)
     if done is not None:
         return done
     now = now_utc()

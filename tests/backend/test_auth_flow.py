@@ -24,6 +24,10 @@ def test_sign_in_with_invitation_and_code_gives_working_tokens(
         "role": "guardian",
         "device_id": "device-0001",
         "authenticator": False,
+        # The guardian's recorded language first, then the site's others (the pages'
+        # default and their language menu).
+        "language": "fr",
+        "languages": ["fr", "en"],
     }
 
 

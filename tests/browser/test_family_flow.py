@@ -118,7 +118,7 @@ def test_family_flow_parents_and_child_sign_download_the_sealed_pdf_and_withdraw
 
     page = second.page
     page.click("#check-again")
-    expect(page.locator("#record-state")).to_have_text(label("record_state", "consented", LANG))
+    expect(page.locator("#record-state")).to_have_text(label("family_status", "consented", LANG))
     expect(page.locator("#download-panel")).to_be_visible()
     second.screenshot("parent-10-done-complete")
     with page.expect_download(timeout=60_000) as download:

@@ -80,6 +80,7 @@ def test_answer_questions_feedback_json_keeps_the_signer_api_shape(demo_study: o
         "score": len(rest),
         "passed": feedback.passed,
         "pass_mark": feedback.pass_mark,
+        "all_correct": False,
         "results": [
             {"id": first["id"], "correct": False, "explanation": first["explanation"]},
             *({"id": q["id"], "correct": True, "explanation": None} for q in rest),
