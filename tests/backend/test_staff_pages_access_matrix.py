@@ -192,6 +192,8 @@ def _request(client: Any, row: Row, site: str, world: dict[str, Any], role: str 
         data["signer_id"] = world["families"][site]["guardian"]
     if row.rule.endswith("/witnesses"):
         data["for_signer_id"] = world["families"][site]["guardian"]
+    if row.rule.endswith("/attest"):  # who signs in front of the member
+        query["signer"] = data["signer"] = world["families"][site]["guardian"]
     if row.rule.endswith("/dissent"):
         data["confirm"] = "yes"
     if row.rule.endswith("/dissent/review"):
@@ -199,7 +201,7 @@ def _request(client: Any, row: Row, site: str, world: dict[str, Any], role: str 
     if row.method == "GET":
         response = client.get(path, query_string=query)
     else:
-        response = client.post(path, data=data)
+        response = client.post(path, query_string=query, data=data)
     response.get_data()  # a streamed export keeps its request context until read and closed
     response.close()
     return response
