@@ -17,7 +17,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from consentkit.enums import SignatureMethod
+from consentkit.enums import FormKind, SignatureMethod
 from consentkit.errors import InvalidDataError
 
 #: What a form allows when neither it nor its study says (docs/records.md#signature-methods).
@@ -114,6 +114,15 @@ def check_printed_name(printed: str, registered: str, *, first_name: bool = Fals
             "correct it.",
             code="printed-name-mismatch",
         )
+
+
+def reflection_applies(form_kind: str) -> bool:
+    """Return whether signing this kind of form early needs a reason.
+
+    The time to think belongs to the guardians (CTR Art 29(1)); a child's assent
+    (Art 32(1)(b)) is not asked to justify signing early, nor told to wait.
+    """
+    return form_kind != FormKind.CHILD_ASSENT
 
 
 def reflection_until(first_viewed_at: datetime | None, hours: int) -> datetime | None:

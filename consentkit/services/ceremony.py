@@ -65,6 +65,7 @@ from consentkit.policy.signing import (
     check_act,
     check_method,
     check_printed_name,
+    reflection_applies,
     reflection_until,
 )
 from consentkit.policy.versions import version_in_force
@@ -768,10 +769,9 @@ def write_signature(
             assert progress.first_viewed_at is not None
             earliest = reflection_until(progress.first_viewed_at, data["reflection_hours"])
             assert earliest is not None
-            # The time to think belongs to the guardians (CTR Art 29(1)); a child's assent
-            # (Art 32(1)(b)) is not asked to justify signing early.
+            # The time to think belongs to the guardians, not a child's assent (policy.signing).
             if (
-                data["form_kind"] != FormKind.CHILD_ASSENT
+                reflection_applies(data["form_kind"])
                 and at < earliest
                 and not (signature.early_signing_justification or "").strip()
             ):

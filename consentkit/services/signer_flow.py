@@ -31,7 +31,7 @@ from consentkit.policy import children
 from consentkit.policy import withdrawal as withdrawal_policy
 from consentkit.policy.age import local_date
 from consentkit.policy.records import opened_event
-from consentkit.policy.signing import DEFAULT_METHODS, reflection_until
+from consentkit.policy.signing import DEFAULT_METHODS, reflection_applies, reflection_until
 from consentkit.services import (
     access,
     audit,
@@ -235,6 +235,12 @@ def tasks(
         event = opened[status.record_id]
         linked = why_by_record.get(status.record_id)
         step = ceremony.next_step(status, acting, event)
+        # The time to think, unless this form has none (a child's assent: policy.signing).
+        hours = (
+            event["payload"].get("reflection_hours", 0)
+            if reflection_applies(status.form_kind)
+            else 0
+        )
         found.append(
             {
                 "record_id": status.record_id,
@@ -250,11 +256,10 @@ def tasks(
                 "due_at": status.opened_at + timedelta(days=event["payload"]["window_days"]),
                 # Signing before this needs a stated reason (the time to think, CTR Art 29(1)):
                 # from this signer's first reading (policy.signing.reflection_until).
-                "reflection_until": reflection_until(
-                    status.signers[acting].first_viewed_at,
-                    event["payload"].get("reflection_hours", 0),
-                ),
-                "reflection_hours": event["payload"].get("reflection_hours", 0),
+                "reflection_until": reflection_until(status.signers[acting].first_viewed_at, hours)
+                if hours
+                else None,
+                "reflection_hours": hours,
                 "signature_methods": list(
                     event["payload"].get("signature_methods") or DEFAULT_METHODS
                 ),

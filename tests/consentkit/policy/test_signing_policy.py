@@ -13,6 +13,7 @@ from consentkit.policy.signing import (
     check_method,
     check_printed_name,
     names_match,
+    reflection_applies,
     reflection_until,
 )
 
@@ -102,3 +103,10 @@ def test_reflection_runs_from_the_first_reading() -> None:
 
     assert reflection_until(read, 24) == datetime(2026, 3, 4, 14, 0, tzinfo=UTC)
     assert reflection_until(None, 24) is None
+
+
+def test_a_childs_assent_has_no_time_to_think_to_wait_for() -> None:
+    # CTR Art 29(1): the time to think is the guardians'; Art 32(1)(b): the child's assent.
+    assert not reflection_applies("child-assent")
+    assert reflection_applies("parental-consent")
+    assert reflection_applies("young-person-co-consent")
