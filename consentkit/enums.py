@@ -124,6 +124,14 @@ class SignerRole(StrEnum):
     INVESTIGATOR = "investigator"
 
 
+class SignatureMethod(StrEnum):
+    """How a signature was made (the same legal act, recorded as what it is)."""
+
+    DRAWN = "drawn"
+    TYPED = "typed"
+    ATTESTED = "attested"
+
+
 class ItemCode(StrEnum):
     """Vocabulary of consent items (documented in docs/authoring-format.md)."""
 

@@ -15,6 +15,7 @@ from consentkit.enums import (
     MinorRole,
     OtherParentAgreement,
     RecordState,
+    SignatureMethod,
     SignerRole,
     VersionStatus,
     WithdrawalScope,
@@ -36,6 +37,11 @@ LABELS: dict[str, dict[str, str]] = {
         SignerRole.PARTICIPANT: N_("Participant"),
         SignerRole.WITNESS: N_("Impartial witness"),
         SignerRole.INVESTIGATOR: N_("Investigator"),
+    },
+    "signature_method": {
+        SignatureMethod.DRAWN: N_("Drawn on the screen"),
+        SignatureMethod.TYPED: N_('Typed full name, with "I sign"'),
+        SignatureMethod.ATTESTED: N_("Given in front of the study team, who attested it"),
     },
     "minor_role": {
         MinorRole.INFORMED: N_("The child is informed"),
@@ -189,6 +195,7 @@ LABELS: dict[str, dict[str, str]] = {
         "access.signed-in": N_("Signed in"),
         "access.sessions-ended": N_("Signed out of every device"),
         "signer.contact-corrected": N_("Contact corrected"),
+        "signer.name-corrected": N_("Registered name corrected"),
         "signer.authenticator-enrolled": N_("Authenticator app set up"),
         "signer.authenticator-replaced": N_("Authenticator app replaced"),
         "access.locked-out": N_("Locked out after wrong codes"),

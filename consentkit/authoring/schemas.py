@@ -8,7 +8,15 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from consentkit.enums import ChangeKind, FormKind, ItemCode, SignerRole, TrialType, VersionStatus
+from consentkit.enums import (
+    ChangeKind,
+    FormKind,
+    ItemCode,
+    SignatureMethod,
+    SignerRole,
+    TrialType,
+    VersionStatus,
+)
 from consentkit.policy.triggers import DEFAULTS as TRIGGER_DEFAULTS
 
 ID = validate.Regexp(r"^[a-z0-9][a-z0-9-]*$", error="Use lower-case letters, digits and '-'.")
@@ -96,6 +104,12 @@ class SettingsSchema(Strict):
         values=fields.Nested(TriggerSchema),
         load_default=dict,
     )
+    #: How the study's forms may be signed unless a form says (policy.signing.allowed_methods).
+    signature_methods = fields.List(
+        fields.String(validate=_one_of(SignatureMethod)),
+        load_default=None,
+        validate=validate.Length(min=1),
+    )
 
 
 class StudySchema(Strict):
@@ -169,6 +183,12 @@ class FormSchema(Strict):
     )
     versions = fields.List(
         fields.Nested(VersionSchema), required=True, validate=validate.Length(min=1)
+    )
+    #: How this form may be signed; the study's ``settings.signature_methods`` otherwise.
+    signature_methods = fields.List(
+        fields.String(validate=_one_of(SignatureMethod)),
+        load_default=None,
+        validate=validate.Length(min=1),
     )
 
 

@@ -76,6 +76,8 @@ class ConsentForm(BaseDocument):
     kind = StringField(required=True, choices=[k.value for k in FormKind])
     age_band = StringField(null=True)
     signer_roles = ListField(StringField(), required=True)
+    #: How the form may be signed (policy.signing.allowed_methods); empty: the study's.
+    signature_methods = ListField(StringField())
     created_at = DateTimeField(required=True)
 
 

@@ -40,13 +40,14 @@ from consentkit.enums import (
     OPEN_STATES,
     FormKind,
     RecordState,
+    SignatureMethod,
     SignerRole,
 )
 from consentkit.errors import ConflictError, EligibilityError, InvalidDataError
 from consentkit.i18n import N_, gettext
 from consentkit.labels import label, label_with
 from consentkit.models.audit import AuditEvent
-from consentkit.models.participant import Participant
+from consentkit.models.participant import Participant, Signer
 from consentkit.models.study import FormVersion
 from consentkit.policy.age import local_date
 from consentkit.policy.children import IN_PRESENCE
@@ -59,9 +60,17 @@ from consentkit.policy.records import (
     opened_event,
     record_status,
 )
+from consentkit.policy.signing import (
+    DEFAULT_METHODS,
+    check_act,
+    check_method,
+    check_printed_name,
+    reflection_applies,
+    reflection_until,
+)
 from consentkit.policy.versions import version_in_force
 from consentkit.policy.witnesses import witnessed_on_record
-from consentkit.services import audit, jobs, triggers
+from consentkit.services import audit, jobs, participants, triggers
 from consentkit.services.evidence import Actor, SignatureInput
 from consentkit.services.forms import catalog
 from consentkit.services.projection import refresh_projection
@@ -672,10 +681,16 @@ def write_signature(
             the participant's site on the signing day (:func:`check_version_in_force`).
         InvalidDataError: malformed strokes or an empty printed name.
     """
-    validate_strokes(signature.strokes)
+    check_act(signature.method, has_strokes=bool(signature.strokes), i_sign=signature.i_sign)
+    if signature.method == SignatureMethod.DRAWN:
+        validate_strokes(signature.strokes)
     printed_name = signature.printed_name.strip()
     if not printed_name:
         raise InvalidDataError("Type your name as you sign.", code="printed-name-required")
+    registered = signature.registered_name
+    if registered is None:
+        signer = Signer.objects(participant_id=str(participant.id), id=signature.signer_id).first()
+        registered = participants.signer_identity(signer)["name"] if signer else printed_name
 
     def check(
         opened: audit.ChainEvent,
@@ -752,11 +767,11 @@ def write_signature(
                 )
             # Every section was read (:func:`_require_prepared`), so the first view is known.
             assert progress.first_viewed_at is not None
-            earliest = progress.first_viewed_at + timedelta(hours=data["reflection_hours"])
-            # The time to think belongs to the guardians (CTR Art 29(1)); a child's assent
-            # (Art 32(1)(b)) is not asked to justify signing early.
+            earliest = reflection_until(progress.first_viewed_at, data["reflection_hours"])
+            assert earliest is not None
+            # The time to think belongs to the guardians, not a child's assent (policy.signing).
             if (
-                data["form_kind"] != FormKind.CHILD_ASSENT
+                reflection_applies(data["form_kind"])
                 and at < earliest
                 and not (signature.early_signing_justification or "").strip()
             ):
@@ -766,6 +781,13 @@ def write_signature(
                     code="reflection-time",
                     params={"hours": data["reflection_hours"]},
                 )
+        if progress.role not in (SignerRole.INVESTIGATOR, SignerRole.WITNESS):
+            # The form's choice is about the family; staff and witnesses sign on the staff device.
+            check_method(signature.method, data.get("signature_methods") or DEFAULT_METHODS)
+        # A young child on a parent's device writes their first name (policy.children).
+        check_printed_name(
+            printed_name, registered, first_name=signature.auth.method == IN_PRESENCE
+        )
         signed = next(v for v in versions if v.version == data["version"])
         meaning = _meaning(signed, signature.locale, progress.role)
         signed_at = at.isoformat(timespec="milliseconds")
@@ -782,14 +804,18 @@ def write_signature(
             "meaning": meaning,
             "signed_at": signed_at,
         }
+        if signature.method != SignatureMethod.DRAWN:
+            # Only added when not drawn, so signatures made before methods existed verify.
+            binding["signature_method"] = signature.method
         return {
             # What the caller adds to the evidence (e.g. the investigator's interview mode);
             # never in place of the keys below.
             **signature.extra,
             **binding,
             "binding_sha256": hashlib.sha256(canonical_json(binding).encode()).hexdigest(),
+            "signature_method": signature.method,
             "strokes": signature.strokes,
-            "image_svg": render_svg(signature.strokes),
+            "image_svg": render_svg(signature.strokes) if signature.strokes else None,
             "client_at": signature.client_at.isoformat() if signature.client_at else None,
             "client_offset_minutes": signature.client_offset_minutes,
             "ip": signature.ip,

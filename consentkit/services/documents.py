@@ -38,7 +38,7 @@ from pypdf import PdfReader
 
 from consentkit.authoring.reader import canonical_json
 from consentkit.clock import now_utc
-from consentkit.enums import FormKind
+from consentkit.enums import FormKind, SignatureMethod
 from consentkit.errors import ConflictError, InvalidDataError, NotFoundError
 from consentkit.i18n import gettext
 from consentkit.labels import LABELS, event_label, label
@@ -80,6 +80,12 @@ class RecordSignature(TypedDict):
     #: Who was present when a young child signed on their device (``signer_id``, ``role``);
     #: only on such signatures (consentkit.policy.children).
     present: NotRequired[dict[str, Any]]
+    #: How it was made (drawn, typed, attested); only on signatures that recorded it.
+    signature_method: NotRequired[str]
+    #: The staff member in front of whom an attested signature was given.
+    attested_by: NotRequired[dict[str, Any]]
+    #: Why the signer signed before the reflection time ended, when they did.
+    early_signing_justification: NotRequired[str]
 
 
 class PaperSignature(TypedDict):
@@ -308,6 +314,12 @@ def _record_signature(event: dict[str, Any]) -> RecordSignature:
         found["attestation"] = data["attestation"]
     if data.get("present"):
         found["present"] = data["present"]
+    if data.get("signature_method"):
+        found["signature_method"] = data["signature_method"]
+    if data.get("attested_by"):
+        found["attested_by"] = data["attested_by"]
+    if data.get("early_signing_justification"):
+        found["early_signing_justification"] = data["early_signing_justification"]
     return found
 
 
@@ -481,7 +493,14 @@ def _consent_html(
                 "role_label": label("signer_role", s["role"], locale),
                 "printed_name": s["printed_name"],
                 "meaning": s["meaning"],
-                "image_data_uri": _svg_data_uri(signature_events[s["seq"]]["payload"]["image_svg"]),
+                "image_data_uri": _svg_data_uri(signature_events[s["seq"]]["payload"]["image_svg"])
+                if signature_events[s["seq"]]["payload"].get("image_svg")
+                else None,
+                "method": label(
+                    "signature_method", s.get("signature_method", SignatureMethod.DRAWN), locale
+                ),
+                "attested_by": (s.get("attested_by") or {}).get("staff_name"),
+                "early_reason": s.get("early_signing_justification"),
                 "signed_at_utc": s["signed_at"],
                 # The interview's own zone when the investigator gave one (a video call
                 # from elsewhere); the participant's otherwise.

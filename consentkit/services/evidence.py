@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from consentkit.enums import Channel
+from consentkit.enums import Channel, SignatureMethod
 from consentkit.errors import EligibilityError
 from consentkit.policy.children import IN_PRESENCE
 from consentkit.services.signatures import Strokes
@@ -96,3 +96,10 @@ class SignatureInput:
     user_agent: str | None = None
     early_signing_justification: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: How the signature was made (policy.signing): drawn, typed or attested.
+    method: str = SignatureMethod.DRAWN
+    #: The explicit "I sign" of a typed signature.
+    i_sign: bool = False
+    #: The signer's registered name, read from their record by a caller that already has
+    #: it (policy.signing.check_printed_name); None: the ceremony reads it.
+    registered_name: str | None = None

@@ -195,6 +195,14 @@ def _plan_form(plan: _Plan, trial_id: str, form: FormBundle, now: datetime) -> N
     else:
         plan.report.updated.append(label)
         plan.writes.append(lambda: existing.modify(**wanted))
+    # Which methods may sign changes no published text: a record keeps what it opened with.
+    methods = list(meta.get("signature_methods") or [])
+    if existing is None or list(existing.signature_methods or []) != methods:
+        plan.writes.append(
+            lambda: ConsentForm.objects(trial_id=trial_id, form_id=form_id).update_one(
+                set__signature_methods=methods
+            )
+        )
     for version in form.versions:
         _plan_version(plan, trial_id, form_id, version, now)
 

@@ -40,6 +40,7 @@ from consentkit.policy.records import (
     participation_profile,
     record_status,
 )
+from consentkit.policy.signing import allowed_methods
 from consentkit.policy.versions import version_in_force
 from consentkit.policy.witnesses import witnesses_for
 from consentkit.services import audit, projection
@@ -166,6 +167,9 @@ def open_record(
             *witnesses,
         ],
         "reflection_hours": int(study.settings.get("minimum_reflection_hours", 0)),
+        "signature_methods": list(
+            allowed_methods(form.signature_methods, study.settings.get("signature_methods"))
+        ),
         "window_days": int(study.settings.get("completion_window_days", 30)),
         "requirements": requirements.to_dict(),
         "guardian_exception": None if exception is None else exception.to_dict(),

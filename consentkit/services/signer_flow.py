@@ -19,7 +19,7 @@ from typing import Any, Literal, NamedTuple, TypedDict, cast
 
 from consentkit import settings
 from consentkit.clock import now_utc
-from consentkit.enums import Channel, RecordPhase, SignerRole
+from consentkit.enums import Channel, RecordPhase, SignatureMethod, SignerRole
 from consentkit.errors import ConsentKitError, EligibilityError, NotFoundError
 from consentkit.i18n import gettext
 from consentkit.labels import label
@@ -31,6 +31,7 @@ from consentkit.policy import children
 from consentkit.policy import withdrawal as withdrawal_policy
 from consentkit.policy.age import local_date
 from consentkit.policy.records import opened_event
+from consentkit.policy.signing import DEFAULT_METHODS, reflection_applies, reflection_until
 from consentkit.services import (
     access,
     audit,
@@ -38,6 +39,7 @@ from consentkit.services import (
     documents,
     forms,
     outbox,
+    participants,
     participation,
     questions,
     records,
@@ -92,6 +94,12 @@ class Task(TypedDict):
     status_text: str
     due_at: datetime
     reflection_until: datetime | None
+    #: The time to think, from the signer's first reading (0: none asked).
+    reflection_hours: int
+    #: How this record may be signed (policy.signing.allowed_methods, fixed at opening).
+    signature_methods: list[str]
+    #: This signer's answers to the consent items (item id -> yes), once given: what they sign.
+    choices: dict[str, bool] | None
     missing_signers: list[str]
     #: The withdrawal scopes that apply to the record (``state`` ``withdrawn`` once ``full``
     #: is among them): what the family asked to stop, shown with the task.
@@ -228,6 +236,12 @@ def tasks(
         event = opened[status.record_id]
         linked = why_by_record.get(status.record_id)
         step = ceremony.next_step(status, acting, event)
+        # The time to think, unless this form has none (a child's assent: policy.signing).
+        hours = (
+            event["payload"].get("reflection_hours", 0)
+            if reflection_applies(status.form_kind)
+            else 0
+        )
         found.append(
             {
                 "record_id": status.record_id,
@@ -241,9 +255,16 @@ def tasks(
                 "steps": [s.value for s in ceremony.record_steps(event)],
                 "status_text": ceremony.family_status(status, acting, step).text(locale),
                 "due_at": status.opened_at + timedelta(days=event["payload"]["window_days"]),
-                # Signing before this needs a stated reason (the time to think, CTR Art 29(1)).
-                "reflection_until": status.opened_at
-                + timedelta(hours=event["payload"].get("reflection_hours", 0)),
+                # Signing before this needs a stated reason (the time to think, CTR Art 29(1)):
+                # from this signer's first reading (policy.signing.reflection_until).
+                "reflection_until": reflection_until(status.signers[acting].first_viewed_at, hours)
+                if hours
+                else None,
+                "reflection_hours": hours,
+                "signature_methods": list(
+                    event["payload"].get("signature_methods") or DEFAULT_METHODS
+                ),
+                "choices": status.signers[acting].choices,
                 "missing_signers": [m["role"] for m in status.missing_signers],
                 "withdrawn_scopes": list(status.withdrawn_scopes),
                 "task_key": linked.key if linked else None,
@@ -273,6 +294,9 @@ def tasks(
                 "status_text": label("task_status", "open", locale),
                 "due_at": datetime.combine(task.due_date, time(0), tzinfo=UTC),
                 "reflection_until": None,
+                "reflection_hours": 0,
+                "signature_methods": [],
+                "choices": None,
                 "missing_signers": [],
                 "withdrawn_scopes": [],
                 "task_key": task.key,
@@ -300,6 +324,9 @@ def tasks(
                 "status_text": label("task_why", "updated-information", locale),
                 "due_at": event["at"],
                 "reflection_until": None,
+                "reflection_hours": 0,
+                "signature_methods": [],
+                "choices": None,
                 "missing_signers": [],
                 "withdrawn_scopes": [],
                 "task_key": None,
@@ -368,6 +395,9 @@ class Turn(NamedTuple):
     signer_id: str
     #: The parent whose device and session it is, on the child's turn; else None.
     present: Signer | None
+    #: The signer's registered name when their record was already read (their own turn),
+    #: so the signature's name check needs no second read; else None.
+    registered_name: str | None = None
 
 
 def _turn(session: SignerSession, record_id: str) -> Turn:
@@ -385,7 +415,8 @@ def _turn(session: SignerSession, record_id: str) -> Turn:
         pass
     else:
         participant, signer, actor = _context(session)
-        return Turn(participant, actor, session.signer_id, None)
+        name = participants.signer_identity(signer).get("name")
+        return Turn(participant, actor, session.signer_id, None, name)
     participant, signer, _ = _context(session)
     opened = (
         AuditEvent.objects(
@@ -574,7 +605,7 @@ def view(
     Raises:
         RateLimitedError: ``daily-limit-reached``, the day's batches for this record are spent.
     """
-    participant, actor, signer_id, _ = _turn(session, record_id)
+    participant, actor, signer_id, _, _ = _turn(session, record_id)
     access.spend_daily_allowance(
         f"views:{signer_id}:{record_id}", settings.signer_views_per_record_per_day()
     )
@@ -594,7 +625,7 @@ def answer(
     session: SignerSession, record_id: str, *, locale: str, answers: dict[str, str]
 ) -> AnswerResult:
     """Check quiz answers; explanations come back for wrong ones."""
-    participant, actor, signer_id, _ = _turn(session, record_id)
+    participant, actor, signer_id, _, _ = _turn(session, record_id)
     feedback, written = ceremony.write_answers(
         participant,
         record_id,
@@ -610,7 +641,7 @@ def answer(
 
 def choose(session: SignerSession, record_id: str, *, choices: dict[str, bool]) -> StepResult:
     """Record yes/no for every consent item."""
-    participant, actor, signer_id, _ = _turn(session, record_id)
+    participant, actor, signer_id, _, _ = _turn(session, record_id)
     written = ceremony.write_choices(
         participant, record_id, signer_id=signer_id, choices=choices, actor=actor
     )
@@ -722,6 +753,8 @@ def sign(
     ip: str | None,
     user_agent: str | None,
     early_signing_justification: str | None,
+    signature_method: str = SignatureMethod.DRAWN,
+    i_sign: bool = False,
 ) -> SignatureResult:
     """Sign, using the step-up code just verified on this device.
 
@@ -729,7 +762,7 @@ def sign(
     device within the parent's session: no one-time code (the child has none), the
     parent recorded as present (``present`` in the signature, shown in the PDF).
     """
-    participant, actor, signer_id, present = _turn(session, record_id)
+    participant, actor, signer_id, present, registered_name = _turn(session, record_id)
     done = _signature_of(session, record_id, signer_id, idempotency_key)
     if done is not None:
         return done
@@ -758,6 +791,9 @@ def sign(
         user_agent=user_agent,
         early_signing_justification=early_signing_justification,
         extra=extra,
+        method=signature_method,
+        i_sign=i_sign,
+        registered_name=registered_name,
     )
     try:
         written = ceremony.write_signature(participant, record_id, signature, actor=actor, now=now)
@@ -791,7 +827,7 @@ def dissent(
     the dissent is the child's (``expressed_by``), the parent's device the actor's.
     """
     if record_id is not None:
-        participant, actor, signer_id, present = _turn(session, record_id)
+        participant, actor, signer_id, present, _ = _turn(session, record_id)
         if present is None and actor.role != SignerRole.PARTICIPANT:
             raise NotFoundError("This record was not found.")
         return _event_result(

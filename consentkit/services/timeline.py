@@ -100,6 +100,16 @@ def summary(event: Mapping[str, Any], locale: str | None = None) -> str:
         )
         if data.get("auth"):
             said += "; " + _("confirmed by %(method)s", method=data["auth"]["method"])
+        if data.get("signature_method"):
+            said += "; " + _(
+                "how: %(method)s",
+                method=label("signature_method", data["signature_method"], locale),
+            )
+        if data.get("early_signing_justification"):
+            said += "; " + _(
+                "signed before the reflection time ended, because: %(reason)s",
+                reason=data["early_signing_justification"],
+            )
         return said
 
     def withdrawn() -> str:

@@ -17,7 +17,7 @@ import pytest
 from backend.auth import ACCESS_TOKEN_TTL_S
 from consentkit import db as database
 from consentkit.policy.roles import StaffRole
-from consentkit.services import access, records
+from consentkit.services import access, participants, records
 from tests.backend.signer_access_world import API, World, build_side, sign_in
 from tests.backend.signer_helpers import Outbox
 from tests.backend.staff_helpers import Member, colleague, make_member
@@ -73,6 +73,8 @@ def phone(
         headers = {"Authorization": f"Bearer {tokens['access_token']}"}
         rec = record
         fam = family
+        #: The guardian's name as the study team registered it: the name a signature carries.
+        name = participants.signer_identity(family.guardians[0])["name"]
 
         def get(self, url: str, **kw: Any) -> Any:
             return client.get(url, headers={**self.headers, **kw.pop("headers", {})}, **kw)

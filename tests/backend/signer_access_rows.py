@@ -894,6 +894,6 @@ CHILD_TURN_ROUTES: list[tuple[str, str, Callable[[Ctx], dict[str, Any] | None]]]
 
 def child_assent_family(code_prefix: str = "P-C") -> tuple[Family, ConsentRecord]:
     """A 9-year-old's family with the child's assent open (the child below 12)."""
-    family = make_family(f"{code_prefix}{next(_codes):03d}")
+    family = make_family(f"{code_prefix}{next(_codes):03d}", child_name="Léa Martin")
     record = records.open_record(family.participant, form_id="assent-6-9", actor=STAFF)
     return family, record

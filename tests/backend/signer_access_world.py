@@ -22,7 +22,7 @@ from backend.auth import _serializer
 from consentkit.models.access import SignerSession
 from consentkit.models.audit import ConsentRecord
 from consentkit.models.participant import Signer
-from consentkit.services import access, audit, documents, records
+from consentkit.services import access, audit, documents, participants, records
 from tests.consentkit.records_helpers import STAFF, Family, consented_family
 
 API = "/api/v1"
@@ -62,6 +62,11 @@ class Phone:
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.access_token}"}
+
+    @property
+    def name(self) -> str:
+        """The signer's name as the study team registered it: the name a signature carries."""
+        return str(participants.signer_identity(self.signer)["name"])
 
     def step_up(self) -> tuple[str, str]:
         """Ask for a fresh code; return the challenge id and the code."""

@@ -74,7 +74,9 @@ def family_device(
 
     def build(birth_date: date = YOUNG, form_id: str = "assent-6-9") -> tuple[Any, Any, Device]:
         monkeypatch.setenv("CONSENTKIT_OTP_SENDER", "console")
-        family = make_family(birth_date=birth_date, at=now_utc() - timedelta(days=1))
+        family = make_family(
+            birth_date=birth_date, child_name="Léa Martin", at=now_utc() - timedelta(days=1)
+        )
         record = records.open_record(family.participant, form_id=form_id, actor=STAFF)
         guardian = family.guardians[0]
         code = access.create_invitation(family.participant, guardian, actor=STAFF)

@@ -42,7 +42,7 @@ def test_command_counts_api_post_signature(phone: Any) -> None:
     body = {
         "locale": "fr",
         "content_sha256": text["sha"],
-        "printed_name": "Ελένη",
+        "printed_name": phone.name,
         "strokes": STROKES,
         "early_signing_justification": "Family travelled far",
     }

@@ -16,7 +16,9 @@ from tests.consentkit.records_helpers import STROKES
 
 @pytest.fixture
 def investigator(client: Any, demo_study: Any) -> dict[str, str]:
-    member = make_member(client, "visser@example.org", StaffRole.INVESTIGATOR, ("NL-01",))
+    member = make_member(
+        client, "visser@example.org", StaffRole.INVESTIGATOR, ("NL-01",), name="Dr Visser"
+    )
     return auth(token_for(client.application, member))
 
 

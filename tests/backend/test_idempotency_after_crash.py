@@ -86,7 +86,7 @@ def _signature(phone: Any, die: str, **worker: Any) -> tuple[str, bytes, dict[st
         {
             "locale": "fr",
             "content_sha256": text["sha"],
-            "printed_name": "Ελένη",
+            "printed_name": phone.name,
             "strokes": STROKES,
             "early_signing_justification": "Family travelled far",
         }
@@ -216,7 +216,7 @@ def test_signature_sent_again_without_a_key_needs_no_new_code(phone: Any) -> Non
     body = {
         "locale": "fr",
         "content_sha256": text["sha"],
-        "printed_name": "Ελένη",
+        "printed_name": phone.name,
         "strokes": STROKES,
         "early_signing_justification": "Family travelled far",
     }

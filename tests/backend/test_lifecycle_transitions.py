@@ -83,7 +83,7 @@ def _sign_via_api(phone: Phone, record_id: str, locale: str) -> None:
         json={
             "locale": locale,
             "content_sha256": text["sha"],
-            "printed_name": "Signer",
+            "printed_name": phone.name,
             "strokes": [[[1.0, 1.0], [30.0, 20.0], [60.0, 5.0]]],
             "early_signing_justification": "Talked it through at the visit",
         },

@@ -1,7 +1,7 @@
 """A signature sent without an ``Idempotency-Key`` header: its derived key names the signer.
 
 Two guardians of one record who send byte-identical bodies (the same printed name
-and strokes) are two signatures, not one request retried.
+and strokes: parents may share a name) are two signatures, not one request retried.
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ def _console_codes(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_signature_without_key_accepts_two_guardians_sending_the_same_body(
     client: Any, demo_study: Any
 ) -> None:
-    family = make_family("FR-SAME-BODY")
+    family = make_family("FR-SAME-BODY", names=("Camille Martin", "Camille Martin"))
     record = records.open_record(family.participant, form_id="parental-consent", actor=STAFF)
     body = {
         "locale": "fr",
         "content_sha256": content(record, "fr")["sha"],
-        "printed_name": "Parent",
+        "printed_name": "Camille Martin",
         "strokes": STROKES,
         "early_signing_justification": "Talked it through at the visit",
     }

@@ -60,7 +60,7 @@ def test_each_ceremony_write_answers_with_the_signers_next_step(phone: Any) -> N
     body = {
         "locale": "fr",
         "content_sha256": text["sha"],
-        "printed_name": "Ελένη",
+        "printed_name": phone.name,
         "strokes": STROKES,
         "early_signing_justification": "Family travelled far",
     }
@@ -133,7 +133,7 @@ def test_signing_needs_a_fresh_step_up_code(phone: Any) -> None:
     body = {
         "locale": "fr",
         "content_sha256": text["sha"],
-        "printed_name": "Ελένη",
+        "printed_name": phone.name,
         "strokes": STROKES,
         "early_signing_justification": "Family travelled far",
     }
@@ -165,7 +165,7 @@ def test_choices_after_signing_are_refused_with_already_signed(phone: Any) -> No
         json={
             "locale": "fr",
             "content_sha256": text["sha"],
-            "printed_name": "Ελένη",
+            "printed_name": phone.name,
             "strokes": STROKES,
             "early_signing_justification": "Family travelled far",
         },

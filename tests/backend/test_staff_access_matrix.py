@@ -106,6 +106,18 @@ ROWS = [
         False,
     ),
     Row(
+        "/api/v1/staff/studies/<trial_id>/participants/<code>/records/<record_id>/attested-signature",
+        "POST",
+        SITE_WORK,
+        False,
+    ),
+    Row(
+        "/api/v1/staff/studies/<trial_id>/participants/<code>/signers/<signer_id>/name",
+        "PUT",
+        SITE_WORK,
+        False,
+    ),
+    Row(
         "/api/v1/staff/studies/<trial_id>/participants/<code>/withdrawals", "POST", SITE_WORK, False
     ),
     Row("/api/v1/staff/studies/<trial_id>/participants/<code>/dissent", "POST", SITE_WORK, False),
@@ -290,6 +302,15 @@ def _request(client: Any, row: Row, site: str, world: dict[str, Any], token: str
             "printed_name": "W",
             "strokes": STROKES,
         }
+    elif row.rule.endswith("/attested-signature"):
+        body = {
+            "signer_id": family["guardian"],
+            "locale": record.locale,
+            "content_sha256": "0" * 64,
+            "printed_name": "Parent One",
+        }
+    elif row.rule.endswith("/name"):
+        body = {"name": "Parent One", "reason": "spelling checked with the passport"}
     elif row.rule.endswith("/withdrawals"):
         body = {"scopes": ["stop-imp"], "channel": "phone", "reason": "moving abroad"}
     elif row.rule.endswith("/dissent"):

@@ -94,6 +94,8 @@ ROWS = [
     Row(f"{PERSON}/signers/<signer_id>/end-sessions", "POST", "participant", SITE_WORK),
     Row(f"{PERSON}/signers/<signer_id>/contact", "GET", "participant", SITE_WORK),
     Row(f"{PERSON}/signers/<signer_id>/contact", "POST", "participant", SITE_WORK),
+    Row(f"{PERSON}/signers/<signer_id>/name", "GET", "participant", SITE_WORK),
+    Row(f"{PERSON}/signers/<signer_id>/name", "POST", "participant", SITE_WORK),
     Row(f"{PERSON}/dissent", "POST", "participant", SITE_WORK),
     Row(f"{PERSON}/dissent/review", "POST", "participant", {"investigator"}),
     # The task is due in years: an allowed member gets the "not due yet" page (409).
@@ -103,6 +105,8 @@ ROWS = [
     Row(f"{PERSON}/withdraw", "POST", "participant", SITE_WORK),
     Row(f"{RECORD}/countersign", "GET", "participant", {"investigator"}),
     Row(f"{RECORD}/countersign", "POST", "participant", {"investigator"}),
+    Row(f"{RECORD}/attest", "GET", "participant", SITE_WORK),
+    Row(f"{RECORD}/attest", "POST", "participant", SITE_WORK),
     Row(f"{RECORD}/document.pdf", "GET", "participant", EVERYONE),
     Row(f"{RECORD}/paper", "GET", "participant", SITE_WORK),
     Row(f"{RECORD}/paper", "POST", "participant", SITE_WORK),
@@ -229,6 +233,8 @@ def _request(client: Any, row: Row, site: str, world: dict[str, Any], role: str 
         data["signer_id"] = world["families"][site]["guardian"]
     if row.rule.endswith("/witnesses"):
         data["for_signer_id"] = world["families"][site]["guardian"]
+    if row.rule.endswith("/attest"):  # who signs in front of the member
+        query["signer"] = data["signer"] = world["families"][site]["guardian"]
     if row.rule.endswith("/dissent"):
         data["confirm"] = "yes"
     if row.rule.endswith("/dissent/review"):
@@ -236,7 +242,7 @@ def _request(client: Any, row: Row, site: str, world: dict[str, Any], role: str 
     if row.method == "GET":
         response = client.get(path, query_string=query)
     else:
-        response = client.post(path, data=data)
+        response = client.post(path, query_string=query, data=data)
     response.get_data()  # a streamed export keeps its request context until read and closed
     response.close()
     return response

@@ -116,30 +116,28 @@ def confirm_with_code(phone: Phone, outbox: Outbox) -> None:
 def sign(
     phone: Phone, outbox: Outbox, name: str, shots: str | None = None, *, reflection: bool = True
 ) -> None:
-    """Sign; inside the study's 24 hours to think, say why and confirm with a new code.
+    """Sign; inside the study's 24 hours to think, say why, then confirm with a new code.
 
-    A child's assent has no time to think (it belongs to the guardians): ``reflection=False``.
+    The page tells when signing needs no reason before anything is typed, and asks the
+    reason there. A child's assent has no time to think (it belongs to the guardians):
+    ``reflection=False``.
     """
     page = phone.page
     page.wait_for_url("**/sign")
     expect(page.locator("#signature-meaning")).not_to_be_empty()
+    if reflection:
+        expect(page.locator("#reflection-notice")).to_be_visible()
+        expect(page.locator("#justification-field")).to_be_visible()
+        if shots:
+            phone.screenshot(f"{shots}-08-sign-reflection-time")
+        page.fill("#justification", "We talked it through with the doctor and we are sure.")
+    else:
+        expect(page.locator("#justification-field")).to_be_hidden()
     page.fill("#printed-name", name)
     draw_signature(phone)
     confirm_with_code(phone, outbox)
     if shots:
         phone.screenshot(f"{shots}-07-sign")
-    page.click("#submit-signature")
-    if not reflection:
-        page.wait_for_url("**/done")
-        expect(page.locator("#record-state")).not_to_be_empty()
-        return
-    expect(page.locator("#justification-field")).to_be_visible()
-    expect(page.locator("#messages")).not_to_be_empty()
-    expect(page.locator("#step-up-field")).to_be_hidden()  # that code was spent
-    if shots:
-        phone.screenshot(f"{shots}-08-sign-reflection-time")
-    page.fill("#justification", "We talked it through with the doctor and we are sure.")
-    confirm_with_code(phone, outbox)
     page.click("#submit-signature")
     page.wait_for_url("**/done")
     expect(page.locator("#record-state")).not_to_be_empty()

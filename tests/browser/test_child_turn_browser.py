@@ -39,6 +39,7 @@ def test_child_assent_on_the_parents_phone(
         f"{site}-9",
         site=site,
         birth_date=now_utc().date() - timedelta(days=9 * 365 + 40),
+        child_name="Léa Martin",
         at=now_utc() - timedelta(days=1),
     )
     assent = records.open_record(family.participant, form_id="assent-6-9", actor=STAFF)

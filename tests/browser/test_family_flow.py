@@ -56,6 +56,7 @@ def dutch_family(demo_study: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         site="NL-01",
         birth_date=now_utc().date() - timedelta(days=13 * 365 + 100),
         names=("Anna de Vries", "Pieter de Vries"),
+        child_name="Sem de Vries",
     )
     parental = records.open_record(family.participant, form_id="parental-consent", actor=STAFF)
     assent = records.open_record(family.participant, form_id="assent-10-13", actor=STAFF)

@@ -30,6 +30,7 @@ def make_family(
     site: str = "FR-01",
     birth_date: date = date(2017, 5, 4),
     names: tuple[str, str] = ("Ελένη Παπαδοπούλου", "Иван Петров"),
+    child_name: str = "Child",
     at: datetime = T0,
 ) -> Family:
     participant = participants.enrol_participant(
@@ -47,7 +48,7 @@ def make_family(
         for n in names
     ]
     child = participants.add_signer(
-        participant, role="participant", identity={"name": "Child"}, actor=STAFF, now=at
+        participant, role="participant", identity={"name": child_name}, actor=STAFF, now=at
     )
     investigator = participants.add_signer(
         participant, role="investigator", identity={"name": "Dr Demo"}, actor=STAFF, now=at

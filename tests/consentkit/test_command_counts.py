@@ -55,10 +55,13 @@ def test_command_counts_library_signature(demo_study: Any) -> None:
     # one of the form's versions (in force, and the signature's meaning), the event, the
     # head, and the projection's signers still missing (no counter moves: no read of it).
     # Before issue 17: 8 (the head and the whole chain read, the form's versions read
-    # twice, the projection read before its compare-and-set).
+    # twice, the projection read before its compare-and-set). The signer's registered name,
+    # which the printed name must match (issue 14), is one read here; the signer API passes
+    # the signer it has already read (``SignatureInput.registered_name``), so it adds none.
     assert dict(commands) == {
         "find audit_events": 1,
         "find form_versions": 1,
+        "find signers": 1,
         "insert audit_events": 1,
         "update participants": 1,
         "update consent_records": 1,

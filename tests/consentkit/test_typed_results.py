@@ -115,10 +115,11 @@ def test_consent_record_payload_keys_are_the_declared_record_format(demo_study: 
     declared = set(get_type_hints(documents.ConsentRecordPayload))
     # An e-signed record has no paper, nor a single-parent exception, nor (opened without a
     # consent task) a purpose; signatures made through ceremony.sign alone carry neither an
-    # interview nor a witness attestation, and no one was present for a child.
+    # interview nor a witness attestation, no one was present for a child, none was attested
+    # by staff, and signed after the time to think they give no reason to sign early.
     assert set(payload) == declared - {"paper_signatures", "guardian_exception", "opened_for"}
     assert {frozenset(s) for s in payload["signatures"]} == {
         frozenset(get_type_hints(documents.RecordSignature))
-        - {"interview", "attestation", "present"}
+        - {"interview", "attestation", "present", "attested_by", "early_signing_justification"}
     }
     assert set(payload["requirements"]) == set(get_type_hints(documents.RecordRequirements))

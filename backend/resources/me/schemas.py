@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from backend.schemas import LANGUAGE_FIELD
+from consentkit.enums import SignatureMethod
 from consentkit.policy.withdrawal import WithdrawalChoice
 
 LOCALE = ma.fields.String(
@@ -57,7 +58,22 @@ class TaskSchema(ma.Schema):
     )
     due_at = ma.fields.DateTime()
     reflection_until = ma.fields.DateTime(
-        metadata={"description": "Signing earlier needs early_signing_justification"}
+        allow_none=True,
+        metadata={
+            "description": "Signing earlier needs early_signing_justification; null until "
+            "the signer first reads (the time runs from then, reflection_hours long)"
+        },
+    )
+    reflection_hours = ma.fields.Integer()
+    signature_methods = ma.fields.List(
+        ma.fields.String(),
+        metadata={"description": "How this form may be signed: drawn, typed, attested"},
+    )
+    choices = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Boolean(),
+        allow_none=True,
+        metadata={"description": "This signer's yes/no per consent item, once chosen"},
     )
     missing_signers = ma.fields.List(ma.fields.String())
     withdrawn_scopes = ma.fields.List(
@@ -157,8 +173,22 @@ class SignatureSchema(ma.Schema):
         ma.fields.List(
             ma.fields.List(ma.fields.Float(), validate=ma.validate.Length(min=2, max=3))
         ),
-        required=True,
-        metadata={"description": "Strokes of [x, y] or [x, y, t_ms] points"},
+        load_default=list,
+        metadata={
+            "description": "Strokes of [x, y] or [x, y, t_ms] points (drawn signatures only)"
+        },
+    )
+    signature_method = ma.fields.String(
+        load_default=SignatureMethod.DRAWN,
+        validate=ma.validate.OneOf([SignatureMethod.DRAWN, SignatureMethod.TYPED]),
+        metadata={
+            "description": "drawn (strokes) or typed (printed_name with i_sign); the form's "
+            "signature_methods say which are allowed; attested is given on the staff device"
+        },
+    )
+    i_sign = ma.fields.Boolean(
+        load_default=False,
+        metadata={"description": 'The explicit "I sign" act of a typed signature'},
     )
     client_at = ma.fields.AwareDateTime(load_default=None)
     client_offset_minutes = ma.fields.Integer(

@@ -27,6 +27,7 @@ from backend.extensions import Blueprint
 from backend.intake import MULTIPART_OVERHEAD
 from backend.resources.sites.schemas import (
     AnswerQuestionSchema,
+    AttestedSignatureSchema,
     ConsentTaskSchema,
     ContactCorrectedSchema,
     CountersignSchema,
@@ -39,6 +40,8 @@ from backend.resources.sites.schemas import (
     InvitationSchema,
     InvitationStatusSchema,
     InviteSchema,
+    NameCorrectedSchema,
+    NameCorrectionSchema,
     OpenedTaskSchema,
     OutboxMessageSchema,
     PaperConsentSchema,
@@ -70,6 +73,7 @@ from consentkit.models.participant import Participant
 from consentkit.policy.roles import Action
 from consentkit.services import (
     access,
+    attested,
     dashboard,
     documents,
     enrolment,
@@ -563,6 +567,55 @@ class WitnessSignatureViews(MethodView):
             user_agent=request.headers.get("User-Agent", "")[:300],
         )
         return _event(event)
+
+
+@blp.route("/<trial_id>/participants/<code>/records/<record_id>/attested-signature")
+class AttestedSignatureViews(MethodView):
+    """A family member signs in front of the member, who attests it on the staff device."""
+
+    @blp.arguments(AttestedSignatureSchema)
+    @blp.response(200, EventSchema)
+    @blp.doc(security=SECURITY)
+    def post(self, args: dict[str, Any], trial_id: str, code: str, record_id: str) -> Any:
+        """Attest a family signature given in person, when the form allows it (re-authenticate)."""
+        signed, participant = _confirmed(trial_id, code, Action.RECORD_PAPER)
+        actor = staff_service.acting_as(signed, trial_id, participant.site_code)
+        event = attested.sign_attested(
+            participant,
+            record_id,
+            signer_id=args["signer_id"],
+            staff=signed.staff,
+            staff_role=actor.role,
+            locale=args["locale"],
+            content_sha256=args["content_sha256"],
+            printed_name=args["printed_name"],
+            witness_name=args["witness_name"],
+            early_signing_justification=args["early_signing_justification"],
+            verified_at=signed.session.reauth_at,
+            ip=client_ip(),
+            user_agent=request.headers.get("User-Agent", "")[:300],
+        )
+        return _event(event)
+
+
+@blp.route("/<trial_id>/participants/<code>/signers/<signer_id>/name")
+class SignerNameViews(MethodView):
+    """A family member's registered name, which their signatures must carry."""
+
+    @blp.arguments(NameCorrectionSchema)
+    @blp.response(200, NameCorrectedSchema)
+    @blp.doc(security=SECURITY)
+    def put(self, args: dict[str, Any], trial_id: str, code: str, signer_id: str) -> Any:
+        """Correct the registered name, with a reason; audited (re-authenticate first)."""
+        signed, participant = _confirmed(trial_id, code, Action.ENROL)
+        changed = attested.correct_name(
+            participant,
+            signer_id,
+            name=args["name"],
+            reason=args["reason"],
+            actor=staff_service.acting_as(signed, trial_id, participant.site_code),
+        )
+        return {"signer_id": signer_id, "changed": changed}
 
 
 @blp.route("/<trial_id>/participants/<code>/withdrawals")

@@ -321,7 +321,13 @@ class ContactCorrectedSchema(ma.Schema):
 
 class CountersignSchema(SignatureSchema):
     class Meta:
-        exclude = ("client_at", "client_offset_minutes", "early_signing_justification")
+        exclude = (
+            "client_at",
+            "client_offset_minutes",
+            "early_signing_justification",
+            "signature_method",
+            "i_sign",
+        )
 
     interview_mode = ma.fields.String(
         load_default=InterviewMode.IN_PERSON.value,
@@ -352,6 +358,8 @@ class WitnessSignatureSchema(CountersignSchema):
             "client_at",
             "client_offset_minutes",
             "early_signing_justification",
+            "signature_method",
+            "i_sign",
             "interview_mode",
             "timezone",
         )
@@ -555,3 +563,40 @@ class AnswerQuestionSchema(ma.Schema):
         validate=ma.validate.Length(min=2, max=10),
         metadata={"description": "The answer's language; default: the asking signer's"},
     )
+
+
+class AttestedSignatureSchema(ma.Schema):
+    signer_id = ma.fields.String(
+        required=True,
+        validate=ma.validate.Regexp(r"^[0-9a-f]{24}$"),
+        metadata={"description": "The family member who signs in front of the member"},
+    )
+    locale = SignatureSchema().fields["locale"]
+    content_sha256 = ma.fields.String(
+        required=True,
+        validate=ma.validate.Regexp(r"^[0-9a-f]{64}$"),
+        metadata={"description": "SHA-256 of the text the family member was shown"},
+    )
+    printed_name = ma.fields.String(
+        required=True,
+        validate=ma.validate.Length(min=1, max=200),
+        metadata={"description": "The signer's full name as they give it (their registered name)"},
+    )
+    witness_name = ma.fields.String(
+        load_default=None,
+        validate=ma.validate.Length(max=200),
+        metadata={"description": "The impartial witness present, if any"},
+    )
+    early_signing_justification = ma.fields.String(
+        load_default=None, validate=ma.validate.Length(max=2000)
+    )
+
+
+class NameCorrectionSchema(ma.Schema):
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=500))
+
+
+class NameCorrectedSchema(ma.Schema):
+    signer_id = ma.fields.String()
+    changed = ma.fields.Boolean(metadata={"description": "False when the name was already this"})

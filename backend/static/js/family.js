@@ -514,9 +514,22 @@
         return /^\d{6}$/.test(input.value.trim()) ? null : T.enter_code;
       },
       verify: async function () {
-        await api("POST", "/auth/step-up/" + encodeURIComponent(challenge) + "/verify", {
-          code: input.value.trim(),
-        });
+        try {
+          await api("POST", "/auth/step-up/" + encodeURIComponent(challenge) + "/verify", {
+            code: input.value.trim(),
+          });
+        } catch (error) {
+          if (error.status === 429) {
+            // Too many wrong codes: this code is spent; offer a new one at once.
+            challenge = null;
+            input.value = "";
+            field.hidden = true;
+            $("step-up-destination").textContent = T.too_many_codes;
+            button.textContent = T.send_new_code;
+            button.focus();
+          }
+          throw error;
+        }
         challenge = null; // a code works once
       },
       reset: function () {
@@ -960,25 +973,59 @@
   };
 
   pages.sign = async function () {
-    const [form, me] = await Promise.all([loadForm(), api("GET", "/auth/me")]);
+    const [form, me, task] = await Promise.all([loadForm(), api("GET", "/auth/me"), currentTask()]);
     $("form-title-line").textContent = form.title;
     $("signature-meaning").textContent = (form.signature_meanings || {})[me.role] || "";
+    showChoicesSigned(form, task);
+    // The time to think is told before anything is typed (the rule: policy.signing).
+    const until = task && task.reflection_until ? new Date(task.reflection_until) : null;
+    if (until && until > new Date()) {
+      const notice = $("reflection-notice");
+      notice.textContent = fmt(T.reflection_until, { date: formatDate(until.toISOString(), true) });
+      notice.hidden = false;
+      $("justification-field").hidden = false;
+    }
+    const methods = ((task && task.signature_methods) || ["drawn", "typed"]).slice();
+    const onDevice = methods.filter((m) => m === "drawn" || m === "typed");
+    $("attested-hint").hidden = methods.indexOf("attested") < 0;
+    $("method-drawn-choice").hidden = onDevice.indexOf("drawn") < 0;
+    $("method-typed-choice").hidden = onDevice.indexOf("typed") < 0;
+    $("method-field").hidden = onDevice.length < 2;
+    if (onDevice.length === 1) {
+      $("method-" + onDevice[0]).checked = true;
+    }
     const canvas = $("signature-canvas");
     const pad = window.ConsentkitSignature.attach(canvas, $("clear-signature"));
+
+    function method() {
+      const chosen = document.querySelector("input[name=signature_method]:checked");
+      return chosen ? chosen.value : onDevice[0];
+    }
+    function showMethod() {
+      const typed = method() === "typed";
+      $("drawn-field").hidden = typed;
+      $("typed-field").hidden = !typed;
+    }
+    $("method-field").addEventListener("change", showMethod);
+    showMethod();
+
     const code = stepUp();
     const signForm = $("sign-form");
     signForm.addEventListener("submit", function (event) {
       event.preventDefault();
+      const how = method();
       const name = $("printed-name").value.trim();
       const justifying = !$("justification-field").hidden;
       const justification = $("justification").value.trim();
       const problem = !name
         ? T.type_name
-        : pad.isEmpty()
+        : how === "drawn" && pad.isEmpty()
           ? T.draw_signature
-          : justifying && !justification
-            ? T.give_reason
-            : code.check();
+          : how === "typed" && !$("i-sign").checked
+            ? T.confirm_i_sign
+            : justifying && !justification
+              ? T.give_reason
+              : code.check();
       if (problem) {
         showError(problem);
         return;
@@ -990,10 +1037,15 @@
           locale: form.locale,
           content_sha256: form.content_sha256,
           printed_name: name,
-          strokes: window.ConsentkitSignature.toStrokes(pad.toData()),
+          signature_method: how,
           client_at: now.toISOString(),
           client_offset_minutes: -now.getTimezoneOffset(),
         };
+        if (how === "drawn") {
+          body.strokes = window.ConsentkitSignature.toStrokes(pad.toData());
+        } else {
+          body.i_sign = true;
+        }
         if (justifying) {
           body.early_signing_justification = justification;
         }
@@ -1006,6 +1058,9 @@
           if (error.error === "reflection-time") {
             $("justification-field").hidden = false;
             $("justification").focus();
+          }
+          if (error.error === "printed-name-mismatch") {
+            $("printed-name").focus();
           }
           throw new ApiError(error.status, {
             message: error.message + " " + T.new_code_needed,
@@ -1168,6 +1223,24 @@
       choose();
     }
   };
+
+  /** The signer's own yes/no for each consent item, shown where they sign. */
+  function showChoicesSigned(form, task) {
+    const choices = task && task.choices;
+    if (!choices || !form.items || !form.items.length) {
+      return;
+    }
+    const list = $("choices-signed-list");
+    form.items.forEach(function (item) {
+      if (!(item.id in choices)) {
+        return;
+      }
+      const row = document.createElement("li");
+      row.textContent = item.text + ": " + (choices[item.id] ? T.yes : T.no);
+      list.appendChild(row);
+    });
+    $("choices-signed").hidden = false;
+  }
 
   pages.done = async function () {
     const download = $("download-pdf");

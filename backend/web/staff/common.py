@@ -74,6 +74,8 @@ NOTICES: dict[str, str] = {
     "witness-signed": N_("The witness's signature is saved."),
     "question-answered": N_("Your answer is saved. The family is told to read it."),
     "question-closed": N_("The question is closed."),
+    "attested-signed": N_("The signature given in front of you is saved."),
+    "name-corrected": N_("The registered name is corrected."),
 }
 
 #: Withdrawal options, the least first, all last.

@@ -56,6 +56,7 @@ from consentkit.policy.records import opened_event
 from consentkit.policy.roles import Action
 from consentkit.services import (
     access,
+    attested,
     documents,
     enrolment,
     outbox,
@@ -209,10 +210,29 @@ def _record_rows(
     locale = _locale()
     profile = records.profile(participant)
     actions = enrolment.record_actions(participant, signed.staff)
+    attestable = attested.attestable_records(participant)
     rows = []
     for record in profile.get("records", []):
         missing = record.get("missing_signers") or []
         can = actions.get(record["record_id"])
+        # A family member may sign in front of the member when the form allows it.
+        attest = [
+            {
+                "name": signers.get(m["signer_id"], {}).get("name", ""),
+                "url": url_for(
+                    ".attest_signature",
+                    trial_id=trial_id,
+                    code=participant.code,
+                    record_id=record["record_id"],
+                    signer=m["signer_id"],
+                ),
+            }
+            for m in missing
+            if can is not None
+            and can.paper
+            and record["record_id"] in attestable
+            and m["role"] in attested.FAMILY_ROLES
+        ]
         rows.append(
             {
                 **record,
@@ -250,6 +270,7 @@ def _record_rows(
                 )
                 if can is not None and can.paper
                 else None,
+                "attest": attest,
             }
         )
     return rows
@@ -590,7 +611,7 @@ def countersign(trial_id: str, code: str, record_id: str) -> Any:
     error = None
     if request.method == "POST":
         _check_csrf(signed)
-        printed_name = _field("printed_name", 200)
+        # The name is the member's own, from their staff account: the page does not edit it.
         # The form preselects in-person; a post without the field means the same (as the API).
         interview_mode = _field("interview_mode", 20) or InterviewMode.IN_PERSON.value
         timezone = _field("timezone", 60) or found.timezone
