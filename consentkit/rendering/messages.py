@@ -72,4 +72,5 @@ def render_message(kind: str, params: Mapping[str, Any], *, locale: str | None) 
 
 def known_kinds() -> list[str]:
     """Return the message kinds that have a template."""
-    return sorted(p.stem for p in (templates_dir() / "messages").glob("*.html"))
+    folder = templates_dir() / "messages"
+    return sorted(p.stem for p in folder.glob("*.html") if not p.name.startswith("_"))

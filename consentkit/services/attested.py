@@ -16,12 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bson import ObjectId
-
 from consentkit import crypto
 from consentkit.clock import now_utc
-from consentkit.enums import Channel, SignatureMethod, SignerRole
-from consentkit.errors import ConflictError, InvalidDataError, NotFoundError
+from consentkit.enums import Channel, SignatureMethod
+from consentkit.errors import ConflictError, InvalidDataError
 from consentkit.models.audit import AuditEvent
 from consentkit.models.participant import Participant, Signer
 from consentkit.models.staff import StaffMember
@@ -29,20 +27,6 @@ from consentkit.policy.records import opened_event
 from consentkit.policy.signing import DEFAULT_METHODS, names_match
 from consentkit.services import audit, ceremony, participants
 from consentkit.services.evidence import Actor, AuthEvidence, SignatureInput
-
-#: The family roles that sign for themselves (the investigator and witness sign as staff do).
-FAMILY_ROLES = (SignerRole.GUARDIAN, SignerRole.PARTICIPANT)
-
-
-def _family_signer(participant: Participant, signer_id: str) -> Signer:
-    signer: Signer | None = (
-        Signer.objects(participant_id=str(participant.id), id=signer_id).first()
-        if ObjectId.is_valid(signer_id)
-        else None
-    )
-    if signer is None or signer.role not in FAMILY_ROLES:
-        raise NotFoundError("This signer was not found.")
-    return signer
 
 
 @dataclass(frozen=True)
@@ -77,7 +61,7 @@ def attested_text(participant: Participant, record_id: str, signer_id: str) -> A
     Raises:
         NotFoundError: no such record, or not a family signer of this participant.
     """
-    signer = _family_signer(participant, signer_id)
+    signer = participants.family_signer(participant, signer_id)
     opened = opened_event(audit.chain_dicts(str(participant.id)), record_id)
     data = opened["payload"]
     hashes: dict[str, str] = data["content_sha256"]
@@ -128,7 +112,7 @@ def sign_attested(
         EligibilityError: ``fresh-code-required`` (re-authentication too old).
     """
     now = now or now_utc()
-    signer = _family_signer(participant, signer_id)
+    signer = participants.family_signer(participant, signer_id)
     attested_by: dict[str, str] = {"staff_id": str(staff.id), "staff_name": staff.name}
     if (witness_name or "").strip():
         attested_by["witness_name"] = (witness_name or "").strip()
@@ -185,7 +169,7 @@ def correct_name(
         ConflictError: ``name-changed``: corrected meanwhile (try again on fresh data).
     """
     now = now or now_utc()
-    signer = _family_signer(participant, signer_id)
+    signer = participants.family_signer(participant, signer_id)
     name = " ".join(name.split())
     if not name:
         raise InvalidDataError("Give the signer's full name.", code="name-required")

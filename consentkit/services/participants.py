@@ -16,6 +16,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Required, TypedDict, cast
 
+from bson import ObjectId
 from mongoengine import NotUniqueError
 
 from consentkit import crypto
@@ -167,6 +168,27 @@ def signer_identity(signer: Signer) -> SignerIdentity:
     """Return a signer's decrypted identifying data."""
     stored = crypto.decrypt_identity(signer.identity)
     return cast(SignerIdentity, stored)
+
+
+#: The family roles: they sign for themselves (the investigator and a witness sign as staff do).
+FAMILY_ROLES = (SignerRole.GUARDIAN, SignerRole.PARTICIPANT)
+
+
+def family_signer(participant: Participant, signer_id: str) -> Signer:
+    """Return the participant's guardian or child with this id.
+
+    Raises:
+        NotFoundError: no such id, another participant's signer, or a staff-side signer
+            (an investigator or witness is not a family member).
+    """
+    signer: Signer | None = (
+        Signer.objects(participant_id=str(participant.id), id=signer_id).first()
+        if ObjectId.is_valid(signer_id)
+        else None
+    )
+    if signer is None or signer.role not in FAMILY_ROLES:
+        raise NotFoundError("This signer was not found.")
+    return signer
 
 
 def signers_of(participant: Participant) -> list[Signer]:

@@ -42,19 +42,6 @@ from consentkit.services.evidence import Actor, AuthEvidence, SignatureInput
 
 __all__ = ["WitnessTurn", "register_witness", "sign_as_witness", "witness_turn", "witness_turns"]
 
-_FAMILY_ROLES = (SignerRole.GUARDIAN, SignerRole.PARTICIPANT)
-
-
-def _family_signer(participant: Participant, signer_id: str) -> Signer:
-    signer: Signer | None = (
-        Signer.objects(participant_id=str(participant.id), id=signer_id).first()
-        if ObjectId.is_valid(signer_id)
-        else None
-    )
-    if signer is None or signer.role not in _FAMILY_ROLES:
-        raise NotFoundError("This signer was not found.")
-    return signer
-
 
 def register_witness(
     participant: Participant,
@@ -75,7 +62,7 @@ def register_witness(
         ConflictError: ``witness-exists`` (the signer already has a witness).
     """
     now = now or now_utc()
-    for_signer = _family_signer(participant, for_signer_id)
+    for_signer = participants.family_signer(participant, for_signer_id)
     if not name.strip():
         raise InvalidDataError(
             "Give the witness's full name.",
@@ -167,7 +154,9 @@ def sign_as_witness(
         None,
     )
     witnessed_name = (
-        participants.signer_identity(_family_signer(participant, witnessed)).get("name", "")
+        participants.signer_identity(participants.family_signer(participant, witnessed)).get(
+            "name", ""
+        )
         if witnessed
         else ""
     )

@@ -60,6 +60,7 @@ from consentkit.services import (
     documents,
     enrolment,
     outbox,
+    participants,
     participation,
     records,
     timeline,
@@ -231,7 +232,7 @@ def _record_rows(
             if can is not None
             and can.paper
             and record["record_id"] in attestable
-            and m["role"] in attested.FAMILY_ROLES
+            and m["role"] in participants.FAMILY_ROLES
         ]
         rows.append(
             {
