@@ -96,6 +96,33 @@ class Caller:
         return None if seen is None else frozenset(seen)
 
 
+def authenticated_caller(*, staff: bool) -> Caller:
+    """Return who calls, authenticated but not yet authorised for anything.
+
+    A staff bearer token (only where ``staff``: the endpoint lets staff call too) or a
+    service-account token, whose use is then logged and counted (one write). Cached
+    for the request; every :func:`require_client_scope` still authorises its own scope.
+
+    Raises:
+        AuthenticationError: no token, or an unknown, expired or revoked one (401).
+        RateLimitedError: over the account's calls per minute (429).
+    """
+    if "client_caller" in g:
+        caller: Caller = g.client_caller
+        return caller
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise AuthenticationError("Sign in to continue.")
+    if staff and session_id_from(token) is not None:
+        caller = Caller(staff=current_staff())
+    else:
+        client = service_accounts.authenticate(token)
+        service_accounts.record_use(client, request.method, request.full_path.rstrip("?"))
+        caller = Caller(client=client)
+    g.client_caller = caller
+    return caller
+
+
 def require_client_scope(
     scope: str, trial_id: str, site_code: str | None = None, *, staff_action: Action | None = None
 ) -> Caller:
@@ -108,20 +135,11 @@ def require_client_scope(
         PermissionDeniedError: no such scope, another study or another site (403).
         RateLimitedError: over the account's calls per minute (429).
     """
-    if "client_caller" in g:
-        caller: Caller = g.client_caller
-        return caller
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise AuthenticationError("Sign in to continue.")
-    if staff_action is not None and session_id_from(token) is not None:
-        signed = current_staff()
-        staff_service.authorise(signed, staff_action, trial_id, site_code)
-        caller = Caller(staff=signed)
+    caller = authenticated_caller(staff=staff_action is not None)
+    if caller.staff is not None:
+        assert staff_action is not None
+        staff_service.authorise(caller.staff, staff_action, trial_id, site_code)
     else:
-        client = service_accounts.authenticate(token)
-        service_accounts.authorise(client, scope, trial_id, site_code)
-        service_accounts.record_use(client, request.method, request.full_path.rstrip("?"))
-        caller = Caller(client=client)
-    g.client_caller = caller
+        assert caller.client is not None
+        service_accounts.authorise(caller.client, scope, trial_id, site_code)
     return caller

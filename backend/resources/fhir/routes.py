@@ -1,8 +1,9 @@
 """FHIR R4 and R5 reads of consent records, and a study's bulk export as NDJSON.
 
-Every route asks :func:`fhir_reader` who may read what: for now a signed-in staff
-member, scoped to their sites exactly like the participant page (another site's
-participant answers 404 like a code that does not exist). Errors are OperationOutcome
+Every route asks :func:`fhir_reader` who may read what: a signed-in staff member,
+scoped to their sites exactly like the participant page (another site's participant
+answers 404 like a code that does not exist), or a service account with the
+``fhir:read`` scope, for its study and sites (403 elsewhere). Errors are OperationOutcome
 resources in ``application/fhir+json`` (backend.errors.problem). Mapping: docs/fhir.md.
 """
 
@@ -15,16 +16,15 @@ from typing import Any
 from flask import Response, stream_with_context, url_for
 from flask.views import MethodView
 
-from backend.auth.staff import current_staff
+from backend.auth.clients import Caller, authenticated_caller
 from backend.errors import FHIR_JSON
 from backend.extensions import FhirBlueprint
 from backend.resources.fhir.schemas import ConsentSearchArgsSchema, ExportArgsSchema
-from consentkit.errors import NotFoundError
+from consentkit.errors import NotFoundError, PermissionDeniedError
 from consentkit.interop.fhir import Release, searchset
 from consentkit.policy.roles import Action
-from consentkit.services import fhir
+from consentkit.services import fhir, participants, service_accounts
 from consentkit.services import staff as staff_service
-from consentkit.services.staff import Signed
 
 blp = FhirBlueprint(
     "fhir", __name__, url_prefix="/api/fhir", description="FHIR Consent, Provenance, documents"
@@ -55,35 +55,66 @@ def _ok(description: str, schema: dict[str, Any] = RESOURCE) -> dict[str, Any]:
 ERRORS = (401, 403, 404)
 
 
+#: The service-account scope that opens these reads.
+SCOPE = "fhir:read"
+
+
 @dataclass(frozen=True)
 class FhirReader:
-    """Who reads FHIR, and what they may see: a participant, or a study's sites."""
+    """Who reads FHIR, and what they may see: a participant, or a study's sites.
 
-    signed: Signed
+    A staff member sees what the participant page shows them (another site's
+    participant answers 404, like a code that does not exist). A service account
+    with ``fhir:read`` sees its study's participants at its sites; another
+    study or site is refused with 403, as the permission API does.
+    """
+
+    caller: Caller
 
     def participant(self, trial_id: str, code: str) -> Any:
-        """Return a participant the reader may see (404 for another site's, as for a code)."""
-        return staff_service.participant_for(self.signed, trial_id, code, Action.VIEW)
+        """Return a participant the reader may see."""
+        if self.caller.staff is not None:
+            return staff_service.participant_for(self.caller.staff, trial_id, code, Action.VIEW)
+        assert self.caller.client is not None
+        service_accounts.authorise(self.caller.client, SCOPE, trial_id)
+        return self.sees(participants.get_participant(trial_id, code))
 
     def sees(self, participant: Any) -> Any:
-        """Return ``participant`` if the reader may see them (404 otherwise)."""
-        return self.participant(participant.trial_id, participant.code)
+        """Return ``participant`` if the reader may see them."""
+        if self.caller.staff is not None:
+            return self.participant(participant.trial_id, participant.code)
+        assert self.caller.client is not None
+        service_accounts.authorise(
+            self.caller.client, SCOPE, participant.trial_id, participant.site_code
+        )
+        return participant
 
     def sites(self, trial_id: str, site: str | None) -> list[str] | None:
         """Return the sites of a study the reader may export (None: all)."""
-        return staff_service.site_filter(self.signed, Action.EXPORT, trial_id, site)
+        if self.caller.staff is not None:
+            return staff_service.site_filter(self.caller.staff, Action.EXPORT, trial_id, site)
+        assert self.caller.client is not None
+        service_accounts.authorise(self.caller.client, SCOPE, trial_id, site)
+        if site:
+            return [site]
+        return None if self.caller.client.sites is None else sorted(self.caller.client.sites)
 
 
 def fhir_reader() -> FhirReader:
     """Return the reader of this request: the one place FHIR access is decided.
 
-    Staff for now, scoped to their sites like the participant page; service accounts
-    with the ``fhir:read`` scope replace this (issue 16).
+    A signed-in staff member, or a service account. An account without the
+    ``fhir:read`` scope is refused before anything is looked up, so it cannot
+    tell an existing record id from an unknown one.
 
     Raises:
         AuthenticationError: nobody signed in.
+        PermissionDeniedError: a service account without ``fhir:read``.
     """
-    return FhirReader(current_staff())
+    caller = authenticated_caller(staff=True)
+    if caller.client is not None and SCOPE not in caller.client.scopes:
+        raise PermissionDeniedError("You do not have access to this.")
+    return FhirReader(caller)
 
 
 def _release(value: str) -> Release:
