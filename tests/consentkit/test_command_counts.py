@@ -110,10 +110,12 @@ def test_command_counts_first_guardian_signature_adds_only_the_other_guardians_m
     # The signature's own commands (the first one moves the record's state: the projection
     # reads it and moves a day's counter), and one insert: "your turn" to the other guardian
     # (the study's trigger settings come from the cached catalogue, the recipients from
-    # the record's status already derived).
+    # the record's status already derived); the signer's registered name, read to check the
+    # printed name, as in the signature above.
     assert dict(commands) == {
         "find audit_events": 1,
         "find form_versions": 1,
+        "find signers": 1,
         "insert audit_events": 1,
         "update participants": 1,
         "find consent_records": 1,
