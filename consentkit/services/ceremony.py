@@ -360,8 +360,10 @@ def record_scope(record_id: str) -> dict[str, Any]:
     """Return the filter on a participant's events that one record's ceremony needs.
 
     Every check of the ceremony and the record's state (:func:`record_status`)
-    gives the same answer on these events as on the whole chain, so a step costs
-    the same however long the participant's chain has grown.
+    gives the same answer on these events as on the whole chain, so only these are
+    sent back. The database still examines every event of the participant (the
+    ``(participant_id, seq)`` index serves the filter, not the ``$or``): a step
+    is not yet O(1) in the chain's length (docs/scaling.md).
     """
     return {"$or": [{"record_id": record_id}, {"type": {"$in": list(PARTICIPANT_WIDE_TYPES)}}]}
 
