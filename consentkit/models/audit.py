@@ -31,6 +31,8 @@ class AuditEvent(BaseDocument):
         "indexes": [
             {"fields": ["participant_id", "seq"], "unique": True},
             {"fields": ["record_id", "seq"]},
+            # A ceremony step's participant-wide events (ceremony.record_scope), by type.
+            {"fields": ["participant_id", "type", "seq"]},
             {"fields": ["trial_id", "type", "at"]},
         ],
     }

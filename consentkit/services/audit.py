@@ -221,7 +221,7 @@ def append_to_chain(
                 _seal_lagging_head(participant, stored[-1])
         else:
             last = _head_tip(participant) if trust_head else _read_tip(participant)
-            stored = _dicts({**scope, "participant_id": participant_id})
+            stored = _scoped(scope, participant_id)
             if stored and stored[-1]["seq"] > (last["seq"] if last else 0):
                 trust_head = False  # the loaded head was behind the chain: read the tip
                 continue
@@ -258,6 +258,25 @@ def append_to_chain(
         webhook_fanout.queue_event(participant, event, now=event.at)
         return event, [*stored, {**fields, "hash": event.hash}]
     raise ConflictError("Too many simultaneous changes to this participant; try again.")
+
+
+def _scoped(scope: Mapping[str, Any], participant_id: str) -> list[ChainEvent]:
+    """Return the participant's events that ``scope`` selects, in chain order.
+
+    An ``$or`` scope is read one branch at a time and merged: the embedded
+    database examines every event of the participant for any ``$or`` (373 ms at
+    5,000 events), but answers each branch from its own index in about a
+    millisecond (``(record_id, seq)``, ``(participant_id, type, seq)``). So a
+    ceremony step costs the same however long the chain has grown.
+    """
+    branches = scope.get("$or")
+    if not branches or len(scope) != 1:
+        return _dicts({**scope, "participant_id": participant_id})
+    found: dict[int, ChainEvent] = {}
+    for branch in branches:
+        for event in _dicts({**branch, "participant_id": participant_id}):
+            found[event["seq"]] = event
+    return [found[seq] for seq in sorted(found)]
 
 
 def _dicts(query: Mapping[str, Any]) -> list[ChainEvent]:

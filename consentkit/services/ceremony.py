@@ -360,9 +360,9 @@ def record_scope(record_id: str) -> dict[str, Any]:
     """Return the filter on a participant's events that one record's ceremony needs.
 
     Every check of the ceremony and the record's state (:func:`record_status`)
-    gives the same answer on these events as on the whole chain, so only these are
-    sent back. A step is not yet O(1) in the chain's length, though: measured 13x
-    slower at 5,000 earlier events, cause not found yet (docs/scaling.md).
+    gives the same answer on these events as on the whole chain, so a step costs
+    the same however long the participant's chain has grown (each branch is read
+    on its own index: :func:`consentkit.services.audit._scoped`).
     """
     return {"$or": [{"record_id": record_id}, {"type": {"$in": list(PARTICIPANT_WIDE_TYPES)}}]}
 

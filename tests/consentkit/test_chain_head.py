@@ -51,7 +51,8 @@ def test_chain_head_is_built_from_the_chain_on_first_append(demo_study: Any, cle
     # Built once: the next append on a freshly loaded participant reads no chain tip.
     with counting() as commands:
         _view(Participant.objects.get(id=family.participant.id), record, guardian, section, T0)
-    assert commands["find audit_events"] == 1  # the record's own events only
+    # The record's own events and the participant-wide ones, one indexed read each.
+    assert commands["find audit_events"] == 2
 
 
 def test_chain_head_two_appends_racing_on_one_loaded_head_give_one_linear_chain(
