@@ -51,6 +51,20 @@
     return node;
   }
 
+  // The yes and no radio buttons of one consent item (the parents' and the child's choices).
+  function yesNoOptions(fieldset, item) {
+    [
+      ["yes", T.yes],
+      ["no", T.no],
+    ].forEach(function ([value, text]) {
+      const id = "item-" + item.id + "-" + value;
+      const row = el("div", { class: "option" });
+      row.appendChild(el("input", { type: "radio", name: item.id, id: id, value: value }));
+      row.appendChild(el("label", { for: id }, text));
+      fieldset.appendChild(row);
+    });
+  }
+
   function uuid() {
     if (window.crypto && typeof window.crypto.randomUUID === "function") {
       return window.crypto.randomUUID();
@@ -910,16 +924,7 @@
       legend.appendChild(el("span", { class: "badge" }, item.required ? T.required_item : T.optional_item));
       legend.appendChild(el("span", { class: "item-text" }, " " + item.text));
       fieldset.appendChild(legend);
-      [
-        ["yes", T.yes],
-        ["no", T.no],
-      ].forEach(function ([value, text]) {
-        const id = "item-" + item.id + "-" + value;
-        const row = el("div", { class: "option" });
-        row.appendChild(el("input", { type: "radio", name: item.id, id: id, value: value }));
-        row.appendChild(el("label", { for: id }, text));
-        fieldset.appendChild(row);
-      });
+      yesNoOptions(fieldset, item);
       box.appendChild(fieldset);
     });
     const choicesForm = $("choices-form");
@@ -1120,16 +1125,7 @@
     form.items.forEach(function (item) {
       const fieldset = el("fieldset", { class: "item card" });
       fieldset.appendChild(el("legend", { class: "item-text" }, item.text));
-      [
-        ["yes", T.yes],
-        ["no", T.no],
-      ].forEach(function ([value, text]) {
-        const id = "item-" + item.id + "-" + value;
-        const row = el("div", { class: "option" });
-        row.appendChild(el("input", { type: "radio", name: item.id, id: id, value: value }));
-        row.appendChild(el("label", { for: id }, text));
-        fieldset.appendChild(row);
-      });
+      yesNoOptions(fieldset, item);
       box.appendChild(fieldset);
     });
 
