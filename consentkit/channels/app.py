@@ -11,10 +11,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from standardwebhooks import Webhook
-
 from consentkit import settings
 from consentkit.channels import ChannelError, Outgoing, post_json
+from consentkit.channels.webhook import signer
 from consentkit.errors import ConfigurationError
 
 
@@ -34,7 +33,7 @@ class AppPushChannel:
                 "CONSENTKIT_PUSH_WEBHOOK_SECRET (whsec_...) signs the app push webhook."
             )
         self.url = url
-        self.webhook = Webhook(secret)
+        self.webhook = signer(secret)
 
     def send(self, outgoing: Outgoing) -> str:
         """Send the subject as title and the text as body."""

@@ -17,16 +17,36 @@ from __future__ import annotations
 import json
 import socket
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit
-
-from standardwebhooks import Webhook
 
 from consentkit import settings
 from consentkit.channels import ChannelError, post_json
 from consentkit.policy.webhooks import URL_INVALID, address_refusal, url_refusal
 
+#: Why a delivery waits when the signing library is absent from this install.
+MISSING_LIBRARY = "standardwebhooks is not installed: pip install 'consentkit[interop]'"
+
 #: Seconds to wait for the subscriber.
 TIMEOUT_S = 10.0
+
+
+def signer(secret: str) -> Any:
+    """Return a Standard Webhooks signer for ``secret``.
+
+    Imported here, not at the top, because ``standardwebhooks`` is in the
+    ``interop`` extra: the core install (and its worker) must import without it.
+    A worker missing it keeps the delivery queued (a transient failure, retried)
+    and says what to install, rather than dropping the event.
+
+    Raises:
+        ChannelError: the library is not installed (transient).
+    """
+    try:
+        from standardwebhooks import Webhook
+    except ImportError:
+        raise ChannelError(MISSING_LIBRARY, permanent=False) from None
+    return Webhook(secret)
 
 
 def resolve(host: str, port: int) -> list[str]:
@@ -60,7 +80,7 @@ def send_signed(url: str, secret: str, *, message_id: str, payload: str, at: dat
     refusal = check_target(url)
     if refusal is not None:
         raise ChannelError(refusal, permanent=True)
-    signature = Webhook(secret).sign(message_id, at, payload)
+    signature = signer(secret).sign(message_id, at, payload)
     post_json(
         url,
         json.loads(payload),

@@ -7,6 +7,7 @@ outbox with its clock moved forward past the retries' backoff.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -301,3 +302,22 @@ def _set_version(folder: Path, index: int, **changes: Any) -> None:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     data["versions"][index].update(changes)
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
+def test_worker_without_the_signing_library_keeps_the_event_and_says_what_to_install(
+    demo_study: Any, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A core install (no ``interop`` extra) must not lose a withdrawal the receiver relies on."""
+    family = make_family()
+    _subscribe(receiver, ["consent.withdrawn"])
+    participation.withdraw(family.participant, scopes=["no-new-data"], actor=STAFF, now=LATER)
+
+    with monkeypatch.context() as without:
+        without.setitem(sys.modules, "standardwebhooks", None)  # import now raises ImportError
+        _drain(LATER)
+    waiting = OutboxMessage.objects.get(channel=webhooks.CHANNEL)
+    assert receiver.events == []
+    assert "pip install 'consentkit[interop]'" in (waiting.last_error or "")
+
+    _drain_until_quiet(LATER + timedelta(hours=1))
+    assert [e["type"] for e in receiver.events] == ["consent.withdrawn"]
