@@ -48,7 +48,7 @@ importlint: install
 pytest: install check-system
 	@command -v chromium >/dev/null 2>&1 || \
 	  echo "note: Chromium is missing, so tests/browser is skipped. Install it with: sudo apt-get install chromium"
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 2 --durations=40 --durations-min=10
 
 test: lint typecheck importlint pytest
 
