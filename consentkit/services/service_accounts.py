@@ -167,6 +167,20 @@ def revoke(
     return account
 
 
+def last_used(client_ids: Sequence[str]) -> dict[str, datetime]:
+    """Return when each account last called the API (accounts never used are absent).
+
+    One indexed read per account (the newest minute window of its use log), so a
+    sponsor admin sees at a glance which system still calls and which is stale.
+    """
+    found: dict[str, datetime] = {}
+    for client_id in client_ids:
+        use = ServiceUse.objects(client_id=client_id).order_by("-window").only("calls").first()
+        if use is not None and use.calls:
+            found[client_id] = _aware(max(call["at"] for call in use.calls))
+    return found
+
+
 _dummy_hash: str | None = None
 
 

@@ -25,7 +25,15 @@ from consentkit.models.outbox import OutboxMessage
 from consentkit.models.staff import StaffMember
 from consentkit.models.task import ConsentTask
 from consentkit.policy.roles import StaffRole
-from consentkit.services import access, audit, enrolment, evidence, participants, webhooks
+from consentkit.services import (
+    access,
+    audit,
+    enrolment,
+    evidence,
+    participants,
+    service_accounts,
+    webhooks,
+)
 from tests.backend.staff_helpers import csrf_of, make_member, token_for
 
 TRIAL = "DEMO-NBL-1"
@@ -38,6 +46,7 @@ PERSON = f"{STUDY}/participants/<path:code>"
 RECORD = f"{PERSON}/records/<record_id>"
 FORM = f"{STUDY}/forms/<form_id>/v<int:version>"
 HOOK = f"{STUDY}/webhooks/<subscription_id>"
+ACCOUNT = f"{STUDY}/service-accounts/<client_id>"
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,10 @@ ROWS = [
     Row(f"{HOOK}/active", "POST", "study", ADMIN, sited=False),
     # Queued again by the first allowed request: 409 for the next ones.
     Row(f"{HOOK}/deliveries/<delivery_id>/redeliver", "POST", "study", ADMIN, sited=False),
+    Row(f"{STUDY}/service-accounts", "GET", "study", ADMIN, sited=False),
+    Row(f"{STUDY}/service-accounts", "POST", "study", ADMIN, sited=False),  # 422: no name given
+    Row(f"{ACCOUNT}/secret", "POST", "study", ADMIN, sited=False),
+    Row(f"{ACCOUNT}/revocation", "POST", "study", ADMIN, sited=False),
     Row(PERSON, "GET", "participant", EVERYONE),
     Row(f"{PERSON}/invite", "POST", "participant", SITE_WORK),
     Row(f"{PERSON}/invitations/<invitation_id>/revoke", "POST", "participant", SITE_WORK),
@@ -187,7 +200,10 @@ def world(client: Any, demo_study: Any) -> dict[str, Any]:
     )
     delivery.save()
     hook = {"subscription": str(subscription.id), "delivery": str(delivery.id)}
-    return {"members": members, "families": families, "hook": hook}
+    account, _client_secret = service_accounts.create_service_account(
+        TRIAL, name="Biobank", scopes=["permissions:read"], sites=["NL-01"], created_by="t"
+    )
+    return {"members": members, "families": families, "hook": hook, "client": account.client_id}
 
 
 def _path(row: Row, site: str, world: dict[str, Any]) -> str:
@@ -205,6 +221,7 @@ def _path(row: Row, site: str, world: dict[str, Any]) -> str:
         .replace("<int:seq>", str(family["question"]))
         .replace("<subscription_id>", world["hook"]["subscription"])
         .replace("<delivery_id>", world["hook"]["delivery"])
+        .replace("<client_id>", world["client"])
     )
     if "<invitation_id>" in path:
         # A fresh invitation per request: revoking or resending one spends it.
