@@ -139,6 +139,9 @@ def staff_countersigns(desk: Phone, member: Member, record_ids: list[str]) -> No
 # ---------------------------------------------------------------- the test
 
 
+# The whole journey of a family (four people, two devices each way) in one browser
+# session: longer than the suite's 120-second default on a busy two-core machine.
+@pytest.mark.timeout(360)
 def test_staff_enrol_family_signs_dashboard_pdf_and_withdrawal(
     phones: Any, outbox: Outbox, investigator: Member
 ) -> None:

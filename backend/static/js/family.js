@@ -757,8 +757,19 @@
       shownAt = now;
     }
 
-    /** Send the seconds not sent yet; return the server's answer (with next_step), if sent. */
-    async function flush() {
+    // One send at a time: a "next" that sends in the background and a "finish" that sends
+    // the rest must reach the server in order, or the server may answer "not everything is
+    // read yet" to the second while the first is still on its way.
+    let inflight = Promise.resolve(null);
+
+    /** Send the seconds not sent yet, after any send still on its way; return the answer. */
+    function flush() {
+      const run = inflight.catch(() => null).then(send);
+      inflight = run;
+      return run;
+    }
+
+    async function send() {
       if (!pending.size) {
         return null;
       }
