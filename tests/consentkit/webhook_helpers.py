@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,9 +49,16 @@ class Receiver:
 
 
 @contextmanager
-def running_receiver(port: int, path: str = "/hooks") -> Iterator[Receiver]:
-    """Serve a :class:`Receiver` on 127.0.0.1:``port`` until the block ends."""
-    receiver = Receiver(url=f"http://127.0.0.1:{port}{path}")
+def running_receiver(
+    port: int, path: str = "/hooks", *, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None
+) -> Iterator[Receiver]:
+    """Serve a :class:`Receiver` on 127.0.0.1:``port`` until the block ends.
+
+    ``host`` is the name its URL uses (a test makes it resolve to 127.0.0.1);
+    with ``tls`` it serves https with that context's certificate.
+    """
+    scheme = "https" if tls else "http"
+    receiver = Receiver(url=f"{scheme}://{host}:{port}{path}")
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
@@ -70,6 +78,8 @@ def running_receiver(port: int, path: str = "/hooks") -> Iterator[Receiver]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
