@@ -167,8 +167,13 @@ def post_pinned(
     raise ChannelError("gateway unreachable: no address accepted a connection", permanent=False)
 
 
-def send_signed(url: str, secret: str, *, message_id: str, payload: str, at: datetime) -> None:
+def send_signed(
+    url: str, secrets: Sequence[str], *, message_id: str, payload: str, at: datetime
+) -> None:
     """Check the target, sign the JSON ``payload`` and POST exactly it to a checked address.
+
+    One signature per secret, space-separated as Standard Webhooks allows (the
+    current secret and, just after a rotation, the one it replaced).
 
     Raises:
         ChannelError: the target is refused now (permanent), or the subscriber failed
@@ -177,7 +182,7 @@ def send_signed(url: str, secret: str, *, message_id: str, payload: str, at: dat
     target = checked_target(url)
     if target.refusal is not None:
         raise ChannelError(target.refusal, permanent=True)
-    signature = signer(secret).sign(message_id, at, payload)
+    signature = " ".join(signer(secret).sign(message_id, at, payload) for secret in secrets)
     post_pinned(
         url,
         target.addresses,

@@ -37,6 +37,10 @@ class WebhookSubscription(BaseDocument):
     sites = ListField(StringField())
     #: ``whsec_...`` encrypted (consentkit.crypto.encrypt_identity).
     secret_encrypted = StringField(required=True)
+    #: The secret a rotation replaced, still signing beside the new one until
+    #: ``previous_secret_until`` so a receiver can switch without losing an event.
+    previous_secret_encrypted = StringField(null=True)
+    previous_secret_until = DateTimeField(null=True)
     description = StringField(null=True)
     is_active = BooleanField(default=True)
     #: Why it was switched off: ``failures`` (automatically) or ``staff``.
@@ -47,5 +51,6 @@ class WebhookSubscription(BaseDocument):
     #: Who created it: ``staff:<id>`` or ``client:<client id>``.
     created_by = StringField(required=True)
     created_at = DateTimeField(required=True)
-    #: What happened to it (created, changed, disabled, enabled, redelivered), oldest first.
+    #: What happened to it (created, changed, disabled, enabled, redelivered, secret-rotated),
+    #: oldest first.
     history = ListField(DictField())

@@ -18,7 +18,7 @@ import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -44,6 +44,8 @@ ALL_SITES = "*"
 LOG_LIMIT = 200
 #: How long a delivery waits before looking again for an earlier one of its participant.
 ORDER_WAIT = timedelta(seconds=5)
+#: How long a replaced secret still signs after a rotation (receivers switch meanwhile).
+ROTATION_OVERLAP = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,46 @@ def _new_secret() -> str:
 def secret_of(subscription: WebhookSubscription) -> str:
     """Return the subscription's signing secret (decrypted; never shown after creation)."""
     return str(crypto.decrypt_identity(subscription.secret_encrypted)["secret"])
+
+
+def signing_secrets(subscription: WebhookSubscription, at: datetime) -> list[str]:
+    """Return the secrets a delivery at ``at`` is signed with: the current one first.
+
+    For :data:`ROTATION_OVERLAP` after a rotation the replaced secret signs too
+    (Standard Webhooks carries several signatures, space-separated), so a
+    receiver still holding it verifies until it has switched.
+    """
+    found = [secret_of(subscription)]
+    until = subscription.previous_secret_until
+    if subscription.previous_secret_encrypted and until is not None and at < _aware(until):
+        found.append(str(crypto.decrypt_identity(subscription.previous_secret_encrypted)["secret"]))
+    return found
+
+
+def _aware(moment: datetime) -> datetime:
+    """MongoDB hands datetimes back naive (UTC)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def rotate_secret(
+    subscription: WebhookSubscription, *, by: str, now: datetime | None = None
+) -> tuple[str, datetime]:
+    """Give the subscription a new secret (shown this once); return it and the old one's end.
+
+    The old secret keeps signing beside the new one for :data:`ROTATION_OVERLAP`
+    (one rotation at a time: rotating again ends the overlap of the one before).
+    """
+    now = now or now_utc()
+    secret = _new_secret()
+    until = now + ROTATION_OVERLAP
+    WebhookSubscription.objects(id=subscription.id).update_one(
+        set__secret_encrypted=crypto.encrypt_identity({"secret": secret}),
+        set__previous_secret_encrypted=subscription.secret_encrypted,
+        set__previous_secret_until=until,
+        push__history=_history("secret-rotated", by, now, previous_valid_until=until),
+    )
+    subscription.reload()
+    return secret, until
 
 
 def _check_url(url: str) -> str:
@@ -396,12 +438,13 @@ def deliver(message: OutboxMessage, owner: str, *, now: datetime | None = None) 
             set__params__body=body
         )
     try:
+        sent_at = now_utc()  # the receiver checks it against its own clock
         send_signed(
             subscription.url,
-            secret_of(subscription),
+            signing_secrets(subscription, now),
             message_id=message.dedupe_key,
             payload=body,
-            at=now_utc(),  # the receiver checks it against its own clock
+            at=sent_at,
         )
     except ChannelError as exc:
         outbox.mark_failed(message, owner, error=exc.reason, permanent=exc.permanent, now=now)

@@ -94,6 +94,7 @@ ROWS = [
     Row(f"{STUDY}/webhooks", "POST", "study", ADMIN, sited=False),  # 422: no address given
     Row(f"{HOOK}", "GET", "study", ADMIN, sited=False),
     Row(f"{HOOK}/active", "POST", "study", ADMIN, sited=False),
+    Row(f"{HOOK}/secret", "POST", "study", ADMIN, sited=False),
     # Queued again by the first allowed request: 409 for the next ones.
     Row(f"{HOOK}/deliveries/<delivery_id>/redeliver", "POST", "study", ADMIN, sited=False),
     Row(f"{STUDY}/service-accounts", "GET", "study", ADMIN, sited=False),

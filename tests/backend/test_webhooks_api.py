@@ -38,6 +38,7 @@ ROWS = [
     Row(BASE, "POST"),
     Row(f"{BASE}/<subscription_id>", "GET"),
     Row(f"{BASE}/<subscription_id>", "PATCH"),
+    Row(f"{BASE}/<subscription_id>/secret", "POST"),
     Row(f"{BASE}/<subscription_id>/deliveries", "GET"),
     Row(f"{BASE}/<subscription_id>/deliveries/<delivery_id>/redelivery", "POST"),
 ]
@@ -142,6 +143,34 @@ def test_sponsor_admin_sees_the_secret_once(
     read = client.get(f"/api/v1/studies/{TRIAL}/webhooks/{body['id']}", headers=headers)
     assert read.status_code == 200
     assert "secret" not in read.get_json()
+    assert body["secret"] not in read.get_data(as_text=True)
+
+
+def test_rotating_the_secret_shows_the_new_one_once_and_when_the_old_one_ends(
+    client: Any, demo_study: Any, local_targets: None
+) -> None:
+    headers = _headers(client, "sponsor-admin")
+    created = client.post(
+        f"/api/v1/studies/{TRIAL}/webhooks",
+        json={"url": NOBODY_HERE, "event_types": ["consent.withdrawn"]},
+        headers=headers,
+    ).get_json()
+
+    rotated = client.post(
+        f"/api/v1/studies/{TRIAL}/webhooks/{created['id']}/secret", headers=headers
+    )
+
+    assert rotated.status_code == 200, rotated.get_json()
+    body = rotated.get_json()
+    assert body["secret"].startswith("whsec_")
+    assert body["secret"] != created["secret"]
+    assert body["previous_secret_until"] is not None
+    [subscription] = webhooks.list_subscriptions(TRIAL)
+    assert webhooks.signing_secrets(subscription, now_utc()) == [
+        body["secret"],
+        created["secret"],
+    ]
+    read = client.get(f"/api/v1/studies/{TRIAL}/webhooks/{created['id']}", headers=headers)
     assert body["secret"] not in read.get_data(as_text=True)
 
 

@@ -65,3 +65,24 @@ def test_subscription_switched_off_after_failures_is_flagged(admin: Any) -> None
     assert 'data-active="no"' in listed
     assert "Switched off after repeated failures" in listed
     assert 'id="switched-off"' in one
+
+
+def test_rotating_the_secret_on_the_page_shows_it_once_with_the_overlap(admin: Any) -> None:
+    subscription, old = webhooks.create_subscription(
+        TRIAL, url="https://93.184.215.14/hooks", event_types=["consent.withdrawn"], created_by="t"
+    )
+    page = admin.get(f"{STUDY}/webhooks/{subscription.id}")
+    assert 'id="rotate-secret"' in page.get_data(as_text=True)
+
+    rotated = admin.post(
+        f"{STUDY}/webhooks/{subscription.id}/secret", data={"csrf_token": csrf_of(page)}
+    )
+
+    assert rotated.status_code == 200
+    subscription.reload()
+    new = webhooks.secret_of(subscription)
+    assert new != old
+    text = rotated.get_data(as_text=True)
+    assert new in text
+    assert old not in text
+    assert new not in admin.get(f"{STUDY}/webhooks/{subscription.id}").get_data(as_text=True)

@@ -1,4 +1,5 @@
-"""A webhook goes to the address that was checked, and TLS is verified for the host name.
+"""A webhook goes to the address that was checked, TLS is verified for the host name, and a
+rotated secret keeps verifying for a day beside the new one.
 
 The host name ``hooks.example.test`` is made to resolve (by patching
 ``socket.getaddrinfo`` for that name only) to the local receiver. A DNS answer
@@ -68,10 +69,10 @@ def _subscribe(receiver: Receiver) -> Any:
     return subscription
 
 
-def _withdraw_and_drain() -> None:
-    family = make_family()
-    participation.withdraw(family.participant, scopes=["no-new-data"], actor=STAFF, now=LATER)
-    worker = Worker({}, clock=lambda: LATER)
+def _withdraw_and_drain(code: str = "P-001", at: datetime = LATER) -> None:
+    family = make_family(code)
+    participation.withdraw(family.participant, scopes=["no-new-data"], actor=STAFF, now=at)
+    worker = Worker({}, clock=lambda: at)
     while worker.run_once():
         pass
 
@@ -163,3 +164,31 @@ def test_https_delivery_refuses_a_certificate_the_system_does_not_trust(
     assert delivery.status != "sent"
     assert delivery.last_error is not None
     assert delivery.last_error.startswith("TLS refused")
+
+
+def test_after_a_rotation_the_old_secret_verifies_for_a_day_beside_the_new_one(
+    demo_study: Any, monkeypatch: pytest.MonkeyPatch, free_port: int
+) -> None:
+    monkeypatch.setenv("CONSENTKIT_WEBHOOK_ALLOW_HTTP", "1")
+    monkeypatch.setenv("CONSENTKIT_WEBHOOK_ALLOW_PRIVATE", "1")
+    with running_receiver(free_port) as receiver:
+        subscription = _subscribe(receiver)
+        old = receiver.secret
+        new, until = webhooks.rotate_secret(subscription, by="staff:admin", now=LATER)
+        assert new != old
+        assert until == LATER + timedelta(hours=24)
+
+        # A receiver not yet switched still verifies; one switched verifies too.
+        _withdraw_and_drain("P-001", LATER + timedelta(hours=1))
+        receiver.secret = new
+        _withdraw_and_drain("P-002", LATER + timedelta(hours=2))
+        # After the day, only the new secret signs: the old one no longer verifies.
+        receiver.secret = old
+        _withdraw_and_drain("P-003", until + timedelta(hours=1))
+
+    assert [e["data"]["participant"] for e in receiver.events] == ["P-001", "P-002"]
+    # Newest first: the one signed with the new secret only was refused by the old holder.
+    statuses = [d.status for d in webhooks.deliveries(subscription)]
+    assert statuses == ["failed", "sent", "sent"]
+    [rotated] = [h for h in subscription.history if h["type"] == "secret-rotated"]
+    assert rotated["by"] == "staff:admin"

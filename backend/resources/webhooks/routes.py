@@ -63,6 +63,7 @@ def _view(subscription: WebhookSubscription, secret: str | None = None) -> dict[
                 "consecutive_failures",
                 "created_by",
                 "created_at",
+                "previous_secret_until",
                 "history",
             )
         },
@@ -114,6 +115,20 @@ class WebhookByIdViews(MethodView):
         _, sites, by = _caller(trial_id)
         subscription = webhooks.get_subscription(trial_id, subscription_id, allowed_sites=sites)
         return _view(webhooks.update_subscription(subscription, by=by, **args))
+
+
+@blp.route("/<subscription_id>/secret")
+class WebhookSecretViews(MethodView):
+    """Rotating a subscription's signing secret."""
+
+    @blp.response(200, WebhookSecretSchema)
+    @blp.doc(security=SECURITY)
+    def post(self, trial_id: str, subscription_id: str) -> dict[str, Any]:
+        """Make a new secret, shown this once; the old one also signs for 24 hours."""
+        _, sites, by = _caller(trial_id)
+        subscription = webhooks.get_subscription(trial_id, subscription_id, allowed_sites=sites)
+        secret, _until = webhooks.rotate_secret(subscription, by=by)
+        return _view(subscription, secret)
 
 
 @blp.route("/<subscription_id>/deliveries")

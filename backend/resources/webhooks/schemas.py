@@ -50,6 +50,10 @@ class WebhookSchema(ma.Schema):
     consecutive_failures = ma.fields.Integer()
     created_by = ma.fields.String()
     created_at = ma.fields.DateTime()
+    previous_secret_until = ma.fields.DateTime(
+        allow_none=True,
+        metadata={"description": "after a rotation: until when the old secret also signs"},
+    )
     history = ma.fields.List(ma.fields.Dict())
 
 

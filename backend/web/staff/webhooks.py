@@ -97,6 +97,23 @@ def switch_webhook(trial_id: str, subscription_id: str) -> BaseResponse:
     )
 
 
+@bp.post("/studies/<trial_id>/webhooks/<subscription_id>/secret")
+def rotate_webhook_secret(trial_id: str, subscription_id: str) -> Any:
+    """Make a new signing secret, shown this once; the old one signs too for a day."""
+    signed = _require(Action.MANAGE_STAFF, trial_id)
+    _check_csrf(signed)
+    subscription = webhooks.get_subscription(trial_id, subscription_id)
+    secret, until = webhooks.rotate_secret(subscription, by=f"staff:{signed.staff.id}")
+    return _render(
+        "webhook.html",
+        trial_id=trial_id,
+        subscription=subscription,
+        deliveries=webhooks.deliveries(subscription),
+        secret=secret,
+        previous_until=until,
+    )
+
+
 @bp.post("/studies/<trial_id>/webhooks/<subscription_id>/deliveries/<delivery_id>/redeliver")
 def redeliver_webhook(trial_id: str, subscription_id: str, delivery_id: str) -> BaseResponse:
     """Queue a finished delivery again now."""
