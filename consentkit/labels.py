@@ -252,6 +252,22 @@ LABELS: dict[str, dict[str, str]] = {
         "quiet-hours": N_("Held back: quiet hours at the site"),
         "frequency-cap": N_("Held back: enough messages today"),
     },
+    # Where a participant stands (policy.records.standing), on the staff pages.
+    "standing": {
+        "yes": N_("Yes"),
+        "not-yet": N_("Not yet"),
+        "paused": N_("Paused"),
+        "no": N_("No"),
+    },
+    # Why a participant does not take part (the profile's blocked_by); "missing:<kind>"
+    # is worded by blocked_label with the form kind's label.
+    "blocked_by": {
+        "no-consent": N_("waiting for consent"),
+        "awaiting-own-consent": N_("waiting for the participant's own consent"),
+        "dissent": N_("the child said no"),
+        "withdrawn": N_("withdrawn from the study"),
+        "missing": N_("waiting for: %(form)s"),
+    },
     "channel": {
         Channel.APP: N_("In the app"),
         Channel.IN_PERSON: N_("In person"),
@@ -278,6 +294,17 @@ def label_with(vocabulary: str, key: str, locale: str | None, **params: object) 
     if not source:
         return key
     return gettext(locale, source, **params) if "%(" in source else gettext(locale, source)
+
+
+def blocked_label(reason: str, locale: str | None) -> str:
+    """Return why a participant does not take part (a ``blocked_by`` code), in ``locale``.
+
+    ``missing:parental-consent`` reads "waiting for: Consent of parents or guardians".
+    """
+    if reason.startswith("missing:"):
+        kind = reason.split(":", 1)[1]
+        return label_with("blocked_by", "missing", locale, form=label("form_kind", kind, locale))
+    return label("blocked_by", reason, locale)
 
 
 def event_label(event_type: str, locale: str | None) -> str:

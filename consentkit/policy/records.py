@@ -201,6 +201,17 @@ class RecordStatus:
     #: The ``record.opened`` event's seq: a dissent before it does not concern this record.
     opened_seq: int = 0
 
+    def family_has_signed(self) -> bool:
+        """Return True when the investigator may countersign: a family member has signed.
+
+        The investigator confirms a consent the family gave (CTR Art 29(1): the
+        interview, then the signatures), so a countersignature before any family
+        signature is refused and never offered. A declaration that only
+        investigators sign has no family signature to wait for.
+        """
+        family = [p for p in self.signers.values() if p.role != SignerRole.INVESTIGATOR]
+        return not family or any(p.signed_at is not None for p in family)
+
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form."""
         return {
@@ -600,6 +611,28 @@ class ParticipationProfile:
             "records": [r.to_dict() for r in self.records],
             "decided_by": [e.to_dict() for e in self.decided_by],
         }
+
+
+#: Reasons that only say something is still to come (a consent not yet given).
+_AWAITING_PREFIXES = ("no-consent", "missing:")
+
+
+def standing(participating: bool, blocked_by: Sequence[str]) -> str:
+    """Return where a participant stands, in one word staff can read at a glance.
+
+    ``yes`` takes part; ``not-yet`` waits only for consents still to be given (a
+    new enrolment, never "No"); ``paused`` waits for the participant's own consent
+    at competence; ``no`` after a dissent or a full withdrawal.
+    """
+    if participating:
+        return "yes"
+    if "dissent" in blocked_by or "withdrawn" in blocked_by:
+        return "no"
+    if "awaiting-own-consent" in blocked_by:
+        return "paused"
+    if all(reason.startswith(_AWAITING_PREFIXES) for reason in blocked_by):
+        return "not-yet"
+    return "no"
 
 
 def permissions_for(

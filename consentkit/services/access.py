@@ -93,6 +93,16 @@ def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def grouped_code(code: str) -> str:
+    """Return an invitation code in groups of four (``K7Q2-M9XD-AB``), as it is printed.
+
+    The family page accepts it with or without the dashes (:func:`normalise_code`),
+    and its hint shows this form.
+    """
+    plain = normalise_code(code)
+    return "-".join(plain[i : i + 4] for i in range(0, len(plain), 4))
+
+
 def normalise_code(code: str) -> str:
     """Uppercase and drop spaces and dashes, so ``abcd-efgh 23`` is ``ABCDEFGH23``."""
     return "".join(ch for ch in code.upper() if ch.isalnum())

@@ -740,9 +740,7 @@ def write_signature(
                 "Confirm with a fresh one-time code first.", code="fresh-code-required"
             )
         if progress.role == SignerRole.INVESTIGATOR:
-            family = [p for p in status.signers.values() if p.role != SignerRole.INVESTIGATOR]
-            # A declaration only investigators sign has no family signature to wait for.
-            if family and not any(p.signed_at for p in family):
+            if not status.family_has_signed():
                 raise EligibilityError(
                     "The investigator countersigns after the family.", code="countersign-too-early"
                 )

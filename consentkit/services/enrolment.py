@@ -824,7 +824,8 @@ class RecordActions:
     """What one member may do on one record now.
 
     ``countersign``: the member is the record's investigator signer, holds
-    countersign rights at the site, has not signed yet, and the record is open.
+    countersign rights at the site, has not signed yet, the record is open and a
+    family member has signed (:meth:`RecordStatus.family_has_signed`).
     ``paper_signers``: the missing signers whose paper signature the member may
     record ({signer_id, role}); empty when the record is closed or the member may
     not record paper consent.
@@ -853,8 +854,10 @@ def record_actions(participant: Participant, staff: StaffMember) -> dict[str, Re
         missing = status.missing_signers if status.state in OPEN_STATES else []
         found[status.record_id] = RecordActions(
             record_id=status.record_id,
+            # Offered only once the family has signed (sign() refuses it before).
             countersign=countersigns
             and mine is not None
+            and status.family_has_signed()
             and any(m["signer_id"] == str(mine.id) for m in missing),
             paper_signers=tuple(
                 {"signer_id": m["signer_id"], "role": m["role"]}

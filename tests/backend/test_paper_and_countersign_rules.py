@@ -9,6 +9,9 @@ boxes (``paper.paper_choices``), one choice of the text countersigned
 from __future__ import annotations
 
 import io
+import re
+from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from backend.config import load_config
@@ -26,6 +29,7 @@ from tests.backend.staff_helpers import (
     token_for,
 )
 from tests.consentkit.paper_helpers import scan_pdf
+from tests.consentkit.records_helpers import Family, prepare, sign
 
 API = "/api/v1/staff/studies/DEMO-NBL-1/participants"
 
@@ -118,17 +122,67 @@ def test_paper_unticked_optional_item_is_a_no_on_the_page_and_the_api(
     assert stored[0] == {i["id"]: i["required"] for i in _items(child)}
 
 
-def test_countersign_text_and_eligibility_come_from_one_rule(
+def _guardian_signs(child: Participant) -> None:
+    """The first parent reads, answers, chooses and signs (with a reason to sign at once)."""
+    signers = participants.signers_of(child)
+    guardians = [s for s in signers if s.role == "guardian"]
+    household = Family(
+        child,
+        guardians,
+        next(s for s in signers if s.role == "participant"),
+        next(s for s in signers if s.role == "investigator"),
+    )
+    first = records.profile(child)["records"][0]
+    record = SimpleNamespace(
+        record_id=first["record_id"], form_id=first["form_id"], version=first["version"]
+    )
+    at = now_utc()
+    prepare(household, record, guardians[0], locale="nl", at=at)
+    sign(
+        household,
+        record,
+        guardians[0],
+        locale="nl",
+        at=at + timedelta(seconds=1),
+        early_signing_justification="We decided together at the visit.",
+    )
+
+
+def test_countersign_is_offered_only_once_the_family_has_signed(
     app: Any, client: Any, nl: Member
 ) -> None:
     child = family(nl, "NL-CS-1", "NL-01")
     record_id = _record_id(child)
-    shown = client.get(
-        f"{API}/{child.code}/records/{record_id}/countersign", headers=auth(token_for(app, nl))
-    ).get_json()
+    url = f"{API}/{child.code}/records/{record_id}/countersign"
     signed_in(app, client, nl)
-    page = client.get(participant_url(child.code, f"/records/{record_id}/countersign"))
 
-    assert shown["record_id"] == record_id
-    assert shown["may_countersign"] is True
-    assert shown["content_sha256"][:16] in page.get_data(as_text=True)
+    before = client.get(url, headers=auth(token_for(app, nl))).get_json()
+    participant_page = client.get(participant_url(child.code)).get_data(as_text=True)
+    assert before["may_countersign"] is False
+    assert f"/records/{record_id}/countersign" not in participant_page
+
+    _guardian_signs(child)
+
+    after = client.get(url, headers=auth(token_for(app, nl))).get_json()
+    participant_page = client.get(participant_url(child.code)).get_data(as_text=True)
+    countersign_page = client.get(participant_url(child.code, f"/records/{record_id}/countersign"))
+    assert after["record_id"] == record_id
+    assert after["may_countersign"] is True
+    assert f"/records/{record_id}/countersign" in participant_page
+    assert after["content_sha256"][:16] in countersign_page.get_data(as_text=True)
+
+
+def test_a_new_enrolment_says_what_is_awaited_not_that_the_child_does_not_take_part(
+    app: Any, client: Any, nl: Member
+) -> None:
+    child = family(nl, "NL-NEW-1", "NL-01")
+    signed_in(app, client, nl)
+
+    text = client.get(participant_url(child.code)).get_data(as_text=True)
+
+    standing = re.search(r'data-standing="([^"]+)">([^<]+)<', text)
+    assert standing.group(1) == "not-yet"
+    assert standing.group(2).strip() == "Not yet"
+    awaited = re.search(r'id="blocked-by" class="hint">\(([^)]*)\)', text).group(1)
+    assert "missing:" not in awaited and "no-consent" not in awaited
+    assert "waiting for" in awaited

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 
 from backend.auth.staff import COOKIE
+from backend.web.staff.participants import HANDOUT
 from consentkit import i18n, settings
 from consentkit.clock import now_utc
 from consentkit.labels import label
@@ -522,9 +523,20 @@ def test_enrol_then_invite_shows_the_code_link_and_qr_once(
     )
     shown = invitation.get_data(as_text=True)
     assert invitation.status_code == 200
-    code = re.search(r'id="invitation-code">([^<]+)<', shown).group(1)
+    printed = re.search(r'id="invitation-code">([^<]+)<', shown).group(1)
+    # Printed in groups of four, as the family page's hint shows it; the link has it plain.
+    assert re.fullmatch(r"[A-Z0-9]{4}(-[A-Z0-9]{1,4})+", printed)
+    code = printed.replace("-", "")
     assert re.search(rf'href="{settings.public_url()}/family/(i|invite)/{code}"', shown)
     assert "<svg" in shown
+    # The handout speaks the family's language (Dutch here), not the staff member's.
+    handout = re.search(
+        r'<section class="handout" id="handout" lang="([^"]+)"(.*?)</section>', shown, re.S
+    )
+    assert handout.group(1) == "nl"
+    assert html.escape(i18n.gettext("nl", HANDOUT["step_time"])) in handout.group(2)
+    assert i18n.gettext("nl", HANDOUT["step_time"]) != HANDOUT["step_time"]
+    assert "Hospital" not in handout.group(2)
     assert invitation.headers["Cache-Control"] == "no-store"
 
 
@@ -559,6 +571,34 @@ def test_site_staff_enrol_on_the_page_with_the_sites_investigator_as_signer(
     assert chosen.status_code == 302
     signer = enrolment.staff_signer(_participant("NL-WEB-2"), staff_doc(nl))
     assert signer is not None
+
+
+def test_the_enrolment_form_shows_phone_numbers_of_the_sites_country(
+    app: Any, client: Any, nl: Member
+) -> None:
+    nurse = colleague("nurse.lt@example.org", StaffRole.SITE_STAFF, ("LT-01",))
+    signed_in(app, client, nurse)
+    page = client.get(f"{STUDY}/enrol")
+    text = page.get_data(as_text=True)
+    data = {
+        "csrf_token": csrf_of(page),
+        "action": "enrol",
+        "code": "LT-PHONE-1",
+        "site": "LT-01",
+        "birth_date": (now_utc().date() - timedelta(days=13 * 365 + 40)).isoformat(),
+        "signers-0-role": "guardian",
+        "signers-0-name": "Ona",
+        "signers-0-phone": "0612 not a number",
+    }
+
+    refused = client.post(f"{STUDY}/enrol", data=data).get_data(as_text=True)
+
+    # A Lithuanian site's nurse sees a Lithuanian mobile number (+370), not a Dutch one.
+    placeholders = re.findall(r'type="tel"[^>]*placeholder="([^"]+)"', text)
+    assert placeholders and all(p.startswith("+370 6") for p in placeholders)
+    error = re.search(r'id="signers-0-phone-error"[^>]*>([^<]+)<', refused)
+    assert error is not None and "+370 6" in error.group(1)
+    assert Participant.objects(code="LT-PHONE-1").count() == 0
 
 
 def test_an_invitation_can_be_replaced_and_revoked_from_the_participant_page(

@@ -100,7 +100,8 @@ def staff_invites(desk: Phone, name: str, shot: bool = False) -> str:
     page = desk.page
     page.goto(f"{STUDY}/participants/{CODE}")
     page.locator("#signers tr", has_text=name).get_by_role("button", name="Invite").click()
-    code = page.inner_text("#invitation-code").strip()
+    # Printed in groups of four (K7Q2-M9XD-AB); the link carries it without dashes.
+    code = page.inner_text("#invitation-code").strip().replace("-", "")
     expect(page.locator("#invitation-link")).to_have_attribute("href", re.compile(re.escape(code)))
     expect(page.locator(".qr-code svg")).to_be_visible()
     if shot:

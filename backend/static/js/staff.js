@@ -2,7 +2,8 @@
    - [data-print] buttons print the page (recovery codes, invitations);
    - the countersignature and witness canvas (vendored signature_pad) fills the hidden
      "strokes" field;
-   - "declined to give a reason" disables the reason box.
+   - "declined to give a reason" disables the reason box;
+   - the phone fields' example number follows the chosen site.
    No inline script anywhere (the pages' Content-Security-Policy forbids it). */
 (function () {
   "use strict";
@@ -16,6 +17,21 @@
       window.print();
     });
   });
+
+  // The phone fields' example follows the chosen site's country (the server gives each
+  // site's example in data-phone-example; nothing is worked out here).
+  const siteChoice = document.getElementById("site");
+  if (siteChoice) {
+    siteChoice.addEventListener("change", function () {
+      const chosen = siteChoice.options[siteChoice.selectedIndex];
+      const example = chosen && chosen.getAttribute("data-phone-example");
+      if (example) {
+        each("[data-phone-field]", function (field) {
+          field.setAttribute("placeholder", example);
+        });
+      }
+    });
+  }
 
   const declined = document.getElementById("reason_declined");
   const reason = document.getElementById("reason");

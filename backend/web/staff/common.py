@@ -122,14 +122,18 @@ def _require(action: Action, trial_id: str, site_code: str | None = None) -> Sig
 
 
 def _zone(signed: Signed | None) -> ZoneInfo:
+    """The site's time zone on a participant's pages, else the member's own."""
     try:
-        return ZoneInfo(signed.staff.time_zone if signed else "UTC")
+        return ZoneInfo(g.get("site_time_zone") or (signed.staff.time_zone if signed else "UTC"))
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
 
 
 def _when(value: datetime | date | str | None) -> str:
-    """Format a time (in the member's time zone) or a date in the page's language."""
+    """Format a time (in the site's or the member's time zone) or a date in the page's language.
+
+    A birth date is a date and never gains a time of day.
+    """
     if value is None or value == "":
         return ""
     if isinstance(value, str):

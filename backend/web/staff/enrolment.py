@@ -37,6 +37,7 @@ from consentkit.errors import (
 from consentkit.i18n import N_
 from consentkit.labels import label
 from consentkit.policy.children import own_invitation_age
+from consentkit.policy.phones import example_mobile
 from consentkit.policy.roles import Action
 from consentkit.services import enrolment, forms
 from consentkit.services import staff as staff_service
@@ -54,7 +55,7 @@ FIELD_ERRORS: dict[str, str] = {
     "role": N_("Choose parent or guardian, or participant."),
     "name": N_("Enter the name."),
     "email": N_("Enter a valid e-mail address."),
-    "phone": N_("Enter the number with its country code, for example +31 6 1234 5678."),
+    "phone": N_("Enter the number with its country code, for example %(example)s."),
     "signers": N_("Register at least one family member."),
     "guardian_exception": N_(
         "Say which document or statement shows the exception, and how the other parent agreed "
@@ -140,7 +141,23 @@ def _enrol_payload(values: dict[str, Any]) -> dict[str, Any]:
     return payload
 
 
-def _field_errors(messages: dict[str, Any], values: dict[str, Any]) -> dict[str, str]:
+def _phone_example(trial_id: str, site_code: str | None) -> str:
+    """Return an example mobile number of the chosen site's country (else the first site's)."""
+    sites = forms.catalog(trial_id).study.sites
+    site = next((s for s in sites if s.code == site_code), sites[0] if sites else None)
+    return example_mobile(site.country if site is not None else "")
+
+
+def _field_error(name: str, trial_id: str, values: dict[str, Any]) -> str:
+    """Return a signer field's error in words; the phone's names the site's number format."""
+    if name == "phone":
+        return _(FIELD_ERRORS["phone"], example=_phone_example(trial_id, values["site"]))
+    return _(FIELD_ERRORS.get(name, FIELD_ERRORS["name"]))
+
+
+def _field_errors(
+    messages: dict[str, Any], trial_id: str, values: dict[str, Any]
+) -> dict[str, str]:
     """Map marshmallow's messages to translated words per form field name."""
     errors: dict[str, str] = {}
     rows = [
@@ -153,9 +170,7 @@ def _field_errors(messages: dict[str, Any], values: dict[str, Any]) -> dict[str,
                     continue
                 row = rows[index] if index < len(rows) else index
                 for name in fields:
-                    errors[f"signers-{row}-{name}"] = _(
-                        FIELD_ERRORS.get(name, FIELD_ERRORS["name"])
-                    )
+                    errors[f"signers-{row}-{name}"] = _field_error(name, trial_id, values)
         elif key == "guardian_exception":
             errors["guardian_exception_evidence"] = _(FIELD_ERRORS[key])
         elif key in FIELD_ERRORS:
@@ -281,7 +296,12 @@ def enrol(trial_id: str) -> Any:
         status,
         trial_id=trial_id,
         values=values,
-        sites=[{"code": s.code, "name": s.name} for s in catalog.study.sites if s.code in sites],
+        sites=[
+            {"code": s.code, "name": s.name, "phone_example": example_mobile(s.country)}
+            for s in catalog.study.sites
+            if s.code in sites
+        ],
+        phone_example=_phone_example(trial_id, values["site"] or next(iter(sites), None)),
         languages=[{"tag": t, "name": _language_name(t)} for t in languages],
         roles=[
             ("guardian", label("signer_role", SignerRole.GUARDIAN, _locale())),
@@ -303,7 +323,7 @@ def _enrol(signed: Signed, trial_id: str, values: dict[str, Any]) -> _Attempt:
     except ma.ValidationError as exc:
         messages = exc.messages if isinstance(exc.messages, dict) else {}
         return _Attempt(
-            errors=_field_errors(messages, values),
+            errors=_field_errors(messages, trial_id, values),
             message=_("Some of the information is missing or not valid."),
             error_code="invalid-data",
         )

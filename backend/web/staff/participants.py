@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
+from datetime import UTC, date
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import Response, redirect, request, url_for
+from babel.dates import format_datetime
+from flask import Response, g, redirect, request, url_for
 
 from backend.auth import client_ip
 from backend.config import paper_scan_limit
@@ -48,17 +50,19 @@ from consentkit.errors import (
     PermissionDeniedError,
     RateLimitedError,
 )
-from consentkit.labels import event_label, label
+from consentkit.i18n import N_, gettext
+from consentkit.labels import blocked_label, event_label, label
 from consentkit.models.participant import Participant
 from consentkit.models.staff import StaffMember
 from consentkit.models.study import FormVersion
-from consentkit.policy.records import opened_event
+from consentkit.policy.records import opened_event, standing
 from consentkit.policy.roles import Action
 from consentkit.services import (
     access,
     attested,
     documents,
     enrolment,
+    forms,
     outbox,
     participants,
     participation,
@@ -78,7 +82,10 @@ STAFF_CHANNELS = (Channel.IN_PERSON, Channel.PHONE, Channel.LETTER)
 def _participant(trial_id: str, code: str, action: Action) -> tuple[Signed, Participant]:
     """Return the member (allowed ``action`` at the participant's site) and the participant."""
     signed = _signed()  # sign-in before "not found": nothing is learnt about codes without it
-    return signed, staff_service.participant_for(signed, trial_id, code, action)
+    found = staff_service.participant_for(signed, trial_id, code, action)
+    # A participant's times read in their site's time zone (when() on these pages).
+    g.site_time_zone = found.timezone
+    return signed, found
 
 
 def _signer_rows(participant: Participant) -> list[dict[str, Any]]:
@@ -293,6 +300,7 @@ def _participant_page(
     # The family asked for no further contact: the page says so instead of offering to
     # invite (consentkit refuses it too, ``contact-withdrawn``).
     no_contact = access.contact_withdrawal(participant)
+    where = standing(bool(profile.get("participating")), profile.get("blocked_by", []))
     return _render(
         "participant.html",
         status,
@@ -313,7 +321,9 @@ def _participant_page(
             for m in outbox.messages_of(participant)
         ],
         participating=profile.get("participating"),
-        blocked_by=profile.get("blocked_by", []),
+        standing=where,
+        standing_label=label("standing", where, locale),
+        blocked_by=[blocked_label(b, locale) for b in profile.get("blocked_by", [])],
         can_review_dissent="dissent" in profile.get("blocked_by", [])
         and _can(signed, Action.REVIEW_DISSENT, trial_id, site),
         withdrawn_scopes=[
@@ -390,6 +400,59 @@ def _invitation_rows(participant: Participant, names: dict[str, str]) -> list[di
     ]
 
 
+#: The printed handout, in the family member's language: what to do with the code.
+HANDOUT = {
+    "title": N_("Your invitation to the study %(study)s"),
+    "hospital": N_("Hospital: %(site)s"),
+    "step_open": N_("Open %(address)s on your phone, or scan the QR code with its camera."),
+    "step_code": N_("Type this invitation code:"),
+    "step_otp": N_(
+        "We then send a one-time code to your phone or e-mail address. Type it, and you can "
+        "begin reading."
+    ),
+    "step_time": N_(
+        "Take your time. You can ask the study team questions at any moment, and decide later."
+    ),
+    "valid": N_("This code works until %(time)s."),
+}
+
+
+def _handout(
+    trial_id: str,
+    participant: Participant,
+    signer: dict[str, Any] | None,
+    result: enrolment.Invitation,
+    web_link: str,
+) -> dict[str, str]:
+    """Return the handout's texts in the family member's language (else the site's first).
+
+    Staff read the page in their own language; the part given to the family speaks theirs.
+    """
+    study = forms.catalog(trial_id).study
+    site = forms.site_of(study, participant.site_code)
+    lang = (
+        (signer or {}).get("preferred_language")
+        or participant.preferred_language
+        or (site.languages[0] if site.languages else "en")
+    )
+    expires = result["expires_at"]
+    expires = expires if expires.tzinfo else expires.replace(tzinfo=UTC)
+    try:
+        zone = ZoneInfo(participant.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    try:
+        until = format_datetime(expires, "medium", tzinfo=zone, locale=lang.replace("-", "_"))
+    except (ValueError, LookupError):
+        until = format_datetime(expires, "medium", tzinfo=zone, locale="en")
+    params = {"study": study.title, "site": site.name, "address": web_link, "time": until}
+    texts = {
+        key: gettext(lang, text, **{k: v for k, v in params.items() if f"%({k})s" in text})
+        for key, text in HANDOUT.items()
+    }
+    return {"lang": lang, **texts}
+
+
 def _show_invitation(trial_id: str, found: Participant, result: enrolment.Invitation) -> Any:
     signer_id = result["signer_id"]
     signer = next((s for s in _signer_rows(found) if s["signer_id"] == signer_id), None)
@@ -401,7 +464,8 @@ def _show_invitation(trial_id: str, found: Participant, result: enrolment.Invita
         trial_id=trial_id,
         participant=found,
         signer=signer,
-        code=result["code"],
+        code=access.grouped_code(result["code"]),
+        handout=_handout(trial_id, found, signer, result, web_link),
         app_link=result["link"],
         web_link=web_link,
         qr=qr_svg(web_link),

@@ -20,6 +20,7 @@ from consentkit.policy.records import (
     participant_records,
     participation_profile,
     record_status,
+    standing,
 )
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -620,3 +621,24 @@ def test_record_status_any_missing_signature_leaves_it_not_consented(
         {"signer_id": signers[missing][0], "role": signers[missing][1]}
     ]
     assert not any(status.item_grants.values())
+
+
+@pytest.mark.parametrize(
+    ("participating", "blocked_by", "expected"),
+    [
+        (True, (), "yes"),
+        # A new enrolment waits for consents: "not yet", never "no".
+        (False, ("no-consent",), "not-yet"),
+        (False, ("missing:parental-consent", "missing:child-assent"), "not-yet"),
+        # The child's no and a full withdrawal end taking part.
+        (False, ("dissent",), "no"),
+        (False, ("withdrawn",), "no"),
+        (False, ("dissent", "missing:child-assent"), "no"),
+        # At competence, the own consent is awaited: participation is paused.
+        (False, ("awaiting-own-consent",), "paused"),
+    ],
+)
+def test_standing_says_not_yet_for_consents_still_to_come(
+    participating: bool, blocked_by: tuple[str, ...], expected: str
+) -> None:
+    assert standing(participating, blocked_by) == expected
