@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from consentkit.enums import (
+    OPEN_STATES,
     FormKind,
     ItemCode,
     MinorRole,
@@ -211,6 +212,24 @@ class RecordStatus:
         """
         family = [p for p in self.signers.values() if p.role != SignerRole.INVESTIGATOR]
         return not family or any(p.signed_at is not None for p in family)
+
+    def copy_for(self, signer_id: str) -> str | None:
+        """Return which signed copy ``signer_id`` may download now: final, interim or none.
+
+        ``final`` while the record stands consented (everyone signed); ``interim`` as
+        soon as this signer's own signature is in while others are still awaited (a
+        sealed "signed by you, awaiting others" copy); else None.
+        """
+        if self.completed_seq is not None:
+            return "final"
+        progress = self.signers.get(signer_id)
+        if (
+            self.state in OPEN_STATES
+            and progress is not None
+            and (progress.signed_at is not None or progress.signed_on_paper is not None)
+        ):
+            return "interim"
+        return None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form."""

@@ -92,6 +92,9 @@ class Task(TypedDict):
     steps: list[str]
     #: The state in this signer's words and language (:func:`ceremony.family_status`).
     status_text: str
+    #: The signed copy this signer may download now: final, interim (signed by them,
+    #: awaiting others) or None (:meth:`RecordStatus.copy_for`).
+    copy: str | None
     due_at: datetime
     reflection_until: datetime | None
     #: The time to think, from the signer's first reading (0: none asked).
@@ -254,6 +257,8 @@ def tasks(
                 "next_step": step,
                 "steps": [s.value for s in ceremony.record_steps(event)],
                 "status_text": ceremony.family_status(status, acting, step).text(locale),
+                # Which signed copy this signer may download now (final, interim or none).
+                "copy": status.copy_for(acting),
                 "due_at": status.opened_at + timedelta(days=event["payload"]["window_days"]),
                 # Signing before this needs a stated reason (the time to think, CTR Art 29(1)):
                 # from this signer's first reading (policy.signing.reflection_until).
@@ -292,6 +297,7 @@ def tasks(
                 "next_step": "open" if today >= task.due_date else None,
                 "steps": [],
                 "status_text": label("task_status", "open", locale),
+                "copy": None,
                 "due_at": datetime.combine(task.due_date, time(0), tzinfo=UTC),
                 "reflection_until": None,
                 "reflection_hours": 0,
@@ -322,6 +328,7 @@ def tasks(
                 "next_step": "read-update",
                 "steps": [],
                 "status_text": label("task_why", "updated-information", locale),
+                "copy": None,
                 "due_at": event["at"],
                 "reflection_until": None,
                 "reflection_hours": 0,
@@ -1020,9 +1027,15 @@ def withdrawal_document(session: SignerSession, seq: int) -> bytes:
 def record_document(
     session: SignerSession, record_id: str, *, locale: str | None
 ) -> documents.DocumentResult:
-    """Return (rendering on first request) the sealed PDF of a completed record and its name."""
-    participant = _turn(session, record_id).participant
-    return documents.consent_document(participant, record_id, locale=locale)
+    """Return (rendering on first request) the sealed PDF of a record and its name.
+
+    The final copy once everyone has signed; before that, once this signer (or their
+    young child, on the child's turn) has signed, an interim copy.
+    """
+    turn = _turn(session, record_id)
+    return documents.consent_document(
+        turn.participant, record_id, locale=locale, signer_id=turn.signer_id
+    )
 
 
 class ContactSettings(TypedDict):

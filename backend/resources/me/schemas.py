@@ -56,6 +56,14 @@ class TaskSchema(ma.Schema):
             "(your turn, or whom it waits for)"
         }
     )
+    copy = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "The signed copy this signer may download now from "
+            "/records/{record_id}/document: final (everyone signed), interim (signed by "
+            "this signer, others awaited) or null"
+        },
+    )
     due_at = ma.fields.DateTime()
     reflection_until = ma.fields.DateTime(
         allow_none=True,

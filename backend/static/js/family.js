@@ -1261,7 +1261,10 @@
       // In this signer's words: "You have signed. Waiting for the other parent."
       $("record-state").textContent = task.status_text;
       const complete = task.phase === "consented";
-      $("download-panel").hidden = !complete;
+      // The server says which copy this signer may have: final, interim (signed by
+      // them, others awaited) or none.
+      $("download-panel").hidden = !task.copy;
+      $("interim-copy").hidden = task.copy !== "interim";
       if (complete) {
         showStatus(T.complete);
       }
