@@ -31,6 +31,7 @@ from consentkit.errors import NotFoundError
 from consentkit.models.outbox import FAILED, OutboxMessage
 from consentkit.models.participant import Participant
 from consentkit.models.staff import StaffMember
+from consentkit.models.study import Study
 from consentkit.policy.roles import ALL_SITES, Grant, StaffRole
 from consentkit.policy.triggers import trigger
 from consentkit.services import dashboard, outbox, questions
@@ -40,8 +41,9 @@ from consentkit.services.forms import catalog
 KIND = "staff-digest"
 #: Roles that work at a site: they receive the digest unless they switch it off.
 SITE_ROLES = (StaffRole.INVESTIGATOR, StaffRole.SITE_STAFF)
-#: The local hour (site time) from which the day's digest is put together.
-DIGEST_HOUR = 7
+#: The local hour (site time) from which the day's digest is put together: the end of
+#: the default quiet hours (``CONSENTKIT_QUIET_HOURS``, kept in the site's zone for it).
+DIGEST_HOUR = 8
 #: A record whose completion window ends within this many days is "expiring".
 EXPIRING_DAYS = 7
 #: A question open this long is "unanswered".
@@ -172,11 +174,9 @@ def digest_for(member: StaffMember, *, now: datetime | None = None) -> Digest:
     now = now or now_utc()
     parts = []
     for trial_id, sites in sorted(_site_grants(member).items()):
-        try:
-            study = catalog(trial_id).study
-        except NotFoundError:
-            continue
-        if not trigger(study.settings, KIND).enabled:
+        # The settings as stored now, as the reminders' scan reads them.
+        study = Study.objects(trial_id=trial_id).only("settings").first()
+        if study is None or not trigger(study.settings, KIND).enabled:
             continue
         part = study_digest(trial_id, None if ALL_SITES in sites else sites, now=now)
         if part.total:
@@ -184,10 +184,10 @@ def digest_for(member: StaffMember, *, now: datetime | None = None) -> Digest:
     return Digest(str(member.id), now.astimezone(member_zone(member)).date(), parts)
 
 
-def _message(member: StaffMember, digest: Digest) -> dict[str, Any]:
+def _message(member: StaffMember, digest: Digest, zone: ZoneInfo) -> dict[str, Any]:
     return {
         "kind": KIND,
-        "recipient": {"email": member.email},
+        "recipient": {"email": member.email, "timezone": zone.key},
         "dedupe_key": f"{KIND}:{member.id}:{digest.day.isoformat()}",
         "locale": member.locale,
         "params": {
@@ -213,7 +213,8 @@ def queue_digests(*, now: datetime | None = None) -> DigestReport:
     for member in StaffMember.objects(
         active=True, digest_enabled__ne=False, grants__role__in=[r.value for r in SITE_ROLES]
     ):
-        local = now.astimezone(member_zone(member))
+        zone = member_zone(member)
+        local = now.astimezone(zone)
         day = local.date().isoformat()
         if local.hour < DIGEST_HOUR or member.digest_day == day:
             continue
@@ -226,7 +227,7 @@ def queue_digests(*, now: datetime | None = None) -> DigestReport:
         if digest.is_empty:
             report.empty += 1
             continue
-        message = _message(member, digest)
+        message = _message(member, digest, zone)
         outbox.enqueue(**message, now=now)
         report.queued.append(message["dedupe_key"])
     return report
