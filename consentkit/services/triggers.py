@@ -33,19 +33,21 @@ from consentkit.clock import now_utc
 from consentkit.enums import OPEN_STATES, SignerRole
 from consentkit.errors import NotFoundError
 from consentkit.models.access import Invitation, SignerSession
-from consentkit.models.audit import ConsentRecord
+from consentkit.models.audit import AuditEvent, ConsentRecord
 from consentkit.models.outbox import OutboxMessage
 from consentkit.models.participant import Participant
 from consentkit.models.staff import StaffMember
 from consentkit.models.study import Study
 from consentkit.models.task import ConsentTask
-from consentkit.policy.records import STOPPED_BY, participant_records
+from consentkit.policy.age import local_date
+from consentkit.policy.records import STOPPED_BY
 from consentkit.policy.roles import Grant, StaffRole
 from consentkit.policy.triggers import LIFECYCLE, Trigger, reminds_family, trigger
-from consentkit.services import audit, outbox
+from consentkit.services import outbox
 from consentkit.services.forms import catalog
-from consentkit.services.requirements import own_consent_due
 
+#: The event of a signer reading a record's sections (consentkit.services.ceremony).
+VIEWED = "information.viewed"
 #: Staff roles told about a family that has not used its invitation (they work at the site).
 SITE_ROLES = (StaffRole.INVESTIGATOR, StaffRole.SITE_STAFF)
 
@@ -343,14 +345,15 @@ def _expiry_due(trial_id: str, study: Mapping[str, Any], now: datetime) -> list[
         participant = people.get(record["participant_id"])
         if participant is None or not reminds_family(participant.withdrawn_scopes or []):
             continue
-        ends = _aware(record["due_at"])
+        # The last day as the family counts days: at the site.
+        ends = local_date(_aware(record["due_at"]), participant.timezone)
         due.extend(
             _family_message(
                 "expiry-reminder",
                 participant,
                 missing["signer_id"],
                 record["record_id"],
-                date=ends.date().isoformat(),
+                date=ends.isoformat(),
             )
             for missing in record.get("missing_signers") or []
             if missing["role"] != SignerRole.INVESTIGATOR
@@ -361,47 +364,49 @@ def _expiry_due(trial_id: str, study: Mapping[str, Any], now: datetime) -> list[
 def _reading_due(trial_id: str, study: Mapping[str, Any], now: datetime) -> list[dict[str, Any]]:
     """Return reminders to signers who began reading ``days`` ago and have not signed.
 
-    The records opened at least ``days`` ago and still open are read by index; only
-    their participants' chains are read, to find when each signer began reading.
+    The open records opened at least ``days`` ago are read by index, with who has
+    still to sign (the projection's ``missing_signers``); signers already reminded
+    are dropped by their dedupe keys (one query), and only the remaining records'
+    ``information.viewed`` events are read (the ``record_id`` index), for when each
+    signer began reading. No participant's whole chain is read.
     """
     setting = trigger(study, "reading-reminder")
     if not setting.enabled or setting.days is None:
         return []
     since = timedelta(days=setting.days)
-    records = [
-        r
-        for r in _open_records(trial_id, opened_at={"$lte": now - since})
-        if r.get("due_at") is None or _aware(r["due_at"]) > now
+    waiting: dict[str, tuple[str, str, str]] = {}
+    for record in _open_records(trial_id, opened_at={"$lte": now - since}):
+        if record.get("due_at") is not None and _aware(record["due_at"]) <= now:
+            continue  # expired: nothing to finish any more
+        for missing in record.get("missing_signers") or []:
+            if missing["role"] != SignerRole.INVESTIGATOR:
+                key = f"reading-reminder:{record['record_id']}:{missing['signer_id']}"
+                waiting[key] = (record["record_id"], missing["signer_id"], record["participant_id"])
+    if not waiting:
+        return []
+    for key in OutboxMessage.objects(dedupe_key__in=list(waiting)).distinct("dedupe_key"):
+        del waiting[key]
+    began: dict[tuple[str, str], datetime] = {}
+    viewed = AuditEvent._get_collection().find(
+        {"record_id": {"$in": sorted({r for r, _s, _p in waiting.values()})}, "type": VIEWED},
+        {"_id": 0, "record_id": 1, "payload.signer_id": 1, "at": 1},
+    )
+    for event in viewed:
+        seen = (event["record_id"], event["payload"]["signer_id"])
+        at = _aware(event["at"])
+        began[seen] = min(began.get(seen, at), at)
+    due_now = [
+        (record_id, signer_id, participant_id)
+        for record_id, signer_id, participant_id in waiting.values()
+        if (record_id, signer_id) in began and began[(record_id, signer_id)] + since <= now
     ]
-    wanted = {r["record_id"] for r in records}
-    due: list[dict[str, Any]] = []
-    for participant in _participants(r["participant_id"] for r in records).values():
-        if not reminds_family(participant.withdrawn_scopes or []):
-            continue
-        statuses = participant_records(
-            audit.chain_dicts(str(participant.id)),
-            at=now,
-            own_consent_due=own_consent_due(participant, now),
-        )
-        for status in statuses:
-            if status.record_id not in wanted or status.state not in OPEN_STATES:
-                continue
-            due.extend(
-                _family_message(
-                    "reading-reminder",
-                    participant,
-                    progress.signer_id,
-                    status.record_id,
-                    date=status.opened_at.date().isoformat(),
-                )
-                for progress in status.signers.values()
-                if progress.role != SignerRole.INVESTIGATOR
-                and progress.first_viewed_at is not None
-                and progress.signed_at is None
-                and not progress.declined
-                and _aware(progress.first_viewed_at) + since <= now
-            )
-    return due
+    people = _participants(p for _r, _s, p in due_now)
+    return [
+        _family_message("reading-reminder", people[participant_id], signer_id, record_id)
+        for record_id, signer_id, participant_id in due_now
+        if participant_id in people
+        and reminds_family(people[participant_id].withdrawn_scopes or [])
+    ]
 
 
 def _lifecycle_due(trial_id: str, study: Mapping[str, Any], now: datetime) -> list[dict[str, Any]]:

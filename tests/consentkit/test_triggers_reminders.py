@@ -125,6 +125,21 @@ def test_reading_reminder_reaches_the_signer_who_began_reading_on_the_configured
     assert mail["List-Unsubscribe"] is not None
 
 
+def test_reading_reminder_counts_from_when_that_signer_began_reading(
+    demo_study: Any, smtp: Inbox
+) -> None:
+    family = _family()
+    record = records.open_record(family.participant, form_id=FORM, actor=STAFF, now=T0)
+    prepare(family, record, family.guardians[1], at=T0 + timedelta(days=3))
+
+    _drain(T0 + timedelta(days=7))
+    assert recipients_of(smtp, READING) == []
+
+    _drain(T0 + timedelta(days=8))
+
+    assert recipients_of(smtp, READING) == ["marc.P-001@example.org"]
+
+
 def test_reading_reminder_follows_the_days_the_study_sets(demo_study: Any, smtp: Inbox) -> None:
     _set_messages(**{"reading-reminder": {"enabled": True, "days": 2}})
     family = _family()
