@@ -134,10 +134,12 @@ def member_zone(member: StaffMember) -> ZoneInfo:
 
 def _failed(trial_id: str, sites: Collection[str] | None, since: datetime) -> int:
     """Count the messages to families of the study at ``sites`` that failed since ``since``."""
-    failed = OutboxMessage.objects(
-        trial_id=trial_id, status=FAILED, finished_at__gte=since, participant_id__ne=None
-    ).only("participant_id")
-    ids = [m.participant_id for m in failed]
+    # The partial index of failed messages (trial_id, finished_at); jobs and webhook
+    # deliveries name no participant and are not messages to a family.
+    failed = OutboxMessage.objects(trial_id=trial_id, status=FAILED, finished_at__gte=since).only(
+        "participant_id"
+    )
+    ids = [m.participant_id for m in failed if m.participant_id]
     if not ids:
         return 0
     if sites is None:
@@ -169,16 +171,30 @@ def study_digest(trial_id: str, sites: Collection[str] | None, *, now: datetime)
     )
 
 
-def digest_for(member: StaffMember, *, now: datetime | None = None) -> Digest:
-    """Return the member's digest at ``now``: the studies (with the trigger on) with news."""
+#: Study parts already counted in one :func:`queue_digests` pass, by (study, sites).
+_Seen = dict[tuple[str, frozenset[str] | None], StudyDigest]
+
+
+def digest_for(
+    member: StaffMember, *, now: datetime | None = None, seen: _Seen | None = None
+) -> Digest:
+    """Return the member's digest at ``now``: the studies (with the trigger on) with news.
+
+    ``seen``: the parts counted for other members in the same pass (colleagues at the
+    same sites share them), filled as it goes.
+    """
     now = now or now_utc()
+    seen = {} if seen is None else seen
     parts = []
     for trial_id, sites in sorted(_site_grants(member).items()):
         # The settings as stored now, as the reminders' scan reads them.
         study = Study.objects(trial_id=trial_id).only("settings").first()
         if study is None or not trigger(study.settings, KIND).enabled:
             continue
-        part = study_digest(trial_id, None if ALL_SITES in sites else sites, now=now)
+        scope = None if ALL_SITES in sites else frozenset(sites)
+        if (trial_id, scope) not in seen:
+            seen[(trial_id, scope)] = study_digest(trial_id, scope, now=now)
+        part = seen[(trial_id, scope)]
         if part.total:
             parts.append(part)
     return Digest(str(member.id), now.astimezone(member_zone(member)).date(), parts)
@@ -210,6 +226,7 @@ def queue_digests(*, now: datetime | None = None) -> DigestReport:
     """
     now = now or now_utc()
     report = DigestReport()
+    seen: _Seen = {}
     for member in StaffMember.objects(
         active=True, digest_enabled__ne=False, grants__role__in=[r.value for r in SITE_ROLES]
     ):
@@ -223,7 +240,7 @@ def queue_digests(*, now: datetime | None = None) -> DigestReport:
         )
         if not claimed:
             continue  # another worker has this member's day
-        digest = digest_for(member, now=now)
+        digest = digest_for(member, now=now, seen=seen)
         if digest.is_empty:
             report.empty += 1
             continue
