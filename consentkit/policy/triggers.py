@@ -108,7 +108,9 @@ def trigger(settings: Mapping[str, Any] | None, kind: str) -> Trigger:
     """
     default = DEFAULTS[kind]
     given = ((settings or {}).get("messages") or {}).get(kind) or {}
-    days = given.get("days", default.days)
+    # The authoring schema stores ``days: None`` for a trigger named without days: the default.
+    days = given.get("days")
+    days = default.days if days is None else days
     return Trigger(
         kind,
         bool(given.get("enabled", default.enabled)),

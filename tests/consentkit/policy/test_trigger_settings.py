@@ -38,3 +38,10 @@ def test_every_lifecycle_task_reason_has_a_reminder_on_by_default() -> None:
 def test_reminders_stop_once_participation_ended_not_for_a_withdrawal_of_contact() -> None:
     assert reminds_family(["no-further-contact"]) is True  # the rules of contact skip it
     assert reminds_family(["full"]) is False
+
+
+def test_trigger_named_without_days_keeps_its_default_days() -> None:
+    # What the authoring schema stores for `reading-reminder: {enabled: true}`.
+    settings = {"messages": {"reading-reminder": {"enabled": True, "days": None}}}
+
+    assert trigger(settings, "reading-reminder").days == 5
