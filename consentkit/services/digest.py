@@ -240,11 +240,19 @@ def queue_digests(*, now: datetime | None = None) -> DigestReport:
         )
         if not claimed:
             continue  # another worker has this member's day
-        digest = digest_for(member, now=now, seen=seen)
+        try:
+            digest = digest_for(member, now=now, seen=seen)
+            if not digest.is_empty:
+                message = _message(member, digest, zone)
+                outbox.enqueue(**message, now=now)
+        except Exception:
+            # Give the day back, so the next pass (this worker's or another's) tries again.
+            StaffMember.objects(id=member.id, digest_day=day).update_one(
+                set__digest_day=member.digest_day
+            )
+            raise
         if digest.is_empty:
             report.empty += 1
-            continue
-        message = _message(member, digest, zone)
-        outbox.enqueue(**message, now=now)
-        report.queued.append(message["dedupe_key"])
+        else:
+            report.queued.append(message["dedupe_key"])
     return report

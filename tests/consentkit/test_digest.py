@@ -204,3 +204,21 @@ def test_a_study_that_switched_the_digest_off_is_left_out(site_work: None, smtp:
     _drain(MORNING)
 
     assert _digests(smtp, "inv@example.org") == []
+
+
+def test_a_digest_that_failed_to_count_is_tried_again_at_the_next_pass(
+    site_work: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _member("inv@example.org", StaffRole.INVESTIGATOR, "FR-01")
+
+    def unreachable(*_args: Any, **_kwargs: Any) -> Any:
+        raise ConnectionError("database gone")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(digest, "study_digest", unreachable)
+        with pytest.raises(ConnectionError):
+            digest.queue_digests(now=MORNING)
+
+    again = digest.queue_digests(now=MORNING + timedelta(minutes=5))
+
+    assert len(again.queued) == 1
