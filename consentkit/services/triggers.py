@@ -246,7 +246,7 @@ def _due_for(
         found.extend(
             {
                 "kind": "invitation-staff-alert",
-                "recipient": {"email": member.email},
+                "recipient": {"email": member.email, "timezone": participant.timezone},
                 "dedupe_key": f"invitation-staff-alert:{invitation.id}:{member.id}",
                 "trial_id": participant.trial_id,
                 "participant_id": str(participant.id),
@@ -469,7 +469,7 @@ def _lifecycle_due(trial_id: str, study: Mapping[str, Any], now: datetime) -> li
         due.extend(
             {
                 "kind": "transition-staff-reminder",
-                "recipient": {"email": member.email},
+                "recipient": {"email": member.email, "timezone": participant.timezone},
                 "dedupe_key": f"transition-staff-reminder:{task.key}:{member.id}",
                 "trial_id": participant.trial_id,
                 "participant_id": str(participant.id),

@@ -318,3 +318,18 @@ def test_no_contact_withdrawal_stops_lifecycle_reminders_to_family_and_staff(
     }
     assert kinds == {("band-change-reminder", "skipped", "no-contact")}
     assert recipients_of(smtp, BAND) == recipients_of(smtp, STAFF_CHANGE) == []
+
+
+def test_staff_lifecycle_reminder_keeps_the_quiet_hours_of_the_site(
+    demo_study: Any, smtp: Inbox
+) -> None:
+    _family("P-BAND", birth_date=date(2016, 4, 1))
+    _staff("inv@example.org", StaffRole.INVESTIGATOR, "FR-01")
+    create_due_tasks(on=T0.date(), horizon_days=90)
+
+    _drain(datetime(2026, 3, 18, 6, 30, tzinfo=UTC))  # 07:30 in Paris: quiet
+    assert recipients_of(smtp, STAFF_CHANGE) == []
+
+    _drain(datetime(2026, 3, 18, 7, 30, tzinfo=UTC))  # 08:30 in Paris, still 07:30 in UTC
+
+    assert recipients_of(smtp, STAFF_CHANGE) == ["inv@example.org"]
