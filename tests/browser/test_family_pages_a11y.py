@@ -1,0 +1,152 @@
+"""axe-core and reflow on every family page, in one walk of a Dutch parent (issue 14).
+
+A parent of a 9-year-old at NL-01 opens the invitation, signs in, reads, answers,
+chooses and signs the parents' consent, opens the child's turn, the information of a
+version, withdrawal, sign-out, a mistyped address and the unsubscribe link. On each page
+axe-core (WCAG 2.x A/AA and best practice) must find nothing serious or critical, and at
+320 CSS px and at 200% text the page must not scroll sideways, with the signature area
+inside the screen. Every problem of the walk is printed together at the end.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from consentkit.clock import now_utc
+from consentkit.services import access, records
+from consentkit.services import outbox as messages
+from tests.browser.axe import A11yReport, RenderedTemplates
+from tests.browser.conftest import Outbox, Phone
+from tests.browser.family_steps import LANG, draw_signature
+from tests.browser.page_list import FAMILY_PAGES, visited
+from tests.consentkit.records_helpers import STAFF, content, make_family
+
+pytestmark = pytest.mark.browser
+
+playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+expect = playwright_api.expect
+
+
+class FamilyWalk:
+    """Check each page the phone shows: the right template, axe, reflow."""
+
+    def __init__(self, phone: Phone, rendered: RenderedTemplates) -> None:
+        self.phone = phone
+        self.page = phone.page
+        self.rendered = rendered
+        self.report = A11yReport()
+        self.seen: set[str] = set()
+
+    def check(self, template: str, label: str | None = None) -> None:
+        name = f"web/family/{template}"
+        shown = self.rendered.take()
+        assert name in shown, (name, shown)
+        self.seen.add(name)
+        self.page.wait_for_load_state("networkidle")
+        self.report.axe(self.page, label or template)
+        self.report.reflow(self.page, label or template)
+
+
+@pytest.mark.timeout(240)
+def test_every_family_page_passes_axe_and_reflows(
+    app: Any, phones: Any, outbox: Outbox, demo_study: Any
+) -> None:
+    family = make_family(
+        "NL-A11Y-9",
+        site="NL-01",
+        birth_date=now_utc().date() - timedelta(days=9 * 365 + 40),
+        names=("Anna de Vries", "Pieter de Vries"),
+        child_name="Sem",
+        at=now_utc() - timedelta(hours=1),
+    )
+    parental = records.open_record(family.participant, form_id="parental-consent", actor=STAFF)
+    records.open_record(family.participant, form_id="assent-6-9", actor=STAFF)
+    code = access.create_invitation(family.participant, family.guardians[0], actor=STAFF)
+    text = content(parental, LANG)
+    phone = phones()
+    page = phone.page
+    with RenderedTemplates().recording(app) as rendered:
+        walk = FamilyWalk(phone, rendered)
+
+        page.goto(f"/family/no-such-page?lang={LANG}")
+        walk.check("not_found.html")
+        page.goto(f"/family/unsubscribe/{messages.unsubscribe_token(str(family.guardians[1].id))}")
+        walk.check("unsubscribe.html")
+        page.click("#unsubscribe")
+        expect(page.locator("#unsubscribe-status")).to_be_visible()
+        walk.check("unsubscribe.html", "unsubscribe.html (done)")
+
+        page.goto(f"/family/i/{code}?lang={LANG}")
+        walk.check("start.html")
+        page.click("#redeem-form button[type=submit]")
+        page.wait_for_url("**/family/code")
+        walk.check("code.html")
+        page.fill("#one-time-code", outbox.next_code())
+        page.click("#verify-form button[type=submit]")
+        page.wait_for_url("**/family/tasks")
+        expect(page.locator("#task-list")).to_have_attribute("aria-busy", "false")
+        expect(page.locator(".child-turn .task-action")).to_be_visible()
+        walk.check("tasks.html")
+
+        page.goto(f"/family/records/{parental.record_id}/read")
+        expect(page.locator("#section-title")).not_to_be_empty()
+        walk.check("read.html")
+        while page.locator("#next-part").is_visible():
+            page.click("#next-part")
+        page.click("#finish-reading")
+
+        page.wait_for_url("**/quiz")
+        first = text["questions"][0]
+        wrong = next(o["id"] for o in first["options"] if o["id"] != first["correct"])
+        page.check(f"#q-{first['id']}-{wrong}")
+        for question in text["questions"][1:]:
+            page.check(f"#q-{question['id']}-{question['correct']}")
+        page.click("#check-answers")
+        expect(page.locator(f"#feedback-{first['id']}")).to_have_class("feedback wrong")
+        walk.check("quiz.html", "quiz.html (a wrong answer explained)")
+        page.check(f"#q-{first['id']}-{first['correct']}")
+        page.click("#check-answers")
+        page.click("#quiz-continue")
+
+        page.wait_for_url("**/choices")
+        walk.check("choices.html")
+        for item in text["items"]:
+            page.check(f"#item-{item['id']}-yes")
+        page.click("#choices-form button[type=submit]")
+
+        page.wait_for_url("**/sign")
+        expect(page.locator("#justification-field")).to_be_visible()
+        walk.check("sign.html")
+        page.fill("#justification", "We talked it through with the doctor and we are sure.")
+        page.fill("#printed-name", "Anna de Vries")
+        draw_signature(phone)
+        page.click("#send-step-up")
+        expect(page.locator("#step-up-field")).to_be_visible()
+        page.fill("#step-up-code", outbox.next_code())
+        walk.report.axe(page, "sign.html (drawn, code asked)")
+        walk.report.reflow(page, "sign.html (drawn, code asked)")
+        page.click("#submit-signature")
+        page.wait_for_url("**/done")
+        expect(page.locator("#record-state")).not_to_be_empty()
+        walk.check("done.html")
+
+        page.goto("/family/tasks")
+        expect(page.locator("#task-list")).to_have_attribute("aria-busy", "false")
+        rendered.take()
+        page.click(".child-turn .task-action")
+        page.wait_for_url("**/child")
+        expect(page.locator("#section-title")).not_to_be_empty()
+        walk.check("child.html")
+
+        page.goto(f"/family/information/parental-consent/{parental.version}")
+        walk.check("information.html")
+        page.goto("/family/withdraw")
+        walk.check("withdraw.html")
+        page.goto("/family/sign-out")
+        walk.check("signed_out.html")
+
+    assert walk.seen == visited(FAMILY_PAGES, "family")
+    walk.report.assert_clean()
