@@ -56,6 +56,17 @@ _OVERFLOW = """
       }
     }
   }
+  if (wide.length === 0) {
+    // Text wider than its box (a long word, nowrap) widens the page without a wide box.
+    for (const el of document.body.querySelectorAll("*")) {
+      if (el.scrollWidth > el.clientWidth + 1 && el.clientWidth > 0 &&
+          getComputedStyle(el).overflowX === "visible" &&
+          ![...el.children].some((c) => c.scrollWidth > c.clientWidth + 1)) {
+        wide.push({el, what: el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") +
+          " (text " + el.scrollWidth + " px in " + el.clientWidth + " px)"});
+      }
+    }
+  }
   const outside = [];
   for (const selector of selectors) {
     for (const el of document.querySelectorAll(selector)) {

@@ -30,6 +30,14 @@ playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install 
 expect = playwright_api.expect
 
 
+#: A question as long as one can be, with a word longer than the screen (German, Dutch and
+#: Lithuanian compounds are): the card wraps it, the page does not widen.
+LONG_TEXT = (
+    "Begrijpt u dat de kinderoncologiebehandelingsonderzoeksdeelnemersinformatiebrochure "
+    "en alle bijbehorende toestemmingsformulierenverzameling op elk moment kan veranderen? " * 3
+)
+
+
 class FamilyWalk:
     """Check each page the phone shows: the right template, axe, reflow."""
 
@@ -39,6 +47,15 @@ class FamilyWalk:
         self.rendered = rendered
         self.report = A11yReport()
         self.seen: set[str] = set()
+
+    def long_texts(self, selector: str, label: str) -> None:
+        """Put LONG_TEXT in each ``selector`` of the page, then check its reflow."""
+        self.page.evaluate(
+            "([selector, text]) => document.querySelectorAll(selector)"
+            ".forEach((el) => { el.textContent = text; })",
+            [selector, LONG_TEXT],
+        )
+        self.report.reflow(self.page, label)
 
     def check(self, template: str, label: str | None = None) -> None:
         name = f"web/family/{template}"
@@ -107,12 +124,19 @@ def test_every_family_page_passes_axe_and_reflows(
         page.click("#check-answers")
         expect(page.locator(f"#feedback-{first['id']}")).to_have_class("feedback wrong")
         walk.check("quiz.html", "quiz.html (a wrong answer explained)")
-        page.check(f"#q-{first['id']}-{first['correct']}")
+        page.reload()  # the long questions below are only shown, never sent
+        expect(page.locator(".question legend").first).not_to_be_empty()
+        walk.long_texts(".question legend, .question label", "quiz.html (long questions)")
+        page.reload()
+        expect(page.locator(".question legend").first).not_to_be_empty()
+        for question in text["questions"]:
+            page.check(f"#q-{question['id']}-{question['correct']}")
         page.click("#check-answers")
         page.click("#quiz-continue")
 
         page.wait_for_url("**/choices")
         walk.check("choices.html")
+        walk.long_texts(".item .item-text", "choices.html (long points)")
         for item in text["items"]:
             page.check(f"#item-{item['id']}-yes")
         page.click("#choices-form button[type=submit]")
