@@ -43,16 +43,28 @@ _OVERFLOW = """
   const root = document.scrollingElement;
   const width = root.clientWidth;
   const wide = [];
+  // A box that scrolls its own overflow (a wide table in its scroll region) is allowed
+  // (WCAG 1.4.10 excepts data tables): what is inside it does not widen the page.
+  const scrolledInside = (el) => {
+    // An absolutely placed box escapes a scroll box that is not its containing block.
+    if (["absolute", "fixed"].includes(getComputedStyle(el).position)) return false;
+    for (let up = el.parentElement; up && up !== document.body; up = up.parentElement) {
+      if (getComputedStyle(up).overflowX !== "visible") return true;
+    }
+    return false;
+  };
   for (const el of document.body.querySelectorAll("*")) {
     const box = el.getBoundingClientRect();
     if (box.width === 0 || box.height === 0) continue;
-    if (box.right > width + 1 || box.left < -1) {
+    if (el.checkVisibility && !el.checkVisibility()) continue;  // in a closed <details>
+    if ((box.right > width + 1 || box.left < -1) && !scrolledInside(el)) {
       // Name the outermost culprits only: children of a too-wide element are noise.
       if (!wide.some((w) => w.el.contains(el))) {
         const classes = typeof el.className === "string" && el.className
           ? "." + el.className.split(" ").join(".") : "";
+        const words = el.id || classes ? "" : ' "' + el.textContent.trim().slice(0, 30) + '"';
         wide.push({el, what: el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + classes +
-          " [" + Math.round(box.left) + ", " + Math.round(box.right) + "]"});
+          words + " [" + Math.round(box.left) + ", " + Math.round(box.right) + "]"});
       }
     }
   }
