@@ -106,6 +106,12 @@ def _sign_in(page: Any, member: Any, walk: StaffWalk) -> None:
     page.goto("/staff/login")
     walk.check(page, "login.html")
     page.fill("#email", member.email)
+    page.fill("#password", "not the password")
+    page.fill("#code", "000000")
+    page.click("main form button[type=submit]")
+    expect(page.locator("#form-error")).to_be_visible()
+    walk.check(page, "login.html", "login.html (refused)")
+    page.fill("#email", member.email)
     page.fill("#password", PASSWORD)
     page.fill("#code", member.code(1))  # setting up spent the current code
     page.click("main form button[type=submit]")
