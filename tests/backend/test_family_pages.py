@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from backend.web import CONTENT_SECURITY_POLICY
 from consentkit.clock import now_utc
 from consentkit.services import ceremony, participants, records
 from tests.backend.signer_access_world import API, sign_in
@@ -129,6 +130,15 @@ def test_family_mistyped_address_shows_a_page_not_json(client: Any, path: str) -
     page = shown.get_data(as_text=True)
     assert "This page does not exist" in page
     assert 'href="/family/tasks"' in page
+
+
+def test_family_mistyped_address_page_has_its_language_and_security_headers(client: Any) -> None:
+    shown = client.get("/family/taks?lang=fr")
+
+    assert shown.status_code == 404
+    assert '<html lang="fr" dir="ltr">' in shown.get_data(as_text=True)
+    assert shown.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+    assert shown.headers["Cache-Control"] == "no-store"
 
 
 def test_api_unknown_address_still_answers_problem_json(client: Any) -> None:
