@@ -42,6 +42,9 @@ class Participant(BaseDocument):
     withdrawn_scopes = ListField(StringField())
     #: ``{"seq", "hash", "mac"}`` of the last audit event: detects a truncated chain.
     chain_head = DictField()
+    #: The "may I?" answers for every activity while they hold (services.permissions):
+    #: ``{seq, config, start, end, answers}``; a derived copy, never the record of anything.
+    permissions_cache = DictField()
     created_at = DateTimeField(required=True)
 
 
