@@ -564,6 +564,45 @@ def _b_step_up_authenticator(world: World, row: Row) -> None:
     _b_with_as_app(world, row, _enrol_authenticator)
 
 
+# ---------------------------------------------------------------- the family's wallet
+
+
+def _wallet_ids(response: Any) -> set[str]:
+    body = response.get_json()
+    return {r["record_id"] for child in body["children"] for r in child["records"]} | {
+        d["document_id"] for child in body["children"] for d in child["documents"]
+    }
+
+
+def _wallet_is_mine(response: Any, ctx: Ctx) -> None:
+    listed = _wallet_ids(response)
+    codes = {c["participant_code"] for c in response.get_json()["children"]}
+    assert ctx.record_id in listed
+    assert codes == {ctx.family.participant.code}
+
+
+def _b_wallet(world: World, row: Row) -> None:
+    """B's wallet holds B's records and documents, none of A's."""
+    response = row.send(world.client, ctx_for(world.b, world.b.open), world.b.phone.headers)
+    assert response.status_code == 200
+    listed = _wallet_ids(response)
+    assert world.b.ids <= listed
+    assert not listed & world.a.ids
+
+
+def _optional_item(ctx: Ctx) -> str:
+    return next(i["id"] for i in ctx.text["items"] if not i["required"])
+
+
+def _choice_change(ctx: Ctx) -> dict[str, Any]:
+    return {"record_id": ctx.record_id, "item_id": _optional_item(ctx), "value": False}
+
+
+def _choice_changed(response: Any, ctx: Ctx) -> None:
+    _event("items.changed")(response, ctx)
+    assert response.get_json()["value"] is False
+
+
 # ---------------------------------------------------------------- the table
 
 
@@ -739,6 +778,26 @@ ROWS = [
         scope="self",
         own_family=False,
         other=_b_contact_settings,
+    ),
+    Row(
+        "GET",
+        f"{ME}/wallet",
+        scope="self",
+        own_family=False,
+        a_check=_wallet_is_mine,
+        other=_b_wallet,
+    ),
+    Row(
+        "POST",
+        f"{ME}/wallet/choices",
+        body=_choice_change,
+        record="done",
+        # A's consented record of the module's world: one more event, nothing else changes.
+        own_family=False,
+        a_prepare=_fresh_code,
+        a_status=201,
+        a_check=_choice_changed,
+        b_prepare=lambda world: world.b.phone.fresh_code(),
     ),
     Row(
         "GET",
