@@ -11,8 +11,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from consentkit import crypto
+from consentkit.cli import main
 from consentkit.errors import ConflictError, InvalidDataError, NotFoundError
 from consentkit.interop.fhir import Release
 from consentkit.models.audit import AuditEvent
@@ -262,6 +264,22 @@ def test_backfill_indexes_signers_stored_before_the_index(demo_study: Any) -> No
     guardian = Signer.objects(id=family.guardians[0].id).get()
     assert guardian.contact_index == [crypto.blind_index("email", "ANA@example.org")]
     assert wallet.backfill_contact_index() == 0
+
+
+def test_cli_wallet_backfill_indexes_what_is_missing(
+    demo_study: Any, connected: str, db_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONSENTKIT_MONGODB_URI", connected)
+    monkeypatch.setenv("CONSENTKIT_MONGODB_DB", db_name)
+    first = _family("P-W01", "ana@example.org")
+    _family("P-W02", "ana@example.org")
+    Signer.objects().update(unset__contact_index=True)
+
+    result = CliRunner().invoke(main, ["wallet", "backfill"])
+
+    assert result.exit_code == 0, result.output
+    assert "8 signer(s) indexed" in result.output
+    assert _codes(wallet.wallet(str(first.guardians[0].id))) == ["P-W01", "P-W02"]
 
 
 def test_blind_index_normalises_phone_numbers_and_hides_the_contact() -> None:
