@@ -16,7 +16,7 @@ import pytest
 from consentkit.services import access, audit
 from tests.backend.staff_helpers import auth, make_member, token_for
 from tests.consentkit.records_helpers import STAFF
-from tests.consentkit.test_wallet import _consented, _family
+from tests.consentkit.wallet_helpers import consented, family_with_email
 
 WALLET = "/api/v1/me/wallet"
 CHOICES = "/api/v1/me/wallet/choices"
@@ -57,11 +57,11 @@ def world(
     client: Any, demo_study: Any, capsys: pytest.CaptureFixture[str], monkeypatch: Any
 ) -> dict[str, Any]:
     monkeypatch.setenv("CONSENTKIT_OTP_SENDER", "console")
-    first = _family("P-WA1", "ana@example.org")
-    sibling = _family("P-WA2", "Ana@Example.org")
-    stranger = _family("P-WA3", "someone.else@example.org")
-    records = {name: _consented(f) for name, f in (("first", first), ("sibling", sibling))}
-    records["stranger"] = _consented(stranger)
+    first = family_with_email("P-WA1", "ana@example.org")
+    sibling = family_with_email("P-WA2", "Ana@Example.org")
+    stranger = family_with_email("P-WA3", "someone.else@example.org")
+    records = {name: consented(f) for name, f in (("first", first), ("sibling", sibling))}
+    records["stranger"] = consented(stranger)
     invitation = access.create_invitation(first.participant, first.guardians[0], actor=STAFF)
     return {
         "parent": Parent(client, capsys, invitation),

@@ -19,70 +19,26 @@ from consentkit.errors import ConflictError, InvalidDataError, NotFoundError
 from consentkit.interop.fhir import Release
 from consentkit.models.audit import AuditEvent
 from consentkit.models.participant import Signer
-from consentkit.services import access, audit, fhir, participants, permissions, records, wallet
+from consentkit.services import access, audit, fhir, permissions, records, wallet
 from consentkit.services.evidence import AuthEvidence
-from tests.consentkit.records_helpers import STAFF, T0, Family, prepare, sign
+from tests.consentkit.records_helpers import STAFF, T0
+from tests.consentkit.wallet_helpers import LATER, consented, family_with_email
 
-SIGNED = T0 + timedelta(hours=25)
-LATER = T0 + timedelta(days=3)
 AUTH = AuthEvidence(factors=("session", "otp"), verified_at=LATER, method="otp-email")
-
-
-def _family(code: str, email: str) -> Family:
-    participant = participants.enrol_participant(
-        trial_id="DEMO-NBL-1",
-        code=code,
-        site_code="FR-01",
-        birth_date=T0.date().replace(year=2017),
-        actor=STAFF,
-        now=T0,
-    )
-    guardians = [
-        participants.add_signer(
-            participant,
-            role="guardian",
-            identity={"name": name, "email": address},
-            actor=STAFF,
-            now=T0,
-        )
-        for name, address in (("Ana Lima", email), ("Jo Lima", f"{code}.other@example.org"))
-    ]
-    child = participants.add_signer(
-        participant, role="participant", identity={"name": "Kid"}, actor=STAFF, now=T0
-    )
-    investigator = participants.add_signer(
-        participant,
-        role="investigator",
-        identity={"name": "Dr Demo", "email": email},  # the same address: still never linked
-        actor=STAFF,
-        now=T0,
-    )
-    return Family(participant, guardians, child, investigator)
-
-
-def _consented(family: Family, choices: dict[str, bool] | None = None) -> Any:
-    record = records.open_record(
-        family.participant, form_id="parental-consent", actor=STAFF, now=T0
-    )
-    for guardian in family.guardians:
-        prepare(family, record, guardian, at=T0, choices=choices)
-    for signer in (family.guardians[0], family.investigator, family.guardians[1]):
-        sign(family, record, signer, at=SIGNED)
-    return record
 
 
 def _codes(found: wallet.Wallet) -> list[str]:
     return [child.participant_code for child in found.children]
 
 
-def test_wallet_links_siblings_by_the_same_address_and_never_another_family(
+def test_wallet_links_siblings_by_the_same_address_and_never_anotherfamily_with_email(
     demo_study: Any,
 ) -> None:
-    first = _family("P-W01", "Ana.Lima@example.org")
-    sibling = _family("P-W02", "  ana.lima@EXAMPLE.org ")
-    other = _family("P-W03", "someone.else@example.org")
+    first = family_with_email("P-W01", "Ana.Lima@example.org")
+    sibling = family_with_email("P-W02", "  ana.lima@EXAMPLE.org ")
+    other = family_with_email("P-W03", "someone.else@example.org")
     for family in (first, sibling, other):
-        _consented(family)
+        consented(family)
 
     found = wallet.wallet(str(first.guardians[0].id), at=LATER, locale="en")
 
@@ -96,8 +52,8 @@ def test_wallet_links_siblings_by_the_same_address_and_never_another_family(
 def test_wallet_says_each_records_state_in_the_familys_words_with_documents_and_agreements(
     demo_study: Any,
 ) -> None:
-    family = _family("P-W01", "ana@example.org")
-    record = _consented(family, {"genetic-analysis": False})
+    family = family_with_email("P-W01", "ana@example.org")
+    record = consented(family, {"genetic-analysis": False})
 
     [child] = wallet.wallet(str(family.guardians[0].id), at=LATER, locale="en").children
 
@@ -115,8 +71,8 @@ def test_wallet_says_each_records_state_in_the_familys_words_with_documents_and_
 
 
 def test_wallet_leaves_out_a_sibling_whose_invitations_staff_revoked(demo_study: Any) -> None:
-    first = _family("P-W01", "ana@example.org")
-    sibling = _family("P-W02", "ana@example.org")
+    first = family_with_email("P-W01", "ana@example.org")
+    sibling = family_with_email("P-W02", "ana@example.org")
     access.create_invitation(sibling.participant, sibling.guardians[0], actor=STAFF)
     [invitation] = access.invitations_of(sibling.participant)
     access.revoke_invitation(sibling.participant, invitation.invitation_id, actor=STAFF)
@@ -129,8 +85,8 @@ def test_wallet_leaves_out_a_sibling_whose_invitations_staff_revoked(demo_study:
 def test_change_choice_is_a_signed_event_the_permission_api_and_fhir_follow(
     demo_study: Any,
 ) -> None:
-    family = _family("P-W01", "ana@example.org")
-    record = _consented(family)
+    family = family_with_email("P-W01", "ana@example.org")
+    record = consented(family)
     signer_id = str(family.guardians[0].id)
 
     def sample_answer() -> str:
@@ -165,8 +121,8 @@ def test_change_choice_is_a_signed_event_the_permission_api_and_fhir_follow(
 
 
 def test_change_choice_back_to_yes_needs_every_signer_to_say_yes(demo_study: Any) -> None:
-    family = _family("P-W01", "ana@example.org")
-    record = _consented(family, {"re-contact": False})
+    family = family_with_email("P-W01", "ana@example.org")
+    record = consented(family, {"re-contact": False})
 
     wallet.change_choice(
         str(family.guardians[0].id),
@@ -193,8 +149,8 @@ def test_change_choice_back_to_yes_needs_every_signer_to_say_yes(demo_study: Any
 def test_change_choice_refuses_before_writing(
     demo_study: Any, item: str, value: bool, error: type[Exception], code: str
 ) -> None:
-    family = _family("P-W01", "ana@example.org")
-    record = _consented(family)
+    family = family_with_email("P-W01", "ana@example.org")
+    record = consented(family)
     before = len(audit.chain_dicts(str(family.participant.id)))
 
     with pytest.raises(error) as refused:
@@ -212,9 +168,9 @@ def test_change_choice_refuses_before_writing(
 
 
 def test_change_choice_refuses_an_unsigned_record_and_another_familys(demo_study: Any) -> None:
-    family = _family("P-W01", "ana@example.org")
-    other = _family("P-W02", "someone.else@example.org")
-    theirs = _consented(other)
+    family = family_with_email("P-W01", "ana@example.org")
+    other = family_with_email("P-W02", "someone.else@example.org")
+    theirs = consented(other)
     record = records.open_record(
         family.participant, form_id="parental-consent", actor=STAFF, now=T0
     )
@@ -235,9 +191,9 @@ def test_change_choice_refuses_an_unsigned_record_and_another_familys(demo_study
 def test_change_choice_on_a_siblings_record_is_recorded_for_that_childs_signer(
     demo_study: Any,
 ) -> None:
-    first = _family("P-W01", "ana@example.org")
-    sibling = _family("P-W02", "ana@example.org")
-    record = _consented(sibling)
+    first = family_with_email("P-W01", "ana@example.org")
+    sibling = family_with_email("P-W02", "ana@example.org")
+    record = consented(sibling)
 
     wallet.change_choice(
         str(first.guardians[0].id),
@@ -255,7 +211,7 @@ def test_change_choice_on_a_siblings_record_is_recorded_for_that_childs_signer(
 
 
 def test_backfill_indexes_signers_stored_before_the_index(demo_study: Any) -> None:
-    family = _family("P-W01", "ana@example.org")
+    family = family_with_email("P-W01", "ana@example.org")
     Signer.objects(participant_id=str(family.participant.id)).update(unset__contact_index=True)
 
     written = wallet.backfill_contact_index()
@@ -271,8 +227,8 @@ def test_cli_wallet_backfill_indexes_what_is_missing(
 ) -> None:
     monkeypatch.setenv("CONSENTKIT_MONGODB_URI", connected)
     monkeypatch.setenv("CONSENTKIT_MONGODB_DB", db_name)
-    first = _family("P-W01", "ana@example.org")
-    _family("P-W02", "ana@example.org")
+    first = family_with_email("P-W01", "ana@example.org")
+    family_with_email("P-W02", "ana@example.org")
     Signer.objects().update(unset__contact_index=True)
 
     result = CliRunner().invoke(main, ["wallet", "backfill"])
