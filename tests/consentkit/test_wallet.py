@@ -19,7 +19,7 @@ from consentkit.errors import ConflictError, InvalidDataError, NotFoundError
 from consentkit.interop.fhir import Release
 from consentkit.models.audit import AuditEvent
 from consentkit.models.participant import Signer
-from consentkit.services import access, audit, fhir, permissions, records, wallet
+from consentkit.services import access, audit, enrolment, fhir, permissions, records, wallet
 from consentkit.services.evidence import AuthEvidence
 from tests.consentkit.records_helpers import STAFF, T0
 from tests.consentkit.wallet_helpers import LATER, consented, family_with_email
@@ -208,6 +208,22 @@ def test_change_choice_on_a_siblings_record_is_recorded_for_that_childs_signer(
     assert event["payload"]["signer_id"] == str(sibling.guardians[0].id)
     assert event["payload"]["via_signer_id"] == str(first.guardians[0].id)
     assert event["actor"]["id"] == str(sibling.guardians[0].id)
+
+
+def test_a_corrected_address_moves_the_sibling_into_the_wallet(demo_study: Any) -> None:
+    first = family_with_email("P-W01", "ana@example.org")
+    sibling = family_with_email("P-W02", "ana.typo@example.org")
+
+    enrolment.correct_contact(
+        sibling.participant,
+        str(sibling.guardians[0].id),
+        email="ANA@example.org",
+        phone=None,
+        reason="Typo at enrolment",
+        actor=STAFF,
+    )
+
+    assert _codes(wallet.wallet(str(first.guardians[0].id))) == ["P-W01", "P-W02"]
 
 
 def test_backfill_indexes_signers_stored_before_the_index(demo_study: Any) -> None:
