@@ -101,6 +101,7 @@ SCRIPT_STRINGS: dict[str, str] = {
     "wallet_records": N_("Consent forms"),
     "wallet_documents": N_("Documents"),
     "wallet_no_documents": N_("No sealed documents yet."),
+    "wallet_download": N_("Download (PDF)"),
     "wallet_document": N_("Sealed document of %(date)s (check code %(code)s)"),
     "wallet_your_answer": N_("Your answer: %(answer)s"),
     "wallet_signed_answer": N_("When you signed: %(answer)s"),

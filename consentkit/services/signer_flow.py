@@ -1080,6 +1080,11 @@ def my_wallet(session: SignerSession, *, locale: str | None) -> wallet.Wallet:
     return wallet.wallet(session.signer_id, locale=locale)
 
 
+def wallet_document(session: SignerSession, document_id: str) -> tuple[bytes, str]:
+    """Return a sealed document of the wallet (any child's) and its file name."""
+    return wallet.document(session.signer_id, document_id)
+
+
 def change_choice(
     session: SignerSession,
     *,

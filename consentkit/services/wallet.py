@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bson import ObjectId
+
 from consentkit import crypto
 from consentkit.clock import now_utc
 from consentkit.enums import Channel, RecordPhase, RecordState
@@ -42,7 +44,15 @@ from consentkit.models.document import StoredDocument
 from consentkit.models.participant import Participant, Signer
 from consentkit.policy.items import refuse_unknown_items
 from consentkit.policy.records import opened_event, record_status
-from consentkit.services import audit, ceremony, forms, participants, projection, records
+from consentkit.services import (
+    audit,
+    ceremony,
+    documents,
+    forms,
+    participants,
+    projection,
+    records,
+)
 from consentkit.services.evidence import Actor, AuthEvidence
 
 #: The profile's activities, in the order the wallet lists them.
@@ -333,18 +343,49 @@ def signer_of_record(signer_id: str, record_id: str) -> tuple[Participant, Signe
             records are "not found", never "forbidden").
     """
     for linked in linked_signers(_signer(signer_id)):
-        opened = (
-            AuditEvent.objects(
-                participant_id=linked.participant_id, record_id=record_id, type="record.opened"
-            )
-            .only("payload")
-            .first()
-        )
-        if opened is not None and any(
-            s["signer_id"] == str(linked.id) for s in opened.payload["required_signers"]
-        ):
+        if _signs(linked, record_id):
             return Participant.objects(id=linked.participant_id).get(), linked
     raise NotFoundError("This record was not found.")
+
+
+def _signs(signer: Signer, record_id: str) -> bool:
+    """Return whether ``signer`` is a required signer of the record (one indexed read)."""
+    opened = (
+        AuditEvent.objects(
+            participant_id=signer.participant_id, record_id=record_id, type="record.opened"
+        )
+        .only("payload")
+        .first()
+    )
+    return opened is not None and any(
+        s["signer_id"] == str(signer.id) for s in opened.payload["required_signers"]
+    )
+
+
+def document(signer_id: str, document_id: str) -> tuple[bytes, str]:
+    """Return a sealed document in this person's wallet and its file name.
+
+    A document of a record this person signs, or a withdrawal confirmation of a
+    participant they sign for (a withdrawal concerns the whole participation).
+
+    Raises:
+        NotFoundError: not a document in this person's wallet (another family's
+            documents are "not found", like one that does not exist).
+    """
+    found: StoredDocument | None = (
+        StoredDocument.objects(id=document_id, status="ready").first()
+        if ObjectId.is_valid(document_id)
+        else None
+    )
+    if found is not None:
+        for linked in linked_signers(_signer(signer_id)):
+            if linked.participant_id != found.participant_id:
+                continue
+            if found.record_id is None:
+                return documents.stored_content(found), f"withdrawal-{found.as_of_seq}.pdf"
+            if _signs(linked, found.record_id):
+                return documents.stored_content(found), f"consent-{found.record_id}.pdf"
+    raise NotFoundError("This document was not found.")
 
 
 def check_choice(signer_id: str, record_id: str, item_id: str, value: bool) -> None:

@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyotp
+from bson import ObjectId
 
 from backend.auth import ACCESS_TOKEN_TTL_S
 from consentkit.clock import now_utc
 from consentkit.models.access import OtpChallenge, SignerSession
 from consentkit.models.audit import ConsentRecord
+from consentkit.models.document import StoredDocument
 from consentkit.models.participant import Signer
 from consentkit.models.study import FormVersion
 from consentkit.models.task import ConsentTask
@@ -644,6 +646,10 @@ class Row:
         if "<challenge_id>" in url:
             assert ctx.challenge is not None
             url = url.replace("<challenge_id>", ctx.challenge[0])
+        if "<document_id>" in url:
+            # The sealed document of the record named (a made-up id for a made-up record).
+            stored = StoredDocument.objects(record_id=ctx.record_id).first()
+            url = url.replace("<document_id>", str(stored.id) if stored else str(ObjectId()))
         # A consent task of the family named (made by ``_task`` for the signer acting).
         url = url.replace("<task_key>", f"matrix-{ctx.family.participant.code}")
         if "<form_id>" in url:
@@ -786,6 +792,13 @@ ROWS = [
         own_family=False,
         a_check=_wallet_is_mine,
         other=_b_wallet,
+    ),
+    Row(
+        "GET",
+        f"{ME}/wallet/documents/<document_id>",
+        record="done",
+        own_family=False,
+        a_check=_is_a_pdf,
     ),
     Row(
         "POST",

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from consentkit.services import access, audit
+from consentkit.services import access, audit, documents
 from tests.backend.staff_helpers import auth, make_member, token_for
 from tests.consentkit.records_helpers import STAFF
 from tests.consentkit.wallet_helpers import consented, family_with_email
@@ -67,6 +67,7 @@ def world(
         "parent": Parent(client, capsys, invitation),
         "first": first,
         "sibling": sibling,
+        "stranger": stranger,
         "records": records,
     }
 
@@ -175,3 +176,27 @@ def test_a_parent_changes_a_choice_of_the_sibling_signed_in_for_the_other_child(
     assert changed.get_json()["participant_code"] == "P-WA2"
     event = audit.chain_dicts(str(world["sibling"].participant.id))[-1]
     assert event["payload"]["signer_id"] == str(world["sibling"].guardians[0].id)
+
+
+def test_a_parent_downloads_the_siblings_sealed_copy_and_no_strangers(
+    world: dict[str, Any],
+) -> None:
+    sibling = documents.consent_document(
+        world["sibling"].participant, world["records"]["sibling"].record_id
+    )
+    stranger = documents.consent_document(
+        world["stranger"].participant, world["records"]["stranger"].record_id
+    )
+    listed = {
+        d["document_id"]
+        for c in world["parent"].get(WALLET).get_json()["children"]
+        for d in c["documents"]
+    }
+
+    mine = world["parent"].get(f"{WALLET}/documents/{sibling.document.id}")
+    theirs = world["parent"].get(f"{WALLET}/documents/{stranger.document.id}")
+
+    assert str(sibling.document.id) in listed
+    assert str(stranger.document.id) not in listed
+    assert mine.status_code == 200 and mine.data.startswith(b"%PDF")
+    assert theirs.status_code == 404

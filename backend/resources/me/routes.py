@@ -353,6 +353,18 @@ class WalletViews(MethodView):
         return signer_flow.my_wallet(current_session(), locale=request_locale())
 
 
+@blp.route("/wallet/documents/<document_id>")
+class WalletDocumentViews(MethodView):
+    """A sealed document of any child in the wallet."""
+
+    @blp.response(200, description="application/pdf")
+    @blp.doc(security=SECURITY)
+    def get(self, document_id: str) -> Response:
+        """Download a sealed document listed in the wallet (a sibling's too)."""
+        pdf, filename = signer_flow.wallet_document(current_session(), document_id)
+        return pdf_attachment(pdf, filename, cache_control="private, max-age=3600")
+
+
 @blp.route("/wallet/choices")
 class WalletChoicesViews(MethodView):
     """Changing an optional choice after signing."""

@@ -1489,13 +1489,34 @@
       } else {
         const documents = el("ul", { class: "wallet-documents" });
         child.documents.forEach(function (doc) {
-          documents.appendChild(
-            el(
-              "li",
-              {},
-              fmt(T.wallet_document, { date: formatDate(doc.created_at, false), code: doc.verification_code })
-            )
+          const item = el(
+            "li",
+            { "data-document": doc.document_id },
+            fmt(T.wallet_document, { date: formatDate(doc.created_at, false), code: doc.verification_code })
           );
+          const download = el("button", { type: "button", class: "button secondary" }, T.wallet_download);
+          download.addEventListener("click", function () {
+            busy(download, async function () {
+              const response = await api(
+                "GET",
+                "/me/wallet/documents/" + encodeURIComponent(doc.document_id),
+                undefined,
+                { raw: true }
+              );
+              const url = URL.createObjectURL(await response.blob());
+              const named = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "");
+              const save = el("a", { href: url, download: named ? named[1] : "document.pdf" });
+              save.hidden = true;
+              document.body.appendChild(save);
+              save.click();
+              save.remove();
+              window.setTimeout(() => URL.revokeObjectURL(url), 60000);
+              showStatus(T.downloaded);
+            });
+          });
+          item.appendChild(el("br"));
+          item.appendChild(download);
+          documents.appendChild(item);
         });
         section.appendChild(documents);
       }
