@@ -1096,12 +1096,17 @@ def change_choice(
     """Change one optional choice of a signed record in the wallet, with a fresh code.
 
     Checked before the code is spent; a refused write gives the code back, as for
-    a signature.
+    a signature. A retry with the key of a change already stored gets its answer
+    again, without a new code and without a second event.
 
     Raises:
         NotFoundError, InvalidDataError, ConflictError: as :func:`wallet.change_choice`.
         EligibilityError: ``fresh-code-required``.
     """
+    if idempotency_key:
+        done = wallet.change_for_key(session.signer_id, record_id, idempotency_key)
+        if done is not None:
+            return done
     wallet.check_choice(session.signer_id, record_id, item_id, value)
     evidence = _spend_step_up(session, now_utc())
     try:

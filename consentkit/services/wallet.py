@@ -488,17 +488,46 @@ def change_choice(
 
     event, events = audit.append_to_chain(participant, draft, now=now)
     projection.refresh_projection(participant, events)
+    return _change_result(participant, event, [e for e in events if e["seq"] <= event.seq])
+
+
+def _change_result(participant: Participant, event: AuditEvent, events: list[Any]) -> ChoiceChange:
+    """Answer a choice change from its event: the permissions just after it."""
     profile = records.participation(participant, at=event.at, events=events)
+    [(item_id, value)] = event.payload["changes"].items()
     return ChoiceChange(
         seq=event.seq,
         type=event.type,
         at=event.at,
-        record_id=record_id,
+        record_id=str(event.record_id),
         item_id=item_id,
-        value=bool(event.payload["changes"].get(item_id, value)),
+        value=bool(value),
         participant_code=participant.code,
         permissions=profile.permissions.to_dict(),
     )
+
+
+def change_for_key(signer_id: str, record_id: str, idempotency_key: str) -> ChoiceChange | None:
+    """Return the answer to this person's choice change sent with this key, if it was stored.
+
+    A retry after a crash (event written, answer lost) gets the first answer, with no
+    new code and no second event.
+    """
+    try:
+        participant, signer = signer_of_record(signer_id, record_id)
+    except NotFoundError:
+        return None
+    event: AuditEvent | None = AuditEvent.objects(
+        participant_id=str(participant.id),
+        record_id=record_id,
+        type="items.changed",
+        payload__signer_id=str(signer.id),
+        payload__idempotency_key=idempotency_key,
+    ).first()
+    if event is None:
+        return None
+    events = [e for e in audit.chain_dicts(str(participant.id)) if e["seq"] <= event.seq]
+    return _change_result(participant, event, events)
 
 
 def backfill_contact_index(*, limit: int | None = None, rebuild: bool = False) -> int:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from consentkit.models.idempotency import IdempotentResponse
 from consentkit.services import access, audit, documents
 from tests.backend.staff_helpers import auth, make_member, token_for
 from tests.consentkit.records_helpers import STAFF
@@ -200,3 +201,26 @@ def test_a_parent_downloads_the_siblings_sealed_copy_and_no_strangers(
     assert str(stranger.document.id) not in listed
     assert mine.status_code == 200 and mine.data.startswith(b"%PDF")
     assert theirs.status_code == 404
+
+
+def test_a_retry_of_a_stored_change_gets_the_first_answer_without_a_new_code(
+    world: dict[str, Any],
+) -> None:
+    record = world["records"]["first"]
+    body = {"record_id": record.record_id, "item_id": "re-contact", "value": False}
+    world["parent"].step_up()
+    first = world["parent"].post(CHOICES, json=body, headers={"Idempotency-Key": "k-1"})
+    # The stored answer is gone (a crash before it was kept): the retry finds the event.
+    IdempotentResponse.objects().delete()
+
+    again = world["parent"].post(CHOICES, json=body, headers={"Idempotency-Key": "k-1"})
+
+    assert first.status_code == 201, first.get_json()
+    assert again.status_code == 201, again.get_json()
+    assert again.get_json()["seq"] == first.get_json()["seq"]
+    changes = [
+        e
+        for e in audit.chain_dicts(str(world["first"].participant.id))
+        if e["type"] == "items.changed"
+    ]
+    assert len(changes) == 1
