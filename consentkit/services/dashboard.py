@@ -1275,13 +1275,18 @@ def _export_lines(
         record_ids = sorted({row.record_id for row in batch})
         pipeline = [
             {"$match": {"record_id": {"$in": record_ids}}},
-            {"$match": {"type": "items.chosen"}},
+            # The choices as signed, then each optional choice changed after signing.
+            {"$match": {"type": {"$in": ["items.chosen", "items.changed"]}}},
             {"$sort": {"seq": 1}},
             {"$project": {"record_id": True, "payload": True}},
         ]
         for event in events.aggregate(pipeline):
             payload = event["payload"]
-            chosen[event["record_id"]][payload["signer_id"]] = payload["choices"]
+            if "changes" in payload:
+                mine = chosen[event["record_id"]].get(payload["signer_id"], {})
+                chosen[event["record_id"]][payload["signer_id"]] = {**mine, **payload["changes"]}
+            else:
+                chosen[event["record_id"]][payload["signer_id"]] = payload["choices"]
         codes = sorted({row.participant_code for row in batch})
         scopes = {
             doc["code"]: set(doc.get("withdrawn_scopes") or [])

@@ -653,6 +653,15 @@ def _read(document: StoredDocument) -> bytes:
     return content
 
 
+def stored_content(document: StoredDocument) -> bytes:
+    """Return a stored document's PDF, checked against its recorded SHA-256.
+
+    Raises:
+        ConflictError: ``document-corrupt``.
+    """
+    return _read(document)
+
+
 def _attached_record_summary(pdf: bytes) -> tuple[str, str]:
     record_json = extract_record_json(pdf)
     digest = hashlib.sha256(record_json.encode()).hexdigest()

@@ -44,6 +44,7 @@ from consentkit.services import (
     questions,
     records,
     transitions,
+    wallet,
 )
 from consentkit.services.ceremony import Step
 from consentkit.services.evidence import FRESH_AUTH, Actor, AuthEvidence, SignatureInput
@@ -1085,3 +1086,51 @@ def change_contact_settings(
         app_token=app_token,
     )
     return _contact_settings(session.signer_id)
+
+
+def my_wallet(session: SignerSession, *, locale: str | None) -> wallet.Wallet:
+    """Return everything the signed-in person signs for: siblings, studies, records, documents."""
+    return wallet.wallet(session.signer_id, locale=locale)
+
+
+def wallet_document(session: SignerSession, document_id: str) -> tuple[bytes, str]:
+    """Return a sealed document of the wallet (any child's) and its file name."""
+    return wallet.document(session.signer_id, document_id)
+
+
+def change_choice(
+    session: SignerSession,
+    *,
+    record_id: str,
+    item_id: str,
+    value: bool,
+    idempotency_key: str | None = None,
+) -> wallet.ChoiceChange:
+    """Change one optional choice of a signed record in the wallet, with a fresh code.
+
+    Checked before the code is spent; a refused write gives the code back, as for
+    a signature. A retry with the key of a change already stored gets its answer
+    again, without a new code and without a second event.
+
+    Raises:
+        NotFoundError, InvalidDataError, ConflictError: as :func:`wallet.change_choice`.
+        EligibilityError: ``fresh-code-required``.
+    """
+    if idempotency_key:
+        done = wallet.change_for_key(session.signer_id, record_id, idempotency_key)
+        if done is not None:
+            return done
+    wallet.check_choice(session.signer_id, record_id, item_id, value)
+    evidence = _spend_step_up(session, now_utc())
+    try:
+        return wallet.change_choice(
+            session.signer_id,
+            record_id,
+            item_id=item_id,
+            value=value,
+            auth=evidence,
+            idempotency_key=idempotency_key,
+        )
+    except ConsentKitError:
+        _give_back_step_up(session, evidence)
+        raise

@@ -155,6 +155,7 @@ def test_api_unknown_address_still_answers_problem_json(client: Any) -> None:
         "/family/records/R-1/quiz",
         "/family/records/R-1/choices",
         "/family/information/parental-consent/2",
+        "/family/wallet",
     ],
 )
 def test_reading_pages_offer_to_ask_the_study_team(client: Any, path: str) -> None:
@@ -206,3 +207,18 @@ def test_family_page_tells_its_script_whether_a_language_was_picked(client: Any)
 
     assert '"lang_chosen": "fr"' in picked
     assert '"lang_chosen": null' in unpicked
+
+
+@pytest.mark.parametrize("path", ["/family/", "/family/tasks", "/family/records/R-1/done"])
+def test_family_pages_lead_to_the_wallet(client: Any, path: str) -> None:
+    page = client.get(path, headers={"Accept-Language": "en"}).get_data(as_text=True)
+
+    assert 'href="/family/wallet"' in page
+
+
+def test_wallet_page_changes_a_choice_with_a_fresh_code(client: Any) -> None:
+    page = client.get("/family/wallet", headers={"Accept-Language": "en"}).get_data(as_text=True)
+
+    assert "Your consent wallet" in page
+    assert 'id="change-choice-form"' in page
+    assert 'id="send-step-up"' in page  # the same fresh code as a signature
