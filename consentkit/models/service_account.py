@@ -48,6 +48,11 @@ class ServiceToken(BaseDocument):
     token_sha256 = StringField(required=True)
     client_id = StringField(required=True)
     scopes = ListField(StringField())
+    #: The account's study and sites when the token was issued (they never change for an
+    #: account; revoking the account revokes its tokens), so a call reads one document.
+    #: None on a token issued before they were kept here: the account is read then.
+    trial_id = StringField(null=True)
+    sites = ListField(StringField())
     issued_at = DateTimeField(required=True)
     expires_at = DateTimeField(required=True)
     revoked_at = DateTimeField(null=True)

@@ -223,10 +223,18 @@ def save_token(
         token_sha256=_sha256(access_token),
         client_id=account.client_id,
         scopes=sorted(set(scopes) & set(account.scopes)),
+        trial_id=account.trial_id,
+        sites=list(account.sites),
         issued_at=now,
         expires_at=now + TOKEN_TTL,
     )
     token.save(force_insert=True)
+    # A revocation that ran between the account check and this save could not see the
+    # token: read the account again and revoke the token if it is gone (calls trust the
+    # token alone, see authenticate).
+    if ServiceAccount.objects(id=account.id, revoked_at__ne=None).count():
+        ServiceToken.objects(id=token.id).update_one(set__revoked_at=now)
+        token.revoked_at = now
     _log("service-account.token-issued", account, None, now)
     return token
 
@@ -256,6 +264,10 @@ def authenticate(access_token: str, *, now: datetime | None = None) -> Client:
     token = ServiceToken.objects(token_sha256=_sha256(access_token)).first()
     if token is None or token.revoked_at is not None or _aware(token.expires_at) <= now:
         raise AuthenticationError(GENERIC)
+    if token.trial_id is not None:
+        # The token carries its account's study and sites; revoking the account revoked it.
+        sites = None if ALL_SITES in token.sites else frozenset(token.sites)
+        return Client(token.client_id, token.trial_id, frozenset(token.scopes), sites)
     account = (
         ServiceAccount.objects(client_id=token.client_id)
         .only("trial_id", "sites", "revoked_at")

@@ -225,3 +225,19 @@ def test_service_account_refuses_an_unknown_scope(client: Any, demo_study: Any) 
         headers=auth(token_for(client.application, admin)),
     )
     assert response.status_code == 422
+
+
+def test_a_token_issued_while_its_account_is_revoked_does_not_work(
+    client: Any, demo_study: Any
+) -> None:
+    # The token endpoint found the account active, then a sponsor admin revoked it before
+    # the token was saved: calls trust the token alone, so saving it must not let it live.
+    client_id, _secret = account()
+    found = service_accounts.active_account(client_id)
+    assert found is not None
+    service_accounts.revoke("DEMO-NBL-1", client_id, by="admin")
+    service_accounts.save_token(found, "late-token", ["permissions:read"])
+
+    response = client.get(URL, query_string=ONE, headers={"Authorization": "Bearer late-token"})
+
+    assert response.status_code == 401
