@@ -2,10 +2,10 @@
 
 Pure rules, no database (docs/notifications.md#study-news-and-results):
 
-* a family member is sent a publication when the participation profile lets the study
-  contact them (no dissent, no withdrawal of contact) and, when the study names a consent
-  item for it (``settings.news_item``), every consent in force that asks that item was
-  answered yes (:func:`receives_news`);
+* a family member is sent a publication when the family has a consent in force, the
+  participation profile lets the study contact them (no dissent, no withdrawal of contact)
+  and, when the study names a consent item for it (``settings.news_item``), every consent
+  in force that asks that item was answered yes (:func:`receives_news`);
 * the lay summary of results (CTR Art 37(4)) is written in every language of the study,
   so no family reads it in a language it did not choose; news may be in fewer languages
   (:func:`missing_languages`);
@@ -32,20 +32,20 @@ MAX_BODY = 20_000
 def receives_news(profile: ParticipationProfile, news_item: str | None) -> bool:
     """Return whether the family may be sent study news and results.
 
-    ``news_item`` is the study's consent item that means "send me news and the
-    results" (``settings.news_item``); None: every family the study may contact.
-    With an item, a family that never answered it (no consent in force asks it)
-    receives nothing: only a yes is a choice to receive them.
+    Only a family with a consent in force, whom the study may contact (no dissent,
+    no withdrawal of contact). ``news_item`` is the study's consent item that means
+    "send me news and the results" (``settings.news_item``): then every consent in
+    force that asks it must have been answered yes, and a family no consent asked
+    receives nothing (only a yes is a choice to receive them). None: every such family.
     """
     if not profile.permissions.contact:
         return False
+    in_force = [r for r in profile.records if r.state == RecordState.CONSENTED]
+    if not in_force:
+        return False
     if news_item is None:
         return True
-    answers = [
-        record.item_grants[news_item]
-        for record in profile.records
-        if record.state == RecordState.CONSENTED and news_item in record.item_grants
-    ]
+    answers = [r.item_grants[news_item] for r in in_force if news_item in r.item_grants]
     return bool(answers) and all(answers)
 
 

@@ -1,0 +1,170 @@
+"""Study news and results through the real services: who is told, in which language, who read it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from consentkit.errors import InvalidDataError, NotFoundError
+from consentkit.models.outbox import OutboxMessage
+from consentkit.models.publication import Publication
+from consentkit.models.staff import SecurityEvent
+from consentkit.models.study import Study
+from consentkit.services import news, participation, records
+from consentkit.services.evidence import Actor
+from tests.consentkit.records_helpers import STAFF, T0, Family, make_family, prepare, sign
+
+TRIAL = "DEMO-NBL-1"
+LANGUAGES = ("fr", "en", "de", "it", "es", "nl", "pl", "lt")
+NEWS = {"fr": {"title": "Nouvelles", "body": "Le recrutement est terminé.\n\nMerci."}}
+
+
+def _consented(code: str, **choices: bool) -> Family:
+    family = make_family(code)
+    record = records.open_record(
+        family.participant, form_id="parental-consent", actor=STAFF, now=T0
+    )
+    for guardian in family.guardians:
+        prepare(family, record, guardian, at=T0, choices=choices or None)
+    for signer in (family.guardians[0], family.investigator, family.guardians[1]):
+        sign(family, record, signer, at=T0 + timedelta(hours=25))
+    return family
+
+
+def _told(publication_id: str) -> set[str]:
+    return {
+        m.recipient["signer_id"]
+        for m in OutboxMessage.objects(kind="study-news")
+        if m.dedupe_key.startswith(f"study-news:{publication_id}:")
+    }
+
+
+def test_publish_news_queues_one_message_per_family_member_not_the_investigator(
+    demo_study: Any,
+) -> None:
+    family = _consented("P-001")
+
+    published = news.publish_news(TRIAL, kind="news", texts=NEWS, by="admin-1")
+
+    family_ids = {str(s.id) for s in (*family.guardians, family.child)}
+    assert _told(published.id) == family_ids
+    assert published.queued == 3
+    message = OutboxMessage.objects(kind="study-news").first()
+    assert message.is_essential is False  # no-contact and unsubscribe apply at send time
+    assert message.params["link"].endswith("/family/news")
+    assert "Nouvelles" not in str(message.params)  # the text stays behind the sign-in
+    assert SecurityEvent.objects(type="publication.published", staff_id="admin-1").count() == 1
+
+
+def test_publish_news_skips_families_without_consent_or_who_stopped_contact(
+    demo_study: Any,
+) -> None:
+    make_family("P-001")  # enrolled, never consented
+    stopped = _consented("P-002")
+    participation.withdraw(
+        stopped.participant,
+        scopes=["no-further-contact"],
+        actor=Actor(kind="staff", id="s", role="investigator", channel="phone"),
+        now=T0 + timedelta(days=2),
+    )
+    told = _consented("P-003")
+
+    published = news.publish_news(TRIAL, kind="news", texts=NEWS, by="admin-1")
+
+    assert _told(published.id) == {str(s.id) for s in (*told.guardians, told.child)}
+
+
+def test_publish_news_with_a_news_item_tells_only_families_that_said_yes(demo_study: Any) -> None:
+    Study.objects(trial_id=TRIAL).update_one(set__settings__news_item="re-contact")
+    said_yes = _consented("P-001")
+    _consented("P-002", **{"re-contact": False})
+
+    published = news.publish_news(TRIAL, kind="news", texts=NEWS, by="admin-1")
+
+    assert _told(published.id) == {str(s.id) for s in (*said_yes.guardians, said_yes.child)}
+
+
+def test_publish_results_needs_every_study_language_and_writes_nothing_otherwise(
+    demo_study: Any,
+) -> None:
+    _consented("P-001")
+    texts = {tag: {"title": f"Results {tag}", "body": "Summary."} for tag in LANGUAGES[:-1]}
+
+    with pytest.raises(InvalidDataError) as raised:
+        news.publish_news(TRIAL, kind="results", texts=texts, by="admin-1")
+
+    assert raised.value.code == "publication-languages-missing"
+    assert "lt" in raised.value.translated("en")
+    assert Publication.objects.count() == 0
+    assert OutboxMessage.objects(kind="study-news").count() == 0
+
+
+def test_publish_results_in_every_language_goes_out(demo_study: Any) -> None:
+    _consented("P-001")
+    texts = {tag: {"title": f"Results {tag}", "body": "Summary."} for tag in LANGUAGES}
+
+    published = news.publish_news(TRIAL, kind="results", texts=texts, by="admin-1")
+
+    assert published.kind == "results"
+    assert published.queued == 3
+
+
+@pytest.mark.parametrize(
+    ("texts", "code"),
+    [
+        ({"fr": {"title": "Titre", "body": ""}}, "publication-text-invalid"),
+        ({"ja": {"title": "Title", "body": "Body"}}, "unknown-locale"),
+        ({}, "publication-languages-missing"),
+    ],
+)
+def test_publish_news_refuses_bad_texts(demo_study: Any, texts: Any, code: str) -> None:
+    with pytest.raises(InvalidDataError) as raised:
+        news.publish_news(TRIAL, kind="news", texts=texts, by="admin-1")
+
+    assert raised.value.code == code
+    assert Publication.objects.count() == 0
+
+
+def test_news_for_reads_the_signers_language_else_the_sites(demo_study: Any) -> None:
+    family = _consented("P-001")
+    news.publish_news(
+        TRIAL,
+        kind="news",
+        texts={**NEWS, "en": {"title": "News", "body": "Recruitment is complete."}},
+        by="admin-1",
+    )
+    family.guardians[0].update(set__preferred_language="en")
+    family.guardians[1].update(set__preferred_language="de")  # not written in German
+    family.guardians[0].reload()
+    family.guardians[1].reload()
+
+    english = news.news_for(family.participant, family.guardians[0])
+    fallback = news.news_for(family.participant, family.guardians[1])
+
+    assert (english[0].locale, english[0].title) == ("en", "News")
+    assert (fallback[0].locale, fallback[0].title) == ("fr", "Nouvelles")  # FR-01's language
+
+
+def test_mark_read_counts_each_family_member_once(demo_study: Any) -> None:
+    family = _consented("P-001")
+    published = news.publish_news(TRIAL, kind="news", texts=NEWS, by="admin-1")
+
+    first = news.mark_read(family.participant, family.guardians[0], published.id)
+    again = news.mark_read(family.participant, family.guardians[0], published.id)
+    news.mark_read(family.participant, family.guardians[1], published.id)
+
+    assert (first, again) == (True, False)
+    assert [p.read for p in news.publications(TRIAL)] == [2]
+    assert news.news_for(family.participant, family.guardians[0])[0].is_read is True
+    assert news.news_for(family.participant, family.child)[0].is_read is False
+
+
+def test_mark_read_of_an_unknown_publication_is_not_found(demo_study: Any) -> None:
+    family = _consented("P-001")
+
+    with pytest.raises(NotFoundError) as raised:
+        news.mark_read(family.participant, family.guardians[0], "not-an-id")
+
+    assert raised.value.code == "publication-not-found"
