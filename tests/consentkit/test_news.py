@@ -6,7 +6,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from marshmallow import ValidationError
 
+from consentkit.authoring.schemas import SettingsSchema
 from consentkit.errors import InvalidDataError, NotFoundError
 from consentkit.models.outbox import OutboxMessage
 from consentkit.models.publication import Publication
@@ -168,3 +170,10 @@ def test_mark_read_of_an_unknown_publication_is_not_found(demo_study: Any) -> No
         news.mark_read(family.participant, family.guardians[0], "not-an-id")
 
     assert raised.value.code == "publication-not-found"
+
+
+def test_study_settings_accept_only_a_consent_item_as_news_item() -> None:
+    assert SettingsSchema().load({"news_item": "re-contact"})["news_item"] == "re-contact"
+    assert SettingsSchema().load({})["news_item"] is None
+    with pytest.raises(ValidationError):
+        SettingsSchema().load({"news_item": "send-me-everything"})
