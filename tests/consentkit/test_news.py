@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -9,14 +10,17 @@ import pytest
 from marshmallow import ValidationError
 
 from consentkit.authoring.schemas import SettingsSchema
+from consentkit.channels.email import EmailChannel
 from consentkit.errors import InvalidDataError, NotFoundError
 from consentkit.models.outbox import OutboxMessage
 from consentkit.models.publication import Publication
 from consentkit.models.staff import SecurityEvent
 from consentkit.models.study import Study
-from consentkit.services import news, participation, records
+from consentkit.services import news, outbox, participants, participation, records
 from consentkit.services.evidence import Actor
+from consentkit.worker import Worker
 from tests.consentkit.records_helpers import STAFF, T0, Family, make_family, prepare, sign
+from tests.consentkit.smtp_helpers import Inbox, is_about, running_inbox
 
 TRIAL = "DEMO-NBL-1"
 LANGUAGES = ("fr", "en", "de", "it", "es", "nl", "pl", "lt")
@@ -177,3 +181,47 @@ def test_study_settings_accept_only_a_consent_item_as_news_item() -> None:
     assert SettingsSchema().load({})["news_item"] is None
     with pytest.raises(ValidationError):
         SettingsSchema().load({"news_item": "send-me-everything"})
+
+
+@pytest.fixture
+def smtp(monkeypatch: pytest.MonkeyPatch, free_port: int) -> Iterator[Inbox]:
+    monkeypatch.setenv("CONSENTKIT_QUIET_HOURS", "")  # the worker runs on the real clock here
+    with running_inbox(monkeypatch, free_port) as inbox:
+        yield inbox
+
+
+def test_the_worker_sends_the_news_in_each_language_and_skips_the_unsubscribed(
+    demo_study: Any, smtp: Inbox
+) -> None:
+    family = _consented("P-001")
+    for name, email, language in (
+        ("Anna", "anna@example.org", "de"),
+        ("Élodie", "elodie@example.org", "fr"),
+    ):
+        participants.add_signer(
+            family.participant,
+            role="guardian",
+            identity={"name": name, "email": email},
+            preferred_language=language,
+            actor=STAFF,
+        )
+    unsubscribed = participants.add_signer(
+        family.participant,
+        role="guardian",
+        identity={"name": "Marc", "email": "marc@example.org"},
+        actor=STAFF,
+    )
+    outbox.set_preferences(str(unsubscribed.id), is_unsubscribed=True)
+    news.publish_news(TRIAL, kind="news", texts=NEWS, by="admin-1")
+
+    worker = Worker({"email": EmailChannel()})
+    while worker.run_once():
+        pass
+
+    received = {m["To"]: m for m in smtp.messages}
+    assert set(received) == {"anna@example.org", "elodie@example.org"}
+    assert received["anna@example.org"]["Content-Language"] == "de"
+    assert is_about(received["elodie@example.org"], "News from %(study)s")
+    assert "Nouvelles" not in received["elodie@example.org"].as_string()
+    skipped = OutboxMessage.objects(recipient__signer_id=str(unsubscribed.id)).get()
+    assert (skipped.status, skipped.reason) == ("skipped", "unsubscribed")
