@@ -227,6 +227,19 @@ def publications(trial_id: str) -> list[PublicationView]:
     return [_view(p, counts.get(str(p.id), 0)) for p in found]
 
 
+def latest(trial_id: str) -> PublicationView | None:
+    """Return the study's newest publication with its counts (the dashboard's line), or None."""
+    found = Publication.objects(trial_id=trial_id).order_by("-published_at", "-id").first()
+    if found is None:
+        return None
+    return _view(found, read_counts(trial_id, [str(found.id)]).get(str(found.id), 0))
+
+
+def title_in(view: PublicationView, locale: str | None) -> str:
+    """Return a publication's title in ``locale`` (or the nearest language it has)."""
+    return str(rules.text_for(view.texts, locale=locale)[1]["title"])
+
+
 def _publication(trial_id: str, publication_id: str) -> Publication:
     try:
         oid = ObjectId(publication_id)

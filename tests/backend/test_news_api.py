@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -155,3 +156,18 @@ def test_family_news_page_is_linked_from_the_family_pages(client: Any) -> None:
     assert 'href="/family/news"' in tasks
     assert news.status_code == 200
     assert 'id="news-list"' in news.get_data(as_text=True)
+
+
+def test_dashboard_counts_who_opened_the_latest_publication(
+    client: Any, admin: dict[str, str], phone: Phone
+) -> None:
+    published = client.post(f"{BASE}/publications", json=NEWS, headers=admin).get_json()
+    client.post(f"/api/v1/me/news/{published['id']}/read", headers=phone.headers)
+    member = make_member(client, "monitor@example.org", "monitor", ("FR-01",))
+    signed_in(client.application, client, member)
+
+    html = client.get("/staff/studies/DEMO-NBL-1/?lang=en").get_data(as_text=True)
+
+    assert "Recruitment is complete" in html
+    assert re.search(r'data-count="news-queued">\s*<span class="count">3<', html)
+    assert re.search(r'data-count="news-read">\s*<span class="count">1<', html)
