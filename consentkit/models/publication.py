@@ -18,13 +18,18 @@ class Publication(BaseDocument):
 
     meta: ClassVar[dict[str, Any]] = {
         "collection": "publications",
-        "indexes": [{"fields": ["trial_id", "published_at"]}],
+        "indexes": [
+            {"fields": ["trial_id", "published_at"]},
+            {"fields": ["trial_id", "sha256", "published_at"]},
+        ],
     }
 
     trial_id = StringField(required=True)
     #: ``news`` or ``results`` (the lay summary of results, CTR Art 37(4)).
     kind = StringField(required=True, choices=("news", "results"))
     texts = DictField(required=True)
+    #: SHA-256 of the kind and texts: the same publication sent twice is found by it.
+    sha256 = StringField(required=True)
     published_at = DateTimeField(required=True)
     #: The staff member who published it.
     published_by = StringField(required=True)

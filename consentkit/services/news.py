@@ -16,9 +16,11 @@ counts (:func:`publications`). docs/notifications.md#study-news-and-results.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
@@ -26,7 +28,7 @@ from bson.errors import InvalidId
 from mongoengine import NotUniqueError
 
 from consentkit.clock import now_utc
-from consentkit.errors import InvalidDataError, NotFoundError
+from consentkit.errors import ConflictError, InvalidDataError, NotFoundError
 from consentkit.models.access import SignerSession
 from consentkit.models.participant import Participant, Signer
 from consentkit.models.publication import Publication, PublicationReceipt
@@ -40,6 +42,8 @@ from consentkit.services.forms import get_study
 BATCH = 200
 #: The message kind (templates/messages/study-news.html).
 KIND = "study-news"
+#: The same publication again within this time is a repeated request, not a new one.
+REPEAT_WINDOW = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,8 @@ def publish_news(
             ``unknown-locale`` (a language the study does not offer),
             ``publication-languages-missing`` (results not in every study language,
             news in none).
+        ConflictError: ``publication-repeated``, the same kind and texts published in the
+            last ten minutes (a double click or a retried request sends nothing twice).
     """
     now = now or now_utc()
     study = get_study(trial_id)
@@ -163,8 +169,23 @@ def publish_news(
             code="publication-languages-missing",
             params={"languages": ", ".join(missing)},
         )
+    digest = hashlib.sha256(
+        json.dumps({"kind": kind, "texts": cleaned}, sort_keys=True).encode("utf-8")
+    ).hexdigest()
+    if Publication.objects(
+        trial_id=trial_id, sha256=digest, published_at__gte=now - REPEAT_WINDOW
+    ).first():
+        raise ConflictError(
+            "This was published a moment ago; it is not sent twice.",
+            code="publication-repeated",
+        )
     publication = Publication(
-        trial_id=trial_id, kind=kind, texts=cleaned, published_at=now, published_by=by
+        trial_id=trial_id,
+        kind=kind,
+        texts=cleaned,
+        sha256=digest,
+        published_at=now,
+        published_by=by,
     )
     publication.save(force_insert=True)
     SecurityEvent(

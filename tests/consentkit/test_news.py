@@ -11,7 +11,7 @@ from marshmallow import ValidationError
 
 from consentkit.authoring.schemas import SettingsSchema
 from consentkit.channels.email import EmailChannel
-from consentkit.errors import InvalidDataError, NotFoundError
+from consentkit.errors import ConflictError, InvalidDataError, NotFoundError
 from consentkit.models.outbox import OutboxMessage
 from consentkit.models.publication import Publication
 from consentkit.models.staff import SecurityEvent
@@ -225,3 +225,22 @@ def test_the_worker_sends_the_news_in_each_language_and_skips_the_unsubscribed(
     assert "Nouvelles" not in received["elodie@example.org"].as_string()
     skipped = OutboxMessage.objects(recipient__signer_id=str(unsubscribed.id)).get()
     assert (skipped.status, skipped.reason) == ("skipped", "unsubscribed")
+
+
+def test_the_same_publication_again_soon_is_refused_and_sends_nothing_twice(
+    demo_study: Any,
+) -> None:
+    _consented("P-001")
+    news.publish_news(TRIAL, kind="news", texts=NEWS, by="admin-1", now=T0)
+
+    with pytest.raises(ConflictError) as raised:
+        news.publish_news(
+            TRIAL, kind="news", texts=NEWS, by="admin-1", now=T0 + timedelta(minutes=5)
+        )
+    later = news.publish_news(
+        TRIAL, kind="news", texts=NEWS, by="admin-1", now=T0 + timedelta(days=1)
+    )
+
+    assert raised.value.code == "publication-repeated"
+    assert later.queued == 3
+    assert OutboxMessage.objects(kind="study-news").count() == 6

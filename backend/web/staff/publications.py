@@ -24,7 +24,7 @@ from backend.web.staff.common import (
     _require,
     _when,
 )
-from consentkit.errors import InvalidDataError
+from consentkit.errors import ConflictError, InvalidDataError
 from consentkit.policy.insight import Insight
 from consentkit.policy.locales import language_option
 from consentkit.policy.news import KINDS, MAX_BODY, MAX_TITLE
@@ -91,9 +91,10 @@ def publish(trial_id: str) -> Any:
     }
     try:
         published = news.publish_news(trial_id, kind=kind, texts=texts, by=str(signed.staff.id))
-    except InvalidDataError as exc:
+    except (InvalidDataError, ConflictError) as exc:
+        status = 409 if isinstance(exc, ConflictError) else 422
         return _publications_page(
-            trial_id, True, 422, error=exc.translated(_locale()), form=request.form
+            trial_id, True, status, error=exc.translated(_locale()), form=request.form
         )
     return _publications_page(trial_id, True, 201, published=published)
 
