@@ -25,6 +25,22 @@ from consentkit.services.forms import get_study
 
 TYPES = ("record.opened", "information.viewed", "comprehension.answered")
 FAMILY = {SignerRole.GUARDIAN.value, SignerRole.PARTICIPANT.value}
+#: The payload fields read: a record's opening is large (its requirements, its text's hashes).
+PAYLOAD = {
+    f"payload.{name}": 1
+    for name in (
+        "record_id",
+        "form_id",
+        "version",
+        "locale",
+        "section_ids",
+        "required_signers",
+        "requirements.age_band",
+        "signer_id",
+        "sections",
+        "answers",
+    )
+}
 
 
 def _answer_keys(trial_id: str) -> dict[tuple[str, int, str], dict[str, Any]]:
@@ -47,7 +63,7 @@ def _events(trial_id: str, sites: Iterable[str] | None) -> Iterable[dict[str, An
         query["participant_id"] = {"$in": ids}
     found: Iterable[dict[str, Any]] = (
         AuditEvent._get_collection()
-        .find(query, {"type": 1, "record_id": 1, "payload": 1, "at": 1, "seq": 1})
+        .find(query, {"type": 1, "record_id": 1, "at": 1, "seq": 1, **PAYLOAD})
         .sort([("at", 1), ("seq", 1)])
     )
     return found

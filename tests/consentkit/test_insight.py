@@ -68,6 +68,7 @@ def test_insight_reads_time_wrong_answers_and_attempts_of_the_family_members(
     assert (attempts.signers, attempts.several_attempts) == (6, 1)
     worst = found.questions[0]
     assert (worst.wrong, worst.answers, worst.signers) == (1, 7, 6)
+    assert worst.age_band == "assent-6-9"  # the child is 8 when the record opens
 
 
 def test_insight_hides_a_group_of_fewer_than_five_family_members(demo_study: Any) -> None:

@@ -22,6 +22,7 @@ from backend.web.staff.common import (
     _reauth_redirect,
     _render,
     _require,
+    _visible_sites,
     _when,
 )
 from consentkit.errors import ConflictError, InvalidDataError
@@ -31,6 +32,7 @@ from consentkit.policy.news import KINDS, MAX_BODY, MAX_TITLE
 from consentkit.policy.roles import Action
 from consentkit.services import forms, insight, news
 from consentkit.services import staff as staff_service
+from consentkit.services.staff import Signed
 
 
 def _languages(trial_id: str) -> list[dict[str, str]]:
@@ -99,32 +101,32 @@ def publish(trial_id: str) -> Any:
     return _publications_page(trial_id, True, 201, published=published)
 
 
-def _insight_read(trial_id: str, action: Action) -> tuple[bool, Insight]:
-    """Return whether the member manages forms, and the insight of the sites they may read."""
+def _insight_read(trial_id: str, action: Action) -> tuple[Signed, Insight]:
+    """Return the member and the insight of the sites they may read (or the one asked)."""
     site = (request.args.get("site") or "")[:64] or None
     signed = _require(action, trial_id, site)
     sites = staff_service.site_filter(signed, action, trial_id, site)
-    manages = _can(signed, Action.MANAGE_FORMS, trial_id, None)
-    return manages, insight.study_insight(trial_id, sites=sites)
+    return signed, insight.study_insight(trial_id, sites=sites)
 
 
 @bp.get("/studies/<trial_id>/insight")
 def comprehension_insight(trial_id: str) -> Any:
     """Time per section, questions most often wrong and several attempts, per form version."""
-    manages, found = _insight_read(trial_id, Action.VIEW)
+    signed, found = _insight_read(trial_id, Action.VIEW)
     return _render(
         "insight.html",
         trial_id=trial_id,
         insight=found,
         site=(request.args.get("site") or "")[:64],
-        manage_forms=manages,
+        site_options=_visible_sites(signed, Action.VIEW, trial_id),
+        manage_forms=_can(signed, Action.MANAGE_FORMS, trial_id, None),
     )
 
 
 @bp.get("/studies/<trial_id>/insight/export.csv")
 def comprehension_insight_export(trial_id: str) -> Response:
     """Download the comprehension insight as CSV (small groups hidden)."""
-    _manages, found = _insight_read(trial_id, Action.EXPORT)
+    _signed, found = _insight_read(trial_id, Action.EXPORT)
     content = insight.to_csv(found)
     return Response(
         content,
