@@ -171,3 +171,18 @@ def test_dashboard_counts_who_opened_the_latest_publication(
     assert "Recruitment is complete" in html
     assert re.search(r'data-count="news-queued">\s*<span class="count">3<', html)
     assert re.search(r'data-count="news-read">\s*<span class="count">1<', html)
+
+
+def test_insight_page_shows_the_figures_of_a_large_enough_group(
+    client: Any, family: Family
+) -> None:
+    for code in ("P-002", "P-003"):
+        consented_family(code)  # with P-001: six parents read and answered in French
+    member = make_member(client, "monitor@example.org", "monitor", ("FR-01",))
+    signed_in(client.application, client, member)
+
+    html = client.get("/staff/studies/DEMO-NBL-1/insight?site=FR-01").get_data(as_text=True)
+
+    assert re.search(r'<td class="num">6</td>\s*<td class="num">30\.0</td>', html)
+    assert "0 %" in html
+    assert "P-001" not in html
