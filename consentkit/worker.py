@@ -31,7 +31,7 @@ from consentkit.models.outbox import OutboxMessage
 from consentkit.models.participant import Participant
 from consentkit.policy import contact as contact_policy
 from consentkit.rendering.messages import render_message
-from consentkit.services import jobs, outbox, triggers, webhooks
+from consentkit.services import jobs, news, outbox, triggers, webhooks
 
 log = logging.getLogger(__name__)
 
@@ -117,9 +117,15 @@ def _render_consent(params: Mapping[str, Any]) -> str:
     return f"{result.document.key} ({result.document.size} bytes)"
 
 
+def _tell_families(params: Mapping[str, Any]) -> str:
+    """Message the families told of a study's news or results (the publication's job)."""
+    return f"{news.tell_families(params['publication_id'])} messages queued"
+
+
 #: What the worker runs for each job kind; returns what to log as the job's outcome.
 JOBS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     jobs.RENDER_CONSENT: _render_consent,
+    jobs.TELL_FAMILIES: _tell_families,
 }
 #: Refusals that may pass: another process is rendering the same document right now.
 _RETRYABLE_CODES = frozenset({"document-pending"})

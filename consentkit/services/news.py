@@ -2,12 +2,13 @@
 
 A sponsor admin publishes (:func:`publish_news`): the publication is checked first
 (kind, texts, the languages :func:`consentkit.policy.news.missing_languages` asks),
-stored once and never changed, logged as a staff action, and a ``study-news``
-message is queued to every family member the rule lets receive it
-(:func:`consentkit.policy.news.receives_news`, read off the participation profile),
-once per publication and member. The message says only that there is news; the
-text stays behind the family's sign-in. Whether and when it reaches them
-(no-contact, unsubscribe, quiet hours) is the worker's rules of contact at send time.
+stored once and never changed, and logged as a staff action; a worker job then
+(:func:`tell_families`) queues a ``study-news`` message to every family member the
+rule lets receive it (:func:`consentkit.policy.news.receives_news`, read off the
+participation profile), once per publication and member. The message says only
+that there is news; the text stays behind the family's sign-in. Whether and when it
+reaches them (no-contact, unsubscribe, quiet hours) is the worker's rules of contact
+at send time.
 
 A family member reads the study's publications in their language (:func:`news_for`)
 and opening one records a read receipt once (:func:`mark_read`); staff see the
@@ -35,7 +36,7 @@ from consentkit.models.publication import Publication, PublicationReceipt
 from consentkit.models.staff import SecurityEvent
 from consentkit.models.study import Study
 from consentkit.policy import news as rules
-from consentkit.services import audit, outbox, records, triggers
+from consentkit.services import audit, jobs, outbox, records, triggers
 from consentkit.services.forms import get_study
 
 #: Participants whose chains are read at once when finding who receives a publication.
@@ -131,7 +132,7 @@ def publish_news(
     by: str,
     now: datetime | None = None,
 ) -> PublicationView:
-    """Publish news or the lay summary of results, and queue a message to each family member told.
+    """Publish news or the lay summary of results; a worker job then tells the families.
 
     Who may publish (a sponsor admin) is the caller's check. Every check runs
     before anything is written.
@@ -194,7 +195,26 @@ def publish_news(
         detail={"trial_id": trial_id, "publication_id": str(publication.id), "kind": kind},
         at=now,
     ).save(force_insert=True)
-    news_item = (study.settings or {}).get("news_item")
+    jobs.tell_families_later(trial_id, str(publication.id), now=now)
+    return _view(publication, 0)
+
+
+def tell_families(publication_id: str, *, now: datetime | None = None) -> int:
+    """Queue a ``study-news`` message to each family member told of a publication; return how many.
+
+    The worker's job (:data:`consentkit.services.jobs.TELL_FAMILIES`), queued by
+    :func:`publish_news`. Run again (a retried job), it queues nothing twice: each
+    message's dedupe key names the publication and the family member.
+
+    Raises:
+        NotFoundError: ``publication-not-found``.
+    """
+    publication = Publication.objects(id=publication_id).first()
+    if publication is None:
+        raise NotFoundError("No such publication.", code="publication-not-found")
+    now = now or now_utc()
+    trial_id = publication.trial_id
+    news_item = (get_study(trial_id).settings or {}).get("news_item")
     queued = 0
     for participant in _recipients(trial_id, news_item, now):
         for signer in outbox.family_recipients(participant):
@@ -207,15 +227,14 @@ def publish_news(
                 locale=signer.preferred_language or participant.preferred_language,
                 params={
                     "study": trial_id,
-                    "kind": kind,
+                    "kind": publication.kind,
                     "link": f"{triggers.family_link()}news",
                 },
                 now=now,
             )
             queued += 1
     Publication.objects(id=publication.id).update_one(set__queued=queued)
-    publication.queued = queued
-    return _view(publication, 0)
+    return queued
 
 
 def _view(publication: Publication, read: int) -> PublicationView:

@@ -39,6 +39,12 @@ def _consented(code: str, **choices: bool) -> Family:
     return family
 
 
+def _publish_and_tell(**kwargs: Any) -> tuple[news.PublicationView, int]:
+    """Publish, then run what the worker's job runs: the families are told."""
+    published = news.publish_news(TRIAL, by="admin-1", **kwargs)
+    return published, news.tell_families(published.id)
+
+
 def _told(publication_id: str) -> set[str]:
     return {
         m.recipient["signer_id"]
@@ -52,11 +58,12 @@ def test_publish_news_queues_one_message_per_family_member_not_the_investigator(
 ) -> None:
     family = _consented("P-001")
 
-    published = news.publish_news(TRIAL, kind="news", texts=NEWS, by="admin-1")
+    published, queued = _publish_and_tell(kind="news", texts=NEWS)
 
     family_ids = {str(s.id) for s in (*family.guardians, family.child)}
     assert _told(published.id) == family_ids
-    assert published.queued == 3
+    assert queued == 3
+    assert news.publications(TRIAL)[0].queued == 3
     message = OutboxMessage.objects(kind="study-news").first()
     assert message.is_essential is False  # no-contact and unsubscribe apply at send time
     assert message.params["link"].endswith("/family/news")
@@ -77,7 +84,7 @@ def test_publish_news_skips_families_without_consent_or_who_stopped_contact(
     )
     told = _consented("P-003")
 
-    published = news.publish_news(TRIAL, kind="news", texts=NEWS, by="admin-1")
+    published, _queued = _publish_and_tell(kind="news", texts=NEWS)
 
     assert _told(published.id) == {str(s.id) for s in (*told.guardians, told.child)}
 
@@ -87,7 +94,7 @@ def test_publish_news_with_a_news_item_tells_only_families_that_said_yes(demo_st
     said_yes = _consented("P-001")
     _consented("P-002", **{"re-contact": False})
 
-    published = news.publish_news(TRIAL, kind="news", texts=NEWS, by="admin-1")
+    published, _queued = _publish_and_tell(kind="news", texts=NEWS)
 
     assert _told(published.id) == {str(s.id) for s in (*said_yes.guardians, said_yes.child)}
 
@@ -111,10 +118,10 @@ def test_publish_results_in_every_language_goes_out(demo_study: Any) -> None:
     _consented("P-001")
     texts = {tag: {"title": f"Results {tag}", "body": "Summary."} for tag in LANGUAGES}
 
-    published = news.publish_news(TRIAL, kind="results", texts=texts, by="admin-1")
+    published, queued = _publish_and_tell(kind="results", texts=texts)
 
     assert published.kind == "results"
-    assert published.queued == 3
+    assert queued == 3
 
 
 @pytest.mark.parametrize(
@@ -231,7 +238,7 @@ def test_the_same_publication_again_soon_is_refused_and_sends_nothing_twice(
     demo_study: Any,
 ) -> None:
     _consented("P-001")
-    news.publish_news(TRIAL, kind="news", texts=NEWS, by="admin-1", now=T0)
+    first = news.publish_news(TRIAL, kind="news", texts=NEWS, by="admin-1", now=T0)
 
     with pytest.raises(ConflictError) as raised:
         news.publish_news(
@@ -242,5 +249,14 @@ def test_the_same_publication_again_soon_is_refused_and_sends_nothing_twice(
     )
 
     assert raised.value.code == "publication-repeated"
-    assert later.queued == 3
+    assert OutboxMessage.objects(kind="news.tell-families").count() == 2
+    assert (news.tell_families(first.id), news.tell_families(later.id)) == (3, 3)
     assert OutboxMessage.objects(kind="study-news").count() == 6
+
+
+def test_telling_the_families_again_queues_nothing_twice(demo_study: Any) -> None:
+    _consented("P-001")
+    published, _queued = _publish_and_tell(kind="news", texts=NEWS)
+
+    assert news.tell_families(published.id) == 3  # a retried job
+    assert OutboxMessage.objects(kind="study-news").count() == 3

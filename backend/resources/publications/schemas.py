@@ -33,5 +33,7 @@ class PublicationSchema(ma.Schema):
     texts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Nested(PublicationTextSchema))
     published_at = ma.fields.DateTime()
     published_by = ma.fields.String()
-    queued = ma.fields.Integer(metadata={"description": "Family members a message was queued for"})
+    queued = ma.fields.Integer(
+        metadata={"description": "Family members a message was queued for (0 until the worker ran)"}
+    )
     read = ma.fields.Integer(metadata={"description": "Family members who opened it"})
