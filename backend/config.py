@@ -103,6 +103,11 @@ def _production_problems(config: Mapping[str, Any], environ: Mapping[str, str]) 
         problems.append("CONSENTKIT_AUDIT_KEY is required (at least 32 characters)")
     elif len(audit_key) < 32:
         problems.append("CONSENTKIT_AUDIT_KEY must be at least 32 characters")
+    blind_index_key = value("BLIND_INDEX_KEY")
+    if not blind_index_key:
+        problems.append("CONSENTKIT_BLIND_INDEX_KEY is required (at least 32 characters)")
+    elif len(blind_index_key) < 32:
+        problems.append("CONSENTKIT_BLIND_INDEX_KEY must be at least 32 characters")
     for name in ("SEAL_CERT", "SEAL_KEY"):
         path = value(name)
         if not path:

@@ -75,10 +75,56 @@ def _audit_key() -> bytes:
     return raw.encode()
 
 
+@functools.cache
+def _blind_index_key() -> bytes:
+    raw = settings.blind_index_key() or _generated(
+        "blind_index_key", lambda: secrets.token_urlsafe(48)
+    )
+    if len(raw) < 32:
+        raise ConfigurationError("CONSENTKIT_BLIND_INDEX_KEY must be at least 32 characters.")
+    return raw.encode()
+
+
 def reset_keys() -> None:
     """Forget cached keys (after the environment changed, e.g. in tests or a rotation)."""
     _fernet.cache_clear()
     _audit_key.cache_clear()
+    _blind_index_key.cache_clear()
+
+
+def normalise_contact(kind: str, value: str) -> str:
+    """Return the form of an e-mail address or phone number that two spellings share.
+
+    E-mail: trimmed and lower-cased (providers treat the local part so in practice).
+    Phone: the digits alone, with a leading ``+`` kept (``+32 470 12 34 56`` and
+    ``+32470123456`` are one number).
+    """
+    text = value.strip()
+    if kind == "email":
+        return text.lower()
+    digits = "".join(ch for ch in text if ch.isdigit())
+    return ("+" + digits) if text.startswith("+") else digits
+
+
+def blind_index(kind: str, value: str | None) -> str | None:
+    """Return the keyed blind index of a contact (``email`` or ``phone``), or None.
+
+    HMAC-SHA256 under ``CONSENTKIT_BLIND_INDEX_KEY`` of the normalised contact,
+    prefixed with its kind: equal contacts give equal values, so one person's
+    signers across siblings and studies are found by an indexed equality, while
+    the stored value reveals nothing without the key (the contact itself stays
+    Fernet-encrypted).
+    """
+    if not value or not value.strip():
+        return None
+    text = f"{kind}:{normalise_contact(kind, value)}"
+    return kind[0] + ":" + hmac.new(_blind_index_key(), text.encode(), hashlib.sha256).hexdigest()
+
+
+def contact_index(identity: Mapping[str, Any]) -> list[str]:
+    """Return the blind indexes of an identity's e-mail and phone (either may be missing)."""
+    found = [blind_index(kind, identity.get(kind)) for kind in ("email", "phone")]
+    return [value for value in found if value]
 
 
 def encrypt_identity(data: Mapping[str, object]) -> str:

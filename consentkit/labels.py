@@ -134,6 +134,19 @@ LABELS: dict[str, dict[str, str]] = {
             "Paused until the young person gives their own consent"
         ),
     },
+    # What the participation profile permits now, as the family's wallet says it.
+    "agreement": {
+        "treatment": N_("Taking part in the study treatment"),
+        "randomisation": N_("Being put in a treatment group by chance"),
+        "study_procedures": N_("Study visits, tests and questionnaires"),
+        "data_collection": N_("Collecting study data"),
+        "sample_collection": N_("Taking samples for research and storing them"),
+        "sample_future_use": N_("Using stored samples and data in future research"),
+        "genetic_analysis": N_("Research genetic tests"),
+        "use_outside_protocol": N_("Using coded data outside the study plan"),
+        "contact": N_("The study team may contact you"),
+        "re_contact": N_("Being contacted again about new studies or findings"),
+    },
     # A record's state as the family member reading it says it (ceremony.family_status).
     "family_status": {
         "your-turn": N_("Your turn"),
@@ -202,6 +215,7 @@ LABELS: dict[str, dict[str, str]] = {
         "information.viewed": N_("Information read"),
         "comprehension.answered": N_("Questions answered"),
         "items.chosen": N_("Choices made"),
+        "items.changed": N_("Optional choice changed after signing"),
         "signature.added": N_("Signed"),
         "paper.recorded": N_("Paper consent recorded"),
         "consent.declined": N_("Declined"),

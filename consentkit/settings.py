@@ -130,6 +130,11 @@ def audit_key() -> str | None:
     return os.environ.get("CONSENTKIT_AUDIT_KEY") or None
 
 
+def blind_index_key() -> str | None:
+    """Return ``CONSENTKIT_BLIND_INDEX_KEY`` (keys the contact blind index), None when unset."""
+    return os.environ.get("CONSENTKIT_BLIND_INDEX_KEY") or None
+
+
 def seal_cert() -> str | None:
     """Return the path of the seal's PEM certificate (``CONSENTKIT_SEAL_CERT``)."""
     return os.environ.get("CONSENTKIT_SEAL_CERT") or None

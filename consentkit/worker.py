@@ -31,7 +31,7 @@ from consentkit.models.outbox import OutboxMessage
 from consentkit.models.participant import Participant
 from consentkit.policy import contact as contact_policy
 from consentkit.rendering.messages import render_message
-from consentkit.services import jobs, news, outbox, triggers, webhooks
+from consentkit.services import digest, jobs, news, outbox, triggers, webhooks
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +199,8 @@ class Worker:
         """Queue the reminders that came due, at most once every ``scan_s`` seconds.
 
         Every worker scans; the dedupe keys keep it one message per reminder, so
-        no coordination beyond the database is needed. A failed scan is logged and
+        no coordination beyond the database is needed. The staff digests are
+        queued in the same pass (:func:`digest.queue_digests`). A failed scan is logged and
         tried again at the next interval: sending goes on.
         """
         now = self.clock()
@@ -210,9 +211,16 @@ class Worker:
             report = triggers.scan(now=now)
         except Exception:  # the database unreachable, a bad study setting: sending goes on
             log.exception("trigger scan failed")
-            return
-        if report.queued:
-            log.info("queued %d reminder(s)", len(report.queued))
+        else:
+            if report.queued:
+                log.info("queued %d reminder(s)", len(report.queued))
+        try:
+            digests = digest.queue_digests(now=now)
+        except Exception:  # as above: the next interval tries again
+            log.exception("staff digest failed")
+        else:
+            if digests.queued:
+                log.info("queued %d staff digest(s)", len(digests.queued))
 
     def run_once(self) -> bool:
         """Lease and process one message; return False when none was due."""

@@ -36,6 +36,7 @@ monitoring.register(COUNTER)
 os.environ.setdefault("CONSENTKIT_ENV", "testing")
 os.environ.setdefault("CONSENTKIT_IDENTITY_KEYS", Fernet.generate_key().decode())
 os.environ.setdefault("CONSENTKIT_AUDIT_KEY", secrets.token_urlsafe(48))
+os.environ.setdefault("CONSENTKIT_BLIND_INDEX_KEY", secrets.token_urlsafe(48))
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

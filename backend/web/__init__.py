@@ -65,14 +65,22 @@ def register_web(app: Flask) -> None:
 
     app.register_blueprint(api_docs_bp)  # its own, stricter headers (not in ``names``)
     names = {blueprint.name for blueprint in blueprints}
+    # An address no rule matched has no blueprint, yet under the family pages' prefix it gets
+    # their "page does not exist" page: it needs the page's language and security headers too.
+    prefixes = tuple(f"{bp.url_prefix}/" for bp in blueprints if bp.name == "family")
+
+    def on_web_page() -> bool:
+        if request.blueprint is not None:
+            return request.blueprint in names
+        return request.path.startswith(prefixes)
 
     @app.context_processor
     def _page_context() -> dict[str, Any]:
-        return web_i18n.template_context() if request.blueprint in names else {}
+        return web_i18n.template_context() if on_web_page() else {}
 
     @app.after_request
     def _web_headers(response: Response) -> Response:
-        if request.blueprint not in names:
+        if not on_web_page():
             return response
         response.headers.update(SECURITY_HEADERS)
         if response.mimetype == "text/html":

@@ -93,6 +93,24 @@ SCRIPT_STRINGS: dict[str, str] = {
     "child_thanks_yes": N_("You said yes. Thank you for helping us."),
     "child_thanks_no": N_("You said no. Thank you for telling us."),
     "news_results": N_("Summary of the results"),
+    "wallet_child": N_("Participant %(code)s"),
+    "wallet_signed_in_for": N_("You are signed in for this participant."),
+    "wallet_you_sign_as": N_("You sign as: %(role)s"),
+    "wallet_agreed_now": N_("What you have agreed to now"),
+    "wallet_agreed": N_("Yes"),
+    "wallet_not_agreed": N_("No"),
+    "wallet_records": N_("Consent forms"),
+    "wallet_documents": N_("Documents"),
+    "wallet_no_documents": N_("No sealed documents yet."),
+    "wallet_download": N_("Download (PDF)"),
+    "wallet_document": N_("Sealed document of %(date)s (check code %(code)s)"),
+    "wallet_your_answer": N_("Your answer: %(answer)s"),
+    "wallet_signed_answer": N_("When you signed: %(answer)s"),
+    "wallet_change": N_("Change"),
+    "wallet_change_label": N_("Change your answer to: %(item)s"),
+    "wallet_choose_new": N_("Please choose your new answer."),
+    "wallet_changed": N_("Your new answer is recorded."),
+    "wallet_nothing": N_("There is nothing in your wallet yet."),
 }
 
 
@@ -212,6 +230,12 @@ def information(form_id: str, version: int) -> str:
 def news() -> str:
     """The study's news and the summary of its results; opening one counts it as read."""
     return _page("news.html", "news")
+
+
+@bp.get("/wallet")
+def wallet() -> str:
+    """The family's wallet: every child, study, record, document and agreement; change a choice."""
+    return _page("wallet.html", "wallet")
 
 
 @bp.get("/withdraw")

@@ -20,6 +20,7 @@ from consentkit.cli.requirements import requirements
 from consentkit.cli.staff import staff
 from consentkit.cli.studies import import_command
 from consentkit.cli.tasks import due
+from consentkit.cli.wallet import wallet
 from consentkit.cli.worker import worker
 
 
@@ -52,4 +53,5 @@ main.add_command(profile)
 main.add_command(requirements)
 main.add_command(staff)
 main.add_command(verify_pdf)
+main.add_command(wallet)
 main.add_command(worker)

@@ -39,6 +39,12 @@ class OutboxMessage(BaseDocument):
                 "name": "leased_expiry",
                 "partialFilterExpression": {"status": LEASED},
             },
+            # The staff digest's failed deliveries of a study since yesterday: failed only.
+            {
+                "fields": ["trial_id", "finished_at"],
+                "name": "failed_finished",
+                "partialFilterExpression": {"status": FAILED},
+            },
             {"fields": ["participant_id", "created_at"]},
             # Webhook deliveries: a subscription's log, and the order per participant.
             {"fields": ["recipient.subscription_id", "created_at"], "sparse": True},

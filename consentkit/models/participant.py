@@ -42,6 +42,9 @@ class Participant(BaseDocument):
     withdrawn_scopes = ListField(StringField())
     #: ``{"seq", "hash", "mac"}`` of the last audit event: detects a truncated chain.
     chain_head = DictField()
+    #: The "may I?" answers for every activity while they hold (services.permissions):
+    #: ``{seq, config, start, end, answers}``; a derived copy, never the record of anything.
+    permissions_cache = DictField()
     created_at = DateTimeField(required=True)
 
 
@@ -50,7 +53,11 @@ class Signer(BaseDocument):
 
     meta: ClassVar[dict[str, Any]] = {
         "collection": "signers",
-        "indexes": [{"fields": ["participant_id"]}],
+        "indexes": [
+            {"fields": ["participant_id"]},
+            # One person's signers across siblings and studies (the family's wallet).
+            {"fields": ["contact_index"]},
+        ],
     }
 
     trial_id = StringField(required=True)
@@ -60,6 +67,10 @@ class Signer(BaseDocument):
     identity = StringField(required=True)
     preferred_language = StringField(null=True)
     created_at = DateTimeField(required=True)
+    #: Keyed blind indexes of the e-mail and phone (``consentkit.crypto.contact_index``):
+    #: finds the same person's signers without decrypting anyone's identity. Absent on
+    #: signers stored before it existed until ``consentkit wallet backfill`` runs.
+    contact_index = ListField(StringField())
     #: Optional authenticator app for returning signers (Fernet tokens; pending until confirmed).
     totp_secret = StringField(null=True)
     totp_pending = StringField(null=True)

@@ -33,6 +33,10 @@ class StaffMember(BaseDocument):
     locale = StringField(default="en")
     time_zone = StringField(default="Europe/Brussels")
     active = BooleanField(default=True)
+    #: The daily staff digest (consentkit.services.digest): on unless the member switched it off.
+    digest_enabled = BooleanField(default=True)
+    #: The site-local day (ISO date) the digest was last considered for: one look per day.
+    digest_day = StringField(null=True)
     password_hash = StringField(null=True)
     password_changed_at = DateTimeField(null=True)
     totp_secret = StringField(null=True)  # Fernet token

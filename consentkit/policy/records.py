@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from consentkit.enums import (
+    OPEN_STATES,
     FormKind,
     ItemCode,
     MinorRole,
@@ -159,10 +160,21 @@ class SignerProgress:
     first_viewed_at: datetime | None = None
     comprehension_passed: bool = False
     comprehension_attempts: int = 0
+    #: The choices as signed (or as last chosen before signing): what the signature covers.
     choices: dict[str, bool] | None = None
+    #: Optional items changed after signing (``items.changed``, each its own signed event):
+    #: item id -> the newest answer. The signed ``choices`` stay as they were.
+    changed_choices: dict[str, bool] = field(default_factory=dict)
     signed_at: datetime | None = None
     signed_on_paper: str | None = None  # the date written on the paper form, if signed on paper
     declined: bool = False
+
+    @property
+    def current_choices(self) -> dict[str, bool] | None:
+        """Return the choices in force now: as signed, with every later change applied."""
+        if self.choices is None:
+            return None
+        return {**self.choices, **self.changed_choices}
 
     def to_dict(self, section_ids: Sequence[str]) -> dict[str, Any]:
         """Return the JSON form, with what is still to do."""
@@ -211,6 +223,24 @@ class RecordStatus:
         """
         family = [p for p in self.signers.values() if p.role != SignerRole.INVESTIGATOR]
         return not family or any(p.signed_at is not None for p in family)
+
+    def copy_for(self, signer_id: str) -> str | None:
+        """Return which signed copy ``signer_id`` may download now: final, interim or none.
+
+        ``final`` while the record stands consented (everyone signed); ``interim`` as
+        soon as this signer's own signature is in while others are still awaited (a
+        sealed "signed by you, awaiting others" copy); else None.
+        """
+        if self.completed_seq is not None:
+            return "final"
+        progress = self.signers.get(signer_id)
+        if (
+            self.state in OPEN_STATES
+            and progress is not None
+            and (progress.signed_at is not None or progress.signed_on_paper is not None)
+        ):
+            return "interim"
+        return None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form."""
@@ -318,6 +348,9 @@ def record_status(
             progress.comprehension_passed = progress.comprehension_passed or data["passed"]
         elif kind == "items.chosen":
             progress.choices = dict(data["choices"])
+        elif kind == "items.changed":
+            # An optional item changed after signing: a new signed event, the record kept.
+            progress.changed_choices.update(data["changes"])
         elif kind == "signature.added":
             progress.signed_at = event["at"]
             if all(p.signed_at for p in signers.values()):
@@ -371,19 +404,21 @@ def _item_grants(
     scopes: Sequence[str],
     state: RecordState,
 ) -> dict[str, bool]:
-    """Grant an item only if every signer who chose said yes and no scope revoked it.
+    """Grant an item only if every signer who chose says yes now and no scope revoked it.
+
+    "Now": the signed choices with every later change (``items.changed``) applied.
 
     Where several people must consent, one "no" is a no (Graz EC: withdrawal by any
     one of them ends participation in that scope;
     docs/regulatory-basis.md#several-consenters).
     """
-    choosers = [p for p in signers.values() if p.choices is not None]
+    current = [c for c in (p.current_choices for p in signers.values()) if c is not None]
     grants: dict[str, bool] = {}
     for item in items:
         granted = (
             state == RecordState.CONSENTED
-            and bool(choosers)
-            and all(p.choices.get(item["id"], False) for p in choosers if p.choices is not None)
+            and bool(current)
+            and all(c.get(item["id"], False) for c in current)
             and not (REVOKED_BY.get(item["code"], set()) & set(scopes))
         )
         grants[item["code"]] = grants.get(item["code"], True) and granted
@@ -394,6 +429,9 @@ def chosen_items(
     items: Sequence[dict[str, Any]], signers: dict[str, SignerProgress], state: RecordState
 ) -> dict[str, bool]:
     """Return each item code as the signers chose it, before any withdrawal revoked it.
+
+    Later changes of an optional item (``items.changed``) count: they are the family's
+    own new choice, signed like the first.
 
     What the record granted when it was completed: the FHIR export states it, and
     states a later revocation as the end of that grant (:mod:`consentkit.interop.fhir`).

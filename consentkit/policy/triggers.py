@@ -7,6 +7,11 @@ A study switches each trigger on or off and sets its delay in ``study.yaml``::
         invitation-reminder: {enabled: true, days: 3}
         invitation-staff-alert: {enabled: true, days: 7}
         guardian-turn: {enabled: false}
+        reading-reminder: {enabled: true, days: 5}
+        competence-reminder: {enabled: true, days: 30}
+
+A reminder *ahead* of a date (``expiry-reminder``, the lifecycle reminders) counts
+its days back from that date; the others count forward from what started it.
 
 A trigger the study does not name keeps its default (:data:`DEFAULTS`). The kind
 is also the message template (``templates/messages/<kind>.html``).
@@ -15,7 +20,7 @@ docs/notifications.md#triggers lists what each one sends and to whom.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,6 +39,12 @@ class Trigger:
         if not self.enabled or self.days is None:
             return None
         return since + timedelta(days=self.days)
+
+    def due_before(self, ends: datetime) -> datetime | None:
+        """Return when a reminder ahead of ``ends`` fires (its days before), None when off."""
+        if not self.enabled or self.days is None:
+            return None
+        return ends - timedelta(days=self.days)
 
 
 #: Every trigger and its default: time-based ones have a delay in days.
@@ -54,11 +65,39 @@ DEFAULTS: Mapping[str, Trigger] = {
         Trigger("copy-ready", True),
         # Site staff answered the family's question.
         Trigger("question-answered", True),
+        # A signer started reading a record N days ago and has not signed it.
+        Trigger("reading-reminder", True, 5),
+        # A record's completion window ends in N days and the signer has not signed.
+        Trigger("expiry-reminder", True, 3),
+        # Lifecycle, N days before the date (a consent task's due date), to the family and
+        # to the site's staff: a new age band (a new assent form) ...
+        Trigger("band-change-reminder", True, 14),
+        # ... a new role of the child (NL 12, PL 13: the child starts to co-sign) ...
+        Trigger("role-change-reminder", True, 14),
+        # ... the age of legal competence (the young person's own consent, CTR Art 32(3)).
+        Trigger("competence-reminder", True, 30),
+        # Each morning, to each site member who has it on: what waits for them.
+        Trigger("staff-digest", True),
     )
 }
 
 #: Triggers the worker's periodic scan looks for (the others follow an event).
-TIME_BASED = ("invitation-reminder", "invitation-staff-alert")
+TIME_BASED = (
+    "invitation-reminder",
+    "invitation-staff-alert",
+    "reading-reminder",
+    "expiry-reminder",
+    "band-change-reminder",
+    "role-change-reminder",
+    "competence-reminder",
+)
+
+#: The lifecycle reminder of each consent task reason (``ConsentTask.reason``).
+LIFECYCLE = {
+    "age-band": "band-change-reminder",
+    "minor-role": "role-change-reminder",
+    "competence-age": "competence-reminder",
+}
 
 
 def trigger(settings: Mapping[str, Any] | None, kind: str) -> Trigger:
@@ -69,9 +108,22 @@ def trigger(settings: Mapping[str, Any] | None, kind: str) -> Trigger:
     """
     default = DEFAULTS[kind]
     given = ((settings or {}).get("messages") or {}).get(kind) or {}
-    days = given.get("days", default.days)
+    # The authoring schema stores ``days: None`` for a trigger named without days: the default.
+    days = given.get("days")
+    days = default.days if days is None else days
     return Trigger(
         kind,
         bool(given.get("enabled", default.enabled)),
         None if days is None else int(days),
     )
+
+
+def reminds_family(withdrawn_scopes: Collection[str]) -> bool:
+    """Whether reminders about the family's next step may still be queued at all.
+
+    Not once the participant withdrew entirely (``full``): their participation ended
+    and nothing is asked of them again. A withdrawal of contact only is left to the
+    rules of contact at send time (:func:`consentkit.policy.contact.decide` skips
+    every message but the essential ones), so the family's timeline says why.
+    """
+    return "full" not in withdrawn_scopes

@@ -18,12 +18,14 @@ CONSENT_WITHDRAWN = "consent.withdrawn"
 ASSENT_DISSENT = "assent.dissent"
 RECONSENT_REQUIRED = "consent.reconsent-required"
 CONSENT_SUSPENDED = "consent.suspended"
+CHOICES_CHANGED = "consent.choices-changed"
 EVENT_TYPES = (
     CONSENT_COMPLETED,
     CONSENT_WITHDRAWN,
     ASSENT_DISSENT,
     RECONSENT_REQUIRED,
     CONSENT_SUSPENDED,
+    CHOICES_CHANGED,
 )
 CONSENTED = "consented"
 
@@ -40,6 +42,8 @@ def webhook_event_type(
         return CONSENT_WITHDRAWN
     if type == "assent.dissent":
         return ASSENT_DISSENT
+    if type == "items.changed":
+        return CHOICES_CHANGED
     if type == "participant.competence-reached":
         return CONSENT_SUSPENDED
     if type == "task.created":

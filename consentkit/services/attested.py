@@ -180,7 +180,8 @@ def correct_name(
         return False
     corrected = {**identity, "name": name}
     if not Signer.objects(id=signer.id, identity=signer.identity).update_one(
-        set__identity=crypto.encrypt_identity(corrected)
+        set__identity=crypto.encrypt_identity(corrected),
+        set__contact_index=crypto.contact_index(corrected),
     ):
         raise ConflictError(
             "The name was changed meanwhile. Reload and try again.", code="name-changed"

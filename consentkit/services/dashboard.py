@@ -67,6 +67,8 @@ __all__ = [
     "WorklistPage",
     "WorklistRow",
     "counter_documents",
+    "countersign_waiting",
+    "expiring_within",
     "export",
     "export_filename",
     "export_rows",
@@ -678,6 +680,64 @@ def summary(
     )
 
 
+def _open_in_window(
+    trial_id: str, state: str, at: datetime, until: datetime | None, sites: Collection[str] | None
+) -> Iterator[Mapping[str, Any]]:
+    """Yield the records in ``state`` whose window runs at ``at`` (and ends by ``until``).
+
+    Equality on (trial, state) and one range on due_at: the (trial_id, state, due_at) index.
+    """
+    window: dict[str, Any] = {"$gt": at}
+    if until is not None:
+        window["$lte"] = until
+    fields = {"_id": 0, "site_code": 1, "missing_signers": 1, "is_partial": 1}
+    for doc in ConsentRecord._get_collection().find(
+        {"trial_id": trial_id, "state": state, "due_at": window}, fields
+    ):
+        if sites is None or doc["site_code"] in sites:
+            yield doc
+
+
+def countersign_waiting(
+    trial_id: str, *, site_codes: Collection[str] | None = None, at: datetime | None = None
+) -> int:
+    """Count the records waiting for the investigator's countersignature at ``at`` (now).
+
+    Awaiting signatures, window still running, someone of the family has signed
+    (``is_partial``: the investigator countersigns after the family,
+    :func:`consentkit.services.ceremony.write_signature`) and an investigator has not.
+    """
+    at = at or now_utc()
+    return sum(
+        1
+        for doc in _open_in_window(
+            trial_id, RecordState.AWAITING_SIGNATURES.value, at, None, site_codes
+        )
+        if doc.get("is_partial")
+        and any(m.get("role") == "investigator" for m in doc.get("missing_signers") or [])
+    )
+
+
+def expiring_within(
+    trial_id: str,
+    days: int,
+    *,
+    site_codes: Collection[str] | None = None,
+    at: datetime | None = None,
+) -> int:
+    """Count the open records whose completion window ends within ``days`` days of ``at``.
+
+    Past that end they count as ``expired`` (:func:`summary`); these can still be completed.
+    """
+    at = at or now_utc()
+    until = at + timedelta(days=days)
+    return sum(
+        1
+        for state in sorted(OPEN_STATES)
+        for _doc in _open_in_window(trial_id, state, at, until, site_codes)
+    )
+
+
 # ---------------------------------------------------------------- the worklist
 
 
@@ -1215,13 +1275,18 @@ def _export_lines(
         record_ids = sorted({row.record_id for row in batch})
         pipeline = [
             {"$match": {"record_id": {"$in": record_ids}}},
-            {"$match": {"type": "items.chosen"}},
+            # The choices as signed, then each optional choice changed after signing.
+            {"$match": {"type": {"$in": ["items.chosen", "items.changed"]}}},
             {"$sort": {"seq": 1}},
             {"$project": {"record_id": True, "payload": True}},
         ]
         for event in events.aggregate(pipeline):
             payload = event["payload"]
-            chosen[event["record_id"]][payload["signer_id"]] = payload["choices"]
+            if "changes" in payload:
+                mine = chosen[event["record_id"]].get(payload["signer_id"], {})
+                chosen[event["record_id"]][payload["signer_id"]] = {**mine, **payload["changes"]}
+            else:
+                chosen[event["record_id"]][payload["signer_id"]] = payload["choices"]
         codes = sorted({row.participant_code for row in batch})
         scopes = {
             doc["code"]: set(doc.get("withdrawn_scopes") or [])

@@ -38,9 +38,9 @@ from pypdf import PdfReader
 
 from consentkit.authoring.reader import canonical_json
 from consentkit.clock import now_utc
-from consentkit.enums import FormKind, SignatureMethod
+from consentkit.enums import FormKind, RecordState, SignatureMethod
 from consentkit.errors import ConflictError, InvalidDataError, NotFoundError
-from consentkit.i18n import gettext
+from consentkit.i18n import N_, gettext
 from consentkit.labels import LABELS, event_label, label
 from consentkit.models.document import StoredDocument
 from consentkit.models.participant import Participant
@@ -408,6 +408,13 @@ def _purpose(opened_for: OpenedFor | None, form_kind: str, locale: str) -> str |
     return why.purpose(locale)
 
 
+#: The top of an interim copy: what it is, and whose signatures are still awaited.
+INTERIM_NOTICE = N_(
+    "Interim copy: signed by you, not by everyone yet. Still awaited: %(awaited)s. "
+    "The final copy comes when everyone has signed."
+)
+
+
 def _consent_html(
     participant: Participant,
     payload: ConsentRecordPayload,
@@ -441,6 +448,16 @@ def _consent_html(
             choices[event["payload"]["signer_id"]] = event["payload"]["choices"]
     signature_events = {e["seq"]: e for e in events if e["type"] == "signature.added"}
     is_assent = payload["form_kind"] == FormKind.CHILD_ASSENT
+    # An interim copy (someone signed, others are awaited) says so at its top, naming whom.
+    interim = None
+    if payload["state"] != RecordState.CONSENTED:
+        status = record_status(
+            opened_event(events, payload["record_id"]), events, at=events[-1]["at"]
+        )
+        awaited = ", ".join(
+            dict.fromkeys(label("signer_role", m["role"], locale) for m in status.missing_signers)
+        )
+        interim = gettext(locale, INTERIM_NOTICE, awaited=awaited)
     doc = {
         "lang": locale,
         "direction": language_option(locale).direction,
@@ -466,6 +483,7 @@ def _consent_html(
         "state": label("record_state", payload["state"], locale),
         "opened_for": _purpose(payload.get("opened_for"), payload["form_kind"], locale),
         "is_development_seal": seal_is_dev,
+        "interim_notice": interim,
         "verification_code": verification_code(record_sha256),
         "record_sha256": record_sha256,
         "sections": [
@@ -635,10 +653,36 @@ def _read(document: StoredDocument) -> bytes:
     return content
 
 
+def stored_content(document: StoredDocument) -> bytes:
+    """Return a stored document's PDF, checked against its recorded SHA-256.
+
+    Raises:
+        ConflictError: ``document-corrupt``.
+    """
+    return _read(document)
+
+
 def _attached_record_summary(pdf: bytes) -> tuple[str, str]:
     record_json = extract_record_json(pdf)
     digest = hashlib.sha256(record_json.encode()).hexdigest()
     return digest, verification_code(digest)
+
+
+def _interim_seq(events: list[dict[str, Any]], record_id: str, signer_id: str) -> int | None:
+    """Return the last signature on an open record once ``signer_id`` has signed it, else None.
+
+    The interim copy shows every signature given so far, so it is rendered as of the
+    latest one (a second guardian's signature makes a new interim copy).
+    """
+    opened = opened_event(events, record_id)
+    status = record_status(opened, events, at=events[-1]["at"])
+    if status.copy_for(signer_id) != "interim":
+        return None
+    return max(
+        int(e["seq"])
+        for e in events
+        if e.get("record_id") == record_id and e["type"] in ("signature.added", "paper.recorded")
+    )
 
 
 def consent_document(
@@ -647,15 +691,20 @@ def consent_document(
     *,
     locale: str | None = None,
     now: datetime | None = None,
+    signer_id: str | None = None,
 ) -> DocumentResult:
     """Return the sealed PDF of a completed consent record in one signer's language.
 
     The language defaults to the record's; each signer may ask for the language
-    they signed in, so two guardians get the text each read.
+    they signed in, so two guardians get the text each read. A ``signer_id`` who
+    has signed a record others still have to sign gets an interim copy ("signed
+    by you, awaiting others", sealed like the final one), so a family keeps what
+    they signed from the moment they signed it.
 
     Raises:
         NotFoundError: no such record.
-        ConflictError: the record is not complete yet (``record-incomplete``).
+        ConflictError: the record is not complete yet (``record-incomplete``) and,
+            with ``signer_id``, that signer has not signed it either.
         InvalidDataError: the record has no text in that language.
     """
     now = now or now_utc()
@@ -667,6 +716,10 @@ def consent_document(
             "This form has no %(locale)s text.", code="unknown-locale", params={"locale": locale}
         )
     as_of = _completion_seq(events, record_id)
+    key, suffix = f"consent-record:{record_id}:{locale}", ""
+    if as_of is None and signer_id is not None:
+        as_of = _interim_seq(events, record_id, signer_id)
+        key, suffix = f"consent-record:{record_id}:{locale}:interim:{as_of}", "-interim"
     if as_of is None:
         raise ConflictError(
             "The consent is not complete yet; its document comes after the last signature.",
@@ -681,16 +734,11 @@ def consent_document(
         "locale": locale,
         "as_of_seq": as_of,
     }
-    result = _render_once(
-        f"consent-record:{record_id}:{locale}",
-        base,
-        lambda: render_consent_pdf(participant, payload),
-        now,
-    )
+    result = _render_once(key, base, lambda: render_consent_pdf(participant, payload), now)
     completed_at = next(e["at"] for e in events if e["seq"] == as_of)
     result.filename = document_filename(
         participant.trial_id,
-        opened["payload"]["form_id"],
+        opened["payload"]["form_id"] + suffix,
         local_date(completed_at, participant.timezone),
     )
     return result

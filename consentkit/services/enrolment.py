@@ -712,7 +712,8 @@ def correct_contact(
         return ContactCorrection(str(signer.id), (), 0)
     corrected = {**identity, "email": email, "phone": phone}
     if not Signer.objects(id=signer.id, identity=signer.identity).update_one(
-        set__identity=crypto.encrypt_identity(corrected)
+        set__identity=crypto.encrypt_identity(corrected),
+        set__contact_index=crypto.contact_index(corrected),
     ):
         raise ConflictError(
             "The contact was changed meanwhile. Reload and try again.", code="contact-changed"

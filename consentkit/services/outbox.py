@@ -69,7 +69,8 @@ def enqueue(
     ``kind`` names the templates ``templates/messages/<kind>.{subject,txt,html}``.
     ``recipient`` is ``{"signer_id": ...}`` for a family member (the contact is
     read when sending, under the rules of contact then in force) or
-    ``{"email"|"phone": ...}`` for a staff member. Choose a ``dedupe_key`` that
+    ``{"email"|"phone": ...}`` for a staff member (with ``"timezone"``, their quiet hours
+    are kept in that zone rather than UTC). Choose a ``dedupe_key`` that
     names the reason for the message (``withdrawal-confirmed:<participant>:<seq>:<signer>``):
     a retried trigger then never sends twice, and the gateway receives it too.
 
@@ -350,7 +351,10 @@ def address(message: OutboxMessage, *, now: datetime | None = None) -> Addressed
         reachable = tuple(
             c for c in CHANNELS if given.get(c) or (c == "sms" and given.get("phone"))
         )
-        return Addressed(contact_policy.Recipient(reachable_by=reachable), given, message.locale)
+        # A staff member's quiet hours are those of their site, when the message names it.
+        zone = message.recipient.get("timezone") or "UTC"
+        recipient = contact_policy.Recipient(reachable_by=reachable, timezone=zone)
+        return Addressed(recipient, given, message.locale)
     signer = Signer.objects(id=signer_id).first()
     if signer is None:
         return Addressed(contact_policy.Recipient(reachable_by=()), {}, message.locale)

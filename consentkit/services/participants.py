@@ -135,6 +135,7 @@ def add_signer(
         participant_id=str(participant.id),
         role=role.value,
         identity=crypto.encrypt_identity(identity),
+        contact_index=crypto.contact_index(identity),
         preferred_language=preferred_language,
         created_at=now,
     )

@@ -6,21 +6,40 @@ nothing here decides anything of its own. An unknown participant or activity is
 denied with a reason code, never an error, so a caller that asks about a code
 it mistyped is told "no". The batch form reads every participant and every
 chain in two queries per 25 participants (docs/permissions.md).
+
+Answers are kept on the participant (``permissions_cache``) for as long as
+nothing can change them: the same chain (its last event), the same study
+configuration and rule pack, the same local day (age decides requirements) and
+the same side of every record's completion deadline (expiry). A later read in
+that window answers from the participant document and one indexed look for an
+event after the sealed head, without reading or re-deriving the chain; anything
+else reads the chain, as before, and stores the new answers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as day_time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from consentkit.clock import now_utc
 from consentkit.errors import InvalidDataError, PermissionDeniedError
+from consentkit.models.audit import AuditEvent
 from consentkit.models.participant import Participant
-from consentkit.policy.activities import ACTIVITIES, UNKNOWN_PARTICIPANT, answer, unknown
+from consentkit.policy.activities import (
+    ACTIVITIES,
+    UNKNOWN_ACTIVITY,
+    UNKNOWN_PARTICIPANT,
+    answer,
+    unknown,
+)
 from consentkit.policy.activities import valid_until as until_of
 from consentkit.policy.age import local_date
+from consentkit.policy.jurisdiction import load_rule_pack
 from consentkit.services import audit
+from consentkit.services.forms import catalog
 from consentkit.services.records import participation
 from consentkit.services.requirements import requirements_for
 
@@ -28,7 +47,118 @@ from consentkit.services.requirements import requirements_for
 BATCH_MAX = 1000
 #: Participants per bulk read: on the embedded database a larger $in outlasts its timeout.
 READ_CHUNK = 25
-_FIELDS = ("trial_id", "code", "site_code", "country", "timezone", "birth_date")
+_FIELDS = (
+    "trial_id",
+    "code",
+    "site_code",
+    "country",
+    "timezone",
+    "birth_date",
+    "chain_head",
+    "permissions_cache",
+)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _config_key(trial_id: str) -> str:
+    """What else the answers rest on: the study as imported and the rule pack's version."""
+    return f"{catalog(trial_id).study.source_sha256}:{load_rule_pack().version}"
+
+
+def _window(
+    participant: Participant, events: Sequence[audit.ChainEvent], at: datetime
+) -> tuple[datetime, datetime]:
+    """Return the times around ``at`` with the same answers on these events: [start, end).
+
+    Answers change with the local day (age decides the requirements and the
+    competence) and when an open record passes its completion deadline (it
+    expires); between those moments they depend on the events alone.
+    """
+    zone = ZoneInfo(participant.timezone)
+    on = local_date(at, participant.timezone)
+    start = datetime.combine(on, day_time(), tzinfo=zone).astimezone(UTC)
+    end = datetime.combine(on + timedelta(days=1), day_time(), tzinfo=zone).astimezone(UTC)
+    for event in events:
+        if event["type"] != "record.opened":
+            continue
+        deadline = _aware(event["at"]) + timedelta(days=event["payload"]["window_days"])
+        if deadline < at:  # expired at ``at``: the same after it
+            start = max(start, deadline + timedelta(microseconds=1))
+        else:
+            end = min(end, deadline)
+    return start, end
+
+
+def _stored(answers: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The answers as BSON keeps them (a date is not a BSON type)."""
+    return [
+        {**a, "valid_until": a["valid_until"].isoformat() if a["valid_until"] else None}
+        for a in answers
+    ]
+
+
+def _loaded(answers: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {**a, "valid_until": date.fromisoformat(a["valid_until"]) if a["valid_until"] else None}
+        for a in answers
+    ]
+
+
+def _cached(participant: Participant, at: datetime, newer: bool) -> list[dict[str, Any]] | None:
+    """Return the stored answers if they hold at ``at``, else None.
+
+    ``newer``: an event follows the sealed head (an append in progress, or one whose
+    writer died before sealing): the stored answers may not know it.
+    """
+    cache = participant.permissions_cache or {}
+    head = participant.chain_head or {}
+    if (
+        newer
+        or not cache
+        or cache.get("seq") != head.get("seq")
+        or cache.get("config") != _config_key(participant.trial_id)
+        or not _aware(cache["start"]) <= at < _aware(cache["end"])
+    ):
+        return None
+    return _loaded(cache["answers"])
+
+
+def _store(
+    participant: Participant,
+    events: Sequence[audit.ChainEvent],
+    at: datetime,
+    answers: Sequence[Mapping[str, Any]],
+) -> None:
+    """Keep every activity's answers on the participant for the window they hold in."""
+    if not events:
+        return
+    start, end = _window(participant, events, at)
+    Participant.objects(id=participant.id).update_one(
+        set__permissions_cache={
+            "seq": events[-1]["seq"],
+            "config": _config_key(participant.trial_id),
+            "start": start,
+            "end": end,
+            "answers": _stored(answers),
+        }
+    )
+
+
+def _computed(
+    participant: Participant, at: datetime, events: Sequence[audit.ChainEvent]
+) -> list[dict[str, Any]]:
+    profile = participation(participant, at=at, events=events)
+    on = local_date(at, participant.timezone)
+    until = until_of(requirements_for(participant, on), participant.birth_date, on)
+    return [answer(profile, a, until=until).to_dict() for a in ACTIVITIES]
+
+
+def _pick(every: Sequence[dict[str, Any]], activities: Sequence[str]) -> list[dict[str, Any]]:
+    by_activity = {a["activity"]: a for a in every}
+    return [by_activity.get(a) or unknown(a, UNKNOWN_ACTIVITY).to_dict() for a in activities]
 
 
 def _answers(
@@ -41,6 +171,37 @@ def _answers(
     on = local_date(at, participant.timezone)
     until = until_of(requirements_for(participant, on), participant.birth_date, on)
     return [answer(profile, a, until=until).to_dict() for a in activities]
+
+
+def _beyond_head(participants: Sequence[Participant]) -> set[str]:
+    """Return the ids of participants with an event after their sealed head (one query)."""
+    if not participants:
+        return set()
+    wanted = [
+        {"participant_id": str(p.id), "seq": int((p.chain_head or {}).get("seq") or 0) + 1}
+        for p in participants
+    ]
+    query = wanted[0] if len(wanted) == 1 else {"$or": wanted}
+    found = AuditEvent._get_collection().find(query, {"participant_id": 1})
+    return {raw["participant_id"] for raw in found}
+
+
+def _answers_of(
+    participant: Participant,
+    activities: Sequence[str],
+    at: datetime,
+    *,
+    newer: bool,
+    events: Sequence[audit.ChainEvent] | None = None,
+) -> list[dict[str, Any]]:
+    """Return the answers, from the participant's stored ones when they still hold."""
+    cached = _cached(participant, at, newer)
+    if cached is not None:
+        return _pick(cached, activities)
+    chain = audit.chain_dicts(str(participant.id)) if events is None else events
+    every = _computed(participant, at, chain)
+    _store(participant, chain, at, every)
+    return _pick(every, activities)
 
 
 def _activities(asked: Sequence[str] | None) -> list[str]:
@@ -74,7 +235,7 @@ def permissions_for(
         answers = [unknown(a, UNKNOWN_PARTICIPANT).to_dict() for a in asked]
     else:
         _check_sites([participant], sites)
-        answers = _answers(participant, asked, at)
+        answers = _answers_of(participant, asked, at, newer=bool(_beyond_head([participant])))
     return {"trial_id": trial_id, "participant": code, "at": at, "answers": answers}
 
 
@@ -109,17 +270,28 @@ def permissions_for_many(
             for p in Participant.objects(trial_id=trial_id, code__in=chunk).only(*_FIELDS)
         )
     _check_sites(list(found.values()), sites)
-    ids = [str(p.id) for p in found.values()]
+    people = list(found.values())
+    newer: set[str] = set()
+    for start in range(0, len(people), READ_CHUNK):
+        newer |= _beyond_head(people[start : start + READ_CHUNK])
+    # Only the participants whose stored answers do not hold have their chains read.
+    stale = [str(p.id) for p in people if _cached(p, at, str(p.id) in newer) is None]
     chains: dict[str, list[audit.ChainEvent]] = {}
-    for start in range(0, len(ids), READ_CHUNK):
-        chains.update(audit.chains_dicts(ids[start : start + READ_CHUNK]))
+    for start in range(0, len(stale), READ_CHUNK):
+        chains.update(audit.chains_dicts(stale[start : start + READ_CHUNK]))
     results = []
     for code in codes:
         participant = found.get(code)
         answers = (
             [unknown(a, UNKNOWN_PARTICIPANT).to_dict() for a in asked]
             if participant is None
-            else _answers(participant, asked, at, chains[str(participant.id)])
+            else _answers_of(
+                participant,
+                asked,
+                at,
+                newer=str(participant.id) in newer,
+                events=chains.get(str(participant.id)),
+            )
         )
         results.append({"participant": code, "answers": answers})
     return results

@@ -44,6 +44,7 @@ from consentkit.services import (
     questions,
     records,
     transitions,
+    wallet,
 )
 from consentkit.services.ceremony import Step
 from consentkit.services.evidence import FRESH_AUTH, Actor, AuthEvidence, SignatureInput
@@ -92,6 +93,9 @@ class Task(TypedDict):
     steps: list[str]
     #: The state in this signer's words and language (:func:`ceremony.family_status`).
     status_text: str
+    #: The signed copy this signer may download now: final, interim (signed by them,
+    #: awaiting others) or None (:meth:`RecordStatus.copy_for`).
+    copy: str | None
     due_at: datetime
     reflection_until: datetime | None
     #: The time to think, from the signer's first reading (0: none asked).
@@ -254,6 +258,8 @@ def tasks(
                 "next_step": step,
                 "steps": [s.value for s in ceremony.record_steps(event)],
                 "status_text": ceremony.family_status(status, acting, step).text(locale),
+                # Which signed copy this signer may download now (final, interim or none).
+                "copy": status.copy_for(acting),
                 "due_at": status.opened_at + timedelta(days=event["payload"]["window_days"]),
                 # Signing before this needs a stated reason (the time to think, CTR Art 29(1)):
                 # from this signer's first reading (policy.signing.reflection_until).
@@ -292,6 +298,7 @@ def tasks(
                 "next_step": "open" if today >= task.due_date else None,
                 "steps": [],
                 "status_text": label("task_status", "open", locale),
+                "copy": None,
                 "due_at": datetime.combine(task.due_date, time(0), tzinfo=UTC),
                 "reflection_until": None,
                 "reflection_hours": 0,
@@ -322,6 +329,7 @@ def tasks(
                 "next_step": "read-update",
                 "steps": [],
                 "status_text": label("task_why", "updated-information", locale),
+                "copy": None,
                 "due_at": event["at"],
                 "reflection_until": None,
                 "reflection_hours": 0,
@@ -1020,9 +1028,15 @@ def withdrawal_document(session: SignerSession, seq: int) -> bytes:
 def record_document(
     session: SignerSession, record_id: str, *, locale: str | None
 ) -> documents.DocumentResult:
-    """Return (rendering on first request) the sealed PDF of a completed record and its name."""
-    participant = _turn(session, record_id).participant
-    return documents.consent_document(participant, record_id, locale=locale)
+    """Return (rendering on first request) the sealed PDF of a record and its name.
+
+    The final copy once everyone has signed; before that, once this signer (or their
+    young child, on the child's turn) has signed, an interim copy.
+    """
+    turn = _turn(session, record_id)
+    return documents.consent_document(
+        turn.participant, record_id, locale=locale, signer_id=turn.signer_id
+    )
 
 
 class ContactSettings(TypedDict):
@@ -1072,3 +1086,51 @@ def change_contact_settings(
         app_token=app_token,
     )
     return _contact_settings(session.signer_id)
+
+
+def my_wallet(session: SignerSession, *, locale: str | None) -> wallet.Wallet:
+    """Return everything the signed-in person signs for: siblings, studies, records, documents."""
+    return wallet.wallet(session.signer_id, locale=locale)
+
+
+def wallet_document(session: SignerSession, document_id: str) -> tuple[bytes, str]:
+    """Return a sealed document of the wallet (any child's) and its file name."""
+    return wallet.document(session.signer_id, document_id)
+
+
+def change_choice(
+    session: SignerSession,
+    *,
+    record_id: str,
+    item_id: str,
+    value: bool,
+    idempotency_key: str | None = None,
+) -> wallet.ChoiceChange:
+    """Change one optional choice of a signed record in the wallet, with a fresh code.
+
+    Checked before the code is spent; a refused write gives the code back, as for
+    a signature. A retry with the key of a change already stored gets its answer
+    again, without a new code and without a second event.
+
+    Raises:
+        NotFoundError, InvalidDataError, ConflictError: as :func:`wallet.change_choice`.
+        EligibilityError: ``fresh-code-required``.
+    """
+    if idempotency_key:
+        done = wallet.change_for_key(session.signer_id, record_id, idempotency_key)
+        if done is not None:
+            return done
+    wallet.check_choice(session.signer_id, record_id, item_id, value)
+    evidence = _spend_step_up(session, now_utc())
+    try:
+        return wallet.change_choice(
+            session.signer_id,
+            record_id,
+            item_id=item_id,
+            value=value,
+            auth=evidence,
+            idempotency_key=idempotency_key,
+        )
+    except ConsentKitError:
+        _give_back_step_up(session, evidence)
+        raise

@@ -151,6 +151,9 @@ def summary(event: Mapping[str, Any], locale: str | None = None) -> str:
         "items.chosen": lambda: ", ".join(
             f"{k}: {_('Yes') if v else _('No')}" for k, v in data["choices"].items()
         ),
+        "items.changed": lambda: ", ".join(
+            f"{k}: {_('Yes') if v else _('No')}" for k, v in data["changes"].items()
+        ),
         "signature.added": signed,
         "record.opened": lambda: _(
             "%(form)s v%(version)s, to be signed by %(roles)s",

@@ -364,6 +364,8 @@ def build_payload(message: OutboxMessage) -> str:
     payload = event["payload"]
     if event["type"] == "withdrawal.recorded":
         data["scopes"] = list(payload.get("scopes") or [])
+    if event["type"] == "items.changed":
+        data["changes"] = dict(payload.get("changes") or {})
     if event["type"] == "participant.competence-reached":
         data["suspended_record_ids"] = list(payload.get("suspended_record_ids") or [])
     if event["type"] == "task.created":

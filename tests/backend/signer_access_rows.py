@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyotp
+from bson import ObjectId
 
 from backend.auth import ACCESS_TOKEN_TTL_S
 from consentkit.clock import now_utc
 from consentkit.models.access import OtpChallenge, SignerSession
 from consentkit.models.audit import ConsentRecord
+from consentkit.models.document import StoredDocument
 from consentkit.models.participant import Signer
 from consentkit.models.publication import PublicationReceipt
 from consentkit.models.study import FormVersion
@@ -615,6 +617,45 @@ def _b_step_up_authenticator(world: World, row: Row) -> None:
     _b_with_as_app(world, row, _enrol_authenticator)
 
 
+# ---------------------------------------------------------------- the family's wallet
+
+
+def _wallet_ids(response: Any) -> set[str]:
+    body = response.get_json()
+    return {r["record_id"] for child in body["children"] for r in child["records"]} | {
+        d["document_id"] for child in body["children"] for d in child["documents"]
+    }
+
+
+def _wallet_is_mine(response: Any, ctx: Ctx) -> None:
+    listed = _wallet_ids(response)
+    codes = {c["participant_code"] for c in response.get_json()["children"]}
+    assert ctx.record_id in listed
+    assert codes == {ctx.family.participant.code}
+
+
+def _b_wallet(world: World, row: Row) -> None:
+    """B's wallet holds B's records and documents, none of A's."""
+    response = row.send(world.client, ctx_for(world.b, world.b.open), world.b.phone.headers)
+    assert response.status_code == 200
+    listed = _wallet_ids(response)
+    assert world.b.ids <= listed
+    assert not listed & world.a.ids
+
+
+def _optional_item(ctx: Ctx) -> str:
+    return next(i["id"] for i in ctx.text["items"] if not i["required"])
+
+
+def _choice_change(ctx: Ctx) -> dict[str, Any]:
+    return {"record_id": ctx.record_id, "item_id": _optional_item(ctx), "value": False}
+
+
+def _choice_changed(response: Any, ctx: Ctx) -> None:
+    _event("items.changed")(response, ctx)
+    assert response.get_json()["value"] is False
+
+
 # ---------------------------------------------------------------- the table
 
 
@@ -656,6 +697,10 @@ class Row:
         if "<challenge_id>" in url:
             assert ctx.challenge is not None
             url = url.replace("<challenge_id>", ctx.challenge[0])
+        if "<document_id>" in url:
+            # The sealed document of the record named (a made-up id for a made-up record).
+            stored = StoredDocument.objects(record_id=ctx.record_id).first()
+            url = url.replace("<document_id>", str(stored.id) if stored else str(ObjectId()))
         # A consent task of the family named (made by ``_task`` for the signer acting).
         url = url.replace("<task_key>", f"matrix-{ctx.family.participant.code}")
         url = url.replace("<publication_id>", ctx.publication_id or "0" * 24)
@@ -808,6 +853,33 @@ ROWS = [
         scope="self",
         own_family=False,
         other=_b_contact_settings,
+    ),
+    Row(
+        "GET",
+        f"{ME}/wallet",
+        scope="self",
+        own_family=False,
+        a_check=_wallet_is_mine,
+        other=_b_wallet,
+    ),
+    Row(
+        "GET",
+        f"{ME}/wallet/documents/<document_id>",
+        record="done",
+        own_family=False,
+        a_check=_is_a_pdf,
+    ),
+    Row(
+        "POST",
+        f"{ME}/wallet/choices",
+        body=_choice_change,
+        record="done",
+        # A's consented record of the module's world: one more event, nothing else changes.
+        own_family=False,
+        a_prepare=_fresh_code,
+        a_status=201,
+        a_check=_choice_changed,
+        b_prepare=lambda world: world.b.phone.fresh_code(),
     ),
     Row(
         "GET",

@@ -13,6 +13,7 @@ REQUIRED_IN_PRODUCTION = [
     "CONSENTKIT_SECRET_KEY",
     "CONSENTKIT_IDENTITY_KEYS",
     "CONSENTKIT_AUDIT_KEY",
+    "CONSENTKIT_BLIND_INDEX_KEY",
     "CONSENTKIT_SEAL_CERT",
     "CONSENTKIT_SEAL_KEY",
     "CONSENTKIT_OTP_SENDER",
@@ -29,6 +30,7 @@ def production(tmp_path: Path, **changes: str) -> dict[str, str]:
         "CONSENTKIT_SECRET_KEY": "s" * 40,
         "CONSENTKIT_IDENTITY_KEYS": "k" * 44,
         "CONSENTKIT_AUDIT_KEY": "a" * 40,
+        "CONSENTKIT_BLIND_INDEX_KEY": "b" * 40,
         "CONSENTKIT_SEAL_CERT": str(cert),
         "CONSENTKIT_SEAL_KEY": str(key),
         "CONSENTKIT_OTP_SENDER": "smtp",
@@ -69,6 +71,7 @@ def test_config_refuses_production_with_a_seal_file_that_is_not_there(tmp_path: 
         ("CONSENTKIT_OTP_SENDER", "console"),
         ("CONSENTKIT_PUBLIC_URL", "http://consent.example.org"),
         ("CONSENTKIT_AUDIT_KEY", "short"),
+        ("CONSENTKIT_BLIND_INDEX_KEY", "short"),
     ],
 )
 def test_config_refuses_unsafe_production_values(tmp_path: Path, name: str, value: str) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from backend.web import CONTENT_SECURITY_POLICY
 from consentkit.clock import now_utc
 from consentkit.services import ceremony, participants, records
 from tests.backend.signer_access_world import API, sign_in
@@ -131,6 +132,15 @@ def test_family_mistyped_address_shows_a_page_not_json(client: Any, path: str) -
     assert 'href="/family/tasks"' in page
 
 
+def test_family_mistyped_address_page_has_its_language_and_security_headers(client: Any) -> None:
+    shown = client.get("/family/taks?lang=fr")
+
+    assert shown.status_code == 404
+    assert '<html lang="fr" dir="ltr">' in shown.get_data(as_text=True)
+    assert shown.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+    assert shown.headers["Cache-Control"] == "no-store"
+
+
 def test_api_unknown_address_still_answers_problem_json(client: Any) -> None:
     missing = client.get(f"{API}/no-such-thing")
 
@@ -145,6 +155,7 @@ def test_api_unknown_address_still_answers_problem_json(client: Any) -> None:
         "/family/records/R-1/quiz",
         "/family/records/R-1/choices",
         "/family/information/parental-consent/2",
+        "/family/wallet",
     ],
 )
 def test_reading_pages_offer_to_ask_the_study_team(client: Any, path: str) -> None:
@@ -196,3 +207,18 @@ def test_family_page_tells_its_script_whether_a_language_was_picked(client: Any)
 
     assert '"lang_chosen": "fr"' in picked
     assert '"lang_chosen": null' in unpicked
+
+
+@pytest.mark.parametrize("path", ["/family/", "/family/tasks", "/family/records/R-1/done"])
+def test_family_pages_lead_to_the_wallet(client: Any, path: str) -> None:
+    page = client.get(path, headers={"Accept-Language": "en"}).get_data(as_text=True)
+
+    assert 'href="/family/wallet"' in page
+
+
+def test_wallet_page_changes_a_choice_with_a_fresh_code(client: Any) -> None:
+    page = client.get("/family/wallet", headers={"Accept-Language": "en"}).get_data(as_text=True)
+
+    assert "Your consent wallet" in page
+    assert 'id="change-choice-form"' in page
+    assert 'id="send-step-up"' in page  # the same fresh code as a signature

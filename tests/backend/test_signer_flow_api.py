@@ -308,3 +308,37 @@ def test_withdrawal_confirmation_is_rendered_listed_and_served(
     assert documents.verify_pdf(mine.data).ok
     assert not_a_withdrawal.status_code == 404
     assert staff.data == mine.data
+
+
+def test_a_parent_who_signed_downloads_an_interim_copy_before_the_others_sign(
+    phone: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    monkeypatch.setenv("CONSENTKIT_DATA_DIR", str(tmp_path))  # the development seal
+    document = f"/api/v1/me/records/{phone.rec.record_id}/document?lang=fr"
+    [before] = phone.get("/api/v1/me/tasks").get_json()
+    too_early = phone.get(document)
+
+    text = _read_and_prepare(phone)
+    phone.step_up()
+    signed = phone.post(
+        f"/api/v1/me/records/{phone.rec.record_id}/signature",
+        json={
+            "locale": "fr",
+            "content_sha256": text["sha"],
+            "printed_name": phone.name,
+            "strokes": STROKES,
+            "early_signing_justification": "Family travelled far",
+        },
+        headers={"Idempotency-Key": "sig-interim"},
+    )
+    [after] = phone.get("/api/v1/me/tasks").get_json()
+    copy = phone.get(document)
+
+    assert (before["copy"], too_early.status_code) == (None, 409)
+    assert too_early.get_json()["error"] == "record-incomplete"
+    assert signed.status_code == 200
+    # Signed by this parent, the other parent and the investigator still awaited.
+    assert after["copy"] == "interim"
+    assert copy.status_code == 200
+    assert copy.mimetype == "application/pdf"
+    assert "-interim-" in copy.headers["Content-Disposition"]

@@ -69,6 +69,7 @@ ROWS = [
     Row("/staff/setup/<token>", "POST", "public", status=400),
     Row("/staff/logout", "POST", "member", EVERYONE, status=302),
     Row("/staff/", "GET", "member", EVERYONE, status=200),
+    Row("/staff/digest", "POST", "member", EVERYONE, status=302),  # back to the home page
     Row("/staff/password", "GET", "member", EVERYONE, status=200),
     Row("/staff/password", "POST", "member", EVERYONE, status=422),  # empty form
     Row("/staff/reauth", "GET", "member", EVERYONE, status=200),

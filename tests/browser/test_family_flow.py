@@ -91,8 +91,18 @@ def test_family_flow_one_parent_signs_and_sees_who_must_still_sign(
     expect(state).to_contain_text(label("family_waiting_for", "other-parent", LANG))
     expect(state).to_contain_text(label("family_waiting_for", "study-doctor", LANG))
     expect(state).not_to_contain_text(label("record_state", "awaiting-signatures", LANG))
-    expect(page.locator("#download-panel")).to_be_hidden()
+    # Their own signed copy at once, said to be interim until everyone has signed.
+    expect(page.locator("#download-panel")).to_be_visible()
+    expect(page.locator("#interim-copy")).to_be_visible()
     phone.screenshot("parent-09-done-waiting")
+    with page.expect_download(timeout=60_000) as download:
+        page.click("#download-pdf")
+    assert "-interim-" in download.value.suggested_filename
+    pdf = Path(download.value.path()).read_bytes()
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        report = worker.submit(documents.verify_pdf, pdf).result()
+    assert report.ok, report.problems
+    assert report.record is not None and report.record["state"] == "awaiting-signatures"
     [signed] = [e for e in records.history(family.participant) if e["type"] == "signature.added"]
     assert signed["payload"]["printed_name"] == "Anna de Vries"
     assert signed["payload"]["locale"] == LANG
@@ -120,6 +130,7 @@ def test_family_flow_parents_and_child_sign_download_the_sealed_pdf_and_withdraw
     page.click("#check-again")
     expect(page.locator("#record-state")).to_have_text(label("family_status", "consented", LANG))
     expect(page.locator("#download-panel")).to_be_visible()
+    expect(page.locator("#interim-copy")).to_be_hidden()
     second.screenshot("parent-10-done-complete")
     with page.expect_download(timeout=60_000) as download:
         page.click("#download-pdf")

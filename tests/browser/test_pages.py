@@ -27,6 +27,7 @@ PAGES = [
     "/family/records/0123456789abcdef0123456789abcdef/sign",
     "/family/records/0123456789abcdef0123456789abcdef/done",
     "/family/withdraw",
+    "/family/wallet",
     "/family/news",
     "/family/sign-out",
 ]

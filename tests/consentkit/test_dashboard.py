@@ -30,7 +30,9 @@ from consentkit.services import (
     records,
     requirements,
     tasks,
+    wallet,
 )
+from consentkit.services.evidence import AuthEvidence
 from consentkit.services.importing import import_study
 from tests.consentkit.records_helpers import (
     STAFF,
@@ -605,6 +607,26 @@ def test_export_has_a_column_per_item_choice_and_withdrawal_scope_ids_last(
     assert line["withdrawn:samples-destroy"] == "yes"
     assert line["withdrawn:full"] == ""
     assert {f"withdrawn:{s.value}" for s in WithdrawalScope} <= set(header)
+
+
+def test_export_choice_column_follows_a_choice_changed_after_signing(demo_study: Any) -> None:
+    family, record = consented_family("P-CHG")
+    later = SIGN_AT + timedelta(days=1)
+    for guardian in family.guardians:
+        wallet.change_choice(
+            str(guardian.id),
+            record.record_id,
+            item_id="sample-storage",
+            value=False,
+            auth=AuthEvidence(factors=("session", "otp"), verified_at=later),
+            now=later,
+        )
+
+    made = dashboard.export(TRIAL, "csv", at=later)
+    header, row = list(csv.reader("".join(made.content).splitlines()))
+    line = dict(zip(header, row, strict=True))
+
+    assert (line["choice:sample-storage"], line["choice:participation"]) == ("no", "yes")
 
 
 def test_summary_at_defaults_to_now(worklist: None) -> None:

@@ -18,8 +18,9 @@ import yaml
 
 from consentkit.errors import InvalidDataError
 from consentkit.models.outbox import OutboxMessage
-from consentkit.services import audit, participation, webhooks
+from consentkit.services import audit, participation, wallet, webhooks
 from consentkit.services.competence import record_competence_reached
+from consentkit.services.evidence import AuthEvidence
 from consentkit.services.importing import import_study
 from consentkit.worker import Worker
 from tests.consentkit.records_helpers import STAFF, T0, consented_family, make_family
@@ -86,6 +87,31 @@ def test_withdrawal_reaches_the_receiver_signed_with_the_new_permissions(
     decisions = {a["activity"]: a["decision"] for a in data["permissions"]}
     assert decisions["sample-storage"] == "deny"
     assert decisions["study-procedures"] == "permit"
+
+
+def test_choice_changed_in_the_wallet_reaches_the_receiver_with_the_new_permissions(
+    demo_study: Any, receiver: Receiver
+) -> None:
+    family, record = consented_family()
+    _subscribe(receiver, ["consent.choices-changed"])
+
+    wallet.change_choice(
+        str(family.guardians[0].id),
+        record.record_id,
+        item_id="sample-storage",
+        value=False,
+        auth=AuthEvidence(factors=("session", "otp"), verified_at=LATER),
+        now=LATER,
+    )
+    _drain(LATER)
+
+    [event] = receiver.events
+    assert event["type"] == "consent.choices-changed"
+    assert event["data"]["record_id"] == record.record_id
+    assert event["data"]["changes"] == {"sample-storage": False}
+    decisions = {a["activity"]: a["decision"] for a in event["data"]["permissions"]}
+    assert decisions["sample-storage"] == "deny"
+    assert decisions["treatment"] == "permit"
 
 
 def test_payload_names_no_family_member(demo_study: Any, receiver: Receiver) -> None:

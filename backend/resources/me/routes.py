@@ -8,6 +8,7 @@ and after a crash it is answered once the first request's lease has run out.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -24,6 +25,8 @@ from backend.jsonio import json_response
 from backend.resources.me.schemas import (
     AnswerResultSchema,
     AnswersSchema,
+    ChoiceChangedSchema,
+    ChoiceChangeSchema,
     ChoicesSchema,
     ContactSettingsChangeSchema,
     ContactSettingsSchema,
@@ -39,6 +42,7 @@ from backend.resources.me.schemas import (
     SignatureSchema,
     TaskSchema,
     ViewsSchema,
+    WalletSchema,
     WithdrawalListedSchema,
     WithdrawalSummaryArgsSchema,
     WithdrawalSummarySchema,
@@ -336,6 +340,48 @@ class QuestionsViews(MethodView):
     def get(self) -> list[Any]:
         """The signer's questions with the study team's answers, oldest first."""
         return signer_flow.my_questions(current_session())
+
+
+@blp.route("/wallet")
+class WalletViews(MethodView):
+    """The family's consent wallet."""
+
+    @blp.response(200, WalletSchema)
+    @blp.doc(security=SECURITY)
+    def get(self) -> Any:
+        """Everything this person signs for: every child, study, record, document and agreement."""
+        return signer_flow.my_wallet(current_session(), locale=request_locale())
+
+
+@blp.route("/wallet/documents/<document_id>")
+class WalletDocumentViews(MethodView):
+    """A sealed document of any child in the wallet."""
+
+    @blp.response(200, description="application/pdf")
+    @blp.doc(security=SECURITY)
+    def get(self, document_id: str) -> Response:
+        """Download a sealed document listed in the wallet (a sibling's too)."""
+        pdf, filename = signer_flow.wallet_document(current_session(), document_id)
+        return pdf_attachment(pdf, filename, cache_control="private, max-age=3600")
+
+
+@blp.route("/wallet/choices")
+class WalletChoicesViews(MethodView):
+    """Changing an optional choice after signing."""
+
+    @blp.arguments(ChoiceChangeSchema)
+    @blp.response(201, ChoiceChangedSchema)
+    @blp.doc(security=SECURITY, parameters=[IDEMPOTENCY_HEADER])
+    def post(self, args: dict[str, Any]) -> Response:
+        """Change one optional choice of a signed record (after a step-up code), as a new event."""
+        key = (request.headers.get("Idempotency-Key") or "")[:100] or None
+        session = current_session()
+        return _once(
+            lambda: dataclasses.asdict(
+                signer_flow.change_choice(session, idempotency_key=key, **args)
+            ),
+            201,
+        )
 
 
 @blp.route("/contact-settings")

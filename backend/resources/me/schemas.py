@@ -56,6 +56,14 @@ class TaskSchema(ma.Schema):
             "(your turn, or whom it waits for)"
         }
     )
+    copy = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "The signed copy this signer may download now from "
+            "/records/{record_id}/document: final (everyone signed), interim (signed by "
+            "this signer, others awaited) or null"
+        },
+    )
     due_at = ma.fields.DateTime()
     reflection_until = ma.fields.DateTime(
         allow_none=True,
@@ -328,4 +336,91 @@ class WithdrawalListedSchema(WithdrawalSummarySchema):
     expressed_by_me = ma.fields.Boolean()
     document = ma.fields.String(
         metadata={"description": "The sealed confirmation, under the API root (GET)"}
+    )
+
+
+class WalletItemSchema(ma.Schema):
+    item_id = ma.fields.String()
+    code = ma.fields.String()
+    text = ma.fields.String(metadata={"description": "In the request's language"})
+    required = ma.fields.Boolean()
+    signed = ma.fields.Boolean(
+        allow_none=True, metadata={"description": "This signer's answer when they signed"}
+    )
+    current = ma.fields.Boolean(
+        allow_none=True, metadata={"description": "This signer's answer now, after any change"}
+    )
+    changeable = ma.fields.Boolean(
+        metadata={"description": "Optional, signed and consented: POST /me/wallet/choices takes it"}
+    )
+
+
+class WalletRecordSchema(ma.Schema):
+    record_id = ma.fields.String()
+    form_id = ma.fields.String()
+    form_kind = ma.fields.String()
+    version = ma.fields.Integer()
+    title = ma.fields.String()
+    state = ma.fields.String()
+    phase = ma.fields.String()
+    status_text = ma.fields.String(metadata={"description": "The state in the signer's words"})
+    signed_at = ma.fields.DateTime(allow_none=True)
+    items = ma.fields.List(ma.fields.Nested(WalletItemSchema))
+
+
+class WalletDocumentSchema(ma.Schema):
+    document_id = ma.fields.String()
+    kind = ma.fields.String()
+    locale = ma.fields.String()
+    record_id = ma.fields.String(allow_none=True)
+    created_at = ma.fields.DateTime()
+    verification_code = ma.fields.String()
+
+
+class WalletAgreementSchema(ma.Schema):
+    activity = ma.fields.String()
+    agreed = ma.fields.Boolean()
+    text = ma.fields.String()
+    value = ma.fields.String(allow_none=True)
+
+
+class WalletChildSchema(ma.Schema):
+    trial_id = ma.fields.String()
+    study_title = ma.fields.String()
+    participant_code = ma.fields.String()
+    site_code = ma.fields.String()
+    role = ma.fields.String(metadata={"description": "guardian or participant"})
+    is_current = ma.fields.Boolean(
+        metadata={"description": "The participant this session is signed in for"}
+    )
+    participating = ma.fields.Boolean()
+    withdrawn_scopes = ma.fields.List(ma.fields.String())
+    agreements = ma.fields.List(
+        ma.fields.Nested(WalletAgreementSchema),
+        metadata={"description": "What is agreed to now, from the participation profile"},
+    )
+    records = ma.fields.List(ma.fields.Nested(WalletRecordSchema))
+    documents = ma.fields.List(ma.fields.Nested(WalletDocumentSchema))
+
+
+class WalletSchema(ma.Schema):
+    children = ma.fields.List(ma.fields.Nested(WalletChildSchema))
+
+
+class ChoiceChangeSchema(ma.Schema):
+    record_id = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
+    item_id = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=80))
+    value = ma.fields.Boolean(required=True)
+
+
+class ChoiceChangedSchema(ma.Schema):
+    seq = ma.fields.Integer()
+    type = ma.fields.String()
+    at = ma.fields.DateTime()
+    record_id = ma.fields.String()
+    item_id = ma.fields.String()
+    value = ma.fields.Boolean()
+    participant_code = ma.fields.String()
+    permissions = ma.fields.Dict(
+        metadata={"description": "The participant's permissions after the change"}
     )

@@ -569,6 +569,8 @@
       // A deep link carries the invitation code: keep it out of the history.
       window.history.replaceState(null, "", BASE);
     }
+    // Signed in on this device already: the wallet is one tap away.
+    $("wallet-start").hidden = !signedIn();
     const form = $("redeem-form");
     const input = $("invitation-code");
     form.addEventListener("submit", function (event) {
@@ -1261,7 +1263,10 @@
       // In this signer's words: "You have signed. Waiting for the other parent."
       $("record-state").textContent = task.status_text;
       const complete = task.phase === "consented";
-      $("download-panel").hidden = !complete;
+      // The server says which copy this signer may have: final, interim (signed by
+      // them, others awaited) or none.
+      $("download-panel").hidden = !task.copy;
+      $("interim-copy").hidden = task.copy !== "interim";
       if (complete) {
         showStatus(T.complete);
       }
@@ -1367,6 +1372,217 @@
         done.focus();
       });
     });
+  };
+
+  /**
+   * The family's wallet (``GET /me/wallet``): each child and study, the records with their
+   * state in the signer's words, the agreements now and the documents; an optional choice
+   * is changed with a fresh code (``POST /me/wallet/choices``). Every rule is the server's:
+   * the page shows ``status_text``, ``agreed`` and ``changeable`` as given.
+   */
+  pages.wallet = async function () {
+    const box = $("wallet-children");
+    const panel = $("change-choice");
+    const form = $("change-choice-form");
+    const code = stepUp();
+    let changing = null;
+    let opener = null;
+
+    function answerWord(value) {
+      return value === true ? T.yes : value === false ? T.no : "";
+    }
+
+    function closePanel() {
+      panel.hidden = true;
+      changing = null;
+      code.reset();
+      if (opener && document.body.contains(opener)) {
+        opener.focus();
+      }
+    }
+
+    function itemRow(record, item) {
+      const row = el("li", { class: "item", "data-item": item.item_id });
+      row.appendChild(el("p", {}, item.text));
+      row.appendChild(
+        el("p", { class: "badge" }, item.required ? T.required_item : T.optional_item)
+      );
+      if (item.current !== null && item.current !== undefined) {
+        row.appendChild(
+          el("p", { class: "wallet-answer" }, fmt(T.wallet_your_answer, { answer: answerWord(item.current) }))
+        );
+        if (item.signed !== item.current) {
+          row.appendChild(
+            el("p", { class: "hint" }, fmt(T.wallet_signed_answer, { answer: answerWord(item.signed) }))
+          );
+        }
+      }
+      if (item.changeable) {
+        const change = el(
+          "button",
+          {
+            type: "button",
+            class: "button secondary wallet-change",
+            "aria-label": fmt(T.wallet_change_label, { item: item.text }),
+          },
+          T.wallet_change
+        );
+        change.addEventListener("click", function () {
+          changing = { record: record, item: item };
+          opener = change;
+          $("change-choice-item").textContent = item.text;
+          $("change-choice-now").textContent = fmt(T.wallet_your_answer, {
+            answer: answerWord(item.current),
+          });
+          // The other answer is offered: the one that would change something.
+          $(item.current ? "new-choice-no" : "new-choice-yes").checked = true;
+          code.reset();
+          panel.hidden = false;
+          $("change-choice-title").focus();
+        });
+        row.appendChild(change);
+      }
+      return row;
+    }
+
+    function childSection(child, index) {
+      const section = el("section", { class: "panel wallet-child", "aria-labelledby": "child-" + index });
+      section.appendChild(el("h2", { id: "child-" + index }, child.study_title));
+      section.appendChild(el("p", { class: "lead" }, fmt(T.wallet_child, { code: child.participant_code })));
+      section.appendChild(
+        el(
+          "p",
+          { class: "hint" },
+          fmt(T.wallet_you_sign_as, { role: strings.signer_role[child.role] || child.role }) +
+            (child.is_current ? " · " + T.wallet_signed_in_for : "")
+        )
+      );
+      section.appendChild(el("h3", {}, T.wallet_agreed_now));
+      const agreed = el("ul", { class: "wallet-agreements" });
+      child.agreements.forEach(function (agreement) {
+        agreed.appendChild(
+          el(
+            "li",
+            { "data-activity": agreement.activity, "data-agreed": String(agreement.agreed) },
+            agreement.text + ": " + (agreement.agreed ? T.wallet_agreed : T.wallet_not_agreed)
+          )
+        );
+      });
+      section.appendChild(agreed);
+      section.appendChild(el("h3", {}, T.wallet_records));
+      const records = el("ul", { class: "cards" });
+      child.records.forEach(function (record) {
+        const card = el("li", { class: "card wallet-record", "data-record": record.record_id });
+        card.appendChild(el("h4", {}, record.title));
+        card.appendChild(
+          el("p", { class: "hint" }, (strings.form_kind[record.form_kind] || record.form_kind) + " · v" + record.version)
+        );
+        card.appendChild(el("p", { class: "state" }, record.status_text));
+        if (record.items.length) {
+          const items = el("ul", { class: "wallet-items" });
+          record.items.forEach((item) => items.appendChild(itemRow(record, item)));
+          card.appendChild(items);
+        }
+        records.appendChild(card);
+      });
+      section.appendChild(records);
+      section.appendChild(el("h3", {}, T.wallet_documents));
+      if (!child.documents.length) {
+        section.appendChild(el("p", { class: "hint" }, T.wallet_no_documents));
+      } else {
+        const documents = el("ul", { class: "wallet-documents" });
+        child.documents.forEach(function (doc) {
+          const item = el(
+            "li",
+            { "data-document": doc.document_id },
+            fmt(T.wallet_document, { date: formatDate(doc.created_at, false), code: doc.verification_code })
+          );
+          const download = el("button", { type: "button", class: "button secondary" }, T.wallet_download);
+          download.addEventListener("click", function () {
+            busy(download, async function () {
+              const response = await api(
+                "GET",
+                "/me/wallet/documents/" + encodeURIComponent(doc.document_id),
+                undefined,
+                { raw: true }
+              );
+              const url = URL.createObjectURL(await response.blob());
+              const named = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "");
+              const save = el("a", { href: url, download: named ? named[1] : "document.pdf" });
+              save.hidden = true;
+              document.body.appendChild(save);
+              save.click();
+              save.remove();
+              window.setTimeout(() => URL.revokeObjectURL(url), 60000);
+              showStatus(T.downloaded);
+            });
+          });
+          item.appendChild(el("br"));
+          item.appendChild(download);
+          documents.appendChild(item);
+        });
+        section.appendChild(documents);
+      }
+      return section;
+    }
+
+    async function show() {
+      box.setAttribute("aria-busy", "true");
+      const wallet = await api("GET", "/me/wallet");
+      box.replaceChildren();
+      if (!wallet.children.length) {
+        box.appendChild(el("p", {}, T.wallet_nothing));
+      }
+      wallet.children.forEach((child, index) => box.appendChild(childSection(child, index)));
+      box.setAttribute("aria-busy", "false");
+    }
+
+    $("cancel-choice").addEventListener("click", closePanel);
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      const picked = form.querySelector('input[name="new-choice"]:checked');
+      if (!changing || !picked) {
+        showError(T.wallet_choose_new);
+        return;
+      }
+      const problem = code.check();
+      if (problem) {
+        showError(problem);
+        return;
+      }
+      busy($("submit-choice"), async function () {
+        await code.verify();
+        try {
+          await api("POST", "/me/wallet/choices", {
+            record_id: changing.record.record_id,
+            item_id: changing.item.item_id,
+            value: picked.value === "yes",
+          });
+        } catch (error) {
+          code.reset();
+          throw new ApiError(error.status, {
+            message: error.message + " " + T.new_code_needed,
+            error: error.error,
+          });
+        }
+        const item = changing.item.item_id;
+        const record = changing.record.record_id;
+        panel.hidden = true;
+        changing = null;
+        code.reset();
+        await show();
+        showStatus(T.wallet_changed);
+        // Back to the answer just changed, so a keyboard user keeps their place.
+        const row = box.querySelector(
+          '[data-record="' + CSS.escape(record) + '"] [data-item="' + CSS.escape(item) + '"] .wallet-answer'
+        );
+        if (row) {
+          row.setAttribute("tabindex", "-1");
+          row.focus();
+        }
+      });
+    });
+    await show();
   };
 
   /** The task list's withdrawals panel: each withdrawal, what it means, its sealed confirmation. */

@@ -36,6 +36,7 @@ from consentkit.errors import (
     PermissionDeniedError,
     RateLimitedError,
 )
+from consentkit.services import digest
 from consentkit.services import staff as staff_service
 from consentkit.services.staff import SESSION_MAX
 
@@ -93,6 +94,16 @@ def logout() -> BaseResponse:
     response = redirect(url_for(".login"))
     response.delete_cookie(COOKIE, path=COOKIE_PATH)
     return response
+
+
+@bp.post("/digest")
+def digest_switch() -> BaseResponse:
+    """Switch the member's daily summary e-mail on or off (the switch on their home page)."""
+    signed = _signed()
+    _check_csrf(signed)
+    enabled = request.form.get("enabled") == "on"
+    digest.set_digest(signed.staff, enabled=enabled)
+    return redirect(url_for(".home", notice="digest-on" if enabled else "digest-off"))
 
 
 @bp.route("/setup/<token>", methods=["GET", "POST"])

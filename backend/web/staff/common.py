@@ -76,6 +76,8 @@ NOTICES: dict[str, str] = {
     "question-closed": N_("The question is closed."),
     "attested-signed": N_("The signature given in front of you is saved."),
     "name-corrected": N_("The registered name is corrected."),
+    "digest-on": N_("Your daily summary e-mail is on."),
+    "digest-off": N_("Your daily summary e-mail is off."),
 }
 
 #: Withdrawal options, the least first, all last.

@@ -34,7 +34,7 @@ from consentkit.errors import PermissionDeniedError
 from consentkit.i18n import N_
 from consentkit.labels import label
 from consentkit.policy.roles import Action, roles_in
-from consentkit.services import dashboard, forms, news
+from consentkit.services import dashboard, digest, forms, news
 from consentkit.services import staff as staff_service
 from consentkit.services.staff import Signed
 
@@ -82,6 +82,8 @@ def home() -> Any:
         studies=shown,
         notice=_notice(),
         recovery_left=staff_service.recovery_codes_left(signed.staff),
+        digest_shown=digest.receives_digest(signed.staff),
+        digest_enabled=bool(signed.staff.digest_enabled),
     )
 
 

@@ -34,6 +34,7 @@ from consentkit.policy.webhooks import (
         ("signature.added", "awaiting-signatures", "awaiting-signatures", {}, None),
         ("signature.added", "consented", "consented", {}, None),
         ("contact.sent", None, None, {}, None),
+        ("items.changed", "consented", "consented", {}, "consent.choices-changed"),
     ],
 )
 def test_webhook_event_type_of_audit_events(
