@@ -31,7 +31,7 @@ from consentkit.models.outbox import OutboxMessage
 from consentkit.models.participant import Participant
 from consentkit.policy import contact as contact_policy
 from consentkit.rendering.messages import render_message
-from consentkit.services import digest, jobs, news, outbox, triggers, webhooks
+from consentkit.services import digest, jobs, outbox, triggers, webhooks
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,13 @@ def _render_consent(params: Mapping[str, Any]) -> str:
 
 
 def _tell_families(params: Mapping[str, Any]) -> str:
-    """Message the families told of a study's news or results (the publication's job)."""
+    """Message the families told of a study's news or results (the publication's job).
+
+    Imported on the first such job, like the renderer: a worker that only sends
+    messages does not load the participation rules it reads.
+    """
+    from consentkit.services import news
+
     return f"{news.tell_families(params['publication_id'])} messages queued"
 
 
