@@ -45,6 +45,7 @@ FAMILY_PAGES: dict[str, Visit | Excluded] = {
     "done.html": Visit("/family/records/<id>/done: after signing"),
     "child.html": Visit("/family/records/<id>/child: a 9-year-old's turn on the parent's phone"),
     "information.html": Visit("/family/information/<form>/<version>: a version's information"),
+    "wallet.html": Visit("/family/wallet: a signed-in parent, their children and documents"),
     "withdraw.html": Visit("/family/withdraw: a signed-in parent"),
     "signed_out.html": Visit("/family/sign-out"),
 }

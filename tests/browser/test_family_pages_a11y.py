@@ -183,6 +183,9 @@ def test_every_family_page_passes_axe_and_reflows(
 
         page.goto(f"/family/information/parental-consent/{parental.version}")
         walk.check("information.html")
+        page.goto("/family/wallet")
+        expect(page.locator("#wallet-children")).to_have_attribute("aria-busy", "false")
+        walk.check("wallet.html")
         page.goto("/family/withdraw")
         walk.check("withdraw.html")
         page.check("#choice-stop-everything-new")
