@@ -117,9 +117,21 @@ def _render_consent(params: Mapping[str, Any]) -> str:
     return f"{result.document.key} ({result.document.size} bytes)"
 
 
+def _tell_families(params: Mapping[str, Any]) -> str:
+    """Message the families told of a study's news or results (the publication's job).
+
+    Imported on the first such job, like the renderer: a worker that only sends
+    messages does not load the participation rules it reads.
+    """
+    from consentkit.services import news
+
+    return f"{news.tell_families(params['publication_id'])} messages queued"
+
+
 #: What the worker runs for each job kind; returns what to log as the job's outcome.
 JOBS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     jobs.RENDER_CONSENT: _render_consent,
+    jobs.TELL_FAMILIES: _tell_families,
 }
 #: Refusals that may pass: another process is rendering the same document right now.
 _RETRYABLE_CODES = frozenset({"document-pending"})

@@ -9,9 +9,12 @@ from backend.resources.documents.routes import blp as documents_blp
 from backend.resources.fhir.routes import blp as fhir_blp
 from backend.resources.forms_admin.routes import blp as forms_admin_blp
 from backend.resources.health.routes import blp as health_blp
+from backend.resources.insight.routes import blp as insight_blp
 from backend.resources.me.routes import blp as me_blp
+from backend.resources.news.routes import blp as news_blp
 from backend.resources.oauth.routes import blp as oauth_blp
 from backend.resources.permissions.routes import blp as permissions_blp
+from backend.resources.publications.routes import blp as publications_blp
 from backend.resources.requirements.routes import blp as requirements_blp
 from backend.resources.service_accounts.routes import blp as service_accounts_blp
 from backend.resources.sites.routes import blp as sites_blp
@@ -37,6 +40,9 @@ def register_blueprints(api: Api) -> None:
         service_accounts_blp,
         webhooks_blp,
         cdisc_blp,
+        publications_blp,
+        news_blp,
+        insight_blp,
     ):
         api.register_blueprint(blp, url_prefix=f"/api/v1{blp.url_prefix or ''}")
     # FHIR has its own base (``/api/fhir/r4``, ``/api/fhir/r5``), as FHIR clients expect.

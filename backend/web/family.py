@@ -92,6 +92,7 @@ SCRIPT_STRINGS: dict[str, str] = {
     "child_draw": N_("Please draw in the box."),
     "child_thanks_yes": N_("You said yes. Thank you for helping us."),
     "child_thanks_no": N_("You said no. Thank you for telling us."),
+    "news_results": N_("Summary of the results"),
     "wallet_child": N_("Participant %(code)s"),
     "wallet_signed_in_for": N_("You are signed in for this participant."),
     "wallet_you_sign_as": N_("You sign as: %(role)s"),
@@ -223,6 +224,12 @@ def information(form_id: str, version: int) -> str:
         "information",
         information={"form_id": form_id[:80], "version": version},
     )
+
+
+@bp.get("/news")
+def news() -> str:
+    """The study's news and the summary of its results; opening one counts it as read."""
+    return _page("news.html", "news")
 
 
 @bp.get("/wallet")

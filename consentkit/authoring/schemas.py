@@ -104,6 +104,9 @@ class SettingsSchema(Strict):
         values=fields.Nested(TriggerSchema),
         load_default=dict,
     )
+    #: The consent item that means "send me the study's news and results"
+    #: (consentkit.policy.news.receives_news); unset: every family the study may contact.
+    news_item = fields.String(load_default=None, validate=_one_of(ItemCode))
     #: How the study's forms may be signed unless a form says (policy.signing.allowed_methods).
     signature_methods = fields.List(
         fields.String(validate=_one_of(SignatureMethod)),

@@ -6,9 +6,11 @@ same lease, retries and dedupe key as a message. So jobs, like messages, are
 shared by any number of workers on any number of machines through the database,
 and a job queued twice (a retried request) runs once.
 
-Today's job renders the sealed PDF of a consent as soon as its last signature
+One job renders the sealed PDF of a consent as soon as its last signature
 lands, so the family's "download your copy" finds it ready instead of waiting
 for WeasyPrint and the seal (issue 17: p95 under 5 s from the last signature).
+Another messages the families told of a study's news or results: finding them
+reads every participant's chain, which a request should not wait for.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ from consentkit.services import outbox
 
 #: The sealed PDF of a completed consent record, in one language.
 RENDER_CONSENT = "document.render"
+#: Telling the families of a study about a publication (consentkit.services.news).
+TELL_FAMILIES = "news.tell-families"
 #: Every job kind; the worker runs these instead of sending them.
-KINDS = frozenset({RENDER_CONSENT})
+KINDS = frozenset({RENDER_CONSENT, TELL_FAMILIES})
 #: The recipient a job names (the outbox asks for one): the system, not a person.
 SYSTEM_RECIPIENT = {"job": "system"}
 
@@ -60,3 +64,21 @@ def render_consent_ahead(
             max_attempts=5,
             now=now,
         )
+
+
+def tell_families_later(trial_id: str, publication_id: str, *, now: datetime | None = None) -> None:
+    """Queue the job that messages the families told of a publication, once per publication.
+
+    Finding them reads every participant's chain; the sponsor admin's request
+    does not wait for that (consentkit.services.news.tell_families).
+    """
+    outbox.enqueue(
+        TELL_FAMILIES,
+        SYSTEM_RECIPIENT,
+        dedupe_key=f"{TELL_FAMILIES}:{publication_id}",
+        is_essential=True,
+        trial_id=trial_id,
+        params={"trial_id": trial_id, "publication_id": publication_id},
+        max_attempts=5,
+        now=now,
+    )

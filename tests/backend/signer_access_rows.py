@@ -22,6 +22,7 @@ from consentkit.models.access import OtpChallenge, SignerSession
 from consentkit.models.audit import ConsentRecord
 from consentkit.models.document import StoredDocument
 from consentkit.models.participant import Signer
+from consentkit.models.publication import PublicationReceipt
 from consentkit.models.study import FormVersion
 from consentkit.models.task import ConsentTask
 from consentkit.services import (
@@ -29,6 +30,7 @@ from consentkit.services import (
     audit,
     ceremony,
     evidence,
+    news,
     participants,
     participation,
     questions,
@@ -74,6 +76,8 @@ class Ctx:
     totp_secret: str | None = None
     #: A withdrawal of the family (its event), for the rows that name one.
     seq: int | None = None
+    #: A study publication (news), for the rows that name one.
+    publication_id: str | None = None
 
 
 def ctx_for(side: Side, record: ConsentRecord, phone: Phone | None = None) -> Ctx:
@@ -442,6 +446,53 @@ def _b_questions(world: World, row: Row) -> None:
     assert {q["seq"] for q in response.get_json()} == mine
 
 
+def _published(ctx: Ctx) -> None:
+    published = news.publish_news(
+        ctx.family.participant.trial_id,
+        kind="news",
+        texts={"fr": {"title": f"Nouvelles {uuid.uuid4().hex[:6]}", "body": "Merci."}},
+        by="admin-matrix",
+    )
+    ctx.publication_id = published.id
+
+
+def _lists_the_news(response: Any, ctx: Ctx) -> None:
+    [item] = [n for n in response.get_json() if n["id"] == ctx.publication_id]
+    assert (item["locale"], item["is_read"]) == ("fr", False)
+
+
+def _b_news(world: World, row: Row) -> None:
+    """B reads the study's news with B's own read marks: A opening one marks nothing for B."""
+    ctx = ctx_for(world.b, world.b.open)
+    _published(ctx)
+    assert ctx.publication_id is not None
+    news.mark_read(world.a.family.participant, world.a.phone.signer, ctx.publication_id)
+    response = row.send(world.client, ctx, world.b.phone.headers)
+    assert response.status_code == 200
+    [item] = [n for n in response.get_json() if n["id"] == ctx.publication_id]
+    assert item["is_read"] is False
+
+
+def _marked_read(response: Any, ctx: Ctx) -> None:
+    assert response.get_json() == {"is_new": True}
+    assert (
+        PublicationReceipt.objects(
+            publication_id=ctx.publication_id, signer_id=str(ctx.phone.signer.id)
+        ).count()
+        == 1
+    )
+
+
+def _b_news_read(world: World, row: Row) -> None:
+    """B's read mark is B's: A's stays unmarked."""
+    ctx = ctx_for(world.b, world.b.open)
+    _published(ctx)
+    response = row.send(world.client, ctx, world.b.phone.headers)
+    assert response.status_code == 200
+    readers = {r.signer_id for r in PublicationReceipt.objects(publication_id=ctx.publication_id)}
+    assert readers == {str(world.b.phone.signer.id)}
+
+
 def _b_contact_settings(world: World, row: Row) -> None:
     """B changes (or reads) B's own settings, never A's."""
     response = row.send(world.client, ctx_for(world.b, world.b.open), world.b.phone.headers)
@@ -652,6 +703,7 @@ class Row:
             url = url.replace("<document_id>", str(stored.id) if stored else str(ObjectId()))
         # A consent task of the family named (made by ``_task`` for the signer acting).
         url = url.replace("<task_key>", f"matrix-{ctx.family.participant.code}")
+        url = url.replace("<publication_id>", ctx.publication_id or "0" * 24)
         if "<form_id>" in url:
             # The information of a version: the record's own form and version.
             named = ConsentRecord.objects(record_id=ctx.record_id).get()
@@ -769,6 +821,23 @@ ROWS = [
         a_prepare=_asked_and_answered,
         a_check=_lists_the_answer,
         other=_b_questions,
+    ),
+    Row(
+        "GET",
+        f"{ME}/news",
+        scope="self",
+        own_family=False,
+        a_prepare=_published,
+        a_check=_lists_the_news,
+        other=_b_news,
+    ),
+    Row(
+        "POST",
+        f"{ME}/news/<publication_id>/read",
+        scope="self",
+        a_prepare=_published,
+        a_check=_marked_read,
+        other=_b_news_read,
     ),
     Row(
         "PATCH",

@@ -33,6 +33,8 @@ DENIED = {403}
 ADMIN = {"sponsor-admin"}  # Action.MANAGE_FORMS: the study as a whole
 FORMS = "/api/v1/staff/studies/<trial_id>/forms"
 ACCOUNTS = "/api/v1/staff/studies/<trial_id>/service-accounts"
+PUBLICATIONS = "/api/v1/staff/studies/<trial_id>/publications"
+INSIGHT = "/api/v1/staff/studies/<trial_id>/insight"
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ class Row:
     method: str
     allowed: set[str]  # roles allowed at their own site
     admin_everywhere: bool  # the sponsor admin's all-site scope applies
+    #: False: the route concerns the study as a whole (no site in it), so "other site" is moot.
+    sited: bool = True
 
 
 ROWS = [
@@ -187,6 +191,10 @@ ROWS = [
     Row(ACCOUNTS, "POST", ADMIN, True),
     Row(f"{ACCOUNTS}/<client_id>/secret", "POST", ADMIN, True),
     Row(f"{ACCOUNTS}/<client_id>/revocation", "POST", ADMIN, True),
+    Row(PUBLICATIONS, "GET", READ, True, sited=False),
+    Row(PUBLICATIONS, "POST", ADMIN, True),
+    Row(INSIGHT, "GET", READ, True),
+    Row(f"{INSIGHT}/export", "GET", READ, True),
 ]
 
 
@@ -267,6 +275,7 @@ def _request(client: Any, row: Row, site: str, world: dict[str, Any], token: str
             "/reconsent",
             "/studies/<trial_id>/tasks",
             "/studies/<trial_id>/questions",
+            "/insight",
         )
     ):
         query = {"site": site}
@@ -327,6 +336,8 @@ def _request(client: Any, row: Row, site: str, world: dict[str, Any], token: str
         body = {"text": "Yes, the nurse can call you."}
     elif row.rule.endswith("/publish"):
         body = {"change": "minor", "effective_from": "2026-06-01"}
+    elif row.rule.endswith("/publications"):
+        body = {"kind": "news", "texts": {"fr": {"title": "Nouvelles", "body": "Merci."}}}
     headers = auth(token) if token else {}
     if row.rule.endswith("/paper"):
         form = {
@@ -368,7 +379,7 @@ def test_role_and_site_matrix(client: Any, world: dict[str, Any], row: Row) -> N
     assert anonymous.status_code == 401, "anonymous"
     wrong = []
     for role, site in itertools.product(ROLES, ("NL-01", "FR-01")):
-        own = site == "NL-01" or role == "sponsor-admin"
+        own = site == "NL-01" or role == "sponsor-admin" or not row.sited
         expect_allowed = role in row.allowed and (
             own if role != "sponsor-admin" else row.admin_everywhere
         )

@@ -98,6 +98,10 @@ ROWS = [
     Row(f"{HOOK}/secret", "POST", "study", ADMIN, sited=False),
     # Queued again by the first allowed request: 409 for the next ones.
     Row(f"{HOOK}/deliveries/<delivery_id>/redeliver", "POST", "study", ADMIN, sited=False),
+    Row(f"{STUDY}/publications", "GET", "study", EVERYONE, sited=False),
+    Row(f"{STUDY}/publications", "POST", "study", ADMIN, sited=False),  # 422: no kind given
+    Row(f"{STUDY}/insight", "GET", "study", EVERYONE),
+    Row(f"{STUDY}/insight/export.csv", "GET", "study", EVERYONE),
     Row(f"{STUDY}/service-accounts", "GET", "study", ADMIN, sited=False),
     Row(f"{STUDY}/service-accounts", "POST", "study", ADMIN, sited=False),  # 422: no name given
     Row(f"{ACCOUNT}/secret", "POST", "study", ADMIN, sited=False),

@@ -46,6 +46,7 @@ FAMILY_PAGES: dict[str, Visit | Excluded] = {
     "child.html": Visit("/family/records/<id>/child: a 9-year-old's turn on the parent's phone"),
     "information.html": Visit("/family/information/<form>/<version>: a version's information"),
     "wallet.html": Visit("/family/wallet: a signed-in parent, their children and documents"),
+    "news.html": Visit("/family/news: a signed-in parent, one publication opened"),
     "withdraw.html": Visit("/family/withdraw: a signed-in parent"),
     "signed_out.html": Visit("/family/sign-out"),
 }
@@ -74,6 +75,7 @@ STAFF_PAGES: dict[str, Visit | Excluded] = {
     "tasks.html": Visit("/staff/studies/<trial>/tasks: an age-band task due"),
     "task_opened.html": Visit("POST .../tasks/<key>/open: the task opened and invited"),
     "questions.html": Visit("/staff/studies/<trial>/questions: a family's question"),
+    "insight.html": Visit("/staff/studies/<trial>/insight: the comprehension insight"),
     "password.html": Visit("/staff/password"),
     "reauth.html": Visit("/staff/reauth"),
     "error.html": Visit("a page the member may not use: the 403 page"),
@@ -83,6 +85,7 @@ STAFF_PAGES: dict[str, Visit | Excluded] = {
     "webhooks.html": Visit("/staff/studies/<trial>/webhooks: a sponsor admin"),
     "webhook.html": Visit(".../webhooks/<id>: one subscription and its deliveries"),
     "service_accounts.html": Visit("/staff/studies/<trial>/service-accounts: a sponsor admin"),
+    "publications.html": Visit("/staff/studies/<trial>/publications: a sponsor admin, one news"),
 }
 
 

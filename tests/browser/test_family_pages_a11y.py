@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from consentkit.clock import now_utc
-from consentkit.services import access, records
+from consentkit.services import access, news, records
 from consentkit.services import outbox as messages
 from tests.browser.axe import A11yReport, RenderedTemplates
 from tests.browser.conftest import Outbox, Phone
@@ -186,6 +186,16 @@ def test_every_family_page_passes_axe_and_reflows(
         page.goto("/family/wallet")
         expect(page.locator("#wallet-children")).to_have_attribute("aria-busy", "false")
         walk.check("wallet.html")
+        news.publish_news(
+            "DEMO-NBL-1",
+            kind="news",
+            texts={LANG: {"title": "Nieuws over de studie", "body": "Eerste.\n\nTweede."}},
+            by="tests",
+        )
+        page.goto("/family/news")
+        expect(page.locator("#news-list")).to_have_attribute("aria-busy", "false")
+        page.click("#news-list summary")
+        walk.check("news.html")
         page.goto("/family/withdraw")
         walk.check("withdraw.html")
         page.check("#choice-stop-everything-new")

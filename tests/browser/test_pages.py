@@ -28,6 +28,7 @@ PAGES = [
     "/family/records/0123456789abcdef0123456789abcdef/done",
     "/family/withdraw",
     "/family/wallet",
+    "/family/news",
     "/family/sign-out",
 ]
 MARKUP = '"><img src=x onerror="window.ckInjected=1">'

@@ -24,7 +24,7 @@ from backend.auth.staff import COOKIE
 from consentkit.clock import now_utc
 from consentkit.models.study import ConsentForm
 from consentkit.policy.roles import Grant, StaffRole
-from consentkit.services import audit, records, webhooks, witness
+from consentkit.services import audit, news, records, webhooks, witness
 from consentkit.services import staff as staff_service
 from consentkit.services.tasks import create_due_tasks
 from tests.backend.staff_helpers import PASSWORD, STUDY, family, make_member, token_for
@@ -208,6 +208,8 @@ def test_every_staff_page_passes_axe(app: Any, client: Any, phones: Any, demo_st
 
         page.goto(f"{STUDY}/questions?site=NL-01")
         walk.check(page, "questions.html")
+        page.goto(f"{STUDY}/insight?site=NL-01")
+        walk.check(page, "insight.html")
         page.goto("/staff/password")
         walk.check(page, "password.html")
         page.goto("/staff/reauth")
@@ -244,6 +246,14 @@ def test_every_staff_page_passes_axe(app: Any, client: Any, phones: Any, demo_st
         walk.check(page, "webhook.html")
         page.goto(f"{STUDY}/service-accounts")
         walk.check(page, "service_accounts.html")
+        news.publish_news(
+            "DEMO-NBL-1",
+            kind="news",
+            texts={"fr": {"title": "Nouvelles", "body": "Le recrutement est terminé."}},
+            by="tests",
+        )
+        page.goto(f"{STUDY}/publications")
+        walk.check(page, "publications.html")
 
     assert walk.seen == visited(STAFF_PAGES, "staff")
     walk.report.assert_clean()

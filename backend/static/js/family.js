@@ -1620,6 +1620,41 @@
     panel.hidden = !withdrawals.length;
   }
 
+  // Study news and the summary of results: opening one records that it was read, once.
+  pages.news = async function () {
+    const list = $("news-list");
+    const query = data.lang_chosen ? "?lang=" + encodeURIComponent(LANG) : "";
+    const items = await api("GET", "/me/news" + query);
+    list.replaceChildren();
+    list.setAttribute("aria-busy", "false");
+    $("no-news").hidden = items.length > 0;
+    items.forEach(function (item) {
+      const entry = el("li", { class: "card", "data-publication": item.id, "data-kind": item.kind });
+      const details = el("details", { lang: item.locale });
+      const summary = el("summary");
+      summary.appendChild(el("span", { class: "news-title" }, item.title));
+      summary.appendChild(el("span", { class: "hint" }, " · " + formatDate(item.published_at)));
+      if (item.kind === "results") {
+        summary.appendChild(el("span", { class: "hint" }, " · " + T.news_results));
+      }
+      details.appendChild(summary);
+      item.body.split(/\n\s*\n/).forEach(function (paragraph) {
+        details.appendChild(el("p", {}, paragraph));
+      });
+      let read = item.is_read;
+      details.addEventListener("toggle", function () {
+        if (details.open && !read) {
+          read = true;
+          api("POST", "/me/news/" + encodeURIComponent(item.id) + "/read", {}).catch(function () {
+            read = false;
+          });
+        }
+      });
+      entry.appendChild(details);
+      list.appendChild(entry);
+    });
+  };
+
   pages["sign-out"] = async function () {
     const token = store.getItem(KEY.access);
     forgetSession();

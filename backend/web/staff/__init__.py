@@ -22,7 +22,8 @@ The pages, one module per area: ``account`` (sign-in, set-up, password), ``dashb
 member's sessions and contact), ``tasks`` (consent tasks: the list, open and invite),
 ``witness`` (the impartial witness of a family member who cannot read: register, sign on
 the staff device), ``webhooks`` (subscriptions, their delivery log), ``service_accounts``
-(machine clients: create, rotate, revoke), ``attested`` (a family
+(machine clients: create, rotate, revoke), ``publications`` (study news and results; the
+comprehension insight), ``attested`` (a family
 signature given in front of the member; a registered name corrected) and ``forms``
 (import, preview, approve and publish forms; the re-consent worklist); ``common``
 holds the helpers they share and ``handlers`` the error pages, template context and
@@ -42,6 +43,7 @@ from backend.web.staff import (  # noqa: E402, F401
     forms,
     handlers,
     participants,
+    publications,
     questions,
     service_accounts,
     signers,

@@ -34,7 +34,7 @@ from consentkit.errors import PermissionDeniedError
 from consentkit.i18n import N_
 from consentkit.labels import label
 from consentkit.policy.roles import Action, roles_in
-from consentkit.services import dashboard, digest, forms
+from consentkit.services import dashboard, digest, forms, news
 from consentkit.services import staff as staff_service
 from consentkit.services.staff import Signed
 
@@ -163,6 +163,7 @@ def study(trial_id: str) -> Any:
             "url": _records_url(trial_id, site=site, state=RecordState.EXPIRED),
         },
     ]
+    latest_news = news.latest(trial_id)
     return _render(
         "dashboard.html",
         trial_id=trial_id,
@@ -181,6 +182,8 @@ def study(trial_id: str) -> Any:
         can_enrol=_can_enrol_somewhere(signed, trial_id),
         can_export=_can(signed, Action.EXPORT, trial_id, None),
         can_manage_forms=_can(signed, Action.MANAGE_FORMS, trial_id, None),
+        latest_news=latest_news,
+        latest_news_title=news.title_in(latest_news, locale) if latest_news else None,
     )
 
 
