@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from consentkit import db
-from consentkit.services import wallet as wallet_service
 
 
 @click.group("wallet")
@@ -26,6 +25,10 @@ def backfill(rebuild: bool) -> None:
     New signers and corrected contacts are indexed as they are written; run this
     once after upgrading, and with --all after changing the blind-index key.
     """
+    # Imported here: the wallet reads documents, whose PDF sealing (pyHanko) every other
+    # command (the worker's first line among them) need not load.
+    from consentkit.services import wallet as wallet_service
+
     db.connect()
     written = wallet_service.backfill_contact_index(rebuild=rebuild)
     click.echo(f"{written} signer(s) indexed")
