@@ -246,6 +246,10 @@ LABELS: dict[str, dict[str, str]] = {
         "totp": N_("the staff member's password and authenticator code"),
         "staff-attended": N_("in front of study staff, who confirmed with their password and code"),
         "in-presence": N_("on a parent's signed-in phone, with the parent present"),
+        "child-with-staff": N_(
+            "in front of the study team, on their device; the staff member confirmed with "
+            "their password and code"
+        ),
     },
     # Who did what an audit event records, in the PDF's audit page.
     "actor_kind": {

@@ -18,8 +18,10 @@ from consentkit.enums import SignerRole
 from consentkit.policy.age import age_on
 
 __all__ = [
+    "CHILD_METHODS",
     "DEFAULT_OWN_INVITATION_AGE",
     "IN_PRESENCE",
+    "WITH_STAFF",
     "may_sign_for_child",
     "needs_own_contact",
     "own_invitation_age",
@@ -32,6 +34,12 @@ DEFAULT_OWN_INVITATION_AGE = 12
 #: The authentication method recorded for a young child's signature given with a parent
 #: (or staff) present: no one-time code of their own, the present adult's session instead.
 IN_PRESENCE = "in-presence"
+#: ... and given in front of the study team on the staff device: the staff member's
+#: recent password and authenticator code vouch for the moment, not a code of the child's.
+WITH_STAFF = "child-with-staff"
+#: The ways a young child signs without a code of their own; with them the child may
+#: write just their first name (policy.signing.check_printed_name).
+CHILD_METHODS = frozenset({IN_PRESENCE, WITH_STAFF})
 
 
 def own_invitation_age(settings: Mapping[str, Any] | None) -> int:

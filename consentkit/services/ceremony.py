@@ -50,7 +50,7 @@ from consentkit.models.audit import AuditEvent
 from consentkit.models.participant import Participant, Signer
 from consentkit.models.study import FormVersion
 from consentkit.policy.age import local_date
-from consentkit.policy.children import IN_PRESENCE
+from consentkit.policy.children import CHILD_METHODS
 from consentkit.policy.items import refuse_unknown_items
 from consentkit.policy.records import (
     MINOR_OWN_KINDS,
@@ -734,7 +734,7 @@ def write_signature(
         if not (progress.role == SignerRole.INVESTIGATOR and family_signed):
             check_version_in_force(participant, data["form_id"], data["version"], at, versions)
         signature.auth.check(at)
-        if signature.auth.method == IN_PRESENCE and progress.role != SignerRole.PARTICIPANT:
+        if signature.auth.method in CHILD_METHODS and progress.role != SignerRole.PARTICIPANT:
             # Only a young child signs without a code of their own (policy.children).
             raise EligibilityError(
                 "Confirm with a fresh one-time code first.", code="fresh-code-required"
@@ -783,9 +783,9 @@ def write_signature(
         if progress.role not in (SignerRole.INVESTIGATOR, SignerRole.WITNESS):
             # The form's choice is about the family; staff and witnesses sign on the staff device.
             check_method(signature.method, data.get("signature_methods") or DEFAULT_METHODS)
-        # A young child on a parent's device writes their first name (policy.children).
+        # A young child (on a parent's device or with staff) writes their first name.
         check_printed_name(
-            printed_name, registered, first_name=signature.auth.method == IN_PRESENCE
+            printed_name, registered, first_name=signature.auth.method in CHILD_METHODS
         )
         signed = next(v for v in versions if v.version == data["version"])
         meaning = _meaning(signed, signature.locale, progress.role)

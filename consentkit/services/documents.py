@@ -370,6 +370,9 @@ def _present_text(
     """Return who was present at a young child's signature: role, and name once they signed."""
     if not present:
         return None
+    if present.get("staff_name"):
+        # A young child's assent given in front of the study team (services.attested).
+        return f"{label('actor_kind', 'staff', locale)}: {present['staff_name']}"
     role = label("signer_role", present["role"], locale)
     name = signer_labels.get(present["signer_id"])
     return role if name in (None, role) else f"{role}: {name}"

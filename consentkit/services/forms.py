@@ -389,6 +389,11 @@ def _rendered(sha256: str, version_id: str, locale: str) -> RenderedText:
     }
 
 
+def rendered_text(version: FormVersion, locale: str) -> RenderedText:
+    """Return one version's text in one language as pages show it (cached by its hash)."""
+    return _rendered(version.content_sha256[locale], str(version.id), locale)
+
+
 def band_style(form: ConsentForm) -> str | None:
     """Return the style study.yaml gives the form's age band (any country's list), or None."""
     if not form.age_band:
