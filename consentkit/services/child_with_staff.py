@@ -23,7 +23,7 @@ from typing import Any
 
 from consentkit.clock import now_utc
 from consentkit.enums import OPEN_STATES, Channel, SignatureMethod, SignerRole
-from consentkit.errors import EligibilityError, NotFoundError
+from consentkit.errors import ConflictError, EligibilityError
 from consentkit.models.audit import AuditEvent
 from consentkit.models.participant import Participant
 from consentkit.models.staff import StaffMember
@@ -94,14 +94,19 @@ def child_turn(
     """Return the child's text for this record, in the child's language (else the record's).
 
     Raises:
-        NotFoundError: no such record, or no young child's signature waiting on it.
+        NotFoundError: no such record.
+        ConflictError: ``no-child-turn``: no young child's signature waits on it.
     """
     at = at or now_utc()
+    data = opened_event(audit.chain_dicts(str(participant.id)), record_id)["payload"]
     child_id = child_records(participant, at=at).get(record_id)
     if child_id is None:
-        raise NotFoundError("This record was not found.")
+        raise ConflictError(
+            "No young child's assent waits on this record: the child is old enough for "
+            "their own invitation, has signed already, or the record is closed.",
+            code="no-child-turn",
+        )
     child = participants.family_signer(participant, child_id)
-    data = opened_event(audit.chain_dicts(str(participant.id)), record_id)["payload"]
     hashes: dict[str, str] = data["content_sha256"]
     locale = next(
         (
@@ -148,7 +153,8 @@ def sign_with_staff(
     """Record the child's reading, choices and signature, given in front of ``staff``.
 
     Raises:
-        NotFoundError: no young child's signature waiting on this record.
+        NotFoundError: no such record.
+        ConflictError: ``no-child-turn`` (no young child's signature waits on it).
         InvalidDataError: a method the form does not allow, a drawn signature without
             strokes or a typed one without "I sign", a name that is not the child's
             (their first name is enough), unknown items; ceremony errors.

@@ -126,6 +126,9 @@ ROWS = [
     Row(f"{RECORD}/countersign", "POST", "participant", {"investigator"}),
     Row(f"{RECORD}/attest", "GET", "participant", SITE_WORK),
     Row(f"{RECORD}/attest", "POST", "participant", SITE_WORK),
+    # 409 for an allowed member: these families' children are past the own-invitation age.
+    Row(f"{RECORD}/child", "GET", "participant", SITE_WORK),
+    Row(f"{RECORD}/child", "POST", "participant", SITE_WORK),
     Row(f"{RECORD}/document.pdf", "GET", "participant", EVERYONE),
     Row(f"{RECORD}/paper", "GET", "participant", SITE_WORK),
     Row(f"{RECORD}/paper", "POST", "participant", SITE_WORK),

@@ -68,6 +68,7 @@ STAFF_PAGES: dict[str, Visit | Excluded] = {
     "contact.html": Visit(".../participants/<code>/signers/<id>/contact"),
     "name.html": Visit(".../participants/<code>/signers/<id>/name"),
     "withdraw.html": Visit(".../participants/<code>/withdraw: withdrawal told to staff"),
+    "child_assent.html": Visit(".../records/<id>/child: a 7-year-old's assent in front of staff"),
     "attest.html": Visit(".../records/<id>/attest?signer=<id>: a parent signs in front of staff"),
     "paper.html": Visit(".../records/<id>/paper: a paper consent's scan and boxes"),
     "countersign.html": Visit(".../records/<id>/countersign: after both parents signed"),

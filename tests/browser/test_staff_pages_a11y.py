@@ -98,6 +98,9 @@ def _world(client: Any) -> dict[str, Any]:
         sign(witnessed, record, guardian, at=at, early_signing_justification=REASON)
     sign(witnessed, record, witnessed.investigator, at=at)
     make_family("FR-A11Y-BAND", birth_date=_birthday(10, days_ago=5))
+    # A 7-year-old whose assent can be given in front of the team: the child's page.
+    young = make_family("FR-A11Y-7", birth_date=_birthday(7, days_ago=40), child_name="Léa")
+    records.open_record(young.participant, form_id="assent-6-9", actor=STAFF)
     create_due_tasks(on=now_utc().date() - timedelta(days=30))
     return {"investigator": investigator, "enrolled": enrolled.code}
 
@@ -192,6 +195,11 @@ def test_every_staff_page_passes_axe(app: Any, client: Any, phones: Any, demo_st
         _follow(page, "#records a[href*='/countersign']")
         expect(page.locator("#signature-canvas")).to_be_visible()
         walk.check(page, "countersign.html")
+
+        page.goto(f"{STUDY}/participants/FR-A11Y-7")
+        _follow(page, "#records a[href*='/child']")
+        expect(page.locator("#child-assent-form")).to_be_visible()
+        walk.check(page, "child_assent.html")
 
         page.goto(f"{STUDY}/participants/FR-A11Y-W")
         walk.check(page, "participant.html", "participant.html (a witness registered)")

@@ -138,4 +138,4 @@ def test_a_child_with_an_own_invitation_age_is_not_signed_for_by_staff(demo_stud
     assert child_with_staff.child_records(family.participant) == {}
     with pytest.raises(ConsentKitError) as refused:
         child_with_staff.child_turn(family.participant, record.record_id)
-    assert refused.value.code == "not-found"
+    assert refused.value.code == "no-child-turn"

@@ -43,9 +43,12 @@
     sync();
   }
 
-  // The countersignature and the impartial witness's signature share one canvas script.
+  // The countersignature, the impartial witness's signature and a young child's drawing in
+  // front of staff share one canvas script.
   const form =
-    document.getElementById("countersign-form") || document.getElementById("witness-form");
+    document.getElementById("countersign-form") ||
+    document.getElementById("witness-form") ||
+    document.getElementById("child-assent-form");
   const canvas = document.getElementById("signature-canvas");
   if (!form || !canvas || !window.ConsentkitSignature) {
     return;
@@ -54,6 +57,12 @@
   const pad = signature.attach(canvas, document.getElementById("clear-signature"));
   const problem = document.getElementById("signature-error");
   form.addEventListener("submit", function (event) {
+    // A child who writes their first name instead of drawing sends no strokes.
+    const typed = form.querySelector("[data-method][value=typed]:checked");
+    if (typed) {
+      document.getElementById("strokes").value = "";
+      return;
+    }
     if (pad.isEmpty()) {
       event.preventDefault();
       problem.textContent = form.getAttribute("data-empty-message");

@@ -38,6 +38,7 @@ bp = Blueprint("staff_web", __name__, url_prefix="/staff")
 from backend.web.staff import (  # noqa: E402, F401
     account,
     attested,
+    child_assent,
     dashboard,
     enrolment,
     forms,

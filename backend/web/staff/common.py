@@ -75,6 +75,7 @@ NOTICES: dict[str, str] = {
     "question-answered": N_("Your answer is saved. The family is told to read it."),
     "question-closed": N_("The question is closed."),
     "attested-signed": N_("The signature given in front of you is saved."),
+    "child-signed": N_("The child's assent, given in front of you, is saved."),
     "name-corrected": N_("The registered name is corrected."),
     "digest-on": N_("Your daily summary e-mail is on."),
     "digest-off": N_("Your daily summary e-mail is off."),

@@ -60,6 +60,7 @@ from consentkit.policy.roles import Action
 from consentkit.services import (
     access,
     attested,
+    child_with_staff,
     documents,
     enrolment,
     forms,
@@ -219,6 +220,8 @@ def _record_rows(
     profile = records.profile(participant)
     actions = enrolment.record_actions(participant, signed.staff)
     attestable = attested.attestable_records(participant)
+    # A young child's assent that can be given in front of the member, on this device.
+    with_child = child_with_staff.child_records(participant)
     rows = []
     for record in profile.get("records", []):
         missing = record.get("missing_signers") or []
@@ -244,6 +247,14 @@ def _record_rows(
         rows.append(
             {
                 **record,
+                "child_url": url_for(
+                    ".child_assent",
+                    trial_id=trial_id,
+                    code=participant.code,
+                    record_id=record["record_id"],
+                )
+                if can is not None and can.paper and record["record_id"] in with_child
+                else None,
                 "kind_label": label("form_kind", record["form_kind"], locale),
                 "state_label": _state_label(record["state"]),
                 "missing": [
