@@ -9,13 +9,22 @@ the page's words (in the page language) and the strings the script shows.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    render_template,
+    request,
+    url_for,
+)
 from werkzeug.exceptions import NotFound
 
 from backend.errors import handle_http_exception
 from backend.web.i18n import chosen_locale, page_locale
+from consentkit import settings
 from consentkit.enums import RecordState, SignerRole
 from consentkit.i18n import N_, gettext
 from consentkit.labels import LABELS, label
@@ -78,6 +87,14 @@ SCRIPT_STRINGS: dict[str, str] = {
     "choose_scope": N_("Please choose at least one option."),
     "downloaded": N_("Your copy is downloaded."),
     "preparing_copy": N_("Preparing your copy…"),
+    "push_on": N_("Notifications are on for this phone."),
+    "push_failed": N_(
+        "Notifications could not be turned on. We will reach you by e-mail or text message."
+    ),
+    "push_blocked": N_(
+        "Notifications are blocked for this site in your browser settings. We will reach you "
+        "by e-mail or text message."
+    ),
     "signed_in_as": N_("Participant %(code)s"),
     "write_question": N_("Please write your question."),
     "question_sent": N_("Your question is sent. The study team will answer you."),
@@ -149,6 +166,8 @@ def _page(
             "base": url_for("family.start"),
             "record_id": record_id,
             "information": information,
+            # The VAPID public key a browser subscribes to Web Push with (none: not offered).
+            "push_key": settings.vapid_public_key(),
         },
         strings=script_strings(locale),
         **context,
@@ -208,6 +227,16 @@ def sign(record_id: str) -> str:
 def child(record_id: str) -> str:
     """A young child's turn on a parent's device: read, say yes or no, sign (no code)."""
     return _page("child.html", "child", record_id=record_id)
+
+
+@bp.get("/sw.js")
+def service_worker() -> Response:
+    """The service worker that shows Web Push messages (scope /family/, nothing cached)."""
+    script = (Path(current_app.root_path) / "static" / "js" / "family-sw.js").read_text("utf-8")
+    response = Response(script, mimetype="text/javascript")
+    response.headers["Service-Worker-Allowed"] = url_for("family.start")
+    response.headers["Cache-Control"] = "no-cache"
+    return response
 
 
 @bp.get("/records/<record_id>/done")

@@ -6,6 +6,7 @@ answer the questions, choose, draw a signature and confirm it with a fresh code.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -123,7 +124,7 @@ def sign(
     ``reflection=False``.
     """
     page = phone.page
-    page.wait_for_url("**/sign")
+    page.wait_for_url(re.compile(r"/sign(\?|$)"))  # with or without the page's ?lang=
     expect(page.locator("#signature-meaning")).not_to_be_empty()
     if reflection:
         expect(page.locator("#reflection-notice")).to_be_visible()

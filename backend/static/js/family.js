@@ -1251,6 +1251,61 @@
     $("choices-signed").hidden = false;
   }
 
+  /** The VAPID key as the bytes PushManager.subscribe wants (it comes base64url). */
+  function keyBytes(base64url) {
+    const padded = (base64url + "===".slice((base64url.length + 3) % 4))
+      .replace(/-/g, "+")
+      .replace(/_/g, "/");
+    return Uint8Array.from(window.atob(padded), (c) => c.charCodeAt(0));
+  }
+
+  /**
+   * "Be told on this phone": after signing, when the family waits for others, offer Web
+   * Push. Asked only on a tap (never on load); the subscription goes to the server with
+   * push as the signer's channel. Not offered without a key, without browser support, or
+   * when notifications are blocked for the site.
+   */
+  async function offerPush() {
+    const panel = $("push-panel");
+    const supported =
+      panel && data.push_key && "serviceWorker" in navigator && "PushManager" in window;
+    if (!supported || !("Notification" in window) || Notification.permission === "denied") {
+      return;
+    }
+    const scope = data.base;
+    const existing = await navigator.serviceWorker.getRegistration(scope);
+    if (existing && (await existing.pushManager.getSubscription())) {
+      return; // already on for this phone
+    }
+    panel.hidden = false;
+    $("push-on").addEventListener("click", function () {
+      busy(this, async function () {
+        const permission = await Notification.requestPermission();
+        if (permission !== "granted") {
+          showError(T.push_blocked);
+          return;
+        }
+        try {
+          const registration = await navigator.serviceWorker.register(scope + "sw.js", { scope });
+          await navigator.serviceWorker.ready;
+          const subscription = await registration.pushManager.subscribe({
+            userVisibleOnly: true,
+            applicationServerKey: keyBytes(data.push_key),
+          });
+          await api("PATCH", "/me/contact-settings", {
+            push_subscription: subscription.toJSON(),
+            preferred_channel: "push",
+          });
+        } catch (error) {
+          showError(T.push_failed);
+          return;
+        }
+        panel.hidden = true;
+        showStatus(T.push_on);
+      });
+    });
+  }
+
   pages.done = async function () {
     const download = $("download-pdf");
 
@@ -1305,6 +1360,7 @@
       });
     });
     await refresh();
+    await offerPush();
   };
 
   /** Withdrawing: plain choices, what they mean (from the server), then confirm with a code. */
