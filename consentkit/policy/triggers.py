@@ -63,6 +63,8 @@ DEFAULTS: Mapping[str, Trigger] = {
         Trigger("information-updated", True),
         # The sealed copy of a completed consent is ready for the family.
         Trigger("copy-ready", True),
+        # A family member signed a record others still sign: their own copy is ready.
+        Trigger("own-copy-ready", True),
         # Site staff answered the family's question.
         Trigger("question-answered", True),
         # A signer started reading a record N days ago and has not signed it.

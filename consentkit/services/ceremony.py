@@ -832,7 +832,7 @@ def write_signature(
 
 
 def _notify_after_signature(participant: Participant, written: Written) -> None:
-    """Queue what a signature tells the family: the other guardian's turn, or the copy ready.
+    """Queue what a signature tells the family: the copy ready, their own copy, the other's turn.
 
     Here, where the signature is written, so every way of signing (app, family
     pages, in person) triggers it; the dedupe keys make a retried signature queue nothing new.
@@ -843,6 +843,14 @@ def _notify_after_signature(participant: Participant, written: Written) -> None:
     if status.state == RecordState.CONSENTED and status.completed_seq == event.seq:
         triggers.copy_ready(participant, record_id=status.record_id, now=at)
         return
+    signer_id = event.payload.get("signer_id", "")
+    if status.copy_for(signer_id) == "interim" and event.payload.get("role") in (
+        SignerRole.GUARDIAN,
+        SignerRole.PARTICIPANT,
+    ):
+        triggers.own_copy_ready(
+            participant, record_id=status.record_id, signer_id=signer_id, now=at
+        )
     if event.payload.get("role") != SignerRole.GUARDIAN:
         return
     waiting = [

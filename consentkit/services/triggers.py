@@ -151,6 +151,22 @@ def information_updated(
     )
 
 
+def own_copy_ready(
+    participant: Participant, *, record_id: str, signer_id: str, now: datetime
+) -> list[OutboxMessage]:
+    """Tell a family member who signed that their own signed copy is ready (others awaited).
+
+    The interim copy ("signed by you, awaiting others",
+    :meth:`consentkit.policy.records.RecordStatus.copy_for`); the final one follows with
+    :func:`copy_ready` when everyone has signed. Once per record and signer.
+    """
+    if not study_trigger(participant.trial_id, "own-copy-ready").enabled:
+        return []
+    return _to_signers(
+        "own-copy-ready", participant, [signer_id], reason=record_id, params={}, now=now
+    )
+
+
 def copy_ready(participant: Participant, *, record_id: str, now: datetime) -> list[OutboxMessage]:
     """Tell the family the sealed copy of their completed consent is in their documents."""
     if not study_trigger(participant.trial_id, "copy-ready").enabled:

@@ -58,11 +58,12 @@ def test_command_counts_api_post_signature(phone: Any) -> None:
     assert answer.status_code == 200, answer.get_json()
     # As the library's signature, plus the session and its step-up spent, the idempotency
     # key, the stored answer, a retry's lookup (``signature_for_key``), and the due-date
-    # counter (the record is now partly signed), and the message telling the other guardian
-    # it is their turn (issue 15). Before issue 17: 18 (without that message: 17).
+    # counter (the record is now partly signed), and two messages (issue 15): the other
+    # guardian's turn and this parent's own signed copy ready. Before issue 17: 18 (without
+    # those messages: 17); 17 with the first message only.
     # The record's events are two indexed reads (its own, the participant-wide ones), so a
     # signature costs the same with 10 or 5,000 earlier events: one command more than
     # a single $or read, which the embedded database answers by scanning the whole chain.
-    assert sum(commands.values()) == 17, dict(commands)
+    assert sum(commands.values()) == 18, dict(commands)
     assert commands["find audit_events"] == 3  # the two of the record, a retry's lookup
     assert commands["find form_versions"] == 1

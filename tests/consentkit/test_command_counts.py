@@ -60,6 +60,8 @@ def test_command_counts_library_signature(demo_study: Any) -> None:
     # twice, the projection read before its compare-and-set). The signer's registered name,
     # which the printed name must match (issue 14), is one read here; the signer API passes
     # the signer it has already read (``SignatureInput.registered_name``), so it adds none.
+    # The investigator still has to sign: one insert tells this parent their own signed
+    # copy is ready (issue 15, trigger own-copy-ready).
     assert dict(commands) == {
         "find audit_events": 2,
         "find form_versions": 1,
@@ -67,6 +69,7 @@ def test_command_counts_library_signature(demo_study: Any) -> None:
         "insert audit_events": 1,
         "update participants": 1,
         "update consent_records": 1,
+        "insert outbox_messages": 1,
     }
 
 
@@ -96,7 +99,7 @@ def test_command_counts_record_views(demo_study: Any) -> None:
     }
 
 
-def test_command_counts_first_guardian_signature_adds_only_the_other_guardians_message(
+def test_command_counts_first_guardian_signature_adds_only_the_two_messages(
     demo_study: Any,
 ) -> None:
     family, record = _prepared("P-CMD-3")
@@ -110,10 +113,10 @@ def test_command_counts_first_guardian_signature_adds_only_the_other_guardians_m
         )
 
     # The signature's own commands (the first one moves the record's state: the projection
-    # reads it and moves a day's counter), and one insert: "your turn" to the other guardian
-    # (the study's trigger settings come from the cached catalogue, the recipients from
-    # the record's status already derived); the signer's registered name, read to check the
-    # printed name, as in the signature above.
+    # reads it and moves a day's counter), and two inserts: "your turn" to the other
+    # guardian and "your own copy is ready" to this one (the study's trigger settings come
+    # from the cached catalogue, the recipients from the record's status already derived);
+    # the signer's registered name, read to check the printed name, as in the signature above.
     assert dict(commands) == {
         "find audit_events": 2,
         "find form_versions": 1,
@@ -123,5 +126,5 @@ def test_command_counts_first_guardian_signature_adds_only_the_other_guardians_m
         "find consent_records": 1,
         "update consent_records": 1,
         "update date_counts": 1,
-        "insert outbox_messages": 1,
+        "insert outbox_messages": 2,
     }

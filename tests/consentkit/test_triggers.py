@@ -86,6 +86,7 @@ REMINDER = "Your invitation to the study %(study)s is waiting"
 STAFF_ALERT = "%(code)s has not used their invitation"
 YOUR_TURN = "Your partner has signed: it is your turn"
 COPY_READY = "Your signed consent for %(study)s is ready"
+OWN_COPY = "Your signature for %(study)s is saved: your copy is ready"
 RECONSENT = "New information about %(study)s: please read and decide again"
 UPDATED = "Updated information about %(study)s"
 
@@ -233,9 +234,24 @@ def test_first_guardian_signing_tells_the_other_it_is_their_turn(
 
     _drain(T0 + timedelta(hours=26))
 
-    [mail] = smtp.messages
-    assert mail["To"] == "marc.P-001@example.org"
-    assert is_about(mail, YOUR_TURN)
+    assert recipients_of(smtp, YOUR_TURN) == ["marc.P-001@example.org"]
+
+
+def test_a_parent_who_signed_first_is_told_their_own_copy_is_ready(
+    demo_study: Any, smtp: Inbox
+) -> None:
+    family = _family()
+    _signed_by_first_guardian(family)
+
+    _drain(T0 + timedelta(hours=26))
+
+    # Only to the parent who signed; the final copy follows when everyone has signed.
+    assert recipients_of(smtp, OWN_COPY) == ["elodie.P-001@example.org"]
+    assert recipients_of(smtp, COPY_READY) == []
+    assert {m["To"] for m in smtp.messages} == {
+        "elodie.P-001@example.org",
+        "marc.P-001@example.org",
+    }
 
 
 def test_a_retried_signature_does_not_tell_the_other_guardian_twice(demo_study: Any) -> None:

@@ -205,7 +205,13 @@ def test_no_contact_withdrawal_stops_the_reading_reminder(demo_study: Any, smtp:
 def test_expiry_reminder_reaches_every_signer_who_has_not_signed_days_ahead(
     demo_study: Any, smtp: Inbox
 ) -> None:
-    _set_messages(**{"reading-reminder": {"enabled": False}, "guardian-turn": {"enabled": False}})
+    _set_messages(
+        **{
+            "reading-reminder": {"enabled": False},
+            "guardian-turn": {"enabled": False},
+            "own-copy-ready": {"enabled": False},
+        }
+    )
     family = _family()
     record = records.open_record(family.participant, form_id=FORM, actor=STAFF, now=T0)
     prepare(family, record, family.guardians[0], at=T0)
