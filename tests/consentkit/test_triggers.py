@@ -10,16 +10,13 @@ from typing import Any
 import pytest
 import yaml
 
-from consentkit.channels.email import EmailChannel
 from consentkit.models.access import SignerSession
 from consentkit.models.audit import AuditEvent
 from consentkit.models.outbox import OutboxMessage
-from consentkit.models.study import Study
 from consentkit.policy.roles import Grant, StaffRole
-from consentkit.services import access, participants, participation, publishing, records, triggers
+from consentkit.services import access, participation, publishing, records, triggers
 from consentkit.services import staff as staff_service
 from consentkit.services.importing import import_study
-from consentkit.worker import Worker
 from tests.consentkit.records_helpers import STAFF, T0, Family, prepare, sign
 from tests.consentkit.smtp_helpers import (
     Inbox,
@@ -28,6 +25,7 @@ from tests.consentkit.smtp_helpers import (
     running_inbox,
     subject,
 )
+from tests.consentkit.trigger_helpers import drain, mail_family, set_messages
 
 #: Three days after T0 (the study's invitation-reminder days), 10:00 in Paris.
 REMINDER_DAY = T0 + timedelta(days=3)
@@ -44,43 +42,6 @@ def smtp(monkeypatch: pytest.MonkeyPatch, free_port: int) -> Iterator[Inbox]:
         yield inbox
 
 
-def _family(code: str = "P-001") -> Family:
-    participant = participants.enrol_participant(
-        trial_id="DEMO-NBL-1",
-        code=code,
-        site_code="FR-01",
-        birth_date=date(2017, 5, 4),
-        actor=STAFF,
-        now=T0,
-    )
-
-    def add(role: str, name: str, email: str | None, language: str | None = None) -> Any:
-        identity = {"name": name, **({"email": email} if email else {})}
-        return participants.add_signer(
-            participant,
-            role=role,
-            identity=identity,
-            actor=STAFF,
-            preferred_language=language,
-            now=T0,
-        )
-
-    guardians = [
-        add("guardian", "Élodie", f"elodie.{code}@example.org", "fr"),
-        add("guardian", "Marc", f"marc.{code}@example.org", "en"),
-    ]
-    return Family(
-        participant, guardians, add("participant", "Child", None), add("investigator", "Dr", None)
-    )
-
-
-def _drain(at: datetime) -> Worker:
-    worker = Worker({"email": EmailChannel()}, clock=lambda: at)
-    while worker.run_once():
-        pass
-    return worker
-
-
 #: The subjects of the messages these tests expect (msgids: each mail is checked in its language).
 REMINDER = "Your invitation to the study %(study)s is waiting"
 STAFF_ALERT = "%(code)s has not used their invitation"
@@ -91,26 +52,19 @@ RECONSENT = "New information about %(study)s: please read and decide again"
 UPDATED = "Updated information about %(study)s"
 
 
-def _set_messages(**messages: dict[str, Any]) -> None:
-    study = Study.objects.get(trial_id="DEMO-NBL-1")
-    Study.objects(id=study.id).update_one(
-        set__settings={**study.settings, "messages": {**study.settings["messages"], **messages}}
-    )
-
-
 # ---------------------------------------------------------------- invitation not used
 
 
 def test_unused_invitation_reminds_the_signer_on_the_configured_day_in_their_language(
     demo_study: Any, smtp: Inbox
 ) -> None:
-    family = _family()
+    family = mail_family()
     access.create_invitation(family.participant, family.guardians[0], actor=STAFF, now=T0)
 
-    _drain(REMINDER_DAY - timedelta(hours=1))
+    drain(REMINDER_DAY - timedelta(hours=1))
     assert smtp.messages == []
 
-    _drain(REMINDER_DAY)
+    drain(REMINDER_DAY)
 
     [mail] = smtp.messages
     assert mail["To"] == "elodie.P-001@example.org"
@@ -124,20 +78,20 @@ def test_unused_invitation_reminds_the_signer_on_the_configured_day_in_their_lan
 def test_unused_invitation_reminder_waits_for_the_end_of_quiet_hours(
     demo_study: Any, smtp: Inbox
 ) -> None:
-    family = _family()
+    family = mail_family()
     access.create_invitation(family.participant, family.guardians[0], actor=STAFF, now=T0)
 
-    _drain(REMINDER_NIGHT)
+    drain(REMINDER_NIGHT)
 
     assert smtp.messages == []
     message = OutboxMessage.objects.get(kind="invitation-reminder")
     assert (message.status, message.reason) == ("queued", "quiet-hours")
-    _drain(datetime(2026, 3, 6, 7, 0, tzinfo=UTC))  # 08:00 in Paris
+    drain(datetime(2026, 3, 6, 7, 0, tzinfo=UTC))  # 08:00 in Paris
     assert len(smtp.messages) == 1
 
 
 def test_used_invitation_sends_no_reminder(demo_study: Any, smtp: Inbox) -> None:
-    family = _family()
+    family = mail_family()
     signer = family.guardians[0]
     access.create_invitation(family.participant, signer, actor=STAFF, now=T0)
     SignerSession(
@@ -151,14 +105,14 @@ def test_used_invitation_sends_no_reminder(demo_study: Any, smtp: Inbox) -> None
         expires_at=T0 + timedelta(days=30),
     ).save()
 
-    _drain(REMINDER_DAY)
+    drain(REMINDER_DAY)
 
     assert smtp.messages == []
     assert OutboxMessage.objects.count() == 0
 
 
 def test_two_workers_scanning_queue_one_reminder(demo_study: Any) -> None:
-    family = _family()
+    family = mail_family()
     access.create_invitation(family.participant, family.guardians[0], actor=STAFF, now=T0)
 
     first = triggers.scan(now=REMINDER_DAY)
@@ -169,11 +123,11 @@ def test_two_workers_scanning_queue_one_reminder(demo_study: Any) -> None:
 
 
 def test_a_study_that_switched_the_reminder_off_sends_none(demo_study: Any, smtp: Inbox) -> None:
-    _set_messages(**{"invitation-reminder": {"enabled": False, "days": 3}})
-    family = _family()
+    set_messages(**{"invitation-reminder": {"enabled": False, "days": 3}})
+    family = mail_family()
     access.create_invitation(family.participant, family.guardians[0], actor=STAFF, now=T0)
 
-    _drain(REMINDER_DAY)
+    drain(REMINDER_DAY)
 
     assert smtp.messages == []
 
@@ -181,7 +135,7 @@ def test_a_study_that_switched_the_reminder_off_sends_none(demo_study: Any, smtp
 def test_unused_invitation_alerts_the_site_staff_after_their_days(
     demo_study: Any, smtp: Inbox
 ) -> None:
-    family = _family()
+    family = mail_family()
     for email, role, sites in (
         ("inv@example.org", StaffRole.INVESTIGATOR, ("FR-01",)),
         ("other-site@example.org", StaffRole.SITE_STAFF, ("DE-01",)),
@@ -192,7 +146,7 @@ def test_unused_invitation_alerts_the_site_staff_after_their_days(
         )
     access.create_invitation(family.participant, family.guardians[0], actor=STAFF, now=T0)
 
-    _drain(T0 + timedelta(days=7))
+    drain(T0 + timedelta(days=7))
 
     assert recipients_of(smtp, REMINDER) == ["elodie.P-001@example.org"]
     assert recipients_of(smtp, STAFF_ALERT) == ["inv@example.org"]
@@ -202,13 +156,13 @@ def test_unused_invitation_alerts_the_site_staff_after_their_days(
 
 
 def test_no_contact_withdrawal_stops_invitation_reminders(demo_study: Any, smtp: Inbox) -> None:
-    family = _family()
+    family = mail_family()
     access.create_invitation(family.participant, family.guardians[0], actor=STAFF, now=T0)
     participation.withdraw(
         family.participant, scopes=["no-further-contact"], actor=STAFF, now=T0 + timedelta(days=1)
     )
 
-    _drain(REMINDER_DAY)
+    drain(REMINDER_DAY)
 
     assert recipients_of(smtp, REMINDER) == []
     reminder = OutboxMessage.objects.get(kind="invitation-reminder")
@@ -229,10 +183,10 @@ def _signed_by_first_guardian(family: Family) -> Any:
 def test_first_guardian_signing_tells_the_other_it_is_their_turn(
     demo_study: Any, smtp: Inbox
 ) -> None:
-    family = _family()
+    family = mail_family()
     _signed_by_first_guardian(family)
 
-    _drain(T0 + timedelta(hours=26))
+    drain(T0 + timedelta(hours=26))
 
     assert recipients_of(smtp, YOUR_TURN) == ["marc.P-001@example.org"]
 
@@ -240,10 +194,10 @@ def test_first_guardian_signing_tells_the_other_it_is_their_turn(
 def test_a_parent_who_signed_first_is_told_their_own_copy_is_ready(
     demo_study: Any, smtp: Inbox
 ) -> None:
-    family = _family()
+    family = mail_family()
     _signed_by_first_guardian(family)
 
-    _drain(T0 + timedelta(hours=26))
+    drain(T0 + timedelta(hours=26))
 
     # Only to the parent who signed; the final copy follows when everyone has signed.
     assert recipients_of(smtp, OWN_COPY) == ["elodie.P-001@example.org"]
@@ -255,7 +209,7 @@ def test_a_parent_who_signed_first_is_told_their_own_copy_is_ready(
 
 
 def test_a_retried_signature_does_not_tell_the_other_guardian_twice(demo_study: Any) -> None:
-    family = _family()
+    family = mail_family()
     record = _signed_by_first_guardian(family)
 
     sign(family, record, family.guardians[0], at=T0 + timedelta(hours=25))
@@ -266,12 +220,12 @@ def test_a_retried_signature_does_not_tell_the_other_guardian_twice(demo_study: 
 def test_completed_consent_tells_the_family_their_copy_is_ready(
     demo_study: Any, smtp: Inbox
 ) -> None:
-    family = _family()
+    family = mail_family()
     record = _signed_by_first_guardian(family)
     for signer in (family.investigator, family.guardians[1]):
         sign(family, record, signer, at=T0 + timedelta(hours=26))
 
-    _drain(T0 + timedelta(hours=27))
+    drain(T0 + timedelta(hours=27))
 
     assert recipients_of(smtp, COPY_READY) == ["elodie.P-001@example.org", "marc.P-001@example.org"]
 
@@ -292,11 +246,11 @@ def draft_v2(clean_db: Any, study_folder: Path) -> Path:
 def test_publishing_a_major_version_reminds_the_families_who_consented(
     draft_v2: Path, smtp: Inbox
 ) -> None:
-    family = _family("P-REC")
+    family = mail_family("P-REC")
     record = _signed_by_first_guardian(family)
     for signer in (family.investigator, family.guardians[1]):
         sign(family, record, signer, at=T0 + timedelta(hours=26))
-    untouched = _family("P-NEW")  # enrolled, never consented: nothing to re-consent
+    untouched = mail_family("P-NEW")  # enrolled, never consented: nothing to re-consent
     assert untouched
     publishing.approve_version("DEMO-NBL-1", FORM, 2, ethics_reference="EC-2", by="admin-1")
     publishing.publish_version(
@@ -309,7 +263,7 @@ def test_publishing_a_major_version_reminds_the_families_who_consented(
         now=T0 + timedelta(days=2),
     )
 
-    _drain(T0 + timedelta(days=2))
+    drain(T0 + timedelta(days=2))
 
     assert recipients_of(smtp, RECONSENT) == ["elodie.P-REC@example.org", "marc.P-REC@example.org"]
 
@@ -317,7 +271,7 @@ def test_publishing_a_major_version_reminds_the_families_who_consented(
 def test_publishing_a_minor_version_tells_families_without_asking_to_sign(
     draft_v2: Path, smtp: Inbox
 ) -> None:
-    family = _family("P-MIN")
+    family = mail_family("P-MIN")
     record = _signed_by_first_guardian(family)
     for signer in (family.investigator, family.guardians[1]):
         sign(family, record, signer, at=T0 + timedelta(hours=26))
@@ -332,7 +286,7 @@ def test_publishing_a_minor_version_tells_families_without_asking_to_sign(
         now=T0 + timedelta(days=2),
     )
 
-    _drain(T0 + timedelta(days=2))
+    drain(T0 + timedelta(days=2))
 
     assert recipients_of(smtp, UPDATED) == [
         "elodie.P-MIN@example.org",

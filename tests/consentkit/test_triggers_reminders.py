@@ -12,16 +12,14 @@ from typing import Any
 
 import pytest
 
-from consentkit.channels.email import EmailChannel
 from consentkit.models.outbox import OutboxMessage
-from consentkit.models.study import Study
 from consentkit.policy.roles import Grant, StaffRole
-from consentkit.services import participants, participation, records, triggers
+from consentkit.services import participation, records, triggers
 from consentkit.services import staff as staff_service
 from consentkit.services.tasks import create_due_tasks
-from consentkit.worker import Worker
 from tests.consentkit.records_helpers import STAFF, T0, Family, prepare, sign
 from tests.consentkit.smtp_helpers import Inbox, is_about, recipients_of, running_inbox
+from tests.consentkit.trigger_helpers import drain, mail_family, set_messages
 
 FORM = "parental-consent"
 READING = "Your decision about %(study)s is waiting"
@@ -40,51 +38,6 @@ def smtp(monkeypatch: pytest.MonkeyPatch, free_port: int) -> Iterator[Inbox]:
     monkeypatch.setenv("CONSENTKIT_MESSAGES_PER_DAY", "10")
     with running_inbox(monkeypatch, free_port) as inbox:
         yield inbox
-
-
-def _family(
-    code: str = "P-001", *, site: str = "FR-01", birth_date: date = date(2017, 5, 4)
-) -> Family:
-    participant = participants.enrol_participant(
-        trial_id="DEMO-NBL-1",
-        code=code,
-        site_code=site,
-        birth_date=birth_date,
-        actor=STAFF,
-        now=T0,
-    )
-
-    def add(role: str, name: str, email: str | None, language: str | None = None) -> Any:
-        identity = {"name": name, **({"email": email} if email else {})}
-        return participants.add_signer(
-            participant,
-            role=role,
-            identity=identity,
-            actor=STAFF,
-            preferred_language=language,
-            now=T0,
-        )
-
-    guardians = [
-        add("guardian", "Élodie", f"elodie.{code}@example.org", "fr"),
-        add("guardian", "Marc", f"marc.{code}@example.org", "en"),
-    ]
-    return Family(
-        participant, guardians, add("participant", "Child", None), add("investigator", "Dr", None)
-    )
-
-
-def _drain(at: datetime) -> None:
-    worker = Worker({"email": EmailChannel()}, clock=lambda: at)
-    while worker.run_once():
-        pass
-
-
-def _set_messages(**messages: dict[str, Any]) -> None:
-    study = Study.objects.get(trial_id="DEMO-NBL-1")
-    Study.objects(id=study.id).update_one(
-        set__settings={**study.settings, "messages": {**study.settings["messages"], **messages}}
-    )
 
 
 def _staff(email: str, role: StaffRole, site: str, locale: str = "en") -> Any:
@@ -110,13 +63,13 @@ def _opened_and_read_by_elodie(family: Family) -> Any:
 def test_reading_reminder_reaches_the_signer_who_began_reading_on_the_configured_day(
     demo_study: Any, smtp: Inbox
 ) -> None:
-    family = _family()
+    family = mail_family()
     _opened_and_read_by_elodie(family)
 
-    _drain(T0 + timedelta(days=5) - timedelta(hours=1))
+    drain(T0 + timedelta(days=5) - timedelta(hours=1))
     assert smtp.messages == []
 
-    _drain(T0 + timedelta(days=5))
+    drain(T0 + timedelta(days=5))
 
     [mail] = smtp.messages  # Marc has not begun reading: not reminded of it
     assert mail["To"] == "elodie.P-001@example.org"
@@ -128,71 +81,71 @@ def test_reading_reminder_reaches_the_signer_who_began_reading_on_the_configured
 def test_reading_reminder_counts_from_when_that_signer_began_reading(
     demo_study: Any, smtp: Inbox
 ) -> None:
-    family = _family()
+    family = mail_family()
     record = records.open_record(family.participant, form_id=FORM, actor=STAFF, now=T0)
     prepare(family, record, family.guardians[1], at=T0 + timedelta(days=3))
 
-    _drain(T0 + timedelta(days=7))
+    drain(T0 + timedelta(days=7))
     assert recipients_of(smtp, READING) == []
 
-    _drain(T0 + timedelta(days=8))
+    drain(T0 + timedelta(days=8))
 
     assert recipients_of(smtp, READING) == ["marc.P-001@example.org"]
 
 
 def test_reading_reminder_follows_the_days_the_study_sets(demo_study: Any, smtp: Inbox) -> None:
-    _set_messages(**{"reading-reminder": {"enabled": True, "days": 2}})
-    family = _family()
+    set_messages(**{"reading-reminder": {"enabled": True, "days": 2}})
+    family = mail_family()
     _opened_and_read_by_elodie(family)
 
-    _drain(T0 + timedelta(days=2))
+    drain(T0 + timedelta(days=2))
 
     assert recipients_of(smtp, READING) == ["elodie.P-001@example.org"]
 
 
 def test_reading_reminder_is_sent_once(demo_study: Any, smtp: Inbox) -> None:
-    family = _family()
+    family = mail_family()
     _opened_and_read_by_elodie(family)
 
-    _drain(T0 + timedelta(days=5))
-    _drain(T0 + timedelta(days=6))
+    drain(T0 + timedelta(days=5))
+    drain(T0 + timedelta(days=6))
 
     assert len(smtp.messages) == 1
     assert OutboxMessage.objects(kind="reading-reminder").count() == 1
 
 
 def test_a_signer_who_signed_is_not_reminded_to_read(demo_study: Any, smtp: Inbox) -> None:
-    family = _family()
+    family = mail_family()
     record = _opened_and_read_by_elodie(family)
     sign(family, record, family.guardians[0], at=T0 + timedelta(hours=25))
 
-    _drain(T0 + timedelta(days=5))
+    drain(T0 + timedelta(days=5))
 
     assert recipients_of(smtp, READING) == []
 
 
 def test_reading_reminder_waits_for_the_end_of_quiet_hours(demo_study: Any, smtp: Inbox) -> None:
-    family = _family()
+    family = mail_family()
     _opened_and_read_by_elodie(family)
     night = datetime(2026, 3, 7, 22, 0, tzinfo=UTC)  # 23:00 in Paris
 
-    _drain(night)
+    drain(night)
 
     assert smtp.messages == []
     message = OutboxMessage.objects.get(kind="reading-reminder")
     assert (message.status, message.reason) == ("queued", "quiet-hours")
-    _drain(datetime(2026, 3, 8, 7, 0, tzinfo=UTC))  # 08:00 in Paris
+    drain(datetime(2026, 3, 8, 7, 0, tzinfo=UTC))  # 08:00 in Paris
     assert recipients_of(smtp, READING) == ["elodie.P-001@example.org"]
 
 
 def test_no_contact_withdrawal_stops_the_reading_reminder(demo_study: Any, smtp: Inbox) -> None:
-    family = _family()
+    family = mail_family()
     _opened_and_read_by_elodie(family)
     participation.withdraw(
         family.participant, scopes=["no-further-contact"], actor=STAFF, now=T0 + timedelta(days=1)
     )
 
-    _drain(T0 + timedelta(days=5))
+    drain(T0 + timedelta(days=5))
 
     assert recipients_of(smtp, READING) == []
     reminder = OutboxMessage.objects.get(kind="reading-reminder")
@@ -205,22 +158,22 @@ def test_no_contact_withdrawal_stops_the_reading_reminder(demo_study: Any, smtp:
 def test_expiry_reminder_reaches_every_signer_who_has_not_signed_days_ahead(
     demo_study: Any, smtp: Inbox
 ) -> None:
-    _set_messages(
+    set_messages(
         **{
             "reading-reminder": {"enabled": False},
             "guardian-turn": {"enabled": False},
             "own-copy-ready": {"enabled": False},
         }
     )
-    family = _family()
+    family = mail_family()
     record = records.open_record(family.participant, form_id=FORM, actor=STAFF, now=T0)
     prepare(family, record, family.guardians[0], at=T0)
     sign(family, record, family.guardians[0], at=T0 + timedelta(hours=25))
 
-    _drain(WINDOW_END - timedelta(days=3, hours=1))
+    drain(WINDOW_END - timedelta(days=3, hours=1))
     assert smtp.messages == []
 
-    _drain(WINDOW_END - timedelta(days=3))
+    drain(WINDOW_END - timedelta(days=3))
 
     [mail] = smtp.messages  # Élodie signed; the investigator is not a family member
     assert mail["To"] == "marc.P-001@example.org"
@@ -230,10 +183,10 @@ def test_expiry_reminder_reaches_every_signer_who_has_not_signed_days_ahead(
 
 
 def test_expiry_reminder_is_not_sent_after_the_window_ended(demo_study: Any, smtp: Inbox) -> None:
-    family = _family()
+    family = mail_family()
     records.open_record(family.participant, form_id=FORM, actor=STAFF, now=T0)
 
-    _drain(WINDOW_END + timedelta(hours=1))
+    drain(WINDOW_END + timedelta(hours=1))
 
     assert OutboxMessage.objects(kind="expiry-reminder").count() == 0
 
@@ -241,11 +194,11 @@ def test_expiry_reminder_is_not_sent_after_the_window_ended(demo_study: Any, smt
 def test_a_study_that_switched_the_expiry_reminder_off_sends_none(
     demo_study: Any, smtp: Inbox
 ) -> None:
-    _set_messages(**{"expiry-reminder": {"enabled": False, "days": 3}})
-    family = _family()
+    set_messages(**{"expiry-reminder": {"enabled": False, "days": 3}})
+    family = mail_family()
     records.open_record(family.participant, form_id=FORM, actor=STAFF, now=T0)
 
-    _drain(WINDOW_END - timedelta(days=2))
+    drain(WINDOW_END - timedelta(days=2))
 
     assert OutboxMessage.objects(kind="expiry-reminder").count() == 0
 
@@ -267,16 +220,16 @@ LIFECYCLE = [
 def test_lifecycle_reminder_reaches_the_family_and_site_staff_ahead_of_the_date(
     demo_study: Any, smtp: Inbox, site: str, born: date, when: date, ahead: int, msgid: str
 ) -> None:
-    _family("P-LIFE", site=site, birth_date=born)
+    mail_family("P-LIFE", site=site, birth_date=born)
     _staff("inv@example.org", StaffRole.INVESTIGATOR, site, locale="fr")
     _staff("elsewhere@example.org", StaffRole.SITE_STAFF, "DE-01")
     create_due_tasks(on=T0.date(), horizon_days=90)
     fires = datetime.combine(when - timedelta(days=ahead), datetime.min.time(), UTC)
 
-    _drain(fires - timedelta(hours=2))
+    drain(fires - timedelta(hours=2))
     assert smtp.messages == []
 
-    _drain(fires + timedelta(hours=9))  # 10:00 or 11:00 at the site, out of quiet hours
+    drain(fires + timedelta(hours=9))  # 10:00 or 11:00 at the site, out of quiet hours
 
     assert recipients_of(smtp, msgid) == ["elodie.P-LIFE@example.org", "marc.P-LIFE@example.org"]
     [alert] = [m for m in smtp.messages if m["To"] == "inv@example.org"]
@@ -286,7 +239,7 @@ def test_lifecycle_reminder_reaches_the_family_and_site_staff_ahead_of_the_date(
 
 
 def test_lifecycle_reminder_is_sent_once(demo_study: Any, smtp: Inbox) -> None:
-    _family("P-BAND", birth_date=date(2016, 4, 1))
+    mail_family("P-BAND", birth_date=date(2016, 4, 1))
     create_due_tasks(on=T0.date(), horizon_days=90)
     fires = datetime(2026, 3, 18, 9, 0, tzinfo=UTC)
 
@@ -298,12 +251,12 @@ def test_lifecycle_reminder_is_sent_once(demo_study: Any, smtp: Inbox) -> None:
 
 
 def test_no_lifecycle_reminder_after_a_full_withdrawal(demo_study: Any, smtp: Inbox) -> None:
-    family = _family("P-BAND", birth_date=date(2016, 4, 1))
+    family = mail_family("P-BAND", birth_date=date(2016, 4, 1))
     _staff("inv@example.org", StaffRole.INVESTIGATOR, "FR-01")
     create_due_tasks(on=T0.date(), horizon_days=90)
     participation.withdraw(family.participant, scopes=["full"], actor=STAFF, now=T0)
 
-    _drain(datetime(2026, 3, 18, 9, 0, tzinfo=UTC))
+    drain(datetime(2026, 3, 18, 9, 0, tzinfo=UTC))
 
     # Only the confirmation of the withdrawal itself, which the law requires.
     assert set(OutboxMessage.objects.distinct("kind")) == {"withdrawal-confirmed"}
@@ -312,12 +265,12 @@ def test_no_lifecycle_reminder_after_a_full_withdrawal(demo_study: Any, smtp: In
 def test_no_contact_withdrawal_stops_lifecycle_reminders_to_family_and_staff(
     demo_study: Any, smtp: Inbox
 ) -> None:
-    family = _family("P-BAND", birth_date=date(2016, 4, 1))
+    family = mail_family("P-BAND", birth_date=date(2016, 4, 1))
     _staff("inv@example.org", StaffRole.INVESTIGATOR, "FR-01")
     create_due_tasks(on=T0.date(), horizon_days=90)
     participation.withdraw(family.participant, scopes=["no-further-contact"], actor=STAFF, now=T0)
 
-    _drain(datetime(2026, 3, 18, 9, 0, tzinfo=UTC))
+    drain(datetime(2026, 3, 18, 9, 0, tzinfo=UTC))
 
     kinds = {
         (m.kind, m.status, m.reason) for m in OutboxMessage.objects(kind__ne="withdrawal-confirmed")
@@ -329,13 +282,13 @@ def test_no_contact_withdrawal_stops_lifecycle_reminders_to_family_and_staff(
 def test_staff_lifecycle_reminder_keeps_the_quiet_hours_of_the_site(
     demo_study: Any, smtp: Inbox
 ) -> None:
-    _family("P-BAND", birth_date=date(2016, 4, 1))
+    mail_family("P-BAND", birth_date=date(2016, 4, 1))
     _staff("inv@example.org", StaffRole.INVESTIGATOR, "FR-01")
     create_due_tasks(on=T0.date(), horizon_days=90)
 
-    _drain(datetime(2026, 3, 18, 6, 30, tzinfo=UTC))  # 07:30 in Paris: quiet
+    drain(datetime(2026, 3, 18, 6, 30, tzinfo=UTC))  # 07:30 in Paris: quiet
     assert recipients_of(smtp, STAFF_CHANGE) == []
 
-    _drain(datetime(2026, 3, 18, 7, 30, tzinfo=UTC))  # 08:30 in Paris, still 07:30 in UTC
+    drain(datetime(2026, 3, 18, 7, 30, tzinfo=UTC))  # 08:30 in Paris, still 07:30 in UTC
 
     assert recipients_of(smtp, STAFF_CHANGE) == ["inv@example.org"]
