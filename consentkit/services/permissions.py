@@ -147,15 +147,6 @@ def _store(
     )
 
 
-def _computed(
-    participant: Participant, at: datetime, events: Sequence[audit.ChainEvent]
-) -> list[dict[str, Any]]:
-    profile = participation(participant, at=at, events=events)
-    on = local_date(at, participant.timezone)
-    until = until_of(requirements_for(participant, on), participant.birth_date, on)
-    return [answer(profile, a, until=until).to_dict() for a in ACTIVITIES]
-
-
 def _pick(every: Sequence[dict[str, Any]], activities: Sequence[str]) -> list[dict[str, Any]]:
     by_activity = {a["activity"]: a for a in every}
     return [by_activity.get(a) or unknown(a, UNKNOWN_ACTIVITY).to_dict() for a in activities]
@@ -187,22 +178,16 @@ def _beyond_head(participants: Sequence[Participant]) -> set[str]:
     return {raw["participant_id"] for raw in found if wanted[raw["participant_id"]] == raw["seq"]}
 
 
-def _answers_of(
+def _fresh(
     participant: Participant,
-    activities: Sequence[str],
     at: datetime,
-    *,
-    newer: bool,
     events: Sequence[audit.ChainEvent] | None = None,
 ) -> list[dict[str, Any]]:
-    """Return the answers, from the participant's stored ones when they still hold."""
-    cached = _cached(participant, at, newer)
-    if cached is not None:
-        return _pick(cached, activities)
+    """Derive every activity's answers from the chain (read unless given) and store them."""
     chain = audit.chain_dicts(str(participant.id)) if events is None else events
-    every = _computed(participant, at, chain)
+    every = _answers(participant, list(ACTIVITIES), at, chain)
     _store(participant, chain, at, every)
-    return _pick(every, activities)
+    return every
 
 
 def _activities(asked: Sequence[str] | None) -> list[str]:
@@ -236,7 +221,8 @@ def permissions_for(
         answers = [unknown(a, UNKNOWN_PARTICIPANT).to_dict() for a in asked]
     else:
         _check_sites([participant], sites)
-        answers = _answers_of(participant, asked, at, newer=bool(_beyond_head([participant])))
+        every = _cached(participant, at, bool(_beyond_head([participant])))
+        answers = _pick(_fresh(participant, at) if every is None else every, asked)
     return {"trial_id": trial_id, "participant": code, "at": at, "answers": answers}
 
 
@@ -275,24 +261,22 @@ def permissions_for_many(
     newer: set[str] = set()
     for start in range(0, len(people), READ_CHUNK):
         newer |= _beyond_head(people[start : start + READ_CHUNK])
+    held = {str(p.id): _cached(p, at, str(p.id) in newer) for p in people}
     # Only the participants whose stored answers do not hold have their chains read.
-    stale = [str(p.id) for p in people if _cached(p, at, str(p.id) in newer) is None]
+    stale = [p for p in people if held[str(p.id)] is None]
     chains: dict[str, list[audit.ChainEvent]] = {}
     for start in range(0, len(stale), READ_CHUNK):
-        chains.update(audit.chains_dicts(stale[start : start + READ_CHUNK]))
+        chains.update(audit.chains_dicts([str(p.id) for p in stale[start : start + READ_CHUNK]]))
+    for person in stale:
+        held[str(person.id)] = _fresh(person, at, chains.get(str(person.id)))
     results = []
     for code in codes:
         participant = found.get(code)
+        every = None if participant is None else held[str(participant.id)]
         answers = (
             [unknown(a, UNKNOWN_PARTICIPANT).to_dict() for a in asked]
-            if participant is None
-            else _answers_of(
-                participant,
-                asked,
-                at,
-                newer=str(participant.id) in newer,
-                events=chains.get(str(participant.id)),
-            )
+            if every is None
+            else _pick(every, asked)
         )
         results.append({"participant": code, "answers": answers})
     return results
