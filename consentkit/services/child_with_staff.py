@@ -29,7 +29,7 @@ from consentkit.models.participant import Participant
 from consentkit.models.staff import StaffMember
 from consentkit.models.study import FormVersion
 from consentkit.policy.age import local_date
-from consentkit.policy.children import WITH_STAFF, own_invitation_age, signs_with_guardian
+from consentkit.policy.children import WITH_STAFF, signs_with_guardian
 from consentkit.policy.records import opened_event, record_status
 from consentkit.policy.signing import DEFAULT_METHODS, check_act, check_method, check_printed_name
 from consentkit.services import audit, ceremony, participants
@@ -69,7 +69,11 @@ def child_records(participant: Participant, *, at: datetime | None = None) -> di
     at = at or now_utc()
     if not _young(participant, at):
         return {}
-    events = audit.chain_dicts(str(participant.id))
+    return _waiting_children(audit.chain_dicts(str(participant.id)), at)
+
+
+def _waiting_children(events: list[audit.ChainEvent], at: datetime) -> dict[str, str]:
+    """Return, on these events, the open records whose participant signer has not signed."""
     found = {}
     for event in events:
         if event["type"] != "record.opened":
@@ -98,8 +102,9 @@ def child_turn(
         ConflictError: ``no-child-turn``: no young child's signature waits on it.
     """
     at = at or now_utc()
-    data = opened_event(audit.chain_dicts(str(participant.id)), record_id)["payload"]
-    child_id = child_records(participant, at=at).get(record_id)
+    events = audit.chain_dicts(str(participant.id))
+    data = opened_event(events, record_id)["payload"]
+    child_id = _waiting_children(events, at).get(record_id) if _young(participant, at) else None
     if child_id is None:
         raise ConflictError(
             "No young child's assent waits on this record: the child is old enough for "
@@ -129,7 +134,11 @@ def child_turn(
         title=text["title"],
         sections=[dict(section) for section in text["sections"]],
         items=[dict(item) for item in text["items"]],
-        methods=[m for m in (data.get("signature_methods") or DEFAULT_METHODS) if m != "attested"],
+        methods=[
+            m
+            for m in (data.get("signature_methods") or DEFAULT_METHODS)
+            if m != SignatureMethod.ATTESTED
+        ],
     )
 
 
@@ -159,17 +168,10 @@ def sign_with_staff(
             strokes or a typed one without "I sign", a name that is not the child's
             (their first name is enough), unknown items; ceremony errors.
         EligibilityError: ``fresh-code-required`` (the member's re-authentication is
-            missing or too old); ``child-has-own-invitation`` (the child is old enough
-            to sign with their own invitation).
+            missing or too old).
     """
     now = now or now_utc()
-    turn = child_turn(participant, record_id, at=now)
-    if not _young(participant, now):
-        raise EligibilityError(
-            "From %(age)s a child signs with their own invitation.",
-            code="child-has-own-invitation",
-            params={"age": own_invitation_age(catalog(participant.trial_id).study.settings)},
-        )
+    turn = child_turn(participant, record_id, at=now)  # a child old enough: no-child-turn
     if verified_at is None:
         raise EligibilityError(
             "Confirm with your password and code first.", code="fresh-code-required"
