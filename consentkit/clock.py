@@ -19,6 +19,11 @@ def now_utc() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
+def aware_utc(moment: datetime) -> datetime:
+    """Return a stored time as aware UTC: a naive one is UTC (a raw driver read gives it so)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def today_utc() -> date:
     """Return today's date in UTC (policy code should prefer the participant's local date)."""
     return now_utc().date()

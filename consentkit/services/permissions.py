@@ -24,7 +24,7 @@ from datetime import time as day_time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from consentkit.clock import now_utc
+from consentkit.clock import aware_utc, now_utc
 from consentkit.errors import InvalidDataError, PermissionDeniedError
 from consentkit.models.audit import AuditEvent
 from consentkit.models.participant import Participant
@@ -59,10 +59,6 @@ _FIELDS = (
 )
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _config_key(trial_id: str) -> str:
     """What else the answers rest on: the study as imported and the rule pack's version."""
     return f"{catalog(trial_id).study.source_sha256}:{load_rule_pack().version}"
@@ -84,7 +80,7 @@ def _window(
     for event in events:
         if event["type"] != "record.opened":
             continue
-        deadline = _aware(event["at"]) + timedelta(days=event["payload"]["window_days"])
+        deadline = aware_utc(event["at"]) + timedelta(days=event["payload"]["window_days"])
         if deadline < at:  # expired at ``at``: the same after it
             start = max(start, deadline + timedelta(microseconds=1))
         else:
@@ -120,7 +116,7 @@ def _cached(participant: Participant, at: datetime, newer: bool) -> list[dict[st
         or not cache
         or cache.get("seq") != head.get("seq")
         or cache.get("config") != _config_key(participant.trial_id)
-        or not _aware(cache["start"]) <= at < _aware(cache["end"])
+        or not aware_utc(cache["start"]) <= at < aware_utc(cache["end"])
     ):
         return None
     return _loaded(cache["answers"])

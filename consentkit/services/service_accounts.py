@@ -17,12 +17,12 @@ import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import cast
 
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from consentkit.clock import now_utc
+from consentkit.clock import aware_utc, now_utc
 from consentkit.errors import (
     AuthenticationError,
     InvalidDataError,
@@ -48,10 +48,6 @@ GENERIC = "The access token is not valid."
 
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _log(kind: str, account: ServiceAccount, by: str | None, now: datetime) -> None:
@@ -177,7 +173,7 @@ def last_used(client_ids: Sequence[str]) -> dict[str, datetime]:
     for client_id in client_ids:
         use = ServiceUse.objects(client_id=client_id).order_by("-window").only("calls").first()
         if use is not None and use.calls:
-            found[client_id] = _aware(max(call["at"] for call in use.calls))
+            found[client_id] = aware_utc(max(call["at"] for call in use.calls))
     return found
 
 
@@ -262,7 +258,7 @@ def authenticate(access_token: str, *, now: datetime | None = None) -> Client:
     """
     now = now or now_utc()
     token = ServiceToken.objects(token_sha256=_sha256(access_token)).first()
-    if token is None or token.revoked_at is not None or _aware(token.expires_at) <= now:
+    if token is None or token.revoked_at is not None or aware_utc(token.expires_at) <= now:
         raise AuthenticationError(GENERIC)
     if token.trial_id is not None:
         # The token carries its account's study and sites; revoking the account revoked it.

@@ -28,7 +28,7 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -36,7 +36,7 @@ from mongoengine import NotUniqueError, Q
 from pymongo import ReturnDocument
 
 from consentkit import crypto
-from consentkit.clock import now_utc
+from consentkit.clock import aware_utc, now_utc
 from consentkit.enums import Channel
 from consentkit.errors import (
     AuthenticationError,
@@ -451,14 +451,16 @@ def _failed(staff: StaffMember, now: datetime, ip: str, reason: str) -> None:
         projection={"failures_at": 1, "lockouts": 1, "locked_until": 1},
         return_document=ReturnDocument.AFTER,
     )
-    recent = [t for t in (after or {}).get("failures_at", []) if _aware(t) > now - FAILURE_WINDOW]
+    recent = [
+        t for t in (after or {}).get("failures_at", []) if aware_utc(t) > now - FAILURE_WINDOW
+    ]
     StaffMember.objects(id=staff.id).update_one(set__failed_attempts=len(recent))
     _log("staff.sign-in-failed", staff, now, ip=ip, reason=reason, attempts=len(recent))
     if len(recent) < LOCKOUT_AFTER:
         return
     previous = (after or {}).get("locked_until")
     in_a_row = int((after or {}).get("lockouts") or 0)
-    if previous is None or _aware(previous) + LOCKOUT_MEMORY < now:
+    if previous is None or aware_utc(previous) + LOCKOUT_MEMORY < now:
         in_a_row = 0  # the last lock is long past: start again at the shortest
     duration = lock_duration(in_a_row + 1)
     locked = StaffMember.objects(
@@ -478,11 +480,6 @@ def _failed(staff: StaffMember, now: datetime, ip: str, reason: str) -> None:
             minutes=int(duration.total_seconds() // 60),
             locks_in_a_row=in_a_row + 1,
         )
-
-
-def _aware(value: datetime) -> datetime:
-    """Return a stored time as aware UTC (a raw driver read may give it naive)."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _check_credentials(

@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from consentkit import settings
-from consentkit.clock import now_utc
+from consentkit.clock import aware_utc, now_utc
 from consentkit.enums import OPEN_STATES, SignerRole
 from consentkit.errors import NotFoundError
 from consentkit.models.access import Invitation, SignerSession
@@ -224,16 +224,11 @@ def _site_staff(trial_id: str, site_code: str) -> list[StaffMember]:
     return found
 
 
-def _aware(moment: datetime) -> datetime:
-    """Return ``moment`` as aware UTC (a database connected without ``tz_aware`` gives naive)."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def _due_for(
     invitation: Invitation, participant: Participant, study: Mapping[str, Any], now: datetime
 ) -> list[dict[str, Any]]:
     """Return the messages (``enqueue`` arguments) an unused invitation calls for at ``now``."""
-    created = _aware(invitation.created_at)
+    created = aware_utc(invitation.created_at)
     found: list[dict[str, Any]] = []
     reminder = trigger(study, "invitation-reminder").due_after(created)
     if reminder is not None and reminder <= now:
@@ -307,8 +302,8 @@ def _invitations_due(
     }
     due: list[dict[str, Any]] = []
     for invitation in invitations:
-        created = _aware(invitation.created_at)
-        if any(sid == invitation.signer_id and _aware(at) >= created for sid, at in signed_in):
+        created = aware_utc(invitation.created_at)
+        if any(sid == invitation.signer_id and aware_utc(at) >= created for sid, at in signed_in):
             continue  # redeemed: the signer signed in since
         participant = Participant.objects(id=invitation.participant_id).first()
         if participant is None or invitation.trial_id not in studies:
@@ -362,7 +357,7 @@ def _expiry_due(trial_id: str, study: Mapping[str, Any], now: datetime) -> list[
         if participant is None or not reminds_family(participant.withdrawn_scopes or []):
             continue
         # The last day as the family counts days: at the site.
-        ends = local_date(_aware(record["due_at"]), participant.timezone)
+        ends = local_date(aware_utc(record["due_at"]), participant.timezone)
         due.extend(
             _family_message(
                 "expiry-reminder",
@@ -392,7 +387,7 @@ def _reading_due(trial_id: str, study: Mapping[str, Any], now: datetime) -> list
     since = timedelta(days=setting.days)
     waiting: dict[str, tuple[str, str, str]] = {}
     for record in _open_records(trial_id, opened_at={"$lte": now - since}):
-        if record.get("due_at") is not None and _aware(record["due_at"]) <= now:
+        if record.get("due_at") is not None and aware_utc(record["due_at"]) <= now:
             continue  # expired: nothing to finish any more
         for missing in record.get("missing_signers") or []:
             if missing["role"] != SignerRole.INVESTIGATOR:
@@ -409,7 +404,7 @@ def _reading_due(trial_id: str, study: Mapping[str, Any], now: datetime) -> list
     )
     for event in viewed:
         seen = (event["record_id"], event["payload"]["signer_id"])
-        at = _aware(event["at"])
+        at = aware_utc(event["at"])
         began[seen] = min(began.get(seen, at), at)
     due_now = [
         (record_id, signer_id, participant_id)

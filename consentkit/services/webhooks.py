@@ -18,7 +18,7 @@ import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,7 +27,7 @@ from bson import ObjectId
 from consentkit import crypto, settings
 from consentkit.channels import ChannelError
 from consentkit.channels.webhook import check_target, send_signed
-from consentkit.clock import now_utc
+from consentkit.clock import aware_utc, now_utc
 from consentkit.errors import ConflictError, InvalidDataError, NotFoundError, PermissionDeniedError
 from consentkit.models.outbox import FAILED, LEASED, QUEUED, SENT, SKIPPED, OutboxMessage
 from consentkit.models.participant import Participant
@@ -87,14 +87,9 @@ def signing_secrets(subscription: WebhookSubscription, at: datetime) -> list[str
     """
     found = [secret_of(subscription)]
     until = subscription.previous_secret_until
-    if subscription.previous_secret_encrypted and until is not None and at < _aware(until):
+    if subscription.previous_secret_encrypted and until is not None and at < aware_utc(until):
         found.append(str(crypto.decrypt_identity(subscription.previous_secret_encrypted)["secret"]))
     return found
-
-
-def _aware(moment: datetime) -> datetime:
-    """MongoDB hands datetimes back naive (UTC)."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def rotate_secret(

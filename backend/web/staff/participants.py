@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, date
+from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -41,6 +41,7 @@ from backend.web.staff.common import (
 )
 from backend.web.staff.tasks import task_rows
 from consentkit import settings
+from consentkit.clock import aware_utc
 from consentkit.enums import Channel, InterviewMode, SignerRole, WithdrawalScope
 from consentkit.errors import (
     AuthenticationError,
@@ -446,8 +447,7 @@ def _handout(
         or participant.preferred_language
         or (site.languages[0] if site.languages else "en")
     )
-    expires = result["expires_at"]
-    expires = expires if expires.tzinfo else expires.replace(tzinfo=UTC)
+    expires = aware_utc(result["expires_at"])
     try:
         zone = ZoneInfo(participant.timezone)
     except (ZoneInfoNotFoundError, ValueError):
