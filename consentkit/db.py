@@ -31,6 +31,13 @@ simply correct on both servers (no server check, nothing to remove later):
   state. The record projection therefore moves by compare-and-set on its
   ``last_seq`` (consentkit.services.projection.refresh_projection), which is
   exact on MongoDB too.
+* ``findAndModify`` writes through the filter ``{_id, $and: [query]}``, and a
+  top-level ``$and`` is a filter its planner cannot route by any index, so
+  every ``findAndModify`` examines every document of its collection (0.7.0b3:
+  leasing one outbox message among 13,000 took longer than sending it; the
+  10,000-message bench stalled). Code that must take one document and see it
+  afterwards calls :func:`update_one_and_read`, and a counter with a limit
+  :func:`count_under`: index-routed commands, exact on MongoDB too.
 """
 
 from __future__ import annotations
@@ -43,14 +50,15 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import mongoengine
 from pymongo import MongoClient
-from pymongo.errors import PyMongoError
+from pymongo.collection import Collection
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from consentkit import settings
 from consentkit.errors import ConfigurationError, DatabaseUnavailableError
@@ -163,6 +171,71 @@ def ensure_indexes() -> None:
             document.ensure_indexes()
     except PyMongoError as exc:
         raise DatabaseUnavailableError("Could not create indexes: database unreachable.") from exc
+
+
+def update_one_and_read(
+    collection: Collection[Any],
+    query: Mapping[str, Any],
+    update: Mapping[str, Any],
+    *,
+    sort: Sequence[tuple[str, int]] | None = None,
+    projection: Mapping[str, Any] | None = None,
+    tries: int = 8,
+) -> dict[str, Any] | None:
+    """Update the first document matching ``query`` (in ``sort`` order); return it as written.
+
+    What ``find_one_and_update(..., return_document=AFTER)`` does, in commands every
+    server routes by index (see the module docstring for why not ``findAndModify``):
+
+    1. the first candidate's ``_id`` by ``find`` (``query``, ``sort``, limit 1);
+    2. ``update_one({**query, "_id": id})``: the query re-asserted on that one
+       document, so a writer that changed it first makes this match nothing, and the
+       next candidate is tried (at most ``tries`` times, then None);
+    3. the document read back by ``_id`` (a later writer's change may show in it, never
+       an earlier state).
+
+    Returns None when nothing matches.
+    """
+    for _ in range(tries):
+        found = collection.find_one(query, {"_id": 1}, sort=list(sort) if sort else None)
+        if found is None:
+            return None
+        if collection.update_one({**query, "_id": found["_id"]}, update).matched_count:
+            after: dict[str, Any] | None = collection.find_one({"_id": found["_id"]}, projection)
+            return after
+    return None
+
+
+def count_under(
+    collection: Collection[Any],
+    key: Mapping[str, Any],
+    limit: int,
+    *,
+    on_insert: Mapping[str, Any] | None = None,
+    also: Mapping[str, Any] | None = None,
+) -> bool:
+    """Add one to the ``count`` of the counter ``key`` names unless it reached ``limit``.
+
+    Returns whether it was counted (False: the limit was reached). One index-routed
+    ``update_one`` of ``{**key, count: {$lt: limit}}`` with upsert, so no read and no
+    ``findAndModify`` (module docstring). A counter already at the limit matches
+    nothing, and the upsert's insert then collides with the unique index on ``key``:
+    the duplicate-key error is the answer "at the limit". Two first hits racing to
+    insert collide the same way, so the loser tries once more and finds the counter
+    (count 1) under the limit. ``on_insert`` is ``$setOnInsert``; ``also`` adds update
+    operators (a log ``$push``) applied only when counted. ``key``'s fields must be a
+    unique index.
+    """
+    update = {"$inc": {"count": 1}, **(also or {})}
+    if on_insert:
+        update["$setOnInsert"] = dict(on_insert)
+    for _ in range(2):
+        try:
+            collection.update_one({**key, "count": {"$lt": limit}}, update, upsert=True)
+        except DuplicateKeyError:
+            continue
+        return True
+    return False
 
 
 def is_listening(host: str, port: int, timeout: float = 0.5) -> bool:

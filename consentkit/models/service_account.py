@@ -61,8 +61,9 @@ class ServiceToken(BaseDocument):
 class ServiceUse(BaseDocument):
     """The calls of one account in one minute: the use log and the rate counter in one write.
 
-    ``calls`` keeps the first calls of the minute (what, when); ``count`` counts all of them,
-    so a client over its limit is refused without the log growing past it.
+    ``calls`` logs each call of the minute (what, when) and ``count`` counts them, in one
+    write (``consentkit.db.count_under``); a call over the limit is refused (429) before
+    either moves, so the log never grows past the limit, and ``refused`` counts those.
     """
 
     meta: ClassVar[dict[str, Any]] = {
@@ -74,3 +75,4 @@ class ServiceUse(BaseDocument):
     window = IntField(required=True)
     count = IntField(default=0)
     calls = ListField(DictField())
+    refused = IntField(default=0)

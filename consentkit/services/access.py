@@ -21,7 +21,7 @@ from typing import Any, Protocol, TypedDict
 
 from mongoengine import NotUniqueError
 
-from consentkit import crypto, i18n, settings
+from consentkit import crypto, db, i18n, settings
 from consentkit.clock import now_utc
 from consentkit.errors import (
     AuthenticationError,
@@ -108,26 +108,19 @@ def normalise_code(code: str) -> str:
     return "".join(ch for ch in code.upper() if ch.isalnum())
 
 
-def _count(key: str, window: int, expires_at: datetime) -> int:
-    """Add one to ``key``'s counter in ``window`` and return the new count.
+def _counted(key: str, window: int, limit: int, expires_at: datetime) -> bool:
+    """Add one to ``key``'s counter in ``window``; return False once ``limit`` is reached.
 
-    Two first hits in a window may both try to insert the counter. On MongoDB
-    the unique (key, window) index lets one win and gives the other a
-    duplicate-key error; the counter exists by then, so the loser's retry is a
-    plain increment. SecantusDB counts both but may answer the loser with no
-    document; the count is then read back (it may include a later hit, which
-    only errs towards refusing).
+    One write (:func:`consentkit.db.count_under`): two first hits in a window racing
+    to insert the counter are both counted, and a hit over the limit is refused
+    without moving the counter.
     """
-    query = RateCounter.objects(key=key, window=window)
-    update = {"upsert": True, "new": True, "inc__count": 1, "set_on_insert__expires_at": expires_at}
-    try:
-        counter = query.modify(**update)
-    except NotUniqueError:
-        counter = query.modify(**update)
-    if counter is None:
-        counter = query.first()
-    count: int = counter.count if counter is not None else 1
-    return count
+    return db.count_under(
+        RateCounter._get_collection(),
+        {"key": key, "window": window},
+        limit,
+        on_insert={"expires_at": expires_at},
+    )
 
 
 def hit(key: str, *, now: datetime | None = None) -> None:
@@ -139,7 +132,7 @@ def hit(key: str, *, now: datetime | None = None) -> None:
     now = now or now_utc()
     limit, seconds = LIMITS[key.split(":", 1)[0]]
     window = int(now.timestamp()) // seconds
-    if _count(key, window, now + timedelta(seconds=2 * seconds)) > limit:
+    if not _counted(key, window, limit, now + timedelta(seconds=2 * seconds)):
         retry_after = seconds - int(now.timestamp()) % seconds
         raise RateLimitedError(
             "Too many attempts. Please wait and try again.", retry_after=max(retry_after, 1)
@@ -160,7 +153,7 @@ def spend_daily_allowance(key: str, cap: int, *, now: datetime | None = None) ->
     """
     now = now or now_utc()
     day = int(now.timestamp()) // DAY_S
-    if _count(f"daily:{key}", day, now + timedelta(seconds=2 * DAY_S)) > cap:
+    if not _counted(f"daily:{key}", day, cap, now + timedelta(seconds=2 * DAY_S)):
         raise RateLimitedError(
             "You have reached today's limit for this. Please try again tomorrow.",
             retry_after=max(DAY_S - int(now.timestamp()) % DAY_S, 1),
@@ -438,9 +431,12 @@ def _check_code(
     session_id: str | None = None,
 ) -> OtpChallenge:
     """Spend one attempt on a challenge and mark it used if the code is right (once only)."""
-    challenge: OtpChallenge | None = OtpChallenge.objects(
-        challenge_id=challenge_id, purpose=purpose
-    ).modify(new=True, inc__attempts=1)
+    spent = db.update_one_and_read(
+        OtpChallenge._get_collection(),
+        {"challenge_id": challenge_id, "purpose": purpose},
+        {"$inc": {"attempts": 1}},
+    )
+    challenge: OtpChallenge | None = None if spent is None else OtpChallenge._from_son(spent)
     if (
         challenge is None
         or challenge.used_at is not None

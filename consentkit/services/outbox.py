@@ -19,9 +19,8 @@ from typing import Any
 
 from bson import ObjectId
 from mongoengine import NotUniqueError
-from pymongo import ReturnDocument
 
-from consentkit import crypto, settings
+from consentkit import crypto, db, settings
 from consentkit.clock import now_utc
 from consentkit.enums import SignerRole
 from consentkit.errors import ConfigurationError, InvalidDataError, NotFoundError
@@ -110,7 +109,8 @@ def enqueue(
 def _take(
     query: dict[str, Any], sort_field: str, owner: str, now: datetime
 ) -> OutboxMessage | None:
-    found = OutboxMessage._get_collection().find_one_and_update(
+    found = db.update_one_and_read(
+        OutboxMessage._get_collection(),
         query,
         {
             "$set": {
@@ -121,9 +121,11 @@ def _take(
             "$inc": {"attempts": 1},
         },
         sort=[(sort_field, 1)],
-        return_document=ReturnDocument.AFTER,
     )
-    return None if found is None else OutboxMessage._from_son(found)
+    if found is None or found.get("lease_owner") != owner:
+        return None  # taken over since (only after this lease expired): not ours to send
+    taken: OutboxMessage = OutboxMessage._from_son(found)
+    return taken
 
 
 #: How many due messages a worker reads at once to claim one by one (see :func:`due_candidates`).

@@ -22,6 +22,7 @@ from typing import cast
 
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from consentkit import db
 from consentkit.clock import aware_utc, now_utc
 from consentkit.errors import (
     AuthenticationError,
@@ -290,29 +291,24 @@ def authorise(client: Client, scope: str, trial_id: str, site_code: str | None =
 
 
 def record_use(client: Client, method: str, path: str, *, now: datetime | None = None) -> None:
-    """Log one call and count it, in one write; refuse past :data:`CALLS_PER_MINUTE`.
+    """Log one call and count it, in one write; refuse (and count the refusal) past the limit.
+
+    The limit is :data:`CALLS_PER_MINUTE` per account.
 
     Raises:
         RateLimitedError: over the limit; ``retry_after`` is the rest of the minute.
     """
     now = now or now_utc()
     window = int(now.timestamp()) // 60
-    use = ServiceUse._get_collection().find_one_and_update(
+    counted = db.count_under(
+        ServiceUse._get_collection(),
         {"client_id": client.client_id, "window": window},
-        {
-            "$inc": {"count": 1},
-            "$push": {
-                "calls": {
-                    "$each": [{"at": now, "method": method, "path": path}],
-                    "$slice": CALLS_PER_MINUTE,
-                }
-            },
-        },
-        upsert=True,
-        return_document=True,
-        projection={"count": 1},
+        CALLS_PER_MINUTE,
+        also={"$push": {"calls": {"at": now, "method": method, "path": path}}},
     )
-    if use is not None and use.get("count", 0) > CALLS_PER_MINUTE:
+    if not counted:
+        # The refusal is counted too (a rare second write): staff see an account hammering.
+        ServiceUse.objects(client_id=client.client_id, window=window).update_one(inc__refused=1)
         raise RateLimitedError(
             "Too many attempts. Please wait and try again.",
             retry_after=max(60 - int(now.timestamp()) % 60, 1),

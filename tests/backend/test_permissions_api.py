@@ -191,8 +191,12 @@ def test_every_call_is_logged_in_one_write_and_rate_limited(
     statuses = [client.get(URL, query_string=ONE, headers=headers).status_code for _ in range(3)]
     assert statuses == [200, 200, 429]
     uses = list(ServiceUse.objects())
-    assert sum(u.count for u in uses) == 3
-    assert all(c["path"].startswith("/api/v1/permissions") for u in uses for c in u.calls)
+    # The two answered calls are logged; the refused one is counted as refused.
+    assert sum(u.count for u in uses) == 2
+    assert sum(u.refused for u in uses) == 1
+    calls = [c for u in uses for c in u.calls]
+    assert len(calls) == 2
+    assert all(c["path"].startswith("/api/v1/permissions") for c in calls)
 
 
 def test_sponsor_admin_creates_rotates_and_revokes_a_service_account(
