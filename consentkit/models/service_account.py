@@ -59,11 +59,12 @@ class ServiceToken(BaseDocument):
 
 
 class ServiceUse(BaseDocument):
-    """The calls of one account in one minute: the use log and the rate counter in one write.
+    """The calls of one account in one minute: the rate counter.
 
-    ``calls`` logs each call of the minute (what, when) and ``count`` counts them, in one
-    write (``consentkit.db.count_under``); a call over the limit is refused (429) before
-    either moves, so the log never grows past the limit, and ``refused`` counts those.
+    ``count`` counts the calls of the minute in one conditional write
+    (``consentkit.db.count_under``); a call over the limit is refused (429) without
+    moving it, and ``refused`` counts those. Each call itself is logged as a
+    :class:`ServiceCall`.
     """
 
     meta: ClassVar[dict[str, Any]] = {
@@ -74,5 +75,26 @@ class ServiceUse(BaseDocument):
     client_id = StringField(required=True)
     window = IntField(required=True)
     count = IntField(default=0)
-    calls = ListField(DictField())
     refused = IntField(default=0)
+    #: The latest call of the minute (the staff page's "last used").
+    last_at = DateTimeField(null=True)
+    #: The use log as windows kept it before :class:`ServiceCall` (read for "last used" only).
+    calls = ListField(DictField())
+
+
+class ServiceCall(BaseDocument):
+    """One call of a machine client (what, when): the use log, a small document a call.
+
+    A document per call keeps every write the same size however busy the minute; the
+    log used to be an array on the minute's counter, rewritten whole on each call.
+    """
+
+    meta: ClassVar[dict[str, Any]] = {
+        "collection": "service_calls",
+        "indexes": [{"fields": ["client_id", "at"]}],
+    }
+
+    client_id = StringField(required=True)
+    at = DateTimeField(required=True)
+    method = StringField(required=True)
+    path = StringField(required=True)

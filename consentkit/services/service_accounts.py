@@ -34,7 +34,7 @@ from consentkit.errors import (
 from consentkit.models.service_account import (
     ServiceAccount as ServiceAccount,  # the type callers hold
 )
-from consentkit.models.service_account import ServiceToken, ServiceUse
+from consentkit.models.service_account import ServiceCall, ServiceToken, ServiceUse
 from consentkit.models.staff import SecurityEvent
 from consentkit.services.staff import password_hasher
 
@@ -172,8 +172,15 @@ def last_used(client_ids: Sequence[str]) -> dict[str, datetime]:
     """
     found: dict[str, datetime] = {}
     for client_id in client_ids:
-        use = ServiceUse.objects(client_id=client_id).order_by("-window").only("calls").first()
-        if use is not None and use.calls:
+        use = (
+            ServiceUse.objects(client_id=client_id)
+            .order_by("-window")
+            .only("last_at", "calls")
+            .first()
+        )
+        if use is not None and use.last_at is not None:
+            found[client_id] = aware_utc(use.last_at)
+        elif use is not None and use.calls:  # a window logged before ServiceCall
             found[client_id] = aware_utc(max(call["at"] for call in use.calls))
     return found
 
@@ -291,9 +298,10 @@ def authorise(client: Client, scope: str, trial_id: str, site_code: str | None =
 
 
 def record_use(client: Client, method: str, path: str, *, now: datetime | None = None) -> None:
-    """Log one call and count it, in one write; refuse (and count the refusal) past the limit.
+    """Count one call and log it; refuse (and count the refusal) past the limit.
 
-    The limit is :data:`CALLS_PER_MINUTE` per account.
+    The limit is :data:`CALLS_PER_MINUTE` per account. Two small writes of a constant
+    size: the minute's counter and the call's own log document.
 
     Raises:
         RateLimitedError: over the limit; ``retry_after`` is the rest of the minute.
@@ -304,7 +312,7 @@ def record_use(client: Client, method: str, path: str, *, now: datetime | None =
         ServiceUse._get_collection(),
         {"client_id": client.client_id, "window": window},
         CALLS_PER_MINUTE,
-        also={"$push": {"calls": {"at": now, "method": method, "path": path}}},
+        also={"$max": {"last_at": now}},
     )
     if not counted:
         # The refusal is counted too (a rare second write): staff see an account hammering.
@@ -313,3 +321,6 @@ def record_use(client: Client, method: str, path: str, *, now: datetime | None =
             "Too many attempts. Please wait and try again.",
             retry_after=max(60 - int(now.timestamp()) % 60, 1),
         )
+    ServiceCall._get_collection().insert_one(
+        {"client_id": client.client_id, "at": now, "method": method, "path": path}
+    )

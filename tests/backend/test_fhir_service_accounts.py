@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from fhir.resources.R4B import get_fhir_model_class as get_r4_class
 
-from consentkit.models.service_account import ServiceUse
+from consentkit.models.service_account import ServiceCall
 from consentkit.services import records
 from tests.backend.permission_helpers import bearer
 from tests.consentkit.records_helpers import STAFF, T0, consented_family, make_family
@@ -97,5 +97,5 @@ def test_each_fhir_call_of_an_account_is_logged(client: Any, families: dict[str,
     for _ in range(2):
         _get(client, "/api/fhir/r4/Consent", headers, study=TRIAL, patient="FR-0001")
 
-    calls = [c for use in ServiceUse.objects() for c in use.calls]
-    assert [c["path"].split("?")[0] for c in calls] == ["/api/fhir/r4/Consent"] * 2
+    calls = ServiceCall.objects().order_by("at")
+    assert [c.path.split("?")[0] for c in calls] == ["/api/fhir/r4/Consent"] * 2

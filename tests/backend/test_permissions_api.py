@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from consentkit.clock import now_utc
-from consentkit.models.service_account import ServiceToken, ServiceUse
+from consentkit.models.service_account import ServiceCall, ServiceToken, ServiceUse
 from consentkit.policy.roles import StaffRole
 from consentkit.services import participation, service_accounts
 from tests.backend.permission_helpers import account, bearer, token
@@ -194,9 +194,21 @@ def test_every_call_is_logged_in_one_write_and_rate_limited(
     # The two answered calls are logged; the refused one is counted as refused.
     assert sum(u.count for u in uses) == 2
     assert sum(u.refused for u in uses) == 1
-    calls = [c for u in uses for c in u.calls]
+    calls = list(ServiceCall.objects())
     assert len(calls) == 2
-    assert all(c["path"].startswith("/api/v1/permissions") for c in calls)
+    assert all(c.path.startswith("/api/v1/permissions") for c in calls)
+
+
+def test_the_staff_page_knows_when_an_account_last_called(client: Any, demo_study: Any) -> None:
+    consented_family()
+    client_id, secret = account()
+    assert service_accounts.last_used([client_id]) == {}  # issuing a token is not a call
+    issued = token(client, client_id, secret).get_json()["access_token"]
+    before = now_utc()
+    answered = client.get(URL, query_string=ONE, headers={"Authorization": f"Bearer {issued}"})
+    assert answered.status_code == 200
+    last = service_accounts.last_used([client_id])[client_id]
+    assert before - timedelta(seconds=1) <= last <= now_utc()
 
 
 def test_sponsor_admin_creates_rotates_and_revokes_a_service_account(

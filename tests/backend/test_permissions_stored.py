@@ -66,9 +66,12 @@ def test_a_repeated_question_is_answered_without_reading_the_chain(
     assert second == first
     # Only the look for an event after the sealed head: no chain read.
     assert again["find audit_events"] == 1
-    # The token (which carries its account's study and sites), the call's log-and-count
-    # write, the participant with its stored answers, and that look: four commands.
-    assert sum(again.values()) == 4, again
+    # The token (which carries its account's study and sites), the minute's call counter,
+    # the call's own log document, the participant with its stored answers, and that
+    # look: five small commands, none of which grows with the minute's calls.
+    assert sum(again.values()) == 5, again
+    assert again["update service_uses"] == 1
+    assert again["insert service_calls"] == 1
 
 
 def test_a_withdrawal_after_a_stored_answer_is_answered_at_once(

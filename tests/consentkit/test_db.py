@@ -105,3 +105,21 @@ def test_db_status_reports_unreachable_server(tmp_path: Path, free_port: int) ->
 
     assert result.returncode == 1
     assert "not reachable" in result.stderr
+
+
+def test_the_embedded_server_forgets_old_retryable_writes_oldest_first() -> None:
+    # The server keeps each retryable write's reply (30 minutes, at most 10,000) so that a
+    # driver's retry is not applied twice; consentkit prunes them from the oldest, in order.
+    from secantus import transactions
+
+    database._load_secantus()
+    now = [1000.0]
+    registry = transactions.TransactionRegistry(time_func=lambda: now[0])
+    for n in range(5):
+        registry.record_retryable(b"session", n, b"write", {"ok": 1.0, "n": 1})
+        now[0] += 600  # ten minutes between writes
+    # Writes 0 and 1 are over 30 minutes old: forgotten; the last three are still replayed.
+    assert registry.retryable_reply(b"session", 0, b"write") is None
+    assert registry.retryable_reply(b"session", 1, b"write") is None
+    assert registry.retryable_reply(b"session", 2, b"write") is not None
+    assert registry.retryable_reply(b"session", 4, b"write") is not None
