@@ -103,19 +103,24 @@ def _loaded(answers: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def _cached(participant: Participant, at: datetime, newer: bool) -> list[dict[str, Any]] | None:
-    """Return the stored answers if they hold at ``at``, else None.
+def _cached(
+    raw: Mapping[str, Any], at: datetime, newer: bool, config: str
+) -> list[dict[str, Any]] | None:
+    """Return the stored answers of a participant document if they hold at ``at``, else None.
 
+    ``raw`` is the participant as the database gives it (:data:`_FIELDS`): a batch of
+    1,000 reads no Document objects unless their answers must be derived again.
     ``newer``: an event follows the sealed head (an append in progress, or one whose
-    writer died before sealing): the stored answers may not know it.
+    writer died before sealing): the stored answers may not know it. ``config`` is
+    :func:`_config_key` of the participant's study, worked out once per call.
     """
-    cache = participant.permissions_cache or {}
-    head = participant.chain_head or {}
+    cache = raw.get("permissions_cache") or {}
+    head = raw.get("chain_head") or {}
     if (
         newer
         or not cache
         or cache.get("seq") != head.get("seq")
-        or cache.get("config") != _config_key(participant.trial_id)
+        or cache.get("config") != config
         or not aware_utc(cache["start"]) <= at < aware_utc(cache["end"])
     ):
         return None
@@ -160,14 +165,23 @@ def _answers(
     return [answer(profile, a, until=until).to_dict() for a in activities]
 
 
-def _beyond_head(participants: Sequence[Participant]) -> set[str]:
+def _beyond_head(participants: Sequence[Mapping[str, Any]]) -> set[str]:
     """Return the ids of participants with an event after their sealed head (one query)."""
     if not participants:
         return set()
-    wanted = {str(p.id): int((p.chain_head or {}).get("seq") or 0) + 1 for p in participants}
+    wanted = {
+        str(p["_id"]): int((p.get("chain_head") or {}).get("seq") or 0) + 1 for p in participants
+    }
+    events = AuditEvent._get_collection()
+    if len(wanted) == 1:
+        # One point read on the unique (participant, seq) index: the embedded database
+        # answers equality on both fields from the index alone.
+        ((participant_id, seq),) = wanted.items()
+        hit = events.find_one({"participant_id": participant_id, "seq": seq}, {"_id": 1})
+        return set() if hit is None else {participant_id}
     # Two $in on the (participant, seq) index, then the exact pairs kept: an $or of point
     # reads makes the embedded database scan the whole collection (70x slower).
-    found = AuditEvent._get_collection().find(
+    found = events.find(
         {"participant_id": {"$in": list(wanted)}, "seq": {"$in": sorted(set(wanted.values()))}},
         {"participant_id": 1, "seq": 1, "_id": 0},
     )
@@ -190,9 +204,20 @@ def _activities(asked: Sequence[str] | None) -> list[str]:
     return list(asked) if asked else list(ACTIVITIES)
 
 
-def _check_sites(found: Sequence[Participant], sites: frozenset[str] | None) -> None:
-    if sites is not None and any(p.site_code not in sites for p in found):
+def _check_sites(found: Sequence[Mapping[str, Any]], sites: frozenset[str] | None) -> None:
+    if sites is not None and any(p["site_code"] not in sites for p in found):
         raise PermissionDeniedError("You do not have access to this.")
+
+
+def _read(query: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The participant documents ``query`` finds, with only :data:`_FIELDS`, as stored."""
+    return list(Participant._get_collection().find(query, dict.fromkeys(_FIELDS, 1)))
+
+
+def _document(raw: Mapping[str, Any]) -> Participant:
+    """The Participant of a raw document, for the few whose answers are derived again."""
+    participant: Participant = Participant._from_son(dict(raw))
+    return participant
 
 
 def permissions_for(
@@ -212,13 +237,13 @@ def permissions_for(
     """
     at = at or now_utc()
     asked = _activities(activities)
-    participant = Participant.objects(trial_id=trial_id, code=code).only(*_FIELDS).first()
-    if participant is None:
+    found = _read({"trial_id": trial_id, "code": code})
+    if not found:
         answers = [unknown(a, UNKNOWN_PARTICIPANT).to_dict() for a in asked]
     else:
-        _check_sites([participant], sites)
-        every = _cached(participant, at, bool(_beyond_head([participant])))
-        answers = _pick(_fresh(participant, at) if every is None else every, asked)
+        _check_sites(found, sites)
+        every = _cached(found[0], at, bool(_beyond_head(found)), _config_key(trial_id))
+        answers = _pick(_fresh(_document(found[0]), at) if every is None else every, asked)
     return {"trial_id": trial_id, "participant": code, "at": at, "answers": answers}
 
 
@@ -245,21 +270,21 @@ def permissions_for_many(
     at = at or now_utc()
     asked = _activities(activities)
     unique = sorted(set(codes))
-    found: dict[str, Participant] = {}
+    found: dict[str, dict[str, Any]] = {}
     for start in range(0, len(unique), READ_CHUNK):
         chunk = unique[start : start + READ_CHUNK]
         found.update(
-            (p.code, p)
-            for p in Participant.objects(trial_id=trial_id, code__in=chunk).only(*_FIELDS)
+            (raw["code"], raw) for raw in _read({"trial_id": trial_id, "code": {"$in": chunk}})
         )
     _check_sites(list(found.values()), sites)
     people = list(found.values())
     newer: set[str] = set()
     for start in range(0, len(people), READ_CHUNK):
         newer |= _beyond_head(people[start : start + READ_CHUNK])
-    held = {str(p.id): _cached(p, at, str(p.id) in newer) for p in people}
+    config = _config_key(trial_id)
+    held = {str(p["_id"]): _cached(p, at, str(p["_id"]) in newer, config) for p in people}
     # Only the participants whose stored answers do not hold have their chains read.
-    stale = [p for p in people if held[str(p.id)] is None]
+    stale = [_document(p) for p in people if held[str(p["_id"])] is None]
     chains: dict[str, list[audit.ChainEvent]] = {}
     for start in range(0, len(stale), READ_CHUNK):
         chains.update(audit.chains_dicts([str(p.id) for p in stale[start : start + READ_CHUNK]]))
@@ -267,8 +292,8 @@ def permissions_for_many(
         held[str(person.id)] = _fresh(person, at, chains.get(str(person.id)))
     results = []
     for code in codes:
-        participant = found.get(code)
-        every = None if participant is None else held[str(participant.id)]
+        raw = found.get(code)
+        every = None if raw is None else held[str(raw["_id"])]
         answers = (
             [unknown(a, UNKNOWN_PARTICIPANT).to_dict() for a in asked]
             if every is None
