@@ -204,7 +204,9 @@ def crash(uri: str, sink: Sink) -> dict[str, Any]:
             time.sleep(0.2)
     finally:
         _stop(workers[1:])
+    assert sink.first is not None
     return {
+        "rate": CRASH_N / (sink.last - sink.first),
         "killed_after": killed_at,
         "delivered_distinct": sink.distinct,
         "delivered_twice": sum(1 for c in sink.counts.values() if c > 1),
@@ -240,7 +242,8 @@ def main() -> None:
         print(
             f"crash run: {CRASH_N} messages, worker 1 SIGKILLed after {result['killed_after']} "
             f"deliveries; delivered {result['delivered_distinct']} distinct, "
-            f"{result['raw_deliveries']} raw, {result['delivered_twice']} delivered twice; "
+            f"{result['raw_deliveries']} raw, {result['delivered_twice']} delivered twice "
+            f"({result['rate']:.0f} messages/s); "
             f"sent in db {result['sent_in_db']}; messages leased more than once "
             f"{result['attempts_over_1']}"
         )
