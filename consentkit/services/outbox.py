@@ -486,9 +486,12 @@ def set_preferences(
         changes["push_subscription"] = dict(push_subscription)
     if app_token is not None:
         changes["app_token"] = app_token
-    found: ContactPreference = ContactPreference.objects(signer_id=signer_id).modify(
-        upsert=True, new=True, **{f"set__{k}": v for k, v in changes.items()}
+    # An upsert then a read by the unique signer id: both index-routed, where a
+    # findAndModify would examine every signer's preferences on the embedded database.
+    ContactPreference.objects(signer_id=signer_id).update_one(
+        upsert=True, **{f"set__{k}": v for k, v in changes.items()}
     )
+    found: ContactPreference = ContactPreference.objects.get(signer_id=signer_id)
     return found
 
 

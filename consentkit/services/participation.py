@@ -235,15 +235,20 @@ def change_birth_date(
         ),
         now=now,
     )
-    # One atomic update returning the old competence date, so two corrections racing
-    # each move the dashboard's count from the date the other left.
-    previous = Participant.objects(id=participant.id).modify(
-        set__birth_date=birth_date, set__competence_date=requirements.competence_date
-    )
+    # Compare-and-set on the competence date, so two corrections racing each move the
+    # dashboard's count from the date the other left (index-routed by _id; a
+    # findAndModify would examine every participant on the embedded database).
+    while True:
+        stored = Participant.objects(id=participant.id).only("competence_date").first()
+        if stored is None:
+            break
+        if Participant.objects(
+            id=participant.id, competence_date=stored.competence_date
+        ).update_one(set__birth_date=birth_date, set__competence_date=requirements.competence_date):
+            projection.count_competence_change(
+                participant, stored.competence_date, requirements.competence_date
+            )
+            break
     participant.birth_date = birth_date
     participant.competence_date = requirements.competence_date
-    if previous is not None:
-        projection.count_competence_change(
-            participant, previous.competence_date, requirements.competence_date
-        )
     return requirements
