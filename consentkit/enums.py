@@ -143,6 +143,9 @@ class ItemCode(StrEnum):
     #: CTR Art 28(2): a separate, independently revocable item.
     DATA_USE_OUTSIDE_PROTOCOL = "data-use-outside-protocol"
     RE_CONTACT = "re-contact"
+    #: Send me the study's news and, at the end, the lay summary of its results (CTR Art 37(4));
+    #: a study names it as ``settings.news_item`` (docs/notifications.md#study-news-and-results).
+    STUDY_RESULTS = "study-results"
     REGISTRY_INCLUSION = "registry-inclusion"
     CROSS_BORDER_DATA_SHARING = "cross-border-data-sharing"
     IMAGING_SHARING = "imaging-sharing"

@@ -101,6 +101,12 @@ REVOKED_BY: dict[str, set[str]] = {
     # Re-contact is contact: "no contact" in both no-further-contact (research notes 6.3
     # item 7) and routine-data-only ("no contact, but data from routine care", item 3).
     ItemCode.RE_CONTACT: {WithdrawalScope.NO_FURTHER_CONTACT, WithdrawalScope.ROUTINE_DATA_ONLY},
+    # Being sent the study's news and results is contact too: no-further-contact says
+    # "no more contact, including about results" (docs/regulatory-basis.md#withdrawal-scopes).
+    ItemCode.STUDY_RESULTS: {
+        WithdrawalScope.NO_FURTHER_CONTACT,
+        WithdrawalScope.ROUTINE_DATA_ONLY,
+    },
     ItemCode.REGISTRY_INCLUSION: {WithdrawalScope.NO_NEW_DATA},
     ItemCode.CROSS_BORDER_DATA_SHARING: {WithdrawalScope.NO_NEW_DATA},
     ItemCode.IMAGING_SHARING: {WithdrawalScope.NO_NEW_DATA},

@@ -48,6 +48,18 @@ def test_demo_co_consent_form_asks_what_the_parents_are_asked() -> None:
     assert {"both-must-agree", "hearing-test"} <= questions
 
 
+def test_demo_parents_are_asked_the_news_item_the_study_names_in_every_language() -> None:
+    """settings.news_item names an optional item the parents' consent in force asks."""
+    news_item = read_study_folder(DEMO_STUDY_DIR).study["settings"]["news_item"]
+    parental = _published(_form("parental-consent"))
+
+    asked = {
+        locale: [i["required"] for i in content["items"] if i["code"] == news_item]
+        for locale, content in parental.content.items()
+    }
+    assert asked == {locale: [False] for locale in SITE_LANGUAGES}
+
+
 def test_demo_co_consent_form_never_tells_a_minor_they_reached_the_legal_age() -> None:
     content = _published(_form("young-person-co-consent")).content["en"]
     text = " ".join(

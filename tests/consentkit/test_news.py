@@ -16,15 +16,18 @@ from consentkit.models.outbox import OutboxMessage
 from consentkit.models.publication import Publication
 from consentkit.models.staff import SecurityEvent
 from consentkit.models.study import Study
-from consentkit.services import news, outbox, participants, participation, records
+from consentkit.services import news, outbox, participants, participation, records, wallet
 from consentkit.services.evidence import Actor
 from consentkit.worker import Worker
 from tests.consentkit.records_helpers import STAFF, T0, Family, make_family, prepare, sign
 from tests.consentkit.smtp_helpers import Inbox, is_about, running_inbox
+from tests.consentkit.wallet_helpers import AUTH, LATER, consented, family_with_email
 
 TRIAL = "DEMO-NBL-1"
 LANGUAGES = ("fr", "en", "de", "it", "es", "nl", "pl", "lt")
 NEWS = {"fr": {"title": "Nouvelles", "body": "Le recrutement est terminé.\n\nMerci."}}
+#: A lay summary of results: it needs every study language.
+RESULTS = {tag: {"title": f"Results {tag}", "body": "Summary."} for tag in LANGUAGES}
 
 
 def _consented(code: str, **choices: bool) -> Family:
@@ -45,6 +48,11 @@ def _publish_and_tell(**kwargs: Any) -> tuple[news.PublicationView, int]:
     return published, news.tell_families(published.id)
 
 
+def _members(family: Family) -> set[str]:
+    """The family's signers a publication is for: the parents and the child, no investigator."""
+    return {str(s.id) for s in (*family.guardians, family.child)}
+
+
 def _told(publication_id: str) -> set[str]:
     return {
         m.recipient["signer_id"]
@@ -60,8 +68,7 @@ def test_publish_news_queues_one_message_per_family_member_not_the_investigator(
 
     published, queued = _publish_and_tell(kind="news", texts=NEWS)
 
-    family_ids = {str(s.id) for s in (*family.guardians, family.child)}
-    assert _told(published.id) == family_ids
+    assert _told(published.id) == _members(family)
     assert queued == 3
     assert news.publications(TRIAL)[0].queued == 3
     message = OutboxMessage.objects(kind="study-news").first()
@@ -86,7 +93,7 @@ def test_publish_news_skips_families_without_consent_or_who_stopped_contact(
 
     published, _queued = _publish_and_tell(kind="news", texts=NEWS)
 
-    assert _told(published.id) == {str(s.id) for s in (*told.guardians, told.child)}
+    assert _told(published.id) == _members(told)
 
 
 def test_publish_news_with_a_news_item_tells_only_families_that_said_yes(demo_study: Any) -> None:
@@ -96,7 +103,42 @@ def test_publish_news_with_a_news_item_tells_only_families_that_said_yes(demo_st
 
     published, _queued = _publish_and_tell(kind="news", texts=NEWS)
 
-    assert _told(published.id) == {str(s.id) for s in (*said_yes.guardians, said_yes.child)}
+    assert _told(published.id) == _members(said_yes)
+
+
+def test_the_demo_study_sends_the_results_only_to_families_that_asked_for_them(
+    demo_study: Any,
+) -> None:
+    """The demo's parental consent asks "send me news and the results" (its news_item)."""
+    asked = _consented("P-001")  # every optional item yes
+    _consented("P-002", **{"study-results": False})  # yes to re-contact, no to the results
+
+    published, queued = _publish_and_tell(kind="results", texts=RESULTS)
+
+    assert _told(published.id) == _members(asked)
+    assert queued == 3
+
+
+def test_a_family_that_asks_for_the_results_in_the_wallet_is_sent_the_next_publication(
+    demo_study: Any,
+) -> None:
+    family = family_with_email("P-W01", "ana@example.org")
+    record = consented(family, {"study-results": False})
+    before, _queued = _publish_and_tell(kind="news", texts=NEWS)
+
+    for guardian in family.guardians:  # one "no" is a no: both parents change their answer
+        wallet.change_choice(
+            str(guardian.id),
+            record.record_id,
+            item_id="study-results",
+            value=True,
+            auth=AUTH,
+            now=LATER,
+        )
+    after, _queued = _publish_and_tell(kind="results", texts=RESULTS)
+
+    assert _told(before.id) == set()
+    assert _told(after.id) == _members(family)
 
 
 def test_publish_results_needs_every_study_language_and_writes_nothing_otherwise(
@@ -116,9 +158,8 @@ def test_publish_results_needs_every_study_language_and_writes_nothing_otherwise
 
 def test_publish_results_in_every_language_goes_out(demo_study: Any) -> None:
     _consented("P-001")
-    texts = {tag: {"title": f"Results {tag}", "body": "Summary."} for tag in LANGUAGES}
 
-    published, queued = _publish_and_tell(kind="results", texts=texts)
+    published, queued = _publish_and_tell(kind="results", texts=RESULTS)
 
     assert published.kind == "results"
     assert queued == 3

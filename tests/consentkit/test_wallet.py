@@ -20,11 +20,8 @@ from consentkit.interop.fhir import Release
 from consentkit.models.audit import AuditEvent
 from consentkit.models.participant import Signer
 from consentkit.services import access, audit, enrolment, fhir, permissions, records, wallet
-from consentkit.services.evidence import AuthEvidence
 from tests.consentkit.records_helpers import STAFF, T0
-from tests.consentkit.wallet_helpers import LATER, consented, family_with_email
-
-AUTH = AuthEvidence(factors=("session", "otp"), verified_at=LATER, method="otp-email")
+from tests.consentkit.wallet_helpers import AUTH, LATER, consented, family_with_email
 
 
 def _codes(found: wallet.Wallet) -> list[str]:

@@ -6,10 +6,13 @@ from datetime import timedelta
 from typing import Any
 
 from consentkit.services import participants, records
+from consentkit.services.evidence import AuthEvidence
 from tests.consentkit.records_helpers import STAFF, T0, Family, prepare, sign
 
 SIGNED = T0 + timedelta(hours=25)
 LATER = T0 + timedelta(days=3)
+#: The fresh one-time code a wallet change spends, as for a signature.
+AUTH = AuthEvidence(factors=("session", "otp"), verified_at=LATER, method="otp-email")
 
 
 def family_with_email(code: str, email: str) -> Family:
