@@ -59,6 +59,9 @@ GOALS = {"GET form 200": 0.5, "GET form 304": 0.8, "POST view events": 0.15, "PO
 RATIOS: dict[str, float] = {}
 
 
+GUARDIAN_NAME = "Bench Parent"
+
+
 class Codes:
     """A known one-time-code algorithm for the bench's own sign-ins."""
 
@@ -83,7 +86,7 @@ class Quiet:
 
 def _family(index: int, app: Any) -> dict[str, Any]:
     start = now_utc() - timedelta(hours=30)
-    family = make_family(f"API-{index:05d}")
+    family = make_family(f"API-{index:05d}", names=(GUARDIAN_NAME, "Bench Parent Two"))
     record = records.open_record(
         family.participant, form_id="parental-consent", actor=STAFF, now=start
     )
@@ -120,10 +123,11 @@ def _run(
                 headers={k: v for k, v in headers[i].items() if k[0].isupper()},
             )
             response = conn.getresponse()
-            response.read()
+            response_body = response.read()
             out.append((time.perf_counter() - started) * 1000)
             if response.status != expect:
-                raise AssertionError(f"{method} {path}: {response.status}")
+                detail = response_body[:300].decode(errors="replace")
+                raise AssertionError(f"{method} {path}: {response.status} {detail}")
         conn.close()
         return out
 
@@ -247,7 +251,8 @@ def main() -> None:
             signature = {
                 "locale": "fr",
                 "content_sha256": sha,
-                "printed_name": "Bench Parent",
+                # The signer's registered name: a different printed name is refused (422).
+                "printed_name": GUARDIAN_NAME,
                 "strokes": STROKES,
             }
             _report(
