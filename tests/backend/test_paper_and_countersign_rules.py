@@ -17,6 +17,7 @@ from typing import Any
 from backend.config import load_config
 from consentkit.clock import now_utc
 from consentkit.models.participant import Participant
+from consentkit.policy.age import local_date
 from consentkit.policy.records import opened_event
 from consentkit.services import audit, participants, records
 from tests.backend.staff_helpers import (
@@ -42,7 +43,7 @@ def _paper_form(child: Participant, items_yes: list[str], scan: bytes) -> dict[s
     guardian = next(s for s in participants.signers_of(child) if s.role == "guardian")
     return {
         "signer_ids": [str(guardian.id)],
-        "signed_on": now_utc().date().isoformat(),
+        "signed_on": local_date(now_utc(), child.timezone).isoformat(),  # the site's day
         "locale": "nl",
         "items_yes": items_yes,
         "scan": (io.BytesIO(scan), "scan.pdf"),

@@ -12,6 +12,7 @@ from consentkit.clock import now_utc
 from consentkit.models.document import StoredDocument
 from consentkit.models.participant import Participant
 from consentkit.models.staff import StaffMember, StaffSession
+from consentkit.policy.age import local_date
 from consentkit.policy.records import opened_event
 from consentkit.services import enrolment, records
 from tests.backend.staff_helpers import auth, make_member, token_for
@@ -64,7 +65,10 @@ def _form(family: dict[str, Any], content: bytes | None = None) -> dict[str, Any
     return {
         "signer_ids": [family["guardian"]],
         "items_yes": _items(family),  # every box ticked yes on the paper form
-        "signed_on": now_utc().date().isoformat(),
+        # The family signed today where they are (the site's day, which the rule reads).
+        "signed_on": local_date(
+            now_utc(), Participant.objects.get(code="NL-01-0001").timezone
+        ).isoformat(),
         "locale": family["record"].locale,
         "note": "tablet broken",
         "scan": (io.BytesIO(scan_pdf() if content is None else content), "scan.pdf"),

@@ -8,6 +8,7 @@ from typing import Any
 
 from consentkit.clock import now_utc
 from consentkit.models.staff import StaffSession
+from consentkit.policy.age import local_date
 from consentkit.services import audit, participants, records
 from tests.backend.staff_helpers import Member, csrf_of, family, participant_url, signed_in
 from tests.consentkit.paper_helpers import scan_pdf
@@ -26,7 +27,7 @@ def test_paper_consent_page_records_the_scan_and_links_from_the_participant(
     form = {
         "csrf_token": csrf_of(page),
         "signer_ids": [str(guardian.id)],
-        "signed_on": now_utc().date().isoformat(),
+        "signed_on": local_date(now_utc(), child.timezone).isoformat(),  # the site's day
         "locale": "nl",
         "items_yes": [
             i["id"]
