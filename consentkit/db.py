@@ -225,8 +225,8 @@ def count_under(
     the duplicate-key error is the answer "at the limit". Two first hits racing to
     insert collide the same way, so the loser tries once more and finds the counter
     (count 1) under the limit. ``on_insert`` is ``$setOnInsert``; ``also`` adds update
-    operators (a log ``$push``) applied only when counted. ``key``'s fields must be a
-    unique index.
+    operators applied only when counted (the latest call's time, ``$max``). ``key``'s
+    fields must be a unique index.
     """
     update = {"$inc": {"count": 1}, **(also or {})}
     if on_insert:

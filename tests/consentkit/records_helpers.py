@@ -24,6 +24,24 @@ class Family:
     investigator: Signer
 
 
+def enrolled(
+    code: str = "P-001",
+    *,
+    site: str = "FR-01",
+    birth_date: date = date(2017, 5, 4),
+    at: datetime = T0,
+) -> Participant:
+    """Enrol a participant of the demo study by staff (no signers yet)."""
+    return participants.enrol_participant(
+        trial_id="DEMO-NBL-1",
+        code=code,
+        site_code=site,
+        birth_date=birth_date,
+        actor=STAFF,
+        now=at,
+    )
+
+
 def make_family(
     code: str = "P-001",
     *,
@@ -33,14 +51,7 @@ def make_family(
     child_name: str = "Child",
     at: datetime = T0,
 ) -> Family:
-    participant = participants.enrol_participant(
-        trial_id="DEMO-NBL-1",
-        code=code,
-        site_code=site,
-        birth_date=birth_date,
-        actor=STAFF,
-        now=at,
-    )
+    participant = enrolled(code, site=site, birth_date=birth_date, at=at)
     guardians = [
         participants.add_signer(
             participant, role="guardian", identity={"name": n}, actor=STAFF, now=at

@@ -14,21 +14,14 @@ from consentkit.channels.email import EmailChannel
 from consentkit.models.study import Study
 from consentkit.services import participants
 from consentkit.worker import Worker
-from tests.consentkit.records_helpers import STAFF, T0, Family
+from tests.consentkit.records_helpers import STAFF, T0, Family, enrolled
 
 
 def mail_family(
     code: str = "P-001", *, site: str = "FR-01", birth_date: date = date(2017, 5, 4)
 ) -> Family:
     """Enrol a family whose parents receive e-mail: Élodie (French) and Marc (English)."""
-    participant = participants.enrol_participant(
-        trial_id="DEMO-NBL-1",
-        code=code,
-        site_code=site,
-        birth_date=birth_date,
-        actor=STAFF,
-        now=T0,
-    )
+    participant = enrolled(code, site=site, birth_date=birth_date)
 
     def add(role: str, name: str, email: str | None, language: str | None = None) -> Any:
         identity = {"name": name, **({"email": email} if email else {})}

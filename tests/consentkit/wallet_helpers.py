@@ -7,7 +7,7 @@ from typing import Any
 
 from consentkit.services import participants, records
 from consentkit.services.evidence import AuthEvidence
-from tests.consentkit.records_helpers import STAFF, T0, Family, prepare, sign
+from tests.consentkit.records_helpers import STAFF, T0, Family, enrolled, prepare, sign
 
 SIGNED = T0 + timedelta(hours=25)
 LATER = T0 + timedelta(days=3)
@@ -16,14 +16,7 @@ AUTH = AuthEvidence(factors=("session", "otp"), verified_at=LATER, method="otp-e
 
 
 def family_with_email(code: str, email: str) -> Family:
-    participant = participants.enrol_participant(
-        trial_id="DEMO-NBL-1",
-        code=code,
-        site_code="FR-01",
-        birth_date=T0.date().replace(year=2017),
-        actor=STAFF,
-        now=T0,
-    )
+    participant = enrolled(code, birth_date=T0.date().replace(year=2017))
     guardians = [
         participants.add_signer(
             participant,
