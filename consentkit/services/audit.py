@@ -326,7 +326,7 @@ def _stored_head(participant: Participant) -> dict[str, Any]:
 
 
 def _seal_head(participant: Participant, seq: int, digest: str, at: datetime) -> None:
-    """Seal the head at ``seq`` unless it is there or further already (never moves it back).
+    """Seal the head at ``seq`` unless it is further already (never moves it back).
 
     The head also carries the time of its event (not sealed: only the order of
     event times depends on it), so the next append needs no read of the chain.
@@ -338,15 +338,12 @@ def _seal_head(participant: Participant, seq: int, digest: str, at: datetime) ->
         "mac": crypto.seal(_head_text(str(participant.id), seq, digest)),
         "at": at,
     }
+    # One condition, not an ``$or`` of "behind", "none yet" and "sealed before heads carried
+    # the time": the embedded database examines every participant for an update whose
+    # filter has a top-level ``$or`` (173 ms at 20,000 participants, against 1 ms by ``_id``).
+    # Rewriting a head already at ``seq`` writes the same event's hash and time again.
     Participant.objects(id=participant.id).filter(
-        __raw__={
-            "$or": [
-                {"chain_head.seq": {"$lt": seq}},
-                {"chain_head.seq": None},
-                # A head from before heads carried the time: add it.
-                {"chain_head.seq": seq, "chain_head.at": None},
-            ]
-        }
+        __raw__={"chain_head.seq": {"$not": {"$gt": seq}}}
     ).update_one(set__chain_head=head)
     loaded = participant.chain_head or {}
     if int(loaded.get("seq") or 0) < seq or loaded.get("at") is None:

@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from mongoengine import NotUniqueError, Q
+from mongoengine import NotUniqueError
 from pymongo import ReturnDocument
 
 from consentkit import crypto
@@ -463,9 +463,9 @@ def _failed(staff: StaffMember, now: datetime, ip: str, reason: str) -> None:
     if previous is None or aware_utc(previous) + LOCKOUT_MEMORY < now:
         in_a_row = 0  # the last lock is long past: start again at the shortest
     duration = lock_duration(in_a_row + 1)
-    locked = StaffMember.objects(
-        Q(locked_until=None) | Q(locked_until__lte=now), id=staff.id
-    ).update_one(
+    # Not locked, or the lock has ended; one condition, not an ``$or``, which the embedded
+    # database answers by examining every member.
+    locked = StaffMember.objects(id=staff.id, locked_until__not__gt=now).update_one(
         set__locked_until=now + duration,
         set__lockouts=in_a_row + 1,
         set__failures_at=[],
