@@ -514,27 +514,65 @@ def participant_records(
     by_agreement = lifted_dissents(events, statuses)
     if by_agreement != lifted:
         statuses = _statuses(events, at=at, lifted=by_agreement)
+    standings = [RecordStanding.of(status) for status in statuses]
+    states = cross_record_states(standings, own_consent_due=own_consent_due)
     for status in statuses:
-        if status.state != RecordState.CONSENTED:
-            continue
-        if any(
-            other.form_id == status.form_id
-            and other.version > status.version
+        status.state = states[status.record_id]
+    return statuses
+
+
+@dataclass(frozen=True)
+class RecordStanding:
+    """What the cross-record states read of a record: its form and its own state."""
+
+    record_id: str
+    form_id: str
+    form_kind: str
+    version: int
+    state: RecordState
+
+    @classmethod
+    def of(cls, status: RecordStatus) -> RecordStanding:
+        """Return the standing of a record derived from its events."""
+        return cls(status.record_id, status.form_id, status.form_kind, status.version, status.state)
+
+
+def cross_record_states(
+    records: Sequence[RecordStanding], *, own_consent_due: bool
+) -> dict[str, RecordState]:
+    """Return each record's state once the participant's other records are applied.
+
+    ``records`` carry each record's own state (from its own events and the
+    participant-wide ones, dissents applied). A consented record is
+    ``superseded`` once a later version of the same form is consented; when
+    ``own_consent_due`` (the age of legal competence reached, CTR Art 32(3)) and
+    no own consent is in force, consented parental consents are
+    ``suspended-awaiting-own-consent``. One owner for both derivations: the whole
+    chain's (:func:`participant_records`) and a completing signature's, which
+    reads the other records' projections instead of the chain
+    (``consentkit.services.projection``).
+    """
+    states = {record.record_id: record.state for record in records}
+    for record in records:
+        if record.state == RecordState.CONSENTED and any(
+            other.form_id == record.form_id
+            and other.version > record.version
             and other.state == RecordState.CONSENTED
-            for other in statuses
+            for other in records
         ):
-            status.state = RecordState.SUPERSEDED
+            states[record.record_id] = RecordState.SUPERSEDED
     has_own = any(
-        s.form_kind in OWN_CONSENT_KINDS and s.state == RecordState.CONSENTED for s in statuses
+        record.form_kind in OWN_CONSENT_KINDS and states[record.record_id] == RecordState.CONSENTED
+        for record in records
     )
     if own_consent_due and not has_own:
-        for status in statuses:
+        for record in records:
             if (
-                status.form_kind == FormKind.PARENTAL_CONSENT
-                and status.state == RecordState.CONSENTED
+                record.form_kind == FormKind.PARENTAL_CONSENT
+                and states[record.record_id] == RecordState.CONSENTED
             ):
-                status.state = RecordState.SUSPENDED_AWAITING_OWN_CONSENT
-    return statuses
+                states[record.record_id] = RecordState.SUSPENDED_AWAITING_OWN_CONSENT
+    return states
 
 
 def _signed_by(status: RecordStatus, role: str) -> bool:

@@ -73,7 +73,7 @@ from consentkit.policy.witnesses import witnessed_on_record
 from consentkit.services import audit, jobs, participants, triggers
 from consentkit.services.evidence import Actor, SignatureInput
 from consentkit.services.forms import catalog
-from consentkit.services.projection import refresh_projection
+from consentkit.services.projection import refresh_after_consent, refresh_projection
 from consentkit.services.requirements import requirements_for
 from consentkit.services.signatures import render_svg, validate_strokes
 
@@ -315,10 +315,15 @@ def write_record_event(
     opened = opened_event(events, record_id)
     status = record_status(opened, events, at=events[-1]["at"] if events else event.at)
     retried = events[-1]["seq"] != event.seq  # an idempotent retry returned the first event
-    if retried or event.state_after == RecordState.CONSENTED or event.type == "assent.dissent":
-        # Consent and dissent reach other records (supersession, suspension, a dissent
-        # lifted or in force): those are derived from the whole chain. A retry moves
-        # forward what a request that died after its write left behind.
+    if not retried and event.state_after == RecordState.CONSENTED:
+        # A consent reaches other records (supersession, suspension): moved from their
+        # projections, without a read of the whole chain, unless a dissent is on it (the
+        # consent may lift it, which re-derives the records opened before it).
+        if not refresh_after_consent(participant, events, record_id=record_id):
+            refresh_projection(participant, audit.chain_dicts(str(participant.id)))
+    elif retried or event.type == "assent.dissent":
+        # A dissent reaches every record opened before it. A retry moves forward what a
+        # request that died after its write left behind.
         refresh_projection(participant, audit.chain_dicts(str(participant.id)))
     else:
         refresh_projection(participant, events, record_id=record_id)

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
 from bson import ObjectId
 from mongoengine import NotUniqueError
+from pymongo.errors import BulkWriteError
 
 from consentkit import crypto, db, settings
 from consentkit.clock import now_utc
@@ -46,6 +47,8 @@ CHANNELS = ("email", "sms", "push", "app")
 #: Retries: 30 s, 1 min, 2 min ... capped at one hour, jittered.
 BACKOFF_BASE_S = 30.0
 BACKOFF_CAP_S = 3600.0
+#: The server's code for a unique index refusing a second document (E11000).
+DUPLICATE_KEY = 11000
 
 
 def enqueue(
@@ -65,6 +68,81 @@ def enqueue(
 ) -> OutboxMessage:
     """Queue one message; the same ``dedupe_key`` twice is the same message (returned again).
 
+    See :func:`build_message` for the arguments; :func:`queue` queues several in one write.
+
+    Raises:
+        InvalidDataError: ``unknown-channel``, or an empty ``dedupe_key`` or recipient.
+    """
+    built = build_message(
+        kind,
+        recipient,
+        dedupe_key=dedupe_key,
+        is_essential=is_essential,
+        trial_id=trial_id,
+        participant_id=participant_id,
+        channel=channel,
+        locale=locale,
+        params=params,
+        due_at=due_at,
+        max_attempts=max_attempts,
+        now=now,
+    )
+    return queue([built])[0]
+
+
+def queue(messages: Sequence[OutboxMessage]) -> list[OutboxMessage]:
+    """Queue built messages (:func:`build_message`) in one insert; return each as queued.
+
+    A message whose ``dedupe_key`` is already queued is that message (returned
+    in its place), as with :func:`enqueue`. One write for the several messages a
+    signature queues (the copy ready, to each member of the family), rather than
+    one durable write each.
+    """
+    queued = list(messages)
+    if not queued:
+        return []
+    if len(queued) == 1:
+        try:
+            queued[0].save(force_insert=True)
+        except NotUniqueError:
+            queued[0] = OutboxMessage.objects.get(dedupe_key=queued[0].dedupe_key)
+        return queued
+    for each in queued:
+        each.validate()
+    documents = [each.to_mongo().to_dict() for each in queued]
+    try:
+        OutboxMessage._get_collection().insert_many(documents, ordered=False)
+        duplicates: set[int] = set()
+    except BulkWriteError as failed:
+        errors = failed.details.get("writeErrors", [])
+        if any(error.get("code") != DUPLICATE_KEY for error in errors):
+            raise
+        duplicates = {int(error["index"]) for error in errors}
+    for index, each in enumerate(queued):
+        if index in duplicates:
+            queued[index] = OutboxMessage.objects.get(dedupe_key=each.dedupe_key)
+        else:
+            each.id = documents[index]["_id"]
+    return queued
+
+
+def build_message(
+    kind: str,
+    recipient: Mapping[str, str],
+    *,
+    dedupe_key: str,
+    is_essential: bool = False,
+    trial_id: str | None = None,
+    participant_id: str | None = None,
+    channel: str | None = None,
+    locale: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    due_at: datetime | None = None,
+    max_attempts: int = 8,
+    now: datetime | None = None,
+) -> OutboxMessage:
+    """Build one message to queue (:func:`queue`); nothing is written yet.
+
     ``kind`` names the templates ``templates/messages/<kind>.{subject,txt,html}``.
     ``recipient`` is ``{"signer_id": ...}`` for a family member (the contact is
     read when sending, under the rules of contact then in force) or
@@ -83,7 +161,7 @@ def enqueue(
     if not dedupe_key or not recipient:
         raise InvalidDataError("A message needs a dedupe key and a recipient.")
     now = now or now_utc()
-    message = OutboxMessage(
+    return OutboxMessage(
         dedupe_key=dedupe_key,
         kind=kind,
         is_essential=is_essential,
@@ -98,12 +176,6 @@ def enqueue(
         max_attempts=max_attempts,
         created_at=now,
     )
-    try:
-        message.save(force_insert=True)
-    except NotUniqueError:
-        existing: OutboxMessage = OutboxMessage.objects.get(dedupe_key=dedupe_key)
-        return existing
-    return message
 
 
 def _take(

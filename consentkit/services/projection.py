@@ -36,7 +36,9 @@ from consentkit.models.dashboard import DateCount, StatusCount, counter_key
 from consentkit.models.participant import Participant
 from consentkit.models.task import ConsentTask
 from consentkit.policy.records import (
+    RecordStanding,
     RecordStatus,
+    cross_record_states,
     opened_event,
     participant_records,
     record_status,
@@ -290,19 +292,92 @@ def refresh_projection(
             # a section read, an answer): skip the fsync'd write. The next writer still
             # finds last_seq below its own and moves it.
             continue
-        while before is not None and before["last_seq"] < last["seq"]:
-            moved = projections.update_one(
-                {"record_id": status.record_id, "last_seq": before["last_seq"]},
-                {"$set": changes},
-            )
-            if moved.matched_count:
-                count_transition(before, state=changes["state"], is_partial=changes["is_partial"])
-                break
-            before = projections.find_one({"record_id": status.record_id}, _PROJECTION_GUARD)
-        # Otherwise not inserted yet (open_record inserts it after its event), or a later
-        # event was projected first.
+        _move(status.record_id, before, changes)
     _project_withdrawals(participant, events)
     _project_tasks(events, statuses)
+
+
+def _move(record_id: str, before: dict[str, Any] | None, changes: dict[str, Any]) -> None:
+    """Compare-and-set one projection on the ``last_seq`` read; count the transition once.
+
+    A writer that loses the race re-reads and tries again while its event is
+    still the later one. Nothing is written when the projection is not inserted
+    yet (open_record inserts it after its event) or a later event was projected first.
+    """
+    projections = ConsentRecord._get_collection()
+    while before is not None and before["last_seq"] < changes["last_seq"]:
+        moved = projections.update_one(
+            {"record_id": record_id, "last_seq": before["last_seq"]}, {"$set": changes}
+        )
+        if moved.matched_count:
+            count_transition(
+                before,
+                state=changes["state"],
+                is_partial=changes.get("is_partial", bool(before.get("is_partial"))),
+            )
+            return
+        before = projections.find_one({"record_id": record_id}, _PROJECTION_GUARD)
+
+
+#: Projected states that stand for a consent given: a record superseded or suspended was
+#: consented, and is again if what put it aside goes.
+_CONSENT_GIVEN = frozenset(
+    {RecordState.CONSENTED, RecordState.SUPERSEDED, RecordState.SUSPENDED_AWAITING_OWN_CONSENT}
+)
+
+
+def refresh_after_consent(
+    participant: Participant, events: list[dict[str, Any]], *, record_id: str
+) -> bool:
+    """Project a signature that completed a consent, without reading the whole chain.
+
+    A consent reaches other records (a later version supersedes the earlier one;
+    an own consent at competence lifts the parental consent's suspension), which
+    :func:`refresh_projection` derives from every event of the participant: a
+    read that grows with the chain (635 ms at 5,000 events). Here ``events`` are
+    the record's and the participant-wide ones (ceremony.record_scope), the last
+    being the consent: the record's own state comes from them, the others' from
+    their projections, whose own states the cross-record rule
+    (:func:`consentkit.policy.records.cross_record_states`) needs and nothing else.
+
+    Returns False, having written nothing, when a dissent is among the events:
+    the child's later agreement may lift it, which moves records opened before it
+    from their own events; the caller then refreshes from the whole chain.
+    """
+    if any(event["type"] == "assent.dissent" for event in events):
+        return False
+    last = events[-1]
+    status = record_status(opened_event(events, record_id), events, at=last["at"])
+    guard = {**_PROJECTION_GUARD, "form_kind": True}
+    current = {
+        doc["record_id"]: doc
+        for doc in ConsentRecord._get_collection().find(
+            {"participant_id": str(participant.id)}, guard
+        )
+    }
+    standings = [RecordStanding.of(status)] + [
+        RecordStanding(
+            doc["record_id"],
+            doc["form_id"],
+            doc["form_kind"],
+            doc["version"],
+            RecordState.CONSENTED if doc["state"] in _CONSENT_GIVEN else RecordState(doc["state"]),
+        )
+        for doc in current.values()
+        if doc["record_id"] != record_id
+    ]
+    states = cross_record_states(
+        standings, own_consent_due=own_consent_due(participant, last["at"])
+    )
+    status.state = states[record_id]
+    _move(record_id, current.get(record_id), _projected(status, last["seq"]))
+    for doc in current.values():
+        state = states.get(doc["record_id"])
+        if doc["record_id"] != record_id and state is not None and state != doc["state"]:
+            _move(doc["record_id"], doc, {"state": state.value, "last_seq": last["seq"]})
+    _project_withdrawals(participant, events)
+    _project_tasks(events, [status])
+    return True
 
 
 _VISIBLE = ("state", "missing_signers", "completed_at", "is_partial")

@@ -80,8 +80,8 @@ def _to_signers(
     now: datetime,
 ) -> list[OutboxMessage]:
     """Queue ``kind`` to each signer, in their language at send time, once per ``reason``."""
-    return [
-        outbox.enqueue(
+    messages = [
+        outbox.build_message(
             kind,
             {"signer_id": signer_id},
             dedupe_key=f"{kind}:{reason}:{signer_id}",
@@ -92,6 +92,7 @@ def _to_signers(
         )
         for signer_id in signer_ids
     ]
+    return outbox.queue(messages) if messages else []
 
 
 # ---------------------------------------------------------------- event-based

@@ -169,3 +169,19 @@ def consented_family(code: str = "P-001", **kwargs: Any) -> tuple[Family, Any]:
     for signer in (family.guardians[0], family.investigator, family.guardians[1]):
         sign(family, record, signer, at=T0 + timedelta(hours=25))
     return family, record
+
+
+def projection_and_chain(family: Family, *, at: datetime) -> tuple[dict[str, str], dict[str, str]]:
+    """Return each record's state as its projection shows it and as the whole chain derives it.
+
+    What staff see in the worklists and the dashboard must be what the trail says, whichever
+    way a write projected it (a completing signature moves the other records from their
+    projections, not from the chain).
+    """
+    from consentkit.models.audit import ConsentRecord
+
+    mine = ConsentRecord.objects(participant_id=str(family.participant.id))
+    projected = {record.record_id: record.state for record in mine}
+    statuses = records.record_statuses(family.participant, at=at)
+    derived = {status.record_id: status.state.value for status in statuses}
+    return projected, derived

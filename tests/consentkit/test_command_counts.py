@@ -128,3 +128,38 @@ def test_command_counts_first_guardian_signature_adds_only_the_two_messages(
         "update date_counts": 1,
         "insert outbox_messages": 2,
     }
+
+
+def test_command_counts_completing_signature_reads_no_whole_chain(demo_study: Any) -> None:
+    family, record = _prepared("P-CMD-4")
+    for guardian in family.guardians:
+        sign(family, record, guardian, at=SIGN_AT)
+    last = family.investigator
+    submitted = signature(record, last, at=SIGN_AT)
+
+    with counting() as commands:
+        ceremony.sign(
+            family.participant, record.record_id, submitted, actor=signer_actor(last), now=SIGN_AT
+        )
+
+    # The consent reaches the participant's other records (a later version supersedes, an
+    # own consent lifts a suspension): their projections are read (one command, however
+    # long the chain), not the whole chain (a third events read that grew with it: 60 ms
+    # at 10 events, 635 ms at 5,000). The copy-ready message to each member of the family
+    # is one insert (it was one each), the PDF rendered ahead another; the record's state
+    # moves the status and the day's counters; the family's recipients are read to address
+    # the copy, the registered name to check the printed one, and webhook subscriptions for
+    # the consent's notification. Before: 17 commands; now 14.
+    assert dict(commands) == {
+        "find audit_events": 2,
+        "find form_versions": 1,
+        "find signers": 2,
+        "insert audit_events": 1,
+        "update participants": 1,
+        "find consent_records": 1,
+        "update consent_records": 1,
+        "update status_counts": 1,
+        "update date_counts": 1,
+        "find webhook_subscriptions": 1,
+        "insert outbox_messages": 2,
+    }

@@ -24,6 +24,7 @@ from tests.consentkit.records_helpers import (
     Family,
     make_family,
     prepare,
+    projection_and_chain,
     sign,
     signer_actor,
 )
@@ -185,6 +186,28 @@ def test_binding_dissent_is_lifted_only_by_the_childs_own_later_agreement(
     _consent(family, again, at=T0 + timedelta(days=3))
 
     assert _profile(family, T0 + timedelta(days=5)) == (True, [])
+
+
+def test_the_childs_later_agreement_moves_every_projection_to_what_the_chain_says(
+    demo_study: Any,
+) -> None:
+    # The refused assent stays refused; the parental consent, in dissent while the refusal
+    # stood, is consented again once the child agrees on a new assent.
+    family = make_family()
+    parental = _open(family, "parental-consent")
+    _consent(family, parental)
+    first = _open(family, "assent-6-9", at=T0 + REFLECTED)
+    _decline(family, first, family.child, at=T0 + REFLECTED + timedelta(hours=1))
+    in_dissent, _ = projection_and_chain(family, at=T0 + timedelta(days=2))
+    again = _open(family, "assent-6-9", at=T0 + timedelta(days=3))
+    _consent(family, again, at=T0 + timedelta(days=3))
+
+    projected, derived = projection_and_chain(family, at=T0 + timedelta(days=5))
+
+    assert in_dissent[parental.record_id] == "dissent"
+    assert projected == derived
+    assert projected[parental.record_id] == "consented"
+    assert projected[again.record_id] == "consented"
 
 
 def _gb_child_with_dissent() -> Family:

@@ -25,6 +25,27 @@ def test_enqueue_twice_with_one_key_is_one_message(clean_db: Any) -> None:
     assert OutboxMessage.objects.get().params["text"] == "one"
 
 
+def test_queue_several_keeps_one_message_per_key_and_returns_the_queued_one(
+    clean_db: Any,
+) -> None:
+    # A retried trigger to a whole family queues nothing new: a key already queued is that
+    # message, the others are queued beside it in the same write.
+    first = _enqueue("copy-ready:r1:a")
+
+    queued = outbox.queue(
+        [
+            outbox.build_message("test", {"email": f"{name}@example.org"}, dedupe_key=key, now=T0)
+            for name, key in (("a", "copy-ready:r1:a"), ("b", "copy-ready:r1:b"))
+        ]
+    )
+
+    assert [m.dedupe_key for m in queued] == ["copy-ready:r1:a", "copy-ready:r1:b"]
+    assert queued[0].id == first.id
+    assert queued[1].id is not None
+    assert OutboxMessage.objects.count() == 2
+    assert OutboxMessage.objects.get(dedupe_key="copy-ready:r1:b").id == queued[1].id
+
+
 def test_lease_takes_only_due_messages_and_never_the_same_twice(clean_db: Any) -> None:
     _enqueue("now")
     _enqueue("later", due_at=T0 + timedelta(hours=1))

@@ -26,6 +26,7 @@ from tests.consentkit.records_helpers import (
     content,
     make_family,
     prepare,
+    projection_and_chain,
     sign,
     signature,
     signer_actor,
@@ -596,6 +597,16 @@ def test_consent_record_projection_of_v1_is_superseded_once_v2_is_consented(
     _, v1, _ = _consented_v1_then_v2()
 
     assert ConsentRecord.objects.get(record_id=v1.record_id).state == "superseded"
+
+
+def test_each_projection_after_a_reconsent_is_what_the_whole_chain_says(demo_study: Any) -> None:
+    # The signature completing v2 moves v1 from its projection, without reading the chain.
+    family, v1, v2 = _consented_v1_then_v2()
+
+    projected, derived = projection_and_chain(family, at=T0 + timedelta(days=2))
+
+    assert projected == derived
+    assert (projected[v1.record_id], projected[v2.record_id]) == ("superseded", "consented")
 
 
 # ---------------------------------------------------------------- reaching legal competence
