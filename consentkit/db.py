@@ -54,7 +54,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import mongoengine
@@ -64,6 +64,8 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from consentkit import settings
 from consentkit.errors import ConfigurationError, DatabaseUnavailableError
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -238,6 +240,17 @@ def count_under(
             continue
         return True
     return False
+
+
+#: Values per ``$in`` in a bulk read: the embedded database's cost of an ``$in`` grows with
+#: the square of its length (1,000 documents: about 1 s in one read, 0.1 s in reads of 10-15).
+IN_CHUNK = 12
+
+
+def in_chunks(values: Sequence[T], size: int = IN_CHUNK) -> Iterator[list[T]]:
+    """Yield ``values`` in lists of at most ``size``, one ``$in`` read each (:data:`IN_CHUNK`)."""
+    for start in range(0, len(values), size):
+        yield list(values[start : start + size])
 
 
 def is_listening(host: str, port: int, timeout: float = 0.5) -> bool:

@@ -25,6 +25,7 @@ from datetime import time as day_time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from consentkit import db
 from consentkit.clock import aware_utc, now_utc
 from consentkit.errors import InvalidDataError, PermissionDeniedError
 from consentkit.models.audit import AuditEvent
@@ -46,9 +47,6 @@ from consentkit.services.requirements import requirements_for
 
 #: The most participants one batch may ask about.
 BATCH_MAX = 1000
-#: Participants per bulk read: the embedded database's cost of an ``$in`` grows with the
-#: square of its length (1,000 documents: about 1 s in one read, 0.1 s in reads of 10-15).
-READ_CHUNK = 12
 _FIELDS = (
     "trial_id",
     "code",
@@ -269,8 +267,7 @@ def permissions_for_many(
     asked = _activities(activities)
     unique = sorted(set(codes))
     found: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(unique), READ_CHUNK):
-        chunk = unique[start : start + READ_CHUNK]
+    for chunk in db.in_chunks(unique):
         found.update(
             (raw["code"], raw) for raw in _read({"trial_id": trial_id, "code": {"$in": chunk}})
         )
@@ -282,8 +279,8 @@ def permissions_for_many(
     # Only the participants whose stored answers do not hold have their chains read.
     stale = [_document(p) for p in people if held[str(p["_id"])] is None]
     chains: dict[str, list[audit.ChainEvent]] = {}
-    for start in range(0, len(stale), READ_CHUNK):
-        chains.update(audit.chains_dicts([str(p.id) for p in stale[start : start + READ_CHUNK]]))
+    for people_chunk in db.in_chunks(stale):
+        chains.update(audit.chains_dicts([str(p.id) for p in people_chunk]))
     for person in stale:
         held[str(person.id)] = _fresh(person, at, chains.get(str(person.id)))
     results = []
