@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from mongoengine import DictField, IntField, StringField
+from mongoengine import DateTimeField, DictField, IntField, StringField
 
 from consentkit.models.base import BaseDocument
 
@@ -76,6 +76,13 @@ class StatusCount(BaseDocument):
     participants = IntField(default=0)
     #: Withdrawal scope -> participants who withdrew in that scope.
     withdrawn = DictField()
+    #: ``counter_key(form_id, version, locale, state)`` -> the latest opening time of a
+    #: record that was ever counted there (``$max``; never lowered when records leave).
+    #: An upper bound of the opening times the key holds: a worklist of that state starts
+    #: its newest-first walk there instead of today (``consentkit.services.keyset``).
+    newest = DictField()
+    #: When the site's first record opened (``$min``): the walk ends there.
+    oldest_opened = DateTimeField(null=True)
 
 
 class DateCount(BaseDocument):
@@ -101,3 +108,6 @@ class DateCount(BaseDocument):
     month = StringField(required=True)
     #: Key (see above) -> count.
     counts = DictField()
+    #: ``due`` keys -> the latest opening time of a record ever counted there (``$max``):
+    #: where the walk of the expired records starts (:class:`StatusCount` ``newest``).
+    newest = DictField()

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -219,15 +219,31 @@ def counter_documents(
     writes and ``bench/dashboard.py`` loads.
     """
     sites: dict[str, dict[str, Any]] = defaultdict(
-        lambda: {"counts": Counter(), "participants": 0, "withdrawn": Counter()}
+        lambda: {
+            "counts": Counter(),
+            "participants": 0,
+            "withdrawn": Counter(),
+            "newest": {},
+            "oldest_opened": None,
+        }
     )
     days: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    due_newest: dict[tuple[str, str], dict[str, datetime]] = defaultdict(dict)
     for record in records:
         key = counter_key(record["form_id"], record["version"], record["locale"], record["state"])
-        sites[record["site_code"]]["counts"][key] += 1
+        site = sites[record["site_code"]]
+        site["counts"][key] += 1
+        opened = record.get("opened_at")
+        if opened is not None:
+            _keep_newest(site["newest"], key, opened)
+            if site["oldest_opened"] is None or opened < site["oldest_opened"]:
+                site["oldest_opened"] = opened
         path = due_counter_path(record, record["state"], bool(record.get("is_partial")))
         if path is not None:
-            days[("due", month_key(utc_day(record["due_at"])))][path.removeprefix("counts.")] += 1
+            month = ("due", month_key(utc_day(record["due_at"])))
+            days[month][path.removeprefix("counts.")] += 1
+            if opened is not None:
+                _keep_newest(due_newest[month], path.removeprefix("counts."), opened)
     site_of: dict[str, str] = {}
     for participant in participants:
         code = participant["site_code"]
@@ -250,14 +266,27 @@ def counter_documents(
             "counts": _nonzero(site["counts"]),
             "participants": site["participants"],
             "withdrawn": _nonzero(site["withdrawn"]),
+            "newest": site["newest"],
+            "oldest_opened": site["oldest_opened"],
         }
         for code, site in sorted(sites.items())
     ]
     dates = [
-        {"trial_id": trial_id, "metric": metric, "month": month, "counts": _nonzero(counts)}
+        {
+            "trial_id": trial_id,
+            "metric": metric,
+            "month": month,
+            "counts": _nonzero(counts),
+            **({"newest": due_newest[(metric, month)]} if metric == "due" else {}),
+        }
         for (metric, month), counts in sorted(days.items())
     ]
     return status, dates
+
+
+def _keep_newest(newest: dict[str, datetime], key: str, opened: datetime) -> None:
+    if key not in newest or opened > newest[key]:
+        newest[key] = opened
 
 
 def _with_competence(participant: dict[str, Any]) -> dict[str, Any]:
@@ -336,7 +365,9 @@ def rebuild_counts(trial_id: str) -> RebuildReport:
             found.append(
                 f"{code} participants: {old.get('participants', 0)} -> {new['participants']}"
             )
-        if found or not old:
+        # Counters written before they kept the bounds of opening times get them too.
+        bounds = ("newest", "oldest_opened")
+        if found or not old or any(old.get(name) != new[name] for name in bounds):
             writes.append(ReplaceOne({"trial_id": trial_id, "site_code": code}, new, upsert=True))
         report.corrected += found
     for code in sorted(set(existing) - {doc["site_code"] for doc in fresh_status}):
@@ -352,7 +383,7 @@ def rebuild_counts(trial_id: str) -> RebuildReport:
         metric, month = new["metric"], new["month"]
         old_doc = old_days.get((metric, month))
         found = _differences(metric, _nonzero((old_doc or {}).get("counts", {})), new["counts"])
-        if found or old_doc is None:
+        if found or old_doc is None or old_doc.get("newest") != new.get("newest"):
             key = {"trial_id": trial_id, "metric": metric, "month": month}
             writes.append(ReplaceOne(key, new, upsert=True))
         report.corrected += found
@@ -824,6 +855,9 @@ class _Query:
     total: int | None = None
     in_memory: bool = False
     per_participant: bool = False
+    #: No matching record opened after ``newest`` or before ``oldest`` (the counters' bounds).
+    newest: datetime | None = None
+    oldest: datetime | None = None
 
 
 #: A filter no record matches (two filters that exclude each other).
@@ -894,7 +928,8 @@ def _filters(
         full["state"] = state
         if state in OPEN_STATES:
             full["$or"] = [{"due_at": {"$gte": at}}, {"due_at": None}]
-    stored = _stored_counts(_status_docs(trial_id, None))
+    status_docs = _status_docs(trial_id, None)
+    stored = _stored_counts(status_docs)
     reconsent: set[tuple[str, int, str]] | None = None
     if wanted == DueFilter.RECONSENT:
         reconsent = _reconsent_keys(trial_id, stored)
@@ -961,7 +996,92 @@ def _filters(
         shapes = [{**base, "form_id": f, "version": v, "state": state_value} for f, v in keys]
         option(exact, shapes)
     expected, shapes = min(options, key=lambda o: (o[0], len(o[1])))
-    return _Query(shapes, full, expected=expected, total=total)
+    newest, oldest = _opening_bounds(status_docs, counted)
+    if state == _EXPIRED and newest is not None and oldest is not None:
+        newest = _newest_due(trial_id, at, counted, oldest)
+    return _Query(shapes, full, expected=expected, total=total, newest=newest, oldest=oldest)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _opening_bounds(
+    docs: list[dict[str, Any]], counted: Callable[[_Key], bool]
+) -> tuple[datetime | None, datetime | None]:
+    """Return when the latest and the earliest record the filter counts can have opened.
+
+    From the counters (:class:`StatusCount` ``newest`` per key, ``oldest_opened``
+    per site), so a worklist of records that all opened long ago (the superseded
+    ones, opened before the new version) starts its walk where they are, and
+    every walk stops at the site's first record rather than crossing the years
+    before the study. None where a counter does not know (written before it kept
+    the bounds): the walk then starts now and crosses them, as it did before.
+    """
+    newest: datetime | None = None
+    oldest: datetime | None = None
+    for doc in docs:
+        site = doc["site_code"]
+        keys = [
+            key for key, n in doc.get("counts", {}).items() if n and counted((site, *_parts(key)))
+        ]
+        if not keys:
+            continue
+        bounds = [(doc.get("newest") or {}).get(key) for key in keys]
+        first = doc.get("oldest_opened")
+        if first is None or any(bound is None for bound in bounds):
+            return None, None
+        latest = _aware(max(bound for bound in bounds if bound is not None))
+        newest = latest if newest is None else max(newest, latest)
+        oldest = _aware(first) if oldest is None else min(oldest, _aware(first))
+    return newest, oldest
+
+
+def _parts(key: str) -> tuple[str, int, str, str]:
+    form_id, version, locale, state = split_key(key)
+    return form_id, int(version), locale, state
+
+
+def _newest_due(
+    trial_id: str, at: datetime, counted: Callable[[_Key], bool], oldest: datetime
+) -> datetime | None:
+    """Return when the latest record counted as due by ``at``'s day opened (expired ones).
+
+    From the due-date counters (``DateCount`` ``newest``), so the walk of the
+    expired records skips the records opened since, whose windows still run.
+    Months are read newest first, one document each, until a month ends before
+    the latest opening found (a record opens before it is due) or before the
+    first record. None where a counter does not know.
+    """
+    today = utc_day(at)
+    counters = DateCount._get_collection()
+    newest: datetime | None = None
+    year, month = today.year, today.month
+    while True:
+        first_day = date(year, month, 1)
+        if newest is not None and _midnight(_next_month(first_day)) <= newest:
+            return newest  # every record due this month or before opened before ``newest``
+        if _midnight(_next_month(first_day)) <= oldest:
+            return newest
+        doc = counters.find_one(
+            {"trial_id": trial_id, "metric": "due", "month": month_key(first_day)},
+            {"counts": True, "newest": True},
+        )
+        for key, n in (doc or {}).get("counts", {}).items():
+            if not n or key[-10:] > today.isoformat():
+                continue
+            site, form_id, version, locale, state, _partial = split_key(key)[:-1]
+            if not counted((site, form_id, int(version), locale, state)):
+                continue
+            bound = ((doc or {}).get("newest") or {}).get(key)
+            if bound is None:
+                return None
+            newest = _aware(bound) if newest is None else max(newest, _aware(bound))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
 
 def _latest_per_participant(docs: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -1086,6 +1206,8 @@ def status_table(
             size=page_size,
             expected=query.expected,
             start=at,
+            newest=query.newest,
+            oldest=query.oldest,
         )
         total = query.total
     return WorklistPage(

@@ -130,6 +130,8 @@ def newest_first(
     size: int,
     expected: int | None,
     start: datetime,
+    newest: datetime | None = None,
+    oldest: datetime | None = None,
 ) -> Page:
     """Return one page of a newest-first list, read window by window.
 
@@ -138,7 +140,11 @@ def newest_first(
     ``opened_at`` and ``_id``. ``expected`` is an upper bound of how many
     documents match in all (None if unknown), ``start`` a moment at or after
     which few records open (now): the first window ends there but takes
-    everything newer too.
+    everything newer too. ``newest`` and ``oldest``, when known, bound the
+    opening times of every matching document (from the counters): the walk
+    starts at ``newest`` (empty windows before it cost a lookup each, and a
+    window grown long over them may land on thousands of records) and its last
+    window reaches ``oldest``.
     """
     if expected == 0:
         return Page([], None)
@@ -153,10 +159,14 @@ def newest_first(
     window = _FIRST_WINDOW
     top = after.opened_at if after is not None else start
     bound: dict[str, Any] = {"$lte": top} if after is not None else {}
+    if newest is not None and newest < top:
+        top, bound = newest, {"$lte": newest}
     reached = timedelta(0)
     empty = 0
     while len(rows) < wanted:
         low = EARLIEST if reached + window >= _LONGEST else top - window
+        if oldest is not None and low <= oldest:
+            low = EARLIEST  # nothing matching opened before ``oldest``: the last window
         found = _sorted_after(fetch({"$gte": low, **bound}), after)
         rows.extend(found)
         if low == EARLIEST:

@@ -55,7 +55,8 @@ TASK_RESOLVING_STATES = frozenset(
     }
 )
 
-#: The projection fields its counters are keyed by, read back with the old state.
+#: The projection fields its counters are keyed by, read back with the old state, and its
+#: opening time (the counters keep the latest one per key: the worklists' walks start there).
 RECORD_COUNTER_FIELDS = {
     "_id": False,
     "trial_id": True,
@@ -66,6 +67,7 @@ RECORD_COUNTER_FIELDS = {
     "state": True,
     "is_partial": True,
     "due_at": True,
+    "opened_at": True,
 }
 
 
@@ -102,18 +104,35 @@ def due_counter_path(record: Mapping[str, Any], state: str, is_partial: bool) ->
 # ---------------------------------------------------------------- keeping counters
 
 
-def _bump(document: type[BaseDocument], key: Mapping[str, Any], inc: Mapping[str, int]) -> None:
-    """Add ``inc`` to the counter document ``key``, creating it on first use."""
+def _bump(
+    document: type[BaseDocument],
+    key: Mapping[str, Any],
+    inc: Mapping[str, int],
+    *,
+    newest: Mapping[str, datetime] | None = None,
+    oldest: Mapping[str, datetime] | None = None,
+) -> None:
+    """Add ``inc`` to the counter document ``key``, creating it on first use.
+
+    ``newest`` and ``oldest`` are moments kept as the latest (``$max``) and the
+    earliest (``$min``) seen, in the same update: the bounds of the opening
+    times a worklist walks (:class:`consentkit.models.dashboard.StatusCount`).
+    """
     changes = {path: n for path, n in inc.items() if n}
     if not changes:
         return
+    update: dict[str, Any] = {"$inc": changes}
+    if newest:
+        update["$max"] = dict(newest)
+    if oldest:
+        update["$min"] = dict(oldest)
     collection = document._get_collection()
     try:
-        collection.update_one(dict(key), {"$inc": changes}, upsert=True)
+        collection.update_one(dict(key), update, upsert=True)
     except DuplicateKeyError:
         # Two first writers upserted the same new document and the unique index
         # refused the second insert; its update now finds the winner's document.
-        collection.update_one(dict(key), {"$inc": changes}, upsert=True)
+        collection.update_one(dict(key), update, upsert=True)
 
 
 def _bump_competence(participant: Participant, day: date, n: int) -> None:
@@ -125,6 +144,9 @@ def _bump_competence(participant: Participant, day: date, n: int) -> None:
 
 
 def _bump_due(record: Mapping[str, Any], inc: Mapping[str, int]) -> None:
+    # The latest opening time of the records counted on each due day a record enters.
+    opened = record.get("opened_at")
+    entered = [path for path, n in inc.items() if n > 0]
     _bump(
         DateCount,
         {
@@ -133,7 +155,13 @@ def _bump_due(record: Mapping[str, Any], inc: Mapping[str, int]) -> None:
             "month": month_key(utc_day(record["due_at"])),
         },
         inc,
+        newest={newest_path(path): opened for path in entered} if opened else None,
     )
+
+
+def newest_path(count_path: str) -> str:
+    """Return where the latest opening time of a counter's records is kept (``newest.<key>``)."""
+    return "newest." + count_path.removeprefix("counts.")
 
 
 def count_enrolment(participant: Participant) -> None:
@@ -167,6 +195,8 @@ def count_record_opened(record: ConsentRecord) -> None:
         StatusCount,
         {"trial_id": record.trial_id, "site_code": record.site_code},
         {f"counts.{key}": 1},
+        newest={f"newest.{key}": record.opened_at},
+        oldest={"oldest_opened": record.opened_at},
     )
     path = due_counter_path(fields, record.state, bool(record.is_partial))
     if path is not None:
@@ -190,6 +220,9 @@ def count_transition(before: Mapping[str, Any], *, state: str, is_partial: bool)
                 f"counts.{counter_key(*parts, old_state)}": -1,
                 f"counts.{counter_key(*parts, state)}": 1,
             },
+            newest={f"newest.{counter_key(*parts, state)}": before["opened_at"]}
+            if before.get("opened_at")
+            else None,
         )
     old_path = due_counter_path(before, old_state, bool(before.get("is_partial")))
     new_path = due_counter_path(before, state, is_partial)

@@ -431,6 +431,30 @@ def test_rebuild_counts_repairs_a_corrupted_counter(demo_study: Any) -> None:
     assert dashboard.rebuild_counts(TRIAL).corrected == []
 
 
+def test_counters_keep_when_each_states_latest_and_the_first_record_opened(
+    demo_study: Any,
+) -> None:
+    # The worklists start their walk from these bounds: as the services keep them, they are
+    # what a recount of the records gives (a record's latest state; the site's first record).
+    consented_family("P-001")
+    _signed_by_one_guardian("P-002")
+    kept = StatusCount._get_collection().find_one({"trial_id": TRIAL, "site_code": "FR-01"})
+    records = list(ConsentRecord.objects(trial_id=TRIAL, site_code="FR-01"))
+
+    dashboard.rebuild_counts(TRIAL)
+    recounted = StatusCount._get_collection().find_one({"trial_id": TRIAL, "site_code": "FR-01"})
+
+    latest = {}
+    for record in records:
+        key = counter_key(record.form_id, record.version, record.locale, record.state)
+        latest[key] = max(latest.get(key, record.opened_at), record.opened_at)
+    assert recounted["newest"] == latest
+    # Kept live, the bounds also remember the states the records passed through (awaiting).
+    assert {key: kept["newest"][key] for key in latest} == latest
+    assert set(kept["newest"]) > set(latest)
+    assert kept["oldest_opened"] == recounted["oldest_opened"] == min(latest.values())
+
+
 def test_cli_dashboard_rebuild(
     demo_study: Any, connected: str, db_name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

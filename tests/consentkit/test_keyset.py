@@ -88,6 +88,45 @@ def test_newest_first_reads_about_a_page_after_a_long_empty_stretch() -> None:
     assert sum(reads) < 4 * 51, reads
 
 
+def test_newest_first_with_the_counters_bounds_gives_the_same_pages_in_few_reads() -> None:
+    # A list whose records all opened long ago (the superseded ones: before the new version):
+    # the counters say when the latest of them opened, and when the first record did.
+    docs = [d for d in _docs(5) if d["opened_at"] < NOW - timedelta(days=399)]
+    newest = max(d["opened_at"] for d in docs)
+    oldest = min(d["opened_at"] for d in docs)
+    calls: list[int] = []
+
+    def fetch(opened: dict[str, Any]) -> list[dict[str, Any]]:
+        found = [d for d in docs if _in(d, opened)]
+        calls.append(len(found))
+        return found
+
+    def walk(**bounds: Any) -> tuple[list[Any], int]:
+        calls.clear()
+        walked: list[Any] = []
+        after = None
+        while True:
+            page = keyset.newest_first(
+                fetch, after=after, size=50, expected=len(docs), start=NOW, **bounds
+            )
+            walked += [d["_id"] for d in page.docs]
+            if page.next_cursor is None:
+                return walked, len(calls)
+            after = keyset.decode_cursor(page.next_cursor)
+
+    unbounded, reads_unbounded = walk()
+    bounded, reads_bounded = walk(newest=newest, oldest=oldest)
+    calls.clear()
+    keyset.newest_first(
+        fetch, after=None, size=50, expected=len(docs), start=NOW, newest=newest, oldest=oldest
+    )
+
+    assert bounded == unbounded == [d["_id"] for d in sorted(docs, key=keyset.key_of)][::-1]
+    # The first page starts where the records are: no empty windows over the 400 days since.
+    assert 0 not in calls, calls
+    assert reads_bounded < reads_unbounded
+
+
 def test_cursor_round_trips_and_garbage_is_refused() -> None:
     key = keyset.Key(NOW, ObjectId())
 
