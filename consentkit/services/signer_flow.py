@@ -18,7 +18,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any, Literal, NamedTuple, TypedDict, cast
 
 from consentkit import settings
-from consentkit.clock import now_utc
+from consentkit.clock import aware_utc, now_utc
 from consentkit.enums import Channel, RecordPhase, SignatureMethod, SignerRole
 from consentkit.errors import ConsentKitError, EligibilityError, NotFoundError
 from consentkit.i18n import gettext
@@ -657,7 +657,26 @@ def choose(session: SignerSession, record_id: str, *, choices: dict[str, bool]) 
 
 
 def _spend_step_up(session: SignerSession, now: datetime) -> AuthEvidence:
-    """Use the session's fresh one-time code once: each signature or withdrawal needs its own."""
+    """Use the session's fresh one-time code once: each signature or withdrawal needs its own.
+
+    The proof is spent by a compare-and-set on its time: first on the time the
+    session was loaded with (a request's session is read as it starts: one
+    command), then, if that no longer matches (loaded before the code was
+    verified, or spent meanwhile), on the time read afresh.
+    """
+    loaded = session.step_up_at
+    if (
+        loaded is not None
+        and now - aware_utc(loaded) <= FRESH_AUTH
+        and SignerSession.objects(session_id=session.session_id, step_up_at=loaded).update_one(
+            set__step_up_at=None
+        )
+    ):
+        return AuthEvidence(
+            factors=("session", "otp"),
+            verified_at=aware_utc(loaded),
+            method=session.step_up_method or "otp",
+        )
     fresh = (
         SignerSession.objects(session_id=session.session_id)
         .only("step_up_at", "step_up_method")
