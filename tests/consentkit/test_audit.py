@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import pty
+import subprocess
+import sys
 from typing import Any
 
 from click.testing import CliRunner
 
 from consentkit.cli import main
+from consentkit.models.participant import Participant
 from consentkit.services import audit
+from tests.conftest import REPO_ROOT
 from tests.consentkit.records_helpers import consented_family
 
 
@@ -247,6 +253,99 @@ def test_audit_verify_reads_in_batches_and_names_the_broken_chain_among_them(
     assert piped.exit_code == 1
     assert "Verifying" not in piped.output  # no progress bar when not on a terminal
     assert "3 participant(s)" in piped.output
+
+
+def test_verify_in_batches_names_each_broken_chain_as_verifying_it_alone_does(
+    demo_study: Any, clean_db: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(audit, "VERIFY_BATCH", 2)  # five participants: three batches
+    codes = ("P-T1", "P-T2", "P-T3", "P-T4", "P-T5")
+    ids = {code: str(_consented_family(code).participant.id) for code in codes}
+    events = clean_db["audit_events"]
+    events.update_one(  # P-T2: an event edited, in the first batch
+        {"participant_id": ids["P-T2"], "type": "signature.added"},
+        {"$set": {"payload.printed_name": "Someone Else"}},
+    )
+    last = events.find_one({"participant_id": ids["P-T3"]}, sort=[("seq", -1)])
+    events.delete_one({"_id": last["_id"]})  # P-T3: the last event removed, across the boundary
+    _insert_after(clean_db, ids["P-T4"])  # P-T4: two events after the sealed head
+    _insert_after(clean_db, ids["P-T4"])
+    _insert_after(clean_db, ids["P-T5"])  # P-T5: one, left by a crashed append (allowed)
+
+    reports = audit.verify()
+
+    assert [(r.participant_code, r.ok) for r in reports] == [
+        ("P-T1", True),
+        ("P-T2", False),
+        ("P-T3", False),
+        ("P-T4", False),
+        ("P-T5", True),
+    ]
+    assert "altered" in reports[1].problem
+    assert "removed" in reports[2].problem
+    assert "not covered" in reports[3].problem
+    alone = [audit.verify_participant(Participant.objects.get(code=code)) for code in codes]
+    assert [r.to_dict() for r in reports] == [r.to_dict() for r in alone]
+
+
+def test_verify_reads_an_absent_optional_field_as_the_chain_reader_does(
+    demo_study: Any, clean_db: Any
+) -> None:
+    family = _consented_family()
+    audit.append(
+        family.participant,
+        lambda _events: audit.Draft(type="note", actor={"kind": "system"}, payload={}),
+    )
+    # Events stored without their empty fields (as another writer may store them) hash
+    # as the chain reader reads them: no record, no states, an empty payload.
+    unset = {"record_id": "", "state_before": "", "state_after": "", "payload": ""}
+    emptied = clean_db["audit_events"].update_many(
+        {"participant_id": str(family.participant.id), "record_id": None, "payload": {}},
+        {"$unset": unset},
+    )
+    assert emptied.modified_count
+
+    [report] = audit.verify(code="P-AUD")
+
+    assert report.ok, report.problem
+    assert report.to_dict() == audit.verify_participant(family.participant).to_dict()
+
+
+def test_audit_verify_command_draws_a_progress_bar_on_a_terminal(
+    demo_study: Any, connected: str, db_name: str
+) -> None:
+    for code in ("P-BAR1", "P-BAR2"):
+        _consented_family(code)
+    terminal, child_end = pty.openpty()
+    env = {**os.environ, "CONSENTKIT_MONGODB_URI": connected, "CONSENTKIT_MONGODB_DB": db_name}
+    command = [sys.executable, "-m", "consentkit", "audit", "verify", "--study", "DEMO-NBL-1"]
+    with subprocess.Popen(
+        command,
+        cwd=REPO_ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=child_end,
+        text=True,
+    ) as child:
+        os.close(child_end)
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(terminal, 4096)
+            except OSError:  # the command closed the terminal
+                break
+            if not chunk:
+                break
+            drawn += chunk
+        os.close(terminal)
+        summary, _ = child.communicate(timeout=60)
+    assert child.returncode == 0, drawn.decode(errors="replace")
+
+    assert "Verifying chains" in drawn.decode()
+    assert "100%" in drawn.decode()
+    assert "2 participant(s)" in summary
+    assert "all chains intact" in summary
 
 
 def test_history_command_shows_every_event_readably(
