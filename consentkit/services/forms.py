@@ -192,6 +192,14 @@ class Catalog:
     #: (form, version, locale) -> the view :func:`version_view` built; lives as long as the
     #: catalog, so it is rebuilt at most once per TTL and never outlives a re-import.
     views: dict[tuple[str, int, str], FormView] = field(default_factory=dict)
+    #: (form, version) -> its metadata: the form-text read's lookup, built on first use.
+    by_key: dict[tuple[str, int], FormVersion] = field(default_factory=dict)
+
+    def version_of(self, form_id: str, version: int) -> FormVersion | None:
+        """Return a version's metadata by its form and number (one dict lookup when warm)."""
+        if not self.by_key and self.versions:
+            self.by_key.update(((v.form_id, v.version), v) for v in self.versions)
+        return self.by_key.get((form_id, version))
 
 
 _CATALOGS: dict[str, Catalog] = {}
@@ -505,24 +513,17 @@ def version_view(
     """
 
     def find(cached: Catalog) -> FormVersion | None:
-        return next(
-            (
-                v
-                for v in cached.versions
-                if v.form_id == form_id
-                and v.version == version
-                and (include_unpublished or is_public(v))
-            ),
-            None,
-        )
+        found = cached.version_of(form_id, version)
+        return found if found is not None and (include_unpublished or is_public(found)) else None
 
     cached = catalog(trial_id)
-    if form_id not in cached.forms or find(cached) is None:
+    stored = find(cached)
+    if form_id not in cached.forms or stored is None:
         with _CATALOG_LOCK:  # imported or published since this process cached it: look again
             _CATALOGS.pop(trial_id, None)
         cached = catalog(trial_id)
+        stored = find(cached)
     form = cached.forms.get(form_id)
-    stored = find(cached)
     if form is None or stored is None:
         raise NotFoundError(
             "Form %(form_id)s version %(version)s was not found in %(trial_id)s.",
