@@ -51,43 +51,16 @@ BACKOFF_CAP_S = 3600.0
 DUPLICATE_KEY = 11000
 
 
-def enqueue(
-    kind: str,
-    recipient: Mapping[str, str],
-    *,
-    dedupe_key: str,
-    is_essential: bool = False,
-    trial_id: str | None = None,
-    participant_id: str | None = None,
-    channel: str | None = None,
-    locale: str | None = None,
-    params: Mapping[str, Any] | None = None,
-    due_at: datetime | None = None,
-    max_attempts: int = 8,
-    now: datetime | None = None,
-) -> OutboxMessage:
+def enqueue(kind: str, recipient: Mapping[str, str], **fields: Any) -> OutboxMessage:
     """Queue one message; the same ``dedupe_key`` twice is the same message (returned again).
 
-    See :func:`build_message` for the arguments; :func:`queue` queues several in one write.
+    ``fields`` are :func:`build_message`'s (``dedupe_key`` is required);
+    :func:`queue` queues several built messages in one write.
 
     Raises:
         InvalidDataError: ``unknown-channel``, or an empty ``dedupe_key`` or recipient.
     """
-    built = build_message(
-        kind,
-        recipient,
-        dedupe_key=dedupe_key,
-        is_essential=is_essential,
-        trial_id=trial_id,
-        participant_id=participant_id,
-        channel=channel,
-        locale=locale,
-        params=params,
-        due_at=due_at,
-        max_attempts=max_attempts,
-        now=now,
-    )
-    return queue([built])[0]
+    return queue([build_message(kind, recipient, **fields)])[0]
 
 
 def queue(messages: Sequence[OutboxMessage]) -> list[OutboxMessage]:

@@ -36,20 +36,24 @@ def _prepared(code: str) -> tuple[Any, Any]:
     return family, record
 
 
-def test_command_counts_library_signature(demo_study: Any) -> None:
-    family, record = _prepared("P-CMD-1")
-    sign(family, record, family.guardians[0], at=SIGN_AT)  # warm the form catalogue
-    second = family.guardians[1]
-    submitted = signature(record, second, at=SIGN_AT)  # what the phone sends
-
+def _commands_of_signature(family: Any, record: Any, signer: Any) -> dict[str, int]:
+    """Return the commands one signature issues, by name and collection."""
+    submitted = signature(record, signer, at=SIGN_AT)  # what the phone sends
     with counting() as commands:
         ceremony.sign(
             family.participant,
             record.record_id,
             submitted,
-            actor=signer_actor(second),
+            actor=signer_actor(signer),
             now=SIGN_AT,
         )
+    return dict(commands)
+
+
+def test_command_counts_library_signature(demo_study: Any) -> None:
+    family, record = _prepared("P-CMD-1")
+    sign(family, record, family.guardians[0], at=SIGN_AT)  # warm the form catalogue
+    commands = _commands_of_signature(family, record, family.guardians[1])
 
     # Two reads of the record's events: its own, and the participant-wide ones (each on its
     # own index: the embedded database scans the whole chain for an $or). No chain head
@@ -62,7 +66,7 @@ def test_command_counts_library_signature(demo_study: Any) -> None:
     # the signer it has already read (``SignatureInput.registered_name``), so it adds none.
     # The investigator still has to sign: one insert tells this parent their own signed
     # copy is ready (issue 15, trigger own-copy-ready).
-    assert dict(commands) == {
+    assert commands == {
         "find audit_events": 2,
         "find form_versions": 1,
         "find signers": 1,
@@ -104,20 +108,14 @@ def test_command_counts_first_guardian_signature_adds_only_the_two_messages(
 ) -> None:
     family, record = _prepared("P-CMD-3")
     forms.catalog("DEMO-NBL-1")  # warm the form catalogue (the study's message settings too)
-    first = family.guardians[0]
-    submitted = signature(record, first, at=SIGN_AT)
-
-    with counting() as commands:
-        ceremony.sign(
-            family.participant, record.record_id, submitted, actor=signer_actor(first), now=SIGN_AT
-        )
+    commands = _commands_of_signature(family, record, family.guardians[0])
 
     # The signature's own commands (the first one moves the record's state: the projection
     # reads it and moves a day's counter), and two inserts: "your turn" to the other
     # guardian and "your own copy is ready" to this one (the study's trigger settings come
     # from the cached catalogue, the recipients from the record's status already derived);
     # the signer's registered name, read to check the printed name, as in the signature above.
-    assert dict(commands) == {
+    assert commands == {
         "find audit_events": 2,
         "find form_versions": 1,
         "find signers": 1,
@@ -134,13 +132,7 @@ def test_command_counts_completing_signature_reads_no_whole_chain(demo_study: An
     family, record = _prepared("P-CMD-4")
     for guardian in family.guardians:
         sign(family, record, guardian, at=SIGN_AT)
-    last = family.investigator
-    submitted = signature(record, last, at=SIGN_AT)
-
-    with counting() as commands:
-        ceremony.sign(
-            family.participant, record.record_id, submitted, actor=signer_actor(last), now=SIGN_AT
-        )
+    commands = _commands_of_signature(family, record, family.investigator)
 
     # The consent reaches the participant's other records (a later version supersedes, an
     # own consent lifts a suspension): their projections are read (one command, however
@@ -150,7 +142,7 @@ def test_command_counts_completing_signature_reads_no_whole_chain(demo_study: An
     # moves the status and the day's counters; the family's recipients are read to address
     # the copy, the registered name to check the printed one, and webhook subscriptions for
     # the consent's notification. Before: 17 commands; now 14.
-    assert dict(commands) == {
+    assert commands == {
         "find audit_events": 2,
         "find form_versions": 1,
         "find signers": 2,
