@@ -219,7 +219,7 @@ def append_to_chain(
         if scope is None:
             # The head is read before the chain: it is sealed only after its event is
             # inserted, so the chain read next reaches at least the head.
-            head_seq = int(_stored_head(participant).get("seq") or 0)
+            head_seq = int(_stored_head(participant.id).get("seq") or 0)
             stored = chain_dicts(participant_id)
             last = _tip_of(stored[-1]) if stored else None
             if stored and head_seq < stored[-1]["seq"]:
@@ -318,19 +318,17 @@ def _read_tip(participant: Participant) -> dict[str, Any] | None:
     if raw is None:
         return None
     last = _plain(raw)
-    stored = _stored_head(participant)
+    stored = _stored_head(participant.id)
     if int(stored.get("seq") or 0) < last["seq"] or stored.get("at") is None:
         _seal_lagging_head(participant, last)
     return _tip_of(last)
 
 
-def _stored_head(participant: Participant) -> dict[str, Any]:
-    """Return the participant's sealed head as stored now (``{}``: none yet)."""
-    return _stored_head_of(participant.id)
+def _stored_head(key: Any) -> dict[str, Any]:
+    """Return the sealed head of the participant whose ``_id`` is ``key``, as stored now.
 
-
-def _stored_head_of(key: Any) -> dict[str, Any]:
-    """Return the sealed head of the participant whose ``_id`` is ``key``, as stored now."""
+    ``{}``: none yet.
+    """
     raw = Participant._get_collection().find_one({"_id": key}, {"chain_head": 1})
     return dict((raw or {}).get("chain_head") or {})
 
@@ -368,10 +366,7 @@ def _seal_lagging_head(participant: Participant, last: ChainEvent) -> None:
     An event that does not hash to what it claims is left unsealed and logged, so the
     head never vouches for it; :func:`verify_participant` names it.
     """
-    recomputed = event_hash(
-        participant_id=str(participant.id), **{k: v for k, v in last.items() if k != "hash"}
-    )
-    if recomputed != last["hash"]:
+    if _rehash(str(participant.id), last) != last["hash"]:
         log.error(
             "audit chain of participant %s: event %s does not match its hash; not sealed",
             participant.id,
@@ -435,7 +430,7 @@ def _settled(
     for _ in range(_VERIFY_REREADS):
         if not moving:
             break
-        fresh = _stored_head_of(key)
+        fresh = _stored_head(key)
         if fresh == head:
             break  # nothing moved: the disagreement is real
         head = fresh
