@@ -319,7 +319,7 @@ def write_record_event(
         # A consent reaches other records (supersession, suspension): moved from their
         # projections, without a read of the whole chain, unless a dissent is on it (the
         # consent may lift it, which re-derives the records opened before it).
-        if not refresh_after_consent(participant, events, record_id=record_id):
+        if not refresh_after_consent(participant, events, status):
             refresh_projection(participant, audit.chain_dicts(str(participant.id)))
     elif retried or event.type == "assent.dissent":
         # A dissent reaches every record opened before it. A retry moves forward what a

@@ -24,6 +24,7 @@ recomputes every counter from the projections.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -360,7 +361,7 @@ _CONSENT_GIVEN = frozenset(
 
 
 def refresh_after_consent(
-    participant: Participant, events: list[dict[str, Any]], *, record_id: str
+    participant: Participant, events: list[dict[str, Any]], status: RecordStatus
 ) -> bool:
     """Project a signature that completed a consent, without reading the whole chain.
 
@@ -369,7 +370,8 @@ def refresh_after_consent(
     :func:`refresh_projection` derives from every event of the participant: a
     read that grows with the chain (635 ms at 5,000 events). Here ``events`` are
     the record's and the participant-wide ones (ceremony.record_scope), the last
-    being the consent: the record's own state comes from them, the others' from
+    being the consent, and ``status`` the record's own status derived from them
+    (:func:`consentkit.policy.records.record_status`); the others' come from
     their projections, whose own states the cross-record rule
     (:func:`consentkit.policy.records.cross_record_states`) needs and nothing else.
 
@@ -380,7 +382,7 @@ def refresh_after_consent(
     if any(event["type"] == "assent.dissent" for event in events):
         return False
     last = events[-1]
-    status = record_status(opened_event(events, record_id), events, at=last["at"])
+    record_id = status.record_id
     guard = {**_PROJECTION_GUARD, "form_kind": True}
     current = {
         doc["record_id"]: doc
@@ -402,7 +404,8 @@ def refresh_after_consent(
     states = cross_record_states(
         standings, own_consent_due=own_consent_due(participant, last["at"])
     )
-    status.state = states[record_id]
+    # The caller's status stays the record's own; the projection shows the cross-record one.
+    status = replace(status, state=states[record_id])
     _move(record_id, current.get(record_id), _projected(status, last["seq"]))
     for doc in current.values():
         state = states.get(doc["record_id"])
