@@ -32,7 +32,7 @@ from typing import Any
 from pymongo import DeleteOne, ReplaceOne
 
 from consentkit import db
-from consentkit.clock import now_utc
+from consentkit.clock import aware_utc, now_utc
 from consentkit.enums import OPEN_STATES, ChangeKind, RecordState, VersionStatus, WithdrawalScope
 from consentkit.errors import InvalidDataError
 from consentkit.models.audit import AuditEvent, ConsentRecord
@@ -241,9 +241,10 @@ def counter_documents(
         path = due_counter_path(record, record["state"], bool(record.get("is_partial")))
         if path is not None:
             month = ("due", month_key(utc_day(record["due_at"])))
-            days[month][path.removeprefix("counts.")] += 1
+            due_key = path.removeprefix("counts.")
+            days[month][due_key] += 1
             if opened is not None:
-                _keep_newest(due_newest[month], path.removeprefix("counts."), opened)
+                _keep_newest(due_newest[month], due_key, opened)
     site_of: dict[str, str] = {}
     for participant in participants:
         code = participant["site_code"]
@@ -472,8 +473,7 @@ def _stored_counts(docs: list[dict[str, Any]]) -> Counter[_Key]:
         site = doc["site_code"]
         for key, n in doc.get("counts", {}).items():
             if n:
-                form_id, version, locale, state = split_key(key)
-                stored[(site, form_id, int(version), locale, state)] += n
+                stored[(site, *_parts(key))] += n
     return stored
 
 
@@ -1002,10 +1002,6 @@ def _filters(
     return _Query(shapes, full, expected=expected, total=total, newest=newest, oldest=oldest)
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def _opening_bounds(
     docs: list[dict[str, Any]], counted: Callable[[_Key], bool]
 ) -> tuple[datetime | None, datetime | None]:
@@ -1031,9 +1027,9 @@ def _opening_bounds(
         first = doc.get("oldest_opened")
         if first is None or any(bound is None for bound in bounds):
             return None, None
-        latest = _aware(max(bound for bound in bounds if bound is not None))
+        latest = aware_utc(max(bound for bound in bounds if bound is not None))
         newest = latest if newest is None else max(newest, latest)
-        oldest = _aware(first) if oldest is None else min(oldest, _aware(first))
+        oldest = aware_utc(first) if oldest is None else min(oldest, aware_utc(first))
     return newest, oldest
 
 
@@ -1059,9 +1055,10 @@ def _newest_due(
     year, month = today.year, today.month
     while True:
         first_day = date(year, month, 1)
-        if newest is not None and _midnight(_next_month(first_day)) <= newest:
+        month_end = _midnight(_next_month(first_day))
+        if newest is not None and month_end <= newest:
             return newest  # every record due this month or before opened before ``newest``
-        if _midnight(_next_month(first_day)) <= oldest:
+        if month_end <= oldest:
             return newest
         doc = counters.find_one(
             {"trial_id": trial_id, "metric": "due", "month": month_key(first_day)},
@@ -1076,7 +1073,7 @@ def _newest_due(
             bound = ((doc or {}).get("newest") or {}).get(key)
             if bound is None:
                 return None
-            newest = _aware(bound) if newest is None else max(newest, _aware(bound))
+            newest = aware_utc(bound) if newest is None else max(newest, aware_utc(bound))
         year, month = (year, month - 1) if month > 1 else (year - 1, 12)
 
 
