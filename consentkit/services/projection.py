@@ -156,11 +156,11 @@ def _bump_due(record: Mapping[str, Any], inc: Mapping[str, int]) -> None:
             "month": month_key(utc_day(record["due_at"])),
         },
         inc,
-        newest={newest_path(path): opened for path in entered} if opened else None,
+        newest={_newest_path(path): opened for path in entered} if opened else None,
     )
 
 
-def newest_path(count_path: str) -> str:
+def _newest_path(count_path: str) -> str:
     """Return where the latest opening time of a counter's records is kept (``newest.<key>``)."""
     return "newest." + count_path.removeprefix("counts.")
 

@@ -664,38 +664,35 @@ def _spend_step_up(session: SignerSession, now: datetime) -> AuthEvidence:
     command), then, if that no longer matches (loaded before the code was
     verified, or spent meanwhile), on the time read afresh.
     """
-    loaded = session.step_up_at
-    if (
-        loaded is not None
-        and now - aware_utc(loaded) <= FRESH_AUTH
-        and SignerSession.objects(session_id=session.session_id, step_up_at=loaded).update_one(
-            set__step_up_at=None
+    verified, method = session.step_up_at, session.step_up_method
+    if not _spent(session, verified, now):
+        fresh = (
+            SignerSession.objects(session_id=session.session_id)
+            .only("step_up_at", "step_up_method")
+            .first()
         )
-    ):
-        return AuthEvidence(
-            factors=("session", "otp"),
-            verified_at=aware_utc(loaded),
-            method=session.step_up_method or "otp",
-        )
-    fresh = (
-        SignerSession.objects(session_id=session.session_id)
-        .only("step_up_at", "step_up_method")
-        .first()
-    )
-    verified = fresh.step_up_at if fresh else None
-    if (
-        verified is None
-        or now - verified > FRESH_AUTH
-        or not SignerSession.objects(session_id=session.session_id, step_up_at=verified).update_one(
-            set__step_up_at=None
-        )
-    ):
-        raise EligibilityError(
-            "Confirm with a fresh one-time code first.", code="fresh-code-required"
-        )
+        verified, method = (fresh.step_up_at, fresh.step_up_method) if fresh else (None, None)
+        if not _spent(session, verified, now):
+            raise EligibilityError(
+                "Confirm with a fresh one-time code first.", code="fresh-code-required"
+            )
+    assert verified is not None  # spent: it was there
     # The factor that gave the proof (otp-email, otp-sms, totp-app): 21 CFR 11.200 evidence.
     return AuthEvidence(
-        factors=("session", "otp"), verified_at=verified, method=fresh.step_up_method or "otp"
+        factors=("session", "otp"), verified_at=aware_utc(verified), method=method or "otp"
+    )
+
+
+def _spent(session: SignerSession, verified: datetime | None, now: datetime) -> bool:
+    """Whether the proof verified at ``verified`` was fresh and this call spent it."""
+    return (
+        verified is not None
+        and now - aware_utc(verified) <= FRESH_AUTH
+        and bool(
+            SignerSession.objects(session_id=session.session_id, step_up_at=verified).update_one(
+                set__step_up_at=None
+            )
+        )
     )
 
 

@@ -92,7 +92,7 @@ def _to_signers(
         )
         for signer_id in signer_ids
     ]
-    return outbox.queue(messages) if messages else []
+    return outbox.queue(messages)
 
 
 # ---------------------------------------------------------------- event-based
